@@ -1,0 +1,110 @@
+// Package config loads and validates providers.yaml: `${VAR}` / `${VAR:-default}` expansion
+// from the environment, strict keys, and every problem reported at once as
+// `file:line: field: what is wrong`.
+//
+// It imports nothing from oauthbroker; everything else reads the Config it returns.
+package config
+
+import "time"
+
+// Config is a loaded, validated providers.yaml. It is immutable once Load returns.
+type Config struct {
+	File    string // the path it was loaded from, for messages
+	Server  Server
+	Storage Storage
+	Admin   Admin
+	// Bots in file order. BotNames gives the same order; Bot looks one up.
+	Bots []*Bot
+}
+
+// Server is the `server:` section.
+type Server struct {
+	PublicURL string // absolute http(s) URL without a trailing slash; callback URLs derive from it
+	Listen    string // host:port
+	// OutboundTimeout bounds every call to a provider (default 10s).
+	OutboundTimeout time.Duration
+	// LinkTTL is the default lifetime of a link (default 10m); MaxLinkTTL caps ttl_seconds (default 24h).
+	LinkTTL    time.Duration
+	MaxLinkTTL time.Duration
+}
+
+// Storage is the `storage:` section.
+type Storage struct {
+	Driver string // "sqlite" (default) | "postgres"
+	DSN    string // sqlite: a file path (default oauthbroker.db); postgres: a URL
+	// KeysFile is where the broker's own keys live when OAUTHBROKER_KEYS is not set
+	// (default: oauthbroker.keys.json next to the SQLite database, or in the working directory).
+	KeysFile string
+}
+
+// Admin is the `admin:` section.
+type Admin struct {
+	PasswordHash string // bcrypt; empty: none configured
+}
+
+// Confirm modes of a bot.
+const (
+	ConfirmNone = "none"
+	ConfirmCode = "code"
+)
+
+// Bot is one tenant under `bots:`.
+type Bot struct {
+	Name            string
+	APIKeys         []string
+	WebhookURL      string
+	WebhookSecret   string
+	RedirectOrigins []string // scheme://host[:port], no path
+	Confirm         string   // ConfirmNone | ConfirmCode
+	Providers       []*Provider
+	Line            int
+}
+
+// Provider returns the bot's provider with that name, or nil.
+func (b *Bot) Provider(name string) *Provider {
+	for _, p := range b.Providers {
+		if p.Name == name {
+			return p
+		}
+	}
+	return nil
+}
+
+// Endpoints overrides a provider type's URLs, where the goth type allows it.
+type Endpoints struct {
+	AuthURL    string `yaml:"auth_url"`
+	TokenURL   string `yaml:"token_url"`
+	ProfileURL string `yaml:"profile_url"`
+	EmailURL   string `yaml:"email_url"`
+	// OAuth 1.0a (twitter, twitterv2): the request-token URL.
+	RequestTokenURL string `yaml:"request_token_url"`
+}
+
+// Provider is one entry under a bot's `providers:`.
+type Provider struct {
+	Name         string
+	Type         string // a key of KnownTypes
+	Key          string
+	Secret       string
+	Scopes       []string
+	DiscoveryURL string // openid-connect
+	Endpoints    Endpoints
+	// Options are type-specific knobs (for example google's `prompt`), validated per type.
+	Options map[string]string
+	Line    int
+}
+
+// Bot returns the bot with that name, or nil.
+func (c *Config) Bot(name string) *Bot {
+	for _, b := range c.Bots {
+		if b.Name == name {
+			return b
+		}
+	}
+	return nil
+}
+
+// CallbackURL is the redirect URI to register at the provider for one bot's provider.
+func (c *Config) CallbackURL(bot, provider string) string {
+	return c.Server.PublicURL + "/bots/" + bot + "/" + provider + "/callback"
+}

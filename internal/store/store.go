@@ -1,0 +1,199 @@
+// Package store defines the records oauthbroker keeps and the small interface every storage
+// backend implements. It knows nothing about HTTP, goth or encryption: token fields arrive here
+// already sealed by the broker and leave sealed.
+//
+// Implementations live in subpackages (sqlite/, later postgres/) and must pass the shared
+// conformance suite in storetest/.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Sentinel errors. Implementations wrap them with context; callers test with errors.Is.
+var (
+	// ErrNotFound: no record with that key (or it belongs to another bot).
+	ErrNotFound = errors.New("not found")
+	// ErrConflict: a uniqueness rule would be broken.
+	ErrConflict = errors.New("conflict")
+	// ErrLinkUsed: the link was already used to complete a flow.
+	ErrLinkUsed = errors.New("link already used")
+	// ErrExpired: the link, flow or confirmation is past its expiry.
+	ErrExpired = errors.New("expired")
+	// ErrFlowConsumed: the flow's callback was already handled once.
+	ErrFlowConsumed = errors.New("flow already consumed")
+	// ErrWrongCode: a confirmation code did not match any pending confirmation.
+	ErrWrongCode = errors.New("wrong confirmation code")
+)
+
+// Identity statuses.
+const (
+	StatusActive         = "active"
+	StatusPending        = "pending"         // confirm: code bots, until the code is confirmed
+	StatusRelinkRequired = "relink_required" // the provider refused our tokens; the user must link again
+)
+
+// Event kinds recorded in an identity's history.
+const (
+	EventLinked         = "linked"
+	EventRelinked       = "relinked"
+	EventConfirmed      = "confirmed"
+	EventUnlinked       = "unlinked"
+	EventRefreshed      = "refreshed"
+	EventRefreshFailed  = "refresh_failed"
+	EventRelinkRequired = "relink_required"
+)
+
+// Link is a single-use invitation for one chat user to link one provider of one bot.
+// Only the SHA-256 of the link token is stored: a database dump does not reveal live links.
+type Link struct {
+	ID          int64
+	TokenHash   []byte
+	Bot         string
+	Provider    string
+	Channel     string
+	User        string
+	Scopes      []string // requested on top of the provider's configured scopes
+	RedirectURL string   // optional, already validated against the bot's redirect_origins
+	CreatedAt   time.Time
+	ExpiresAt   time.Time
+	UsedAt      time.Time // zero while unused
+}
+
+// Flow is one browser's attempt to complete a link: created when the browser starts the auth,
+// consumed exactly once by the callback. The browser holds the state itself (in a sealed cookie);
+// the store holds only its hash, which is what makes the flow single-use across instances.
+type Flow struct {
+	StateHash []byte
+	LinkID    int64
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
+// Identity is one linked third-party account of one chat user of one bot.
+// (Bot, Channel, User, Provider, ProviderUserID) is unique.
+type Identity struct {
+	ID             int64
+	Bot            string
+	Channel        string
+	User           string
+	Provider       string
+	ProviderUserID string
+
+	Name      string
+	NickName  string
+	Email     string
+	AvatarURL string
+
+	Status string
+	Scopes []string
+
+	// Sealed token material (see package seal); nil when the provider issued none.
+	AccessToken       []byte
+	AccessTokenSecret []byte // OAuth 1.0a only
+	RefreshToken      []byte
+	TokenType         string    // "bearer" or "oauth1"
+	ExpiresAt         time.Time // zero when the provider gave no expiry
+
+	LinkedAt  time.Time
+	UpdatedAt time.Time
+}
+
+// Event is one line of an identity's history. It outlives the identity: unlinking records
+// an event and keeps the history for operators.
+type Event struct {
+	ID         int64
+	IdentityID int64
+	Bot        string
+	Kind       string // one of the Event* constants
+	Outcome    string // "ok" or a short machine-readable reason
+	Detail     string // human-readable; never a token
+	At         time.Time
+}
+
+// Confirmation guards an identity of a `confirm: code` bot until the chat user types the code
+// shown on the success page. Only a keyed hash of the code is stored.
+type Confirmation struct {
+	ID         int64
+	IdentityID int64
+	Bot        string
+	Channel    string
+	User       string
+	CodeHash   []byte
+	Attempts   int
+	ExpiresAt  time.Time
+}
+
+// CompleteLinkParams is everything a successful callback writes, in one transaction.
+type CompleteLinkParams struct {
+	LinkID   int64
+	Identity Identity // ID, LinkedAt and Status of an existing identity are kept; see CompleteLink
+	// Confirmation, when non-nil, is created for the identity (IdentityID is filled in).
+	Confirmation *Confirmation
+	Now          time.Time
+}
+
+// IdentityQuery selects identities of one chat user. Provider is optional.
+type IdentityQuery struct {
+	Bot      string
+	Channel  string
+	User     string
+	Provider string
+}
+
+// ConfirmParams is one attempt to confirm a code for a chat user.
+type ConfirmParams struct {
+	Bot         string
+	Channel     string
+	User        string
+	CodeHash    []byte
+	MaxAttempts int // a confirmation that reached this many wrong attempts is void
+	Now         time.Time
+}
+
+// Store is what the broker needs from persistence. Every method is safe for concurrent use.
+type Store interface {
+	// CreateLink inserts a link and returns it with its ID.
+	CreateLink(ctx context.Context, l Link) (Link, error)
+	// LinkByTokenHash returns the link, used or not, expired or not: the caller decides
+	// which of those is an error, so it can tell the user which one happened.
+	LinkByTokenHash(ctx context.Context, tokenHash []byte) (Link, error)
+
+	// CreateFlow records a started flow.
+	CreateFlow(ctx context.Context, f Flow) error
+	// ConsumeFlow marks the flow consumed and returns its link. It succeeds once per flow:
+	// ErrNotFound for an unknown state, ErrFlowConsumed the second time, ErrExpired past expiry.
+	ConsumeFlow(ctx context.Context, stateHash []byte, now time.Time) (Link, error)
+
+	// CompleteLink, in one transaction: marks the link used (ErrLinkUsed if it already was),
+	// inserts the identity or updates the existing one with the same
+	// (bot, channel, user, provider, provider user id) keeping its ID, LinkedAt and — unless it
+	// was relink_required — its status; records a linked or relinked event; and creates the
+	// confirmation if one is given. It returns the stored identity and whether it was new.
+	CompleteLink(ctx context.Context, p CompleteLinkParams) (Identity, bool, error)
+
+	// Identities lists one chat user's identities, oldest first.
+	Identities(ctx context.Context, q IdentityQuery) ([]Identity, error)
+	// Identity returns one identity of a bot; ErrNotFound if it does not exist or belongs to
+	// another bot.
+	Identity(ctx context.Context, bot string, id int64) (Identity, error)
+	// DeleteIdentity removes an identity (and its pending confirmations) and records an
+	// unlinked event, in one transaction.
+	DeleteIdentity(ctx context.Context, bot string, id int64, ev Event) error
+
+	// Confirm activates the pending identity whose live confirmation for this chat user has
+	// this code hash, records a confirmed event and deletes the confirmation. On no match it
+	// counts a wrong attempt against every live confirmation of the user and returns
+	// ErrWrongCode; with no live confirmation at all it returns ErrNotFound.
+	Confirm(ctx context.Context, p ConfirmParams) (Identity, error)
+
+	// Events returns an identity's history, oldest first.
+	Events(ctx context.Context, bot string, identityID int64) ([]Event, error)
+
+	// Ping reports whether the store is reachable.
+	Ping(ctx context.Context) error
+	// Close releases the store's resources.
+	Close() error
+}
