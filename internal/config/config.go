@@ -54,10 +54,10 @@ type Bot struct {
 	APIKeys         []string
 	WebhookURL      string
 	WebhookSecret   string
-	RedirectOrigins []string // scheme://host[:port], no path
+	RedirectOrigins []string // scheme://host[:port], no path; lower case, default port removed
 	Confirm         string   // ConfirmNone | ConfirmCode
 	Providers       []*Provider
-	Line            int
+	Line            int // where the bot's name is in the file, for messages of later checks
 }
 
 // Provider returns the bot's provider with that name, or nil.
@@ -83,7 +83,7 @@ type Endpoints struct {
 // Provider is one entry under a bot's `providers:`.
 type Provider struct {
 	Name         string
-	Type         string // a key of KnownTypes
+	Type         string // a key of LoadOptions.Types (the providers package's table)
 	Key          string
 	Secret       string
 	Scopes       []string
@@ -91,7 +91,7 @@ type Provider struct {
 	Endpoints    Endpoints
 	// Options are type-specific knobs (for example google's `prompt`), validated per type.
 	Options map[string]string
-	Line    int
+	Line    int // where the provider's name is in the file
 }
 
 // Bot returns the bot with that name, or nil.
@@ -102,6 +102,15 @@ func (c *Config) Bot(name string) *Bot {
 		}
 	}
 	return nil
+}
+
+// BotNames returns the bot names in file order.
+func (c *Config) BotNames() []string {
+	names := make([]string, len(c.Bots))
+	for i, b := range c.Bots {
+		names[i] = b.Name
+	}
+	return names
 }
 
 // CallbackURL is the redirect URI to register at the provider for one bot's provider.

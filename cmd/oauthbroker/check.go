@@ -1,0 +1,64 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+
+	"github.com/oauthbroker/oauthbroker/internal/config"
+	"github.com/oauthbroker/oauthbroker/internal/providers"
+)
+
+func runCheck(args []string, getenv func(string) (string, bool), stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("check", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configPath := fs.String("config", "providers.yaml", "the providers.yaml to check (or give it as the argument)")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), `Usage: oauthbroker check [-config FILE | FILE]
+
+Validates a providers.yaml without starting anything: syntax, unknown keys, provider types,
+required fields, URLs, and every ${VAR} against the current environment. Every problem is
+listed at once as file:line: field: what is wrong. Exit status 0 when the file is valid,
+1 when it has problems, 2 for bad usage.
+
+Flags:
+`)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return exitError{code: 2}
+	}
+	path := *configPath
+	switch fs.NArg() {
+	case 0:
+	case 1:
+		path = fs.Arg(0)
+	default:
+		fs.Usage()
+		return exitError{code: 2}
+	}
+	cfg, err := config.Load(path, config.LoadOptions{Getenv: getenv, Types: providers.Types()})
+	if err != nil {
+		var probs *config.Problems
+		if errors.As(err, &probs) {
+			fmt.Fprintln(stdout, probs.Error())
+			return exitError{code: 1, msg: fmt.Sprintf("%s: %d problem(s)", path, len(*probs))}
+		}
+		return exitError{code: 1, msg: err.Error()}
+	}
+	n := 0
+	for _, b := range cfg.Bots {
+		n += len(b.Providers)
+	}
+	fmt.Fprintf(stdout, "%s: ok (%d bot(s), %d provider(s))\n", path, len(cfg.Bots), n)
+	for _, b := range cfg.Bots {
+		for _, p := range b.Providers {
+			fmt.Fprintf(stdout, "  register this callback URL at %s: %s\n", p.Type, cfg.CallbackURL(b.Name, p.Name))
+		}
+	}
+	return nil
+}

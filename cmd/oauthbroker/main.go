@@ -1,0 +1,79 @@
+// Command oauthbroker runs the OAuth broker for chat bots.
+//
+// main only calls run, which takes everything from the outside world as arguments, so the
+// tests start the real command's code path (see STYLE.md, "How I write HTTP services").
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := run(ctx, os.Args[1:], os.LookupEnv, os.Stdout, os.Stderr)
+	if err == nil {
+		return
+	}
+	var exit exitError
+	if errors.As(err, &exit) {
+		if exit.msg != "" {
+			fmt.Fprintln(os.Stderr, exit.msg)
+		}
+		os.Exit(exit.code)
+	}
+	fmt.Fprintln(os.Stderr, "oauthbroker:", err)
+	os.Exit(1)
+}
+
+// exitError carries an exit status and a message already fit for the user.
+type exitError struct {
+	code int
+	msg  string
+}
+
+func (e exitError) Error() string { return e.msg }
+
+const usage = `oauthbroker — an OAuth broker for chat bots: users link Twitter, GitHub, Google, Slack, …
+accounts to a bot; the bot gets fresh credentials through a JSON API.
+
+Usage:
+  oauthbroker demo  [flags]   run a self-contained demo: broker + sandbox OAuth provider, no secrets needed
+  oauthbroker serve [flags]   run the broker from providers.yaml
+  oauthbroker check [flags] [FILE]
+                              validate a providers.yaml and list every problem as file:line: field: what is wrong
+
+Run 'oauthbroker COMMAND -help' for a command's flags.
+
+Environment:
+  OAUTHBROKER_KEYS            the broker's keys as JSON (the content of a key file); without it,
+                              the key file named by storage.keys_file is used, and created on first start
+  (providers.yaml may read any variable as ${VAR} or ${VAR:-default})
+`
+
+// run dispatches a subcommand.
+func run(ctx context.Context, args []string, getenv func(string) (string, bool), stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return exitError{code: 2}
+	}
+	switch args[0] {
+	case "serve":
+		return runServe(ctx, args[1:], getenv, stdout, stderr)
+	case "demo":
+		return runDemo(ctx, args[1:], getenv, stdout, stderr)
+	case "check":
+		return runCheck(args[1:], getenv, stdout, stderr)
+	case "-h", "-help", "--help", "help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprintf(stderr, "oauthbroker: unknown command %q\n\n%s", args[0], usage)
+	return exitError{code: 2}
+}

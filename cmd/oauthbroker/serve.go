@@ -1,0 +1,98 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/oauthbroker/oauthbroker/internal/config"
+	"github.com/oauthbroker/oauthbroker/internal/providers"
+)
+
+func runServe(ctx context.Context, args []string, getenv func(string) (string, bool), stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configPath := fs.String("config", "providers.yaml", "the providers.yaml to run")
+	logFormat := fs.String("log-format", "text", "log format: text or json")
+	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), `Usage: oauthbroker serve [flags]
+
+Runs the broker from providers.yaml: the link flow at /bots/{bot}/{provider}/auth and
+/callback, the bot API at /api/v1, /healthz and /readyz. It listens on server.listen and
+stops cleanly on SIGINT or SIGTERM (in-flight requests get 15 seconds).
+
+Keys: OAUTHBROKER_KEYS (JSON), or the key file storage.keys_file, created on first start.
+Logs go to standard error and never contain tokens, secrets or codes.
+
+Flags:
+`)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return exitError{code: 2}
+	}
+	if fs.NArg() > 0 {
+		fs.Usage()
+		return exitError{code: 2}
+	}
+	log, err := newLogger(stderr, *logFormat, *logLevel)
+	if err != nil {
+		return exitError{code: 2, msg: err.Error()}
+	}
+	cfg, err := config.Load(*configPath, config.LoadOptions{Getenv: getenv, Types: providers.Types()})
+	if err != nil {
+		return exitError{code: 1, msg: err.Error() + "\n(run 'oauthbroker check' to list every problem)"}
+	}
+	for _, b := range cfg.Bots {
+		for _, p := range b.Providers {
+			if p.Type == "sandbox" {
+				return exitError{code: 1, msg: fmt.Sprintf("%s:%d: bots.%s.providers.%s.type: the sandbox provider runs only under 'oauthbroker demo'; remove it for serve",
+					cfg.File, p.Line, b.Name, p.Name)}
+			}
+		}
+	}
+	a, err := openApp(ctx, cfg, appOptions{getenv: getenv, log: log})
+	if err != nil {
+		return err
+	}
+	defer a.store.Close()
+	ln, err := net.Listen("tcp", cfg.Server.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s (server.listen): %w", cfg.Server.Listen, err)
+	}
+	log.Info("oauthbroker serving", "listen", ln.Addr().String(), "public_url", cfg.Server.PublicURL, "bots", len(cfg.Bots))
+	return serveUntilDone(ctx, httpServer(a.handler, cfg), ln, log)
+}
+
+// serveUntilDone serves until ctx ends, then stops accepting and lets in-flight requests
+// finish within a deadline.
+func serveUntilDone(ctx context.Context, srv *http.Server, ln net.Listener, log *slog.Logger) error {
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: finishing in-flight requests")
+	sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	log.Info("stopped")
+	return nil
+}

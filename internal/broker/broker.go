@@ -1,0 +1,152 @@
+// Package broker is oauthbroker's core: links, the auth/callback flow, identities and their
+// credentials. It sits between the providers (below: goth providers per bot) and the store,
+// and under the HTTP edges (httpapi for bots, server for browsers). It returns *Error values
+// with stable codes and never writes an HTTP response.
+package broker
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"log/slog"
+	"net/url"
+	"time"
+
+	"github.com/oauthbroker/oauthbroker/internal/config"
+	"github.com/oauthbroker/oauthbroker/internal/providers"
+	"github.com/oauthbroker/oauthbroker/internal/seal"
+	"github.com/oauthbroker/oauthbroker/internal/store"
+)
+
+// Tunables that are policy rather than configuration.
+const (
+	// FlowTTL bounds the time between opening a link and coming back from the provider.
+	FlowTTL = 15 * time.Minute
+	// ConfirmTTL and ConfirmMaxAttempts void a confirmation code (SPEC §3.2 links/confirm).
+	ConfirmTTL         = 10 * time.Minute
+	ConfirmMaxAttempts = 5
+	// MinLinkTTL keeps ttl_seconds from producing links nobody can open in time.
+	MinLinkTTL = time.Minute
+)
+
+// Options are the broker's injected dependencies besides config, providers and store.
+type Options struct {
+	Logger *slog.Logger
+	Now    func() time.Time
+}
+
+// Broker implements every use case. It is safe for concurrent use and holds no per-request
+// state: flow state travels in the browser's cookie and the store.
+type Broker struct {
+	cfg       *config.Config
+	providers *providers.Registry
+	store     store.Store
+	keys      seal.Keys
+	log       *slog.Logger
+	now       func() time.Time
+	apiKeys   map[string][][]byte // bot → its API keys, for constant-time comparison
+	origins   map[string][]string // bot → its redirect_origins, normalised like Origin
+}
+
+// New wires a broker. cfg and reg must describe the same bots.
+func New(cfg *config.Config, reg *providers.Registry, st store.Store, keys seal.Keys, opts Options) *Broker {
+	b := &Broker{
+		cfg:       cfg,
+		providers: reg,
+		store:     st,
+		keys:      keys,
+		log:       opts.Logger,
+		now:       opts.Now,
+		apiKeys:   make(map[string][][]byte, len(cfg.Bots)),
+		origins:   make(map[string][]string, len(cfg.Bots)),
+	}
+	if b.log == nil {
+		b.log = slog.New(slog.DiscardHandler)
+	}
+	if b.now == nil {
+		b.now = time.Now
+	}
+	for _, bot := range cfg.Bots {
+		for _, k := range bot.APIKeys {
+			b.apiKeys[bot.Name] = append(b.apiKeys[bot.Name], []byte(k))
+		}
+		for _, o := range bot.RedirectOrigins {
+			if u, err := url.Parse(o); err == nil {
+				o = Origin(u)
+			}
+			b.origins[bot.Name] = append(b.origins[bot.Name], o)
+		}
+	}
+	return b
+}
+
+// Config returns the configuration the broker runs with.
+func (b *Broker) Config() *config.Config { return b.cfg }
+
+// AuthenticateBot checks a bearer key against one bot's keys. Every key of the bot is
+// compared in constant time, so the answer's timing says nothing about which key or how much
+// of it matched. A key of another bot opens nothing here.
+func (b *Broker) AuthenticateBot(bot, key string) error {
+	if b.cfg.Bot(bot) == nil {
+		return newError(CodeUnknownBot, "there is no bot %q", bot)
+	}
+	if key == "" {
+		return newError(CodeUnauthorized, "missing API key: send Authorization: Bearer <one of the bot's api_keys>")
+	}
+	match := 0
+	for _, k := range b.apiKeys[bot] {
+		match |= subtle.ConstantTimeCompare(k, []byte(key))
+	}
+	if match != 1 {
+		return newError(CodeUnauthorized, "this API key does not open bot %q", bot)
+	}
+	return nil
+}
+
+// lookup returns a bot's provider or the matching not-found error.
+func (b *Broker) lookup(bot, provider string) (*config.Bot, *providers.Provider, error) {
+	bc := b.cfg.Bot(bot)
+	if bc == nil {
+		return nil, nil, newError(CodeUnknownBot, "there is no bot %q", bot)
+	}
+	p, ok := b.providers.Lookup(bot, provider)
+	if !ok {
+		return nil, nil, newError(CodeUnknownProvider, "bot %q has no provider %q", bot, provider)
+	}
+	return bc, p, nil
+}
+
+// randomToken returns n random bytes, base64url without padding.
+func randomToken(n int) string {
+	buf := make([]byte, n)
+	if _, err := rand.Read(buf); err != nil {
+		// crypto/rand does not fail on supported platforms; if it ever does, no secret
+		// can be made safely, so stop rather than hand out a weak one.
+		panic("broker: crypto/rand failed: " + err.Error())
+	}
+	return base64.RawURLEncoding.EncodeToString(buf)
+}
+
+// hashToken is how link tokens and flow states are stored: a database dump must not
+// contain anything that opens a live link or flow.
+func hashToken(token string) []byte {
+	h := sha256.Sum256([]byte(token))
+	return h[:]
+}
+
+// codeHash keys a confirmation code to its chat user, so the same digits typed by another
+// user match nothing, and a database dump cannot be brute-forced without the MAC key.
+func (b *Broker) codeHash(bot, channel, user, code string) []byte {
+	m := hmac.New(sha256.New, b.keys.MACKey)
+	for _, part := range []string{"confirm-code/v1", bot, channel, user, code} {
+		m.Write([]byte(part))
+		m.Write([]byte{0})
+	}
+	return m.Sum(nil)
+}
+
+// ready reports whether the store answers; the HTTP edge uses it for /readyz.
+func (b *Broker) Ready(ctx context.Context) error { return b.store.Ping(ctx) }

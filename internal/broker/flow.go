@@ -1,0 +1,283 @@
+package broker
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"math/big"
+	"net/url"
+	"time"
+
+	"github.com/markbates/goth"
+
+	"github.com/oauthbroker/oauthbroker/internal/config"
+	"github.com/oauthbroker/oauthbroker/internal/providers"
+	"github.com/oauthbroker/oauthbroker/internal/store"
+)
+
+// FlowState is what one browser carries between the auth and the callback request. The HTTP
+// edge keeps it in a signed and encrypted cookie scoped to the provider's path, which is what
+// binds the flow to this browser: a forwarded callback URL is useless without it. The store
+// keeps only the hash of State, which is what makes the flow single-use.
+type FlowState struct {
+	Bot          string    `json:"b"`
+	Provider     string    `json:"p"`
+	State        string    `json:"s"`
+	Session      string    `json:"g"`           // the goth session (OAuth 1.0a: the request token and its secret)
+	CodeVerifier string    `json:"v,omitempty"` // PKCE
+	ExpiresAt    time.Time `json:"e"`
+}
+
+// BeginAuth checks a link and starts a flow for it: a fresh random state (never taken from the
+// request), a PKCE verifier where the provider type sends one, and the provider's auth URL.
+// The link stays unused until a callback completes.
+func (b *Broker) BeginAuth(ctx context.Context, bot, provider, linkToken string) (authURL string, fs FlowState, err error) {
+	_, p, err := b.lookup(bot, provider)
+	if err != nil {
+		return "", FlowState{}, err
+	}
+	link, err := b.liveLink(ctx, bot, provider, linkToken)
+	if err != nil {
+		return "", FlowState{}, err
+	}
+	now := b.now().UTC()
+	fs = FlowState{Bot: bot, Provider: provider, State: randomToken(32), ExpiresAt: now.Add(FlowTTL)}
+	challenge := ""
+	if p.PKCE {
+		fs.CodeVerifier = randomToken(32)
+		sum := sha256.Sum256([]byte(fs.CodeVerifier))
+		challenge = base64.RawURLEncoding.EncodeToString(sum[:])
+	}
+	authURL, fs.Session, err = p.Begin(fs.State, link.Scopes, challenge)
+	if err != nil {
+		b.log.WarnContext(ctx, "flow: begin at provider failed", "bot", bot, "provider", provider, "err", err)
+		return "", FlowState{}, wrapError(err, CodeUpstream, "%s did not answer as expected; try again in a moment", providerTitle(p))
+	}
+	if err := b.store.CreateFlow(ctx, store.Flow{
+		StateHash: hashToken(fs.State), LinkID: link.ID, CreatedAt: now, ExpiresAt: fs.ExpiresAt,
+	}); err != nil {
+		return "", FlowState{}, wrapError(err, CodeInternal, "storing the flow failed")
+	}
+	return authURL, fs, nil
+}
+
+// liveLink returns the link behind a token if it belongs to this bot and provider and can
+// still be used. A link of another bot or provider is reported as unknown, not as "wrong
+// bot": the answer must not confirm that a token exists elsewhere.
+func (b *Broker) liveLink(ctx context.Context, bot, provider, token string) (store.Link, error) {
+	notFound := newError(CodeLinkNotFound, "this link is not valid; ask the bot for a new one")
+	if len(token) != 43 { // 32 random bytes, base64url without padding
+		return store.Link{}, notFound
+	}
+	link, err := b.store.LinkByTokenHash(ctx, hashToken(token))
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Link{}, notFound
+	}
+	if err != nil {
+		return store.Link{}, wrapError(err, CodeInternal, "reading the link failed")
+	}
+	if link.Bot != bot || link.Provider != provider {
+		return store.Link{}, notFound
+	}
+	if !link.UsedAt.IsZero() {
+		return store.Link{}, newError(CodeLinkUsed, "this link was already used; ask the bot for a new one")
+	}
+	if !b.now().Before(link.ExpiresAt) {
+		return store.Link{}, newError(CodeLinkExpired, "this link has expired; ask the bot for a new one")
+	}
+	return link, nil
+}
+
+// Completed is the outcome of a successful callback.
+type Completed struct {
+	Identity    store.Identity
+	Relinked    bool   // the same account was linked before; its identity was updated
+	Code        string // confirm: code bots: the code the user types in the chat
+	RedirectURL string // the link's redirect_url, if the bot gave one
+	Provider    string // the provider's display title
+}
+
+// CompleteAuth finishes a flow. fs is the browser's flow cookie (nil when it sent none) and
+// params the callback's query or form. Checks run in the order that gives the user the most
+// precise answer while storing nothing on any failure.
+func (b *Broker) CompleteAuth(ctx context.Context, bot, provider string, fs *FlowState, params url.Values) (Completed, error) {
+	bc, p, err := b.lookup(bot, provider)
+	if err != nil {
+		return Completed{}, err
+	}
+	stateOK := fs != nil && fs.Bot == bot && fs.Provider == provider && b.stateMatches(p, fs, params)
+
+	// The user said no at the provider: burn the flow so its cookie cannot be replayed, and
+	// tell them plainly. error_description is not shown: anyone can put text in that URL.
+	if params.Get("error") != "" || params.Has("denied") {
+		if stateOK {
+			_, _ = b.store.ConsumeFlow(ctx, hashToken(fs.State), b.now())
+		}
+		if params.Has("denied") || params.Get("error") == "access_denied" {
+			return Completed{}, newError(CodeAccessDenied, "you cancelled linking your %s account; nothing was linked", providerTitle(p))
+		}
+		return Completed{}, newError(CodeUpstream, "%s reported an error (%s); nothing was linked", providerTitle(p), safeErrorCode(params.Get("error")))
+	}
+	if fs == nil {
+		return Completed{}, newError(CodeFlowMissing, "this browser did not start the linking (or its cookie expired); open the link from the chat again in this browser")
+	}
+	if !stateOK {
+		return Completed{}, newError(CodeFlowInvalid, "this sign-in answer does not belong to the linking started in this browser; open the link from the chat again")
+	}
+	if !b.now().Before(fs.ExpiresAt) {
+		return Completed{}, newError(CodeFlowExpired, "linking took too long; open the link from the chat again")
+	}
+	link, err := b.store.ConsumeFlow(ctx, hashToken(fs.State), b.now().UTC())
+	switch {
+	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrFlowConsumed):
+		return Completed{}, newError(CodeFlowInvalid, "this sign-in answer was already used; open the link from the chat again")
+	case errors.Is(err, store.ErrExpired):
+		return Completed{}, newError(CodeFlowExpired, "linking took too long; open the link from the chat again")
+	case err != nil:
+		return Completed{}, wrapError(err, CodeInternal, "reading the flow failed")
+	}
+	if link.Bot != bot || link.Provider != provider {
+		return Completed{}, newError(CodeFlowInvalid, "this sign-in answer belongs to another link")
+	}
+	if !link.UsedAt.IsZero() {
+		return Completed{}, newError(CodeLinkUsed, "this link was already used; ask the bot for a new one")
+	}
+
+	user, err := p.Complete(fs.Session, link.Scopes, providers.CallbackInput{
+		Code:          params.Get("code"),
+		CodeVerifier:  fs.CodeVerifier,
+		OAuthToken:    params.Get("oauth_token"),
+		OAuthVerifier: params.Get("oauth_verifier"),
+	})
+	if err != nil {
+		b.log.WarnContext(ctx, "flow: completing at provider failed", "bot", bot, "provider", provider, "err", err)
+		return Completed{}, wrapError(err, CodeUpstream, "%s did not complete the sign-in; nothing was linked. Open the link from the chat again to retry", providerTitle(p))
+	}
+	return b.storeLinked(ctx, bc, p, link, user)
+}
+
+// stateMatches compares the callback's state with the browser's: OAuth 2 echoes our state;
+// OAuth 1.0a has none, so the returned oauth_token must be the request token we obtained.
+func (b *Broker) stateMatches(p *providers.Provider, fs *FlowState, params url.Values) bool {
+	want, got := fs.State, params.Get("state")
+	if p.OAuth1 {
+		rt, err := p.RequestToken(fs.Session)
+		if err != nil || rt == "" {
+			return false
+		}
+		want, got = rt, params.Get("oauth_token")
+		if got == "" {
+			got = params.Get("denied") // Twitter sends the request token as denied= on cancel
+		}
+	}
+	return got != "" && subtle.ConstantTimeCompare([]byte(want), []byte(got)) == 1
+}
+
+// storeLinked seals the tokens and writes identity, event, link use and confirmation in one
+// store transaction.
+func (b *Broker) storeLinked(ctx context.Context, bc *config.Bot, p *providers.Provider, link store.Link, u goth.User) (Completed, error) {
+	now := b.now().UTC()
+	id := store.Identity{
+		Bot: link.Bot, Channel: link.Channel, User: link.User, Provider: link.Provider,
+		ProviderUserID: u.UserID,
+		Name:           u.Name, NickName: u.NickName, Email: u.Email, AvatarURL: u.AvatarURL,
+		Status:    store.StatusActive,
+		Scopes:    mergeScopes(p.Scopes, link.Scopes),
+		TokenType: "bearer",
+		ExpiresAt: u.ExpiresAt.UTC(),
+	}
+	if u.ExpiresAt.IsZero() {
+		id.ExpiresAt = time.Time{}
+	}
+	if p.OAuth1 {
+		id.TokenType = "oauth1"
+	}
+	var err error
+	if id.AccessToken, err = b.sealToken(id, "access_token", u.AccessToken); err != nil {
+		return Completed{}, err
+	}
+	if id.AccessTokenSecret, err = b.sealToken(id, "access_token_secret", u.AccessTokenSecret); err != nil {
+		return Completed{}, err
+	}
+	if id.RefreshToken, err = b.sealToken(id, "refresh_token", u.RefreshToken); err != nil {
+		return Completed{}, err
+	}
+
+	params := store.CompleteLinkParams{LinkID: link.ID, Identity: id, Now: now}
+	code := ""
+	if bc.Confirm == config.ConfirmCode {
+		params.Identity.Status = store.StatusPending
+		code = sixDigits()
+		params.Confirmation = &store.Confirmation{
+			Bot: link.Bot, Channel: link.Channel, User: link.User,
+			CodeHash:  b.codeHash(link.Bot, link.Channel, link.User, code),
+			ExpiresAt: now.Add(ConfirmTTL),
+		}
+	}
+	stored, created, err := b.store.CompleteLink(ctx, params)
+	if errors.Is(err, store.ErrLinkUsed) {
+		return Completed{}, newError(CodeLinkUsed, "this link was already used; ask the bot for a new one")
+	}
+	if err != nil {
+		return Completed{}, wrapError(err, CodeInternal, "storing the identity failed")
+	}
+	b.log.InfoContext(ctx, "flow: identity linked", "bot", stored.Bot, "provider", stored.Provider,
+		"identity", stored.ID, "relinked", !created, "status", stored.Status)
+	return Completed{
+		Identity: stored, Relinked: !created, Code: code,
+		RedirectURL: link.RedirectURL, Provider: providerTitle(p),
+	}, nil
+}
+
+// sixDigits is a uniformly random confirmation code.
+func sixDigits() string {
+	n, err := rand.Int(rand.Reader, big.NewInt(1_000_000))
+	if err != nil {
+		panic("broker: crypto/rand failed: " + err.Error())
+	}
+	return fmt.Sprintf("%06d", n.Int64())
+}
+
+// safeErrorCode passes through only RFC 6749 error codes, so a crafted callback URL cannot put
+// arbitrary text on our page.
+func safeErrorCode(code string) string {
+	switch code {
+	case "invalid_request", "unauthorized_client", "unsupported_response_type", "invalid_scope",
+		"server_error", "temporarily_unavailable", "consent_required", "login_required", "interaction_required":
+		return code
+	}
+	return "unknown error"
+}
+
+// typeTitles are the names users know providers by, for pages and messages.
+var typeTitles = map[string]string{
+	"twitter": "Twitter", "twitterv2": "Twitter", "github": "GitHub", "gitlab": "GitLab",
+	"google": "Google", "slack": "Slack", "discord": "Discord", "spotify": "Spotify",
+	"uber": "Uber", "sandbox": "Sandbox",
+}
+
+func providerTitle(p *providers.Provider) string {
+	if t, ok := typeTitles[p.Type]; ok {
+		return t
+	}
+	return p.Name
+}
+
+// mergeScopes is configured ∪ extra, in order, without duplicates.
+func mergeScopes(configured, extra []string) []string {
+	seen := make(map[string]bool, len(configured)+len(extra))
+	out := make([]string, 0, len(configured)+len(extra))
+	for _, list := range [][]string{configured, extra} {
+		for _, s := range list {
+			if !seen[s] {
+				seen[s] = true
+				out = append(out, s)
+			}
+		}
+	}
+	return out
+}

@@ -1,0 +1,154 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/oauthbroker/oauthbroker/internal/config"
+	"github.com/oauthbroker/oauthbroker/internal/store"
+)
+
+// Identities lists one chat user's identities, optionally of one provider. It never returns
+// token material: callers get the records with their sealed fields cleared.
+func (b *Broker) Identities(ctx context.Context, bot, channel, user, provider string) ([]store.Identity, error) {
+	if b.cfg.Bot(bot) == nil {
+		return nil, newError(CodeUnknownBot, "there is no bot %q", bot)
+	}
+	if err := validateChannelUser(channel, user); err != nil {
+		return nil, err
+	}
+	if provider != "" {
+		if _, _, err := b.lookup(bot, provider); err != nil {
+			return nil, err
+		}
+	}
+	ids, err := b.store.Identities(ctx, store.IdentityQuery{Bot: bot, Channel: channel, User: user, Provider: provider})
+	if err != nil {
+		return nil, wrapError(err, CodeInternal, "listing identities failed")
+	}
+	for i := range ids {
+		ids[i] = withoutSecrets(ids[i])
+	}
+	return ids, nil
+}
+
+func withoutSecrets(id store.Identity) store.Identity {
+	id.AccessToken, id.AccessTokenSecret, id.RefreshToken = nil, nil, nil
+	return id
+}
+
+// Credentials is what a bot needs to call the provider as the user.
+type Credentials struct {
+	Provider          string
+	TokenType         string // "bearer" or "oauth1"
+	AccessToken       string
+	AccessTokenSecret string    // OAuth 1.0a only
+	ExpiresAt         time.Time // zero: the provider gave no expiry
+}
+
+// Credentials opens an identity's tokens for its bot. Refresh comes with the token lifecycle
+// work; until then the stored token is returned with its expiry, and the bot can see it.
+func (b *Broker) Credentials(ctx context.Context, bot string, identityID int64) (Credentials, error) {
+	id, err := b.identity(ctx, bot, identityID)
+	if err != nil {
+		return Credentials{}, err
+	}
+	return b.credentialsOf(id)
+}
+
+func (b *Broker) credentialsOf(id store.Identity) (Credentials, error) {
+	switch id.Status {
+	case store.StatusRelinkRequired:
+		return Credentials{}, newError(CodeRelinkRequired, "identity %d must be linked again: the provider no longer accepts its tokens", id.ID)
+	case store.StatusPending:
+		return Credentials{}, newError(CodeIdentityPending, "identity %d waits for its confirmation code (POST links/confirm)", id.ID)
+	}
+	access, err := b.openToken(id, "access_token", id.AccessToken)
+	if err != nil {
+		return Credentials{}, err
+	}
+	secret, err := b.openToken(id, "access_token_secret", id.AccessTokenSecret)
+	if err != nil {
+		return Credentials{}, err
+	}
+	return Credentials{
+		Provider: id.Provider, TokenType: id.TokenType,
+		AccessToken: access, AccessTokenSecret: secret, ExpiresAt: id.ExpiresAt,
+	}, nil
+}
+
+func (b *Broker) identity(ctx context.Context, bot string, identityID int64) (store.Identity, error) {
+	if b.cfg.Bot(bot) == nil {
+		return store.Identity{}, newError(CodeUnknownBot, "there is no bot %q", bot)
+	}
+	id, err := b.store.Identity(ctx, bot, identityID)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Identity{}, newError(CodeNotFound, "bot %q has no identity %d", bot, identityID)
+	}
+	if err != nil {
+		return store.Identity{}, wrapError(err, CodeInternal, "reading the identity failed")
+	}
+	return id, nil
+}
+
+// Unlink deletes an identity and records it in the identity's history. (Revoking the token at
+// the provider first comes with the token lifecycle work.)
+func (b *Broker) Unlink(ctx context.Context, bot string, identityID int64) error {
+	if b.cfg.Bot(bot) == nil {
+		return newError(CodeUnknownBot, "there is no bot %q", bot)
+	}
+	err := b.store.DeleteIdentity(ctx, bot, identityID, store.Event{
+		Kind: store.EventUnlinked, Outcome: "ok", Detail: "unlinked through the bot API", At: b.now().UTC(),
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return newError(CodeNotFound, "bot %q has no identity %d", bot, identityID)
+	}
+	if err != nil {
+		return wrapError(err, CodeInternal, "deleting the identity failed")
+	}
+	b.log.InfoContext(ctx, "identity unlinked", "bot", bot, "identity", identityID)
+	return nil
+}
+
+// Confirm activates the pending identity whose success page showed this code to this chat user.
+func (b *Broker) Confirm(ctx context.Context, bot, channel, user, code string) (store.Identity, error) {
+	bc := b.cfg.Bot(bot)
+	if bc == nil {
+		return store.Identity{}, newError(CodeUnknownBot, "there is no bot %q", bot)
+	}
+	if bc.Confirm != config.ConfirmCode {
+		return store.Identity{}, newError(CodeConfirmDisabled, "bot %q does not use confirmation codes (confirm: none)", bot)
+	}
+	if err := validateChannelUser(channel, user); err != nil {
+		return store.Identity{}, err
+	}
+	if len(code) != 6 || !isDigits(code) {
+		return store.Identity{}, newError(CodeInvalidRequest, "code must be the six digits shown on the success page")
+	}
+	id, err := b.store.Confirm(ctx, store.ConfirmParams{
+		Bot: bot, Channel: channel, User: user,
+		CodeHash:    b.codeHash(bot, channel, user, code),
+		MaxAttempts: ConfirmMaxAttempts,
+		Now:         b.now().UTC(),
+	})
+	switch {
+	case errors.Is(err, store.ErrWrongCode):
+		return store.Identity{}, newError(CodeWrongCode, "that code is not the one shown to this user; after %d wrong tries the code is void", ConfirmMaxAttempts)
+	case errors.Is(err, store.ErrNotFound):
+		return store.Identity{}, newError(CodeNoConfirmation, "this user has no linking waiting for a code (none started, too many wrong tries, or older than %d minutes); send a new link", int(ConfirmTTL.Minutes()))
+	case err != nil:
+		return store.Identity{}, wrapError(err, CodeInternal, "confirming failed")
+	}
+	b.log.InfoContext(ctx, "identity confirmed", "bot", bot, "identity", id.ID)
+	return withoutSecrets(id), nil
+}
+
+func isDigits(s string) bool {
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,132 @@
+package broker
+
+import (
+	"context"
+	"slices"
+
+	"github.com/oauthbroker/oauthbroker/internal/store"
+)
+
+// Reasons a required provider is missing (SPEC §3.2 require).
+const (
+	ReasonNotLinked      = "not_linked"
+	ReasonRelinkRequired = "relink_required"
+	ReasonMissingScopes  = "missing_scopes"
+)
+
+// Requirement is one provider a combined action needs, with the scopes it needs there.
+type Requirement struct {
+	Provider string
+	Scopes   []string
+}
+
+// Missing is a required provider the user must (re)link, with the link to send.
+type Missing struct {
+	Provider string
+	Reason   string
+	Link     NewLink
+}
+
+// Requirements is the answer to Require: credentials for every ready provider, a link for
+// every other one. Ready is true when nothing is missing.
+type Requirements struct {
+	Ready       bool
+	Credentials map[string]Credentials
+	Missing     []Missing
+}
+
+// Require prepares a combined action in one call. All input is validated before any link is
+// made, so a bad request creates nothing. When the user linked several accounts of one
+// provider, the most recently updated active one that has the scopes is used.
+func (b *Broker) Require(ctx context.Context, bot, channel, user string, reqs []Requirement) (Requirements, error) {
+	if b.cfg.Bot(bot) == nil {
+		return Requirements{}, newError(CodeUnknownBot, "there is no bot %q", bot)
+	}
+	if err := validateChannelUser(channel, user); err != nil {
+		return Requirements{}, err
+	}
+	if len(reqs) == 0 || len(reqs) > 20 {
+		return Requirements{}, newError(CodeInvalidRequest, "providers must list 1-20 providers")
+	}
+	seen := map[string]bool{}
+	for _, r := range reqs {
+		if _, _, err := b.lookup(bot, r.Provider); err != nil {
+			return Requirements{}, err
+		}
+		if seen[r.Provider] {
+			return Requirements{}, newError(CodeInvalidRequest, "provider %q is listed twice", r.Provider)
+		}
+		seen[r.Provider] = true
+		if err := validateScopes(r.Scopes); err != nil {
+			return Requirements{}, err
+		}
+	}
+
+	ids, err := b.store.Identities(ctx, store.IdentityQuery{Bot: bot, Channel: channel, User: user})
+	if err != nil {
+		return Requirements{}, wrapError(err, CodeInternal, "listing identities failed")
+	}
+	out := Requirements{Credentials: map[string]Credentials{}}
+	for _, r := range reqs {
+		best, reason := pick(ids, r)
+		if reason == "" {
+			creds, err := b.credentialsOf(best)
+			if err != nil {
+				return Requirements{}, err
+			}
+			out.Credentials[r.Provider] = creds
+			continue
+		}
+		link, err := b.createLink(ctx, bot, r.Provider, channel, user, r.Scopes, "", b.cfg.Server.LinkTTL)
+		if err != nil {
+			return Requirements{}, err
+		}
+		out.Missing = append(out.Missing, Missing{Provider: r.Provider, Reason: reason, Link: link})
+	}
+	out.Ready = len(out.Missing) == 0
+	return out, nil
+}
+
+// pick chooses the identity that satisfies r, or says why none does.
+func pick(ids []store.Identity, r Requirement) (store.Identity, string) {
+	var best store.Identity
+	found, relink, lacksScopes := false, false, false
+	for _, id := range ids {
+		if id.Provider != r.Provider {
+			continue
+		}
+		switch id.Status {
+		case store.StatusRelinkRequired:
+			relink = true
+			continue
+		case store.StatusActive:
+		default:
+			continue
+		}
+		if !hasAll(id.Scopes, r.Scopes) {
+			lacksScopes = true
+			continue
+		}
+		if !found || id.UpdatedAt.After(best.UpdatedAt) {
+			best, found = id, true
+		}
+	}
+	switch {
+	case found:
+		return best, ""
+	case lacksScopes:
+		return store.Identity{}, ReasonMissingScopes
+	case relink:
+		return store.Identity{}, ReasonRelinkRequired
+	}
+	return store.Identity{}, ReasonNotLinked
+}
+
+func hasAll(have, want []string) bool {
+	for _, w := range want {
+		if !slices.Contains(have, w) {
+			return false
+		}
+	}
+	return true
+}

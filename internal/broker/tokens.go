@@ -1,0 +1,38 @@
+package broker
+
+import (
+	"github.com/oauthbroker/oauthbroker/internal/store"
+)
+
+// tokenAAD binds a sealed token to the identity and field it belongs to, by the identity's
+// natural key (known before the row exists). A sealed value copied into another row or
+// field fails to open instead of handing one user's token to another.
+func tokenAAD(id store.Identity, field string) []byte {
+	b := make([]byte, 0, 128)
+	for _, part := range []string{"oauthbroker/token/v1", id.Bot, id.Channel, id.User, id.Provider, id.ProviderUserID, field} {
+		b = append(b, part...)
+		b = append(b, 0)
+	}
+	return b
+}
+
+func (b *Broker) sealToken(id store.Identity, field, value string) ([]byte, error) {
+	sealed, err := b.keys.Ring.Seal([]byte(value), tokenAAD(id, field))
+	if err != nil {
+		return nil, wrapError(err, CodeInternal, "sealing a token failed")
+	}
+	return sealed, nil
+}
+
+// openToken opens one sealed field. A value that cannot be opened is an error, never an
+// empty or garbled token: losing the key must be loud.
+func (b *Broker) openToken(id store.Identity, field string, sealed []byte) (string, error) {
+	plain, err := b.keys.Ring.Open(sealed, tokenAAD(id, field))
+	if err != nil {
+		b.log.Error("token: cannot open a sealed token; was the key file replaced or lost?",
+			"bot", id.Bot, "identity", id.ID, "field", field, "err", err)
+		return "", wrapError(err, CodeTokenUnreadable,
+			"the stored token of identity %d cannot be decrypted (the broker's key is missing or the data is damaged); the user must link again", id.ID)
+	}
+	return string(plain), nil
+}

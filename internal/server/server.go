@@ -1,0 +1,56 @@
+// Package server composes oauthbroker's HTTP surface: the browser link flow, the bot API,
+// health endpoints and static files, with the middleware every request passes through. It
+// holds no business rules: those are in broker.
+package server
+
+import (
+	"log/slog"
+	"net/http"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/gorilla/sessions"
+
+	"github.com/oauthbroker/oauthbroker/internal/broker"
+	"github.com/oauthbroker/oauthbroker/internal/httpapi"
+	"github.com/oauthbroker/oauthbroker/internal/seal"
+	"github.com/oauthbroker/oauthbroker/templates"
+)
+
+// Deps are what the server needs; cmd builds them.
+type Deps struct {
+	Broker *broker.Broker
+	Pages  *templates.Pages
+	Keys   seal.Keys
+	Logger *slog.Logger
+	// Mount, when set, adds routes beside the broker's (the demo mounts its sandbox provider
+	// here; `serve` never does).
+	Mount func(chi.Router)
+}
+
+// Server is the broker's root http.Handler.
+type Server struct {
+	broker  *broker.Broker
+	pages   *templates.Pages
+	log     *slog.Logger
+	cookies *sessions.CookieStore
+	secure  bool
+	router  chi.Router
+}
+
+// New builds the handler with every route (see routes.go).
+func New(d Deps) *Server {
+	s := &Server{broker: d.Broker, pages: d.Pages, log: d.Logger}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	s.secure = isHTTPS(d.Broker.Config().Server.PublicURL)
+	s.cookies = newFlowCookieStore(d.Keys, s.secure)
+	s.router = s.routes(httpapi.New(d.Broker, s.log), d.Mount)
+	return s
+}
+
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.router.ServeHTTP(w, r) }
+
+func isHTTPS(publicURL string) bool {
+	return len(publicURL) >= 8 && publicURL[:8] == "https://"
+}

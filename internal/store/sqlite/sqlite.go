@@ -1,0 +1,221 @@
+// Package sqlite is the embedded store.Store: one database file in WAL mode, written through a
+// single connection and read through a pool.
+//
+// SQLite allows one writer at a time. Funnelling every write through one connection whose
+// transactions begin IMMEDIATE (they take the write lock up front) means writers queue in
+// database/sql instead of failing with SQLITE_BUSY or deadlocking on a read-to-write lock
+// upgrade; readers never wait for writers in WAL mode.
+//
+// Times are stored as INTEGER unix milliseconds UTC, so they round-trip exactly at millisecond
+// precision (finer parts are truncated) and come back in UTC; the zero time is stored as NULL.
+//
+// It imports only package store and the driver: nothing of HTTP, goth or encryption.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"path/filepath"
+	"runtime"
+	"strings"
+
+	"github.com/mattn/go-sqlite3"
+
+	"github.com/oauthbroker/oauthbroker/internal/store"
+)
+
+// Store is a store.Store on one SQLite database. It is safe for concurrent use.
+type Store struct {
+	writer *sql.DB // exactly one connection; every write goes here
+	reader *sql.DB // read-only pool; the writer itself for ":memory:"
+
+	// Hot reads, prepared once.
+	identityByID       *sql.Stmt
+	identitiesByUser   *sql.Stmt
+	identitiesByUserOf *sql.Stmt // ... and provider
+	linkByTokenHash    *sql.Stmt
+}
+
+var _ store.Store = (*Store)(nil)
+
+// busyTimeoutMS bounds how long a connection waits for a lock another process holds (say a
+// `keys rotate` run against the same file) before failing with SQLITE_BUSY.
+const busyTimeoutMS = 5000
+
+// Open opens (creating if needed) the database at path, migrates it to the newest schema this
+// binary knows and prepares the hot statements. It refuses a database whose schema is newer
+// than the binary.
+//
+// path ":memory:" is a private in-memory database on one connection that serves reads and
+// writes alike: it has no WAL and vanishes on Close. It suits throwaway use (a demo, another
+// package's tests); the store's own tests run on a file, as production does.
+func Open(ctx context.Context, path string) (*Store, error) {
+	s, err := open(path)
+	if err != nil {
+		return nil, err
+	}
+	// The first connection creates the file and switches it to WAL; failing here names the path.
+	if err := s.writer.PingContext(ctx); err != nil {
+		_ = s.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	if err := s.init(ctx); err != nil {
+		_ = s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func open(path string) (*Store, error) {
+	if path == "" {
+		return nil, errors.New("sqlite: open: empty database path")
+	}
+	if path == ":memory:" {
+		db, err := sql.Open("sqlite3", dsn(":memory:", writerParams()))
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: open in-memory database: %w", err)
+		}
+		oneConnection(db)
+		return &Store{writer: db, reader: db}, nil
+	}
+
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	writer, err := sql.Open("sqlite3", dsn(fileURI(abs), writerParams()))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	oneConnection(writer)
+
+	readParams := url.Values{}
+	readParams.Set("_busy_timeout", fmt.Sprint(busyTimeoutMS))
+	readParams.Set("_foreign_keys", "1")
+	// query_only rather than mode=ro: a read-only open of a WAL database needs the -shm file
+	// to exist already, and the writer may not have created it yet when the first reader dials.
+	readParams.Set("_query_only", "1")
+	reader, err := sql.Open("sqlite3", dsn(fileURI(abs), readParams))
+	if err != nil {
+		_ = writer.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	n := max(4, runtime.GOMAXPROCS(0))
+	reader.SetMaxOpenConns(n)
+	reader.SetMaxIdleConns(n)
+	return &Store{writer: writer, reader: reader}, nil
+}
+
+func writerParams() url.Values {
+	p := url.Values{}
+	p.Set("_journal_mode", "WAL")
+	p.Set("_busy_timeout", fmt.Sprint(busyTimeoutMS))
+	p.Set("_foreign_keys", "1")
+	p.Set("_synchronous", "NORMAL")
+	p.Set("_txlock", "immediate")
+	return p
+}
+
+// oneConnection keeps db on a single, never-recycled connection: the one writer (and, for
+// ":memory:", the only copy of the data).
+func oneConnection(db *sql.DB) {
+	db.SetMaxOpenConns(1)
+	db.SetMaxIdleConns(1)
+	db.SetConnMaxLifetime(0)
+	db.SetConnMaxIdleTime(0)
+}
+
+// fileURI makes an SQLite URI of an absolute path, so that a '?' or '#' in a file name is
+// not read as the start of the query.
+func fileURI(abs string) string {
+	return "file:" + strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(filepath.ToSlash(abs))
+}
+
+func dsn(name string, params url.Values) string { return name + "?" + params.Encode() }
+
+// init migrates the schema, then prepares the hot reads (which need the tables to exist).
+func (s *Store) init(ctx context.Context) error {
+	if err := migrate(ctx, s.writer); err != nil {
+		return err
+	}
+	for _, p := range []struct {
+		stmt  **sql.Stmt
+		query string
+	}{
+		{&s.identityByID, selectIdentity + ` WHERE id = ? AND bot = ?`},
+		{&s.identitiesByUser, selectIdentity + ` WHERE bot = ? AND channel = ? AND user_id = ? ORDER BY linked_at, id`},
+		{&s.identitiesByUserOf, selectIdentity + ` WHERE bot = ? AND channel = ? AND user_id = ? AND provider = ? ORDER BY linked_at, id`},
+		{&s.linkByTokenHash, selectLink + ` WHERE token_hash = ?`},
+	} {
+		stmt, err := s.reader.PrepareContext(ctx, p.query)
+		if err != nil {
+			return fmt.Errorf("sqlite: prepare %q: %w", p.query, err)
+		}
+		*p.stmt = stmt
+	}
+	return nil
+}
+
+// Ping reports whether both the writer and the read pool reach the database.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.writer.PingContext(ctx); err != nil {
+		return fmt.Errorf("sqlite: ping writer: %w", err)
+	}
+	if err := s.reader.PingContext(ctx); err != nil {
+		return fmt.Errorf("sqlite: ping reader: %w", err)
+	}
+	return nil
+}
+
+// Close closes the prepared statements and both connection pools.
+func (s *Store) Close() error {
+	var errs []error
+	for _, stmt := range []*sql.Stmt{s.identityByID, s.identitiesByUser, s.identitiesByUserOf, s.linkByTokenHash} {
+		if stmt != nil {
+			errs = append(errs, stmt.Close())
+		}
+	}
+	if s.reader != s.writer {
+		errs = append(errs, s.reader.Close())
+	}
+	errs = append(errs, s.writer.Close())
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("sqlite: close: %w", err)
+	}
+	return nil
+}
+
+// inTx runs fn in one write transaction and commits it when fn returns nil.
+func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := s.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+// constraint turns a UNIQUE or PRIMARY KEY violation into store.ErrConflict, keeping the
+// driver's message (which names the column) for the operator.
+func constraint(err error) error {
+	var se sqlite3.Error
+	if errors.As(err, &se) {
+		switch se.ExtendedCode {
+		case sqlite3.ErrConstraintUnique, sqlite3.ErrConstraintPrimaryKey:
+			return fmt.Errorf("%w: %v", store.ErrConflict, err)
+		}
+	}
+	return err
+}
+
+// isForeignKey reports whether err is a FOREIGN KEY violation.
+func isForeignKey(err error) bool {
+	var se sqlite3.Error
+	return errors.As(err, &se) && se.ExtendedCode == sqlite3.ErrConstraintForeignKey
+}

@@ -1,0 +1,106 @@
+package storetest
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/oauthbroker/oauthbroker/internal/store"
+)
+
+// racers is how many goroutines race for one single-use thing.
+const racers = 50
+
+// race runs fn in n goroutines released at once and returns their errors by index.
+func race(n int, fn func(i int) error) []error {
+	start := make(chan struct{})
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			errs[i] = fn(i)
+		})
+	}
+	close(start)
+	wg.Wait()
+	return errs
+}
+
+// oneWinner fails unless exactly one of errs is nil and every other one is loser.
+func oneWinner(t testing.TB, op string, errs []error, loser error) (winner int) {
+	t.Helper()
+	winner = -1
+	for i, err := range errs {
+		switch {
+		case err == nil && winner >= 0:
+			t.Errorf("%s: racers %d and %d both succeeded", op, winner, i)
+		case err == nil:
+			winner = i
+		case !errors.Is(err, loser):
+			t.Errorf("%s: racer %d: error %v, want %v", op, i, err, loser)
+		}
+	}
+	if winner < 0 {
+		t.Fatalf("%s: no racer succeeded", op)
+	}
+	return winner
+}
+
+var concurrencyTests = []test{
+	{fmt.Sprintf("ConsumeFlow: one of %d racers wins", racers), func(t *testing.T, s store.Store) {
+		f, _ := newFlow(t, s, "a")
+		errs := race(racers, func(int) error {
+			_, err := s.ConsumeFlow(t.Context(), f.StateHash, t0.Add(time.Minute))
+			return err
+		})
+		oneWinner(t, "ConsumeFlow", errs, store.ErrFlowConsumed)
+	}},
+	{fmt.Sprintf("CompleteLink: one of %d racers wins and one identity exists", racers), func(t *testing.T, s store.Store) {
+		l := createLink(t, s, newLink("a", "github"))
+		ids := make([]store.Identity, racers)
+		errs := race(racers, func(i int) error {
+			// Each racer brings another account, so a second winner would show as a second identity.
+			var err error
+			ids[i], _, err = s.CompleteLink(t.Context(), store.CompleteLinkParams{
+				LinkID: l.ID, Identity: newIdentity(l, fmt.Sprint(i)), Now: t0.Add(time.Minute),
+			})
+			return err
+		})
+		w := oneWinner(t, "CompleteLink", errs, store.ErrLinkUsed)
+		got := listIdentities(t, s, store.IdentityQuery{Bot: bot, Channel: channel, User: user})
+		if len(got) != 1 || got[0].ID != ids[w].ID || got[0].ProviderUserID != fmt.Sprint(w) {
+			t.Fatalf("identities %+v, want only the winner's (racer %d, identity %d)", got, w, ids[w].ID)
+		}
+		if kinds := eventKinds(events(t, s, ids[w].ID)); !slices.Equal(kinds, []string{store.EventLinked}) {
+			t.Errorf("events %v, want [linked]", kinds)
+		}
+	}},
+	{fmt.Sprintf("Confirm: one of %d racers with the right code wins", racers), func(t *testing.T, s store.Store) {
+		linkPending(t, s, "1", "code:123456", t0)
+		errs := race(racers, func(int) error {
+			_, err := confirm(t, s, "code:123456", t0.Add(time.Minute))
+			return err
+		})
+		oneWinner(t, "Confirm", errs, store.ErrNotFound)
+	}},
+	{fmt.Sprintf("Confirm: %d racing wrong codes are all counted", racers), func(t *testing.T, s store.Store) {
+		linkPending(t, s, "1", "code:123456", t0)
+		p := confirmParams(hash("code:wrong"), t0.Add(time.Minute))
+		p.MaxAttempts = racers
+		errs := race(racers, func(int) error {
+			_, err := s.Confirm(t.Context(), p)
+			return err
+		})
+		for i, err := range errs {
+			wantErr(t, fmt.Sprintf("racer %d", i), err, store.ErrWrongCode)
+		}
+		// A lost update would leave the confirmation live.
+		p.CodeHash = hash("code:123456")
+		_, err := s.Confirm(t.Context(), p)
+		wantErr(t, "Confirm after the race", err, store.ErrNotFound)
+	}},
+}
