@@ -34,6 +34,7 @@ type appOptions struct {
 	log        *slog.Logger
 	sandboxURL string          // demo only
 	mount      func(chi.Router) // demo only
+	now        func() time.Time // tests move the clock; nil: time.Now
 }
 
 // openApp wires config → keys → store → providers → broker → HTTP, in that order, and
@@ -62,7 +63,7 @@ func openApp(ctx context.Context, cfg *config.Config, opts appOptions) (*app, er
 		st.Close()
 		return nil, err
 	}
-	b := broker.New(cfg, reg, st, keys, broker.Options{Logger: opts.log})
+	b := broker.New(cfg, reg, st, keys, broker.Options{Logger: opts.log, Now: opts.now})
 	h := server.New(server.Deps{Broker: b, Pages: pages, Keys: keys, Logger: opts.log, Mount: opts.mount})
 	return &app{cfg: cfg, store: st, broker: b, handler: h}, nil
 }

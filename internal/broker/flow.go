@@ -109,19 +109,16 @@ func (b *Broker) CompleteAuth(ctx context.Context, bot, provider string, fs *Flo
 	if err != nil {
 		return Completed{}, err
 	}
-	stateOK := fs != nil && fs.Bot == bot && fs.Provider == provider && b.stateMatches(p, fs, params)
-
-	// The user said no at the provider: burn the flow so its cookie cannot be replayed, and
-	// tell them plainly. error_description is not shown: anyone can put text in that URL.
+	// The user said no at the provider. Nothing is stored (the HTTP edge drops the flow
+	// cookie, which is what makes this flow unusable), and the user is told plainly.
+	// error_description is not shown: anyone can put text in that URL.
 	if params.Get("error") != "" || params.Has("denied") {
-		if stateOK {
-			_, _ = b.store.ConsumeFlow(ctx, hashToken(fs.State), b.now())
-		}
 		if params.Has("denied") || params.Get("error") == "access_denied" {
 			return Completed{}, newError(CodeAccessDenied, "you cancelled linking your %s account; nothing was linked", providerTitle(p))
 		}
 		return Completed{}, newError(CodeUpstream, "%s reported an error (%s); nothing was linked", providerTitle(p), safeErrorCode(params.Get("error")))
 	}
+	stateOK := fs != nil && fs.Bot == bot && fs.Provider == provider && b.stateMatches(p, fs, params)
 	if fs == nil {
 		return Completed{}, newError(CodeFlowMissing, "this browser did not start the linking (or its cookie expired); open the link from the chat again in this browser")
 	}

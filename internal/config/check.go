@@ -40,9 +40,10 @@ func (p *parser) name(line int, field, what string, name string) {
 }
 
 // duration parses an optional Go duration in [lo, hi] (hi 0: no upper bound); empty gives def.
-func (p *parser) duration(v value, def, lo, hi time.Duration) time.Duration {
+// ok is false when a problem has been reported, so comparisons with other settings can skip it.
+func (p *parser) duration(v value, def, lo, hi time.Duration) (d time.Duration, ok bool) {
 	if !given(v) {
-		return def
+		return def, !v.bad
 	}
 	d, err := time.ParseDuration(v.s)
 	switch {
@@ -55,9 +56,9 @@ func (p *parser) duration(v value, def, lo, hi time.Duration) time.Duration {
 			p.problem(v.line, v.field, "must be at least %s", lo)
 		}
 	default:
-		return d
+		return d, true
 	}
-	return def
+	return def, false
 }
 
 // httpURL checks v is an absolute http(s) URL with a host and no credentials or fragment.

@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -241,5 +242,41 @@ func TestLoad(t *testing.T) {
 	_, err = Load(filepath.Join(t.TempDir(), "missing.yaml"), LoadOptions{})
 	if !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("Load of a missing file: %v, want fs.ErrNotExist", err)
+	}
+}
+
+// Anchors and aliases are plain YAML, so they work for whole values; merge keys (<<) are refused
+// in TestParseProblems.
+func TestParseFollowsAliases(t *testing.T) {
+	cfg := mustParse(t, `server: {public_url: https://b.example}
+bots:
+  b1:
+    api_keys: [key-0123456789abcdef]
+    providers:
+      gh: &gh {type: github, key: k, secret: s, scopes: &scopes [read:user]}
+  b2:
+    api_keys: [key-0123456789abcdeX]
+    providers:
+      gh: *gh
+      gl: {type: gitlab, key: k2, secret: s2, scopes: *scopes}
+`)
+	if p := cfg.Bot("b2").Provider("gh"); p == nil || p.Key != "k" || p.Line != 10 {
+		t.Errorf("b2 gh = %+v", p)
+	}
+	if p := cfg.Bot("b2").Provider("gl"); p == nil || !reflect.DeepEqual(p.Scopes, []string{"read:user"}) {
+		t.Errorf("b2 gl = %+v", p)
+	}
+}
+
+// Aliases of aliases multiply the work of a walk; past a budget Parse stops following them.
+func TestParseAliasBudget(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("server: {public_url: https://b.example}\nx: &b {api_keys: [key-0123456789abcdef], providers: {p: {type: sandbox}}}\nbots:\n")
+	for i := range maxAliasDerefs + 1 {
+		fmt.Fprintf(&b, "  b%d: *b\n", i)
+	}
+	_, ps := parse(t, b.String())
+	if ps == nil || !strings.Contains(ps.Error(), "more than 10000 YAML aliases followed") {
+		t.Fatalf("no alias budget problem")
 	}
 }

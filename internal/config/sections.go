@@ -75,11 +75,12 @@ func (p *parser) server(o *object) Server {
 			s.Listen = v.s
 		}
 	}
-	s.OutboundTimeout = p.duration(p.str(o, "outbound_timeout"), DefaultOutboundTimeout, time.Second, 5*time.Minute)
-	s.LinkTTL = p.duration(p.str(o, "link_ttl"), DefaultLinkTTL, time.Second, 0)
+	s.OutboundTimeout, _ = p.duration(p.str(o, "outbound_timeout"), DefaultOutboundTimeout, time.Second, 5*time.Minute)
+	var linkOK, maxOK bool
+	s.LinkTTL, linkOK = p.duration(p.str(o, "link_ttl"), DefaultLinkTTL, time.Second, 0)
 	maxTTL := p.str(o, "max_link_ttl")
-	s.MaxLinkTTL = p.duration(maxTTL, DefaultMaxLinkTTL, time.Second, 0)
-	if s.MaxLinkTTL < s.LinkTTL {
+	s.MaxLinkTTL, maxOK = p.duration(maxTTL, DefaultMaxLinkTTL, time.Second, 0)
+	if linkOK && maxOK && s.MaxLinkTTL < s.LinkTTL {
 		p.problem(maxTTL.line, maxTTL.field, "must be at least link_ttl (%s), or links would outlive their cap", s.LinkTTL)
 	}
 	return s

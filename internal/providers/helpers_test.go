@@ -56,6 +56,7 @@ func only(t testing.TB, p *config.Provider, opts providers.Options) *providers.P
 // wantUpstream fails unless err wraps ErrUpstream and its message holds none of secrets.
 func wantUpstream(t testing.TB, err error, secrets ...string) {
 	t.Helper()
+	t.Logf("error: %v", err)
 	if !errors.Is(err, providers.ErrUpstream) {
 		t.Fatalf("error %v does not wrap ErrUpstream", err)
 	}

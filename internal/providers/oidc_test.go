@@ -150,7 +150,7 @@ func TestOIDCDiscoveryFailures(t *testing.T) {
 			_, err := providers.NewRegistry(context.Background(), cfg(bot("b", &config.Provider{Name: "sso", Type: "openid-connect",
 				Key: "k", Secret: "s", DiscoveryURL: srv.URL + "/.well-known/openid-configuration"})), providers.Options{HTTPClient: &http.Client{Timeout: testTimeout}})
 			wantUpstream(t, err)
-			if !strings.Contains(err.Error(), "bot b, provider sso") {
+			if !strings.Contains(err.Error(), "b/sso") {
 				t.Fatalf("error %q does not name the bot and provider", err)
 			}
 		})

@@ -87,7 +87,16 @@ func NewRegistry(ctx context.Context, cfg *config.Config, opts Options) (*Regist
 		for _, pc := range b.Providers {
 			p, err := newProvider(ctx, cfg, b.Name, pc, opts, base, timeout)
 			if err != nil {
-				errs = append(errs, fmt.Errorf("providers: %s:%d: bot %s, provider %s: %w", cfg.File, pc.Line, b.Name, pc.Name, err))
+				var ue *UpstreamError
+				if errors.As(err, &ue) {
+					ue.Provider = b.Name + "/" + pc.Name
+				} else {
+					err = fmt.Errorf("providers: %s/%s: %w", b.Name, pc.Name, err)
+				}
+				if pc.Line > 0 {
+					err = fmt.Errorf("%s:%d: %w", cfg.File, pc.Line, err)
+				}
+				errs = append(errs, err)
 				continue
 			}
 			r.byBot[b.Name][pc.Name] = p

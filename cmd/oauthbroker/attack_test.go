@@ -1,0 +1,236 @@
+package main
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/oauthbroker/oauthbroker/internal/providertest"
+	"github.com/oauthbroker/oauthbroker/internal/sandbox"
+)
+
+// twoBots runs bots alpha and bravo, each with its own sandbox app, on one auto-approving
+// sandbox, with a test clock.
+func twoBots(t *testing.T) (*testBroker, *sandbox.Server, *clock) {
+	t.Helper()
+	sb, sbURL := newSandbox(t)
+	clk := newClock()
+	b := startBrokerWith(t, fmt.Sprintf(`  alpha:
+    api_keys: [%q]
+    providers:
+      sandbox: {type: sandbox, key: client-a, secret: secret-a-0123456789}
+  bravo:
+    api_keys: [%q]
+    providers:
+      sandbox: {type: sandbox, key: client-b, secret: secret-b-0123456789}
+`, keyA, keyB), appOptions{sandboxURL: sbURL, now: clk.Now})
+	for _, c := range []sandbox.Client{
+		{ID: "client-a", Secret: "secret-a-0123456789", RedirectURIs: []string{b.URL + "/bots/alpha/sandbox/callback"}},
+		{ID: "client-b", Secret: "secret-b-0123456789", RedirectURIs: []string{b.URL + "/bots/bravo/sandbox/callback"}},
+	} {
+		if err := sb.AddClient(c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return b, sb, clk
+}
+
+// unchanged runs attack and checks that it got the status and left every table as it was.
+func (b *testBroker) unchanged(t *testing.T, wantStatus int, wantText string, attack func() (int, string)) {
+	t.Helper()
+	before := b.snapshot()
+	status, body := attack()
+	if status != wantStatus {
+		t.Errorf("status %d, want %d:\n%s", status, wantStatus, body)
+	}
+	if wantText != "" && !strings.Contains(body, wantText) {
+		t.Errorf("answer does not say %q:\n%s", wantText, body)
+	}
+	if after := b.snapshot(); after != before {
+		t.Errorf("the store changed")
+	}
+}
+
+func TestFlowAttacksChangeNothing(t *testing.T) {
+	b, _, clk := twoBots(t)
+
+	t.Run("link replayed after use", func(t *testing.T) {
+		link := b.link("alpha", keyA, "sandbox", "c", "replay")
+		if st, page := visit(t, newBrowser(t), link); st != http.StatusOK {
+			t.Fatalf("first use: %d\n%s", st, page)
+		}
+		b.unchanged(t, http.StatusGone, "already used", func() (int, string) { return visit(t, newBrowser(t), link) })
+	})
+
+	t.Run("expired link", func(t *testing.T) {
+		link := b.link("alpha", keyA, "sandbox", "c", "late")
+		clk.Advance(11 * time.Minute)
+		b.unchanged(t, http.StatusGone, "expired", func() (int, string) { return visit(t, newBrowser(t), link) })
+	})
+
+	t.Run("bot A's link at bot B's route", func(t *testing.T) {
+		link := b.link("alpha", keyA, "sandbox", "c", "cross")
+		moved := strings.Replace(link, "/bots/alpha/", "/bots/bravo/", 1)
+		b.unchanged(t, http.StatusNotFound, "not valid", func() (int, string) { return visit(t, newBrowser(t), moved) })
+	})
+
+	t.Run("unknown bot and unknown provider", func(t *testing.T) {
+		link := b.link("alpha", keyA, "sandbox", "c", "unknown")
+		for _, u := range []string{
+			strings.Replace(link, "/bots/alpha/", "/bots/nosuchbot/", 1),
+			strings.Replace(link, "/sandbox/auth", "/github/auth", 1),
+			b.URL + "/bots/nosuchbot/sandbox/callback?code=x&state=y",
+		} {
+			b.unchanged(t, http.StatusNotFound, "", func() (int, string) { return visit(t, newBrowser(t), u) })
+		}
+	})
+
+	t.Run("garbage link token", func(t *testing.T) {
+		b.unchanged(t, http.StatusNotFound, "not valid", func() (int, string) {
+			return visit(t, newBrowser(t), b.URL+"/bots/alpha/sandbox/auth?link=%00%27--")
+		})
+	})
+
+	t.Run("callback without the flow cookie", func(t *testing.T) {
+		cb := stopAtCallback(t, newBrowser(t), b.link("alpha", keyA, "sandbox", "c", "nocookie"))
+		b.unchanged(t, http.StatusBadRequest, "did not start", func() (int, string) { return visit(t, newBrowser(t), cb) })
+	})
+
+	t.Run("state tampered", func(t *testing.T) {
+		browser := newBrowser(t)
+		cb := stopAtCallback(t, browser, b.link("alpha", keyA, "sandbox", "c", "tamper"))
+		u, _ := url.Parse(cb)
+		q := u.Query()
+		q.Set("state", q.Get("state")+"x")
+		u.RawQuery = q.Encode()
+		b.unchanged(t, http.StatusBadRequest, "does not belong", func() (int, string) { return visit(t, browser, u.String()) })
+	})
+
+	t.Run("another browser's cookie (forwarded callback)", func(t *testing.T) {
+		victim, attacker := newBrowser(t), newBrowser(t)
+		// The attacker starts a flow of their own, so they hold a valid cookie, then
+		// feeds the victim's callback to it (and the other way round).
+		cbVictim := stopAtCallback(t, victim, b.link("alpha", keyA, "sandbox", "c", "victim"))
+		cbAttacker := stopAtCallback(t, attacker, b.link("alpha", keyA, "sandbox", "c", "attacker"))
+		b.unchanged(t, http.StatusBadRequest, "does not belong", func() (int, string) { return visit(t, attacker, cbVictim) })
+		b.unchanged(t, http.StatusBadRequest, "does not belong", func() (int, string) { return visit(t, victim, cbAttacker) })
+	})
+
+	t.Run("callback replayed after success", func(t *testing.T) {
+		browser := newBrowser(t)
+		cb := stopAtCallback(t, browser, b.link("alpha", keyA, "sandbox", "c", "twice"))
+		// Keep a copy of the flow cookie to replay it after the broker cleared it.
+		u, _ := url.Parse(b.URL + "/bots/alpha/sandbox/")
+		saved := browser.Jar.Cookies(u)
+		if st, page := visit(t, browser, cb); st != http.StatusOK {
+			t.Fatalf("first callback: %d\n%s", st, page)
+		}
+		browser.Jar.SetCookies(u, saved)
+		b.unchanged(t, http.StatusBadRequest, "already used", func() (int, string) { return visit(t, browser, cb) })
+	})
+
+	t.Run("denied at the provider", func(t *testing.T) {
+		browser := newBrowser(t)
+		cb := stopAtCallback(t, browser, b.link("alpha", keyA, "sandbox", "c", "denier"))
+		u, _ := url.Parse(cb)
+		denied := u.Scheme + "://" + u.Host + u.Path + "?error=access_denied&error_description=%3Cb%3Ephish%3C%2Fb%3E&state=" + url.QueryEscape(u.Query().Get("state"))
+		b.unchanged(t, http.StatusForbidden, "you cancelled", func() (int, string) {
+			status, page := visit(t, browser, denied)
+			if strings.Contains(page, "phish") {
+				t.Errorf("the page shows the attacker's error_description:\n%s", page)
+			}
+			return status, page
+		})
+		if n := len(b.identities("alpha", keyA, "c", "denier")); n != 0 {
+			t.Errorf("%d identities after a denial", n)
+		}
+		// The browser's flow cookie is gone: the real callback cannot be used afterwards.
+		b.unchanged(t, http.StatusBadRequest, "", func() (int, string) { return visit(t, browser, cb) })
+	})
+}
+
+func TestTwitterDeniedAndTamperedToken(t *testing.T) {
+	tw := providertest.NewTwitter(t, map[string]string{"ck-alpha": "cs-alpha-secret"})
+	b := startBroker(t, fmt.Sprintf(`  alpha:
+    api_keys: [%q]
+    providers:
+      twitter:
+        type: twitter
+        key: ck-alpha
+        secret: cs-alpha-secret
+%s`, keyA, endpointsYAML(tw.Endpoints(), "        ")))
+
+	t.Run("oauth_token is not the request token we obtained", func(t *testing.T) {
+		browser := newBrowser(t)
+		cb := stopAtCallback(t, browser, b.link("alpha", keyA, "twitter", "c", "u"))
+		u, _ := url.Parse(cb)
+		q := u.Query()
+		q.Set("oauth_token", "attacker-request-token")
+		u.RawQuery = q.Encode()
+		b.unchanged(t, http.StatusBadRequest, "does not belong", func() (int, string) { return visit(t, browser, u.String()) })
+	})
+	t.Run("user cancels at twitter", func(t *testing.T) {
+		tw.SetDeny(true)
+		defer tw.SetDeny(false)
+		browser := newBrowser(t)
+		cb := stopAtCallback(t, browser, b.link("alpha", keyA, "twitter", "c", "u2"))
+		b.unchanged(t, http.StatusForbidden, "you cancelled", func() (int, string) { return visit(t, browser, cb) })
+	})
+}
+
+func TestBotAPIAuthAndInputAttacks(t *testing.T) {
+	b, _, _ := twoBots(t)
+	link := map[string]any{"provider": "sandbox", "channel": "c", "user": "u"}
+	cases := []struct {
+		name   string
+		bot    string
+		key    string
+		body   any
+		status int
+		code   string
+	}{
+		{"no key", "alpha", "", link, http.StatusUnauthorized, "unauthorized"},
+		{"wrong key", "alpha", "not-a-key-of-anybody-000", link, http.StatusUnauthorized, "unauthorized"},
+		{"bot A's key on bot B", "bravo", keyA, link, http.StatusUnauthorized, "unauthorized"},
+		{"unknown bot", "nosuchbot", keyA, link, http.StatusNotFound, "unknown_bot"},
+		{"unknown provider", "alpha", keyA, map[string]any{"provider": "github", "channel": "c", "user": "u"}, http.StatusNotFound, "unknown_provider"},
+		{"user with a control character", "alpha", keyA, map[string]any{"provider": "sandbox", "channel": "c", "user": "bob\x00"}, http.StatusBadRequest, "invalid_request"},
+		{"user with a newline", "alpha", keyA, map[string]any{"provider": "sandbox", "channel": "c", "user": "bob\nadmin"}, http.StatusBadRequest, "invalid_request"},
+		{"user over 256 bytes", "alpha", keyA, map[string]any{"provider": "sandbox", "channel": "c", "user": strings.Repeat("é", 129)}, http.StatusBadRequest, "invalid_request"},
+		{"empty user", "alpha", keyA, map[string]any{"provider": "sandbox", "channel": "c", "user": ""}, http.StatusBadRequest, "invalid_request"},
+		{"channel with a slash", "alpha", keyA, map[string]any{"provider": "sandbox", "channel": "a/b", "user": "u"}, http.StatusBadRequest, "invalid_request"},
+		{"unknown field", "alpha", keyA, map[string]any{"provider": "sandbox", "channel": "c", "user": "u", "userId": "x"}, http.StatusBadRequest, "invalid_request"},
+		{"redirect_url without redirect_origins", "alpha", keyA, map[string]any{"provider": "sandbox", "channel": "c", "user": "u", "redirect_url": "https://evil.example/"}, http.StatusBadRequest, "redirect_url_not_allowed"},
+		{"ttl too long", "alpha", keyA, map[string]any{"provider": "sandbox", "channel": "c", "user": "u", "ttl_seconds": 999999}, http.StatusBadRequest, "invalid_request"},
+		{"bad scope", "alpha", keyA, map[string]any{"provider": "sandbox", "channel": "c", "user": "u", "scopes": []string{"a b"}}, http.StatusBadRequest, "invalid_request"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			b.unchanged(t, c.status, "", func() (int, string) {
+				var p problemBody
+				st := b.api("POST", "/bots/"+c.bot+"/links", c.key, c.body, &p)
+				if p.Code != c.code {
+					t.Errorf("code %q, want %q (%s)", p.Code, c.code, p.Detail)
+				}
+				return st, p.Detail
+			})
+		})
+	}
+
+	t.Run("a key opens only its own bot's identities", func(t *testing.T) {
+		if st, page := visit(t, newBrowser(t), b.link("alpha", keyA, "sandbox", "c", "owner")); st != http.StatusOK {
+			t.Fatalf("%d %s", st, page)
+		}
+		id := b.identities("alpha", keyA, "c", "owner")[0].ID
+		for _, req := range []struct{ method, path string }{
+			{"GET", fmt.Sprintf("/bots/bravo/identities/%d/credentials", id)},
+			{"DELETE", fmt.Sprintf("/bots/bravo/identities/%d", id)},
+		} {
+			b.unchanged(t, http.StatusNotFound, "", func() (int, string) { return b.api(req.method, req.path, keyB, nil, nil), "" })
+			b.unchanged(t, http.StatusUnauthorized, "", func() (int, string) { return b.api(req.method, req.path, keyA, nil, nil), "" })
+		}
+	})
+}

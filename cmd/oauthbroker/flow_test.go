@@ -1,0 +1,309 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/oauthbroker/oauthbroker/internal/config"
+	"github.com/oauthbroker/oauthbroker/internal/providertest"
+	"github.com/oauthbroker/oauthbroker/internal/sandbox"
+)
+
+const (
+	keyA = "key-for-bot-alpha-0123456789"
+	keyB = "key-for-bot-bravo-0123456789"
+)
+
+// consent clicks a button on the sandbox's consent page, as a person would, and returns the
+// final status and page.
+func consent(t *testing.T, browser *http.Client, pageURL, page, user, decision string) (int, string) {
+	t.Helper()
+	m := regexp.MustCompile(`name="form_token" value="([^"]+)"`).FindStringSubmatch(page)
+	a := regexp.MustCompile(`<form method="post" action="([^"]+)"`).FindStringSubmatch(page)
+	if m == nil || a == nil {
+		t.Fatalf("no consent form on the page:\n%s", page)
+	}
+	u, err := url.Parse(pageURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := browser.PostForm(u.Scheme+"://"+u.Host+a[1], url.Values{"form_token": {m[1]}, "user": {user}, "decision": {decision}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body)
+}
+
+// openLink is a person opening a link and, on the sandbox's consent page, choosing an
+// account and a button. It returns the final status and page.
+func openLink(t *testing.T, browser *http.Client, linkURL, user, decision string) (int, string) {
+	t.Helper()
+	resp, err := browser.Get(linkURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(body), `name="form_token"`) {
+		return resp.StatusCode, string(body)
+	}
+	return consent(t, browser, resp.Request.URL.String(), string(body), user, decision)
+}
+
+// interactiveSandbox is the sandbox as the demo runs it: a consent page, two accounts.
+func interactiveSandbox(t *testing.T) (*sandbox.Server, string) {
+	t.Helper()
+	sb, err := sandbox.New(sandbox.Options{Users: []sandbox.User{
+		{ID: "1001", Login: "ada", Name: "Ada Lovelace", Email: "ada@example.com"},
+		{ID: "1002", Login: "grace", Name: "Grace Hopper", Email: "grace@example.com"},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(sb)
+	t.Cleanup(srv.Close)
+	return sb, srv.URL
+}
+
+// startSandboxBroker runs bot alpha (confirm: none, or code) with provider "sandbox".
+func startSandboxBroker(t *testing.T, confirm string) (*testBroker, *sandbox.Server) {
+	t.Helper()
+	sb, sbURL := interactiveSandbox(t)
+	b := startBrokerWith(t, fmt.Sprintf(`  alpha:
+    api_keys: [%q]
+    confirm: %s
+    redirect_origins: [https://bot.example]
+    providers:
+      sandbox: {type: sandbox, key: client-a, secret: secret-a-0123456789}
+`, keyA, confirm), appOptions{sandboxURL: sbURL})
+	if err := sb.AddClient(sandbox.Client{ID: "client-a", Secret: "secret-a-0123456789", Name: "alpha",
+		RedirectURIs: []string{b.URL + "/bots/alpha/sandbox/callback"}}); err != nil {
+		t.Fatal(err)
+	}
+	return b, sb
+}
+
+// TestSandboxFlowThroughTheConsentPage is the demo's path: a person opens the link, picks an
+// account on the provider's page and clicks Authorize; the bot then sees the identity and
+// exactly the token the provider issued.
+func TestSandboxFlowThroughTheConsentPage(t *testing.T) {
+	b, sb := startSandboxBroker(t, "none")
+	browser := newBrowser(t)
+	link := b.link("alpha", keyA, "sandbox", "telegram", "user-42")
+
+	status, page := openLink(t, browser, link, "1002", "authorize")
+	if status != http.StatusOK {
+		t.Fatalf("success page: status %d:\n%s", status, page)
+	}
+	mustContain(t, page, "Your Sandbox account is linked")
+	mustContain(t, page, "Grace Hopper @grace")
+
+	ids := b.identities("alpha", keyA, "telegram", "user-42")
+	if len(ids) != 1 {
+		t.Fatalf("identities = %+v, want one", ids)
+	}
+	id := ids[0]
+	if id.ProviderUserID != "1002" || id.Name != "Grace Hopper" || id.NickName != "grace" || id.Email != "grace@example.com" || id.Status != "active" || id.ExpiresAt == nil {
+		t.Errorf("identity = %+v", id)
+	}
+	creds := b.credentials("alpha", keyA, id.ID)
+	issued := sb.Issued()
+	if len(issued) != 1 || creds.AccessToken != issued[0].AccessToken || creds.TokenType != "bearer" || creds.Provider != "sandbox" {
+		t.Errorf("credentials = %+v, provider issued %+v", creds, issued)
+	}
+	if creds.AccessToken == "" {
+		t.Error("empty access token")
+	}
+}
+
+// TestTwitterFlow: OAuth 1.0a against a fake that verifies every signature; the bot gets the
+// token and secret Twitter issued.
+func TestTwitterFlow(t *testing.T) {
+	tw := providertest.NewTwitter(t, map[string]string{"ck-alpha": "cs-alpha-secret"})
+	b := startBroker(t, fmt.Sprintf(`  alpha:
+    api_keys: [%q]
+    providers:
+      twitter:
+        type: twitter
+        key: ck-alpha
+        secret: cs-alpha-secret
+%s`, keyA, endpointsYAML(tw.Endpoints(), "        ")))
+	browser := newBrowser(t)
+	status, page := visit(t, browser, b.link("alpha", keyA, "twitter", "slack", "U123"))
+	if status != http.StatusOK {
+		t.Fatalf("status %d:\n%s", status, page)
+	}
+	mustContain(t, page, "Your Twitter account is linked")
+
+	ids := b.identities("alpha", keyA, "slack", "U123")
+	if len(ids) != 1 || ids[0].ProviderUserID != providertest.DefaultTwitterUser.ID || ids[0].NickName != providertest.DefaultTwitterUser.ScreenName {
+		t.Fatalf("identities = %+v", ids)
+	}
+	creds := b.credentials("alpha", keyA, ids[0].ID)
+	issued := tw.Issued()
+	if len(issued) != 1 || creds.AccessToken != issued[0].Token || creds.AccessTokenSecret != issued[0].Secret || creds.TokenType != "oauth1" {
+		t.Errorf("credentials = %+v, twitter issued %+v", creds, issued)
+	}
+	for _, c := range tw.Calls() {
+		if c.Rejected != "" {
+			t.Errorf("the fake rejected %s %s: %s", c.Method, c.Path, c.Rejected)
+		}
+	}
+}
+
+// TestTwoBotsWithTheirOwnTwitterKeys: two bots, one provider type, two apps; flows
+// interleaved; every request is signed with its own bot's consumer key.
+func TestTwoBotsWithTheirOwnTwitterKeys(t *testing.T) {
+	tw := providertest.NewTwitter(t, map[string]string{"ck-alpha": "cs-alpha-secret", "ck-bravo": "cs-bravo-secret"})
+	ep := endpointsYAML(tw.Endpoints(), "        ")
+	b := startBroker(t, fmt.Sprintf(`  alpha:
+    api_keys: [%q]
+    providers:
+      twitter:
+        type: twitter
+        key: ck-alpha
+        secret: cs-alpha-secret
+%s  bravo:
+    api_keys: [%q]
+    providers:
+      twitter:
+        type: twitter
+        key: ck-bravo
+        secret: cs-bravo-secret
+%s`, keyA, ep, keyB, ep))
+
+	browserA, browserB := newBrowser(t), newBrowser(t)
+	cbA := stopAtCallback(t, browserA, b.link("alpha", keyA, "twitter", "web", "same-user"))
+	cbB := stopAtCallback(t, browserB, b.link("bravo", keyB, "twitter", "web", "same-user"))
+	// Complete in the opposite order to the start.
+	if st, page := visit(t, browserB, cbB); st != http.StatusOK {
+		t.Fatalf("bravo callback: %d\n%s", st, page)
+	}
+	if st, page := visit(t, browserA, cbA); st != http.StatusOK {
+		t.Fatalf("alpha callback: %d\n%s", st, page)
+	}
+
+	byKey := map[string]providertest.TwitterCredentials{}
+	for _, c := range tw.Issued() {
+		byKey[c.ConsumerKey] = c
+	}
+	for _, bot := range []struct{ name, key, consumer string }{{"alpha", keyA, "ck-alpha"}, {"bravo", keyB, "ck-bravo"}} {
+		ids := b.identities(bot.name, bot.key, "web", "same-user")
+		if len(ids) != 1 {
+			t.Fatalf("%s: identities = %+v", bot.name, ids)
+		}
+		creds := b.credentials(bot.name, bot.key, ids[0].ID)
+		if want := byKey[bot.consumer]; creds.AccessToken != want.Token || creds.AccessTokenSecret != want.Secret {
+			t.Errorf("%s got the token issued to another app: %+v, want %+v", bot.name, creds, want)
+		}
+	}
+	tokenOwner := map[string]string{} // access or request token → consumer key that obtained it
+	for _, c := range tw.Calls() {
+		if c.Rejected != "" {
+			t.Errorf("the fake rejected %s %s (%s): %s", c.Method, c.Path, c.ConsumerKey, c.Rejected)
+		}
+		if c.Token == "" {
+			continue
+		}
+		if prev, ok := tokenOwner[c.Token]; ok && prev != c.ConsumerKey {
+			t.Errorf("token used under two consumer keys: %s and %s", prev, c.ConsumerKey)
+		}
+		tokenOwner[c.Token] = c.ConsumerKey
+	}
+	keys := map[string]bool{}
+	for _, c := range tw.Calls() {
+		keys[c.ConsumerKey] = true
+	}
+	if !keys["ck-alpha"] || !keys["ck-bravo"] || len(keys) != 2 {
+		t.Errorf("consumer keys seen by twitter: %v", keys)
+	}
+}
+
+// TestGitHubFlow: goth's github provider with endpoint overrides, against the sandbox in
+// GitHub's shape (client secret, exact redirect_uri and single-use codes checked).
+func TestGitHubFlow(t *testing.T) {
+	sb, sbURL := newSandbox(t)
+	b := startBroker(t, fmt.Sprintf(`  alpha:
+    api_keys: [%q]
+    providers:
+      github:
+        type: github
+        key: gh-client
+        secret: gh-secret-0123456789
+        scopes: [read:user, user:email]
+        endpoints:
+          auth_url: %s/login/oauth/authorize
+          token_url: %s/login/oauth/access_token
+          profile_url: %s/user
+          email_url: %s/user/emails
+`, keyA, sbURL, sbURL, sbURL, sbURL))
+	if err := sb.AddClient(sandbox.Client{ID: "gh-client", Secret: "gh-secret-0123456789", RedirectURIs: []string{b.URL + "/bots/alpha/github/callback"}}); err != nil {
+		t.Fatal(err)
+	}
+	if st, page := visit(t, newBrowser(t), b.link("alpha", keyA, "github", "discord", "42")); st != http.StatusOK {
+		t.Fatalf("status %d:\n%s", st, page)
+	}
+	ids := b.identities("alpha", keyA, "discord", "42")
+	if len(ids) != 1 || ids[0].ProviderUserID != "1001" || ids[0].NickName != "ada" || !slices.Equal(ids[0].Scopes, []string{"read:user", "user:email"}) {
+		t.Fatalf("identities = %+v", ids)
+	}
+	if creds := b.credentials("alpha", keyA, ids[0].ID); creds.AccessToken != sb.Issued()[0].AccessToken {
+		t.Errorf("credentials %+v, issued %+v", creds, sb.Issued())
+	}
+	if r := sb.Stats().Rejected; len(r) != 0 {
+		t.Errorf("the provider rejected requests: %v", r)
+	}
+}
+
+// TestRelinkKeepsTheIdentityAndASecondAccountIsNew (SPEC §3.1).
+func TestRelinkKeepsTheIdentityAndASecondAccountIsNew(t *testing.T) {
+	b, sb := startSandboxBroker(t, "none")
+	link := func(account string) {
+		t.Helper()
+		if st, page := openLink(t, newBrowser(t), b.link("alpha", keyA, "sandbox", "c", "u"), account, "authorize"); st != http.StatusOK {
+			t.Fatalf("status %d:\n%s", st, page)
+		}
+	}
+	link("1001")
+	first := b.identities("alpha", keyA, "c", "u")
+	link("1001")
+	again := b.identities("alpha", keyA, "c", "u")
+	if len(again) != 1 || again[0].ID != first[0].ID {
+		t.Fatalf("relink: before %+v, after %+v", first, again)
+	}
+	if creds := b.credentials("alpha", keyA, again[0].ID); creds.AccessToken != sb.Issued()[1].AccessToken {
+		t.Errorf("relink did not store the new token")
+	}
+	link("1002")
+	both := b.identities("alpha", keyA, "c", "u")
+	if len(both) != 2 || both[0].ID != first[0].ID || both[1].ProviderUserID != "1002" {
+		t.Fatalf("second account: %+v", both)
+	}
+	if n := b.count("identity_events"); n != 3 {
+		t.Errorf("history has %d events, want linked, relinked, linked", n)
+	}
+}
+
+// endpointsYAML renders a provider's endpoints block for a test config.
+func endpointsYAML(ep config.Endpoints, indent string) string {
+	var b strings.Builder
+	b.WriteString(indent + "endpoints:\n")
+	for _, kv := range [][2]string{
+		{"request_token_url", ep.RequestTokenURL}, {"auth_url", ep.AuthURL}, {"token_url", ep.TokenURL},
+		{"profile_url", ep.ProfileURL}, {"email_url", ep.EmailURL},
+	} {
+		if kv[1] != "" {
+			fmt.Fprintf(&b, "%s  %s: %s\n", indent, kv[0], kv[1])
+		}
+	}
+	return b.String()
+}
