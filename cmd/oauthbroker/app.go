@@ -32,7 +32,7 @@ type app struct {
 type appOptions struct {
 	getenv     func(string) (string, bool)
 	log        *slog.Logger
-	sandboxURL string          // demo only
+	sandboxURL string           // demo only
 	mount      func(chi.Router) // demo only
 	now        func() time.Time // tests move the clock; nil: time.Now
 }
