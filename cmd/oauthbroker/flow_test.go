@@ -307,3 +307,239 @@ func endpointsYAML(ep config.Endpoints, indent string) string {
 	}
 	return b.String()
 }
+
+// TestConfirmCode: with confirm: code the identity stays pending until the chat user types
+// the code from the success page; wrong codes count, and five of them void it.
+func TestConfirmCode(t *testing.T) {
+	b, _ := startSandboxBroker(t, "code")
+	status, page := openLink(t, newBrowser(t), b.link("alpha", keyA, "sandbox", "c", "confirmer"), "1001", "authorize")
+	if status != http.StatusOK {
+		t.Fatalf("%d\n%s", status, page)
+	}
+	m := regexp.MustCompile(`<p class="code" id="code">(\d{6})</p>`).FindStringSubmatch(page)
+	if m == nil {
+		t.Fatalf("no code on the success page:\n%s", page)
+	}
+	code := m[1]
+	ids := b.identities("alpha", keyA, "c", "confirmer")
+	if len(ids) != 1 || ids[0].Status != "pending" {
+		t.Fatalf("before confirming: %+v", ids)
+	}
+	var p problemBody
+	if st := b.api("GET", fmt.Sprintf("/bots/alpha/identities/%d/credentials", ids[0].ID), keyA, nil, &p); st != http.StatusConflict || p.Code != "identity_pending" {
+		t.Errorf("credentials of a pending identity: %d %+v", st, p)
+	}
+	wrong := "000000"
+	if code == wrong {
+		wrong = "111111"
+	}
+	confirm := func(user, code string) (int, string) {
+		var out struct {
+			Identity identityBody `json:"identity"`
+			Code     string       `json:"code"`
+		}
+		st := b.api("POST", "/bots/alpha/links/confirm", keyA, map[string]string{"channel": "c", "user": user, "code": code}, &out)
+		if st == http.StatusOK {
+			return st, out.Identity.Status
+		}
+		return st, out.Code
+	}
+	if st, c := confirm("confirmer", wrong); st != http.StatusUnprocessableEntity || c != "wrong_code" {
+		t.Errorf("wrong code: %d %s", st, c)
+	}
+	if st, c := confirm("someone-else", code); st != http.StatusUnprocessableEntity || c != "no_pending_confirmation" {
+		t.Errorf("the right code from another chat user: %d %s", st, c)
+	}
+	if st, c := confirm("confirmer", "12ab56"); st != http.StatusBadRequest || c != "invalid_request" {
+		t.Errorf("malformed code: %d %s", st, c)
+	}
+	if st, status := confirm("confirmer", code); st != http.StatusOK || status != "active" {
+		t.Fatalf("right code: %d %s", st, status)
+	}
+	if creds := b.credentials("alpha", keyA, ids[0].ID); creds.AccessToken == "" {
+		t.Error("no credentials after confirming")
+	}
+	if st, c := confirm("confirmer", code); st != http.StatusUnprocessableEntity || c != "no_pending_confirmation" {
+		t.Errorf("the code works twice: %d %s", st, c)
+	}
+
+	t.Run("five wrong tries void the code", func(t *testing.T) {
+		_, page := openLink(t, newBrowser(t), b.link("alpha", keyA, "sandbox", "c", "guesser"), "1001", "authorize")
+		code := regexp.MustCompile(`id="code">(\d{6})<`).FindStringSubmatch(page)[1]
+		for i := 0; i < 5; i++ {
+			guess := fmt.Sprintf("%06d", i)
+			if guess == code {
+				guess = "999999"
+			}
+			if st, c := confirm("guesser", guess); st != http.StatusUnprocessableEntity || c != "wrong_code" {
+				t.Fatalf("guess %d: %d %s", i, st, c)
+			}
+		}
+		if st, c := confirm("guesser", code); st != http.StatusUnprocessableEntity || c != "no_pending_confirmation" {
+			t.Errorf("the right code after five wrong ones: %d %s", st, c)
+		}
+	})
+
+	t.Run("not for bots without confirm: code", func(t *testing.T) {
+		b2, _ := startSandboxBroker(t, "none")
+		var p problemBody
+		if st := b2.api("POST", "/bots/alpha/links/confirm", keyA, map[string]string{"channel": "c", "user": "u", "code": "123456"}, &p); st != http.StatusBadRequest || p.Code != "confirm_not_enabled" {
+			t.Errorf("status %d %+v", st, p)
+		}
+	})
+}
+
+// TestRequireCombinedAction: one call says what is missing, with links, and hands out every
+// credential once all is linked.
+func TestRequireCombinedAction(t *testing.T) {
+	tw := providertest.NewTwitter(t, map[string]string{"ck-alpha": "cs-alpha-secret"})
+	sb, sbURL := newSandbox(t)
+	b := startBrokerWith(t, fmt.Sprintf(`  alpha:
+    api_keys: [%q]
+    providers:
+      rides: {type: sandbox, key: client-a, secret: secret-a-0123456789, scopes: [profile]}
+      twitter:
+        type: twitter
+        key: ck-alpha
+        secret: cs-alpha-secret
+%s`, keyA, endpointsYAML(tw.Endpoints(), "        ")), appOptions{sandboxURL: sbURL})
+	if err := sb.AddClient(sandbox.Client{ID: "client-a", Secret: "secret-a-0123456789", RedirectURIs: []string{b.URL + "/bots/alpha/rides/callback"}}); err != nil {
+		t.Fatal(err)
+	}
+	type requireBody struct {
+		Ready       bool                       `json:"ready"`
+		Credentials map[string]credentialsBody `json:"credentials"`
+		Missing     []struct {
+			Provider, Reason, URL string
+		} `json:"missing"`
+	}
+	require := func(body any) requireBody {
+		t.Helper()
+		var out requireBody
+		if st := b.api("POST", "/bots/alpha/require", keyA, body, &out); st != http.StatusOK {
+			t.Fatalf("require: %d", st)
+		}
+		return out
+	}
+	req := map[string]any{"channel": "c", "user": "u", "providers": []string{"rides", "twitter"}}
+	first := require(req)
+	if first.Ready || len(first.Missing) != 2 || first.Missing[0].Reason != "not_linked" || first.Missing[1].Provider != "twitter" {
+		t.Fatalf("nothing linked yet: %+v", first)
+	}
+	for _, m := range first.Missing {
+		if st, page := visit(t, newBrowser(t), m.URL); st != http.StatusOK {
+			t.Fatalf("%s link: %d\n%s", m.Provider, st, page)
+		}
+	}
+	ready := require(req)
+	if !ready.Ready || len(ready.Missing) != 0 || ready.Credentials["twitter"].AccessToken != tw.Issued()[0].Token ||
+		ready.Credentials["rides"].AccessToken != sb.Issued()[0].AccessToken {
+		t.Fatalf("all linked: %+v", ready)
+	}
+
+	more := require(map[string]any{"channel": "c", "user": "u", "providers": []any{"twitter", map[string]any{"provider": "rides", "scopes": []string{"rides.request"}}}})
+	if more.Ready || len(more.Missing) != 1 || more.Missing[0].Reason != "missing_scopes" || !strings.Contains(more.Missing[0].URL, "/bots/alpha/rides/auth?link=") {
+		t.Fatalf("a scope the identity lacks: %+v", more)
+	}
+	if _, ok := more.Credentials["twitter"]; !ok {
+		t.Errorf("twitter is ready but has no credentials: %+v", more)
+	}
+
+	t.Run("bad input creates no link", func(t *testing.T) {
+		for _, body := range []any{
+			map[string]any{"channel": "c", "user": "u", "providers": []string{"rides", "nosuch"}},
+			map[string]any{"channel": "c", "user": "u", "providers": []string{}},
+			map[string]any{"channel": "c", "user": "u", "providers": []string{"rides", "rides"}},
+			map[string]any{"channel": "c", "user": "u", "providers": []any{map[string]any{"provider": "rides", "scopes": []string{"bad scope"}}}},
+		} {
+			b.unchanged(t, 0, "", func() (int, string) {
+				st := b.api("POST", "/bots/alpha/require", keyA, body, nil)
+				if st != http.StatusBadRequest && st != http.StatusNotFound {
+					t.Errorf("%v: status %d", body, st)
+				}
+				return 0, ""
+			})
+		}
+	})
+}
+
+// TestUnlink: DELETE removes the identity from every route and keeps its history.
+func TestUnlink(t *testing.T) {
+	b, _ := startSandboxBroker(t, "none")
+	if st, page := openLink(t, newBrowser(t), b.link("alpha", keyA, "sandbox", "c", "u"), "1001", "authorize"); st != http.StatusOK {
+		t.Fatalf("%d %s", st, page)
+	}
+	id := b.identities("alpha", keyA, "c", "u")[0].ID
+	path := fmt.Sprintf("/bots/alpha/identities/%d", id)
+	if st := b.api("DELETE", path, keyA, nil, nil); st != http.StatusNoContent {
+		t.Fatalf("delete: %d", st)
+	}
+	if st := b.api("DELETE", path, keyA, nil, nil); st != http.StatusNotFound {
+		t.Errorf("second delete: %d", st)
+	}
+	if st := b.api("GET", path+"/credentials", keyA, nil, nil); st != http.StatusNotFound {
+		t.Errorf("credentials after delete: %d", st)
+	}
+	if ids := b.identities("alpha", keyA, "c", "u"); len(ids) != 0 {
+		t.Errorf("still listed: %+v", ids)
+	}
+	if n := b.count("identity_events"); n != 2 {
+		t.Errorf("history has %d events, want linked and unlinked", n)
+	}
+}
+
+// TestTokensAreNotStoredInTheClear reads the raw database files after flows and looks for
+// every token the providers issued.
+func TestTokensAreNotStoredInTheClear(t *testing.T) {
+	tw := providertest.NewTwitter(t, map[string]string{"ck-alpha": "cs-alpha-secret"})
+	sb, sbURL := newSandbox(t)
+	b := startBrokerWith(t, fmt.Sprintf(`  alpha:
+    api_keys: [%q]
+    providers:
+      sandbox: {type: sandbox, key: client-a, secret: secret-a-0123456789}
+      twitter:
+        type: twitter
+        key: ck-alpha
+        secret: cs-alpha-secret
+%s`, keyA, endpointsYAML(tw.Endpoints(), "        ")), appOptions{sandboxURL: sbURL})
+	if err := sb.AddClient(sandbox.Client{ID: "client-a", Secret: "secret-a-0123456789", RedirectURIs: []string{b.URL + "/bots/alpha/sandbox/callback"}}); err != nil {
+		t.Fatal(err)
+	}
+	var links []string
+	for _, p := range []string{"sandbox", "twitter"} {
+		l := b.link("alpha", keyA, p, "c", "u")
+		links = append(links, l)
+		if st, page := visit(t, newBrowser(t), l); st != http.StatusOK {
+			t.Fatalf("%s: %d %s", p, st, page)
+		}
+	}
+	raw := string(b.rawFiles())
+	var secrets []string
+	for _, g := range sb.Issued() {
+		secrets = append(secrets, g.AccessToken, g.RefreshToken)
+	}
+	for _, c := range tw.Issued() {
+		secrets = append(secrets, c.Token, c.Secret)
+	}
+	for _, l := range links {
+		u, _ := url.Parse(l)
+		secrets = append(secrets, u.Query().Get("link"))
+	}
+	if len(secrets) != 6 {
+		t.Fatalf("expected 6 secrets to look for, have %d", len(secrets))
+	}
+	for _, s := range secrets {
+		if s == "" {
+			t.Fatal("an issued secret is empty")
+		}
+		if strings.Contains(raw, s) {
+			t.Errorf("the database files contain an issued secret in the clear (%d bytes long)", len(s))
+		}
+		if strings.Contains(b.logs.String(), s) {
+			t.Errorf("the log contains an issued secret")
+		}
+	}
+	if len(raw) < 4096 {
+		t.Fatalf("read only %d bytes of database", len(raw))
+	}
+}
