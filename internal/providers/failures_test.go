@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -33,8 +34,15 @@ func tokenAnswer(body map[string]any) http.HandlerFunc {
 	}
 }
 
-// hang never answers until the client gives up.
-func hang(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() }
+// hang never answers until the client gives up. It reads the body first: only then does
+// net/http watch the connection and cancel r.Context() when the client hangs up.
+func hang(w http.ResponseWriter, r *http.Request) {
+	_, _ = io.Copy(io.Discard, r.Body)
+	select {
+	case <-r.Context().Done():
+	case <-time.After(10 * time.Second):
+	}
+}
 
 func gitlabAt(base string) *config.Provider {
 	return &config.Provider{Name: "gl", Type: "gitlab", Key: "gl-id", Secret: "gl-client-secret",

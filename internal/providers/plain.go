@@ -51,12 +51,12 @@ import (
 // plainKinds are the goth types built by `New(key, secret, callbackURL, scopes...)` with
 // no knobs: hard-coded endpoints, the authorization-code flow with `code` alone.
 //
-// Left out on purpose: apple (a signed-JWT secret, a cross-site POST callback, and a
-// dependency not in go.mod), microsoftonline (imports markbates/going, not in go.mod),
-// lastfm/steam/shopify/wechat/wecom (their callbacks carry other parameters than
-// code/oauth_verifier, or need per-shop state), tumblr/xero (OAuth 1.0a through goth's
-// timeout-less consumer with hard-coded URLs), naver and reddit (no scopes argument),
-// gplus is kept only because goth still ships it (Google+ is gone; prefer google).
+// Left out on purpose: apple (a signed-JWT client secret, a cross-site POST callback, and
+// lestrrat-go/jwx, which is not in go.mod), microsoftonline (imports markbates/going, not
+// in go.mod; azureadv2 covers Microsoft accounts), lastfm, steam, shopify, wechat and
+// wecom (their callbacks carry other parameters than code/oauth_verifier, or need per-shop
+// state), tumblr and xero (OAuth 1.0a through goth's timeout-less consumer with
+// hard-coded URLs), naver and reddit (no scopes argument).
 var plainKinds = map[string]*kind{
 	"amazon":       {build: plain(amazon.New)},
 	"battlenet":    {build: plain(battlenet.New)},

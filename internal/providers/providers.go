@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/oauthbroker/oauthbroker/internal/config"
@@ -57,6 +58,7 @@ type Provider struct {
 	timeout time.Duration
 }
 
+// String names the provider for messages; it never includes credentials.
 func (p *Provider) String() string { return p.Bot + "/" + p.Name + " (" + p.Type + ")" }
 
 // CallbackInput is what the callback received, picked out by the broker: never the raw
@@ -158,7 +160,7 @@ func newProvider(ctx context.Context, cfg *config.Config, bot string, pc *config
 	a := &buildArgs{
 		key: key, secret: secret, callbackURL: cfg.CallbackURL(bot, pc.Name),
 		scopes: append([]string(nil), pc.Scopes...), endpoints: pc.Endpoints,
-		options: pc.Options, sandboxURL: opts.SandboxURL,
+		options: pc.Options, sandboxURL: strings.TrimSuffix(opts.SandboxURL, "/"),
 	}
 	if k.setup != nil {
 		client, cancel := callClient(ctx, base, timeout)

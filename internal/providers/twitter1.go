@@ -25,7 +25,6 @@ type twitterProvider struct {
 	callbackURL string
 	profileURL  string
 	consumer    *oauth.Consumer
-	client      *http.Client
 }
 
 // Twitter's real endpoints; config endpoints override each one.
@@ -55,7 +54,6 @@ func newTwitterProvider(a *buildArgs, v2 bool) *twitterProvider {
 		callbackURL: a.callbackURL,
 		profileURL:  or(a.endpoints.ProfileURL, profile),
 		consumer:    oauth.NewCustomHttpClientConsumer(a.key, a.secret, sp, a.client),
-		client:      a.client,
 	}
 }
 

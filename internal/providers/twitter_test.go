@@ -2,6 +2,8 @@ package providers_test
 
 import (
 	"errors"
+	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -213,5 +215,47 @@ func TestTwitterNullFields(t *testing.T) {
 				t.Fatalf("error %q, want it to say the profile has no user id", err)
 			}
 		})
+	}
+}
+
+// SignRequest signs API proxy requests; the fake verifies them like any other.
+func TestTwitterSignRequest(t *testing.T) {
+	t.Parallel()
+	fake := providertest.NewTwitter(t, map[string]string{"ck": "cs"})
+	p := only(t, twitterProvider("tw", "twitter", "ck", "cs", fake), providers.Options{})
+	_, in, session := twitterLink(t, p)
+	user, err := p.Complete(session, nil, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	send := func(req *http.Request, secret string) int {
+		t.Helper()
+		if err := p.SignRequest(req, user.AccessToken, secret); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	// Names chosen so that sorting "name=value" strings would differ from RFC 5849's order.
+	get, _ := http.NewRequest("GET", fake.URL()+"/1.1/account/verify_credentials.json?a-b=1&a=2&include_email=true&q=caf%C3%A9+%26+co", nil)
+	if code := send(get, user.AccessTokenSecret); code != http.StatusOK {
+		t.Fatalf("signed GET: %d", code)
+	}
+	post, _ := http.NewRequest("POST", fake.URL()+"/1.1/statuses/update.json", strings.NewReader(url.Values{"status": {"Hello, world! ☺ 100%"}}.Encode()))
+	post.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if code := send(post, user.AccessTokenSecret); code != http.StatusOK {
+		t.Fatalf("signed form POST: %d", code)
+	}
+	bad, _ := http.NewRequest("GET", fake.URL()+"/1.1/account/verify_credentials.json", nil)
+	if code := send(bad, "not-the-token-secret"); code != http.StatusUnauthorized {
+		t.Fatalf("GET signed with a wrong token secret: %d, want 401", code)
+	}
+	calls := fake.Calls()
+	if last := calls[len(calls)-1]; last.Rejected != "bad signature" || last.ConsumerKey != "ck" {
+		t.Fatalf("last call %+v", last)
 	}
 }

@@ -68,8 +68,17 @@ type kind struct {
 	beforeProfile func(goth.Provider, goth.Session)
 }
 
-// Real GitLab endpoints. goth's gitlab.ProfileURL is the /api/v3 that GitLab removed in 2018.
+// Real endpoints, as constants: goth keeps its defaults in exported package variables,
+// which anything in the process could change. goth's gitlab.ProfileURL is moreover the
+// /api/v3 that GitLab removed in 2018.
 const (
+	githubAuthURL    = "https://github.com/login/oauth/authorize"
+	githubTokenURL   = "https://github.com/login/oauth/access_token"
+	githubProfileURL = "https://api.github.com/user"
+	githubEmailURL   = "https://api.github.com/user/emails"
+	giteaAuthURL     = "https://gitea.com/login/oauth/authorize"
+	giteaTokenURL    = "https://gitea.com/login/oauth/access_token"
+	giteaProfileURL  = "https://gitea.com/api/v1/user"
 	gitlabAuthURL    = "https://gitlab.com/oauth/authorize"
 	gitlabTokenURL   = "https://gitlab.com/oauth/token"
 	gitlabProfileURL = "https://gitlab.com/api/v4/user"
@@ -103,8 +112,8 @@ var kinds = func() map[string]*kind {
 			apiBase: apiFromProfile("https://api.github.com"),
 			build: func(a *buildArgs) (goth.Provider, error) {
 				e := a.endpoints
-				return github.NewCustomisedURL(a.key, a.secret, a.callbackURL, or(e.AuthURL, github.AuthURL),
-					or(e.TokenURL, github.TokenURL), or(e.ProfileURL, github.ProfileURL), or(e.EmailURL, github.EmailURL), a.scopes...), nil
+				return github.NewCustomisedURL(a.key, a.secret, a.callbackURL, or(e.AuthURL, githubAuthURL),
+					or(e.TokenURL, githubTokenURL), or(e.ProfileURL, githubProfileURL), or(e.EmailURL, githubEmailURL), a.scopes...), nil
 			},
 		},
 		"gitlab": {
@@ -125,8 +134,8 @@ var kinds = func() map[string]*kind {
 			apiBase: apiFromProfile("https://gitea.com/api/v1"),
 			build: func(a *buildArgs) (goth.Provider, error) {
 				e := a.endpoints
-				return gitea.NewCustomisedURL(a.key, a.secret, a.callbackURL, or(e.AuthURL, gitea.AuthURL),
-					or(e.TokenURL, gitea.TokenURL), or(e.ProfileURL, gitea.ProfileURL), a.scopes...), nil
+				return gitea.NewCustomisedURL(a.key, a.secret, a.callbackURL, or(e.AuthURL, giteaAuthURL),
+					or(e.TokenURL, giteaTokenURL), or(e.ProfileURL, giteaProfileURL), a.scopes...), nil
 			},
 		},
 		"google": {
@@ -227,7 +236,7 @@ var kinds = func() map[string]*kind {
 		"mastodon": {
 			rule: rule(nil, "base_url"),
 			build: func(a *buildArgs) (goth.Provider, error) {
-				return mastodon.NewCustomisedURL(a.key, a.secret, a.callbackURL, or(a.options["base_url"], mastodon.InstanceURL), a.scopes...), nil
+				return mastodon.NewCustomisedURL(a.key, a.secret, a.callbackURL, or(a.options["base_url"], "https://mastodon.social"), a.scopes...), nil
 			},
 		},
 		"nextcloud": {

@@ -47,7 +47,8 @@ type TwitterCredentials struct {
 }
 
 // Twitter is a fake of Twitter's OAuth 1.0a endpoints and the two profile endpoints
-// (v1.1 verify_credentials, v2 users/me). It verifies every signature with the consumer
+// (v1.1 verify_credentials, v2 users/me), plus v1.1 statuses/update (a signed form POST,
+// for API proxy tests). It verifies every signature with the consumer
 // secret and the right token secret, rejects timestamps more than five minutes off and
 // reused nonces, requires oauth_callback on request_token, makes request tokens single-use
 // and checks the verifier. Safe for concurrent use.
@@ -95,6 +96,7 @@ func NewTwitter(t testing.TB, consumers map[string]string) *Twitter {
 	mux.HandleFunc("POST /oauth/access_token", tw.accessToken)
 	mux.HandleFunc("GET /1.1/account/verify_credentials.json", tw.verifyCredentials)
 	mux.HandleFunc("GET /2/users/me", tw.usersMe)
+	mux.HandleFunc("POST /1.1/statuses/update.json", tw.statusUpdate)
 	tw.srv = httptest.NewServer(mux)
 	t.Cleanup(tw.srv.Close)
 	return tw
@@ -350,6 +352,20 @@ func (tw *Twitter) usersMe(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"data": data})
+}
+
+// statusUpdate is Twitter's v1.1 "post a tweet": form parameters, which the signature covers.
+func (tw *Twitter) statusUpdate(w http.ResponseWriter, r *http.Request) {
+	u, _, ok := tw.resource(w, r)
+	if !ok {
+		return
+	}
+	status := r.PostFormValue("status")
+	if status == "" {
+		twitterError(w, http.StatusForbidden, 170, "Missing required parameter: status.")
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"id_str": random(), "text": status, "user": map[string]any{"id_str": u.ID}})
 }
 
 func twitterError(w http.ResponseWriter, status, code int, message string) {

@@ -11,7 +11,7 @@ import (
 )
 
 // routes lists every route of the broker in one place.
-func (s *Server) routes(api http.Handler, mount func(chi.Router)) chi.Router {
+func (s *Server) routes(api, admin http.Handler, mount func(chi.Router)) chi.Router {
 	r := chi.NewRouter()
 	r.Use(s.requestID, s.logRequests, s.recoverPanics)
 
@@ -26,6 +26,11 @@ func (s *Server) routes(api http.Handler, mount func(chi.Router)) chi.Router {
 
 	// Bot API (SPEC §3.2).
 	r.Mount("/api/v1", api)
+
+	// Operators' pages (SPEC §3.3).
+	if admin != nil {
+		r.Mount("/admin", admin)
+	}
 
 	if mount != nil {
 		mount(r)

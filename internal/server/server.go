@@ -22,6 +22,8 @@ type Deps struct {
 	Pages  *templates.Pages
 	Keys   seal.Keys
 	Logger *slog.Logger
+	// Admin, when set, serves the operators' pages under /admin/.
+	Admin http.Handler
 	// Mount, when set, adds routes beside the broker's (the demo mounts its sandbox provider
 	// here; `serve` never does).
 	Mount func(chi.Router)
@@ -45,7 +47,7 @@ func New(d Deps) *Server {
 	}
 	s.secure = isHTTPS(d.Broker.Config().Server.PublicURL)
 	s.cookies = newFlowCookieStore(d.Keys, s.secure)
-	s.router = s.routes(httpapi.New(d.Broker, s.log), d.Mount)
+	s.router = s.routes(httpapi.New(d.Broker, s.log), d.Admin, d.Mount)
 	return s
 }
 

@@ -154,6 +154,17 @@ type ConfirmParams struct {
 }
 
 // Store is what the broker needs from persistence. Every method is safe for concurrent use.
+//
+// Rules every implementation follows (the conformance suite in storetest pins them):
+//   - Times are kept at millisecond precision and come back in UTC; a zero time is "none".
+//   - Something expires when now >= ExpiresAt.
+//   - A flow that is both consumed and expired reports ErrFlowConsumed.
+//   - CreateFlow and CompleteLink for a link that does not exist return ErrNotFound.
+//   - CompleteLink uses p.Now as the link's used time, the identity's updated time (and linked
+//     time when new) and the event's time; the times passed in the identity are ignored. It
+//     refuses an identity whose bot, provider, channel or user differ from the link's.
+//   - Identities and Events return an empty slice, not nil; Events of another bot are empty.
+//   - A successful Confirm deletes every confirmation of that identity.
 type Store interface {
 	// CreateLink inserts a link and returns it with its ID.
 	CreateLink(ctx context.Context, l Link) (Link, error)
