@@ -234,3 +234,42 @@ func TestBotAPIAuthAndInputAttacks(t *testing.T) {
 		}
 	})
 }
+
+// TestPagesCarrySecurityHeaders: every HTML page the flow serves forbids inline script,
+// framing, referrers and caching.
+func TestPagesCarrySecurityHeaders(t *testing.T) {
+	b, _, _ := twoBots(t)
+	for _, u := range []string{
+		b.URL + "/bots/alpha/sandbox/auth?link=nope",          // error page
+		b.URL + "/bots/alpha/sandbox/callback?code=x&state=y", // error page
+		b.URL + "/no/such/page",                               // not found
+	} {
+		resp, err := http.Get(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		h := resp.Header
+		if csp := h.Get("Content-Security-Policy"); !strings.Contains(csp, "script-src 'self'") || strings.Contains(csp, "unsafe-inline") || !strings.Contains(csp, "frame-ancestors 'none'") {
+			t.Errorf("%s: CSP %q", u, csp)
+		}
+		for k, want := range map[string]string{"X-Frame-Options": "DENY", "Referrer-Policy": "no-referrer", "Cache-Control": "no-store"} {
+			if h.Get(k) != want {
+				t.Errorf("%s: %s = %q, want %q", u, k, h.Get(k), want)
+			}
+		}
+		if h.Get("X-Request-Id") == "" {
+			t.Errorf("%s: no X-Request-Id", u)
+		}
+	}
+	// The success page, through a real flow.
+	browser := newBrowser(t)
+	resp, err := browser.Get(b.link("alpha", keyA, "sandbox", "c", "headers"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("X-Frame-Options") != "DENY" || resp.Header.Get("Cache-Control") != "no-store" {
+		t.Errorf("success page: %d %v", resp.StatusCode, resp.Header)
+	}
+}
