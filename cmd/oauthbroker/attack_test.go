@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -41,7 +42,13 @@ func twoBots(t *testing.T) (*testBroker, *sandbox.Server, *clock) {
 // unchanged runs attack and checks that it got the status and left every table as it was.
 func (b *testBroker) unchanged(t *testing.T, wantStatus int, wantText string, attack func() (int, string)) {
 	t.Helper()
-	before := b.snapshot()
+	b.unchangedExcept(t, nil, wantStatus, wantText, attack)
+}
+
+// unchangedExcept is unchanged for every table but the listed ones.
+func (b *testBroker) unchangedExcept(t *testing.T, tables []string, wantStatus int, wantText string, attack func() (int, string)) {
+	t.Helper()
+	before := b.snapshot(tables...)
 	status, body := attack()
 	if status != wantStatus {
 		t.Errorf("status %d, want %d:\n%s", status, wantStatus, body)
@@ -49,7 +56,7 @@ func (b *testBroker) unchanged(t *testing.T, wantStatus int, wantText string, at
 	if wantText != "" && !strings.Contains(body, wantText) {
 		t.Errorf("answer does not say %q:\n%s", wantText, body)
 	}
-	if after := b.snapshot(); after != before {
+	if after := b.snapshot(tables...); after != before {
 		t.Errorf("the store changed")
 	}
 }
@@ -272,4 +279,73 @@ func TestPagesCarrySecurityHeaders(t *testing.T) {
 	if resp.StatusCode != http.StatusOK || resp.Header.Get("X-Frame-Options") != "DENY" || resp.Header.Get("Cache-Control") != "no-store" {
 		t.Errorf("success page: %d %v", resp.StatusCode, resp.Header)
 	}
+}
+
+// TestProviderFailuresGiveA502Page: a provider answering null profile fields (goth's own
+// twitter provider panics on those) or hanging past the timeout gives the user a clean 502
+// page and shows no stack trace. Nothing is stored: no identity, no event, and the link
+// stays unused so the user can start again. Only the flow is spent — it was consumed before
+// the code went to the provider, so one code is never exchanged twice.
+func TestProviderFailuresGiveA502Page(t *testing.T) {
+	t.Run("null profile fields", func(t *testing.T) {
+		tw := providertest.NewTwitter(t, map[string]string{"ck-alpha": "cs-alpha-secret"})
+		tw.SetNullFields("id_str", "name", "screen_name")
+		b := startBroker(t, fmt.Sprintf(`  alpha:
+    api_keys: [%q]
+    providers:
+      twitter:
+        type: twitter
+        key: ck-alpha
+        secret: cs-alpha-secret
+%s`, keyA, endpointsYAML(tw.Endpoints(), "        ")))
+		browser := newBrowser(t)
+		link := b.link("alpha", keyA, "twitter", "c", "u")
+		cb := stopAtCallback(t, browser, link)
+		b.unchangedExcept(t, []string{"flows"}, http.StatusBadGateway, "did not complete the sign-in", func() (int, string) {
+			st, page := visit(t, browser, cb)
+			if strings.Contains(page, "goroutine") || strings.Contains(page, ".go:") {
+				t.Errorf("the page shows a stack trace:\n%s", page)
+			}
+			return st, page
+		})
+		// The link was not spent: once the provider behaves, the user's retry works.
+		tw.SetNullFields()
+		if st, page := visit(t, browser, link); st != http.StatusOK {
+			t.Errorf("retrying the link: %d\n%s", st, page)
+		}
+	})
+
+	t.Run("token endpoint hangs past the timeout", func(t *testing.T) {
+		sb, sbURL := newSandbox(t)
+		release := make(chan struct{})
+		hang := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			select {
+			case <-release:
+			case <-r.Context().Done():
+			}
+		}))
+		t.Cleanup(func() { close(release); hang.Close() })
+		b := startBroker(t, fmt.Sprintf(`  alpha:
+    api_keys: [%q]
+    providers:
+      github:
+        type: github
+        key: gh-client
+        secret: gh-secret-0123456789
+        endpoints:
+          auth_url: %s/login/oauth/authorize
+          token_url: %s/token
+          profile_url: %s/user
+`, keyA, sbURL, hang.URL, sbURL))
+		if err := sb.AddClient(sandbox.Client{ID: "gh-client", Secret: "gh-secret-0123456789", RedirectURIs: []string{b.URL + "/bots/alpha/github/callback"}}); err != nil {
+			t.Fatal(err)
+		}
+		browser := newBrowser(t)
+		cb := stopAtCallback(t, browser, b.link("alpha", keyA, "github", "c", "u"))
+		start := time.Now()
+		b.unchangedExcept(t, []string{"flows"}, http.StatusBadGateway, "", func() (int, string) { return visit(t, browser, cb) })
+		if d := time.Since(start); d > 8*time.Second {
+			t.Errorf("the callback took %v; outbound_timeout is 5s", d)
+		}
+	})
 }
