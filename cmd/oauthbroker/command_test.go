@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/oauthbroker/oauthbroker/internal/providertest"
+	"github.com/oauthbroker/oauthbroker/internal/seal"
 )
 
 // runCommand runs the real command line in-process, as main does.
@@ -293,4 +294,32 @@ func readFile(t *testing.T, path string) string {
 		t.Fatal(err)
 	}
 	return string(data)
+}
+
+// TestKeysFromTheEnvironment: with OAUTHBROKER_KEYS set, no key file is written, and a
+// malformed value stops start-up with a message naming the variable.
+func TestKeysFromTheEnvironment(t *testing.T) {
+	_, keysJSON, err := seal.GenerateKeys(time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"OAUTHBROKER_KEYS": string(keysJSON)}
+	getenv := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+	b, _ := startSandboxBrokerWith(t, "none", appOptions{getenv: getenv})
+	if st, page := openLink(t, newBrowser(t), b.link("alpha", keyA, "sandbox", "c", "u"), "1001", "authorize"); st != http.StatusOK {
+		t.Fatalf("%d %s", st, page)
+	}
+	if _, err := os.Stat(filepath.Join(filepath.Dir(b.dbPath), "oauthbroker.keys.json")); !os.IsNotExist(err) {
+		t.Errorf("a key file was written although OAUTHBROKER_KEYS is set: %v", err)
+	}
+
+	env["OAUTHBROKER_KEYS"] = `{"primary":"k1"}`
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "p.yaml")
+	writeFile(t, cfgPath, fmt.Sprintf("server:\n  public_url: http://%s\n  listen: %s\nstorage:\n  dsn: %s\nbots:\n  alpha:\n    api_keys: [%q]\n    providers:\n      gh: {type: github, key: k, secret: s}\n",
+		freeAddr(t), freeAddr(t), filepath.Join(dir, "b.db"), keyA))
+	_, _, err = runCommand(context.Background(), env, "serve", "-config", cfgPath)
+	if err == nil || !strings.Contains(err.Error(), "OAUTHBROKER_KEYS") {
+		t.Errorf("malformed OAUTHBROKER_KEYS: %v", err)
+	}
 }

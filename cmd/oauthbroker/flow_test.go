@@ -77,14 +77,20 @@ func interactiveSandbox(t *testing.T) (*sandbox.Server, string) {
 // startSandboxBroker runs bot alpha (confirm: none, or code) with provider "sandbox".
 func startSandboxBroker(t *testing.T, confirm string) (*testBroker, *sandbox.Server) {
 	t.Helper()
+	return startSandboxBrokerWith(t, confirm, appOptions{})
+}
+
+func startSandboxBrokerWith(t *testing.T, confirm string, opts appOptions) (*testBroker, *sandbox.Server) {
+	t.Helper()
 	sb, sbURL := interactiveSandbox(t)
+	opts.sandboxURL = sbURL
 	b := startBrokerWith(t, fmt.Sprintf(`  alpha:
     api_keys: [%q]
     confirm: %s
     redirect_origins: [https://bot.example]
     providers:
       sandbox: {type: sandbox, key: client-a, secret: secret-a-0123456789}
-`, keyA, confirm), appOptions{sandboxURL: sbURL})
+`, keyA, confirm), opts)
 	if err := sb.AddClient(sandbox.Client{ID: "client-a", Secret: "secret-a-0123456789", Name: "alpha",
 		RedirectURIs: []string{b.URL + "/bots/alpha/sandbox/callback"}}); err != nil {
 		t.Fatal(err)
