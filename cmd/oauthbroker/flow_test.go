@@ -549,3 +549,51 @@ func TestTokensAreNotStoredInTheClear(t *testing.T) {
 		t.Fatalf("read only %d bytes of database", len(raw))
 	}
 }
+
+// TestGoogleFlow: google's URLs are fixed, so the test sends Google's real hosts to the
+// sandbox (in Google's shape, issuing a signed ID token) through a host-rewriting transport.
+// The broker is configured exactly as in production, with no endpoint override.
+func TestGoogleFlow(t *testing.T) {
+	sb, err := sandbox.New(sandbox.Options{
+		Users:       []sandbox.User{{ID: "1001", Login: "ada", Name: "Ada Lovelace", Email: "ada@example.com"}},
+		AutoApprove: "1001",
+		Issuer:      "https://accounts.google.com",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(sb)
+	t.Cleanup(srv.Close)
+	providertest.NewRewriteTransport(providertest.SandboxRewrites("google", srv.URL)...).Install(t)
+
+	b := startBroker(t, fmt.Sprintf(`  alpha:
+    api_keys: [%q]
+    providers:
+      google:
+        type: google
+        key: google-client.apps.googleusercontent.com
+        secret: google-secret-0123456789
+        scopes: [email, profile]
+`, keyA))
+	if err := sb.AddClient(sandbox.Client{ID: "google-client.apps.googleusercontent.com", Secret: "google-secret-0123456789",
+		RedirectURIs: []string{b.URL + "/bots/alpha/google/callback"}}); err != nil {
+		t.Fatal(err)
+	}
+	if st, page := visit(t, newBrowser(t), b.link("alpha", keyA, "google", "web", "g-user")); st != http.StatusOK {
+		t.Fatalf("status %d:\n%s", st, page)
+	}
+	ids := b.identities("alpha", keyA, "web", "g-user")
+	if len(ids) != 1 || ids[0].ProviderUserID != "1001" || ids[0].Email != "ada@example.com" {
+		t.Fatalf("identities = %+v", ids)
+	}
+	issued := sb.Issued()
+	if creds := b.credentials("alpha", keyA, ids[0].ID); len(issued) != 1 || creds.AccessToken != issued[0].AccessToken || creds.ExpiresAt == nil {
+		t.Errorf("credentials %+v, issued %+v", creds, issued)
+	}
+	if issued[0].RefreshToken == "" {
+		t.Error("google issued no refresh token: prompt=consent / access_type=offline missing")
+	}
+	if r := sb.Stats().Rejected; len(r) != 0 {
+		t.Errorf("the provider rejected requests: %v", r)
+	}
+}

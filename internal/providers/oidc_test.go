@@ -16,6 +16,7 @@ import (
 	"github.com/oauthbroker/oauthbroker/internal/config"
 	"github.com/oauthbroker/oauthbroker/internal/providers"
 	"github.com/oauthbroker/oauthbroker/internal/providertest"
+	"github.com/oauthbroker/oauthbroker/internal/sandbox"
 )
 
 // newMockOIDC starts one mock per test: its session map is not synchronised.
@@ -93,38 +94,42 @@ func TestOIDCWrongVerifier(t *testing.T) {
 	}
 }
 
-// Google is goth's openid-connect provider with Google's endpoints; RewriteTransport sends
-// those real URLs to mockoidc, whose issuer the config then names.
-func TestGoogleThroughRewrite(t *testing.T) {
+// openid-connect configured by discovery against the sandbox, which signs its ID tokens
+// and names its own URL as issuer; the same flow as TestOIDCFlowWithPKCE against mockoidc.
+func TestOIDCDiscoveryViaSandbox(t *testing.T) {
 	t.Parallel()
-	m := newMockOIDC(t)
-	rt := providertest.NewRewriteTransport(
-		providertest.Rewrite{Host: "accounts.google.com", PathPrefix: "/o/oauth2/v2/auth", To: m.AuthorizationEndpoint()},
-		providertest.Rewrite{Host: "oauth2.googleapis.com", PathPrefix: "/token", To: m.TokenEndpoint()},
-		providertest.Rewrite{Host: "openidconnect.googleapis.com", PathPrefix: "/v1/userinfo", To: m.UserinfoEndpoint()},
-	)
-	client := &http.Client{Transport: rt, Timeout: testTimeout}
-	p := only(t, &config.Provider{Name: "google", Type: "google", Key: m.ClientID, Secret: m.ClientSecret,
-		Options: map[string]string{"issuer": m.Issuer(), "hosted_domain": "example.com"}}, providers.Options{HTTPClient: client})
-	authURL, session, err := p.Begin("st", nil, "")
+	sb, base := newSandbox(t, sandbox.Client{ID: "sso-id", Secret: "sso-secret", RedirectURIs: []string{callbackOf("b", "sso")}})
+	p := only(t, &config.Provider{Name: "sso", Type: "openid-connect", Key: "sso-id", Secret: "sso-secret",
+		DiscoveryURL: base + "/.well-known/openid-configuration", Scopes: []string{"email"}}, providers.Options{})
+	if !p.PKCE || !p.CanRefresh || p.RevocationURL != base+"/revoke" {
+		t.Fatalf("PKCE %v CanRefresh %v RevocationURL %q: want true, true and the discovered endpoint", p.PKCE, p.CanRefresh, p.RevocationURL)
+	}
+	verifier, challenge := pkcePair()
+	authURL, session, err := p.Begin("state-123", []string{"profile"}, challenge)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("Begin: %v", err)
 	}
-	q := must(url.Parse(authURL)).Query()
-	if !strings.HasPrefix(authURL, "https://accounts.google.com/o/oauth2/v2/auth?") || q.Get("prompt") != "consent" ||
-		q.Get("access_type") != "offline" || q.Get("hd") != "example.com" || q.Get("scope") != "openid email profile" {
-		t.Fatalf("auth URL %s: want Google's, with prompt=consent, access_type=offline, hd and default scopes", authURL)
+	if q := must(url.Parse(authURL)).Query(); !strings.HasPrefix(authURL, base+"/authorize?") || q.Get("scope") != "openid email profile" {
+		t.Fatalf("auth URL %s: want the discovered endpoint and scopes \"openid email profile\"", authURL)
 	}
-	cb := providertest.FollowToCallback(t, client, authURL, callbackOf("b", "google"))
-	user, err := p.Complete(session, nil, providers.CallbackInput{Code: cb.Get("code")})
+	cb := providertest.FollowToCallback(t, nil, authURL, callbackOf("b", "sso"))
+	user, err := p.Complete(session, []string{"profile"}, providers.CallbackInput{Code: cb.Get("code"), CodeVerifier: verifier})
 	if err != nil {
 		t.Fatalf("Complete: %v", err)
 	}
-	if user.UserID != mockoidc.DefaultUser().Subject || user.RefreshToken == "" {
-		t.Fatalf("user %+v", user)
+	g := sb.Issued()
+	if len(g) != 1 || user.IDToken != g[0].IDToken || user.AccessToken != g[0].AccessToken || user.RefreshToken != g[0].RefreshToken {
+		t.Fatalf("user %+v; sandbox issued %+v", user, g)
 	}
-	if p.RevocationURL != "https://oauth2.googleapis.com/revoke" {
-		t.Fatalf("RevocationURL = %q", p.RevocationURL)
+	if user.UserID != octo.ID || user.Email != octo.Email || user.Name != octo.Name || user.NickName != octo.Login {
+		t.Fatalf("user %+v: want octo", user)
+	}
+	tok, err := p.Refresh(context.Background(), user.RefreshToken)
+	if err != nil || tok.AccessToken != sb.Issued()[1].AccessToken {
+		t.Fatalf("Refresh: %v, %+v", err, tok)
+	}
+	if err := p.Revoke(context.Background(), user.RefreshToken, "refresh_token"); err != nil || sb.Live(tok.AccessToken) {
+		t.Fatalf("Revoke: %v (access token live afterwards: %v)", err, sb.Live(tok.AccessToken))
 	}
 }
 

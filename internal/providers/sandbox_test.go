@@ -3,6 +3,7 @@ package providers_test
 import (
 	"context"
 	"errors"
+	"net/http"
 	"net/http/httptest"
 	"testing"
 
@@ -21,9 +22,15 @@ func newSandbox(t *testing.T, clients ...sandbox.Client) (*sandbox.Server, strin
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(sb)
+	return sb, newServer(t, sb)
+}
+
+// newServer serves h until the test ends and returns its base URL.
+func newServer(t *testing.T, h http.Handler) string {
+	t.Helper()
+	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	return sb, srv.URL
+	return srv.URL
 }
 
 // link2 runs an OAuth 2 flow without PKCE and returns the completed user.

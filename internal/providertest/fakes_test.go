@@ -11,10 +11,20 @@ import (
 	"time"
 )
 
-// signed builds a request to the fake Twitter signed by hand, with this file's signer.
+// signed builds a request to the fake Twitter, signed with the verifier's own pieces:
+// these tests are about what the fake checks, RFC5849Vectors about how it signs.
 func signed(t *testing.T, method, rawURL, consumer, consumerSecret, token, tokenSecret, nonce string, extra map[string]string) *http.Request {
 	t.Helper()
-	req := httptest.NewRequest(method, rawURL, nil)
+	return signedForm(t, method, rawURL, consumer, consumerSecret, token, tokenSecret, nonce, extra, nil)
+}
+
+// signedForm is signed with a form body, whose parameters the signature covers.
+func signedForm(t *testing.T, method, rawURL, consumer, consumerSecret, token, tokenSecret, nonce string, extra map[string]string, form url.Values) *http.Request {
+	t.Helper()
+	req := httptest.NewRequest(method, rawURL, strings.NewReader(form.Encode()))
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
 	oauth := map[string]string{"oauth_consumer_key": consumer, "oauth_nonce": nonce, "oauth_signature_method": "HMAC-SHA1",
 		"oauth_timestamp": strconv.FormatInt(time.Now().Unix(), 10), "oauth_version": "1.0"}
 	if token != "" {
@@ -23,17 +33,20 @@ func signed(t *testing.T, method, rawURL, consumer, consumerSecret, token, token
 	for k, v := range extra {
 		oauth[k] = v
 	}
-	var params [][2]string
+	var params []param
 	for k, v := range oauth {
-		params = append(params, [2]string{k, v})
+		params = append(params, param{k, v})
 	}
 	for k, vs := range req.URL.Query() {
-		params = append(params, [2]string{k, vs[0]})
+		params = append(params, param{k, vs[0]})
 	}
-	oauth["oauth_signature"] = sign(baseString(req, params), consumerSecret, tokenSecret)
+	for k, vs := range form {
+		params = append(params, param{k, vs[0]})
+	}
+	oauth["oauth_signature"] = hmacSHA1(signatureBaseString(req, params), consumerSecret, tokenSecret)
 	var parts []string
 	for k, v := range oauth {
-		parts = append(parts, percentEncode(k)+`="`+percentEncode(v)+`"`)
+		parts = append(parts, encode(k)+`="`+encode(v)+`"`)
 	}
 	req.Header.Set("Authorization", "OAuth "+strings.Join(parts, ", "))
 	return req
@@ -93,63 +106,17 @@ func TestTwitterFakeChecks(t *testing.T) {
 	if w := serve(h, signed(t, "GET", base+"/1.1/account/verify_credentials.json?include_email=true", "ck", "cs", got[0].Token, got[0].Secret, "n7", nil)); w.Code != http.StatusOK || !strings.Contains(w.Body.String(), `"email":"tester@example.com"`) {
 		t.Fatalf("verify_credentials: %d %s", w.Code, w.Body)
 	}
-}
-
-func TestOAuth2FakeChecks(t *testing.T) {
-	f := NewOAuth2(t, OAuth2Client{ID: "id", Secret: "sec", RedirectURI: "https://broker.test/cb"})
-	h := f.srv.Config.Handler
-	if w := serve(h, httptest.NewRequest("GET", "/authorize?client_id=id&response_type=code&redirect_uri=https://evil.test/cb", nil)); w.Code != http.StatusBadRequest {
-		t.Fatalf("foreign redirect_uri: %d, want 400 and no redirect", w.Code)
+	// Revocation: only the token that signs may be named, and then it is gone.
+	invalidate := base + "/1.1/oauth/invalidate_token"
+	if w := serve(h, signedForm(t, "POST", invalidate, "ck", "cs", got[0].Token, got[0].Secret, "n8", nil, url.Values{"access_token": {"someone-else"}})); w.Code != http.StatusForbidden {
+		t.Fatalf("invalidate_token naming another token: %d %s", w.Code, w.Body)
 	}
-	authorize := func(challenge string) string {
-		w := serve(h, httptest.NewRequest("GET", "/authorize?client_id=id&response_type=code&scope=openid&state=s&redirect_uri="+
-			url.QueryEscape("https://broker.test/cb")+"&code_challenge_method=S256&code_challenge="+challenge, nil))
-		loc, _ := url.Parse(w.Header().Get("Location"))
-		return loc.Query().Get("code")
+	if w := serve(h, signedForm(t, "POST", invalidate, "ck", "cs", got[0].Token, got[0].Secret, "n9", nil, url.Values{"access_token": {got[0].Token}})); w.Code != http.StatusOK {
+		t.Fatalf("invalidate_token: %d %s", w.Code, w.Body)
 	}
-	token := func(form url.Values, basic bool) int {
-		r := httptest.NewRequest("POST", "/token", strings.NewReader(form.Encode()))
-		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		if basic {
-			r.SetBasicAuth("id", "sec")
-		}
-		return serve(h, r).Code
+	if w := serve(h, signed(t, "GET", base+"/1.1/account/verify_credentials.json", "ck", "cs", got[0].Token, got[0].Secret, "n10", nil)); w.Code != http.StatusUnauthorized {
+		t.Fatalf("verify_credentials with an invalidated token: %d", w.Code)
 	}
-	// verifier "v…" hashes to this challenge (RFC 7636 appendix B's pair).
-	verifier, challenge := "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk", "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
-	code := authorize(challenge)
-	grant := url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {"https://broker.test/cb"}}
-	for name, c := range map[string]struct {
-		form  url.Values
-		basic bool
-	}{
-		"no client authentication":   {grant, false},
-		"two client authentications": {with(grant, "client_id", "id", "client_secret", "sec"), true},
-		"wrong secret":               {with(grant, "client_id", "id", "client_secret", "nope"), false},
-		"wrong verifier":             {with(grant, "code_verifier", "x"+verifier[1:]), true},
-		"other redirect_uri":         {with(grant, "code_verifier", verifier, "redirect_uri", "https://broker.test/other"), true},
-	} {
-		if got := token(c.form, c.basic); got == http.StatusOK {
-			t.Errorf("%s: token endpoint answered 200", name)
-		}
-	}
-	if got := token(with(grant, "code_verifier", verifier), true); got != http.StatusOK {
-		t.Fatalf("good exchange: %d", got)
-	}
-	if got := token(with(grant, "code_verifier", verifier), true); got != http.StatusBadRequest {
-		t.Fatalf("reused code: %d, want 400", got)
-	}
-}
-
-func with(v url.Values, kv ...string) url.Values {
-	out := url.Values{}
-	for k, vs := range v {
-		out[k] = append([]string(nil), vs...)
-	}
-	for i := 0; i+1 < len(kv); i += 2 {
-		out.Set(kv[i], kv[i+1])
-	}
-	return out
 }
 
 func TestRewriteTransport(t *testing.T) {

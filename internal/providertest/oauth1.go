@@ -9,89 +9,90 @@ import (
 	"fmt"
 	"io"
 	"mime"
+	"net"
 	"net/http"
 	"net/url"
-	"sort"
+	"slices"
 	"strings"
 )
 
-// This file verifies OAuth 1.0a (RFC 5849) HMAC-SHA1 signatures on the server side. It is
-// written from the RFC, independently of mrjones/oauth, so that a bug in the client's
-// signing shows up as a rejected request instead of being mirrored here.
+// This file verifies OAuth 1.0a HMAC-SHA1 signatures (RFC 5849) on the server side. It
+// is written from the RFC, section by section, and on purpose shares no code with the
+// broker's signer (internal/providers/sign.go) or with mrjones/oauth: a verifier built on
+// the signer's code would agree with the signer's bugs. RFC5849Vectors holds the RFC's
+// own examples, which both sides must reproduce.
 
-// signedRequest is what a request said about itself in its OAuth parameters.
+// param is one name/value pair of a request, decoded.
+type param struct{ name, value string }
+
+// signedRequest is what a request says about itself.
 type signedRequest struct {
-	oauth  map[string]string // every oauth_* protocol parameter, decoded
-	params [][2]string       // all parameters that enter the signature base string
+	oauth  map[string]string // the oauth_* protocol parameters, decoded
+	params []param           // the parameters the signature covers (§3.4.1.3.1)
 }
 
-// parseSigned collects the protocol parameters from the Authorization header (§3.5.1),
-// the form body (§3.5.2) and the query (§3.5.3), and every parameter that is signed
-// (§3.4.1.3.1): query, form body, and the header's oauth_* parameters except
-// oauth_signature and realm.
+// parseSigned collects the request parameters from the three sources of §3.4.1.3.1, in
+// the RFC's order, and the protocol parameters wherever §3.5 lets them travel.
 func parseSigned(r *http.Request) (*signedRequest, error) {
 	s := &signedRequest{oauth: map[string]string{}}
-	add := func(k, v string, fromHeader bool) error {
-		if strings.HasPrefix(k, "oauth_") {
-			if _, dup := s.oauth[k]; dup {
-				return fmt.Errorf("parameter %s given twice", k)
+	add := func(name, value string, fromHeader bool) error {
+		if strings.HasPrefix(name, "oauth_") {
+			// §3.5: the protocol parameters travel in one place, once.
+			if _, dup := s.oauth[name]; dup {
+				return fmt.Errorf("parameter %s given twice", name)
 			}
-			s.oauth[k] = v
+			s.oauth[name] = value
 		}
-		if k != "oauth_signature" && !(fromHeader && k == "realm") {
-			s.params = append(s.params, [2]string{k, v})
+		// §3.4.1.3.1: "The "oauth_signature" parameter MUST be excluded", and so is the
+		// header's "realm".
+		if name == "oauth_signature" || fromHeader && name == "realm" {
+			return nil
 		}
+		s.params = append(s.params, param{name, value})
 		return nil
 	}
-	if h := r.Header.Get("Authorization"); h != "" {
-		scheme, rest, _ := strings.Cut(h, " ")
-		if !strings.EqualFold(scheme, "OAuth") {
-			return nil, errors.New("authorization scheme is not OAuth")
-		}
-		for _, part := range strings.Split(rest, ",") {
-			part = strings.TrimSpace(part)
-			if part == "" {
-				continue
-			}
-			k, v, ok := strings.Cut(part, "=")
-			if !ok || len(v) < 2 || v[0] != '"' || v[len(v)-1] != '"' {
-				return nil, fmt.Errorf("malformed Authorization parameter %q", part)
-			}
-			// §3.5.1: names and values are percent-encoded, values in double quotes.
-			key, err1 := url.PathUnescape(k)
-			val, err2 := url.PathUnescape(v[1 : len(v)-1])
-			if err1 != nil || err2 != nil {
-				return nil, fmt.Errorf("bad percent-encoding in %q", part)
-			}
-			if err := add(key, val, true); err != nil {
-				return nil, err
-			}
-		}
-	}
+
+	// Source 1: the query component, parsed as application/x-www-form-urlencoded.
 	query, err := url.ParseQuery(r.URL.RawQuery)
 	if err != nil {
 		return nil, fmt.Errorf("bad query: %v", err)
 	}
-	for k, vs := range query {
-		for _, v := range vs {
-			if err := add(k, v, false); err != nil {
+	for name, values := range query {
+		for _, v := range values {
+			if err := add(name, v, false); err != nil {
 				return nil, err
 			}
 		}
 	}
-	if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ct == "application/x-www-form-urlencoded" && r.Body != nil {
+
+	// Source 2: the "OAuth" Authorization header (§3.5.1).
+	if h := r.Header.Get("Authorization"); h != "" {
+		pairs, err := parseAuthorization(h)
+		if err != nil {
+			return nil, err
+		}
+		for _, p := range pairs {
+			if err := add(p.name, p.value, true); err != nil {
+				return nil, err
+			}
+		}
+	}
+
+	// Source 3: the entity-body, only when it is single-part and the request says
+	// Content-Type: application/x-www-form-urlencoded.
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == "application/x-www-form-urlencoded" && r.Body != nil {
 		body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 		if err != nil {
 			return nil, err
 		}
-		r.Body = io.NopCloser(bytes.NewReader(body))
+		r.Body = io.NopCloser(bytes.NewReader(body)) // the handler reads it again
 		form, err := url.ParseQuery(string(body))
 		if err != nil {
 			return nil, fmt.Errorf("bad form body: %v", err)
 		}
-		for k, vs := range form {
-			for _, v := range vs {
-				if err := add(k, v, false); err != nil {
+		for name, values := range form {
+			for _, v := range values {
+				if err := add(name, v, false); err != nil {
 					return nil, err
 				}
 			}
@@ -100,65 +101,124 @@ func parseSigned(r *http.Request) (*signedRequest, error) {
 	return s, nil
 }
 
-// baseString builds the signature base string (§3.4.1).
-func baseString(r *http.Request, params [][2]string) string {
-	enc := make([]string, len(params))
-	sorted := make([][2]string, len(params))
-	for i, p := range params {
-		sorted[i] = [2]string{percentEncode(p[0]), percentEncode(p[1])}
+// parseAuthorization reads §3.5.1's header: the scheme "OAuth", then name="value" pairs
+// separated by commas, names and values percent-encoded (§3.6).
+func parseAuthorization(h string) ([]param, error) {
+	scheme, rest, _ := strings.Cut(h, " ")
+	if !strings.EqualFold(scheme, "OAuth") {
+		return nil, errors.New("authorization scheme is not OAuth")
 	}
-	// §3.4.1.3.2: sort by encoded name, then by encoded value.
-	sort.Slice(sorted, func(i, j int) bool {
-		if sorted[i][0] != sorted[j][0] {
-			return sorted[i][0] < sorted[j][0]
+	var out []param
+	for _, item := range strings.Split(rest, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
 		}
-		return sorted[i][1] < sorted[j][1]
-	})
-	for i, p := range sorted {
-		enc[i] = p[0] + "=" + p[1]
+		name, quoted, ok := strings.Cut(item, "=")
+		if !ok || len(quoted) < 2 || !strings.HasPrefix(quoted, `"`) || !strings.HasSuffix(quoted, `"`) {
+			return nil, fmt.Errorf("malformed Authorization parameter %q", item)
+		}
+		n, err1 := url.PathUnescape(strings.TrimSpace(name))
+		v, err2 := url.PathUnescape(quoted[1 : len(quoted)-1])
+		if err1 != nil || err2 != nil {
+			return nil, fmt.Errorf("bad percent-encoding in %q", item)
+		}
+		out = append(out, param{n, v})
 	}
-	return strings.ToUpper(r.Method) + "&" + percentEncode(baseURI(r)) + "&" + percentEncode(strings.Join(enc, "&"))
+	return out, nil
 }
 
-// baseURI is §3.4.1.2's base string URI: lower-case scheme and host, the port only when
-// it is not the scheme's default, the path, no query. Behind a RewriteTransport the
-// client signed the real provider's URL, which X-Forwarded-Proto/-Host carry.
-func baseURI(r *http.Request) string {
-	scheme := "http"
+// signatureBaseString is §3.4.1.1: the five elements, concatenated in order.
+func signatureBaseString(r *http.Request, params []param) string {
+	elements := []string{
+		encode(strings.ToUpper(r.Method)),   // 1. the method in uppercase; a custom one encoded
+		"&",                                 // 2.
+		encode(baseStringURI(r)),            // 3. the base string URI (§3.4.1.2), encoded
+		"&",                                 // 4.
+		encode(normalizeParameters(params)), // 5. the normalized parameters (§3.4.1.3.2), encoded
+	}
+	return strings.Join(elements, "")
+}
+
+// baseStringURI is §3.4.1.2: scheme "://" host [":" port] path, without query or
+// fragment. Behind a RewriteTransport the client signed the real provider's URL, which
+// X-Forwarded-Proto and X-Forwarded-Host carry.
+func baseStringURI(r *http.Request) string {
+	scheme, hostHeader := "http", r.Host
 	if r.TLS != nil {
 		scheme = "https"
 	}
-	host := r.Host
 	if p := r.Header.Get("X-Forwarded-Proto"); p != "" {
 		scheme = p
 	}
 	if h := r.Header.Get("X-Forwarded-Host"); h != "" {
-		host = h
+		hostHeader = h
 	}
-	scheme, host = strings.ToLower(scheme), strings.ToLower(host)
-	if (scheme == "http" && strings.HasSuffix(host, ":80")) || (scheme == "https" && strings.HasSuffix(host, ":443")) {
-		host = host[:strings.LastIndexByte(host, ':')]
+	// 1. "The scheme and host MUST be in lowercase."
+	scheme = strings.ToLower(scheme)
+	// 2. "The host and port values MUST match the content of the HTTP request Host header."
+	host, port, err := net.SplitHostPort(hostHeader)
+	if err != nil {
+		host, port = hostHeader, ""
 	}
-	return scheme + "://" + host + r.URL.EscapedPath()
+	host = strings.ToLower(host)
+	// 3. "The port MUST be included if it is not the default port for the scheme, and
+	//    MUST be excluded if it is the default": 80 for http, 443 for https.
+	authority := host
+	if port != "" && !(scheme == "http" && port == "80") && !(scheme == "https" && port == "443") {
+		authority = net.JoinHostPort(host, port)
+	}
+	// The path as the request line carried it, still percent-encoded.
+	return scheme + "://" + authority + r.URL.EscapedPath()
 }
 
-// sign computes §3.4.2's HMAC-SHA1 signature.
-func sign(base, consumerSecret, tokenSecret string) string {
-	mac := hmac.New(sha1.New, []byte(percentEncode(consumerSecret)+"&"+percentEncode(tokenSecret)))
-	mac.Write([]byte(base))
+// normalizeParameters is §3.4.1.3.2.
+func normalizeParameters(params []param) string {
+	// 1. "the name and value of each parameter are encoded"
+	encoded := make([]param, 0, len(params))
+	for _, p := range params {
+		encoded = append(encoded, param{encode(p.name), encode(p.value)})
+	}
+	// 2. "sorted by name, using ascending byte value ordering. If two or more parameters
+	//    share the same name, they are sorted by their value."
+	slices.SortFunc(encoded, func(a, b param) int {
+		if c := strings.Compare(a.name, b.name); c != 0 {
+			return c
+		}
+		return strings.Compare(a.value, b.value)
+	})
+	// 3. "The name of each parameter is concatenated to its corresponding value using an
+	//    "=" character ... even if the value is empty."
+	pairs := make([]string, len(encoded))
+	for i, p := range encoded {
+		pairs[i] = p.name + "=" + p.value
+	}
+	// 4. "concatenated together into a single string by using an "&" character".
+	return strings.Join(pairs, "&")
+}
+
+// hmacSHA1 is §3.4.2: HMAC-SHA1 over the base string, keyed with the encoded client
+// secret, "&" (present even when a secret is empty) and the encoded token secret; the
+// digest base64-encoded.
+func hmacSHA1(baseString, clientSecret, tokenSecret string) string {
+	key := encode(clientSecret) + "&" + encode(tokenSecret)
+	mac := hmac.New(sha1.New, []byte(key))
+	mac.Write([]byte(baseString))
 	return base64.StdEncoding.EncodeToString(mac.Sum(nil))
 }
 
-// percentEncode is §3.6: everything but ALPHA, DIGIT, '-', '.', '_', '~' as %XX, upper case.
-func percentEncode(s string) string {
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~' {
-			b.WriteByte(c)
-		} else {
-			fmt.Fprintf(&b, "%%%02X", c)
+// encode is §3.6: the bytes of the UTF-8 string, unreserved characters (ALPHA, DIGIT,
+// "-", ".", "_", "~") as they are, every other byte as "%" and two upper-case hex digits.
+func encode(s string) string {
+	const hexDigits = "0123456789ABCDEF"
+	out := make([]byte, 0, len(s))
+	for _, c := range []byte(s) {
+		switch {
+		case 'A' <= c && c <= 'Z', 'a' <= c && c <= 'z', '0' <= c && c <= '9', c == '-', c == '.', c == '_', c == '~':
+			out = append(out, c)
+		default:
+			out = append(out, '%', hexDigits[c>>4], hexDigits[c&0x0f])
 		}
 	}
-	return b.String()
+	return string(out)
 }

@@ -1,7 +1,10 @@
-// Package providertest holds fakes of third-party providers for tests of any package:
-// an OAuth 1.0a Twitter that checks what Twitter checks, and a RoundTripper that sends
-// requests for real provider hosts to local servers. It must not be imported by non-test
-// code.
+// Package providertest holds test doubles of third-party providers for tests of any
+// package: an OAuth 1.0a Twitter that checks what Twitter checks (signatures verified
+// from RFC 5849, with the RFC's examples in RFC5849Vectors), a RoundTripper that sends
+// requests for real provider hosts to local servers, and the rules (SandboxRewrites) that
+// send goth's hard-coded OAuth 2 hosts to internal/sandbox — the project's one fake OAuth 2
+// and OpenID Connect server; there is no second one here. It must not be imported by
+// non-test code.
 package providertest
 
 import (
@@ -48,7 +51,7 @@ type TwitterCredentials struct {
 
 // Twitter is a fake of Twitter's OAuth 1.0a endpoints and the two profile endpoints
 // (v1.1 verify_credentials, v2 users/me), plus v1.1 statuses/update (a signed form POST,
-// for API proxy tests). It verifies every signature with the consumer
+// for API proxy tests) and v1.1 oauth/invalidate_token (revocation). It verifies every signature with the consumer
 // secret and the right token secret, rejects timestamps more than five minutes off and
 // reused nonces, requires oauth_callback on request_token, makes request tokens single-use
 // and checks the verifier. Safe for concurrent use.
@@ -97,6 +100,7 @@ func NewTwitter(t testing.TB, consumers map[string]string) *Twitter {
 	mux.HandleFunc("GET /1.1/account/verify_credentials.json", tw.verifyCredentials)
 	mux.HandleFunc("GET /2/users/me", tw.usersMe)
 	mux.HandleFunc("POST /1.1/statuses/update.json", tw.statusUpdate)
+	mux.HandleFunc("POST /1.1/oauth/invalidate_token", tw.invalidateToken)
 	tw.srv = httptest.NewServer(mux)
 	t.Cleanup(tw.srv.Close)
 	return tw
@@ -198,7 +202,7 @@ func (tw *Twitter) check(w http.ResponseWriter, r *http.Request, tokenSecret fun
 	} else if secret, ok = tokenSecret(call.ConsumerKey, call.Token); !ok {
 		return reject("unknown token, or a token of another consumer")
 	}
-	want := sign(baseString(r, s.params), consumerSecret, secret)
+	want := hmacSHA1(signatureBaseString(r, s.params), consumerSecret, secret)
 	if !hmac.Equal([]byte(want), []byte(s.oauth["oauth_signature"])) {
 		return reject("bad signature")
 	}
@@ -366,6 +370,31 @@ func (tw *Twitter) statusUpdate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"id_str": random(), "text": status, "user": map[string]any{"id_str": u.ID}})
+}
+
+// invalidateToken is Twitter's revocation: a request signed with the access token, which
+// names that same token in access_token, ends it.
+func (tw *Twitter) invalidateToken(w http.ResponseWriter, r *http.Request) {
+	tw.mu.Lock()
+	defer tw.mu.Unlock()
+	s, ok := tw.check(w, r, func(consumer, token string) (string, bool) {
+		at := tw.access[token]
+		if at == nil || at.consumer != consumer {
+			return "", false
+		}
+		return at.secret, true
+	})
+	if !ok {
+		return
+	}
+	token := s.oauth["oauth_token"]
+	if r.PostFormValue("access_token") != token {
+		tw.calls[len(tw.calls)-1].Rejected = "access_token is not the token that signed the request"
+		twitterError(w, http.StatusForbidden, 348, "Client application is not permitted to invalidate this token.")
+		return
+	}
+	delete(tw.access, token)
+	writeJSON(w, http.StatusOK, map[string]string{"access_token": token})
 }
 
 func twitterError(w http.ResponseWriter, status, code int, message string) {

@@ -82,6 +82,7 @@ func (s *Server) parseAuthRequest(q url.Values) (authRequest, *authError) {
 		return req, clientError(ReasonInvalidScope, "invalid_scope", "scope is not a space-separated list of scope tokens")
 	}
 	req.scopes = scopes
+	req.nonce = q.Get("nonce")
 
 	challenge, method := q.Get("code_challenge"), q.Get("code_challenge_method")
 	switch {

@@ -249,16 +249,25 @@ func TestAutoApprove(t *testing.T) {
 
 func TestRealProviderPaths(t *testing.T) {
 	f := newFixture(t, func(o *sandbox.Options) { o.AutoApprove = ada.ID })
-	for _, path := range []string{"/login/oauth/authorize", "/oauth/authorize", "/o/oauth2/auth", "/o/oauth2/v2/auth"} {
+	for _, path := range []string{"/login/oauth/authorize", "/oauth/authorize", "/o/oauth2/auth", "/o/oauth2/v2/auth", "/api/oauth2/authorize"} {
 		t.Run(path, func(t *testing.T) {
 			codeFrom(t, f.get(f.browser, path, authParams()), appCallback, "st-123")
 		})
 	}
-	for _, path := range []string{"/login/oauth/access_token", "/oauth/token"} {
+	for _, path := range []string{"/login/oauth/access_token", "/oauth/token", "/api/oauth.access", "/api/oauth2/token", "/api/token"} {
 		t.Run(path, func(t *testing.T) {
 			code := codeFrom(t, f.get(f.browser, "/authorize", authParams()), appCallback, "st-123")
 			if resp := f.postForm(http.DefaultClient, path, exchangeForm(code)); resp.status != http.StatusOK {
 				t.Fatalf("status %d: %s", resp.status, resp.body)
+			}
+		})
+	}
+	for _, path := range []string{"/oauth/revoke", "/api/oauth2/token/revoke", "/oauth/v2/revoke"} {
+		t.Run(path, func(t *testing.T) {
+			access, _ := f.tokens(codeFrom(t, f.get(f.browser, "/authorize", authParams()), appCallback, "st-123"))
+			form := url.Values{"token": {access}, "client_id": {appID}, "client_secret": {appSecret}}
+			if resp := f.postForm(http.DefaultClient, path, form); resp.status != http.StatusOK || f.srv.Live(access) {
+				t.Fatalf("status %d, token live afterwards: %v", resp.status, f.srv.Live(access))
 			}
 		})
 	}

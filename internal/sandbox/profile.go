@@ -21,6 +21,10 @@ const (
 	shapeGitHub profileShape = iota
 	shapeGitLab
 	shapeGoogle
+	shapeSlack
+	shapeDiscord
+	shapeSpotify
+	shapeUber
 )
 
 // bearer returns the user and scopes of a resource request's access token (RFC 6750),
@@ -45,9 +49,7 @@ func (s *Server) bearer(w http.ResponseWriter, r *http.Request, shape profileSha
 	}
 	if token == "" {
 		s.reject(ReasonMissingToken)
-		// §3.1: a request without credentials gets a challenge without an error code.
-		w.Header().Set("WWW-Authenticate", `Bearer realm="sandbox"`)
-		writeUnauthorized(w, shape, "no access token")
+		refuseBearer(w, shape, ReasonMissingToken)
 		return User{}, nil, false
 	}
 
@@ -73,20 +75,39 @@ func (s *Server) bearer(w http.ResponseWriter, r *http.Request, shape profileSha
 	s.mu.Unlock()
 
 	if reason != "" {
-		// §3.1: invalid_token for an expired, revoked or unknown token.
-		w.Header().Set("WWW-Authenticate", `Bearer realm="sandbox", error="invalid_token", error_description="`+string(reason)+`"`)
-		writeUnauthorized(w, shape, string(reason))
+		refuseBearer(w, shape, reason)
 		return User{}, nil, false
 	}
 	return user, scopes, true
 }
 
-func writeUnauthorized(w http.ResponseWriter, shape profileShape, detail string) {
-	if shape == shapeGitHub {
-		writeJSON(w, http.StatusUnauthorized, gitHubMessage{Message: "Bad credentials", DocumentationURL: "https://docs.github.com/rest"})
+// refuseBearer answers a resource request without a live access token, in the provider's
+// own way.
+func refuseBearer(w http.ResponseWriter, shape profileShape, reason Reason) {
+	if shape == shapeSlack {
+		// Slack answers every Web API call with HTTP 200 and says "ok": false.
+		writeJSON(w, http.StatusOK, slackError{Error: slackAuthError(reason)})
 		return
 	}
-	writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "invalid_token", "error_description": detail})
+	// RFC 6750 §3.1: a request without credentials gets a challenge without an error
+	// code; an expired, revoked or unknown token gets invalid_token.
+	challenge := `Bearer realm="sandbox"`
+	if reason != ReasonMissingToken {
+		challenge += `, error="invalid_token", error_description="` + string(reason) + `"`
+	}
+	w.Header().Set("WWW-Authenticate", challenge)
+	switch shape {
+	case shapeGitHub:
+		writeJSON(w, http.StatusUnauthorized, gitHubMessage{Message: "Bad credentials", DocumentationURL: "https://docs.github.com/rest"})
+	case shapeDiscord:
+		writeJSON(w, http.StatusUnauthorized, discordError{Message: "401: Unauthorized", Code: 0})
+	case shapeSpotify:
+		writeJSON(w, http.StatusUnauthorized, spotifyError{Error: spotifyErrorBody{Status: http.StatusUnauthorized, Message: "Invalid access token"}})
+	case shapeUber:
+		writeJSON(w, http.StatusUnauthorized, uberError{Message: "Invalid OAuth 2.0 credentials provided.", Code: "unauthorized"})
+	default:
+		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "invalid_token", "error_description": string(reason)})
+	}
 }
 
 type gitHubMessage struct {

@@ -60,7 +60,13 @@ type Options struct {
 	AutoApprove string
 	// Prefix is the path the server is mounted at, e.g. "/sandbox" ("" for the root). It is
 	// used for the consent form's action and the browser cookie's path; callers still strip it.
-	Prefix        string
+	Prefix string
+	// Issuer is the iss of the ID tokens and of the OpenID Connect discovery document.
+	// Empty means the URL the client reached the sandbox at: scheme, Host header and
+	// Prefix (see the package comment). Set it when tests pose as a real provider behind a
+	// host rewrite: "https://accounts.google.com" for Google, or Google's legacy bare
+	// "accounts.google.com".
+	Issuer        string
 	Now           func() time.Time // default time.Now
 	AccessTTL     time.Duration    // default 1h
 	RotateRefresh bool             // refresh_token grant issues a new refresh token and retires the old
@@ -77,6 +83,8 @@ type Grant struct {
 	RefreshToken string
 	Scopes       []string
 	ExpiresAt    time.Time // of the access token
+	// IDToken is the signed OpenID Connect ID token of the answer, when the scope had openid.
+	IDToken string
 }
 
 // Server is the sandbox authorization server. It is an http.Handler; all methods are
@@ -87,6 +95,8 @@ type Server struct {
 	accessTTL     time.Duration
 	rotateRefresh bool
 	autoApprove   string
+	issuer        string // Options.Issuer
+	idKey         idKey
 	mux           *http.ServeMux
 
 	mu      sync.Mutex
@@ -112,6 +122,7 @@ type authRequest struct {
 	scopes        []string
 	state         string
 	codeChallenge string // S256 only; "" when the client sent none
+	nonce         string // OpenID Connect: echoed in the ID token (OIDC Core §3.1.2.1)
 }
 
 type consentRequest struct {
@@ -152,6 +163,9 @@ func New(opts Options) (*Server, error) {
 	if len(opts.Users) == 0 {
 		return nil, errors.New("sandbox: at least one user is required")
 	}
+	if err := checkIssuer(opts.Issuer); err != nil {
+		return nil, err
+	}
 	if opts.AccessTTL < 0 {
 		return nil, fmt.Errorf("sandbox: negative access token lifetime %s", opts.AccessTTL)
 	}
@@ -161,6 +175,7 @@ func New(opts Options) (*Server, error) {
 		accessTTL:     opts.AccessTTL,
 		rotateRefresh: opts.RotateRefresh,
 		autoApprove:   opts.AutoApprove,
+		issuer:        opts.Issuer,
 		clients:       map[string]Client{},
 		pending:       map[string]*consentRequest{},
 		codes:         map[string]*authCode{},
@@ -274,9 +289,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // routes lists every endpoint in one place. The paths under "real provider paths" repeat
-// the endpoints at the paths GitHub, GitLab and Google use, so that a test which rewrites
-// only the host of a provider's hard-coded URLs (goth's google provider has no URL
-// options) still lands on the right handler.
+// the endpoints at the paths the real providers use, so that a test which rewrites only
+// the host of a provider's hard-coded URLs (goth's google, slack, discord, spotify and
+// uber providers have no URL options) still lands on the right handler.
 func (s *Server) routes() *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /authorize", s.handleAuthorize)
@@ -284,20 +299,47 @@ func (s *Server) routes() *http.ServeMux {
 	mux.HandleFunc("POST /token", s.handleToken)
 	mux.HandleFunc("POST /revoke", s.handleRevoke)
 
+	// OpenID Connect (Discovery 1.0 §4, RFC 7517).
+	mux.HandleFunc("GET /.well-known/openid-configuration", s.handleDiscovery)
+	mux.HandleFunc("GET /jwks", s.handleJWKS)
+
 	mux.HandleFunc("GET /user", s.handleGitHubUser)                // GitHub
 	mux.HandleFunc("GET /user/emails", s.handleGitHubEmails)       // GitHub
 	mux.HandleFunc("GET /api/v4/user", s.handleGitLabUser)         // GitLab
-	mux.HandleFunc("GET /oauth2/v2/userinfo", s.handleGoogleV2)    // Google, what goth reads
-	mux.HandleFunc("GET /v1/userinfo", s.handleGoogleOIDCUserinfo) // Google OpenID Connect
+	mux.HandleFunc("GET /oauth2/v2/userinfo", s.handleGoogleV2)    // Google v2 userinfo
+	mux.HandleFunc("GET /v1/userinfo", s.handleGoogleOIDCUserinfo) // Google, and the OIDC userinfo
+	mux.HandleFunc("GET /api/auth.test", s.handleSlackAuthTest)    // Slack
+	mux.HandleFunc("GET /api/users.info", s.handleSlackUsersInfo)  // Slack
+	mux.HandleFunc("GET /api/users/@me", s.handleDiscordMe)        // Discord
+	mux.HandleFunc("GET /v1/me", s.handleV1Me)                     // Spotify and Uber, told apart by host
 
 	// Real provider paths.
-	for _, p := range []string{"/login/oauth/authorize", "/oauth/authorize", "/o/oauth2/auth", "/o/oauth2/v2/auth"} {
+	for _, p := range []string{
+		"/login/oauth/authorize", // GitHub
+		"/oauth/authorize",       // GitLab, Slack, Uber
+		"/o/oauth2/auth",         // Google
+		"/o/oauth2/v2/auth",      // Google
+		"/api/oauth2/authorize",  // Discord
+	} {
 		mux.HandleFunc("GET "+p, s.handleAuthorize)
 		mux.HandleFunc("POST "+p, s.handleConsent)
 	}
-	mux.HandleFunc("POST /login/oauth/access_token", s.handleToken) // GitHub
-	mux.HandleFunc("POST /oauth/token", s.handleToken)              // GitLab
+	for _, p := range []string{
+		"/login/oauth/access_token", // GitHub
+		"/oauth/token",              // GitLab, Uber
+		"/api/oauth.access",         // Slack
+		"/api/oauth2/token",         // Discord
+		"/api/token",                // Spotify
+	} {
+		mux.HandleFunc("POST "+p, s.handleToken)
+	}
 	mux.HandleFunc("POST /oauth/revoke", s.handleRevoke)            // GitLab
+	mux.HandleFunc("POST /api/oauth2/token/revoke", s.handleRevoke) // Discord
+	mux.HandleFunc("POST /oauth/v2/revoke", s.handleRevoke)         // Uber
+
+	// Revocation APIs of providers without RFC 7009.
+	mux.HandleFunc("DELETE /applications/{client_id}/grant", s.handleGitHubDeleteGrant) // GitHub
+	mux.HandleFunc("POST /api/auth.revoke", s.handleSlackRevoke)                        // Slack
 	return mux
 }
 

@@ -56,6 +56,9 @@ const (
 	ReasonExpiredToken      Reason = "expired_token"
 	ReasonRevokedToken      Reason = "revoked_token"
 	ReasonInsufficientScope Reason = "insufficient_scope"
+
+	// The sandbox's own failure, such as an ID token it could not sign.
+	ReasonServerError Reason = "server_error"
 )
 
 // Stats returns a snapshot of the counters.

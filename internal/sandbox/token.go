@@ -32,6 +32,7 @@ type tokenResponse struct {
 	ExpiresIn    int64  `json:"expires_in"`
 	RefreshToken string `json:"refresh_token,omitempty"`
 	Scope        string `json:"scope"`
+	IDToken      string `json:"id_token,omitempty"` // OIDC Core §3.1.3.3, with scope openid
 }
 
 // handleToken serves POST /token.
@@ -41,9 +42,9 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		var resp tokenResponse
 		switch form.Get("grant_type") {
 		case "authorization_code":
-			resp, terr = s.exchangeCode(client, form)
+			resp, terr = s.exchangeCode(client, form, s.issuerFor(r))
 		case "refresh_token":
-			resp, terr = s.refreshGrant(client, form)
+			resp, terr = s.refreshGrant(client, form, s.issuerFor(r))
 		case "":
 			terr = badRequest(ReasonMalformed, "invalid_request", "grant_type is missing")
 		default:
@@ -123,8 +124,9 @@ func (s *Server) authenticateClient(r *http.Request, form url.Values) (Client, *
 	return client, nil
 }
 
-// exchangeCode runs the authorization_code grant (RFC 6749 §4.1.3, RFC 7636 §4.6).
-func (s *Server) exchangeCode(client Client, form url.Values) (tokenResponse, *tokenError) {
+// exchangeCode runs the authorization_code grant (RFC 6749 §4.1.3, RFC 7636 §4.6). issuer
+// goes into the ID token when the scope has openid.
+func (s *Server) exchangeCode(client Client, form url.Values, issuer string) (tokenResponse, *tokenError) {
 	codeValue := form.Get("code")
 	if codeValue == "" {
 		return tokenResponse{}, badRequest(ReasonMalformed, "invalid_request", "code is missing")
@@ -166,12 +168,20 @@ func (s *Server) exchangeCode(client Client, form url.Values) (tokenResponse, *t
 
 	// The code is consumed only by a successful exchange: a client that fixes its request
 	// (x/oauth2 retries with the other client authentication style) may try again.
-	code.used = true
-	code.family = &family{}
-	s.stats.CodeExchanges++
+	fam := &family{}
 	refresh := newSecret(prefixRefresh)
-	s.refresh[refresh] = &refreshToken{userID: code.userID, clientID: client.ID, scopes: code.req.scopes, family: code.family}
-	return s.issueAccessLocked(code.userID, client.ID, "authorization_code", code.req.scopes, code.family, refresh, true), nil
+	resp, terr := s.issueLocked(issue{
+		userID: code.userID, clientID: client.ID, grantType: "authorization_code", scopes: code.req.scopes,
+		family: fam, refresh: refresh, sendRefresh: true, issuer: issuer, nonce: code.req.nonce,
+	})
+	if terr != nil {
+		return tokenResponse{}, terr
+	}
+	code.used = true
+	code.family = fam
+	s.stats.CodeExchanges++
+	s.refresh[refresh] = &refreshToken{userID: code.userID, clientID: client.ID, scopes: code.req.scopes, family: fam}
+	return resp, nil
 }
 
 // verifierMatches checks RFC 7636 §4.6: BASE64URL(SHA256(code_verifier)) == code_challenge,
@@ -191,8 +201,9 @@ func verifierMatches(verifier, challenge string) bool {
 	return subtle.ConstantTimeCompare([]byte(got), []byte(challenge)) == 1
 }
 
-// refreshGrant runs the refresh_token grant (RFC 6749 §6).
-func (s *Server) refreshGrant(client Client, form url.Values) (tokenResponse, *tokenError) {
+// refreshGrant runs the refresh_token grant (RFC 6749 §6). With openid in the scope the
+// answer carries a new ID token, as Google's does (OIDC Core §12.2).
+func (s *Server) refreshGrant(client Client, form url.Values, issuer string) (tokenResponse, *tokenError) {
 	value := form.Get("refresh_token")
 	if value == "" {
 		return tokenResponse{}, badRequest(ReasonMalformed, "invalid_request", "refresh_token is missing")
@@ -223,38 +234,71 @@ func (s *Server) refreshGrant(client Client, form url.Values) (tokenResponse, *t
 		}
 		scopes = asked
 	}
-	s.stats.Refreshes++
-	if !s.rotateRefresh {
-		// Like Google: the answer has no refresh_token and the client keeps the one it has.
-		return s.issueAccessLocked(rt.userID, client.ID, "refresh_token", scopes, rt.family, value, false), nil
+	// Without rotation the answer has no refresh_token and the client keeps the one it
+	// has, like Google's; with rotation it gets a new one.
+	in := issue{
+		userID: rt.userID, clientID: client.ID, grantType: "refresh_token", scopes: scopes,
+		family: rt.family, refresh: value, issuer: issuer,
 	}
-	rt.rotated = true
-	next := newSecret(prefixRefresh)
-	s.refresh[next] = &refreshToken{userID: rt.userID, clientID: client.ID, scopes: rt.scopes, family: rt.family}
-	return s.issueAccessLocked(rt.userID, client.ID, "refresh_token", scopes, rt.family, next, true), nil
+	if s.rotateRefresh {
+		in.refresh, in.sendRefresh = newSecret(prefixRefresh), true
+	}
+	resp, terr := s.issueLocked(in)
+	if terr != nil {
+		return tokenResponse{}, terr
+	}
+	s.stats.Refreshes++
+	if s.rotateRefresh {
+		rt.rotated = true
+		s.refresh[in.refresh] = &refreshToken{userID: rt.userID, clientID: client.ID, scopes: rt.scopes, family: rt.family}
+	}
+	return resp, nil
 }
 
-// issueAccessLocked creates an access token, records the token set for Issued and builds
-// the answer. sendRefresh says whether refresh is new and goes into the answer.
-func (s *Server) issueAccessLocked(userID, clientID, grantType string, scopes []string, fam *family, refresh string, sendRefresh bool) tokenResponse {
+// issue is one token set to hand out.
+type issue struct {
+	userID, clientID, grantType string
+	scopes                      []string
+	family                      *family
+	// refresh is the refresh token the client holds afterwards; sendRefresh says whether it
+	// is new and goes into the answer.
+	refresh     string
+	sendRefresh bool
+	issuer      string // the ID token's iss
+	nonce       string // the authorization request's nonce, "" on refresh
+}
+
+// issueLocked creates an access token and, with openid in the scope, an ID token; records
+// the token set for Issued; and builds the answer. It changes nothing when it fails.
+func (s *Server) issueLocked(in issue) (tokenResponse, *tokenError) {
 	token := newSecret(prefixAccess)
-	expiresAt := s.now().Add(s.accessTTL)
-	s.access[token] = &accessToken{userID: userID, clientID: clientID, scopes: scopes, expiresAt: expiresAt, family: fam}
+	now := s.now()
+	expiresAt := now.Add(s.accessTTL)
+	var idToken string
+	if slices.Contains(in.scopes, "openid") {
+		var err error
+		if idToken, err = s.idToken(in, token, now, expiresAt); err != nil {
+			return tokenResponse{}, &tokenError{status: http.StatusInternalServerError, code: "server_error",
+				description: "cannot sign the ID token", reason: ReasonServerError}
+		}
+	}
+	s.access[token] = &accessToken{userID: in.userID, clientID: in.clientID, scopes: in.scopes, expiresAt: expiresAt, family: in.family}
 	s.issued = append(s.issued, Grant{
-		UserID: userID, ClientID: clientID, GrantType: grantType,
-		AccessToken: token, RefreshToken: refresh,
-		Scopes: slices.Clone(scopes), ExpiresAt: expiresAt,
+		UserID: in.userID, ClientID: in.clientID, GrantType: in.grantType,
+		AccessToken: token, RefreshToken: in.refresh,
+		Scopes: slices.Clone(in.scopes), ExpiresAt: expiresAt, IDToken: idToken,
 	})
 	resp := tokenResponse{
 		AccessToken: token,
 		TokenType:   "bearer",
 		ExpiresIn:   int64(s.accessTTL.Seconds()),
-		Scope:       strings.Join(scopes, " "),
+		Scope:       strings.Join(in.scopes, " "),
+		IDToken:     idToken,
 	}
-	if sendRefresh {
-		resp.RefreshToken = refresh
+	if in.sendRefresh {
+		resp.RefreshToken = in.refresh
 	}
-	return resp
+	return resp, nil
 }
 
 // handleRevoke serves POST /revoke (RFC 7009).
