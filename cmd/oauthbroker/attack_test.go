@@ -144,7 +144,7 @@ func TestFlowAttacksChangeNothing(t *testing.T) {
 		cb := stopAtCallback(t, browser, b.link("alpha", keyA, "sandbox", "c", "denier"))
 		u, _ := url.Parse(cb)
 		denied := u.Scheme + "://" + u.Host + u.Path + "?error=access_denied&error_description=%3Cb%3Ephish%3C%2Fb%3E&state=" + url.QueryEscape(u.Query().Get("state"))
-		b.unchanged(t, http.StatusForbidden, "you cancelled", func() (int, string) {
+		b.unchanged(t, http.StatusForbidden, "You cancelled linking", func() (int, string) {
 			status, page := visit(t, browser, denied)
 			if strings.Contains(page, "phish") {
 				t.Errorf("the page shows the attacker's error_description:\n%s", page)
@@ -184,7 +184,7 @@ func TestTwitterDeniedAndTamperedToken(t *testing.T) {
 		defer tw.SetDeny(false)
 		browser := newBrowser(t)
 		cb := stopAtCallback(t, browser, b.link("alpha", keyA, "twitter", "c", "u2"))
-		b.unchanged(t, http.StatusForbidden, "you cancelled", func() (int, string) { return visit(t, browser, cb) })
+		b.unchanged(t, http.StatusForbidden, "You cancelled linking", func() (int, string) { return visit(t, browser, cb) })
 	})
 }
 

@@ -4,6 +4,9 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/gorilla/sessions"
@@ -140,7 +143,21 @@ func (s *Server) flowError(w http.ResponseWriter, r *http.Request, err error) {
 	if !errors.As(err, &be) {
 		msg = "The broker hit an internal error. Nothing was linked."
 	}
-	s.pages.RenderFlowError(w, templates.FlowError{Status: status, Title: title, Message: msg, RequestID: requestIDFrom(r.Context())})
+	s.pages.RenderFlowError(w, templates.FlowError{Status: status, Title: title, Message: sentence(msg), RequestID: requestIDFrom(r.Context())})
+}
+
+// sentence turns a broker message (written for API callers: lower case, no full stop) into a
+// sentence for a page.
+func sentence(msg string) string {
+	r, size := utf8.DecodeRuneInString(msg)
+	if size == 0 {
+		return msg
+	}
+	msg = string(unicode.ToUpper(r)) + msg[size:]
+	if !strings.HasSuffix(msg, ".") {
+		msg += "."
+	}
+	return msg
 }
 
 func flowStatus(code string) (int, string) {
