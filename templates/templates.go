@@ -28,26 +28,36 @@ func Static() fs.FS {
 	return sub
 }
 
-// pageNames are the templates that must exist: Parse fails without any of them.
-var pageNames = []string{"flow_success.html", "flow_error.html"}
+// The templates that must exist: Parse fails without any of them. The browser-flow pages share
+// layout.html, the operators' pages admin_layout.html (admin.go).
+var layouts = []struct {
+	file  string
+	pages []string
+}{
+	{"layout.html", []string{"flow_success.html", "flow_error.html"}},
+	{"admin_layout.html", adminPageNames},
+}
 
 // Pages renders oauthbroker's HTML pages.
 type Pages struct {
 	byName map[string]*template.Template
 }
 
-// Parse parses every page with the shared layout.
+// Parse parses every page with its layout.
 func Parse() (*Pages, error) {
 	funcs := template.FuncMap{
 		"rfc3339": func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+		"num":     Thousands,
 	}
 	p := &Pages{byName: map[string]*template.Template{}}
-	for _, name := range pageNames {
-		t, err := template.New(name).Funcs(funcs).ParseFS(pageFS, "layout.html", name)
-		if err != nil {
-			return nil, fmt.Errorf("templates: parse %s: %w", name, err)
+	for _, l := range layouts {
+		for _, name := range l.pages {
+			t, err := template.New(name).Funcs(funcs).ParseFS(pageFS, l.file, name)
+			if err != nil {
+				return nil, fmt.Errorf("templates: parse %s: %w", name, err)
+			}
+			p.byName[name] = t
 		}
-		p.byName[name] = t
 	}
 	return p, nil
 }
@@ -82,15 +92,28 @@ func (p *Pages) RenderFlowError(w http.ResponseWriter, data FlowError) {
 }
 
 func (p *Pages) render(w http.ResponseWriter, status int, name string, data any) {
+	_ = p.execute(w, status, name, "layout", SetHTMLHeaders, data)
+}
+
+// execute renders page name through its layout into a buffer, and only then sends headers and
+// page: a failed render sends a plain 500, never half a page. It returns the render error for
+// the caller's log.
+func (p *Pages) execute(w http.ResponseWriter, status int, name, layout string, headers func(http.Header), data any) error {
+	headers(w.Header())
 	var buf bytes.Buffer
-	if err := p.byName[name].ExecuteTemplate(&buf, "layout", data); err != nil {
-		http.Error(w, "internal error: the page could not be rendered", http.StatusInternalServerError)
-		return
+	t, ok := p.byName[name]
+	err := fmt.Errorf("templates: no page %s", name)
+	if ok {
+		err = t.ExecuteTemplate(&buf, layout, data)
 	}
-	SetHTMLHeaders(w.Header())
+	if err != nil {
+		http.Error(w, "internal error: the page could not be rendered", http.StatusInternalServerError)
+		return fmt.Errorf("templates: render %s: %w", name, err)
+	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
 	_, _ = buf.WriteTo(w)
+	return nil
 }
 
 // SetHTMLHeaders sets the headers every HTML page carries: no inline script, no framing, no

@@ -1,0 +1,242 @@
+package main
+
+import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/oauthbroker/oauthbroker/internal/sandbox"
+	"github.com/oauthbroker/oauthbroker/internal/store/sqlite"
+)
+
+// hostileSandbox is a provider whose only account is named like an attack on the admin page.
+func hostileSandbox(t *testing.T) (*sandbox.Server, string) {
+	t.Helper()
+	sb, err := sandbox.New(sandbox.Options{
+		Users: []sandbox.User{{ID: "666", Login: `nick"><img src=x onerror=alert(2)>`, Name: "<script>alert(1)</script>",
+			Email: "evil@example.com"}},
+		AutoApprove: "666",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(sb)
+	t.Cleanup(srv.Close)
+	return sb, srv.URL
+}
+
+var identityRow = regexp.MustCompile(`<tr id="identity-(\d+)">`)
+
+// rowIDs are the identity ids a list page shows, in order.
+func rowIDs(body string) []string {
+	var ids []string
+	for _, m := range identityRow.FindAllStringSubmatch(body, -1) {
+		ids = append(ids, m[1])
+	}
+	return ids
+}
+
+// TestAdminPagesEscapeNamesAndShowNoSecret links an account named <script>alert(1)</script>
+// for a chat user whose id is HTML too, then reads every admin page: each carries the headers,
+// shows the names escaped, and none holds a token, a key, a secret or the link.
+func TestAdminPagesEscapeNamesAndShowNoSecret(t *testing.T) {
+	sb, sbURL := hostileSandbox(t)
+	b := startAdminBroker(t, sb, sbURL, "", appOptions{getenv: adminEnv(adminPassword)})
+	const chatUser = `<img src=x onerror=alert(3)>`
+	link := b.link("alpha", keyA, "sandbox", "telegram", chatUser)
+	if st, page := visit(t, newBrowser(t), link); st != http.StatusOK {
+		t.Fatalf("link: %d\n%s", st, page)
+	}
+	id := b.identities("alpha", keyA, "telegram", chatUser)[0].ID
+	// Relink the same account, so the history has two lines.
+	if st, _ := visit(t, newBrowser(t), b.link("alpha", keyA, "sandbox", "telegram", chatUser)); st != http.StatusOK {
+		t.Fatal("relink failed")
+	}
+
+	a := newAdminBrowser(t, b.URL)
+	login := a.get("/admin/login")
+	list := a.mustLogin()
+	idPath := fmt.Sprintf("/admin/bots/alpha/identities/%d", id)
+	pages := map[string]adminPage{
+		"login":         login,
+		"list":          list,
+		"search":        a.get("/admin/?q=" + url.QueryEscape(chatUser)),
+		"filter":        a.get("/admin/?bot=alpha&provider=sandbox&status=active"),
+		"identity":      a.get(idPath),
+		"unlink form":   a.get(idPath + "/unlink"),
+		"not found":     a.get("/admin/bots/alpha/identities/999999"),
+		"bad cursor":    a.get("/admin/?older=x"),
+		"no such page":  a.get("/admin/nothing/here"),
+		"wrong method":  a.do(http.MethodDelete, "/admin/", nil),
+		"wrong CSRF":    a.post(idPath+"/unlink", url.Values{"csrf": {"x"}}),
+		"list redirect": newAdminBrowser(t, b.URL).get("/admin/"),
+	}
+	unlinked := a.post(idPath+"/unlink", url.Values{"csrf": {csrfOf(t, pages["unlink form"].body)}})
+	pages["unlink"] = unlinked
+	pages["history"] = a.get(idPath + "?unlinked=1")
+
+	for _, name := range []string{"list", "search", "filter", "identity", "unlink form"} {
+		if !strings.Contains(pages[name].body, "&lt;script&gt;alert(1)&lt;/script&gt;") {
+			t.Errorf("%s: the account name is not shown escaped:\n%s", name, pages[name].body)
+		}
+		if !strings.Contains(pages[name].body, "&lt;img src=x onerror=alert(3)&gt;") {
+			t.Errorf("%s: the chat user id is not shown escaped", name)
+		}
+	}
+	if got := rowIDs(pages["search"].body); len(got) != 1 || got[0] != fmt.Sprint(id) {
+		t.Errorf("search for the chat user id: rows %v, want [%d]", got, id)
+	}
+	if h := pages["history"].body; !strings.Contains(h, "relinked") || !strings.Contains(h, "unlinked by an operator") {
+		t.Errorf("history after unlink lacks relinked or unlinked by an operator:\n%s", h)
+	}
+
+	var secrets []string
+	for _, g := range sb.Issued() {
+		secrets = append(secrets, g.AccessToken, g.RefreshToken)
+	}
+	u, _ := url.Parse(link)
+	secrets = append(secrets, u.Query().Get("link"), keyA, "secret-a-0123456789", adminPassword)
+	adminURL, _ := url.Parse(b.URL + "/admin/")
+	for _, c := range a.c.Jar.Cookies(adminURL) {
+		secrets = append(secrets, c.Value) // the session cookie, while it lived
+	}
+	for name, p := range pages {
+		checkAdminHeaders(t, name, p)
+		for _, s := range secrets {
+			if s != "" && strings.Contains(p.body, s) {
+				t.Errorf("%s: the page contains a secret (%d characters)", name, len(s))
+			}
+		}
+		for _, raw := range []string{"<script>alert(1)", "<img src=x onerror"} {
+			if strings.Contains(p.body, raw) {
+				t.Errorf("%s: %q reaches the page unescaped", name, raw)
+			}
+		}
+	}
+}
+
+// TestAdminUnlinkNeedsTheSessionsCSRFToken: an unlink POST without the token, with a wrong
+// one or with another session's is refused with 403 and changes nothing; with it, the
+// identity is gone from the bot API, and the history says an operator did it.
+func TestAdminUnlinkNeedsTheSessionsCSRFToken(t *testing.T) {
+	sb, sbURL := interactiveSandbox(t)
+	b := startAdminBroker(t, sb, sbURL, "", appOptions{getenv: adminEnv(adminPassword)})
+	if st, page := openLink(t, newBrowser(t), b.link("alpha", keyA, "sandbox", "slack", "U1"), "1001", "authorize"); st != http.StatusOK {
+		t.Fatalf("%d %s", st, page)
+	}
+	id := b.identities("alpha", keyA, "slack", "U1")[0].ID
+	path := fmt.Sprintf("/admin/bots/alpha/identities/%d", id)
+
+	a, other := newAdminBrowser(t, b.URL), newAdminBrowser(t, b.URL)
+	a.mustLogin()
+	form := a.get(path + "/unlink")
+	if form.status != http.StatusOK || !strings.Contains(form.body, "Unlink this account?") {
+		t.Fatalf("unlink form: %d\n%s", form.status, form.body)
+	}
+	otherCSRF := csrfOf(t, other.mustLogin().body)
+
+	before := b.snapshot()
+	for name, f := range map[string]url.Values{
+		"no token":              {},
+		"empty token":           {"csrf": {""}},
+		"wrong token":           {"csrf": {"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}},
+		"another session token": {"csrf": {otherCSRF}},
+	} {
+		if p := a.post(path+"/unlink", f); p.status != http.StatusForbidden || !strings.Contains(p.body, "Nothing was changed") {
+			t.Errorf("%s: %d\n%s", name, p.status, p.body)
+		}
+	}
+	// Without a session at all, the form leads to the login page and changes nothing either.
+	if p := newAdminBrowser(t, b.URL).post(path+"/unlink", url.Values{"csrf": {csrfOf(t, form.body)}}); p.status != http.StatusSeeOther ||
+		!strings.HasPrefix(p.location(), "/admin/login") {
+		t.Errorf("unlink without a session: %d → %q", p.status, p.location())
+	}
+	if b.snapshot() != before {
+		t.Fatal("a refused unlink changed the store")
+	}
+	if st := b.api("GET", fmt.Sprintf("/bots/alpha/identities/%d/credentials", id), keyA, nil, nil); st != http.StatusOK {
+		t.Fatalf("credentials after refused unlinks: %d", st)
+	}
+
+	p := a.post(path+"/unlink", url.Values{"csrf": {csrfOf(t, form.body)}})
+	if p.status != http.StatusSeeOther || p.location() != path+"?unlinked=1" {
+		t.Fatalf("unlink: %d → %q\n%s", p.status, p.location(), p.body)
+	}
+	if st := b.api("GET", fmt.Sprintf("/bots/alpha/identities/%d/credentials", id), keyA, nil, nil); st != http.StatusNotFound {
+		t.Errorf("credentials after the unlink: %d, want 404", st)
+	}
+	if ids := b.identities("alpha", keyA, "slack", "U1"); len(ids) != 0 {
+		t.Errorf("the bot still lists %+v", ids)
+	}
+	gone := a.get(path + "?unlinked=1")
+	if gone.status != http.StatusGone || !strings.Contains(gone.body, "Unlinked.") || !strings.Contains(gone.body, "unlinked by an operator") {
+		t.Errorf("identity page after unlink: %d\n%s", gone.status, gone.body)
+	}
+	if again := a.post(path+"/unlink", url.Values{"csrf": {csrfOf(t, form.body)}}); again.status != http.StatusNotFound {
+		t.Errorf("unlinking again: %d", again.status)
+	}
+	if f := a.get(path + "/unlink"); f.status != http.StatusSeeOther || f.location() != path {
+		t.Errorf("unlink form of an unlinked identity: %d → %q", f.status, f.location())
+	}
+	if list := a.get("/admin/"); len(rowIDs(list.body)) != 0 || !strings.Contains(list.body, "0 linked identities") {
+		t.Errorf("the list after the unlink:\n%s", list.body)
+	}
+}
+
+// TestAdminListFiltersAndPages drives the list's query string over HTTP on synthetic rows
+// (SeedIdentities, the benchmark's rows) and one real identity.
+func TestAdminListFiltersAndPages(t *testing.T) {
+	sb, sbURL := interactiveSandbox(t)
+	b := startAdminBroker(t, sb, sbURL, "", appOptions{getenv: adminEnv(adminPassword)})
+	if err := b.app.store.(*sqlite.Store).SeedIdentities(t.Context(), 120); err != nil {
+		t.Fatal(err)
+	}
+	if st, page := openLink(t, newBrowser(t), b.link("alpha", keyA, "sandbox", "slack", "U-REAL"), "1002", "authorize"); st != http.StatusOK {
+		t.Fatalf("%d %s", st, page)
+	}
+	a := newAdminBrowser(t, b.URL)
+	first := a.mustLogin()
+	ids := rowIDs(first.body)
+	if len(ids) != 50 || ids[0] != "121" || !strings.Contains(first.body, "121 linked identities") {
+		t.Fatalf("first page: %d rows starting %v", len(ids), ids[:min(3, len(ids))])
+	}
+	if strings.Contains(first.body, `id="newer"`) || !strings.Contains(first.body, `id="older"`) {
+		t.Error("the first page offers newer, or no older, rows")
+	}
+	older := regexp.MustCompile(`id="older" href="([^"]+)"`).FindStringSubmatch(first.body)
+	second := a.get(strings.ReplaceAll(older[1], "&amp;", "&"))
+	if got := rowIDs(second.body); len(got) != 50 || got[0] != "71" {
+		t.Fatalf("second page starts %v", got[:min(3, len(got))])
+	}
+	newer := regexp.MustCompile(`id="newer" href="([^"]+)"`).FindStringSubmatch(second.body)
+	if back := a.get(strings.ReplaceAll(newer[1], "&amp;", "&")); strings.Join(rowIDs(back.body), ",") != strings.Join(ids, ",") {
+		t.Errorf("back from the second page: %v", rowIDs(back.body))
+	}
+
+	for _, c := range []struct {
+		query string
+		want  func(body string) bool
+	}{
+		{"provider=sandbox", func(body string) bool { return strings.Join(rowIDs(body), ",") == "121" }},
+		{"q=Grace+Hopper", func(body string) bool { return len(rowIDs(body)) >= 1 && rowIDs(body)[0] == "121" }},
+		{"q=U-REAL&bot=alpha", func(body string) bool { return strings.Join(rowIDs(body), ",") == "121" }},
+		{"bot=alpha&status=pending", func(body string) bool { return len(rowIDs(body)) == 0 && strings.Contains(body, "No identity matches") }},
+		{"status=relink_required", func(body string) bool {
+			return len(rowIDs(body)) > 0 && strings.Count(body, `class="badge err">relink required`) == len(rowIDs(body))
+		}},
+	} {
+		p := a.get("/admin/?" + c.query)
+		if p.status != http.StatusOK || !c.want(p.body) {
+			t.Errorf("?%s: %d, rows %v", c.query, p.status, rowIDs(p.body))
+		}
+	}
+	for _, bad := range []string{"older=0", "older=x", "newer=-1", "older=5&newer=9", "q=" + strings.Repeat("x", 300)} {
+		if p := a.get("/admin/?" + bad); p.status != http.StatusBadRequest {
+			t.Errorf("?%s: %d, want 400", bad, p.status)
+		}
+	}
+}
