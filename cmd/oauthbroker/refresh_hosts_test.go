@@ -1,0 +1,53 @@
+package main
+
+import (
+	"fmt"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/oauthbroker/oauthbroker/internal/providertest"
+	"github.com/oauthbroker/oauthbroker/internal/sandbox"
+)
+
+// TestRefreshAtTheRealHosts: the types whose URLs goth hard-codes refresh through the path
+// the broker really uses for each (goth's refresh with our client; for google our own OAuth 2
+// config; for discord goth's refresh through the default client), against the sandbox at the
+// providers' real hosts (openid-connect: at its discovery URL). Not parallel: it replaces
+// http.DefaultTransport.
+func TestRefreshAtTheRealHosts(t *testing.T) {
+	for _, tc := range []struct{ typ, issuer string }{
+		{"google", "https://accounts.google.com"}, {"discord", ""}, {"spotify", ""}, {"uber", ""}, {"openid-connect", ""},
+	} {
+		t.Run(tc.typ, func(t *testing.T) {
+			sb, err := sandbox.New(sandbox.Options{Users: []sandbox.User{{ID: "1001", Login: "ada", Name: "Ada Lovelace", Email: "ada@example.com"}},
+				AutoApprove: "1001", Issuer: tc.issuer})
+			if err != nil {
+				t.Fatal(err)
+			}
+			srv := httptest.NewServer(sb)
+			t.Cleanup(srv.Close)
+			providertest.NewRewriteTransport(providertest.SandboxRewrites(tc.typ, srv.URL)...).Install(t)
+			extra := ""
+			if tc.typ == "openid-connect" {
+				extra = ", discovery_url: " + srv.URL + "/.well-known/openid-configuration"
+			}
+			clk := newClock()
+			b := startBrokerWith(t, fmt.Sprintf("  alpha:\n    api_keys: [%q]\n    providers:\n      p: {type: %s, key: p-client, secret: p-secret-0123456789%s}\n", keyA, tc.typ, extra),
+				appOptions{now: clk.Now})
+			if err := sb.AddClient(sandbox.Client{ID: "p-client", Secret: "p-secret-0123456789", RedirectURIs: []string{b.URL + "/bots/alpha/p/callback"}}); err != nil {
+				t.Fatal(err)
+			}
+			id := b.linkOne("alpha", keyA, "p", "slack", "U1")
+			clk.Advance(59*time.Minute + 30*time.Second)
+			c := b.credentials("alpha", keyA, id.ID)
+			g := sb.Issued()
+			if st := sb.Stats(); st.Refreshes != 1 || len(g) != 2 || c.AccessToken != g[1].AccessToken {
+				t.Fatalf("%d refreshes; credentials %.12s…; issued %+v", st.Refreshes, c.AccessToken, g)
+			}
+			if r := sb.Stats().Rejected; len(r) != 0 {
+				t.Errorf("the provider rejected requests: %v", r)
+			}
+		})
+	}
+}

@@ -1,0 +1,240 @@
+package main
+
+import (
+	"database/sql"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/oauthbroker/oauthbroker/internal/store"
+)
+
+func glBot(fakeURL, extra string) string {
+	return fmt.Sprintf("  alpha:\n    api_keys: [%q]\n%s    providers:\n%s", keyA, extra, gitlabYAML(fakeURL))
+}
+
+// TestRefreshOnceUnderConcurrentReads: 200 bots' reads arrive together on a token about to
+// expire. The provider sees exactly one refresh, and every read answers the new token.
+func TestRefreshOnceUnderConcurrentReads(t *testing.T) {
+	f := newTokenFake(t, true)
+	f.firstTTL.Store(30) // expires within RefreshAhead: the first read must refresh
+	b := startBroker(t, glBot(f.URL, ""))
+	f.register(t, b.URL+"/bots/alpha/gl/callback")
+	id := b.linkOne("alpha", keyA, "gl", "slack", "U1")
+
+	const readers = 200
+	tokens := make([]string, readers)
+	statuses := make([]int, readers)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range readers {
+		wg.Go(func() {
+			<-start
+			st, c, _, _ := b.credentialsRaw("alpha", keyA, id.ID)
+			statuses[i], tokens[i] = st, c.AccessToken
+		})
+	}
+	began := time.Now()
+	close(start)
+	wg.Wait()
+	t.Logf("%d reads in %s", readers, time.Since(began))
+
+	if n := f.refreshCalls.Load(); n != 1 {
+		t.Fatalf("the provider saw %d refreshes, want exactly 1", n)
+	}
+	fresh := f.lastGrant(t)
+	if fresh.GrantType != "refresh_token" {
+		t.Fatalf("last grant %+v, want the refresh", fresh)
+	}
+	for i := range readers {
+		if statuses[i] != http.StatusOK || tokens[i] != fresh.AccessToken {
+			t.Fatalf("read %d: status %d, token %.12s…, want 200 and the refreshed token %.12s…", i, statuses[i], tokens[i], fresh.AccessToken)
+		}
+	}
+	if r := f.Stats().Rejected; len(r) != 0 {
+		t.Errorf("the provider rejected requests: %v", r)
+	}
+}
+
+// TestRefreshRotationIsStored: a rotated refresh token is stored with its access token, and
+// the old one is never presented again (the sandbox would take that for token theft and
+// revoke the whole grant, which would fail the next refresh).
+func TestRefreshRotationIsStored(t *testing.T) {
+	clk := newClock()
+	f := newTokenFake(t, true)
+	b := startBrokerWith(t, glBot(f.URL, ""), appOptions{now: clk.Now})
+	f.register(t, b.URL+"/bots/alpha/gl/callback")
+	id := b.linkOne("alpha", keyA, "gl", "slack", "U1")
+	first := f.lastGrant(t)
+
+	if c := b.credentials("alpha", keyA, id.ID); c.AccessToken != first.AccessToken || f.refreshCalls.Load() != 0 {
+		t.Fatalf("a token valid for an hour was refreshed (%d refreshes)", f.refreshCalls.Load())
+	}
+	for round := 1; round <= 3; round++ {
+		clk.Advance(59*time.Minute + 30*time.Second) // 30 s before expiry: within RefreshAhead
+		c := b.credentials("alpha", keyA, id.ID)
+		g := f.lastGrant(t)
+		if f.refreshCalls.Load() != int64(round) || c.AccessToken != g.AccessToken {
+			t.Fatalf("round %d: %d refreshes, token %.12s…, want the new %.12s…", round, f.refreshCalls.Load(), c.AccessToken, g.AccessToken)
+		}
+		if c.ExpiresAt == nil {
+			t.Fatalf("round %d: no expiry", round)
+		}
+		if exp, _ := time.Parse(time.RFC3339Nano, *c.ExpiresAt); exp.Sub(clk.Now()) < 59*time.Minute {
+			t.Errorf("round %d: expires_at %s is not an hour after the refresh (%s)", round, *c.ExpiresAt, clk.Now())
+		}
+	}
+	grants := f.Issued()
+	for i := 1; i < len(grants); i++ {
+		if grants[i].RefreshToken == grants[i-1].RefreshToken {
+			t.Errorf("grant %d kept the refresh token: rotation is off?", i)
+		}
+	}
+	if r := f.Stats().Rejected; len(r) != 0 {
+		t.Fatalf("the provider rejected requests (an old refresh token reused?): %v", r)
+	}
+	evs, err := b.app.store.Events(t.Context(), "alpha", id.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kinds []string
+	for _, e := range evs {
+		kinds = append(kinds, e.Kind)
+	}
+	if want := []string{"linked", "refreshed", "refreshed", "refreshed"}; !slices.Equal(kinds, want) {
+		t.Errorf("history %v, want %v", kinds, want)
+	}
+}
+
+type requireBody struct {
+	Ready   bool `json:"ready"`
+	Missing []struct {
+		Provider string `json:"provider"`
+		Reason   string `json:"reason"`
+		URL      string `json:"url"`
+	} `json:"missing"`
+	Credentials map[string]credentialsBody `json:"credentials"`
+}
+
+// TestInvalidGrantMeansRelinkRequired: the provider refuses the refresh token. The identity
+// becomes relink_required (once), credentials answer 409, the bot hears of it by webhook,
+// require hands out a link, and linking again brings the identity back.
+func TestInvalidGrantMeansRelinkRequired(t *testing.T) {
+	f := newTokenFake(t, false)
+	f.firstTTL.Store(30)
+	rc := newReceiver(t, "hook-secret-0123456789")
+	b := startBrokerWith(t, glBot(f.URL, fmt.Sprintf("    webhook_url: %s\n    webhook_secret: %s\n", rc.URL, rc.secret)),
+		appOptions{webhooks: fastWebhooks})
+	b.runBackground()
+	f.register(t, b.URL+"/bots/alpha/gl/callback")
+	id := b.linkOne("alpha", keyA, "gl", "slack", "U1")
+	f.refreshMode.Store(refreshInvalidGrant)
+
+	for range 3 {
+		st, _, p, _ := b.credentialsRaw("alpha", keyA, id.ID)
+		if st != http.StatusConflict || p.Code != "relink_required" {
+			t.Fatalf("credentials: %d %+v, want 409 relink_required", st, p)
+		}
+	}
+	if n := f.refreshCalls.Load(); n != 1 {
+		t.Errorf("%d refresh attempts, want 1: a refused grant is not asked again", n)
+	}
+	if ids := b.identities("alpha", keyA, "slack", "U1"); ids[0].Status != store.StatusRelinkRequired {
+		t.Errorf("status %q", ids[0].Status)
+	}
+	got := rc.waitDeliveries(t, 2, 5*time.Second)
+	checkDelivery(t, got[0], store.WebhookLinked)
+	checkDelivery(t, got[1], store.WebhookRelinkRequired)
+	if got[1].body.Reason != "invalid_grant" || got[1].body.Identity.ID != id.ID || got[1].body.Identity.Status != store.StatusRelinkRequired {
+		t.Errorf("relink_required event %+v", got[1].body)
+	}
+
+	var req requireBody
+	if st := b.api("POST", "/bots/alpha/require", keyA, map[string]any{"channel": "slack", "user": "U1", "providers": []string{"gl"}}, &req); st != http.StatusOK {
+		t.Fatalf("require: %d", st)
+	}
+	if req.Ready || len(req.Missing) != 1 || req.Missing[0].Reason != "relink_required" || req.Missing[0].URL == "" {
+		t.Fatalf("require %+v, want a link with reason relink_required", req)
+	}
+	f.refreshMode.Store(refreshOK)
+	f.firstTTL.Store(0)
+	if st, page := visit(t, newBrowser(t), req.Missing[0].URL); st != http.StatusOK {
+		t.Fatalf("relink: %d %s", st, page)
+	}
+	if c := b.credentials("alpha", keyA, id.ID); c.AccessToken != f.lastGrant(t).AccessToken {
+		t.Error("after relinking, credentials are not the new token")
+	}
+	checkDelivery(t, rc.waitDeliveries(t, 3, 5*time.Second)[2], store.WebhookRelinked)
+}
+
+// TestTransientRefreshFailures: a refresh that fails with a 500 or gets no answer changes
+// nothing stored; a read gets the old token while it is valid, and 503 with Retry-After once
+// it has expired; the provider is not asked again until the back-off has passed.
+func TestTransientRefreshFailures(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		mode int32
+	}{{"500", refreshServerError}, {"timeout", refreshHang}} {
+		t.Run(tc.name, func(t *testing.T) {
+			clk := newClock()
+			f := newTokenFake(t, true)
+			f.firstTTL.Store(30)
+			b := startBrokerWith(t, glBot(f.URL, ""), appOptions{now: clk.Now, refreshWait: 300 * time.Millisecond})
+			f.register(t, b.URL+"/bots/alpha/gl/callback")
+			id := b.linkOne("alpha", keyA, "gl", "slack", "U1")
+			first := f.lastGrant(t)
+			before := tokenColumns(t, b.dbPath, id.ID)
+			f.refreshMode.Store(tc.mode)
+
+			// Still valid for 30 s: the old token, twice, with one attempt at the provider.
+			for range 2 {
+				if st, c, p, _ := b.credentialsRaw("alpha", keyA, id.ID); st != http.StatusOK || c.AccessToken != first.AccessToken {
+					t.Fatalf("valid token, refresh failing: %d %+v", st, p)
+				}
+			}
+			if n := f.refreshCalls.Load(); n != 1 {
+				t.Errorf("%d refresh attempts during the back-off, want 1", n)
+			}
+
+			// Expired: never handed out.
+			clk.Advance(31 * time.Second)
+			st, _, p, retry := b.credentialsRaw("alpha", keyA, id.ID)
+			if secs, err := strconv.Atoi(retry); st != http.StatusServiceUnavailable || p.Code != "refresh_unavailable" || err != nil || secs < 1 {
+				t.Fatalf("expired token, refresh failing: %d %+v Retry-After %q, want 503 refresh_unavailable with Retry-After", st, p, retry)
+			}
+			if after := tokenColumns(t, b.dbPath, id.ID); after != before {
+				t.Errorf("a failed refresh changed the stored token:\n%s\n%s", before, after)
+			}
+
+			// The provider recovers; after the back-off the next read refreshes.
+			f.refreshMode.Store(refreshOK)
+			clk.Advance(10 * time.Second)
+			if st, c, p, _ := b.credentialsRaw("alpha", keyA, id.ID); st != http.StatusOK || c.AccessToken != f.lastGrant(t).AccessToken || c.AccessToken == first.AccessToken {
+				t.Fatalf("after recovery: %d %+v", st, p)
+			}
+			if r := f.Stats().Rejected; len(r) != 0 {
+				t.Errorf("the provider rejected requests: %v", r)
+			}
+		})
+	}
+}
+
+// tokenColumns is an identity's stored token material, read from the file.
+func tokenColumns(t testing.TB, dbPath string, id int64) string {
+	t.Helper()
+	db, err := sql.Open("sqlite3", "file:"+dbPath+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var access, refresh []byte
+	var expires sql.NullInt64
+	if err := db.QueryRow(`SELECT access_token, refresh_token, expires_at FROM identities WHERE id = ?`, id).Scan(&access, &refresh, &expires); err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf("%x %x %v", access, refresh, expires)
+}

@@ -1,0 +1,127 @@
+package main
+
+import (
+	"fmt"
+	"net/http"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/oauthbroker/oauthbroker/internal/store"
+	"github.com/oauthbroker/oauthbroker/internal/webhook"
+)
+
+const hookSecret = "hook-secret-0123456789"
+
+// webhookBroker runs bot alpha with provider gl and a webhook to rc, delivering fast.
+func webhookBroker(t *testing.T, rc *receiver, extra string, opts webhook.Options) (*testBroker, *tokenFake) {
+	t.Helper()
+	f := newTokenFake(t, false)
+	b := startBrokerWith(t, glBot(f.URL, fmt.Sprintf("    webhook_url: %s\n    webhook_secret: %s\n%s", rc.URL, hookSecret, extra)),
+		appOptions{webhooks: opts})
+	b.runBackground()
+	f.register(t, b.URL+"/bots/alpha/gl/callback")
+	return b, f
+}
+
+// TestWebhookRetriedUntilDelivered: a receiver that fails the first attempts gets the event
+// afterwards, signed, with the same event id on every attempt.
+func TestWebhookRetriedUntilDelivered(t *testing.T) {
+	rc := newReceiver(t, hookSecret)
+	rc.failFirst.Store(3)
+	b, _ := webhookBroker(t, rc, "", fastWebhooks)
+	id := b.linkOne("alpha", keyA, "gl", "slack", "U1")
+
+	d := rc.waitDeliveries(t, 1, 5*time.Second)[0]
+	checkDelivery(t, d, store.WebhookLinked)
+	if d.body.Attempt != 4 || rc.attempts.Load() != 4 {
+		t.Errorf("delivered on attempt %d after %d requests, want the 4th", d.body.Attempt, rc.attempts.Load())
+	}
+	want := webhook.Identity{ID: id.ID, Channel: "slack", User: "U1", Provider: "gl", ProviderUserID: "1001", Status: store.StatusActive}
+	if d.body.Identity != want || d.body.Bot != "alpha" || time.Since(d.body.CreatedAt) > time.Minute {
+		t.Errorf("body %+v, want identity %+v", d.body, want)
+	}
+	evs, err := b.app.store.OutboxEvents(t.Context(), store.OutboxQuery{Limit: 10})
+	if err != nil || len(evs) != 1 || evs[0].State != store.OutboxDelivered || evs[0].Attempts != 4 || evs[0].EventID != d.body.ID {
+		t.Fatalf("outbox %+v, %v", evs, err)
+	}
+	// A delivery with a forged body does not verify.
+	if webhook.Verify([]byte(strings.Replace(string(d.raw), "U1", "U2", 1)), d.header.Get(webhook.HeaderSignature), hookSecret) {
+		t.Error("a changed body still verifies")
+	}
+}
+
+// TestWebhookOrderPerIdentity: one identity's events arrive in the order they happened, even
+// when deliveries fail and retry in between; every event type is sent.
+func TestWebhookOrderPerIdentity(t *testing.T) {
+	rc := newReceiver(t, hookSecret)
+	rc.failFirst.Store(5)
+	b, _ := webhookBroker(t, rc, "    confirm: code\n", fastWebhooks)
+
+	confirmLink := func(user string) identityBody {
+		st, page := visit(t, newBrowser(t), b.link("alpha", keyA, "gl", "slack", user))
+		m := regexp.MustCompile(`<p class="code" id="code">(\d{6})</p>`).FindStringSubmatch(page)
+		if st != http.StatusOK || m == nil {
+			t.Fatalf("link %s: %d\n%s", user, st, page)
+		}
+		if st := b.api("POST", "/bots/alpha/links/confirm", keyA, map[string]string{"channel": "slack", "user": user, "code": m[1]}, nil); st != http.StatusOK {
+			t.Fatalf("confirm %s: %d", user, st)
+		}
+		return b.identities("alpha", keyA, "slack", user)[0]
+	}
+	a := confirmLink("A")
+	confirmLink("A") // the same account again: relinked, then confirmed
+	c := confirmLink("C")
+	b.unlink("alpha", keyA, a.ID)
+
+	got := rc.waitDeliveries(t, 7, 10*time.Second)
+	perIdentity := map[int64][]string{}
+	for _, d := range got {
+		checkDelivery(t, d, d.body.Type)
+		perIdentity[d.body.Identity.ID] = append(perIdentity[d.body.Identity.ID], d.body.Type)
+	}
+	wantA := []string{store.WebhookLinked, store.WebhookConfirmed, store.WebhookRelinked, store.WebhookConfirmed, store.WebhookUnlinked}
+	if !slices.Equal(perIdentity[a.ID], wantA) {
+		t.Errorf("identity A: %v, want %v", perIdentity[a.ID], wantA)
+	}
+	if want := []string{store.WebhookLinked, store.WebhookConfirmed}; !slices.Equal(perIdentity[c.ID], want) {
+		t.Errorf("identity C: %v, want %v", perIdentity[c.ID], want)
+	}
+	if got[0].body.Identity.Status != store.StatusPending {
+		t.Errorf("linked before confirming: status %q, want pending", got[0].body.Identity.Status)
+	}
+}
+
+// TestWebhookDeadAfterTheRetryWindow: an event nobody accepts within the window is marked
+// dead, visible to operators, and the log says so.
+func TestWebhookDeadAfterTheRetryWindow(t *testing.T) {
+	rc := newReceiver(t, hookSecret)
+	rc.down.Store(true)
+	opts := fastWebhooks
+	opts.MaxAge = 300 * time.Millisecond
+	b, _ := webhookBroker(t, rc, "", opts)
+	b.linkOne("alpha", keyA, "gl", "slack", "U1")
+
+	deadline := time.Now().Add(5 * time.Second)
+	var dead []store.OutboxEvent
+	for time.Now().Before(deadline) && len(dead) == 0 {
+		time.Sleep(20 * time.Millisecond)
+		var err error
+		if dead, err = b.app.store.OutboxEvents(t.Context(), store.OutboxQuery{State: store.OutboxDead, Limit: 10}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(dead) != 1 || dead[0].LastError != "answered HTTP 503" || dead[0].Attempts < 2 {
+		t.Fatalf("dead events %+v, want the linked event after several attempts", dead)
+	}
+	if !strings.Contains(b.logs.String(), "webhook: event is dead") {
+		t.Error("the log does not say the event is dead")
+	}
+	n := rc.attempts.Load()
+	time.Sleep(100 * time.Millisecond)
+	if rc.attempts.Load() != n {
+		t.Error("a dead event is still being sent")
+	}
+}

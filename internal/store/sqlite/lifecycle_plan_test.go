@@ -1,0 +1,51 @@
+package sqlite
+
+import (
+	"strings"
+	"testing"
+)
+
+// The lifecycle's queries run on every delivery round and every new identity: each must
+// search an index, never scan a table that grows with the deployment.
+func TestLifecycleQueriesUseIndexes(t *testing.T) {
+	s, err := Open(t.Context(), t.TempDir()+"/db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for _, q := range []struct {
+		name    string
+		query   string
+		args    []any
+		indexes []string
+	}{
+		{"due events", dueEvents, []any{0, 0, 10}, []string{"webhook_outbox_due", "webhook_outbox_identity"}},
+		{"dead events", `SELECT id FROM webhook_outbox WHERE state = ? ORDER BY id DESC LIMIT ?`, []any{"dead", 10}, []string{"webhook_outbox_state"}},
+		{"pruning", `SELECT id FROM webhook_outbox WHERE state = 'delivered' AND delivered_at < ?`, []any{0}, []string{"webhook_outbox_state"}},
+		{"next identity id", `SELECT ` + nextIdentityID, nil, []string{"identity_events_identity"}},
+	} {
+		rows, err := s.reader.QueryContext(t.Context(), `EXPLAIN QUERY PLAN `+q.query, q.args...)
+		if err != nil {
+			t.Fatalf("%s: %v", q.name, err)
+		}
+		var plan []string
+		for rows.Next() {
+			var id, parent, unused int
+			var detail string
+			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+				t.Fatal(err)
+			}
+			plan = append(plan, detail)
+		}
+		rows.Close()
+		joined := strings.Join(plan, "; ")
+		for _, index := range q.indexes {
+			if !strings.Contains(joined, index) {
+				t.Errorf("%s: plan %s does not use %s", q.name, joined, index)
+			}
+		}
+		if strings.Contains(joined, "SCAN ") && !strings.Contains(joined, "SCAN CONSTANT ROW") {
+			t.Errorf("%s: plan %s scans a table", q.name, joined)
+		}
+	}
+}
