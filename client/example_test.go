@@ -1,0 +1,70 @@
+package client_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/oauthbroker/oauthbroker/client"
+)
+
+// A combined action: links for what is missing, or every credential at once.
+func ExampleClient_Require() {
+	ctx := context.Background()
+	c, err := client.New("https://broker.example.com", "supportbot", os.Getenv("BROKER_API_KEY"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	req, err := c.Require(ctx, client.RequireRequest{Channel: "slack", User: "U024BE7LH",
+		Providers: []client.Requirement{{Provider: "uber"}, {Provider: "twitter", Scopes: []string{"tweet.write"}}}})
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, m := range req.Missing {
+		fmt.Printf("send to the user: connect your %s account (%s): %s\n", m.Provider, m.Reason, m.URL)
+	}
+	if req.Ready {
+		fmt.Println("uber token:", req.Credentials["uber"].AccessToken != "")
+	}
+}
+
+// Error answers carry the stable code, and Retry-After where there is one.
+func ExampleError() {
+	c, _ := client.New("https://broker.example.com", "supportbot", os.Getenv("BROKER_API_KEY"))
+	_, err := c.Credentials(context.Background(), 42)
+	var e *client.Error
+	switch {
+	case client.IsCode(err, client.CodeRelinkRequired):
+		// send the user a new link (Require makes one)
+	case errors.As(err, &e) && e.Code == client.CodeRefreshUnavailable:
+		time.Sleep(e.RetryAfter)
+	}
+}
+
+// A webhook endpoint: verify, refuse stale deliveries, handle each event id once.
+func ExampleReadWebhook() {
+	var mu sync.Mutex
+	seen := map[string]bool{} // in a real bot: a store shared by its instances
+	http.HandleFunc("POST /hooks/oauthbroker", func(w http.ResponseWriter, r *http.Request) {
+		ev, err := client.ReadWebhook(os.Getenv("BROKER_WEBHOOK_SECRET"), r)
+		if err != nil {
+			http.Error(w, "refused", http.StatusUnauthorized)
+			return
+		}
+		mu.Lock()
+		first := !seen[ev.ID]
+		seen[ev.ID] = true
+		mu.Unlock()
+		if first {
+			if ev.Type == client.EventLinked {
+				fmt.Printf("%s/%s linked %s\n", ev.Identity.Channel, ev.Identity.User, ev.Identity.Provider)
+			}
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+}

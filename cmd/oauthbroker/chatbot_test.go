@@ -1,0 +1,172 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestChatbotSharesARide is examples/chatbot against `oauthbroker demo`, tried as a new user
+// would: start the demo, run the command line it prints, type "share my ride", open the two
+// links the bot sends and click Authorize on each. The bot hears of each linking by webhook,
+// then books the ride and posts it with the two accounts; the post is there to read. Then
+// the user unlinks one account and shares again with another.
+func TestChatbotSharesARide(t *testing.T) {
+	goCmd, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("the go command is not on PATH, so examples/chatbot cannot be built")
+	}
+	bin := filepath.Join(t.TempDir(), "chatbot")
+	build := exec.Command(goCmd, "build", "-o", bin, "./examples/chatbot")
+	build.Dir = filepath.Join("..", "..")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build ./examples/chatbot: %v\n%s", err, out)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	demoOut, demoErr := &syncBuffer{}, &syncBuffer{}
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"demo", "-listen", "127.0.0.1:0", "-chatbot-listen", freeAddr(t)}, func(string) (string, bool) { return "", false }, demoOut, demoErr)
+	}()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("demo returned %v", err)
+		}
+	}()
+	cmdLine := regexp.MustCompile(`(OAUTHBROKER_URL=\S+) (OAUTHBROKER_BOT=\S+) (OAUTHBROKER_API_KEY=\S+) (OAUTHBROKER_WEBHOOK_SECRET=\S+) go run \./examples/chatbot -listen (\S+)`)
+	m, _ := waitOutput(t, demoOut, 0, cmdLine)
+
+	bot := exec.Command(bin, "-listen", m[5])
+	bot.Env = append(os.Environ(), m[1], m[2], m[3], m[4], "USER=alice")
+	stdin, err := bot.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, botErr := &syncBuffer{}, &syncBuffer{}
+	bot.Stdout, bot.Stderr = out, botErr
+	if err := bot.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- bot.Wait() }()
+	stopped := false
+	defer func() {
+		if !stopped {
+			bot.Process.Kill()
+			<-exited
+		}
+	}()
+	say := func(line string) int {
+		t.Helper()
+		at := len(out.String())
+		if _, err := io.WriteString(stdin, line+"\n"); err != nil {
+			t.Fatalf("typing %q: %v\n%s", line, err, out)
+		}
+		return at
+	}
+	waitOutput(t, out, 0, regexp.MustCompile(`Try "share my ride to the station"`))
+
+	at := say("share my ride to the station")
+	rides, _ := waitOutput(t, out, at, regexp.MustCompile(`connect your Rides account .*\n\s+(http://\S+/bots/chatbot/rides/auth\?link=\S+)`))
+	social, _ := waitOutput(t, out, at, regexp.MustCompile(`connect your Social account .*\n\s+(http://\S+/bots/chatbot/social/auth\?link=\S+)`))
+
+	at = len(out.String())
+	if st, page := openLink(t, newBrowser(t), rides[1], "1001", "authorize"); st != http.StatusOK {
+		t.Fatalf("rides link: %d\n%s", st, page)
+	}
+	waitOutput(t, out, at, regexp.MustCompile(`Your Rides account is connected\.\nbot: Still waiting for your Social account`))
+	at = len(out.String())
+	if st, page := openLink(t, newBrowser(t), social[1], "1001", "authorize"); st != http.StatusOK {
+		t.Fatalf("social link: %d\n%s", st, page)
+	}
+	shared, _ := waitOutput(t, out, at, regexp.MustCompile(`Booked ride_\d+: .*\nbot: Shared on Social: "On my way to the station: [^"]+" (http://\S+)`))
+	if p := readPost(t, shared[1]); p.Author != "ada" || !strings.Contains(p.Text, "the station") {
+		t.Errorf("the post: %+v", p)
+	}
+
+	// Unlink the social account; the next ride asks for that one only.
+	at = say("unlink social")
+	waitOutput(t, out, at, regexp.MustCompile(`Your Social account is disconnected\.`))
+	at = say("share my ride to the airport")
+	social, end := waitOutput(t, out, at, regexp.MustCompile(`connect your Social account .*\n\s+(http://\S+/auth\?link=\S+)\nbot: I'll book the ride to the airport`))
+	if strings.Contains(out.String()[at:end], "Rides account") {
+		t.Errorf("the rides account was asked for again:\n%s", out.String()[at:end])
+	}
+	if st, page := openLink(t, newBrowser(t), social[1], "1002", "authorize"); st != http.StatusOK {
+		t.Fatalf("social link: %d\n%s", st, page)
+	}
+	shared, _ = waitOutput(t, out, end, regexp.MustCompile(`Shared on Social: "On my way to the airport: [^"]+" (http://\S+)`))
+	if p := readPost(t, shared[1]); p.Author != "grace" {
+		t.Errorf("the second post: %+v, want it by the newly linked account", p)
+	}
+
+	say("quit")
+	select {
+	case err := <-exited:
+		stopped = true
+		if err != nil {
+			t.Errorf("the bot exited with %v\n%s", err, botErr)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the bot did not quit")
+	}
+	if s := botErr.String(); s != "" {
+		t.Errorf("the bot complained:\n%s", s)
+	}
+	if s := demoErr.String(); strings.Contains(s, "webhook: delivery failed") || strings.Contains(s, "sbx_at_") {
+		t.Errorf("the demo's log:\n%s", s)
+	}
+}
+
+type sandboxPost struct {
+	Author string `json:"author"`
+	Text   string `json:"text"`
+}
+
+// readPost GETs a post as anyone on the web would.
+func readPost(t *testing.T, u string) sandboxPost {
+	t.Helper()
+	resp, err := http.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var p sandboxPost
+	if err := json.NewDecoder(resp.Body).Decode(&p); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %d %v", u, resp.StatusCode, err)
+	}
+	return p
+}
+
+// waitOutput waits until the output from offset from matches re, and returns the submatches
+// and the offset where the match ends.
+func waitOutput(t *testing.T, out *syncBuffer, from int, re *regexp.Regexp) ([]string, int) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		s := out.String()[from:]
+		if loc := re.FindStringSubmatchIndex(s); loc != nil {
+			m := make([]string, len(loc)/2)
+			for i := range m {
+				if loc[2*i] >= 0 {
+					m[i] = s[loc[2*i]:loc[2*i+1]]
+				}
+			}
+			return m, from + loc[1]
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the output never matched %s:\n%s", re, s)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

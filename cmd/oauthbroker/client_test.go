@@ -1,0 +1,404 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/oauthbroker/oauthbroker/client"
+	"github.com/oauthbroker/oauthbroker/internal/httpapi"
+	"github.com/oauthbroker/oauthbroker/internal/sandbox"
+	"github.com/oauthbroker/oauthbroker/internal/webhook"
+)
+
+// The Go client (package client) against the real broker: every method, every error it turns
+// into *client.Error, and webhook verification of real deliveries. Its HTTP goes through the
+// contract transport, so each of its requests the broker accepts must match the document too.
+
+// clientBroker runs bot alpha (providers sandbox and gl, a webhook to a receiver of the
+// test's own) and bot bravo (confirm: code), and returns a client for each.
+type clientBroker struct {
+	*testBroker
+	fake         *tokenFake
+	clock        *clock
+	alpha, bravo *client.Client
+	hooks        *hookInbox
+}
+
+const clientHookSecret = "hook-secret-for-alpha-0123456789"
+
+func startClientBroker(t *testing.T) *clientBroker {
+	t.Helper()
+	clk := newClock()
+	f := newTokenFake(t, false)
+	inbox := newHookInbox(t, clientHookSecret)
+	b := startBrokerWith(t, fmt.Sprintf(`  alpha:
+    api_keys: [%q]
+    webhook_url: %s
+    webhook_secret: %s
+    providers:
+      sandbox: {type: sandbox, key: client-a, secret: secret-a-0123456789}
+%s  bravo:
+    api_keys: [%q]
+    confirm: code
+    providers:
+      sandbox: {type: sandbox, key: client-b, secret: secret-b-0123456789}
+`, keyA, inbox.URL, clientHookSecret, gitlabYAML(f.URL), keyB), appOptions{sandboxURL: f.URL, now: clk.Now, refreshWait: 300 * time.Millisecond, webhooks: fastWebhooks})
+	b.runBackground()
+	f.register(t, b.URL+"/bots/alpha/gl/callback")
+	for _, c := range []sandbox.Client{
+		{ID: "client-a", Secret: "secret-a-0123456789", RedirectURIs: []string{b.URL + "/bots/alpha/sandbox/callback"}},
+		{ID: "client-b", Secret: "secret-b-0123456789", RedirectURIs: []string{b.URL + "/bots/bravo/sandbox/callback"}},
+	} {
+		if err := f.AddClient(c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	hc, _ := contractClient(t)
+	newClient := func(bot, key string) *client.Client {
+		c, err := client.New(b.URL, bot, key, client.WithHTTPClient(hc), client.WithUserAgent("client-test/1"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	return &clientBroker{testBroker: b, fake: f, clock: clk, alpha: newClient("alpha", keyA), bravo: newClient("bravo", keyB), hooks: inbox}
+}
+
+// wantCode fails unless err is a *client.Error with this status and code.
+func wantCode(t *testing.T, err error, status int, code string) *client.Error {
+	t.Helper()
+	var e *client.Error
+	if !errors.As(err, &e) || e.Status != status || e.Code != code || !client.IsCode(err, code) {
+		t.Fatalf("error %v, want HTTP %d %s", err, status, code)
+	}
+	if e.Detail == "" {
+		t.Errorf("%s without a detail", code)
+	}
+	return e
+}
+
+func TestClient(t *testing.T) {
+	cb := startClientBroker(t)
+	ctx := context.Background()
+
+	t.Run("links, identities, credentials", func(t *testing.T) {
+		l, err := cb.alpha.CreateLink(ctx, client.LinkRequest{Provider: "sandbox", Channel: "slack", User: "U1", TTL: 90 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := time.Until(l.ExpiresAt); !strings.HasPrefix(l.URL, cb.URL+"/bots/alpha/sandbox/auth?link=") || d < 80*time.Second || d > 100*time.Second {
+			t.Errorf("link %+v (expires in %s), want one of 90 s", l, d)
+		}
+		if st, page := visit(t, newBrowser(t), l.URL); st != http.StatusOK {
+			t.Fatalf("%d %s", st, page)
+		}
+		ids, err := cb.alpha.Identities(ctx, "slack", "U1", "")
+		if err != nil || len(ids) != 1 {
+			t.Fatalf("identities %+v, %v", ids, err)
+		}
+		id := ids[0]
+		if id.Provider != "sandbox" || id.ProviderUserID != "1001" || id.NickName != "ada" || id.Status != client.StatusActive || id.ExpiresAt == nil || id.LinkedAt.IsZero() {
+			t.Errorf("identity %+v", id)
+		}
+		c, err := cb.alpha.Credentials(ctx, id.ID)
+		if err != nil || c.AccessToken != cb.fake.lastGrant(t).AccessToken || c.TokenType != "bearer" || c.ExpiresAt == nil {
+			t.Errorf("credentials %+v, %v", c, err)
+		}
+		if ids, err := cb.alpha.Identities(ctx, "slack", "U1", "gl"); err != nil || len(ids) != 0 {
+			t.Errorf("identities of gl: %+v, %v", ids, err)
+		}
+		ev := cb.hooks.wait(t, func(e client.Event) bool { return e.Type == client.EventLinked && e.Identity.ID == id.ID })
+		if ev.Bot != "alpha" || ev.Identity.Channel != "slack" || ev.Identity.User != "U1" || ev.Identity.Provider != "sandbox" || ev.Attempt < 1 {
+			t.Errorf("identity.linked event %+v", ev)
+		}
+
+		if err := cb.alpha.Unlink(ctx, id.ID); err != nil {
+			t.Fatal(err)
+		}
+		wantCode(t, cb.alpha.Unlink(ctx, id.ID), 404, client.CodeNotFound)
+		_, err = cb.alpha.Credentials(ctx, id.ID)
+		wantCode(t, err, 404, client.CodeNotFound)
+		cb.hooks.wait(t, func(e client.Event) bool { return e.Type == client.EventUnlinked && e.Identity.ID == id.ID })
+	})
+
+	t.Run("require: links for what is missing, then every credential", func(t *testing.T) {
+		req := client.RequireRequest{Channel: "slack", User: "U2", Providers: []client.Requirement{{Provider: "sandbox"}, {Provider: "gl", Scopes: []string{"read_user"}}}}
+		r, err := cb.alpha.Require(ctx, req)
+		if err != nil || r.Ready || len(r.Missing) != 2 || r.Missing[0].Reason != client.ReasonNotLinked || r.Missing[1].Provider != "gl" || len(r.Credentials) != 0 {
+			t.Fatalf("nothing linked: %+v, %v", r, err)
+		}
+		for _, m := range r.Missing {
+			if st, page := visit(t, newBrowser(t), m.URL); st != http.StatusOK {
+				t.Fatalf("%s: %d %s", m.Provider, st, page)
+			}
+		}
+		r, err = cb.alpha.Require(ctx, req)
+		if err != nil || !r.Ready || len(r.Missing) != 0 || r.Credentials["sandbox"].AccessToken == "" || r.Credentials["gl"].AccessToken == "" {
+			t.Fatalf("all linked: %+v, %v", r, err)
+		}
+		r, err = cb.alpha.Require(ctx, client.RequireRequest{Channel: "slack", User: "U2", Providers: []client.Requirement{{Provider: "gl", Scopes: []string{"api"}}}})
+		if err != nil || r.Ready || len(r.Missing) != 1 || r.Missing[0].Reason != client.ReasonMissingScopes {
+			t.Fatalf("a scope not granted: %+v, %v", r, err)
+		}
+	})
+
+	t.Run("the provider refuses the refresh: relink_required", func(t *testing.T) {
+		cb.fake.firstTTL.Store(30)
+		defer cb.fake.firstTTL.Store(0)
+		id := cb.linkOne("alpha", keyA, "gl", "slack", "U3")
+		cb.fake.refreshMode.Store(refreshInvalidGrant)
+		defer cb.fake.refreshMode.Store(refreshOK)
+		_, err := cb.alpha.Credentials(ctx, id.ID)
+		wantCode(t, err, 409, client.CodeRelinkRequired)
+		r, err := cb.alpha.Require(ctx, client.RequireRequest{Channel: "slack", User: "U3", Providers: []client.Requirement{{Provider: "gl"}}})
+		if err != nil || r.Ready || len(r.Missing) != 1 || r.Missing[0].Reason != client.ReasonRelinkRequired {
+			t.Fatalf("require after invalid_grant: %+v, %v", r, err)
+		}
+		ev := cb.hooks.wait(t, func(e client.Event) bool { return e.Type == client.EventRelinkRequired && e.Identity.ID == id.ID })
+		if ev.Reason != "invalid_grant" || ev.Identity.Status != client.StatusRelinkRequired {
+			t.Errorf("relink_required event %+v", ev)
+		}
+	})
+
+	t.Run("the provider is down and the token expired: RetryAfter", func(t *testing.T) {
+		cb.fake.firstTTL.Store(30)
+		defer cb.fake.firstTTL.Store(0)
+		id := cb.linkOne("alpha", keyA, "gl", "slack", "U4")
+		cb.fake.refreshMode.Store(refreshServerError)
+		defer cb.fake.refreshMode.Store(refreshOK)
+		cb.clock.Advance(31 * time.Second)
+		_, err := cb.alpha.Credentials(ctx, id.ID)
+		if e := wantCode(t, err, 503, client.CodeRefreshUnavailable); e.RetryAfter < time.Second {
+			t.Errorf("RetryAfter %s", e.RetryAfter)
+		}
+	})
+
+	t.Run("confirm: code", func(t *testing.T) {
+		_, page := visit(t, newBrowser(t), mustLink(t, cb.bravo, "sandbox", "slack", "U5"))
+		m := regexp.MustCompile(`id="code">(\d{6})<`).FindStringSubmatch(page)
+		if m == nil {
+			t.Fatalf("no code on the page:\n%s", page)
+		}
+		ids, err := cb.bravo.Identities(ctx, "slack", "U5", "sandbox")
+		if err != nil || len(ids) != 1 || ids[0].Status != client.StatusPending {
+			t.Fatalf("before confirming: %+v %v", ids, err)
+		}
+		_, err = cb.bravo.Credentials(ctx, ids[0].ID)
+		wantCode(t, err, 409, client.CodeIdentityPending)
+		wrong := "000000"
+		if m[1] == wrong {
+			wrong = "111111"
+		}
+		_, err = cb.bravo.Confirm(ctx, "slack", "U5", wrong)
+		wantCode(t, err, 422, client.CodeWrongCode)
+		id, err := cb.bravo.Confirm(ctx, "slack", "U5", m[1])
+		if err != nil || id.Status != client.StatusActive || id.ID != ids[0].ID {
+			t.Fatalf("confirm: %+v %v", id, err)
+		}
+		_, err = cb.bravo.Confirm(ctx, "slack", "U5", m[1])
+		wantCode(t, err, 422, client.CodeNoPendingConfirmation)
+		_, err = cb.alpha.Confirm(ctx, "slack", "U5", m[1])
+		wantCode(t, err, 400, client.CodeConfirmNotEnabled)
+	})
+
+	t.Run("errors", func(t *testing.T) {
+		_, err := cb.alpha.CreateLink(ctx, client.LinkRequest{Provider: "nosuch", Channel: "slack", User: "U1"})
+		wantCode(t, err, 404, client.CodeUnknownProvider)
+		_, err = cb.alpha.CreateLink(ctx, client.LinkRequest{Provider: "sandbox", Channel: "slack", User: "U1", RedirectURL: "https://evil.example/"})
+		wantCode(t, err, 400, client.CodeRedirectNotAllowed)
+		_, err = cb.alpha.Identities(ctx, "a/b", "U1", "")
+		wantCode(t, err, 400, client.CodeInvalidRequest)
+		_, err = cb.alpha.Require(ctx, client.RequireRequest{Channel: "slack", User: "U1"})
+		wantCode(t, err, 400, client.CodeInvalidRequest)
+
+		wrongKey, _ := client.New(cb.URL, "alpha", keyB)
+		_, err = wrongKey.Identities(ctx, "slack", "U1", "")
+		wantCode(t, err, 401, client.CodeUnauthorized)
+		noBot, _ := client.New(cb.URL, "nosuch", keyA)
+		_, err = noBot.Identities(ctx, "slack", "U1", "")
+		wantCode(t, err, 404, client.CodeUnknownBot)
+		// A bot name that is not a path segment stays one: escaped, not a route of its own.
+		odd, _ := client.New(cb.URL, "../../openapi.yaml?", keyA)
+		_, err = odd.Identities(ctx, "slack", "U1", "")
+		if !client.IsCode(err, client.CodeRouteNotFound) && !client.IsCode(err, client.CodeUnknownBot) {
+			t.Errorf("odd bot name: %v", err)
+		}
+
+		cancelled, cancel := context.WithCancel(ctx)
+		cancel()
+		if _, err := cb.alpha.Identities(cancelled, "slack", "U1", ""); !errors.Is(err, context.Canceled) {
+			t.Errorf("cancelled context: %v", err)
+		}
+
+		for _, u := range []string{"", "ftp://x", "http://", "http://h/?q=1", "no scheme"} {
+			if _, err := client.New(u, "alpha", keyA); err == nil {
+				t.Errorf("New(%q) accepted", u)
+			}
+		}
+		if _, err := client.New(cb.URL, "alpha", ""); err == nil {
+			t.Error("New without a key accepted")
+		}
+	})
+
+	t.Run("an answer that is not problem+json", func(t *testing.T) {
+		gw := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Retry-After", "7")
+			http.Error(w, "<html>bad gateway</html>", http.StatusBadGateway)
+		}))
+		defer gw.Close()
+		c, _ := client.New(gw.URL+"/prefix/", "alpha", keyA)
+		_, err := c.Credentials(ctx, 1)
+		var e *client.Error
+		if !errors.As(err, &e) || e.Status != 502 || e.Code != "" || e.RetryAfter != 7*time.Second || !strings.Contains(e.Error(), "502") {
+			t.Errorf("got %#v", err)
+		}
+	})
+
+	t.Run("OpenAPI", func(t *testing.T) {
+		doc, err := cb.alpha.OpenAPI(ctx)
+		if err != nil || !bytes.Equal(doc, httpapi.OpenAPI()) {
+			t.Errorf("OpenAPI: %d bytes, %v", len(doc), err)
+		}
+	})
+}
+
+// TestClientErrorCodesAreTheDocumented: the client names every code the document lists.
+func TestClientErrorCodesAreTheDocumented(t *testing.T) {
+	c, err := newContract(httpapi.OpenAPI())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var documented []string
+	for _, e := range c.doc.Components.Schemas["Problem"].Value.Properties["code"].Value.Enum {
+		documented = append(documented, fmt.Sprint(e))
+	}
+	named := []string{client.CodeInvalidRequest, client.CodeRedirectNotAllowed, client.CodeConfirmNotEnabled,
+		client.CodeUnauthorized, client.CodeUnknownBot, client.CodeUnknownProvider, client.CodeNotFound,
+		client.CodeRouteNotFound, client.CodeMethodNotAllowed, client.CodeRelinkRequired, client.CodeIdentityPending,
+		client.CodeWrongCode, client.CodeNoPendingConfirmation, client.CodeTokenUnreadable, client.CodeInternal,
+		client.CodeRefreshUnavailable}
+	slices.Sort(documented)
+	slices.Sort(named)
+	if !slices.Equal(documented, named) {
+		t.Errorf("codes in the document: %v\ncodes the client names: %v", documented, named)
+	}
+}
+
+// TestVerifyWebhook: the client accepts what the broker signs, and nothing else.
+func TestVerifyWebhook(t *testing.T) {
+	body := []byte(`{"id":"evt_1","type":"identity.linked"}`)
+	sig := webhook.Sign(body, "s3cret")
+	if err := client.VerifyWebhook("s3cret", sig, body); err != nil {
+		t.Fatalf("the broker's own signature: %v", err)
+	}
+	for name, c := range map[string]struct {
+		secret, sig string
+		body        []byte
+	}{
+		"other secret":      {"other", sig, body},
+		"changed body":      {"s3cret", sig, append(bytes.Clone(body), ' ')},
+		"no prefix":         {"s3cret", strings.TrimPrefix(sig, "sha256="), body},
+		"uppercase scheme":  {"s3cret", "SHA256=" + strings.TrimPrefix(sig, "sha256="), body},
+		"not hex":           {"s3cret", "sha256=zz", body},
+		"truncated":         {"s3cret", sig[:len(sig)-2], body},
+		"empty":             {"s3cret", "", body},
+		"empty secret":      {"", webhook.Sign(body, ""), body},
+		"sha1 of same body": {"s3cret", "sha1=" + strings.TrimPrefix(sig, "sha256="), body},
+	} {
+		if err := client.VerifyWebhook(c.secret, c.sig, c.body); !errors.Is(err, client.ErrBadSignature) {
+			t.Errorf("%s: %v, want ErrBadSignature", name, err)
+		}
+	}
+
+	old := []byte(fmt.Sprintf(`{"id":"evt_2","type":"identity.linked","sent_at":%d}`, time.Now().Add(-time.Hour).Unix()))
+	req := httptest.NewRequest("POST", "/hook", bytes.NewReader(old))
+	req.Header.Set(client.HeaderSignature, webhook.Sign(old, "s3cret"))
+	if _, err := client.ReadWebhook("s3cret", req); err == nil || !strings.Contains(err.Error(), "replay") {
+		t.Errorf("an hour-old delivery: %v", err)
+	}
+}
+
+// hookInbox is a bot's webhook endpoint written with the client: it keeps every event that
+// verifies, and answers 401 to anything else. Every delivery must match the document's
+// identityEvent webhook.
+type hookInbox struct {
+	URL    string
+	mu     sync.Mutex
+	events []client.Event
+	bad    int
+}
+
+func newHookInbox(t *testing.T, secret string) *hookInbox {
+	t.Helper()
+	c, err := newContract(httpapi.OpenAPI())
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := &hookInbox{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		raw, _ := io.ReadAll(r.Body)
+		if err := c.checkEvent(r.Header, raw); err != nil {
+			t.Errorf("webhook delivery %s: %v", raw, err)
+		}
+		r.Body = io.NopCloser(bytes.NewReader(raw))
+		ev, err := client.ReadWebhook(secret, r)
+		in.mu.Lock()
+		defer in.mu.Unlock()
+		if err != nil {
+			in.bad++
+			http.Error(w, err.Error(), http.StatusUnauthorized)
+			return
+		}
+		if r.Header.Get(client.HeaderEventID) != ev.ID || r.Header.Get(client.HeaderEvent) != ev.Type || r.Header.Get(client.HeaderTimestamp) != fmt.Sprint(ev.SentAt) {
+			in.bad++
+			http.Error(w, "headers do not match the body", http.StatusBadRequest)
+			return
+		}
+		in.events = append(in.events, ev)
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(srv.Close)
+	in.URL = srv.URL + "/hooks/oauthbroker"
+	return in
+}
+
+// wait returns the first event that matches, waiting up to five seconds for it.
+func (in *hookInbox) wait(t *testing.T, match func(client.Event) bool) client.Event {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		in.mu.Lock()
+		for _, e := range in.events {
+			if match(e) {
+				in.mu.Unlock()
+				return e
+			}
+		}
+		bad, n := in.bad, len(in.events)
+		in.mu.Unlock()
+		if time.Now().After(deadline) {
+			t.Fatalf("no matching event within 5 s (%d events, %d refused)", n, bad)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func mustLink(t *testing.T, c *client.Client, provider, channel, user string) string {
+	t.Helper()
+	l, err := c.CreateLink(context.Background(), client.LinkRequest{Provider: provider, Channel: channel, User: user})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l.URL
+}

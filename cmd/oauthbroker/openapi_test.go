@@ -1,0 +1,327 @@
+package main
+
+import (
+	"bytes"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/oauthbroker/oauthbroker/internal/httpapi"
+	"github.com/oauthbroker/oauthbroker/internal/sandbox"
+)
+
+// The validator these tests use is in contract_test.go.
+
+// TestOpenAPIDocument: the document is valid OpenAPI 3.1, the broker serves exactly it
+// without a key, docs/openapi.yaml is the same file, and its paths are the router's routes.
+func TestOpenAPIDocument(t *testing.T) {
+	c, err := newContract(httpapi.OpenAPI())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := startBroker(t, fmt.Sprintf("  alpha:\n    api_keys: [%q]\n    providers:\n      github: {type: github, key: k, secret: s}\n", keyA))
+
+	resp, err := http.Get(b.URL + "/api/v1/openapi.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "application/yaml" || !bytes.Equal(served, httpapi.OpenAPI()) {
+		t.Errorf("GET /api/v1/openapi.yaml: %d %q, %d bytes; want 200 application/yaml and the embedded document", resp.StatusCode, resp.Header.Get("Content-Type"), len(served))
+	}
+	docs, err := os.ReadFile(filepath.Join("..", "..", "docs", "openapi.yaml"))
+	if err != nil || !bytes.Equal(docs, served) {
+		t.Errorf("docs/openapi.yaml is not a copy of internal/httpapi/openapi.yaml (the source): run go generate ./internal/httpapi (%v)", err)
+	}
+
+	var routes []string
+	api := httpapi.New(b.app.broker, slog.New(slog.DiscardHandler)).(chi.Routes)
+	err = chi.Walk(api, func(method, route string, _ http.Handler, _ ...func(http.Handler) http.Handler) error {
+		routes = append(routes, method+" "+strings.TrimSuffix(route, "/"))
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var documented []string
+	for _, path := range c.doc.Paths.InMatchingOrder() {
+		for method := range c.doc.Paths.Value(path).Operations() {
+			documented = append(documented, method+" "+path)
+		}
+	}
+	sort.Strings(routes)
+	sort.Strings(documented)
+	if !slices.Equal(routes, documented) {
+		t.Errorf("the router and the document disagree:\n router:   %v\n document: %v", routes, documented)
+	}
+}
+
+// TestOpenAPIContract drives every operation of the bot API into every status and error code
+// the document lists for it, over real HTTP against the real broker, and validates each
+// request and answer. A documented answer no request produced fails the test, so the document
+// promises nothing the code does not do.
+func TestOpenAPIContract(t *testing.T) {
+	clk := newClock()
+	f := newTokenFake(t, false)
+	b := startBrokerWith(t, fmt.Sprintf(`  alpha:
+    api_keys: [%q]
+    redirect_origins: [https://bot.example]
+    providers:
+      sandbox: {type: sandbox, key: client-a, secret: secret-a-0123456789}
+%s  bravo:
+    api_keys: [%q]
+    confirm: code
+    providers:
+      sandbox: {type: sandbox, key: client-b, secret: secret-b-0123456789}
+`, keyA, gitlabYAML(f.URL), keyB), appOptions{sandboxURL: f.URL, now: clk.Now, refreshWait: 300 * time.Millisecond})
+	f.register(t, b.URL+"/bots/alpha/gl/callback")
+	for _, c := range []sandbox.Client{
+		{ID: "client-a", Secret: "secret-a-0123456789", RedirectURIs: []string{b.URL + "/bots/alpha/sandbox/callback"}},
+		{ID: "client-b", Secret: "secret-b-0123456789", RedirectURIs: []string{b.URL + "/bots/bravo/sandbox/callback"}},
+	} {
+		if err := f.AddClient(c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	client, seen := contractClient(t)
+	call := func(method, path, key string, body any) (int, string) {
+		t.Helper()
+		return contractCall(t, client, b.URL, method, path, key, body)
+	}
+	expect := func(method, path, key string, body any, status int, code string) {
+		t.Helper()
+		if st, c := call(method, path, key, body); st != status || c != code {
+			t.Errorf("%s %s: %d %q, want %d %q", method, path, st, c, status, code)
+		}
+	}
+	link := func(bot, key, provider, user string) string {
+		t.Helper()
+		var l linkBody
+		data := contractJSON(t, client, b.URL, "POST", "/bots/"+bot+"/links", key, map[string]any{"provider": provider, "channel": "c", "user": user}, http.StatusCreated)
+		if err := json.Unmarshal(data, &l); err != nil {
+			t.Fatal(err)
+		}
+		return l.URL
+	}
+	linked := func(bot, key, provider, user string) (int64, string) {
+		t.Helper()
+		st, page := visit(t, newBrowser(t), link(bot, key, provider, user))
+		if st != http.StatusOK {
+			t.Fatalf("linking %s for %s: %d\n%s", provider, user, st, page)
+		}
+		var out struct{ Identities []identityBody }
+		data := contractJSON(t, client, b.URL, "GET", "/bots/"+bot+"/identities?channel=c&user="+user+"&provider="+provider, key, nil, http.StatusOK)
+		if err := json.Unmarshal(data, &out); err != nil || len(out.Identities) == 0 {
+			t.Fatalf("identities of %s: %s", user, data)
+		}
+		return out.Identities[len(out.Identities)-1].ID, page
+	}
+	creds := func(bot string, id int64) string { return fmt.Sprintf("/bots/%s/identities/%d/credentials", bot, id) }
+	linkReq := map[string]any{"provider": "sandbox", "channel": "c", "user": "u"}
+
+	expect("GET", "/openapi.yaml", "", nil, 200, "")
+
+	// links
+	expect("POST", "/bots/alpha/links", "", linkReq, 401, "unauthorized")
+	expect("POST", "/bots/alpha/links", keyB, linkReq, 401, "unauthorized")
+	expect("POST", "/bots/nosuch/links", keyA, linkReq, 404, "unknown_bot")
+	expect("POST", "/bots/alpha/links", keyA, map[string]any{"provider": "nosuch", "channel": "c", "user": "u"}, 404, "unknown_provider")
+	expect("POST", "/bots/alpha/links", keyA, map[string]any{"provider": "sandbox", "channel": "c", "user": "u", "ttl_seconds": 999999}, 400, "invalid_request")
+	expect("POST", "/bots/alpha/links", keyA, map[string]any{"provider": "sandbox", "channel": "c", "user": "u", "redirect_url": "https://evil.example/"}, 400, "redirect_url_not_allowed")
+	expect("POST", "/bots/alpha/links", keyA, map[string]any{"provider": "sandbox", "channel": "c", "user": "u", "redirect_url": "https://bot.example/done", "scopes": []string{"read"}, "ttl_seconds": 60}, 201, "")
+
+	// identities and credentials
+	sbID, _ := linked("alpha", keyA, "sandbox", "u")
+	expect("GET", "/bots/alpha/identities?channel=c&user=u", keyA, nil, 200, "")
+	expect("GET", "/bots/alpha/identities?channel=c", keyA, nil, 400, "invalid_request")
+	expect("GET", "/bots/alpha/identities?channel=c&user=u&provider=nosuch", keyA, nil, 404, "unknown_provider")
+	expect("GET", "/bots/nosuch/identities?channel=c&user=u", keyA, nil, 404, "unknown_bot")
+	expect("GET", "/bots/alpha/identities?channel=c&user=u", "", nil, 401, "unauthorized")
+	expect("GET", creds("alpha", sbID), keyA, nil, 200, "")
+	expect("GET", creds("alpha", sbID), "", nil, 401, "unauthorized")
+	expect("GET", creds("alpha", 999999), keyA, nil, 404, "not_found")
+	expect("GET", creds("nosuch", sbID), keyA, nil, 404, "unknown_bot")
+
+	// confirm: code, and a pending identity
+	_, page := linked("bravo", keyB, "sandbox", "confirmer")
+	m := regexp.MustCompile(`id="code">(\d{6})<`).FindStringSubmatch(page)
+	if m == nil {
+		t.Fatalf("no code on the success page:\n%s", page)
+	}
+	pendingID, _ := linked("bravo", keyB, "sandbox", "waiting")
+	expect("GET", creds("bravo", pendingID), keyB, nil, 409, "identity_pending")
+	confirm := func(user, code string) map[string]string {
+		return map[string]string{"channel": "c", "user": user, "code": code}
+	}
+	wrong := "000000"
+	if m[1] == wrong {
+		wrong = "111111"
+	}
+	expect("POST", "/bots/bravo/links/confirm", keyB, confirm("confirmer", wrong), 422, "wrong_code")
+	expect("POST", "/bots/bravo/links/confirm", keyB, confirm("nobody", m[1]), 422, "no_pending_confirmation")
+	expect("POST", "/bots/bravo/links/confirm", keyB, map[string]string{"channel": "c", "user": "confirmer"}, 400, "invalid_request")
+	expect("POST", "/bots/bravo/links/confirm", "", confirm("confirmer", m[1]), 401, "unauthorized")
+	expect("POST", "/bots/nosuch/links/confirm", keyB, confirm("confirmer", m[1]), 404, "unknown_bot")
+	expect("POST", "/bots/alpha/links/confirm", keyA, confirm("confirmer", m[1]), 400, "confirm_not_enabled")
+	expect("POST", "/bots/bravo/links/confirm", keyB, confirm("confirmer", m[1]), 200, "")
+
+	// require
+	req := func(user string, providers ...any) map[string]any {
+		return map[string]any{"channel": "c", "user": user, "providers": providers}
+	}
+	expect("POST", "/bots/alpha/require", keyA, req("u", "sandbox", map[string]any{"provider": "gl", "scopes": []string{"api"}}), 200, "")
+	expect("POST", "/bots/alpha/require", keyA, req("u"), 400, "invalid_request")
+	expect("POST", "/bots/alpha/require", keyA, req("u", "sandbox", "nosuch"), 404, "unknown_provider")
+	expect("POST", "/bots/nosuch/require", keyA, req("u", "sandbox"), 404, "unknown_bot")
+	expect("POST", "/bots/alpha/require", "", req("u", "sandbox"), 401, "unauthorized")
+
+	// The provider refuses the refresh token: relink_required.
+	f.firstTTL.Store(30) // expires within a minute: the next read refreshes
+	glRefused, _ := linked("alpha", keyA, "gl", "refused")
+	f.refreshMode.Store(refreshInvalidGrant)
+	expect("GET", creds("alpha", glRefused), keyA, nil, 409, "relink_required")
+	// The provider is down and the token has expired: 503 with Retry-After.
+	f.refreshMode.Store(refreshOK)
+	glDown, _ := linked("alpha", keyA, "gl", "down")
+	f.refreshMode.Store(refreshServerError)
+	clk.Advance(31 * time.Second)
+	expect("GET", creds("alpha", glDown), keyA, nil, 503, "refresh_unavailable")
+	expect("POST", "/bots/alpha/require", keyA, req("down", "gl"), 503, "refresh_unavailable")
+
+	// A damaged sealed token is reported, never handed out.
+	damaged, _ := linked("alpha", keyA, "sandbox", "damaged")
+	damageToken(t, b.dbPath, damaged)
+	expect("GET", creds("alpha", damaged), keyA, nil, 500, "token_unreadable")
+	expect("POST", "/bots/alpha/require", keyA, req("damaged", "sandbox"), 500, "token_unreadable")
+
+	// unlink
+	path := fmt.Sprintf("/bots/alpha/identities/%d", sbID)
+	expect("DELETE", path, "", nil, 401, "unauthorized")
+	expect("DELETE", fmt.Sprintf("/bots/nosuch/identities/%d", sbID), keyA, nil, 404, "unknown_bot")
+	expect("DELETE", path, keyA, nil, 204, "")
+	expect("DELETE", path, keyA, nil, 404, "not_found")
+
+	// Answers of the router itself.
+	expect("GET", "/no/such/route", keyA, nil, 404, "route_not_found")
+	expect("PUT", "/bots/alpha/require", keyA, nil, 405, "method_not_allowed")
+
+	// The store goes away: every operation that needs it answers 500 internal.
+	b.app.store.Close()
+	expect("POST", "/bots/alpha/links", keyA, linkReq, 500, "internal")
+	expect("POST", "/bots/bravo/links/confirm", keyB, confirm("confirmer", m[1]), 500, "internal")
+	expect("GET", "/bots/alpha/identities?channel=c&user=u", keyA, nil, 500, "internal")
+	expect("GET", creds("alpha", glRefused), keyA, nil, 500, "internal")
+	expect("DELETE", fmt.Sprintf("/bots/alpha/identities/%d", glRefused), keyA, nil, 500, "internal")
+	expect("POST", "/bots/alpha/require", keyA, req("u", "sandbox"), 500, "internal")
+
+	c, err := newContract(httpapi.OpenAPI())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := seen()
+	for _, k := range c.documented() {
+		if !got[k] {
+			t.Errorf("documented but never produced: %s", k)
+		}
+	}
+}
+
+// contractCall sends one bot API request through client and returns the status and, for a
+// problem, its code.
+func contractCall(t *testing.T, client *http.Client, base, method, path, key string, body any) (int, string) {
+	t.Helper()
+	var rd io.Reader
+	if body != nil {
+		data, err := json.Marshal(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rd = bytes.NewReader(data)
+	}
+	req, err := http.NewRequest(method, base+"/api/v1"+path, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	var p problemBody
+	if resp.StatusCode >= 400 {
+		_ = json.Unmarshal(data, &p)
+	}
+	return resp.StatusCode, p.Code
+}
+
+// contractJSON is contractCall for an answer the test needs: it fails unless the status is
+// want, and returns the body.
+func contractJSON(t *testing.T, client *http.Client, base, method, path, key string, body any, want int) []byte {
+	t.Helper()
+	var rd io.Reader
+	if body != nil {
+		data, err := json.Marshal(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rd = bytes.NewReader(data)
+	}
+	req, err := http.NewRequest(method, base+"/api/v1"+path, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+key)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != want {
+		t.Fatalf("%s %s: %d %s, want %d", method, path, resp.StatusCode, out, want)
+	}
+	return out
+}
+
+// damageToken flips one bit of an identity's sealed access token in the database file, as
+// disk corruption or a bad restore would.
+func damageToken(t *testing.T, dbPath string, id int64) {
+	t.Helper()
+	db, err := sql.Open("sqlite3", "file:"+dbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var sealed []byte
+	if err := db.QueryRow(`SELECT access_token FROM identities WHERE id = ?`, id).Scan(&sealed); err != nil || len(sealed) == 0 {
+		t.Fatalf("read the sealed token: %v", err)
+	}
+	sealed[len(sealed)-1] ^= 1
+	if _, err := db.Exec(`UPDATE identities SET access_token = ? WHERE id = ?`, sealed, id); err != nil {
+		t.Fatal(err)
+	}
+}
