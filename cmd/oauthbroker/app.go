@@ -11,31 +11,41 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/oauthbroker/oauthbroker/internal/admin"
 	"github.com/oauthbroker/oauthbroker/internal/broker"
 	"github.com/oauthbroker/oauthbroker/internal/config"
+	"github.com/oauthbroker/oauthbroker/internal/metrics"
 	"github.com/oauthbroker/oauthbroker/internal/providers"
 	"github.com/oauthbroker/oauthbroker/internal/seal"
 	"github.com/oauthbroker/oauthbroker/internal/server"
 	"github.com/oauthbroker/oauthbroker/internal/store"
 	"github.com/oauthbroker/oauthbroker/internal/store/sqlite"
+	"github.com/oauthbroker/oauthbroker/internal/webhook"
 	"github.com/oauthbroker/oauthbroker/templates"
 )
 
 // app is one running broker: everything serve and demo share.
 type app struct {
-	cfg     *config.Config
-	store   store.Store
-	broker  *broker.Broker
-	handler http.Handler
+	cfg      *config.Config
+	store    store.Store
+	broker   *broker.Broker
+	handler  http.Handler
+	webhooks *webhook.Deliverer
 }
 
 type appOptions struct {
-	getenv     func(string) (string, bool)
-	log        *slog.Logger
-	sandboxURL string           // demo only
-	mount      func(chi.Router) // demo only
-	now        func() time.Time // tests move the clock; nil: time.Now
+	getenv      func(string) (string, bool)
+	log         *slog.Logger
+	sandboxURL  string           // demo only
+	mount       func(chi.Router) // demo only
+	now         func() time.Time // tests move the clock; nil: time.Now
+	webhooks    webhook.Options  // tests shorten the delivery loop's poll and back-off
+	refreshWait time.Duration    // tests shorten how long a read waits for a refresh
+	limits      *server.Limits   // rate limits; nil: server.DefaultLimits()
 }
+
+// keyRingCheck is how often a running broker looks at its key file for a rotated key.
+const keyRingCheck = time.Second
 
 // openApp wires config → keys → store → providers → broker → HTTP, in that order, and
 // fails before listening if any piece is missing.
@@ -63,9 +73,70 @@ func openApp(ctx context.Context, cfg *config.Config, opts appOptions) (*app, er
 		st.Close()
 		return nil, err
 	}
-	b := broker.New(cfg, reg, st, keys, broker.Options{Logger: opts.log, Now: opts.now})
-	h := server.New(server.Deps{Broker: b, Pages: pages, Keys: keys, Logger: opts.log, Mount: opts.mount})
-	return &app{cfg: cfg, store: st, broker: b, handler: h}, nil
+	// The broker and the delivery loop see the store through the metrics decorator, which
+	// counts store errors, refresh outcomes and webhook deliveries as they are written.
+	met := metrics.New()
+	observed := met.Store(st)
+	whOpts := opts.webhooks
+	whOpts.Logger, whOpts.Now = opts.log, opts.now
+	hooks := webhook.New(observed, webhookTargets(cfg), whOpts)
+	b := broker.New(cfg, reg, observed, keys, broker.Options{Logger: opts.log, Now: opts.now,
+		Ring: seal.NewFileRing(keysPath(cfg, opts.getenv), keys.Ring, keyRingCheck), EventQueued: hooks.Wake,
+		RefreshWait: opts.refreshWait})
+	adm, err := adminPages(cfg, b, st, pages, keys, opts)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	limits := server.DefaultLimits()
+	if opts.limits != nil {
+		limits = *opts.limits
+	}
+	h := server.New(server.Deps{Broker: b, Pages: pages, Keys: keys, Logger: opts.log, Mount: opts.mount, Admin: adm,
+		Metrics: met, Limits: limits})
+	return &app{cfg: cfg, store: st, broker: b, handler: h, webhooks: hooks}, nil
+}
+
+// startBackground starts the webhook delivery loop. stop ends it and waits for it and for
+// refreshes still running, so that the store can be closed after it.
+func (a *app) startBackground(ctx context.Context) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		a.webhooks.Run(ctx)
+	}()
+	return func() { cancel(); <-done; a.broker.Drain() }
+}
+
+func webhookTargets(cfg *config.Config) map[string]webhook.Target {
+	out := map[string]webhook.Target{}
+	for _, b := range cfg.Bots {
+		if b.WebhookURL != "" {
+			out[b.Name] = webhook.Target{URL: b.WebhookURL, Secret: b.WebhookSecret}
+		}
+	}
+	return out
+}
+
+// keysPath is the key file the keys came from, "" when they came from OAUTHBROKER_KEYS.
+func keysPath(cfg *config.Config, getenv func(string) (string, bool)) string {
+	if raw, ok := getenv("OAUTHBROKER_KEYS"); ok && strings.TrimSpace(raw) != "" {
+		return ""
+	}
+	return cfg.Storage.KeysFile
+}
+
+// adminPages builds the operators' pages on the store's admin side, with the password from
+// providers.yaml or OAUTHBROKER_ADMIN_PASSWORD (without either they only say how to set one).
+func adminPages(cfg *config.Config, b *broker.Broker, st store.Store, pages *templates.Pages, keys seal.Keys, opts appOptions) (*admin.Handler, error) {
+	as, ok := st.(admin.Store)
+	if !ok {
+		return nil, fmt.Errorf("%s: storage.driver %q has no admin pages", cfg.File, cfg.Storage.Driver)
+	}
+	password, _ := opts.getenv("OAUTHBROKER_ADMIN_PASSWORD")
+	return admin.New(admin.Options{Broker: b, Store: as, Pages: pages, Keys: keys,
+		PasswordHash: cfg.Admin.PasswordHash, Password: password, Logger: opts.log, Now: opts.now})
 }
 
 func openStore(ctx context.Context, cfg *config.Config) (store.Store, error) {

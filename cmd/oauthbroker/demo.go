@@ -35,6 +35,7 @@ func runDemo(ctx context.Context, args []string, getenv func(string) (string, bo
 	listen := fs.String("listen", "127.0.0.1:8080", "address to listen on (loopback; use :0 for any free port)")
 	dataDir := fs.String("data", "", "directory for the demo's SQLite store and key file (default: a temporary directory, deleted on exit)")
 	logLevel := fs.String("log-level", "warn", "log level: debug, info, warn or error")
+	chatbotListen := fs.String("chatbot-listen", defaultChatbotListen, "where examples/chatbot receives the webhooks of the demo's bot \"chatbot\" (its -listen)")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), `Usage: oauthbroker demo [flags]
 
@@ -42,7 +43,9 @@ Runs the broker with a built-in configuration and a built-in sandbox OAuth 2 pro
 /sandbox/, with an Authorize / Deny page), so you can link an account with no secrets and no
 internet. It prints a link to open in a browser and the curl commands that then show the
 linked identity and its credentials. The bot is "demo", its provider "sandbox", and the chat
-user is channel "terminal", user "alice". Stop it with Ctrl-C.
+user is channel "terminal", user "alice". A second bot, "chatbot", with two sandbox providers
+("rides", "social"), is the one examples/chatbot talks to; the demo prints its command line.
+Stop it with Ctrl-C.
 
 Flags:
 `)
@@ -79,7 +82,8 @@ Flags:
 	defer ln.Close()
 	publicURL := "http://" + ln.Addr().String()
 	apiKey, clientSecret := randomString(24), randomString(24)
-	cfg, err := config.Parse("demo (built-in)", []byte(demoConfig(publicURL, ln.Addr().String(), filepath.Join(dir, "oauthbroker.db"), apiKey, clientSecret)),
+	chat := newDemoChatbot(*chatbotListen)
+	cfg, err := config.Parse("demo (built-in)", []byte(demoConfig(publicURL, ln.Addr().String(), filepath.Join(dir, "oauthbroker.db"), apiKey, clientSecret)+chat.configYAML()),
 		config.LoadOptions{Getenv: getenv, Types: providers.Types()})
 	if err != nil {
 		return fmt.Errorf("the built-in demo configuration is invalid (a bug): %w", err)
@@ -87,9 +91,9 @@ Flags:
 
 	sb, err := sandbox.New(sandbox.Options{
 		Prefix: "/sandbox",
-		Clients: []sandbox.Client{{
-			ID: "demo-client", Secret: clientSecret, RedirectURIs: []string{cfg.CallbackURL(demoBot, "sandbox")},
-		}},
+		Clients: append([]sandbox.Client{{
+			ID: "demo-client", Name: "the demo bot", Secret: clientSecret, RedirectURIs: []string{cfg.CallbackURL(demoBot, "sandbox")},
+		}}, chat.sandboxClients(cfg)...),
 		Users: []sandbox.User{
 			{ID: "1001", Login: "ada", Name: "Ada Lovelace", Email: "ada@sandbox.example"},
 			{ID: "1002", Login: "grace", Name: "Grace Hopper", Email: "grace@sandbox.example"},
@@ -98,20 +102,33 @@ Flags:
 	if err != nil {
 		return err
 	}
+	// The admin pages get a fresh random password, unless the environment sets one.
+	adminPassword, adminFromEnv := getenv("OAUTHBROKER_ADMIN_PASSWORD")
+	if !adminFromEnv || adminPassword == "" {
+		adminPassword, adminFromEnv = randomString(15), false
+	}
+	demoEnv := func(k string) (string, bool) {
+		if k == "OAUTHBROKER_ADMIN_PASSWORD" {
+			return adminPassword, true
+		}
+		return getenv(k)
+	}
 	a, err := openApp(ctx, cfg, appOptions{
-		getenv: getenv, log: log, sandboxURL: publicURL + "/sandbox",
-		mount: func(r chi.Router) { r.Handle("/sandbox/*", http.StripPrefix("/sandbox", sb)) },
+		getenv: demoEnv, log: log, sandboxURL: publicURL + "/sandbox",
+		mount: func(r chi.Router) { r.Handle("/sandbox/*", http.StripPrefix("/sandbox", sandbox.NewDemoAPIs(sb))) },
 	})
 	if err != nil {
 		return err
 	}
 	defer a.store.Close()
+	defer a.startBackground(ctx)()
 
 	link, err := a.broker.CreateLink(ctx, broker.LinkRequest{Bot: demoBot, Provider: "sandbox", Channel: demoChannel, User: demoUser})
 	if err != nil {
 		return err
 	}
-	printDemoIntro(stdout, publicURL, apiKey, link, dir, *dataDir == "")
+	printDemoIntro(stdout, publicURL, apiKey, link, dir, *dataDir == "", adminPassword, adminFromEnv)
+	chat.printIntro(stdout, publicURL)
 	go announceLinks(ctx, a.broker, stdout, publicURL, apiKey)
 	return serveUntilDone(ctx, httpServer(a.handler, cfg), ln, log)
 }
@@ -132,7 +149,7 @@ bots:
 `, publicURL, listen, dbPath, demoBot, apiKey, clientSecret)
 }
 
-func printDemoIntro(w io.Writer, publicURL, apiKey string, link broker.NewLink, dir string, temporary bool) {
+func printDemoIntro(w io.Writer, publicURL, apiKey string, link broker.NewLink, dir string, temporary bool, adminPassword string, adminFromEnv bool) {
 	api := publicURL + "/api/v1/bots/" + demoBot
 	fmt.Fprintf(w, `
 oauthbroker demo — broker and a sandbox OAuth provider, all on this machine (no secrets, no internet)
@@ -156,6 +173,7 @@ oauthbroker demo — broker and a sandbox OAuth provider, all on this machine (n
 
 `, link.ExpiresAt.Local().Format("15:04:05"), link.URL, demoBot, demoUser,
 		apiKey, api, demoChannel, demoUser, apiKey, api, apiKey, demoChannel, demoUser, api)
+	printDemoAdmin(w, publicURL, adminPassword, adminFromEnv)
 	where := dir
 	if temporary {
 		where += " (deleted when the demo stops)"
@@ -188,6 +206,19 @@ func announceLinks(ctx context.Context, b *broker.Broker, w io.Writer, publicURL
 				id.ID, id.Name, id.NickName, apiKey, publicURL, demoBot, id.ID)
 		}
 	}
+}
+
+// printDemoAdmin prints where the admin pages are and how to log in.
+func printDemoAdmin(w io.Writer, publicURL, password string, fromEnv bool) {
+	if fromEnv {
+		password = "the one in OAUTHBROKER_ADMIN_PASSWORD"
+	}
+	fmt.Fprintf(w, ` 4. Every linked identity is on the admin page: log in, search "alice", unlink:
+
+    %s/admin/
+    password: %s
+
+`, publicURL, password)
 }
 
 func randomString(n int) string {

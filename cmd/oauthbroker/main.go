@@ -48,6 +48,8 @@ Usage:
   oauthbroker serve [flags]   run the broker from providers.yaml
   oauthbroker check [flags] [FILE]
                               validate a providers.yaml and list every problem as file:line: field: what is wrong
+  oauthbroker keys list|rotate|retire [flags]
+                              show, rotate (re-encrypting every stored token) or retire token encryption keys
 
 Run 'oauthbroker COMMAND -help' for a command's flags.
 
@@ -70,6 +72,8 @@ func run(ctx context.Context, args []string, getenv func(string) (string, bool),
 		return runDemo(ctx, args[1:], getenv, stdout, stderr)
 	case "check":
 		return runCheck(args[1:], getenv, stdout, stderr)
+	case "keys":
+		return runKeys(ctx, args[1:], getenv, stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -9,10 +9,13 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/oauthbroker/oauthbroker/internal/config"
 	"github.com/oauthbroker/oauthbroker/internal/providers"
+	"github.com/oauthbroker/oauthbroker/internal/server"
+	"github.com/oauthbroker/oauthbroker/internal/webhook"
 )
 
 func runServe(ctx context.Context, args []string, getenv func(string) (string, bool), stdout, stderr io.Writer) error {
@@ -21,11 +24,16 @@ func runServe(ctx context.Context, args []string, getenv func(string) (string, b
 	configPath := fs.String("config", "providers.yaml", "the providers.yaml to run")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
+	defLimits := server.DefaultLimits()
+	flowLimit := fs.Int("flow-rate-limit", defLimits.FlowPerClient, "auth and callback requests one client address may make per minute; 0: no limit")
+	linkLimit := fs.Int("link-rate-limit", defLimits.LinksPerBot, "link-creating bot API calls (links, require) one bot may make per minute; 0: no limit")
+	hookTimeout := fs.Duration("webhook-timeout", 10*time.Second, "how long one webhook delivery attempt may take; an event a crashed broker was\nsending is retried by another one this much (plus 5s) later")
+	trustedProxies := fs.String("trusted-proxies", "", "comma-separated CIDR prefixes of the reverse proxies in front of the broker, whose X-Forwarded-For\nnames the client address for the rate limits; empty: the TCP peer is the client")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), `Usage: oauthbroker serve [flags]
 
 Runs the broker from providers.yaml: the link flow at /bots/{bot}/{provider}/auth and
-/callback, the bot API at /api/v1, /healthz and /readyz. It listens on server.listen and
+/callback, the bot API at /api/v1, /healthz, /readyz and /metrics (Prometheus). It listens on server.listen and
 stops cleanly on SIGINT or SIGTERM (in-flight requests get 15 seconds).
 
 Keys: OAUTHBROKER_KEYS (JSON), or the key file storage.keys_file, created on first start.
@@ -49,6 +57,15 @@ Flags:
 	if err != nil {
 		return exitError{code: 2, msg: err.Error()}
 	}
+	limits := server.Limits{FlowPerClient: max(*flowLimit, 0), LinksPerBot: max(*linkLimit, 0)}
+	for p := range strings.SplitSeq(*trustedProxies, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			limits.TrustedProxies = append(limits.TrustedProxies, p)
+		}
+	}
+	if err := limits.Validate(); err != nil {
+		return exitError{code: 2, msg: "-trusted-proxies: " + err.Error()}
+	}
 	cfg, err := config.Load(*configPath, config.LoadOptions{Getenv: getenv, Types: providers.Types()})
 	if err != nil {
 		return exitError{code: 1, msg: err.Error() + "\n(run 'oauthbroker check' to list every problem)"}
@@ -61,11 +78,17 @@ Flags:
 			}
 		}
 	}
-	a, err := openApp(ctx, cfg, appOptions{getenv: getenv, log: log})
+	if *hookTimeout < time.Second || *hookTimeout > 5*time.Minute {
+		return exitError{code: 2, msg: "-webhook-timeout: use 1s to 5m"}
+	}
+	a, err := openApp(ctx, cfg, appOptions{getenv: getenv, log: log, limits: &limits, webhooks: webhook.Options{Timeout: *hookTimeout}})
 	if err != nil {
 		return err
 	}
 	defer a.store.Close()
+	// Webhook delivery runs on through the HTTP drain (events of the last callbacks go out
+	// too) and is stopped, and waited for, before the store closes.
+	defer a.startBackground(context.WithoutCancel(ctx))()
 	ln, err := net.Listen("tcp", cfg.Server.Listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s (server.listen): %w", cfg.Server.Listen, err)

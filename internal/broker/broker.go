@@ -13,6 +13,7 @@ import (
 	"encoding/base64"
 	"log/slog"
 	"net/url"
+	"sync"
 	"time"
 
 	"github.com/oauthbroker/oauthbroker/internal/config"
@@ -30,13 +31,46 @@ const (
 	ConfirmMaxAttempts = 5
 	// MinLinkTTL keeps ttl_seconds from producing links nobody can open in time.
 	MinLinkTTL = time.Minute
+	// RefreshAhead: a token that expires within this much of a read is refreshed first, so a
+	// bot never receives a token that dies on its way to the provider (SPEC §4).
+	RefreshAhead = 60 * time.Second
+	// DefaultRefreshWait is Options.RefreshWait's default.
+	DefaultRefreshWait = 5 * time.Second
+	// RefreshRetryAfter is the back-off after a failed refresh: during it no request asks the
+	// provider again, so an outage costs one refresh call per identity per back-off.
+	RefreshRetryAfter = 5 * time.Second
+	// RevokeTimeout bounds the revocation an unlink tries first: it is best effort.
+	RevokeTimeout = 5 * time.Second
 )
 
 // Options are the broker's injected dependencies besides config, providers and store.
 type Options struct {
 	Logger *slog.Logger
 	Now    func() time.Time
+	// Ring yields the token key ring; nil: keys.Ring, fixed. cmd passes a *seal.FileRing so
+	// that `oauthbroker keys rotate` takes effect without a restart.
+	Ring RingSource
+	// EventQueued, when set, is called after a change put a webhook event into the outbox,
+	// so the delivery loop can send it now instead of at its next poll.
+	EventQueued func()
+	// RefreshWait bounds how long a credentials read waits for a refresh (its own or another
+	// request's) before it falls back to the stored token, or 503 if that has expired.
+	// 0: DefaultRefreshWait.
+	RefreshWait time.Duration
 }
+
+// RingSource yields the current token key ring. Reload is called when a sealed value names a
+// key the ring does not have: it may have been added since (key rotation by another process).
+type RingSource interface {
+	Current() *seal.KeyRing
+	Reload() error
+}
+
+// fixedRing is a RingSource that never changes.
+type fixedRing struct{ r *seal.KeyRing }
+
+func (f fixedRing) Current() *seal.KeyRing { return f.r }
+func (f fixedRing) Reload() error          { return nil }
 
 // Broker implements every use case. It is safe for concurrent use and holds no per-request
 // state: flow state travels in the browser's cookie and the store.
@@ -49,6 +83,11 @@ type Broker struct {
 	now       func() time.Time
 	apiKeys   map[string][][]byte // bot → its API keys, for constant-time comparison
 	origins   map[string][]string // bot → its redirect_origins, normalised like Origin
+
+	ring        RingSource
+	eventQueued func()
+	refreshWait time.Duration
+	refreshes   sync.WaitGroup // refreshes running detached from their request; see Drain
 }
 
 // New wires a broker. cfg and reg must describe the same bots.
@@ -68,6 +107,16 @@ func New(cfg *config.Config, reg *providers.Registry, st store.Store, keys seal.
 	}
 	if b.now == nil {
 		b.now = time.Now
+	}
+	b.ring, b.eventQueued, b.refreshWait = opts.Ring, opts.EventQueued, opts.RefreshWait
+	if b.ring == nil {
+		b.ring = fixedRing{keys.Ring}
+	}
+	if b.eventQueued == nil {
+		b.eventQueued = func() {}
+	}
+	if b.refreshWait <= 0 {
+		b.refreshWait = DefaultRefreshWait
 	}
 	for _, bot := range cfg.Bots {
 		for _, k := range bot.APIKeys {
@@ -148,5 +197,11 @@ func (b *Broker) codeHash(bot, channel, user, code string) []byte {
 	return m.Sum(nil)
 }
 
-// ready reports whether the store answers; the HTTP edge uses it for /readyz.
-func (b *Broker) Ready(ctx context.Context) error { return b.store.Ping(ctx) }
+// Ready reports whether the store answers and has every migration this binary knows; the
+// HTTP edge uses it for /readyz.
+func (b *Broker) Ready(ctx context.Context) error {
+	if err := b.store.Ping(ctx); err != nil {
+		return err
+	}
+	return b.store.SchemaCurrent(ctx)
+}

@@ -3,6 +3,7 @@ package broker
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Error codes. They are part of the API contract: bots switch on them, so they never change
@@ -29,7 +30,10 @@ const (
 	CodeConfirmDisabled  = "confirm_not_enabled" // links/confirm on a bot with confirm: none
 	CodeTokenUnreadable  = "token_unreadable"    // a sealed token cannot be opened: key lost or data corrupt
 	CodeRedirectRejected = "redirect_url_not_allowed"
-	CodeInternal         = "internal"
+	// CodeRefreshUnavailable: the stored token has expired and the provider could not be
+	// asked for a new one just now (timeout, 5xx); Error.RetryAfter says when to try again.
+	CodeRefreshUnavailable = "refresh_unavailable"
+	CodeInternal           = "internal"
 )
 
 // Error is the one error type the broker returns for anything a caller can act on.
@@ -38,6 +42,8 @@ type Error struct {
 	Code    string
 	Message string
 	Err     error
+	// RetryAfter, when positive, is how long the caller should wait before trying again.
+	RetryAfter time.Duration
 }
 
 func (e *Error) Error() string {

@@ -44,6 +44,9 @@ func (b *Broker) BeginAuth(ctx context.Context, bot, provider, linkToken string)
 	if err != nil {
 		return "", FlowState{}, err
 	}
+	if err := b.checkOpenFlows(ctx, link); err != nil {
+		return "", FlowState{}, err
+	}
 	now := b.now().UTC()
 	fs = FlowState{Bot: bot, Provider: provider, State: randomToken(32), ExpiresAt: now.Add(FlowTTL)}
 	challenge := ""
@@ -185,10 +188,7 @@ func (b *Broker) storeLinked(ctx context.Context, bc *config.Bot, p *providers.P
 		Status:    store.StatusActive,
 		Scopes:    mergeScopes(p.Scopes, link.Scopes),
 		TokenType: "bearer",
-		ExpiresAt: u.ExpiresAt.UTC(),
-	}
-	if u.ExpiresAt.IsZero() {
-		id.ExpiresAt = time.Time{}
+		ExpiresAt: b.expiry(u.ExpiresAt),
 	}
 	if p.OAuth1 {
 		id.TokenType = "oauth1"
@@ -204,7 +204,7 @@ func (b *Broker) storeLinked(ctx context.Context, bc *config.Bot, p *providers.P
 		return Completed{}, err
 	}
 
-	params := store.CompleteLinkParams{LinkID: link.ID, Identity: id, Now: now}
+	params := store.CompleteLinkParams{LinkID: link.ID, Identity: id, Now: now, Webhook: b.hasWebhook(link.Bot)}
 	code := ""
 	if bc.Confirm == config.ConfirmCode {
 		params.Identity.Status = store.StatusPending
@@ -221,6 +221,9 @@ func (b *Broker) storeLinked(ctx context.Context, bc *config.Bot, p *providers.P
 	}
 	if err != nil {
 		return Completed{}, wrapError(err, CodeInternal, "storing the identity failed")
+	}
+	if params.Webhook {
+		b.eventQueued()
 	}
 	b.log.InfoContext(ctx, "flow: identity linked", "bot", stored.Bot, "provider", stored.Provider,
 		"identity", stored.ID, "relinked", !created, "status", stored.Status)

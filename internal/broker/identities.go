@@ -47,11 +47,14 @@ type Credentials struct {
 	ExpiresAt         time.Time // zero: the provider gave no expiry
 }
 
-// Credentials opens an identity's tokens for its bot. Refresh comes with the token lifecycle
-// work; until then the stored token is returned with its expiry, and the bot can see it.
+// Credentials opens an identity's tokens for its bot, refreshing them first when they expire
+// within RefreshAhead (see fresh): a bot is never handed an expired token.
 func (b *Broker) Credentials(ctx context.Context, bot string, identityID int64) (Credentials, error) {
 	id, err := b.identity(ctx, bot, identityID)
 	if err != nil {
+		return Credentials{}, err
+	}
+	if id, err = b.fresh(ctx, id); err != nil {
 		return Credentials{}, err
 	}
 	return b.credentialsOf(id)
@@ -92,14 +95,19 @@ func (b *Broker) identity(ctx context.Context, bot string, identityID int64) (st
 	return id, nil
 }
 
-// Unlink deletes an identity and records it in the identity's history. (Revoking the token at
-// the provider first comes with the token lifecycle work.)
+// Unlink revokes the identity's grant at the provider where the provider offers a way to
+// (best effort, within RevokeTimeout), then deletes the identity whatever the revocation's
+// outcome, which its history keeps (the unlinked event's outcome: revoked, revoke_failed or
+// not_revoked), and queues identity.unlinked.
 func (b *Broker) Unlink(ctx context.Context, bot string, identityID int64) error {
-	if b.cfg.Bot(bot) == nil {
-		return newError(CodeUnknownBot, "there is no bot %q", bot)
+	id, err := b.identity(ctx, bot, identityID)
+	if err != nil {
+		return err
 	}
-	err := b.store.DeleteIdentity(ctx, bot, identityID, store.Event{
-		Kind: store.EventUnlinked, Outcome: "ok", Detail: "unlinked through the bot API", At: b.now().UTC(),
+	outcome, detail := b.revoke(ctx, id)
+	err = b.store.DeleteIdentity(ctx, bot, identityID, store.Event{
+		Kind: store.EventUnlinked, Outcome: outcome, Detail: "unlinked " + actor(ctx) + "; " + detail, At: b.now().UTC(),
+		Webhook: b.hasWebhook(bot),
 	})
 	if errors.Is(err, store.ErrNotFound) {
 		return newError(CodeNotFound, "bot %q has no identity %d", bot, identityID)
@@ -107,7 +115,8 @@ func (b *Broker) Unlink(ctx context.Context, bot string, identityID int64) error
 	if err != nil {
 		return wrapError(err, CodeInternal, "deleting the identity failed")
 	}
-	b.log.InfoContext(ctx, "identity unlinked", "bot", bot, "identity", identityID)
+	b.eventQueued()
+	b.log.InfoContext(ctx, "identity unlinked", "bot", bot, "identity", identityID, "revocation", outcome)
 	return nil
 }
 
@@ -131,6 +140,7 @@ func (b *Broker) Confirm(ctx context.Context, bot, channel, user, code string) (
 		CodeHash:    b.codeHash(bot, channel, user, code),
 		MaxAttempts: ConfirmMaxAttempts,
 		Now:         b.now().UTC(),
+		Webhook:     b.hasWebhook(bot),
 	})
 	switch {
 	case errors.Is(err, store.ErrWrongCode):
@@ -140,6 +150,7 @@ func (b *Broker) Confirm(ctx context.Context, bot, channel, user, code string) (
 	case err != nil:
 		return store.Identity{}, wrapError(err, CodeInternal, "confirming failed")
 	}
+	b.eventQueued()
 	b.log.InfoContext(ctx, "identity confirmed", "bot", bot, "identity", id.ID)
 	return withoutSecrets(id), nil
 }

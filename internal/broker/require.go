@@ -70,12 +70,18 @@ func (b *Broker) Require(ctx context.Context, bot, channel, user string, reqs []
 	for _, r := range reqs {
 		best, reason := pick(ids, r)
 		if reason == "" {
-			creds, err := b.credentialsOf(best)
-			if err != nil {
+			// The same refresh as credentials: a token the provider refuses now turns into a
+			// link for the user rather than a failed action.
+			creds, err := b.freshCredentials(ctx, best)
+			switch {
+			case ErrorCode(err) == CodeRelinkRequired:
+				reason = ReasonRelinkRequired
+			case err != nil:
 				return Requirements{}, err
+			default:
+				out.Credentials[r.Provider] = creds
+				continue
 			}
-			out.Credentials[r.Provider] = creds
-			continue
 		}
 		link, err := b.createLink(ctx, bot, r.Provider, channel, user, r.Scopes, "", b.cfg.Server.LinkTTL)
 		if err != nil {
@@ -129,4 +135,12 @@ func hasAll(have, want []string) bool {
 		}
 	}
 	return true
+}
+
+func (b *Broker) freshCredentials(ctx context.Context, id store.Identity) (Credentials, error) {
+	id, err := b.fresh(ctx, id)
+	if err != nil {
+		return Credentials{}, err
+	}
+	return b.credentialsOf(id)
 }

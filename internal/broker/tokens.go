@@ -1,6 +1,9 @@
 package broker
 
 import (
+	"errors"
+
+	"github.com/oauthbroker/oauthbroker/internal/seal"
 	"github.com/oauthbroker/oauthbroker/internal/store"
 )
 
@@ -17,7 +20,7 @@ func tokenAAD(id store.Identity, field string) []byte {
 }
 
 func (b *Broker) sealToken(id store.Identity, field, value string) ([]byte, error) {
-	sealed, err := b.keys.Ring.Seal([]byte(value), tokenAAD(id, field))
+	sealed, err := b.ring.Current().Seal([]byte(value), tokenAAD(id, field))
 	if err != nil {
 		return nil, wrapError(err, CodeInternal, "sealing a token failed")
 	}
@@ -27,7 +30,11 @@ func (b *Broker) sealToken(id store.Identity, field, value string) ([]byte, erro
 // openToken opens one sealed field. A value that cannot be opened is an error, never an
 // empty or garbled token: losing the key must be loud.
 func (b *Broker) openToken(id store.Identity, field string, sealed []byte) (string, error) {
-	plain, err := b.keys.Ring.Open(sealed, tokenAAD(id, field))
+	plain, err := b.ring.Current().Open(sealed, tokenAAD(id, field))
+	if errors.Is(err, seal.ErrUnknownKey) && b.ring.Reload() == nil {
+		// Sealed under a key added since this ring was read: `keys rotate` ran elsewhere.
+		plain, err = b.ring.Current().Open(sealed, tokenAAD(id, field))
+	}
 	if err != nil {
 		b.log.Error("token: cannot open a sealed token; was the key file replaced or lost?",
 			"bot", id.Bot, "identity", id.ID, "field", field, "err", err)

@@ -23,6 +23,7 @@ type API struct {
 func New(b *broker.Broker, log *slog.Logger) http.Handler {
 	a := &API{broker: b, log: log}
 	r := chi.NewRouter()
+	r.Get("/openapi.yaml", serveOpenAPI) // no key: the contract is public
 	r.Route("/bots/{bot}", func(r chi.Router) {
 		r.Use(a.requireBotKey)
 		r.Post("/links", a.createLink)

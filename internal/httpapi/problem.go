@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"math"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/oauthbroker/oauthbroker/internal/broker"
@@ -28,6 +30,8 @@ func statusOf(code string) int {
 		return http.StatusUnprocessableEntity
 	case broker.CodeUpstream:
 		return http.StatusBadGateway
+	case broker.CodeRefreshUnavailable:
+		return http.StatusServiceUnavailable
 	}
 	return http.StatusInternalServerError
 }
@@ -45,8 +49,13 @@ type problem struct {
 func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	code := broker.ErrorCode(err)
 	status := statusOf(code)
-	if status >= 500 {
+	if status >= 500 && status != http.StatusServiceUnavailable {
 		a.log.ErrorContext(r.Context(), "api: request failed", "method", r.Method, "path", r.URL.Path, "code", code, "err", err)
+	}
+	// RFC 9110 §10.2.3: a 503 says when to come back, in whole seconds.
+	var be *broker.Error
+	if errors.As(err, &be) && be.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(be.RetryAfter.Seconds()))))
 	}
 	writeProblem(w, status, code, broker.ErrorMessage(err))
 }

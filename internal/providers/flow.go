@@ -134,7 +134,7 @@ func (p *Provider) Complete(session string, extraScopes []string, in CallbackInp
 	if err != nil {
 		return goth.User{}, p.fail(step, err, secrets...)
 	}
-	if user.UserID == "" {
+	if noUserID(p.Type, user.UserID) {
 		return goth.User{}, p.fail("profile", &UpstreamError{Reason: "profile has no user id"})
 	}
 	if user.AccessToken == "" {

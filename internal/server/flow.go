@@ -132,6 +132,7 @@ func (s *Server) cookieOptions(bot, provider string, maxAge int) *sessions.Optio
 // flowError renders the error page for a failed flow with the status SPEC §3.1 gives.
 func (s *Server) flowError(w http.ResponseWriter, r *http.Request, err error) {
 	code := broker.ErrorCode(err)
+	recordFlowError(r.Context(), code)
 	status, title := flowStatus(code)
 	if status >= 500 {
 		s.log.ErrorContext(r.Context(), "flow failed", "request_id", requestIDFrom(r.Context()), "code", code, "err", err)
@@ -174,6 +175,8 @@ func flowStatus(code string) (int, string) {
 		return http.StatusForbidden, "You cancelled"
 	case broker.CodeUpstream:
 		return http.StatusBadGateway, "The provider did not answer as expected"
+	case broker.CodeTooManyFlows:
+		return http.StatusTooManyRequests, "Too many sign-ins started"
 	}
 	return http.StatusInternalServerError, "Something went wrong"
 }

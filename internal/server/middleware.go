@@ -79,6 +79,7 @@ func (s *Server) recoverPanics(next http.Handler) http.Handler {
 				if v == http.ErrAbortHandler {
 					panic(v)
 				}
+				s.metrics.Panic()
 				s.log.ErrorContext(r.Context(), "http: handler panicked", "request_id", requestIDFrom(r.Context()),
 					"path", r.URL.Path, "stack", string(debug.Stack()))
 				s.pages.RenderFlowError(w, templates.FlowError{

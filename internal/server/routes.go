@@ -13,19 +13,25 @@ import (
 // routes lists every route of the broker in one place.
 func (s *Server) routes(api, admin http.Handler, mount func(chi.Router)) chi.Router {
 	r := chi.NewRouter()
-	r.Use(s.requestID, s.logRequests, s.recoverPanics)
+	// observe sits outside recoverPanics, so a recovered panic is recorded as the 500 it became.
+	r.Use(s.requestID, s.limiters.clientIP, s.logRequests, s.observe, s.recoverPanics)
 
+	// Operations (SPEC §3.4).
 	r.Get("/healthz", s.healthz)
 	r.Get("/readyz", s.readyz)
+	r.Method(http.MethodGet, "/metrics", s.metrics.Handler())
 	r.Handle("/static/*", http.StripPrefix("/static/", staticFiles(templates.Static())))
 
-	// Browser link flow (SPEC §3.1).
-	r.Get("/bots/{bot}/{provider}/auth", s.auth)
-	r.Get("/bots/{bot}/{provider}/callback", s.callback)
-	r.Post("/bots/{bot}/{provider}/callback", s.callback)
+	// Browser link flow (SPEC §3.1), rate-limited per client address.
+	r.Group(func(r chi.Router) {
+		r.Use(s.limitFlow)
+		r.Get("/bots/{bot}/{provider}/auth", s.instrumentFlow(false, s.auth))
+		r.Get("/bots/{bot}/{provider}/callback", s.instrumentFlow(true, s.callback))
+		r.Post("/bots/{bot}/{provider}/callback", s.instrumentFlow(true, s.callback))
+	})
 
-	// Bot API (SPEC §3.2).
-	r.Mount("/api/v1", api)
+	// Bot API (SPEC §3.2); link creation is rate-limited per bot.
+	r.With(s.limitLinks).Mount("/api/v1", api)
 
 	// Operators' pages (SPEC §3.3).
 	if admin != nil {
@@ -35,6 +41,18 @@ func (s *Server) routes(api, admin http.Handler, mount func(chi.Router)) chi.Rou
 	if mount != nil {
 		mount(r)
 	}
+	// A method chi does not know at all (not GET, POST, …) never reaches a sub-router, so the
+	// API's own 405 cannot answer it: answer here, as problem+json under /api/.
+	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/api/") {
+			writeProblem(w, http.StatusMethodNotAllowed, "method_not_allowed", "this method is not allowed on this route")
+			return
+		}
+		s.pages.RenderFlowError(w, templates.FlowError{
+			Status: http.StatusMethodNotAllowed, Title: "Method not allowed", Message: "This address does not answer that kind of request.",
+			RequestID: requestIDFrom(r.Context()),
+		})
+	})
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		s.pages.RenderFlowError(w, templates.FlowError{
 			Status: http.StatusNotFound, Title: "Not found", Message: "There is nothing at this address.",
@@ -52,9 +70,9 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	if err := s.broker.Ready(r.Context()); err != nil {
-		s.log.ErrorContext(r.Context(), "readyz: store unreachable", "err", err)
+		s.log.ErrorContext(r.Context(), "readyz: the store is unreachable or not migrated", "err", err)
 		w.WriteHeader(http.StatusServiceUnavailable)
-		_, _ = w.Write([]byte("store unreachable\n"))
+		_, _ = w.Write([]byte("store unreachable or not migrated\n"))
 		return
 	}
 	_, _ = w.Write([]byte("ready\n"))

@@ -1,6 +1,7 @@
 // Package server composes oauthbroker's HTTP surface: the browser link flow, the bot API,
-// health endpoints and static files, with the middleware every request passes through. It
-// holds no business rules: those are in broker.
+// health, readiness and metrics endpoints and static files, with the middleware every request
+// passes through (request id, client address, logging, metrics, rate limits, panic recovery).
+// It holds no business rules: those are in broker.
 package server
 
 import (
@@ -12,6 +13,7 @@ import (
 
 	"github.com/oauthbroker/oauthbroker/internal/broker"
 	"github.com/oauthbroker/oauthbroker/internal/httpapi"
+	"github.com/oauthbroker/oauthbroker/internal/metrics"
 	"github.com/oauthbroker/oauthbroker/internal/seal"
 	"github.com/oauthbroker/oauthbroker/templates"
 )
@@ -27,6 +29,12 @@ type Deps struct {
 	// Mount, when set, adds routes beside the broker's (the demo mounts its sandbox provider
 	// here; `serve` never does).
 	Mount func(chi.Router)
+	// Metrics, when set, is served at /metrics and counts requests and flows; nil: a fresh
+	// one (cmd passes the one its store decorator counts into).
+	Metrics *metrics.Metrics
+	// Limits are the rate limits; the zero value limits nothing (cmd passes DefaultLimits or
+	// the operator's flags).
+	Limits Limits
 }
 
 // Server is the broker's root http.Handler.
@@ -37,14 +45,22 @@ type Server struct {
 	cookies *sessions.CookieStore
 	secure  bool
 	router  chi.Router
+
+	metrics      *metrics.Metrics
+	limitsConfig Limits
+	limiters     limiters
 }
 
 // New builds the handler with every route (see routes.go).
 func New(d Deps) *Server {
-	s := &Server{broker: d.Broker, pages: d.Pages, log: d.Logger}
+	s := &Server{broker: d.Broker, pages: d.Pages, log: d.Logger, metrics: d.Metrics, limitsConfig: d.Limits}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
+	if s.metrics == nil {
+		s.metrics = metrics.New()
+	}
+	s.limiters = newLimiters(d.Limits)
 	s.secure = isHTTPS(d.Broker.Config().Server.PublicURL)
 	s.cookies = newFlowCookieStore(d.Keys, s.secure)
 	s.router = s.routes(httpapi.New(d.Broker, s.log), d.Admin, d.Mount)

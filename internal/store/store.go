@@ -111,6 +111,11 @@ type Event struct {
 	Outcome    string // "ok" or a short machine-readable reason
 	Detail     string // human-readable; never a token
 	At         time.Time
+
+	// Webhook, on an event given to a write (DeleteIdentity, MarkRelinkRequired), also puts
+	// the matching webhook event into the outbox in the same transaction. It is not part of
+	// the history and reads back false.
+	Webhook bool
 }
 
 // Confirmation guards an identity of a `confirm: code` bot until the chat user types the code
@@ -133,6 +138,8 @@ type CompleteLinkParams struct {
 	// Confirmation, when non-nil, is created for the identity (IdentityID is filled in).
 	Confirmation *Confirmation
 	Now          time.Time
+	// Webhook also enqueues identity.linked (or identity.relinked) in the same transaction.
+	Webhook bool
 }
 
 // IdentityQuery selects identities of one chat user. Provider is optional.
@@ -151,6 +158,8 @@ type ConfirmParams struct {
 	CodeHash    []byte
 	MaxAttempts int // a confirmation that reached this many wrong attempts is void
 	Now         time.Time
+	// Webhook also enqueues identity.confirmed in the same transaction as the activation.
+	Webhook bool
 }
 
 // Store is what the broker needs from persistence. Every method is safe for concurrent use.
@@ -203,8 +212,101 @@ type Store interface {
 	// Events returns an identity's history, oldest first.
 	Events(ctx context.Context, bot string, identityID int64) ([]Event, error)
 
+	// The token lifecycle: refresh leases, key rotation and the webhook outbox
+	// (lifecycle.go has the records and rules).
+	LifecycleStore
+
+	// Abuse limits and readiness (the OperationsStore block at the end of this file).
+	OperationsStore
+
 	// Ping reports whether the store is reachable.
 	Ping(ctx context.Context) error
 	// Close releases the store's resources.
 	Close() error
+}
+
+// ---- Operators' pages (SPEC §3.3) ----
+//
+// What the admin pages need beyond Store lives in its own interface, so that a backend can be
+// reviewed (and grown) one concern at a time. Every backend implements both; storetest runs
+// the admin part of the suite against it too.
+
+// IdentityListQuery selects a page of identities across bots for the operators' list, newest
+// (highest ID) first. Every filter is optional.
+type IdentityListQuery struct {
+	Bot      string
+	Provider string
+	Status   string
+	// Search, when not empty, keeps identities whose chat user id, name, name without its first
+	// word, nickname or email begins with it, ignoring ASCII case; a leading '@' is ignored.
+	Search string
+	// Keyset pagination; at most one is set. OlderThan lists the identities with an ID below it
+	// (the next page); NewerThan those with an ID above it (the page before), still newest first.
+	OlderThan int64
+	NewerThan int64
+	// Limit is the page size (1 to 500).
+	Limit int
+}
+
+// IdentityPage is one page of the operators' list.
+type IdentityPage struct {
+	// Identities are newest first. Their token fields are nil: the list never reads them.
+	Identities []Identity
+	// More reports identities beyond this page in the direction asked: older ones, or newer
+	// ones when the query had NewerThan.
+	More bool
+}
+
+// IdentityTotal is the number of identities of one bot, provider and status.
+type IdentityTotal struct {
+	Bot      string
+	Provider string
+	Status   string
+	Count    int
+}
+
+// AdminSession is an operator's login. Only a hash of the session cookie is stored.
+type AdminSession struct {
+	TokenHash []byte
+	// Credential identifies the admin credential the session was opened with (a keyed hash,
+	// never the password), so that changing the password ends the older sessions.
+	Credential []byte
+	CreatedAt  time.Time
+	ExpiresAt  time.Time
+}
+
+// AdminStore is what the operators' pages need on top of Store. Every method is safe for
+// concurrent use; the rules of Store about times apply.
+//
+//   - ListIdentities answers in time proportional to the page, not to the table: a backend
+//     keeps the indexes that make every filter combination and the search a range scan.
+//   - IdentityTotals leaves out combinations with no identity, and is sorted by bot, provider
+//     and status.
+//   - AdminSession returns a session expired or not (the caller decides); ErrNotFound when
+//     there is none. DeleteAdminSession of an unknown session is not an error.
+//   - CreateAdminSession also deletes every session expired at its CreatedAt.
+type AdminStore interface {
+	ListIdentities(ctx context.Context, q IdentityListQuery) (IdentityPage, error)
+	IdentityTotals(ctx context.Context) ([]IdentityTotal, error)
+
+	CreateAdminSession(ctx context.Context, s AdminSession) error
+	AdminSession(ctx context.Context, tokenHash []byte) (AdminSession, error)
+	DeleteAdminSession(ctx context.Context, tokenHash []byte) error
+}
+
+// ---- Operations: abuse limits and readiness (SPEC §3.4) ----
+//
+// What the broker needs to bound how much one chat user can make it hold, and what /readyz asks.
+
+// OperationsStore is part of Store.
+//
+//   - CountOpenFlows counts the flows of one chat user's links (bot, channel, user) that are
+//     neither consumed nor expired at now: sign-ins started in a browser that have not come
+//     back. Links of other bots or users never count.
+//   - SchemaCurrent fails when the database lacks a migration this binary knows (restored from
+//     an old backup, say), so a load balancer stops sending traffic to an instance that would
+//     fail on every write.
+type OperationsStore interface {
+	CountOpenFlows(ctx context.Context, bot, channel, user string, now time.Time) (int, error)
+	SchemaCurrent(ctx context.Context) error
 }

@@ -60,7 +60,10 @@ func (s *Store) Confirm(ctx context.Context, p store.ConfirmParams) (store.Ident
 			return err
 		}
 		out, err = scanIdentity(tx.QueryRowContext(ctx, selectIdentity+` WHERE id = ?`, identityID))
-		return err
+		if err != nil || !p.Webhook {
+			return err
+		}
+		return enqueueWebhook(ctx, tx, store.WebhookConfirmed, out, "", p.Now)
 	})
 	if err == nil && wrong {
 		err = store.ErrWrongCode

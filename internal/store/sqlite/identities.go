@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/oauthbroker/oauthbroker/internal/store"
 )
@@ -51,10 +52,10 @@ func (s *Store) CompleteLink(ctx context.Context, p store.CompleteLinkParams) (s
 		case errors.Is(err, sql.ErrNoRows):
 			created = true
 			err = tx.QueryRowContext(ctx, `INSERT INTO identities
-				(bot, channel, user_id, provider, provider_user_id, name, nickname, email, avatar_url,
+				(id, bot, channel, user_id, provider, provider_user_id, name, nickname, email, avatar_url,
 				 status, scopes, access_token, access_token_secret, refresh_token, token_type, expires_at,
 				 linked_at, updated_at)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+				VALUES (`+nextIdentityID+`, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
 				in.Bot, in.Channel, in.User, in.Provider, in.ProviderUserID, in.Name, in.NickName, in.Email, in.AvatarURL,
 				in.Status, scopes, in.AccessToken, in.AccessTokenSecret, in.RefreshToken, in.TokenType, millis(in.ExpiresAt),
 				now, now).Scan(&id)
@@ -70,9 +71,12 @@ func (s *Store) CompleteLink(ctx context.Context, p store.CompleteLinkParams) (s
 			if oldStatus == store.StatusRelinkRequired {
 				status = in.Status
 			}
+			// New tokens end any refresh running on the old ones: its holder loses the lease
+			// (store.ErrLeaseLost) instead of overwriting what the user just linked.
 			_, err = tx.ExecContext(ctx, `UPDATE identities SET name = ?, nickname = ?, email = ?,
 				avatar_url = ?, status = ?, scopes = ?, access_token = ?, access_token_secret = ?,
-				refresh_token = ?, token_type = ?, expires_at = ?, updated_at = ? WHERE id = ?`,
+				refresh_token = ?, token_type = ?, expires_at = ?, updated_at = ?,
+				refresh_holder = NULL, refresh_lease_until = NULL, refresh_retry_at = NULL WHERE id = ?`,
 				in.Name, in.NickName, in.Email, in.AvatarURL, status, scopes,
 				in.AccessToken, in.AccessTokenSecret, in.RefreshToken, in.TokenType, millis(in.ExpiresAt), now, id)
 			if err != nil {
@@ -100,13 +104,29 @@ func (s *Store) CompleteLink(ctx context.Context, p store.CompleteLinkParams) (s
 			}
 		}
 		stored, err = scanIdentity(tx.QueryRowContext(ctx, selectIdentity+` WHERE id = ?`, id))
-		return err
+		if err != nil || !p.Webhook {
+			return err
+		}
+		typ := store.WebhookRelinked
+		if created {
+			typ = store.WebhookLinked
+		}
+		return enqueueWebhook(ctx, tx, typ, stored, "", p.Now)
 	})
 	if err != nil {
 		return store.Identity{}, false, fmt.Errorf("sqlite: complete link %d: %w", p.LinkID, err)
 	}
 	return stored, created, nil
 }
+
+// nextIdentityID is the id of a new identity: above every id ever used. SQLite's own choice
+// (the largest rowid + 1) hands an unlinked identity's id to the next account when the
+// unlinked one was the newest, and then a bot holding the old id would read another user's
+// credentials, and history and webhook events of two accounts would share one id. Every
+// identity gets a linked event that is never deleted, so identity_events remembers the ids
+// (both maxima are index lookups).
+const nextIdentityID = `(SELECT max(coalesce((SELECT max(id) FROM identities), 0),
+	coalesce((SELECT max(identity_id) FROM identity_events), 0)) + 1)`
 
 func checkCompleteLink(p store.CompleteLinkParams) error {
 	switch {
@@ -217,16 +237,19 @@ func (s *Store) DeleteIdentity(ctx context.Context, bot string, id int64, ev sto
 		ev.Kind = store.EventUnlinked
 	}
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM identities WHERE id = ? AND bot = ?`, id, bot)
+		// RETURNING gives the webhook event the identity as it was when it went.
+		gone, err := scanIdentity(tx.QueryRowContext(ctx, `DELETE FROM identities WHERE id = ? AND bot = ? RETURNING `+
+			strings.TrimPrefix(strings.TrimSuffix(selectIdentity, " FROM identities"), "SELECT "), id, bot))
+		if errors.Is(err, sql.ErrNoRows) {
+			return store.ErrNotFound
+		}
 		if err != nil {
 			return err
 		}
-		if n, err := res.RowsAffected(); err != nil {
+		if err := insertEvent(ctx, tx, ev); err != nil || !ev.Webhook {
 			return err
-		} else if n == 0 {
-			return store.ErrNotFound
 		}
-		return insertEvent(ctx, tx, ev)
+		return enqueueWebhook(ctx, tx, store.WebhookUnlinked, gone, "", ev.At)
 	})
 	if err != nil {
 		return fmt.Errorf("sqlite: delete identity %d: %w", id, err)

@@ -34,6 +34,12 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Confirm", confirmTests},
 		{"Concurrency", concurrencyTests},
 		{"RoundTrip", roundTripTests},
+		{"Admin", adminTests},                // store.AdminStore: admin.go
+		{"AdminSessions", adminSessionTests}, // admin_sessions.go
+		{"RefreshLease", refreshTests},
+		{"Outbox", outboxTests},
+		{"Sealed", sealedTests},
+		{"Operations", operationsTests}, // operations.go: abuse limits and readiness
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

@@ -1,0 +1,325 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/oauthbroker/oauthbroker/internal/config"
+	"github.com/oauthbroker/oauthbroker/internal/sandbox"
+	"github.com/oauthbroker/oauthbroker/internal/server"
+)
+
+// startLimitedBroker runs bots alpha (with extraAlpha in its entry) and bravo, each with the
+// auto-approving sandbox as provider "sandbox", under the given rate limits.
+func startLimitedBroker(t *testing.T, limits server.Limits, extraAlpha string) *testBroker {
+	t.Helper()
+	sb, sbURL := newSandbox(t)
+	b := startBrokerWith(t, fmt.Sprintf(`  alpha:
+    api_keys: [%q]
+%s    providers:
+      sandbox: {type: sandbox, key: client-a, secret: secret-a-0123456789}
+  bravo:
+    api_keys: [%q]
+    providers:
+      sandbox: {type: sandbox, key: client-b, secret: secret-b-0123456789}
+`, keyA, extraAlpha, keyB), appOptions{sandboxURL: sbURL, limits: &limits})
+	for _, c := range []struct{ id, secret, bot string }{{"client-a", "secret-a-0123456789", "alpha"}, {"client-b", "secret-b-0123456789", "bravo"}} {
+		if err := sb.AddClient(sandbox.Client{ID: c.id, Secret: c.secret, RedirectURIs: []string{b.URL + "/bots/" + c.bot + "/sandbox/callback"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return b
+}
+
+// fromAddress is a client whose connections come from the given loopback address (Linux
+// routes all of 127.0.0.0/8 to the loopback interface).
+func fromAddress(ip string) *http.Client {
+	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}
+	return &http.Client{
+		Transport:     &http.Transport{DialContext: d.DialContext},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}
+
+func getWithXFF(t *testing.T, c *http.Client, u, xff string) (*http.Response, string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, u, nil)
+	if xff != "" {
+		req.Header.Set("X-Forwarded-For", xff)
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp, string(body)
+}
+
+// TestFlowRateLimitPerClientAddress: one address gets FlowPerClient auth and callback
+// requests a minute, then a 429 page with Retry-After; another address is not affected, nor
+// is the bot API, and a forged X-Forwarded-For changes nothing unless the peer is a trusted
+// proxy.
+func TestFlowRateLimitPerClientAddress(t *testing.T) {
+	b := startLimitedBroker(t, server.Limits{FlowPerClient: 4}, "")
+	auth := b.URL + "/bots/alpha/sandbox/auth?link=not-a-link"
+	local, other := fromAddress("127.0.0.1"), fromAddress("127.0.0.2")
+	for i := range 4 {
+		if resp, _ := getWithXFF(t, local, auth, ""); resp.StatusCode != http.StatusNotFound {
+			t.Fatalf("request %d: %d, want 404 (unknown link, within the limit)", i+1, resp.StatusCode)
+		}
+	}
+	for _, xff := range []string{"", "198.51.100.7", "127.0.0.2"} {
+		resp, page := getWithXFF(t, local, auth, xff)
+		if resp.StatusCode != http.StatusTooManyRequests {
+			t.Fatalf("over the limit (X-Forwarded-For %q): %d, want 429", xff, resp.StatusCode)
+		}
+		mustContain(t, page, "Too many requests")
+		mustContain(t, page, resp.Header.Get("X-Request-Id"))
+		if resp.Header.Get("Retry-After") == "" || resp.Header.Get("Content-Security-Policy") == "" {
+			t.Errorf("429 page headers: %v", resp.Header)
+		}
+	}
+	// The callback shares the allowance.
+	if resp, _ := getWithXFF(t, local, b.URL+"/bots/alpha/sandbox/callback?code=x&state=y", ""); resp.StatusCode != http.StatusTooManyRequests {
+		t.Errorf("callback over the limit: %d, want 429", resp.StatusCode)
+	}
+	if resp, _ := getWithXFF(t, other, auth, ""); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("another client address: %d, want 404", resp.StatusCode)
+	}
+	b.link("alpha", keyA, "sandbox", "c", "u") // the bot API has its own limit
+	if n := metricValue(t, b, "oauthbroker_rate_limited_total", map[string]string{"limit": "flow"}); n != 4 {
+		t.Errorf("oauthbroker_rate_limited_total{limit=flow} = %v, want 4", n)
+	}
+
+	t.Run("behind a trusted proxy", func(t *testing.T) {
+		b := startLimitedBroker(t, server.Limits{FlowPerClient: 2, TrustedProxies: []string{"127.0.0.1/32"}}, "")
+		auth := b.URL + "/bots/alpha/sandbox/auth?link=not-a-link"
+		proxy := fromAddress("127.0.0.1")
+		for _, xff := range []string{"203.0.113.1", "203.0.113.1"} {
+			if resp, _ := getWithXFF(t, proxy, auth, xff); resp.StatusCode != http.StatusNotFound {
+				t.Fatalf("client %s within its limit: %d", xff, resp.StatusCode)
+			}
+		}
+		if resp, _ := getWithXFF(t, proxy, auth, "203.0.113.1"); resp.StatusCode != http.StatusTooManyRequests {
+			t.Errorf("client 203.0.113.1 over its limit: %d, want 429", resp.StatusCode)
+		}
+		// The right-most untrusted address is the client: what it put further left is not believed.
+		if resp, _ := getWithXFF(t, proxy, auth, "10.9.9.9, 203.0.113.1"); resp.StatusCode != http.StatusTooManyRequests {
+			t.Errorf("a forged hop left of the client: %d, want 429", resp.StatusCode)
+		}
+		if resp, _ := getWithXFF(t, proxy, auth, "203.0.113.2"); resp.StatusCode != http.StatusNotFound {
+			t.Errorf("another client behind the proxy: %d, want 404", resp.StatusCode)
+		}
+		// A peer that is not a trusted proxy is the client, whatever its header says.
+		untrusted := fromAddress("127.0.0.2")
+		for range 2 {
+			getWithXFF(t, untrusted, auth, "203.0.113.3")
+		}
+		if resp, _ := getWithXFF(t, untrusted, auth, "203.0.113.4"); resp.StatusCode != http.StatusTooManyRequests {
+			t.Errorf("an untrusted peer changing its X-Forwarded-For: %d, want 429", resp.StatusCode)
+		}
+	})
+}
+
+// TestLinkRateLimitPerBot: a bot gets LinksPerBot link-creating calls (links and require) a
+// minute, then 429 problem+json with Retry-After; other bots and other routes are not
+// affected, and calls without the bot's key neither count nor are limited.
+func TestLinkRateLimitPerBot(t *testing.T) {
+	b := startLimitedBroker(t, server.Limits{LinksPerBot: 3}, "")
+	body := map[string]any{"provider": "sandbox", "channel": "c", "user": "u"}
+	for range 5 { // someone without the key cannot use up bot alpha's allowance
+		if st := b.api("POST", "/bots/alpha/links", "wrong-key-0123456789abcdef", body, nil); st != http.StatusUnauthorized {
+			t.Fatalf("wrong key: %d", st)
+		}
+	}
+	for i := range 2 {
+		if st := b.api("POST", "/bots/alpha/links", keyA, body, nil); st != http.StatusCreated {
+			t.Fatalf("link %d: %d", i+1, st)
+		}
+	}
+	if st := b.api("POST", "/bots/alpha/require", keyA, map[string]any{"channel": "c", "user": "u", "providers": []string{"sandbox"}}, nil); st != http.StatusOK {
+		t.Fatalf("require within the limit: %d", st)
+	}
+	links := b.count("links")
+	for _, c := range []struct{ route, body string }{
+		{"links", `{"provider":"sandbox","channel":"c","user":"u"}`},
+		{"require", `{"channel":"c","user":"u","providers":["sandbox"]}`},
+	} {
+		// Sent past the OpenAPI-validating http.DefaultClient: 429 rate_limited is not in
+		// internal/httpapi/openapi.yaml yet.
+		req, _ := http.NewRequest(http.MethodPost, b.URL+"/api/v1/bots/alpha/"+c.route, strings.NewReader(c.body))
+		req.Header.Set("Authorization", "Bearer "+keyA)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := (&http.Client{}).Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var p problemBody
+		json.NewDecoder(resp.Body).Decode(&p)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusTooManyRequests || p.Code != "rate_limited" || resp.Header.Get("Content-Type") != "application/problem+json" || resp.Header.Get("Retry-After") == "" {
+			t.Errorf("%s over the limit: %d %+v %v", c.route, resp.StatusCode, p, resp.Header)
+		}
+	}
+	if b.count("links") != links {
+		t.Errorf("a refused call stored a link")
+	}
+	if st := b.api("GET", "/bots/alpha/identities?channel=c&user=u", keyA, nil, nil); st != http.StatusOK {
+		t.Errorf("reading identities is not limited: %d", st)
+	}
+	if st := b.api("POST", "/bots/bravo/links", keyB, body, nil); st != http.StatusCreated {
+		t.Errorf("bot bravo has its own allowance: %d", st)
+	}
+}
+
+// TestOpenFlowsCapPerUser: one chat user can have broker.MaxOpenFlows sign-ins started and
+// not finished, across all their links; the next gets a 429 page and stores nothing. Another
+// user is not affected, and finishing a flow makes room.
+func TestOpenFlowsCapPerUser(t *testing.T) {
+	b := startLimitedBroker(t, server.Limits{}, "")
+	links := []string{b.link("alpha", keyA, "sandbox", "c", "u"), b.link("alpha", keyA, "sandbox", "c", "u"), b.link("alpha", keyA, "sandbox", "c", "u")}
+	type started struct {
+		browser  *http.Client
+		callback string
+	}
+	var flows []started
+	for i := range 10 { // broker.MaxOpenFlows, on two of the user's links
+		browser := newBrowser(t)
+		flows = append(flows, started{browser, stopAtCallback(t, browser, links[i%2])})
+	}
+	b.unchanged(t, http.StatusTooManyRequests, "Too many sign-ins started", func() (int, string) {
+		return visit(t, newBrowser(t), links[2])
+	})
+	if st, page := visit(t, newBrowser(t), b.link("alpha", keyA, "sandbox", "c", "someone-else")); st != http.StatusOK {
+		t.Fatalf("another user: %d\n%s", st, page)
+	}
+	// Finishing one flow (it links the account and spends link 0) makes room for one more.
+	if st, page := visit(t, flows[0].browser, flows[0].callback); st != http.StatusOK {
+		t.Fatalf("finishing a flow: %d\n%s", st, page)
+	}
+	if st, page := visit(t, newBrowser(t), links[2]); st != http.StatusOK {
+		t.Fatalf("after one flow finished: %d\n%s", st, page)
+	}
+}
+
+// TestJSONBodyLimits: every JSON route of the bot API refuses a body over 64 KiB with 400
+// before doing anything, and the callback refuses a form over 64 KiB.
+func TestJSONBodyLimits(t *testing.T) {
+	b := startLimitedBroker(t, server.Limits{}, "    confirm: code\n")
+	big := strings.Repeat("a", 100<<10)
+	for _, route := range []string{"/bots/alpha/links", "/bots/alpha/links/confirm", "/bots/alpha/require"} {
+		t.Run(route, func(t *testing.T) {
+			b.unchanged(t, http.StatusBadRequest, "larger than 64 KiB", func() (int, string) {
+				var p problemBody
+				st := b.api("POST", route, keyA, map[string]any{"channel": "c", "user": big}, &p)
+				return st, p.Detail
+			})
+		})
+	}
+	t.Run("callback form", func(t *testing.T) {
+		b.unchanged(t, http.StatusBadRequest, "malformed", func() (int, string) {
+			resp, err := http.Post(b.URL+"/bots/alpha/sandbox/callback", "application/x-www-form-urlencoded", strings.NewReader("code=x&state="+big))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			page, _ := io.ReadAll(resp.Body)
+			return resp.StatusCode, string(page)
+		})
+	})
+}
+
+// TestHTTPServerTimeouts: the server `serve` runs bounds every phase of a request, so a slow
+// client cannot hold a connection (slowloris), and the write deadline leaves room for a
+// callback's two provider calls.
+func TestHTTPServerTimeouts(t *testing.T) {
+	cfg := &config.Config{Server: config.Server{OutboundTimeout: 10 * time.Second}}
+	srv := httpServer(http.NotFoundHandler(), cfg)
+	for name, d := range map[string]time.Duration{
+		"ReadHeaderTimeout": srv.ReadHeaderTimeout, "ReadTimeout": srv.ReadTimeout,
+		"WriteTimeout": srv.WriteTimeout, "IdleTimeout": srv.IdleTimeout,
+	} {
+		if d <= 0 || d > 5*time.Minute {
+			t.Errorf("%s = %v, want a bound", name, d)
+		}
+	}
+	if srv.ReadHeaderTimeout > 15*time.Second {
+		t.Errorf("ReadHeaderTimeout %v lets slow headers hold connections", srv.ReadHeaderTimeout)
+	}
+	if srv.WriteTimeout <= 2*cfg.Server.OutboundTimeout {
+		t.Errorf("WriteTimeout %v cannot fit a callback's two provider calls of %v", srv.WriteTimeout, cfg.Server.OutboundTimeout)
+	}
+	if srv.MaxHeaderBytes <= 0 || srv.MaxHeaderBytes > 1<<20 {
+		t.Errorf("MaxHeaderBytes = %d", srv.MaxHeaderBytes)
+	}
+}
+
+// TestRedirectURLAttacksThroughTheAPI feeds the open-redirect corpus of the validator's unit
+// test to the real API: every "deny" URL is refused with redirect_url_not_allowed and stores
+// nothing; every "allow" URL makes a link whose success page redirects there.
+func TestRedirectURLAttacksThroughTheAPI(t *testing.T) {
+	b := startLimitedBroker(t, server.Limits{}, "    redirect_origins: [https://bot.example, http://localhost:3978]\n")
+	f, err := os.Open("../../internal/broker/testdata/redirect_urls.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	unescape := strings.NewReplacer(`\t`, "\t", `\n`, "\n", `\\`, `\`)
+	n := 0
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.TrimSpace(line) == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		verdict, raw, _ := strings.Cut(line, " ")
+		raw = unescape.Replace(raw)
+		n++
+		body := map[string]any{"provider": "sandbox", "channel": "c", "user": "redirect", "redirect_url": raw}
+		if verdict == "deny" {
+			b.unchanged(t, http.StatusBadRequest, "", func() (int, string) {
+				var p problemBody
+				st := b.api("POST", "/bots/alpha/links", keyA, body, &p)
+				if p.Code != "redirect_url_not_allowed" {
+					t.Errorf("%q: code %q", raw, p.Code)
+				}
+				return st, p.Detail
+			})
+			continue
+		}
+		var l linkBody
+		if st := b.api("POST", "/bots/alpha/links", keyA, body, &l); st != http.StatusCreated {
+			t.Errorf("%q refused: %d", raw, st)
+		}
+	}
+	if n < 40 {
+		t.Fatalf("read %d corpus lines", n)
+	}
+	// An allowed redirect is where the success page sends the browser, and only there.
+	browser := newBrowser(t)
+	browser.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		if req.URL.Host == "bot.example" {
+			return http.ErrUseLastResponse
+		}
+		return nil
+	}
+	var l linkBody
+	b.api("POST", "/bots/alpha/links", keyA, map[string]any{"provider": "sandbox", "channel": "c", "user": "r2", "redirect_url": "https://bot.example/linked?x=1"}, &l)
+	resp, err := browser.Get(l.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "https://bot.example/linked?x=1" {
+		t.Errorf("success: %d to %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+}

@@ -1,0 +1,172 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+)
+
+// scrape reads /metrics as Prometheus would.
+func scrape(t *testing.T, b *testBroker) map[string]*dto.MetricFamily {
+	t.Helper()
+	resp, err := http.Get(b.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		body, _ := io.ReadAll(resp.Body)
+		t.Fatalf("/metrics: %d %s", resp.StatusCode, body)
+	}
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := p.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		t.Fatalf("/metrics does not parse: %v", err)
+	}
+	return fams
+}
+
+// metricValue sums the series of a metric whose labels include the given ones: a counter's
+// value, or a histogram's number of observations.
+func metricValue(t *testing.T, b *testBroker, name string, labels map[string]string) float64 {
+	t.Helper()
+	return valueIn(scrape(t, b), name, labels)
+}
+
+func valueIn(fams map[string]*dto.MetricFamily, name string, labels map[string]string) float64 {
+	fam := fams[name]
+	if fam == nil {
+		return 0
+	}
+	sum := 0.0
+	for _, m := range fam.GetMetric() {
+		have := map[string]string{}
+		for _, l := range m.GetLabel() {
+			have[l.GetName()] = l.GetValue()
+		}
+		match := true
+		for k, v := range labels {
+			if have[k] != v {
+				match = false
+			}
+		}
+		if !match {
+			continue
+		}
+		switch {
+		case m.Counter != nil:
+			sum += m.GetCounter().GetValue()
+		case m.Gauge != nil:
+			sum += m.GetGauge().GetValue()
+		case m.Histogram != nil:
+			sum += float64(m.GetHistogram().GetSampleCount())
+		}
+	}
+	return sum
+}
+
+// TestMetricsShowRealCounts drives flows (one linked, others failing), bot API calls, a token
+// refresh, a webhook delivery and a store failure, then reads /metrics and finds each counted
+// with bounded labels.
+func TestMetricsShowRealCounts(t *testing.T) {
+	rc := newReceiver(t, hookSecret)
+	f := newTokenFake(t, false)
+	f.firstTTL.Store(30) // expires within RefreshAhead: the first credentials read refreshes
+	b := startBrokerWith(t, glBot(f.URL, fmt.Sprintf("    webhook_url: %s\n    webhook_secret: %s\n", rc.URL, hookSecret)),
+		appOptions{webhooks: fastWebhooks})
+	b.runBackground()
+	f.register(t, b.URL+"/bots/alpha/gl/callback")
+
+	// One linked account; then a credentials read refreshes its token.
+	id := b.linkOne("alpha", keyA, "gl", "slack", "U1")
+	if c := b.credentials("alpha", keyA, id.ID); c.AccessToken != f.lastGrant(t).AccessToken || f.refreshCalls.Load() != 1 {
+		t.Fatalf("credentials %+v after %d refreshes", c, f.refreshCalls.Load())
+	}
+	rc.waitDeliveries(t, 1, 5*time.Second)
+	// Failed flows: a tampered state, an unknown link, a made-up bot and provider.
+	browser := newBrowser(t)
+	cb := stopAtCallback(t, browser, b.link("alpha", keyA, "gl", "slack", "U2"))
+	u, _ := url.Parse(cb)
+	q := u.Query()
+	q.Set("state", "forged")
+	u.RawQuery = q.Encode()
+	visit(t, browser, u.String())
+	visit(t, newBrowser(t), b.URL+"/bots/alpha/gl/auth?link=nope")
+	visit(t, newBrowser(t), b.URL+"/bots/made-up-bot/gl/auth?link=nope")
+	visit(t, newBrowser(t), b.URL+"/bots/alpha/made-up-provider/auth?link=nope")
+	b.api("POST", "/bots/alpha/links", "wrong-key-0123456789abcdef", map[string]any{"provider": "gl", "channel": "c", "user": "u"}, nil)
+	req, _ := http.NewRequest("FROBNICATE", b.URL+"/api/v1/bots/alpha/links", nil)
+	if resp, err := http.DefaultClient.Do(req); err == nil {
+		resp.Body.Close()
+	}
+
+	fams := scrape(t, b)
+	for _, c := range []struct {
+		name   string
+		labels map[string]string
+		want   float64
+	}{
+		{"oauthbroker_flows_started_total", map[string]string{"bot": "alpha", "provider": "gl"}, 2},
+		{"oauthbroker_flows_completed_total", map[string]string{"bot": "alpha", "provider": "gl"}, 1},
+		{"oauthbroker_flows_failed_total", map[string]string{"bot": "alpha", "provider": "gl", "reason": "flow_invalid"}, 1},
+		{"oauthbroker_flows_failed_total", map[string]string{"bot": "alpha", "provider": "gl", "reason": "link_not_found"}, 1},
+		{"oauthbroker_flows_failed_total", map[string]string{"bot": "(unknown)", "provider": "(unknown)", "reason": "unknown_bot"}, 1},
+		{"oauthbroker_flows_failed_total", map[string]string{"bot": "alpha", "provider": "(unknown)", "reason": "unknown_provider"}, 1},
+		{"oauthbroker_http_request_duration_seconds", map[string]string{"route": "/api/v1/bots/{bot}/links", "method": "POST", "status": "201"}, 2},
+		// Refused before the API's router matched the route: recorded under the pattern matched so far.
+		{"oauthbroker_http_request_duration_seconds", map[string]string{"route": "/api/v1/bots/{bot}/*", "method": "POST", "status": "401"}, 1},
+		{"oauthbroker_http_request_duration_seconds", map[string]string{"route": "/api/v1/bots/{bot}/identities/{id}/credentials", "method": "GET", "status": "200"}, 1},
+		{"oauthbroker_http_request_duration_seconds", map[string]string{"route": "/bots/{bot}/{provider}/callback", "method": "GET"}, 2},
+		{"oauthbroker_http_request_duration_seconds", map[string]string{"method": "other"}, 1},
+		{"oauthbroker_token_refreshes_total", map[string]string{"bot": "alpha", "outcome": "refreshed"}, 1},
+		{"oauthbroker_webhook_deliveries_total", map[string]string{"bot": "alpha", "outcome": "delivered"}, 1},
+		{"oauthbroker_store_errors_total", nil, 0},
+	} {
+		if got := valueIn(fams, c.name, c.labels); got != c.want {
+			t.Errorf("%s%v = %v, want %v", c.name, c.labels, got, c.want)
+		}
+	}
+	if valueIn(fams, "go_goroutines", nil) == 0 || fams["process_cpu_seconds_total"] == nil {
+		t.Error("the Go runtime and process metrics are missing")
+	}
+	// No label anywhere holds what a client made up, a chat user id or a token.
+	text := metricsText(t, b)
+	for _, s := range []string{"made-up", "U1", "FROBNICATE", "sbx_at_", "sbx_rt_", keyA, "/bots/alpha/"} {
+		if strings.Contains(text, s) {
+			t.Errorf("/metrics contains %q", s)
+		}
+	}
+
+	// A store that fails shows up as store errors, and /readyz says so.
+	b.app.store.Close()
+	resp, err := http.Get(b.URL + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("/readyz with the store closed: %d", resp.StatusCode)
+	}
+	if n := metricValue(t, b, "oauthbroker_store_errors_total", map[string]string{"op": "ping"}); n < 1 {
+		t.Errorf("oauthbroker_store_errors_total{op=ping} = %v after a failed ping", n)
+	}
+}
+
+func metricsText(t *testing.T, b *testBroker) string {
+	t.Helper()
+	resp, err := http.Get(b.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	return string(data)
+}
