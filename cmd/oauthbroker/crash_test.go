@@ -395,10 +395,23 @@ func TestCrashAndShutdownOfTheRealBinary(t *testing.T) {
 		if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(200 * time.Millisecond)
-		// It stopped accepting: a new connection is refused while the flow is still running.
-		if _, err := (&http.Client{Transport: &http.Transport{}}).Get(base + "/healthz"); err == nil {
-			t.Error("the broker accepted a new request after SIGTERM")
+		// It stops accepting: new connections are refused while the flow is still running.
+		refused := false
+		for deadline := time.Now().Add(time.Second); !refused && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+			resp, err := (&http.Client{Transport: &http.Transport{DisableKeepAlives: true}}).Get(base + "/healthz")
+			if err != nil {
+				refused = true
+			} else {
+				resp.Body.Close()
+			}
+		}
+		if !refused {
+			t.Error("the broker still accepted new requests a second after SIGTERM")
+		}
+		select {
+		case f := <-done:
+			t.Fatalf("the flow ended before the broker stopped accepting: %+v", f)
+		default:
 		}
 		f := <-done
 		if !f.linked {

@@ -31,7 +31,7 @@ type fuzzServer struct {
 	users   atomic.Int64
 }
 
-func newFuzzServer(f *testing.F) *fuzzServer {
+func newFuzzServer(f testing.TB) *fuzzServer {
 	sb, err := sandbox.New(sandbox.Options{Users: []sandbox.User{{ID: "1001", Login: "ada", Name: "Ada"}}, AutoApprove: "1001"})
 	if err != nil {
 		f.Fatal(err)
@@ -80,7 +80,7 @@ func newFuzzServer(f *testing.F) *fuzzServer {
 
 // startFlow makes a link for a fresh chat user, opens it, and lets the provider approve: it
 // returns the user, the browser's flow cookie and the callback query the provider sent.
-func (fs *fuzzServer) startFlow(t *testing.T) (string, *http.Cookie, url.Values) {
+func (fs *fuzzServer) startFlow(t testing.TB) (string, *http.Cookie, url.Values) {
 	t.Helper()
 	user := fmt.Sprintf("fuzz-%d", fs.users.Add(1))
 	link, err := fs.broker.CreateLink(t.Context(), broker.LinkRequest{Bot: "a", Provider: "sb", Channel: "c", User: user})
