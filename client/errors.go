@@ -28,6 +28,7 @@ const (
 	CodeWrongCode             = "wrong_code"               // 422: not the code shown to this user
 	CodeNoPendingConfirmation = "no_pending_confirmation"  // 422: nothing to confirm (any more); send a new link
 	CodeTokenUnreadable       = "token_unreadable"         // 500: the broker cannot decrypt the stored token
+	CodeRateLimited           = "rate_limited"             // 429: too many link-creating calls this minute; see RetryAfter
 	CodeInternal              = "internal"                 // 500
 	CodeRefreshUnavailable    = "refresh_unavailable"      // 503: expired and not refreshable right now; see RetryAfter
 )
@@ -40,7 +41,8 @@ type Error struct {
 	Title  string
 	Detail string // for people; may change between versions
 	Type   string
-	// RetryAfter is the answer's Retry-After (503 refresh_unavailable), 0 when it had none.
+	// RetryAfter is the answer's Retry-After (429 rate_limited, 503 refresh_unavailable), 0
+	// when it had none.
 	RetryAfter time.Duration
 }
 

@@ -287,7 +287,7 @@ func TestClientErrorCodesAreTheDocumented(t *testing.T) {
 		client.CodeUnauthorized, client.CodeUnknownBot, client.CodeUnknownProvider, client.CodeNotFound,
 		client.CodeRouteNotFound, client.CodeMethodNotAllowed, client.CodeRelinkRequired, client.CodeIdentityPending,
 		client.CodeWrongCode, client.CodeNoPendingConfirmation, client.CodeTokenUnreadable, client.CodeInternal,
-		client.CodeRefreshUnavailable}
+		client.CodeRefreshUnavailable, client.CodeRateLimited}
 	slices.Sort(documented)
 	slices.Sort(named)
 	if !slices.Equal(documented, named) {

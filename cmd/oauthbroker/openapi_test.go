@@ -20,6 +20,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/oauthbroker/oauthbroker/internal/httpapi"
+	"github.com/oauthbroker/oauthbroker/internal/server"
 	"github.com/oauthbroker/oauthbroker/internal/sandbox"
 )
 
@@ -227,6 +228,18 @@ func TestOpenAPIContract(t *testing.T) {
 	expect("GET", creds("alpha", glRefused), keyA, nil, 500, "internal")
 	expect("DELETE", fmt.Sprintf("/bots/alpha/identities/%d", glRefused), keyA, nil, 500, "internal")
 	expect("POST", "/bots/alpha/require", keyA, req("u", "sandbox"), 500, "internal")
+
+	// 429: a broker whose bots may make one link-creating call a minute.
+	limited := startLimitedBroker(t, server.Limits{LinksPerBot: 1}, "")
+	limitedCall := func(method, path string, body any, status int, code string) {
+		t.Helper()
+		if st, c := contractCall(t, client, limited.URL, method, path, keyA, body); st != status || c != code {
+			t.Errorf("%s %s on the limited broker: %d %q, want %d %q", method, path, st, c, status, code)
+		}
+	}
+	limitedCall("POST", "/bots/alpha/links", linkReq, 201, "")
+	limitedCall("POST", "/bots/alpha/links", linkReq, 429, "rate_limited")
+	limitedCall("POST", "/bots/alpha/require", req("u", "sandbox"), 429, "rate_limited")
 
 	c, err := newContract(httpapi.OpenAPI())
 	if err != nil {
