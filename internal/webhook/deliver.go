@@ -101,7 +101,8 @@ func (d *Deliverer) Wake() {
 	}
 }
 
-// Run delivers until ctx ends. Store errors are logged and retried at the next poll: the
+// Run delivers until ctx ends, then returns once the attempts in flight have finished (at
+// most the attempt timeout later). Store errors are logged and retried at the next poll: the
 // outbox keeps everything, so nothing is lost by waiting.
 func (d *Deliverer) Run(ctx context.Context) {
 	nextPrune := time.Time{}
@@ -109,6 +110,9 @@ func (d *Deliverer) Run(ctx context.Context) {
 		if now := d.opts.Now(); now.After(nextPrune) {
 			d.prune(ctx, now)
 			nextPrune = now.Add(time.Hour)
+		}
+		if ctx.Err() != nil {
+			return
 		}
 		n, err := d.round(ctx)
 		if err != nil && ctx.Err() == nil {
@@ -134,9 +138,13 @@ func (d *Deliverer) round(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	// Attempts already under way finish even when ctx ends (shutdown): each is bounded by the
+	// attempt timeout, and a receiver that already got the event would otherwise get it again
+	// after the restart. The loop stops after this round.
+	actx := context.WithoutCancel(ctx)
 	var wg sync.WaitGroup
 	for _, e := range evs {
-		wg.Go(func() { d.deliver(ctx, e) })
+		wg.Go(func() { d.deliver(actx, e) })
 	}
 	wg.Wait()
 	return len(evs), nil

@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -206,5 +207,46 @@ func TestRenderedBody(t *testing.T) {
 		`"reason":"invalid_grant","sent_at":1931267426,"type":"identity.relink_required"}`
 	if canon, _ := json.Marshal(got); string(canon) != want {
 		t.Errorf("body\n%s\nwant\n%s", canon, want)
+	}
+}
+
+// TestShutdownFinishesTheAttemptInFlight: when the loop's context ends mid-delivery (SIGTERM),
+// the attempt completes and is recorded, Run returns after it, and nothing new is claimed.
+func TestShutdownFinishesTheAttemptInFlight(t *testing.T) {
+	arrived, release := make(chan struct{}), make(chan struct{})
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		close(arrived)
+		<-release
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer srv.Close()
+	var releaseOnce sync.Once
+	unblock := func() { releaseOnce.Do(func() { close(release) }) }
+	defer unblock() // before srv.Close, which waits for the handler
+	out := &fakeOutbox{events: []store.OutboxEvent{event(1, "alpha", now0, 0)}, marks: map[int64]mark{}}
+	d := New(out, map[string]Target{"alpha": {URL: srv.URL, Secret: "s3cret-0123456789"}}, Options{Now: func() time.Time { return now0 }, Batch: 1})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { d.Run(ctx); close(done) }()
+
+	<-arrived
+	cancel()
+	select {
+	case <-done:
+		t.Fatal("Run returned while a delivery was still in flight")
+	case <-time.After(100 * time.Millisecond):
+	}
+	unblock()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run did not return after the attempt finished")
+	}
+	out.mu.Lock()
+	defer out.mu.Unlock()
+	if out.marks[1].state != store.OutboxDelivered || calls.Load() != 1 {
+		t.Errorf("after shutdown: mark %+v, %d calls", out.marks[1], calls.Load())
 	}
 }
