@@ -115,11 +115,7 @@ func (a *API) listIdentities(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	out := make([]identityJSON, len(ids))
-	for i, id := range ids {
-		out[i] = toIdentityJSON(id)
-	}
-	writeJSON(w, http.StatusOK, map[string][]identityJSON{"identities": out})
+	writeIdentities(w, ids)
 }
 
 type credentialsJSON struct {
@@ -147,7 +143,7 @@ func (a *API) credentials(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, toCredentialsJSON(creds))
+	writeCredentials(w, creds)
 }
 
 func (a *API) deleteIdentity(w http.ResponseWriter, r *http.Request) {

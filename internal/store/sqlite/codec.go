@@ -4,7 +4,9 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // millis is the stored form of a time: unix milliseconds UTC, NULL for the zero time.
@@ -39,7 +41,17 @@ func scopesJSON(scopes []string) (string, error) {
 }
 
 // parseScopes decodes a JSON array of scopes; an empty array reads back as nil.
+//
+// Every identity read decodes its scopes, the credentials read included; encoding/json's
+// reflection made that about a quarter of the row's scan time. What scopesJSON writes (no
+// spaces, no escapes, valid UTF-8) is split by hand; anything else goes to encoding/json.
 func parseScopes(s string) ([]string, error) {
+	if s == "[]" {
+		return nil, nil
+	}
+	if scopes, ok := splitPlainScopes(s); ok {
+		return scopes, nil
+	}
 	var scopes []string
 	if err := json.Unmarshal([]byte(s), &scopes); err != nil {
 		return nil, fmt.Errorf("decode scopes %q: %w", s, err)
@@ -52,3 +64,38 @@ func parseScopes(s string) ([]string, error) {
 
 // rowScanner is a *sql.Row or *sql.Rows.
 type rowScanner interface{ Scan(dest ...any) error }
+
+// splitPlainScopes decodes `["a","b"]` when no scope holds a quote, a backslash, a control
+// character or invalid UTF-8 (where encoding/json would unescape or substitute), so its answer
+// is exactly encoding/json's; ok is false for anything else.
+func splitPlainScopes(s string) (scopes []string, ok bool) {
+	if len(s) < 4 || s[0] != '[' || s[len(s)-1] != ']' || !utf8.ValidString(s) {
+		return nil, false
+	}
+	rest := s[1 : len(s)-1]
+	scopes = make([]string, 0, strings.Count(rest, ",")+1)
+	for {
+		if len(rest) < 2 || rest[0] != '"' {
+			return nil, false
+		}
+		end := 1
+		for end < len(rest) && rest[end] != '"' {
+			if c := rest[end]; c == '\\' || c < 0x20 {
+				return nil, false
+			}
+			end++
+		}
+		if end == len(rest) {
+			return nil, false
+		}
+		scopes = append(scopes, rest[1:end])
+		rest = rest[end+1:]
+		if rest == "" {
+			return scopes, true
+		}
+		if rest[0] != ',' {
+			return nil, false
+		}
+		rest = rest[1:]
+	}
+}

@@ -79,8 +79,8 @@ func TestQueriesUseIndexes(t *testing.T) {
 		index string
 	}{
 		{selectIdentity + ` WHERE id = ? AND bot = ?`, []any{1, "b"}, "INTEGER PRIMARY KEY"},
-		{selectIdentity + ` WHERE bot = ? AND channel = ? AND user_id = ? ORDER BY linked_at, id`, []any{"b", "c", "u"}, "sqlite_autoindex_identities_1"},
-		{selectIdentity + ` WHERE bot = ? AND channel = ? AND user_id = ? AND provider = ? ORDER BY linked_at, id`, []any{"b", "c", "u", "p"}, "sqlite_autoindex_identities_1"},
+		{selectIdentitiesOfUser, []any{"b", "c", "u"}, "sqlite_autoindex_identities_1"},
+		{selectIdentitiesOfUserOf, []any{"b", "c", "u", "p"}, "sqlite_autoindex_identities_1"},
 		{selectLink + ` WHERE token_hash = ?`, []any{[]byte("h")}, "sqlite_autoindex_links_1"},
 		{`SELECT consumed_at FROM flows WHERE state_hash = ?`, []any{[]byte("h")}, "sqlite_autoindex_flows_1"},
 		{`SELECT identity_id, code_hash FROM confirmations` + liveConfirmations, []any{"b", "c", "u", 0, 5}, "confirmations_user"},

@@ -146,8 +146,8 @@ func (s *Store) init(ctx context.Context) error {
 		query string
 	}{
 		{&s.identityByID, selectIdentity + ` WHERE id = ? AND bot = ?`},
-		{&s.identitiesByUser, selectIdentity + ` WHERE bot = ? AND channel = ? AND user_id = ? ORDER BY linked_at, id`},
-		{&s.identitiesByUserOf, selectIdentity + ` WHERE bot = ? AND channel = ? AND user_id = ? AND provider = ? ORDER BY linked_at, id`},
+		{&s.identitiesByUser, selectIdentitiesOfUser},
+		{&s.identitiesByUserOf, selectIdentitiesOfUserOf},
 		{&s.linkByTokenHash, selectLink + ` WHERE token_hash = ?`},
 	} {
 		stmt, err := s.reader.PrepareContext(ctx, p.query)

@@ -1,0 +1,216 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/mrjones/oauth"
+)
+
+// The bench's bot and its credentials at the fakes.
+const (
+	benchAPIKey          = "bench-api-key-0123456789abcdefghijklmnopqrstuvwxyz"
+	oauth2ClientID       = "bench-gitlab-client"
+	oauth2ClientSecret   = "bench-gitlab-secret"
+	oauth1ConsumerKey    = "bench-twitter-consumer"
+	oauth1ConsumerSecret = "bench-twitter-secret"
+)
+
+// api sends one bot API request with the bot's key.
+func api(ctx context.Context, w *worker, method, u string, body []byte, status int) ([]byte, error) {
+	var rd *bytes.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	var req *http.Request
+	var err error
+	if rd != nil {
+		req, err = http.NewRequestWithContext(ctx, method, u, rd)
+	} else {
+		req, err = http.NewRequestWithContext(ctx, method, u, nil)
+	}
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+benchAPIKey)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := w.client.Do(req)
+	return expect(resp, err, status)
+}
+
+// credentialsOp reads the credentials of a random seeded identity; check makes it compare
+// the access token with the one sealed into that row.
+func credentialsOp(base string, n int, check bool) op {
+	prefix := base + "/api/v1/bots/" + benchBot + "/identities/"
+	return func(ctx context.Context, w *worker) error {
+		id := w.rng.Int64N(int64(n)) + 1
+		body, err := api(ctx, w, http.MethodGet, prefix+strconv.FormatInt(id, 10)+"/credentials", nil, http.StatusOK)
+		if err != nil {
+			return err
+		}
+		if check && !bytes.Contains(body, []byte(`"access_token":"`+accessToken(id)+`"`)) {
+			return fmt.Errorf("identity %d: credentials without its access token: %.300s", id, body)
+		}
+		return nil
+	}
+}
+
+// identitiesOp lists a random seeded chat user's identities.
+func identitiesOp(base string, n int, check bool) op {
+	prefix := base + "/api/v1/bots/" + benchBot + "/identities?channel=" + benchChannel + "&user="
+	return func(ctx context.Context, w *worker) error {
+		id := w.rng.Int64N(int64(n)) + 1
+		body, err := api(ctx, w, http.MethodGet, prefix+seedUser(id), nil, http.StatusOK)
+		if err != nil {
+			return err
+		}
+		if check && !bytes.Contains(body, []byte(`"provider_user_id":"`+strconv.FormatInt(1_000_000_000+id, 10)+`"`)) {
+			return fmt.Errorf("user %s: not their identity: %.300s", seedUser(id), body)
+		}
+		return nil
+	}
+}
+
+// linksOp creates a link for a new chat user.
+func linksOp(base, run string) op {
+	u := base + "/api/v1/bots/" + benchBot + "/links"
+	return func(ctx context.Context, w *worker) error {
+		_, err := createLink(ctx, w, u, "gitlab", fmt.Sprintf("L%s-%d-%d", run, w.id, w.i))
+		return err
+	}
+}
+
+func createLink(ctx context.Context, w *worker, u, provider, user string) (string, error) {
+	req, _ := json.Marshal(map[string]string{"provider": provider, "channel": benchChannel, "user": user})
+	body, err := api(ctx, w, http.MethodPost, u, req, http.StatusCreated)
+	if err != nil {
+		return "", err
+	}
+	var out struct {
+		URL string `json:"url"`
+	}
+	if err := json.Unmarshal(body, &out); err != nil || out.URL == "" {
+		return "", fmt.Errorf("links: no url in %.300s", body)
+	}
+	return out.URL, nil
+}
+
+// flowOp is one complete link flow of a new chat user: the bot creates the link, the user's
+// browser (a fresh cookie jar, following redirects) opens it, passes the provider's approval
+// and comes back to the callback, which must show the success page.
+func flowOp(base, provider, run string) op {
+	u := base + "/api/v1/bots/" + benchBot + "/links"
+	return func(ctx context.Context, w *worker) error {
+		link, err := createLink(ctx, w, u, provider, fmt.Sprintf("F%s-%s-%d-%d", run, provider, w.id, w.i))
+		if err != nil {
+			return err
+		}
+		jar, _ := cookiejar.New(nil)
+		browser := &http.Client{Transport: w.client.Transport, Jar: jar, Timeout: w.client.Timeout}
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, link, nil)
+		if err != nil {
+			return err
+		}
+		resp, err := browser.Do(req)
+		body, err := expect(resp, err, http.StatusOK)
+		if err != nil {
+			return err
+		}
+		if !strings.HasSuffix(resp.Request.URL.Path, "/callback") || !bytes.Contains(body, []byte("linked")) {
+			return fmt.Errorf("%s flow ended at %s, not on the success page: %.300s", provider, resp.Request.URL.Path, body)
+		}
+		return nil
+	}
+}
+
+// noRedirects makes a client return a redirect instead of following it.
+func noRedirects(c *http.Client) *http.Client {
+	return &http.Client{Transport: c.Transport, Timeout: c.Timeout,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+}
+
+// fakeOAuth2Op is the provider's side of one OAuth 2 flow without the broker: the authorize
+// redirect (auto-approved), the code exchange and the profile read — the three requests the
+// sandbox answers in a full flow.
+func fakeOAuth2Op(sandboxURL, callback string) op {
+	return func(ctx context.Context, w *worker) error {
+		c := noRedirects(w.client)
+		q := url.Values{"response_type": {"code"}, "client_id": {oauth2ClientID}, "redirect_uri": {callback},
+			"state": {fmt.Sprintf("s%d-%d", w.id, w.i)}, "scope": {"read_user"}}
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, sandboxURL+"/oauth/authorize?"+q.Encode(), nil)
+		resp, err := c.Do(req)
+		if _, err := expect(resp, err, http.StatusFound); err != nil {
+			return err
+		}
+		loc, err := url.Parse(resp.Header.Get("Location"))
+		if err != nil || loc.Query().Get("code") == "" {
+			return fmt.Errorf("authorize: no code in %q", resp.Header.Get("Location"))
+		}
+		form := url.Values{"grant_type": {"authorization_code"}, "code": {loc.Query().Get("code")}, "redirect_uri": {callback}}
+		req, _ = http.NewRequestWithContext(ctx, http.MethodPost, sandboxURL+"/oauth/token", strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.SetBasicAuth(oauth2ClientID, oauth2ClientSecret)
+		resp, err = c.Do(req)
+		body, err := expect(resp, err, http.StatusOK)
+		if err != nil {
+			return err
+		}
+		var tok struct {
+			AccessToken string `json:"access_token"`
+		}
+		if err := json.Unmarshal(body, &tok); err != nil || tok.AccessToken == "" {
+			return fmt.Errorf("token: no access token in %.300s", body)
+		}
+		req, _ = http.NewRequestWithContext(ctx, http.MethodGet, sandboxURL+"/api/v4/user", nil)
+		req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+		resp, err = c.Do(req)
+		_, err = expect(resp, err, http.StatusOK)
+		return err
+	}
+}
+
+// fakeOAuth1Op is the provider's side of one OAuth 1.0a flow without the broker: the request
+// token, the authorize redirect, the access token and the profile, each signed (HMAC-SHA1)
+// and verified by the fake.
+func fakeOAuth1Op(twitterURL, callback string) op {
+	sp := oauth.ServiceProvider{
+		RequestTokenUrl:   twitterURL + "/oauth/request_token",
+		AuthorizeTokenUrl: twitterURL + "/oauth/authorize",
+		AccessTokenUrl:    twitterURL + "/oauth/access_token",
+		HttpMethod:        http.MethodPost,
+	}
+	return func(ctx context.Context, w *worker) error {
+		c := noRedirects(w.client)
+		consumer := oauth.NewCustomHttpClientConsumer(oauth1ConsumerKey, oauth1ConsumerSecret, sp, c)
+		rt, authURL, err := consumer.GetRequestTokenAndUrl(callback)
+		if err != nil {
+			return fmt.Errorf("request token: %w", err)
+		}
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, authURL, nil)
+		resp, err := c.Do(req)
+		if _, err := expect(resp, err, http.StatusFound); err != nil {
+			return err
+		}
+		loc, err := url.Parse(resp.Header.Get("Location"))
+		if err != nil || loc.Query().Get("oauth_verifier") == "" {
+			return errors.New("authorize: no verifier")
+		}
+		at, err := consumer.AuthorizeToken(rt, loc.Query().Get("oauth_verifier"))
+		if err != nil {
+			return fmt.Errorf("access token: %w", err)
+		}
+		resp, err = consumer.Get(twitterURL+"/1.1/account/verify_credentials.json", nil, at)
+		_, err = expect(resp, err, http.StatusOK)
+		return err
+	}
+}

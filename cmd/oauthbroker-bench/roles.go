@@ -1,0 +1,115 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/oauthbroker/oauthbroker/internal/providertest"
+	"github.com/oauthbroker/oauthbroker/internal/sandbox"
+)
+
+// bareBodies are the bare handler's answers: bodies of the broker's own answers, byte for byte.
+type bareBodies struct {
+	Credentials []byte `json:"credentials"`
+	Identities  []byte `json:"identities"`
+	Links       []byte `json:"links"`
+}
+
+// runBare is the ceiling: a net/http handler that answers each API route with a JSON body of
+// the broker's size, doing nothing else. It prints its address and serves until stopped.
+func runBare(ctx context.Context, bodiesFile string, stdout io.Writer) error {
+	data, err := os.ReadFile(bodiesFile)
+	if err != nil {
+		return err
+	}
+	var b bareBodies
+	if err := json.Unmarshal(data, &b); err != nil {
+		return err
+	}
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, status := b.Identities, http.StatusOK
+		switch {
+		case strings.HasSuffix(r.URL.Path, "/credentials"):
+			body = b.Credentials
+		case strings.HasSuffix(r.URL.Path, "/links"):
+			_, _ = io.Copy(io.Discard, r.Body)
+			body, status = b.Links, http.StatusCreated
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		_, _ = w.Write(body)
+	})
+	return serveOn(ctx, h, stdout, nil)
+}
+
+// runFakes serves the fake providers a flow goes through: the sandbox (OAuth 2, played as
+// GitLab) and providertest's Twitter (OAuth 1.0a, every signature verified), each on its own
+// loopback port. It prints their addresses as one JSON line.
+func runFakes(ctx context.Context, brokerURL string, stdout io.Writer) error {
+	sb, err := sandbox.New(sandbox.Options{
+		Clients: []sandbox.Client{{ID: oauth2ClientID, Secret: oauth2ClientSecret,
+			RedirectURIs: []string{brokerURL + "/bots/" + benchBot + "/gitlab/callback"}}},
+		Users:       []sandbox.User{{ID: "4242", Login: "bench", Name: "Bench User", Email: "bench@example.com"}},
+		AutoApprove: "4242",
+	})
+	if err != nil {
+		return err
+	}
+	tb := &processTB{}
+	defer tb.cleanup()
+	tw := providertest.NewTwitter(tb, map[string]string{oauth1ConsumerKey: oauth1ConsumerSecret})
+	return serveOn(ctx, sb, stdout, func(sandboxURL string) string {
+		out, _ := json.Marshal(fakeURLs{Sandbox: sandboxURL, Twitter: tw.URL()})
+		return string(out)
+	})
+}
+
+type fakeURLs struct {
+	Sandbox string `json:"sandbox"`
+	Twitter string `json:"twitter"`
+}
+
+// serveOn serves h on a free loopback port, prints announce(its URL) (default: the URL) and
+// serves until ctx ends.
+func serveOn(ctx context.Context, h http.Handler, stdout io.Writer, announce func(string) string) error {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	u := "http://" + ln.Addr().String()
+	if announce != nil {
+		u = announce(u)
+	}
+	fmt.Fprintln(stdout, u)
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	go func() { <-ctx.Done(); _ = srv.Close() }()
+	if err := srv.Serve(ln); err != http.ErrServerClosed {
+		return err
+	}
+	return nil
+}
+
+// processTB lets providertest's Twitter fake, written for tests, run for the life of this
+// process: its constructor only marks itself a helper and registers its server's Close.
+// Any other testing.TB method would panic on the nil embedded interface; none is called.
+type processTB struct {
+	testing.TB
+	cleanups []func()
+}
+
+func (t *processTB) Helper()          {}
+func (t *processTB) Cleanup(f func()) { t.cleanups = append(t.cleanups, f) }
+
+func (t *processTB) cleanup() {
+	for i := len(t.cleanups) - 1; i >= 0; i-- {
+		t.cleanups[i]()
+	}
+}
