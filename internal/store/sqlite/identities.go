@@ -204,9 +204,9 @@ func (s *Store) Identities(ctx context.Context, q store.IdentityQuery) ([]store.
 		err  error
 	)
 	if q.Provider == "" {
-		rows, err = s.identitiesByUser.QueryContext(ctx, q.Bot, q.Channel, q.User)
+		rows, err = s.identitiesByUser.QueryContext(uncancelled(ctx), q.Bot, q.Channel, q.User)
 	} else {
-		rows, err = s.identitiesByUserOf.QueryContext(ctx, q.Bot, q.Channel, q.User, q.Provider)
+		rows, err = s.identitiesByUserOf.QueryContext(uncancelled(ctx), q.Bot, q.Channel, q.User, q.Provider)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: identities of %s user %q: %w", q.Channel, q.User, err)
@@ -239,7 +239,7 @@ func sortIdentities(ids []store.Identity) {
 
 // Identity returns one identity of a bot; store.ErrNotFound also for another bot's identity.
 func (s *Store) Identity(ctx context.Context, bot string, id int64) (store.Identity, error) {
-	out, err := scanIdentity(s.identityByID.QueryRowContext(ctx, id, bot))
+	out, err := scanIdentity(s.identityByID.QueryRowContext(uncancelled(ctx), id, bot))
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.Identity{}, fmt.Errorf("sqlite: identity %d: %w", id, store.ErrNotFound)
 	}
@@ -299,3 +299,10 @@ func scanIdentity(row rowScanner) (store.Identity, error) {
 	i.ExpiresAt, i.LinkedAt, i.UpdatedAt = fromMillis(expires), fromMillis(linked), fromMillis(updated)
 	return i, nil
 }
+
+// uncancelled drops ctx's cancellation for the hot indexed reads (one identity, one user's
+// identities, a link by its hash). database/sql starts a goroutine per query to watch a
+// cancellable context and the driver registers an interrupt for it; for a read that takes
+// microseconds from the page cache that costs more than it could ever save. Slow queries
+// (admin lists, writes) keep their context.
+func uncancelled(ctx context.Context) context.Context { return context.WithoutCancel(ctx) }

@@ -34,7 +34,7 @@ func (s *Store) CreateLink(ctx context.Context, l store.Link) (store.Link, error
 
 // LinkByTokenHash returns the link with this token hash, used or not, expired or not.
 func (s *Store) LinkByTokenHash(ctx context.Context, tokenHash []byte) (store.Link, error) {
-	l, err := scanLink(s.linkByTokenHash.QueryRowContext(ctx, tokenHash))
+	l, err := scanLink(s.linkByTokenHash.QueryRowContext(uncancelled(ctx), tokenHash))
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.Link{}, fmt.Errorf("sqlite: link by token hash: %w", store.ErrNotFound)
 	}
