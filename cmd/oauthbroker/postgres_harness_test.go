@@ -1,0 +1,149 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"github.com/oauthbroker/oauthbroker/internal/config"
+	"github.com/oauthbroker/oauthbroker/internal/providers"
+	"github.com/oauthbroker/oauthbroker/internal/seal"
+	"github.com/oauthbroker/oauthbroker/internal/store"
+)
+
+// Helpers of the PostgreSQL tests: a broker configured for any storage section, a load
+// balancer in front of several broker processes, and sealing as the broker seals.
+
+// postgresStorage is a storage section for the DSN, with the key file at keysFile (shared by
+// every instance of a test, as operators share it).
+func postgresStorage(dsn, keysFile string) string {
+	return fmt.Sprintf("storage:\n  driver: postgres\n  dsn: '%s'\n  keys_file: %s\n  max_conns: 8\n", dsn, keysFile)
+}
+
+// startBrokerOn is startBroker with the storage section given: the real app (the code path of
+// `serve`) on an httptest server.
+func startBrokerOn(t testing.TB, storageYAML, botsYAML string) (*app, string) {
+	t.Helper()
+	srv := httptest.NewUnstartedServer(nil)
+	publicURL := "http://" + srv.Listener.Addr().String()
+	yaml := fmt.Sprintf("server:\n  public_url: %s\n  outbound_timeout: 5s\n%sbots:\n%s", publicURL, storageYAML, botsYAML)
+	noEnv := func(string) (string, bool) { return "", false }
+	cfg, err := config.Parse("test.yaml", []byte(yaml), config.LoadOptions{Getenv: noEnv, Types: providers.Types()})
+	if err != nil {
+		t.Fatalf("config:\n%v\n--- yaml:\n%s", err, yaml)
+	}
+	a, err := openApp(context.Background(), cfg, appOptions{getenv: noEnv, log: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatalf("openApp: %v", err)
+	}
+	srv.Config.Handler = a.handler
+	srv.Start()
+	t.Cleanup(func() {
+		srv.Close()
+		a.store.Close()
+	})
+	return a, publicURL
+}
+
+// keyRing reads the broker's token key ring from a key file.
+func keyRing(t testing.TB, path string) *seal.KeyRing {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := seal.ParseKeys(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return keys.Ring
+}
+
+// sealAs seals value as the broker seals an identity's token field: the AAD binds it to the
+// identity's natural key and the field (internal/broker/tokens.go). Should the broker's AAD
+// change, the tests that read these values through the broker fail, as they should.
+func sealAs(t testing.TB, ring *seal.KeyRing, in store.Identity, field, value string) []byte {
+	t.Helper()
+	var aad []byte
+	for _, part := range []string{"oauthbroker/token/v1", in.Bot, in.Channel, in.User, in.Provider, in.ProviderUserID, field} {
+		aad = append(append(aad, part...), 0)
+	}
+	sealed, err := ring.Seal([]byte(value), aad)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sealed
+}
+
+// balancer is a load balancer in front of broker instances, as operators run one: every
+// request goes to the backend pick chooses (by default, turn by turn), and it records which
+// backend served which path.
+type balancer struct {
+	URL      string
+	backends []*url.URL
+
+	mu     sync.Mutex
+	pick   func(r *http.Request) int
+	next   int
+	served []string // "backend index path", in order
+}
+
+func newBalancer(t testing.TB, backends ...string) *balancer {
+	t.Helper()
+	lb := &balancer{}
+	for _, b := range backends {
+		u, err := url.Parse(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lb.backends = append(lb.backends, u)
+	}
+	srv := httptest.NewServer(http.HandlerFunc(lb.serve))
+	t.Cleanup(srv.Close)
+	lb.URL = srv.URL
+	return lb
+}
+
+// route sets how the balancer picks a backend; nil: turn by turn.
+func (lb *balancer) route(pick func(r *http.Request) int) {
+	lb.mu.Lock()
+	defer lb.mu.Unlock()
+	lb.pick = pick
+}
+
+func (lb *balancer) serve(w http.ResponseWriter, r *http.Request) {
+	lb.mu.Lock()
+	i := lb.next % len(lb.backends)
+	lb.next++
+	if lb.pick != nil {
+		i = lb.pick(r)
+	}
+	lb.served = append(lb.served, fmt.Sprintf("%d %s", i, r.URL.Path))
+	lb.mu.Unlock()
+	httputil.NewSingleHostReverseProxy(lb.backends[i]).ServeHTTP(w, r)
+}
+
+// log is what the balancer served so far.
+func (lb *balancer) log() []string {
+	lb.mu.Lock()
+	defer lb.mu.Unlock()
+	return append([]string(nil), lb.served...)
+}
+
+// writePostgresServeConfig writes a providers.yaml for one `serve` instance: its own listen
+// address, the balancer's public URL, and the shared database and key file.
+func writePostgresServeConfig(t *testing.T, dir, name, publicURL, listen, storageYAML, botsYAML string) string {
+	t.Helper()
+	path := filepath.Join(dir, name)
+	writeFile(t, path, fmt.Sprintf("server:\n  public_url: %s\n  listen: %s\n  outbound_timeout: 5s\n%sbots:\n%s",
+		publicURL, listen, storageYAML, botsYAML))
+	return path
+}
