@@ -133,8 +133,16 @@ type AdminIdentity struct {
 	Linked       bool
 	JustUnlinked bool
 	Identity     AdminIdentityRow
+	Usage        AdminUsage
 	History      []AdminEvent // newest first
 	UnlinkURL    string
+}
+
+// AdminUsage is an identity's use through the API proxy.
+type AdminUsage struct {
+	Calls      int64
+	LastUsed   AdminTime
+	LastStatus int
 }
 
 // AdminUnlink asks to confirm an unlink.

@@ -287,7 +287,9 @@ func TestClientErrorCodesAreTheDocumented(t *testing.T) {
 		client.CodeUnauthorized, client.CodeUnknownBot, client.CodeUnknownProvider, client.CodeNotFound,
 		client.CodeRouteNotFound, client.CodeMethodNotAllowed, client.CodeRelinkRequired, client.CodeIdentityPending,
 		client.CodeWrongCode, client.CodeNoPendingConfirmation, client.CodeTokenUnreadable, client.CodeInternal,
-		client.CodeRefreshUnavailable, client.CodeRateLimited}
+		client.CodeRefreshUnavailable, client.CodeRateLimited,
+		client.CodeProxyPathNotAllowed, client.CodePayloadTooLarge, client.CodeProxyNotConfigured, // the proxy's: client/proxy.go
+		client.CodeProviderError, client.CodeResponseTooLarge, client.CodeProviderTimeout}
 	slices.Sort(documented)
 	slices.Sort(named)
 	if !slices.Equal(documented, named) {

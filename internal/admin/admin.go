@@ -51,6 +51,7 @@ type Store interface {
 	store.AdminStore
 	Identity(ctx context.Context, bot string, id int64) (store.Identity, error)
 	Events(ctx context.Context, bot string, identityID int64) ([]store.Event, error)
+	ProxyUsage(ctx context.Context, bot string, identityID int64) (store.ProxyUsage, error)
 }
 
 // Options are the admin pages' dependencies; cmd builds them.

@@ -46,6 +46,12 @@ func (h *Handler) identity(w http.ResponseWriter, r *http.Request, s session) {
 	}
 	if linked {
 		data.Identity = h.row(rec, now)
+		u, err := h.store.ProxyUsage(ctx, bot, id)
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		data.Usage = templates.AdminUsage{Calls: u.Calls, LastUsed: when(now, u.LastUsedAt), LastStatus: u.LastStatus}
 	}
 	for _, e := range slices.Backward(events) {
 		data.History = append(data.History, event(e, now))

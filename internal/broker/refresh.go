@@ -46,7 +46,18 @@ func (b *Broker) fresh(ctx context.Context, id store.Identity) (store.Identity, 
 		// Never hand out an expired token; without a way to refresh it, the user must link again.
 		return b.relinkRequired(ctx, id, "", "expired", providerTitle(p)+" issued no refresh token, and the access token has expired")
 	}
+	return b.refreshUnderLease(ctx, p, id, expiresSoon)
+}
 
+// staleFunc reports whether an identity, as stored at now, still needs the refresh its caller
+// asked for: expiresSoon for a read (fresh), "still the token the provider refused" for the
+// API proxy's retry after a 401 (proxy.go). Every holder and waiter checks it again against
+// what is stored, so a refresh that another request finished first is never repeated.
+type staleFunc func(id store.Identity, now time.Time) bool
+
+// refreshUnderLease refreshes id's tokens under the identity's refresh lease while stale
+// holds, and returns the identity to hand out.
+func (b *Broker) refreshUnderLease(ctx context.Context, p *providers.Provider, id store.Identity, stale staleFunc) (store.Identity, error) {
 	wait := time.NewTimer(b.refreshWait)
 	defer wait.Stop()
 	for {
@@ -57,16 +68,16 @@ func (b *Broker) fresh(ctx context.Context, id store.Identity) (store.Identity, 
 			return store.Identity{}, b.storeError(err, id)
 		}
 		if lease.Acquired {
-			return b.refreshAsHolder(ctx, p, cur, holder, wait.C)
+			return b.refreshAsHolder(ctx, p, cur, holder, wait.C, stale)
 		}
-		if cur.Status != store.StatusActive || !expiresSoon(cur, now) {
+		if cur.Status != store.StatusActive || !stale(cur, now) {
 			return cur, nil // refreshed (or refused) by another holder just now
 		}
 		if !lease.RetryAt.IsZero() {
 			// A refresh failed moments ago and is backing off: answer without asking again.
 			return b.fallback(cur, lease.RetryAt.Sub(now))
 		}
-		cur, free, err := b.awaitHolder(ctx, cur, wait.C)
+		cur, free, err := b.awaitHolder(ctx, cur, wait.C, stale)
 		if err != nil || !free {
 			return cur, err
 		}
@@ -83,7 +94,7 @@ func (b *Broker) Drain() { b.refreshes.Wait() }
 
 // awaitHolder polls until another holder's refresh shows in the store. It returns the
 // identity to hand out, or free=true when the lease was released with nothing to show.
-func (b *Broker) awaitHolder(ctx context.Context, cur store.Identity, deadline <-chan time.Time) (store.Identity, bool, error) {
+func (b *Broker) awaitHolder(ctx context.Context, cur store.Identity, deadline <-chan time.Time, stale staleFunc) (store.Identity, bool, error) {
 	poll := firstPoll
 	for {
 		select {
@@ -102,7 +113,7 @@ func (b *Broker) awaitHolder(ctx context.Context, cur store.Identity, deadline <
 		}
 		cur = next
 		switch {
-		case cur.Status != store.StatusActive || !expiresSoon(cur, now):
+		case cur.Status != store.StatusActive || !stale(cur, now):
 			return cur, false, nil
 		case !lease.RetryAt.IsZero():
 			id, err := b.fallback(cur, lease.RetryAt.Sub(now))
@@ -123,8 +134,8 @@ type refreshOutcome struct {
 // runs on a context detached from the request: if the bot hangs up, a refresh token the
 // provider has already rotated must still be stored, or the grant would be lost with it.
 // The request waits for it only until deadline, then falls back like any waiter.
-func (b *Broker) refreshAsHolder(ctx context.Context, p *providers.Provider, cur store.Identity, holder string, deadline <-chan time.Time) (store.Identity, error) {
-	if cur.Status != store.StatusActive || !expiresSoon(cur, b.now()) {
+func (b *Broker) refreshAsHolder(ctx context.Context, p *providers.Provider, cur store.Identity, holder string, deadline <-chan time.Time, stale staleFunc) (store.Identity, error) {
+	if cur.Status != store.StatusActive || !stale(cur, b.now()) {
 		// Another holder refreshed (or the provider refused) between our read and our lease.
 		b.release(ctx, cur, holder, time.Time{}, nil)
 		return cur, nil

@@ -16,7 +16,7 @@ import (
 // decides statuses.
 func statusOf(code string) int {
 	switch code {
-	case broker.CodeInvalidRequest, broker.CodeRedirectRejected, broker.CodeConfirmDisabled:
+	case broker.CodeInvalidRequest, broker.CodeRedirectRejected, broker.CodeConfirmDisabled, broker.CodeProxyPathRejected:
 		return http.StatusBadRequest
 	case broker.CodeUnauthorized:
 		return http.StatusUnauthorized
@@ -28,10 +28,18 @@ func statusOf(code string) int {
 		return http.StatusGone
 	case broker.CodeWrongCode, broker.CodeNoConfirmation:
 		return http.StatusUnprocessableEntity
-	case broker.CodeUpstream:
+	case broker.CodeUpstream, broker.CodeResponseTooLarge:
 		return http.StatusBadGateway
 	case broker.CodeRefreshUnavailable:
 		return http.StatusServiceUnavailable
+	case broker.CodePayloadTooLarge: // the API proxy's own answers, from here on
+		return http.StatusRequestEntityTooLarge
+	case broker.CodeRateLimited:
+		return http.StatusTooManyRequests
+	case broker.CodeProxyNotConfigured:
+		return http.StatusNotImplemented
+	case broker.CodeProviderTimeout:
+		return http.StatusGatewayTimeout
 	}
 	return http.StatusInternalServerError
 }

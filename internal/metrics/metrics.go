@@ -38,6 +38,7 @@ type Metrics struct {
 	refreshes      *prometheus.CounterVec
 	deliveries     *prometheus.CounterVec
 	storeErrors    *prometheus.CounterVec
+	proxyCalls     *prometheus.CounterVec // proxy.go
 }
 
 // requestBuckets reach past the slowest legitimate request: a callback makes two provider calls
@@ -85,13 +86,14 @@ func New() *Metrics {
 			Name: "oauthbroker_store_errors_total",
 			Help: "Store operations that failed for a reason other than an expected answer (not found, conflict, used, expired, lease lost).",
 		}, []string{"op"}),
+		proxyCalls: newProxyCalls(),
 	}
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		collectors.NewBuildInfoCollector(),
 		m.flowsStarted, m.flowsCompleted, m.flowsFailed, m.requests, m.rateLimited, m.panics,
-		m.refreshes, m.deliveries, m.storeErrors,
+		m.refreshes, m.deliveries, m.storeErrors, m.proxyCalls,
 	)
 	return m
 }

@@ -1,0 +1,152 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/oauthbroker/oauthbroker/internal/sandbox"
+)
+
+// canaryBroker is bot alpha with a github identity whose API is canary at base path /api (so
+// that escaping the base path shows), and bot bravo, with its own key and no identity.
+// serverYAML adds settings to the server: section.
+func canaryBroker(t *testing.T, canary *upstream, serverYAML ...string) (*testBroker, int64) {
+	t.Helper()
+	sb, sbURL := newSandbox(t)
+	b := startProxyBroker(t, strings.Join(serverYAML, ""), githubProxyBot(sbURL, canary.URL+"/api"), appOptions{getenv: adminEnv(adminPassword)})
+	if err := sb.AddClient(sandbox.Client{ID: "gh-client", Secret: "gh-secret-0123456789", RedirectURIs: []string{b.URL + "/bots/alpha/github/callback"}}); err != nil {
+		t.Fatal(err)
+	}
+	return b, b.linkOne("alpha", keyA, "github", "slack", "U1").ID
+}
+
+// TestProxyRefusesEscapes: every path that could leave the provider's API base, or be read as
+// another host on the way, is refused with 400 before anything is sent: the API sees nothing.
+func TestProxyRefusesEscapes(t *testing.T) {
+	canary := newUpstream(t, func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "{}") })
+	b, id := canaryBroker(t, canary)
+	for _, path := range []string{
+		"http://evil/",
+		"https://evil.example/x",
+		"/evil.com/x", // …/proxy//evil.com/x
+		"//evil.com/x",
+		"%2e%2e/%2e%2e/admin",
+		"..%2f..%2f",
+		"..%2F..%2Fadmin",
+		"../admin",
+		"user/../../admin",
+		"user/%2E%2E/%2e%2e/admin",
+		"..;/admin",
+		"@evil.com",
+		"@evil.com/x",
+		"%40evil.com",
+		"user:pw@evil.com/",
+		"a%5C..%5Cadmin",
+		"user%2F..%2F..%2Fadmin",
+		"user/%00",
+		"user%0d%0aHost:%20evil.example",
+	} {
+		r := b.call("GET", proxyPath("alpha", id, path), keyA, nil, nil)
+		if r.status != http.StatusBadRequest || r.problem.Code != "proxy_path_not_allowed" {
+			t.Errorf("…/proxy/%s: %d %s, want 400 proxy_path_not_allowed", path, r.status, r.body)
+		}
+	}
+	for _, raw := range []string{`a\b`, `..\..\admin`, `\\evil.com\x`} {
+		r := b.callRaw("GET", proxyPath("alpha", id, raw), keyA)
+		if r.status != http.StatusBadRequest {
+			t.Errorf("…/proxy/%s: %d %s, want 400", raw, r.status, r.body)
+		}
+	}
+	if seen := canary.requests(); len(seen) != 0 {
+		t.Errorf("the API saw %d requests, first %s %s", len(seen), seen[0].Method, seen[0].URI)
+	}
+	// What is refused was never counted as a use of the identity.
+	if u, err := b.app.store.ProxyUsage(t.Context(), "alpha", id); err != nil || u.Calls != 0 {
+		t.Errorf("usage %+v (%v), want none", u, err)
+	}
+}
+
+// TestProxyIdentityOfAnotherBot: bot B's key opens neither bot A's route nor, through B's own
+// route, A's identity, and nothing is sent.
+func TestProxyIdentityOfAnotherBot(t *testing.T) {
+	canary := newUpstream(t, func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "{}") })
+	b, id := canaryBroker(t, canary)
+	for _, c := range []struct {
+		path, key string
+		status    int
+		code      string
+	}{
+		{proxyPath("alpha", id, "user"), keyB, http.StatusUnauthorized, "unauthorized"},
+		{proxyPath("alpha", id, "user"), "", http.StatusUnauthorized, "unauthorized"},
+		{proxyPath("bravo", id, "user"), keyB, http.StatusNotFound, "not_found"},
+		{proxyPath("alpha", id+1, "user"), keyA, http.StatusNotFound, "not_found"},
+		{proxyPath("nosuch", id, "user"), keyA, http.StatusNotFound, "unknown_bot"},
+	} {
+		r := b.call("POST", c.path, c.key, http.Header{"Content-Type": {"application/json"}}, strings.NewReader(`{"x":1}`))
+		if r.status != c.status || r.problem.Code != c.code || r.header.Get("X-OAuthBroker-Identity") != "" {
+			t.Errorf("%s with key %.10q: %d %s, want %d %s", c.path, c.key, r.status, r.body, c.status, c.code)
+		}
+	}
+	if n := len(canary.requests()); n != 0 {
+		t.Errorf("the API saw %d requests, want none", n)
+	}
+}
+
+// TestProxyNeverFollowsRedirects: a redirect to another host goes back to the bot as it is, and
+// the other host never hears from the broker; one inside the API base comes back as the same
+// path under the proxy, which the bot's client follows through the broker, signed again.
+func TestProxyNeverFollowsRedirects(t *testing.T) {
+	evil := newUpstream(t, func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "stolen") })
+	var canary *upstream
+	canary = newUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/api/away":
+			http.Redirect(w, r, evil.URL+"/steal?from=proxy", http.StatusFound)
+		case "/api/out-of-base":
+			http.Redirect(w, r, "/admin", http.StatusTemporaryRedirect)
+		case "/api/old":
+			http.Redirect(w, r, canary.URL+"/api/new?page=2", http.StatusMovedPermanently)
+		default:
+			fmt.Fprintf(w, `{"path":%q,"auth":%q}`, r.URL.RequestURI(), r.Header.Get("Authorization"))
+		}
+	})
+	b, id := canaryBroker(t, canary)
+
+	r := b.call("GET", proxyPath("alpha", id, "away"), keyA, nil, nil)
+	if r.status != http.StatusFound || r.header.Get("Location") != evil.URL+"/steal?from=proxy" {
+		t.Errorf("redirect to another host: %d Location %q, want the 302 as the provider sent it", r.status, r.header.Get("Location"))
+	}
+	r = b.call("GET", proxyPath("alpha", id, "out-of-base"), keyA, nil, nil)
+	if r.status != http.StatusTemporaryRedirect || r.header.Get("Location") != "/admin" {
+		t.Errorf("redirect out of the base path: %d Location %q", r.status, r.header.Get("Location"))
+	}
+	if n := len(evil.requests()); n != 0 {
+		t.Errorf("the other host saw %d requests", n)
+	}
+	for _, s := range canary.requests() {
+		if s.URI == "/admin" {
+			t.Errorf("the broker followed a redirect out of the API base")
+		}
+	}
+
+	r = b.call("GET", proxyPath("alpha", id, "old"), keyA, nil, nil)
+	want := fmt.Sprintf("/api/v1/bots/alpha/identities/%d/proxy/new?page=2", id)
+	if r.status != http.StatusMovedPermanently || r.header.Get("Location") != want {
+		t.Fatalf("redirect inside the base: %d Location %q, want %q", r.status, r.header.Get("Location"), want)
+	}
+	// A bot's client following it (Go's keeps the Authorization header on the same host).
+	req, _ := http.NewRequest("GET", b.URL+"/api/v1"+proxyPath("alpha", id, "old"), nil)
+	req.Header.Set("Authorization", "Bearer "+keyA)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), `"path":"/api/new?page=2","auth":"Bearer sbx_at_`) {
+		t.Errorf("followed: %d %s", resp.StatusCode, body)
+	}
+}

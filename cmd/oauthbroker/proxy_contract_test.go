@@ -1,0 +1,246 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/routers"
+
+	"github.com/oauthbroker/oauthbroker/internal/httpapi"
+	"github.com/oauthbroker/oauthbroker/internal/providertest"
+	"github.com/oauthbroker/oauthbroker/internal/sandbox"
+	"github.com/oauthbroker/oauthbroker/internal/store"
+)
+
+// The API proxy in the OpenAPI contract (contract_test.go calls these three): its route is
+// one path with a catch-all parameter and an operation per method, and its answers are the
+// provider's or the broker's own problems.
+
+// proxyCatchAll routes the proxy's {path}, which spans segments like chi's catch-all "*", as
+// gorilla/mux's {path:.*}: the validator's router would otherwise match one segment only.
+func proxyCatchAll(doc *openapi3.T) {
+	for _, p := range doc.Paths.Keys() {
+		if rest, ok := strings.CutSuffix(p, "/{path}"); ok {
+			item := doc.Paths.Value(p)
+			doc.Paths.Delete(p)
+			doc.Paths.Set(rest+"/{path:.*}", item)
+		}
+	}
+}
+
+// proxyOperation reports whether a coverage key ("operationId status code") is one of the
+// proxy's operations, which TestProxyContract drives.
+func proxyOperation(key string) bool { return strings.HasPrefix(key, "proxy") }
+
+// proxyAnswer checks an answer of the proxy that carries X-OAuthBroker-Identity: the
+// provider's answer, passed through with whatever status and body the provider gave, which the
+// document does not describe beyond its default response. What the broker adds is checked
+// here: the identity header names the route's identity, and no provider cookie got through.
+// ok is false for every other exchange, which the caller validates as usual.
+func proxyAnswer(route *routers.Route, params map[string]string, ex exchange) (key string, ok bool, err error) {
+	if route.Operation == nil || !proxyOperation(route.Operation.OperationID) {
+		return "", false, nil
+	}
+	id := ex.header.Get("X-OAuthBroker-Identity")
+	if id == "" {
+		return "", false, nil
+	}
+	switch {
+	case id != params["id"]:
+		err = fmt.Errorf("X-OAuthBroker-Identity is %q on a call as identity %q", id, params["id"])
+	case ex.header.Get("Set-Cookie") != "":
+		err = fmt.Errorf("a provider's Set-Cookie reached the bot")
+	case ex.header.Get("Content-Type") == "application/problem+json" && ex.status >= 400 && strings.Contains(string(ex.body), "oauthbroker.dev/problems"):
+		err = fmt.Errorf("a broker problem carries X-OAuthBroker-Identity, so it reads as the provider's answer")
+	}
+	return route.Operation.OperationID + " default ", true, err
+}
+
+// contractAPI is the provider API of TestProxyContract: each failure the proxy reports has
+// its path; reads go to the sandbox behind f, writes are accepted.
+func contractAPI(f *tokenFake) http.HandlerFunc {
+	forward := forwardTo(f.URL)
+	return func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/api/v4/big":
+			w.Header().Set("Content-Length", "5000")
+			w.Write(bytes.Repeat([]byte("x"), 5000))
+		case "/api/v4/slow":
+			select {
+			case <-r.Context().Done():
+			case <-time.After(3 * time.Second):
+			}
+		case "/api/v4/drop": // the connection breaks before an answer
+			conn, _, err := http.NewResponseController(w).Hijack()
+			if err == nil {
+				conn.Close()
+			}
+		default:
+			if r.Method == http.MethodGet || r.Method == http.MethodHead {
+				forward(w, r)
+				return
+			}
+			w.Header().Set("Content-Type", "application/json")
+			fmt.Fprint(w, `{"ok":true}`)
+		}
+	}
+}
+
+// TestProxyContract drives the proxy's operations into every answer the OpenAPI document
+// lists for them, through the validating client: each status and code once (by any method),
+// and the provider's own answer by every method.
+func TestProxyContract(t *testing.T) {
+	clk := newClock()
+	f := newTokenFake(t, false)
+	tw := providertest.NewTwitter(t, map[string]string{"ck-alpha": "cs-alpha-secret"})
+	api := newUpstream(t, contractAPI(f))
+	b := startProxyBroker(t, "  outbound_timeout: 1s\n  proxy: {max_request_body: 4KiB, max_response_body: 4KiB}\n", fmt.Sprintf(`  alpha:
+    api_keys: [%q]
+    providers:
+%s        api_base_url: %s/api/v4
+      twitter:
+        type: twitter
+        key: ck-alpha
+        secret: cs-alpha-secret
+%s      sso: {type: auth0, key: sso-client, secret: sso-secret, options: {domain: id.example.com}}
+  bravo:
+    api_keys: [%q]
+    confirm: code
+    providers:
+      sandbox: {type: sandbox, key: client-b, secret: secret-b-0123456789}
+`, keyA, gitlabYAML(f.URL), api.URL, endpointsYAML(tw.Endpoints(), "        "), keyB), appOptions{sandboxURL: f.URL, now: clk.Now, refreshWait: 300 * time.Millisecond})
+	f.register(t, b.URL+"/bots/alpha/gl/callback")
+	if err := f.AddClient(sandbox.Client{ID: "client-b", Secret: "secret-b-0123456789", RedirectURIs: []string{b.URL + "/bots/bravo/sandbox/callback"}}); err != nil {
+		t.Fatal(err)
+	}
+	client, seen := contractClient(t)
+	expect := func(method, path, key string, header http.Header, body string, status int, code string) {
+		t.Helper()
+		req, _ := http.NewRequest(method, b.URL+"/api/v1"+path, strings.NewReader(body))
+		for k, v := range header {
+			req.Header[k] = v
+		}
+		if key != "" {
+			req.Header.Set("Authorization", "Bearer "+key)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		var p problemBody
+		json.Unmarshal(data, &p)
+		if resp.StatusCode != status || p.Code != code {
+			t.Errorf("%s %s: %d %s, want %d %q", method, path, resp.StatusCode, data, status, code)
+		}
+	}
+	gl := b.linkOne("alpha", keyA, "gl", "c", "u").ID
+	twID := b.linkOne("alpha", keyA, "twitter", "c", "u").ID
+	pending := b.linkOne("bravo", keyB, "sandbox", "c", "u").ID
+	damaged := b.linkOne("alpha", keyA, "gl", "c", "damaged").ID
+	damageToken(t, b.dbPath, damaged)
+	planted := plantIdentity(t, b, "alpha", "sso")
+	f.firstTTL.Store(30) // these expire within a minute: the next call refreshes
+	refused := b.linkOne("alpha", keyA, "gl", "c", "refused").ID
+	down := b.linkOne("alpha", keyA, "gl", "c", "down").ID
+
+	for _, m := range proxyMethods {
+		expect(m, proxyPath("alpha", gl, "user"), keyA, nil, "", http.StatusOK, "")
+	}
+	form := http.Header{"Content-Type": {"application/x-www-form-urlencoded"}}
+	expect("GET", proxyPath("alpha", gl, "..%2f"), keyA, nil, "", 400, "proxy_path_not_allowed")
+	expect("POST", proxyPath("alpha", twID, "1.1/statuses/update.json"), keyA, form, "status=%zz", 400, "invalid_request")
+	expect("GET", proxyPath("alpha", gl, "user"), "", nil, "", 401, "unauthorized")
+	expect("GET", proxyPath("nosuch", gl, "user"), keyA, nil, "", 404, "unknown_bot")
+	expect("DELETE", proxyPath("alpha", 999999, "user"), keyA, nil, "", 404, "not_found")
+	expect("GET", proxyPath("bravo", pending, "user"), keyB, nil, "", 409, "identity_pending")
+	expect("PUT", proxyPath("alpha", gl, "user"), keyA, nil, strings.Repeat("x", 5000), 413, "payload_too_large")
+	expect("GET", proxyPath("alpha", damaged, "user"), keyA, nil, "", 500, "token_unreadable")
+	expect("GET", proxyPath("alpha", planted, "user"), keyA, nil, "", 501, "proxy_not_configured")
+	expect("GET", proxyPath("alpha", gl, "drop"), keyA, nil, "", 502, "provider_error")
+	expect("GET", proxyPath("alpha", gl, "big"), keyA, nil, "", 502, "response_too_large")
+	expect("PATCH", proxyPath("alpha", gl, "slow"), keyA, nil, "{}", 504, "provider_timeout")
+	f.refreshMode.Store(refreshInvalidGrant)
+	expect("GET", proxyPath("alpha", refused, "user"), keyA, nil, "", 409, "relink_required")
+	f.refreshMode.Store(refreshServerError)
+	clk.Advance(31 * time.Second)
+	expect("GET", proxyPath("alpha", down, "user"), keyA, nil, "", 503, "refresh_unavailable")
+
+	// The rate limit, on a broker that allows one call a minute: counted before the identity
+	// is looked at, so the first call's 404 spends the allowance.
+	limited := startProxyBroker(t, "  proxy: {rate_limit: 1}\n", fmt.Sprintf("  alpha:\n    api_keys: [%q]\n    providers:\n      gh: {type: github, key: k, secret: s}\n", keyA), appOptions{})
+	for i, want := range []struct {
+		status int
+		code   string
+	}{{404, "not_found"}, {429, "rate_limited"}} {
+		req, _ := http.NewRequest("GET", limited.URL+"/api/v1"+proxyPath("alpha", 1, "user"), nil)
+		req.Header.Set("Authorization", "Bearer "+keyA)
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want.status {
+			t.Errorf("rate-limited call %d: %d, want %d %s", i, resp.StatusCode, want.status, want.code)
+		}
+	}
+
+	b.app.store.Close()
+	expect("GET", proxyPath("alpha", gl, "user"), keyA, nil, "", 500, "internal")
+
+	c, err := newContract(httpapi.OpenAPI())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, missing := seen(), map[string]bool{}
+	for _, k := range c.documented() {
+		if !proxyOperation(k) {
+			continue
+		}
+		_, statusCode, _ := strings.Cut(k, " ")
+		if strings.HasPrefix(statusCode, "default") {
+			if !got[k] {
+				t.Errorf("no provider answer passed through by %s", k)
+			}
+			continue
+		}
+		found := false
+		for s := range got {
+			_, sc, _ := strings.Cut(s, " ")
+			found = found || proxyOperation(s) && sc == statusCode
+		}
+		if !found && !missing[statusCode] {
+			missing[statusCode] = true
+			t.Errorf("documented but never produced, by any method: %s", statusCode)
+		}
+	}
+}
+
+var proxyMethods = []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"}
+
+// plantIdentity puts an identity of the bot's provider straight into the store, for a provider
+// no fake can link (its tokens are placeholders, never opened).
+func plantIdentity(t *testing.T, b *testBroker, bot, provider string) int64 {
+	t.Helper()
+	now := time.Now().UTC()
+	l, err := b.app.store.CreateLink(t.Context(), store.Link{TokenHash: []byte("planted-" + provider), Bot: bot, Provider: provider,
+		Channel: "c", User: "planted", CreatedAt: now, ExpiresAt: now.Add(time.Minute)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, _, err := b.app.store.CompleteLink(t.Context(), store.CompleteLinkParams{LinkID: l.ID, Now: now, Identity: store.Identity{
+		Bot: bot, Channel: "c", User: "planted", Provider: provider, ProviderUserID: "planted", Status: store.StatusActive,
+		TokenType: "bearer", AccessToken: []byte("placeholder")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id.ID
+}

@@ -1,0 +1,171 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/oauthbroker/oauthbroker/internal/sandbox"
+)
+
+// githubAPI is GitHub's REST API for the tests: GET /user/repos answers from the sandbox's
+// grants (the bearer token must be one the sandbox issued and would accept now; the repos are
+// its user's), paginated with Link headers as GitHub does, with the headers GitHub sends
+// (a session cookie among them); every other path goes to the sandbox, which serves GitHub's
+// GET /user with its own bearer checks.
+func githubAPI(sb *sandbox.Server, sbURL string) http.HandlerFunc {
+	forward := forwardTo(sbURL)
+	return func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/user/repos" {
+			forward(w, r)
+			return
+		}
+		token, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		owner := ""
+		for _, g := range sb.Issued() {
+			if g.AccessToken == token && sb.Live(token) {
+				owner = g.UserID
+			}
+		}
+		w.Header().Set("Set-Cookie", "logged_in=no; Path=/; HttpOnly")
+		w.Header().Set("X-GitHub-Request-Id", "C0DE:1234")
+		if owner == "" {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="GitHub"`)
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusUnauthorized)
+			fmt.Fprint(w, `{"message":"Bad credentials","documentation_url":"https://docs.github.com/rest"}`)
+			return
+		}
+		page := r.URL.Query().Get("page")
+		etag := `"repos-` + owner + `-` + page + `"`
+		w.Header().Set("ETag", etag)
+		w.Header().Set("X-RateLimit-Remaining", "4999")
+		if r.Header.Get("If-None-Match") == etag {
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+		if page == "" {
+			page = "1"
+			w.Header().Set("Link", fmt.Sprintf(`<http://%s/user/repos?page=2>; rel="next", <https://docs.github.com/rest>; rel="help"`, r.Host))
+		}
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		json.NewEncoder(w).Encode([]map[string]string{{"full_name": "user" + owner + "/repo-page-" + page}})
+	}
+}
+
+// githubProxyBot is bot alpha with a github provider linked through the sandbox and its API at
+// api.
+func githubProxyBot(sbURL, api string) string {
+	return fmt.Sprintf(`  alpha:
+    api_keys: [%q]
+    providers:
+      github:
+        type: github
+        key: gh-client
+        secret: gh-secret-0123456789
+        api_base_url: %s
+        endpoints:
+          auth_url: %[3]s/login/oauth/authorize
+          token_url: %[3]s/login/oauth/access_token
+          profile_url: %[3]s/user
+          email_url: %[3]s/user/emails
+  bravo:
+    api_keys: [%[4]q]
+    providers:
+      github: {type: github, key: gh-bravo, secret: gh-bravo-secret-0123}
+`, keyA, api, sbURL, keyB)
+}
+
+// TestProxyListsGitHubRepos: a bot lists the user's repositories with its own key and no
+// token of the user; the API sees the identity's bearer token and nothing of the bot's
+// credentials or cookies; the bot sees the answer with its safe headers (pagination links
+// pointing back into the proxy), and never the provider's cookie.
+func TestProxyListsGitHubRepos(t *testing.T) {
+	sb, sbURL := newSandbox(t)
+	api := newUpstream(t, githubAPI(sb, sbURL))
+	b := startBroker(t, githubProxyBot(sbURL, api.URL))
+	if err := sb.AddClient(sandbox.Client{ID: "gh-client", Secret: "gh-secret-0123456789", RedirectURIs: []string{b.URL + "/bots/alpha/github/callback"}}); err != nil {
+		t.Fatal(err)
+	}
+	id := b.linkOne("alpha", keyA, "github", "slack", "U1")
+	token := sb.Issued()[0].AccessToken
+
+	header := http.Header{
+		"Accept": {"application/vnd.github+json"}, "Cookie": {"session=the-bots-own-session"},
+		"X-Forwarded-For": {"203.0.113.9"}, "X-Forwarded-Host": {"evil.example"}, "X-GitHub-Api-Version": {"2022-11-28"},
+		"User-Agent": {"supportbot/1.0"},
+	}
+	r := b.call("GET", proxyPath("alpha", id.ID, "user/repos"), keyA, header, nil)
+	if r.status != http.StatusOK || !strings.Contains(string(r.body), `"user1001/repo-page-1"`) {
+		t.Fatalf("repos: %d %s", r.status, r.body)
+	}
+	if got := r.header.Values("Set-Cookie"); len(got) != 0 {
+		t.Errorf("the provider's Set-Cookie reached the bot: %q", got)
+	}
+	for k, want := range map[string]string{
+		"X-Oauthbroker-Identity": fmt.Sprint(id.ID), "X-Oauthbroker-Upstream-Request-Id": "C0DE:1234",
+		"X-Ratelimit-Remaining": "4999", "Etag": `"repos-1001-"`, "Www-Authenticate": "",
+		"Link": fmt.Sprintf(`</api/v1/bots/alpha/identities/%d/proxy/user/repos?page=2>; rel="next", <https://docs.github.com/rest>; rel="help"`, id.ID),
+	} {
+		if got := r.header.Get(k); got != want {
+			t.Errorf("%s = %q, want %q", k, got, want)
+		}
+	}
+	seen := api.requests()[0]
+	if got := seen.Header.Get("Authorization"); got != "Bearer "+token {
+		t.Errorf("the API got Authorization %q, want the identity's bearer token", got)
+	}
+	for k, want := range map[string]string{"Cookie": "", "X-Forwarded-For": "", "X-Forwarded-Host": "",
+		"Accept": "application/vnd.github+json", "X-Github-Api-Version": "2022-11-28", "User-Agent": "supportbot/1.0"} {
+		if got := seen.Header.Get(k); got != want {
+			t.Errorf("the API got %s %q, want %q", k, got, want)
+		}
+	}
+
+	// The next page, by following the rewritten Link as a bot's client would.
+	next := strings.TrimPrefix(strings.SplitN(r.header.Get("Link"), ">", 2)[0], "<")
+	r2 := b.call("GET", strings.TrimPrefix(next, "/api/v1"), keyA, nil, nil)
+	if r2.status != http.StatusOK || !strings.Contains(string(r2.body), "repo-page-2") {
+		t.Errorf("page 2: %d %s", r2.status, r2.body)
+	}
+	// A conditional request: the ETag goes up, the 304 comes back.
+	r3 := b.call("GET", proxyPath("alpha", id.ID, "user/repos"), keyA, http.Header{"If-None-Match": {`"repos-1001-"`}}, nil)
+	if r3.status != http.StatusNotModified || len(r3.body) != 0 {
+		t.Errorf("If-None-Match: %d %q, want 304", r3.status, r3.body)
+	}
+	// GitHub's /user at the sandbox, which checks the bearer token itself.
+	r4 := b.call("GET", proxyPath("alpha", id.ID, "user"), keyA, nil, nil)
+	if r4.status != http.StatusOK || !strings.Contains(string(r4.body), `"login":"ada"`) {
+		t.Errorf("/user: %d %s", r4.status, r4.body)
+	}
+	if st := sb.Stats(); len(st.Rejected) != 0 {
+		t.Errorf("the sandbox refused requests: %v", st.Rejected)
+	}
+}
+
+// TestProxyPassesAProvidersRefusal: GitHub's tokens cannot be refreshed, so a 401 is the
+// provider's answer and goes back to the bot as it is (marked as the provider's), without a
+// refresh or a second try.
+func TestProxyPassesAProvidersRefusal(t *testing.T) {
+	sb, sbURL := newSandbox(t)
+	api := newUpstream(t, githubAPI(sb, sbURL))
+	b := startBroker(t, githubProxyBot(sbURL, api.URL))
+	if err := sb.AddClient(sandbox.Client{ID: "gh-client", Secret: "gh-secret-0123456789", RedirectURIs: []string{b.URL + "/bots/alpha/github/callback"}}); err != nil {
+		t.Fatal(err)
+	}
+	id := b.linkOne("alpha", keyA, "github", "slack", "U1")
+	api.setHandler(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusUnauthorized)
+		fmt.Fprint(w, `{"message":"Bad credentials"}`)
+	})
+	r := b.call("GET", proxyPath("alpha", id.ID, "user/repos"), keyA, nil, nil)
+	if r.status != http.StatusUnauthorized || r.header.Get("X-OAuthBroker-Identity") == "" || !strings.Contains(string(r.body), "Bad credentials") {
+		t.Errorf("%d %v %s, want the provider's 401", r.status, r.header, r.body)
+	}
+	if n := len(api.requests()); n != 1 {
+		t.Errorf("the API saw %d requests, want 1 (no retry without a refresh)", n)
+	}
+}
