@@ -19,6 +19,7 @@ import (
 	"github.com/oauthbroker/oauthbroker/internal/seal"
 	"github.com/oauthbroker/oauthbroker/internal/server"
 	"github.com/oauthbroker/oauthbroker/internal/store"
+	"github.com/oauthbroker/oauthbroker/internal/store/postgres"
 	"github.com/oauthbroker/oauthbroker/internal/store/sqlite"
 	"github.com/oauthbroker/oauthbroker/internal/webhook"
 	"github.com/oauthbroker/oauthbroker/templates"
@@ -147,8 +148,16 @@ func openStore(ctx context.Context, cfg *config.Config) (store.Store, error) {
 			return nil, fmt.Errorf("open the SQLite store %s: %w", cfg.Storage.DSN, err)
 		}
 		return st, nil
+	case "postgres":
+		// Several instances may start at once: Open migrates under an advisory lock. The DSN is
+		// never quoted: it usually carries the database password.
+		st, err := postgres.Open(ctx, cfg.Storage.DSN, postgres.Options{MaxConns: cfg.Storage.MaxConns})
+		if err != nil {
+			return nil, fmt.Errorf("open the PostgreSQL store (storage.dsn in %s): %w", cfg.File, err)
+		}
+		return st, nil
 	}
-	return nil, fmt.Errorf("%s: storage.driver %q is not available in this version; use sqlite", cfg.File, cfg.Storage.Driver)
+	return nil, fmt.Errorf("%s: storage.driver %q is not available in this version; use sqlite or postgres", cfg.File, cfg.Storage.Driver)
 }
 
 // loadKeys takes the broker's keys from OAUTHBROKER_KEYS, or from the key file, creating it

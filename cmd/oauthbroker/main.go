@@ -50,6 +50,8 @@ Usage:
                               validate a providers.yaml and list every problem as file:line: field: what is wrong
   oauthbroker keys list|rotate|retire [flags]
                               show, rotate (re-encrypting every stored token) or retire token encryption keys
+  oauthbroker migrate-store --from sqlite:PATH --to postgres://…
+                              copy an SQLite store into PostgreSQL, to run several instances behind a load balancer
 
 Run 'oauthbroker COMMAND -help' for a command's flags.
 
@@ -74,6 +76,8 @@ func run(ctx context.Context, args []string, getenv func(string) (string, bool),
 		return runCheck(args[1:], getenv, stdout, stderr)
 	case "keys":
 		return runKeys(ctx, args[1:], getenv, stdout, stderr)
+	case "migrate-store":
+		return runMigrateStore(ctx, args[1:], getenv, stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -20,8 +20,8 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/oauthbroker/oauthbroker/internal/httpapi"
-	"github.com/oauthbroker/oauthbroker/internal/server"
 	"github.com/oauthbroker/oauthbroker/internal/sandbox"
+	"github.com/oauthbroker/oauthbroker/internal/server"
 )
 
 // The validator these tests use is in contract_test.go.
@@ -52,6 +52,7 @@ func TestOpenAPIDocument(t *testing.T) {
 	var routes []string
 	api := httpapi.New(b.app.broker, slog.New(slog.DiscardHandler)).(chi.Routes)
 	err = chi.Walk(api, func(method, route string, _ http.Handler, _ ...func(http.Handler) http.Handler) error {
+		route = strings.Replace(route, "/*", "/{path:.*}", 1) // the proxy's catch-all, as newContract routes it
 		routes = append(routes, method+" "+strings.TrimSuffix(route, "/"))
 		return nil
 	})
@@ -247,7 +248,7 @@ func TestOpenAPIContract(t *testing.T) {
 	}
 	got := seen()
 	for _, k := range c.documented() {
-		if !got[k] {
+		if !got[k] && !proxyOperation(k) { // TestProxyContract (proxy_contract_test.go) drives the proxy's
 			t.Errorf("documented but never produced: %s", k)
 		}
 	}

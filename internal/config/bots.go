@@ -137,7 +137,7 @@ func (p *parser) secretShape(v value, howto string) bool {
 func (p *parser) provider(e entry, parent string) *Provider {
 	field := join(parent, e.key)
 	p.name(e.line, field, "provider", e.key)
-	o := p.object(e.value, field, e.line, "type", "key", "secret", "scopes", "discovery_url", "endpoints", "options")
+	o := p.object(e.value, field, e.line, "type", "key", "secret", "scopes", "discovery_url", "endpoints", "options", "api_base_url")
 	pr := &Provider{Name: e.key, Line: e.line}
 	rule := p.providerType(p.str(o, "type"), pr)
 
@@ -173,6 +173,7 @@ func (p *parser) provider(e entry, parent string) *Provider {
 		p.problem(disc.line, disc.field, "required for type %s: the issuer's …/.well-known/openid-configuration URL (or all of endpoints auth_url, token_url and profile_url)", pr.Type)
 	}
 	p.options(o, rule, pr)
+	pr.APIBaseURL = p.apiBaseURL(p.str(o, "api_base_url"))
 	return pr
 }
 

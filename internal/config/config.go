@@ -26,6 +26,8 @@ type Server struct {
 	// LinkTTL is the default lifetime of a link (default 10m); MaxLinkTTL caps ttl_seconds (default 24h).
 	LinkTTL    time.Duration
 	MaxLinkTTL time.Duration
+	// Proxy bounds the API proxy (`server.proxy:`, see proxy.go).
+	Proxy Proxy
 }
 
 // Storage is the `storage:` section.
@@ -35,6 +37,9 @@ type Storage struct {
 	// KeysFile is where the broker's own keys live when OAUTHBROKER_KEYS is not set
 	// (default: oauthbroker.keys.json next to the SQLite database, or in the working directory).
 	KeysFile string
+	// MaxConns bounds a PostgreSQL store's connection pool per broker instance (1-1000);
+	// 0: the store's default (10). Not allowed with sqlite, which has one writer anyway.
+	MaxConns int
 }
 
 // Admin is the `admin:` section.
@@ -91,7 +96,10 @@ type Provider struct {
 	Endpoints    Endpoints
 	// Options are type-specific knobs (for example google's `prompt`), validated per type.
 	Options map[string]string
-	Line    int // where the provider's name is in the file
+	// APIBaseURL is where the API proxy sends this provider's calls (api_base_url): https,
+	// without a trailing slash; "" for the type's default API host.
+	APIBaseURL string
+	Line       int // where the provider's name is in the file
 }
 
 // Bot returns the bot with that name, or nil.

@@ -116,7 +116,7 @@ func TestParseValidFile(t *testing.T) {
 		"TWITTER_KEY", "tw-key", "TWITTER_SECRET", "tw:secret#with$chars")
 
 	wantServer := Server{PublicURL: "https://broker.example.com/oauth", Listen: ":9090",
-		OutboundTimeout: 20 * time.Second, LinkTTL: 15 * time.Minute, MaxLinkTTL: 48 * time.Hour}
+		OutboundTimeout: 20 * time.Second, LinkTTL: 15 * time.Minute, MaxLinkTTL: 48 * time.Hour, Proxy: defaultProxy}
 	if cfg.Server != wantServer {
 		t.Errorf("Server = %+v\nwant %+v", cfg.Server, wantServer)
 	}
@@ -191,7 +191,7 @@ bots:
 func TestParseDefaults(t *testing.T) {
 	cfg := mustParse(t, minimalFile)
 	want := Server{PublicURL: "http://localhost:8080", Listen: "127.0.0.1:8080",
-		OutboundTimeout: 10 * time.Second, LinkTTL: 10 * time.Minute, MaxLinkTTL: 24 * time.Hour}
+		OutboundTimeout: 10 * time.Second, LinkTTL: 10 * time.Minute, MaxLinkTTL: 24 * time.Hour, Proxy: defaultProxy}
 	if cfg.Server != want {
 		t.Errorf("Server = %+v, want %+v", cfg.Server, want)
 	}
@@ -216,6 +216,8 @@ func TestParseStorage(t *testing.T) {
 			Storage{Driver: "postgres", DSN: "postgres://u:p@db/ob?sslmode=require", KeysFile: "oauthbroker.keys.json"}},
 		{"explicit keys file", "{driver: postgres, dsn: 'postgresql:///ob', keys_file: /etc/ob/keys.json}",
 			Storage{Driver: "postgres", DSN: "postgresql:///ob", KeysFile: "/etc/ob/keys.json"}},
+		{"postgres pool size", "{driver: postgres, dsn: 'postgres://db/ob', max_conns: 25}",
+			Storage{Driver: "postgres", DSN: "postgres://db/ob", KeysFile: "oauthbroker.keys.json", MaxConns: 25}},
 		{"empty dsn from env means default", "{dsn: '${DSN:-}'}",
 			Storage{Driver: "sqlite", DSN: "oauthbroker.db", KeysFile: "oauthbroker.keys.json"}},
 	}

@@ -4,6 +4,7 @@ import (
 	"net"
 	"net/url"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -25,8 +26,8 @@ const (
 func (p *parser) config(root *yaml.Node) *Config {
 	top := p.object(root, "", root.Line, "server", "storage", "admin", "bots")
 	cfg := &Config{File: p.file}
-	cfg.Server = p.server(p.section(top, "server", "public_url", "listen", "outbound_timeout", "link_ttl", "max_link_ttl"))
-	cfg.Storage = p.storage(p.section(top, "storage", "driver", "dsn", "keys_file"))
+	cfg.Server = p.server(p.section(top, "server", "public_url", "listen", "outbound_timeout", "link_ttl", "max_link_ttl", "proxy"))
+	cfg.Storage = p.storage(p.section(top, "storage", "driver", "dsn", "keys_file", "max_conns"))
 	cfg.Admin = p.admin(p.section(top, "admin", "password_hash"))
 	cfg.Bots = p.bots(top)
 	return cfg
@@ -83,6 +84,7 @@ func (p *parser) server(o *object) Server {
 	if linkOK && maxOK && s.MaxLinkTTL < s.LinkTTL {
 		p.problem(maxTTL.line, maxTTL.field, "must be at least link_ttl (%s), or links would outlive their cap", s.LinkTTL)
 	}
+	s.Proxy = p.proxy(o)
 	return s
 }
 
@@ -119,8 +121,23 @@ func (p *parser) storage(o *object) Storage {
 	if v := p.str(o, "keys_file"); given(v) {
 		st.KeysFile = v.s
 	}
+	if v := p.str(o, "max_conns"); given(v) {
+		n, err := strconv.Atoi(v.s)
+		switch {
+		case st.Driver != "postgres":
+			p.problem(v.line, v.field, "applies to driver postgres only (SQLite writes through one connection)")
+		case err != nil || n < 1 || n > maxStorageConns:
+			p.problem(v.line, v.field, "must be a whole number of connections from 1 to %d", maxStorageConns)
+		default:
+			st.MaxConns = n
+		}
+	}
 	return st
 }
+
+// maxStorageConns bounds storage.max_conns: each instance holds up to this many connections,
+// and PostgreSQL's own default max_connections is 100 for all of them together.
+const maxStorageConns = 1000
 
 func (p *parser) admin(o *object) Admin {
 	v := p.str(o, "password_hash")

@@ -11,6 +11,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/oauthbroker/oauthbroker/internal/broker"
+	"github.com/oauthbroker/oauthbroker/internal/proxy"
 )
 
 // API serves /api/v1.
@@ -32,6 +33,11 @@ func New(b *broker.Broker, log *slog.Logger) http.Handler {
 		r.Get("/identities/{id}/credentials", a.credentials)
 		r.Delete("/identities/{id}", a.deleteIdentity)
 		r.Post("/require", a.require)
+		// The signing proxy (package proxy): the provider's API as the identity.
+		proxied := proxy.New(b, proxy.Options{Logger: log, WriteError: a.writeError})
+		for _, m := range proxy.Methods() {
+			r.Method(m, "/identities/{id}/proxy/*", proxied)
+		}
 	})
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, http.StatusNotFound, "route_not_found", "no such API route; see /api/v1/openapi.yaml")

@@ -219,6 +219,9 @@ type Store interface {
 	// Abuse limits and readiness (the OperationsStore block at the end of this file).
 	OperationsStore
 
+	// Calls made through the API proxy (the UsageStore block at the end of this file).
+	UsageStore
+
 	// Ping reports whether the store is reachable.
 	Ping(ctx context.Context) error
 	// Close releases the store's resources.
@@ -309,4 +312,40 @@ type AdminStore interface {
 type OperationsStore interface {
 	CountOpenFlows(ctx context.Context, bot, channel, user string, now time.Time) (int, error)
 	SchemaCurrent(ctx context.Context) error
+}
+
+// ---- Usage of the API proxy (SPEC §3.2, the proxy row) ----
+//
+// How much each identity is acted as, for operators: counted per call, shown on the admin
+// identity page.
+
+// ProxyUsage is an identity's calls through the API proxy.
+type ProxyUsage struct {
+	Calls      int64
+	LastUsedAt time.Time // zero: never used
+	LastStatus int       // the HTTP status the bot received from the latest call
+}
+
+// ProxyCall is one call through the API proxy.
+type ProxyCall struct {
+	Bot        string
+	IdentityID int64
+	// Provider is the identity's provider name. Stores need not keep it: it is there for
+	// decorators (metrics counts calls by bot, provider and status class).
+	Provider string
+	Status   int
+	At       time.Time
+}
+
+// UsageStore is part of Store.
+//
+//   - RecordProxyCall counts one call of the bot's identity; the latest At wins LastUsedAt
+//     and LastStatus (calls finishing out of order never move them back). ErrNotFound when
+//     the bot has no such identity, so a call that raced an unlink counts nowhere.
+//   - ProxyUsage is the zero ProxyUsage for an identity never proxied, unknown, or of
+//     another bot.
+//   - Usage belongs to the identity: a relink (same ID) keeps it, an unlink deletes it.
+type UsageStore interface {
+	RecordProxyCall(ctx context.Context, c ProxyCall) error
+	ProxyUsage(ctx context.Context, bot string, identityID int64) (ProxyUsage, error)
 }

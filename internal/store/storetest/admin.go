@@ -175,6 +175,8 @@ var adminTests = []test{
 			{"5_%", nil},
 			{"%", nil},
 			{"zzz", nil},
+			{"ada\xff", nil}, // not UTF-8: finds nothing, and is no error
+			{"ada\x00", nil},
 		} {
 			want := newestFirst(ids, func(i int) bool { return slices.Contains(tc.want, i) })
 			if got := pageIDs(list(t, a, store.IdentityListQuery{Search: tc.search})); !slices.Equal(got, want) {

@@ -79,6 +79,37 @@ var concurrencyTests = []test{
 			t.Errorf("events %v, want [linked]", kinds)
 		}
 	}},
+	{fmt.Sprintf("CompleteLink: %d links of one account completing at once make one identity", racers), func(t *testing.T, s store.Store) {
+		// Each racer is a different link (say, on another broker instance) bringing back the
+		// same account: the account is linked once and relinked by the others, never a
+		// conflict and never a second identity.
+		ids := make([]store.Identity, racers)
+		errs := race(racers, func(i int) error {
+			l, err := s.CreateLink(t.Context(), newLink(fmt.Sprint("same-account-", i), "github"))
+			if err != nil {
+				return err
+			}
+			ids[i], _, err = s.CompleteLink(t.Context(), store.CompleteLinkParams{
+				LinkID: l.ID, Identity: newIdentity(l, "583231"), Now: t0.Add(time.Minute),
+			})
+			return err
+		})
+		for i, err := range errs {
+			if err != nil {
+				t.Fatalf("racer %d: %v", i, err)
+			}
+			if ids[i].ID != ids[0].ID {
+				t.Fatalf("racers %d and 0 got identities %d and %d", i, ids[i].ID, ids[0].ID)
+			}
+		}
+		if got := listIdentities(t, s, store.IdentityQuery{Bot: bot, Channel: channel, User: user}); len(got) != 1 {
+			t.Fatalf("%d identities, want 1", len(got))
+		}
+		kinds := eventKinds(events(t, s, ids[0].ID))
+		if len(kinds) != racers || kinds[0] != store.EventLinked || slices.Contains(kinds[1:], store.EventLinked) {
+			t.Errorf("events %v, want one linked and %d relinked", kinds, racers-1)
+		}
+	}},
 	{fmt.Sprintf("Confirm: one of %d racers with the right code wins", racers), func(t *testing.T, s store.Store) {
 		linkPending(t, s, "1", "code:123456", t0)
 		errs := race(racers, func(int) error {

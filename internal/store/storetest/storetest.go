@@ -40,6 +40,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Outbox", outboxTests},
 		{"Sealed", sealedTests},
 		{"Operations", operationsTests}, // operations.go: abuse limits and readiness
+		{"Usage", usageTests},           // usage.go: the API proxy's call counts
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
