@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log"
 	"net/http"
+	"net/url"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -30,6 +33,33 @@ func ExampleClient_Require() {
 	}
 	if req.Ready {
 		fmt.Println("uber token:", req.Credentials["uber"].AccessToken != "")
+	}
+}
+
+// Acting as the user: the broker calls the provider with the identity's tokens, which the
+// bot never holds. The provider's answer comes back whatever its status; an *Error means the
+// broker refused the call.
+func ExampleClient_Proxy() {
+	ctx := context.Background()
+	c, err := client.New("https://broker.example.com", "supportbot", os.Getenv("BROKER_API_KEY"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	form := url.Values{"status": {"Booked a ride to the station"}}
+	resp, err := c.Proxy(ctx, 7, http.MethodPost, "1.1/statuses/update.json", strings.NewReader(form.Encode()),
+		http.Header{"Content-Type": {"application/x-www-form-urlencoded"}})
+	var e *client.Error
+	switch {
+	case client.IsCode(err, client.CodeRelinkRequired):
+		// send the user a new link (Require makes one)
+	case errors.As(err, &e):
+		log.Printf("the broker refused: %s (retry after %s)", e.Code, e.RetryAfter)
+	case err != nil:
+		log.Print(err) // the broker could not be reached
+	default:
+		defer resp.Body.Close()
+		tweet, _ := io.ReadAll(resp.Body)
+		fmt.Println("twitter answered", resp.StatusCode, len(tweet) > 0) // a 4xx here is Twitter's own
 	}
 }
 
