@@ -47,11 +47,17 @@ func startBroker(t *testing.T, botsYAML string) *testBroker {
 
 func startBrokerWith(t *testing.T, botsYAML string, opts appOptions) *testBroker {
 	t.Helper()
+	return startBrokerServer(t, "  outbound_timeout: 5s\n", botsYAML, opts)
+}
+
+// startBrokerServer is the one way the tests start a broker: serverYAML is the lines of the
+// server: section besides public_url (which is the test server's own address).
+func startBrokerServer(t *testing.T, serverYAML, botsYAML string, opts appOptions) *testBroker {
+	t.Helper()
 	srv := httptest.NewUnstartedServer(nil)
 	publicURL := "http://" + srv.Listener.Addr().String()
-	dir := t.TempDir()
-	dbPath := filepath.Join(dir, "broker.db")
-	yaml := fmt.Sprintf("server:\n  public_url: %s\n  outbound_timeout: 5s\nstorage:\n  dsn: %s\nbots:\n%s", publicURL, dbPath, botsYAML)
+	dbPath := filepath.Join(t.TempDir(), "broker.db")
+	yaml := fmt.Sprintf("server:\n  public_url: %s\n%sstorage:\n  dsn: %s\nbots:\n%s", publicURL, serverYAML, dbPath, botsYAML)
 	cfg, err := config.Parse("test.yaml", []byte(yaml), config.LoadOptions{Getenv: func(string) (string, bool) { return "", false }, Types: providers.Types()})
 	if err != nil {
 		t.Fatalf("config:\n%v\n--- yaml:\n%s", err, yaml)

@@ -1,20 +1,13 @@
 package main
 
 import (
-	"context"
-	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"go.uber.org/goleak"
 
-	"github.com/oauthbroker/oauthbroker/internal/config"
-	"github.com/oauthbroker/oauthbroker/internal/providers"
 	"github.com/oauthbroker/oauthbroker/internal/providertest"
 )
 
@@ -25,32 +18,7 @@ import (
 // fault tests use the shortest allowed, 1s, so a hanging provider costs one second).
 func startBrokerTimeout(t *testing.T, timeout, botsYAML string, opts appOptions) *testBroker {
 	t.Helper()
-	srv := httptest.NewUnstartedServer(nil)
-	publicURL := "http://" + srv.Listener.Addr().String()
-	dbPath := filepath.Join(t.TempDir(), "broker.db")
-	yaml := fmt.Sprintf("server:\n  public_url: %s\n  outbound_timeout: %s\nstorage:\n  dsn: %s\nbots:\n%s", publicURL, timeout, dbPath, botsYAML)
-	cfg, err := config.Parse("test.yaml", []byte(yaml), config.LoadOptions{Getenv: func(string) (string, bool) { return "", false }, Types: providers.Types()})
-	if err != nil {
-		t.Fatalf("config:\n%v\n--- yaml:\n%s", err, yaml)
-	}
-	logs := &syncBuffer{}
-	if opts.log == nil {
-		opts.log = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	if opts.getenv == nil {
-		opts.getenv = func(string) (string, bool) { return "", false }
-	}
-	a, err := openApp(context.Background(), cfg, opts)
-	if err != nil {
-		t.Fatalf("openApp: %v", err)
-	}
-	srv.Config.Handler = a.handler
-	srv.Start()
-	t.Cleanup(func() {
-		srv.Close()
-		a.store.Close()
-	})
-	return &testBroker{t: t, URL: publicURL, app: a, dbPath: dbPath, logs: logs}
+	return startBrokerServer(t, "  outbound_timeout: "+timeout+"\n", botsYAML, opts)
 }
 
 // checkNoGoroutineLeaks fails the test if goroutines started during it are still running

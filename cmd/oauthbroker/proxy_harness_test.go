@@ -2,21 +2,15 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
-
-	"github.com/oauthbroker/oauthbroker/internal/config"
-	"github.com/oauthbroker/oauthbroker/internal/providers"
 )
 
 // The API proxy's tests (proxy_*_test.go) share this harness: a broker with server settings of
@@ -26,35 +20,10 @@ import (
 // limits, a shorter outbound_timeout), which the shared harness's fixed header does not take.
 func startProxyBroker(t *testing.T, serverYAML, botsYAML string, opts appOptions) *testBroker {
 	t.Helper()
-	srv := httptest.NewUnstartedServer(nil)
-	publicURL := "http://" + srv.Listener.Addr().String()
-	dbPath := filepath.Join(t.TempDir(), "broker.db")
 	if !strings.Contains(serverYAML, "outbound_timeout") {
 		serverYAML += "  outbound_timeout: 5s\n"
 	}
-	yaml := fmt.Sprintf("server:\n  public_url: %s\n%sstorage:\n  dsn: %s\nbots:\n%s", publicURL, serverYAML, dbPath, botsYAML)
-	cfg, err := config.Parse("test.yaml", []byte(yaml), config.LoadOptions{Getenv: func(string) (string, bool) { return "", false }, Types: providers.Types()})
-	if err != nil {
-		t.Fatalf("config:\n%v\n--- yaml:\n%s", err, yaml)
-	}
-	logs := &syncBuffer{}
-	if opts.log == nil {
-		opts.log = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	if opts.getenv == nil {
-		opts.getenv = func(string) (string, bool) { return "", false }
-	}
-	a, err := openApp(context.Background(), cfg, opts)
-	if err != nil {
-		t.Fatalf("openApp: %v", err)
-	}
-	srv.Config.Handler = a.handler
-	srv.Start()
-	t.Cleanup(func() {
-		srv.Close()
-		a.store.Close()
-	})
-	return &testBroker{t: t, URL: publicURL, app: a, dbPath: dbPath, logs: logs}
+	return startBrokerServer(t, serverYAML, botsYAML, opts)
 }
 
 // seenRequest is one request a provider API received.
