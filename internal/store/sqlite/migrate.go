@@ -6,10 +6,8 @@ import (
 	"embed"
 	"fmt"
 	"io/fs"
-	"path"
-	"sort"
-	"strconv"
-	"strings"
+
+	"github.com/oauthbroker/oauthbroker/internal/store/schema"
 )
 
 // Migrations are numbered files NNNN_what.sql, applied in order, each in its own transaction
@@ -19,43 +17,10 @@ import (
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
 
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
+type migration = schema.Migration
 
 // loadMigrations reads the migrations in dir of fsys and checks they are numbered 1..n.
-func loadMigrations(fsys fs.FS, dir string) ([]migration, error) {
-	entries, err := fs.ReadDir(fsys, dir)
-	if err != nil {
-		return nil, err
-	}
-	var ms []migration
-	for _, e := range entries {
-		name := e.Name()
-		if e.IsDir() || !strings.HasSuffix(name, ".sql") {
-			continue
-		}
-		num, _, ok := strings.Cut(name, "_")
-		v, err := strconv.Atoi(num)
-		if !ok || err != nil || v <= 0 {
-			return nil, fmt.Errorf("migration %s: name must be NNNN_description.sql", name)
-		}
-		body, err := fs.ReadFile(fsys, path.Join(dir, name))
-		if err != nil {
-			return nil, err
-		}
-		ms = append(ms, migration{version: v, name: name, sql: string(body)})
-	}
-	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
-	for i, m := range ms {
-		if m.version != i+1 {
-			return nil, fmt.Errorf("migration %s: expected version %d (versions must run 1, 2, 3, … without gaps or repeats)", m.name, i+1)
-		}
-	}
-	return ms, nil
-}
+func loadMigrations(fsys fs.FS, dir string) ([]migration, error) { return schema.Load(fsys, dir) }
 
 // migrate brings the database up to the newest embedded migration.
 func migrate(ctx context.Context, db *sql.DB) error {
@@ -105,25 +70,25 @@ func schemaVersion(ctx context.Context, q interface {
 func applyMigration(ctx context.Context, db *sql.DB, m migration) error {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("sqlite: migration %s: %w", m.name, err)
+		return fmt.Errorf("sqlite: migration %s: %w", m.Name, err)
 	}
 	defer func() { _ = tx.Rollback() }()
 	current, err := schemaVersion(ctx, tx)
 	if err != nil {
 		return err
 	}
-	if current >= m.version {
+	if current >= m.Version {
 		return nil
 	}
-	if _, err := tx.ExecContext(ctx, m.sql); err != nil {
-		return fmt.Errorf("sqlite: migration %s: %w", m.name, err)
+	if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
+		return fmt.Errorf("sqlite: migration %s: %w", m.Name, err)
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at)
-		VALUES (?, ?, CAST(unixepoch('subsec') * 1000 AS INTEGER))`, m.version, m.name); err != nil {
-		return fmt.Errorf("sqlite: migration %s: record version: %w", m.name, err)
+		VALUES (?, ?, CAST(unixepoch('subsec') * 1000 AS INTEGER))`, m.Version, m.Name); err != nil {
+		return fmt.Errorf("sqlite: migration %s: record version: %w", m.Name, err)
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("sqlite: migration %s: commit: %w", m.name, err)
+		return fmt.Errorf("sqlite: migration %s: commit: %w", m.Name, err)
 	}
 	return nil
 }
