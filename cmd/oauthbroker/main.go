@@ -58,6 +58,8 @@ Run 'oauthbroker COMMAND -help' for a command's flags.
 Environment:
   OAUTHBROKER_KEYS            the broker's keys as JSON (the content of a key file); without it,
                               the key file named by storage.keys_file is used, and created on first start
+  OAUTHBROKER_ADMIN_PASSWORD  the admin pages' password, when providers.yaml has no admin.password_hash
+                              (without either, /admin/ only says how to set one)
   (providers.yaml may read any variable as ${VAR} or ${VAR:-default})
 `
 
