@@ -11,6 +11,8 @@ import (
 	"math/big"
 	"net/url"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/markbates/goth"
 
@@ -257,14 +259,17 @@ func safeErrorCode(code string) string {
 var typeTitles = map[string]string{
 	"twitter": "Twitter", "twitterv2": "Twitter", "github": "GitHub", "gitlab": "GitLab",
 	"google": "Google", "slack": "Slack", "discord": "Discord", "spotify": "Spotify",
-	"uber": "Uber", "sandbox": "Sandbox",
+	"uber": "Uber",
 }
 
+// providerTitle is what pages call a provider: the brand of a known type, else the
+// configured name capitalised (a sandbox provider named "rides" is "Rides").
 func providerTitle(p *providers.Provider) string {
 	if t, ok := typeTitles[p.Type]; ok {
 		return t
 	}
-	return p.Name
+	r, size := utf8.DecodeRuneInString(p.Name)
+	return string(unicode.ToUpper(r)) + p.Name[size:]
 }
 
 // mergeScopes is configured ∪ extra, in order, without duplicates.
