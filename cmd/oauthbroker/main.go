@@ -12,11 +12,14 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/oauthbroker/oauthbroker/internal/providers"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	providers.KeepConnections(64)
 	err := run(ctx, os.Args[1:], os.LookupEnv, os.Stdout, os.Stderr)
 	if err == nil {
 		return

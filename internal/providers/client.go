@@ -34,6 +34,18 @@ func GuardDefaultClient(timeout time.Duration) {
 	}
 }
 
+// KeepConnections lets the default transport, which every provider call goes through, keep
+// up to n idle connections per provider host instead of Go's default of 2. A burst of link
+// flows (a campaign) calls the same token and profile endpoints from many goroutines at once;
+// with 2 idle connections most calls dial (and at a real provider, handshake TLS) again.
+// Like GuardDefaultClient it is a process-wide setting: cmd's main calls it once, before
+// anything runs. It does nothing when the default transport was replaced (tests do that).
+func KeepConnections(n int) {
+	if t, ok := http.DefaultTransport.(*http.Transport); ok && n > t.MaxIdleConnsPerHost {
+		t.MaxIdleConnsPerHost = n
+	}
+}
+
 // callClient returns the client for one operation (Begin, Complete, Refresh, Revoke): every
 // request it sends shares ctx, which ends after timeout, so an operation made of several
 // requests (the exchange, golang.org/x/oauth2's retry with the other client
