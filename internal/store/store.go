@@ -9,6 +9,7 @@ package store
 import (
 	"context"
 	"errors"
+	"strconv"
 	"time"
 )
 
@@ -99,6 +100,17 @@ type Identity struct {
 
 	LinkedAt  time.Time
 	UpdatedAt time.Time
+}
+
+// AccountName is how history and events name the account: a display name with the provider's
+// id, never a token.
+func (id Identity) AccountName() string {
+	for _, s := range []string{id.NickName, id.Name, id.Email} {
+		if s != "" {
+			return strconv.Quote(s) + " (id " + id.ProviderUserID + ")"
+		}
+	}
+	return "id " + id.ProviderUserID
 }
 
 // Event is one line of an identity's history. It outlives the identity: unlinking records

@@ -102,7 +102,7 @@ func (s *Store) CompleteLink(ctx context.Context, p store.CompleteLinkParams) (s
 		}
 		if err := insertEvent(ctx, tx, store.Event{
 			IdentityID: id, Bot: in.Bot, Kind: kind, Outcome: "ok",
-			Detail: fmt.Sprintf("%s account %s", in.Provider, accountName(in)), At: p.Now,
+			Detail: in.Provider + " account " + in.AccountName(), At: p.Now,
 		}); err != nil {
 			return err
 		}
@@ -185,16 +185,6 @@ func useLink(ctx context.Context, tx *sql.Tx, linkID int64, in store.Identity, n
 		return fmt.Errorf("identity of %s/%s for %s user %q does not match the link",
 			in.Bot, in.Provider, in.Channel, in.User)
 	}
-}
-
-// accountName is how an event names the account: a display name, never a token.
-func accountName(in store.Identity) string {
-	for _, s := range []string{in.NickName, in.Name, in.Email} {
-		if s != "" {
-			return fmt.Sprintf("%q (id %s)", s, in.ProviderUserID)
-		}
-	}
-	return "id " + in.ProviderUserID
 }
 
 // Identities lists one chat user's identities, optionally of one provider, oldest first.
