@@ -160,15 +160,7 @@ func TestFlowAttacksChangeNothing(t *testing.T) {
 }
 
 func TestTwitterDeniedAndTamperedToken(t *testing.T) {
-	tw := providertest.NewTwitter(t, map[string]string{"ck-alpha": "cs-alpha-secret"})
-	b := startBroker(t, fmt.Sprintf(`  alpha:
-    api_keys: [%q]
-    providers:
-      twitter:
-        type: twitter
-        key: ck-alpha
-        secret: cs-alpha-secret
-%s`, keyA, endpointsYAML(tw.Endpoints(), "        ")))
+	b, tw := startTwitterBroker(t)
 
 	t.Run("oauth_token is not the request token we obtained", func(t *testing.T) {
 		browser := newBrowser(t)

@@ -3,11 +3,9 @@ package main
 import (
 	"database/sql"
 	"fmt"
-	"net/http"
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -89,29 +87,7 @@ func TestRealBinary(t *testing.T) {
 		brokers := []*testBroker{a.broker(t), b.broker(t)}
 		id := brokers[0].linkOne("alpha", keyA, "gl", "slack", "U1")
 
-		const readers = 200
-		tokens := make([]string, readers)
-		statuses := make([]int, readers)
-		start := make(chan struct{})
-		var wg sync.WaitGroup
-		for i := range readers {
-			wg.Go(func() {
-				<-start
-				st, c, _, _ := brokers[i%2].credentialsRaw("alpha", keyA, id.ID)
-				statuses[i], tokens[i] = st, c.AccessToken
-			})
-		}
-		close(start)
-		wg.Wait()
-		if n := f.refreshCalls.Load(); n != 1 {
-			t.Fatalf("the provider saw %d refreshes from two processes, want exactly 1", n)
-		}
-		fresh := f.lastGrant(t)
-		for i := range readers {
-			if statuses[i] != http.StatusOK || tokens[i] != fresh.AccessToken {
-				t.Fatalf("read %d (process %d): status %d, want 200 and the refreshed token", i, i%2, statuses[i])
-			}
-		}
+		readAllAtOnce(t, f, brokers, 200, id.ID)
 	})
 
 	// SIGKILL with webhook events pending: nothing in the outbox is lost; the next process

@@ -134,15 +134,7 @@ func TestSandboxFlowThroughTheConsentPage(t *testing.T) {
 // TestTwitterFlow: OAuth 1.0a against a fake that verifies every signature; the bot gets the
 // token and secret Twitter issued.
 func TestTwitterFlow(t *testing.T) {
-	tw := providertest.NewTwitter(t, map[string]string{"ck-alpha": "cs-alpha-secret"})
-	b := startBroker(t, fmt.Sprintf(`  alpha:
-    api_keys: [%q]
-    providers:
-      twitter:
-        type: twitter
-        key: ck-alpha
-        secret: cs-alpha-secret
-%s`, keyA, endpointsYAML(tw.Endpoints(), "        ")))
+	b, tw := startTwitterBroker(t)
 	browser := newBrowser(t)
 	status, page := visit(t, browser, b.link("alpha", keyA, "twitter", "slack", "U123"))
 	if status != http.StatusOK {
@@ -297,6 +289,22 @@ func TestRelinkKeepsTheIdentityAndASecondAccountIsNew(t *testing.T) {
 	if n := b.count("identity_events"); n != 3 {
 		t.Errorf("history has %d events, want linked, relinked, linked", n)
 	}
+}
+
+// startTwitterBroker runs bot alpha with one twitter provider, its app registered at a fake
+// Twitter that verifies every signature.
+func startTwitterBroker(t *testing.T) (*testBroker, *providertest.Twitter) {
+	t.Helper()
+	tw := providertest.NewTwitter(t, map[string]string{"ck-alpha": "cs-alpha-secret"})
+	b := startBroker(t, fmt.Sprintf(`  alpha:
+    api_keys: [%q]
+    providers:
+      twitter:
+        type: twitter
+        key: ck-alpha
+        secret: cs-alpha-secret
+%s`, keyA, endpointsYAML(tw.Endpoints(), "        ")))
+	return b, tw
 }
 
 // endpointsYAML renders a provider's endpoints block for a test config.

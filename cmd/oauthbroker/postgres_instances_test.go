@@ -103,28 +103,7 @@ func TestTwoInstancesOnPostgres(t *testing.T) {
 		c := startPair(t, bin, f)
 		id := c.lbBroker(t).linkOne("alpha", keyA, "gl", "slack", "U1")
 		brokers := c.brokers(t)
-		const readers = 300
-		tokens, statuses := make([]string, readers), make([]int, readers)
-		start := make(chan struct{})
-		var wg sync.WaitGroup
-		for i := range readers {
-			wg.Go(func() {
-				<-start
-				st, cred, _, _ := brokers[i%2].credentialsRaw("alpha", keyA, id.ID)
-				statuses[i], tokens[i] = st, cred.AccessToken
-			})
-		}
-		close(start)
-		wg.Wait()
-		if n := f.refreshCalls.Load(); n != 1 {
-			t.Fatalf("the provider saw %d refreshes from two instances, want exactly 1", n)
-		}
-		fresh := f.lastGrant(t)
-		for i := range readers {
-			if statuses[i] != http.StatusOK || tokens[i] != fresh.AccessToken {
-				t.Fatalf("read %d (instance %d): status %d, want 200 and the refreshed token", i, i%2, statuses[i])
-			}
-		}
+		readAllAtOnce(t, f, brokers, 300, id.ID)
 	})
 }
 

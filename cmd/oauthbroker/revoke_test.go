@@ -94,15 +94,7 @@ func TestUnlinkRevokesAtTheProvider(t *testing.T) {
 		}
 	})
 	t.Run("Twitter invalidate_token", func(t *testing.T) {
-		tw := providertest.NewTwitter(t, map[string]string{"ck-alpha": "cs-alpha-secret"})
-		b := startBroker(t, fmt.Sprintf(`  alpha:
-    api_keys: [%q]
-    providers:
-      twitter:
-        type: twitter
-        key: ck-alpha
-        secret: cs-alpha-secret
-%s`, keyA, endpointsYAML(tw.Endpoints(), "        ")))
+		b, tw := startTwitterBroker(t)
 		id := b.linkOne("alpha", keyA, "twitter", "slack", "U1")
 		token := tw.Issued()[0].Token
 		if ev := b.unlink("alpha", keyA, id.ID); ev.Outcome != "revoked" {
