@@ -10,7 +10,7 @@ import (
 	"strconv"
 	"strings"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 // TypeRule says what a provider type accepts. The providers package owns the table (it knows
@@ -92,8 +92,8 @@ var yamlLineErr = regexp.MustCompile(`(?s)^yaml: line (\d+): (.*)$`)
 // document parses data into the root node of its single YAML document, or reports why it cannot.
 func (p *parser) document(data []byte) (root *yaml.Node) {
 	defer func() {
-		// yaml.v3 is no longer maintained; a parser panic on hostile input must stay a problem
-		// report, not take down `oauthbroker check`.
+		// A parser panic on hostile input must stay a problem report, not take down
+		// `oauthbroker check`.
 		if r := recover(); r != nil {
 			p.problem(1, "", "invalid YAML: the parser failed on this file")
 			root = nil
@@ -123,8 +123,9 @@ func (p *parser) document(data []byte) (root *yaml.Node) {
 	return doc.Content[0]
 }
 
-// yamlParserErrors are the messages of yaml.v3's parser (as opposed to its scanner). For these
-// v3.0.1 prints the 0-based line of the enclosing list or map, one less than the editor shows.
+// yamlParserErrors are the messages of the YAML parser (as opposed to its scanner). For these
+// go.yaml.in/yaml/v3 (as gopkg.in/yaml.v3 before it) prints the 0-based line of the enclosing
+// list or map, one less than the editor shows.
 var yamlParserErrors = map[string]bool{
 	"did not find expected ',' or ']'":       true,
 	"did not find expected ',' or '}'":       true,
@@ -139,7 +140,7 @@ var yamlParserErrors = map[string]bool{
 	"found undefined tag handle":             true,
 }
 
-// yamlError turns a yaml.v3 syntax error ("yaml: line 3: …") into a Problem on that line. The
+// yamlError turns a YAML syntax error ("yaml: line 3: …") into a Problem on that line. The
 // library's messages describe the syntax, never the values.
 func (p *parser) yamlError(err error) {
 	m := yamlLineErr.FindStringSubmatch(err.Error())
@@ -198,8 +199,8 @@ type entry struct {
 }
 
 // mapping returns the entries of the map n at field. A null value (`admin:` alone) is an empty
-// map. ok is false when n is not a map, which has been reported. Duplicate keys — which yaml.v3
-// accepts silently in a node tree — are reported and dropped, so the first one wins.
+// map. ok is false when n is not a map, which has been reported. Duplicate keys — which the
+// YAML library accepts silently in a node tree — are reported and dropped, so the first one wins.
 func (p *parser) mapping(n *yaml.Node, field string) (entries []entry, ok bool) {
 	if n = p.deref(n, field); n == nil {
 		return nil, false
