@@ -26,6 +26,18 @@ import (
 
 const integrationGuide = "../../docs/INTEGRATION.md"
 
+// snippetRuntimeMissing skips t, saying what is missing, or fails it under CI=true: .ci/run
+// installs node, python3, requests and Flask from Debian's packages, so CI cannot pass without
+// running the snippets. OAUTHBROKER_TEST_PYTHON names the Python interpreter (default: python3
+// on PATH).
+func snippetRuntimeMissing(t *testing.T, what string) {
+	t.Helper()
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("%s, and CI must run the snippets of docs/INTEGRATION.md", what)
+	}
+	t.Skipf("%s: the snippets of docs/INTEGRATION.md are not run", what)
+}
+
 type guideBlock struct {
 	kind, arg string // snippet NAME | from PATH | untested REASON
 	code      string
@@ -452,7 +464,7 @@ rl.on('line', async (line) => {
 func TestIntegrationJavaScript(t *testing.T) {
 	node, err := exec.LookPath("node")
 	if err != nil {
-		t.Skip("node is not installed: the JavaScript snippets of docs/INTEGRATION.md are not run")
+		snippetRuntimeMissing(t, "node is not installed (apt-get install -y nodejs)")
 	}
 	dir := writeSnippets(t, "driver.js", jsDriver)
 	hook := freeAddr(t)
@@ -530,15 +542,21 @@ for line in sys.stdin:
 // TestIntegrationPython runs the guide's Python with python3 and requests; the Flask webhook
 // receiver too when Flask is installed, and the Rasa action with a stand-in for rasa_sdk.
 func TestIntegrationPython(t *testing.T) {
-	py, err := exec.LookPath("python3")
-	if err != nil {
-		t.Skip("python3 is not installed: the Python snippets of docs/INTEGRATION.md are not run")
+	py := os.Getenv("OAUTHBROKER_TEST_PYTHON")
+	if py == "" {
+		var err error
+		if py, err = exec.LookPath("python3"); err != nil {
+			snippetRuntimeMissing(t, "python3 is not installed (apt-get install -y python3 python3-requests python3-flask)")
+		}
 	}
 	if out, err := exec.Command(py, "-c", "import requests").CombinedOutput(); err != nil {
-		t.Skipf("Python's requests is not installed: the Python snippets of docs/INTEGRATION.md are not run (%s)", strings.TrimSpace(string(out)))
+		snippetRuntimeMissing(t, fmt.Sprintf("%s cannot import requests (apt-get install -y python3-requests): %v %s", py, err, strings.TrimSpace(string(out))))
 	}
 	withFlask := "1"
-	if _, err := exec.Command(py, "-c", "import flask").CombinedOutput(); err != nil {
+	if out, err := exec.Command(py, "-c", "import flask").CombinedOutput(); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s cannot import flask (apt-get install -y python3-flask), and CI must run the Flask webhook receiver (webhook_app.py): %v %s", py, err, strings.TrimSpace(string(out)))
+		}
 		t.Log("Flask is not installed: the Flask webhook receiver (webhook_app.py) is not run")
 		withFlask = "0"
 	}
