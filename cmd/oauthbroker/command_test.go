@@ -202,8 +202,8 @@ bots:
 	})
 }
 
-// TestDemoCommand is the README's first command, tried as a new user would: run the demo,
-// open the printed link, click Authorize, then use the printed curl commands.
+// TestDemoCommand is the README's first command and its tour, tried as a new user would: run
+// the demo, open the printed link, click Authorize, then use the printed curl commands.
 func TestDemoCommand(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	stdout, stderr := &syncBuffer{}, &syncBuffer{}

@@ -70,7 +70,7 @@ func runKeys(ctx context.Context, args []string, getenv func(string) (string, bo
 	}
 	if raw, ok := getenv("OAUTHBROKER_KEYS"); ok && strings.TrimSpace(raw) != "" {
 		return exitError{code: 1, msg: "oauthbroker keys: OAUTHBROKER_KEYS is set; rotation edits the key file, which running brokers follow. " +
-			"Move the keys into storage.keys_file (and unset OAUTHBROKER_KEYS) to rotate while serving; see the README's \"Keys\" section"}
+			"Move the keys into storage.keys_file (and unset OAUTHBROKER_KEYS) to rotate while serving; see \"Keys and rotation\" in docs/OPERATIONS.md"}
 	}
 	cfg, err := config.Load(*configPath, config.LoadOptions{Getenv: getenv, Types: providers.Types()})
 	if err != nil {

@@ -13,7 +13,7 @@ import (
 	"github.com/oauthbroker/oauthbroker/internal/sandbox"
 )
 
-// TestProxyCombinedAction is the README's "book the ride, then tweet it": require [uber,
+// TestProxyCombinedAction is docs/API.md's "book the ride, then tweet it": require [uber,
 // twitter] → the user links both → proxy to Uber → proxy to Twitter, at the providers' real
 // API hosts (https://api.uber.com, https://api.twitter.com: no api_base_url), which a
 // rewriting transport sends to the fakes. The Twitter fake checks the signature against the

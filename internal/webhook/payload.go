@@ -72,7 +72,7 @@ func Sign(body []byte, secret string) string {
 }
 
 // Verify reports whether header is body's signature under secret, comparing in constant
-// time. It is what a receiver does (the README shows it without this package).
+// time. It is what a receiver does (docs/API.md shows it without this package).
 func Verify(body []byte, header, secret string) bool {
 	want := Sign(body, secret)
 	return strings.HasPrefix(header, "sha256=") && hmac.Equal([]byte(header), []byte(want))
