@@ -12,7 +12,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/mrjones/oauth"
+	"github.com/oauthbroker/oauthbroker/internal/oauth1"
 )
 
 // The bench's bot and its credentials at the fakes.
@@ -183,20 +183,15 @@ func fakeOAuth2Op(sandboxURL, callback string) op {
 // token, the authorize redirect, the access token and the profile, each signed (HMAC-SHA1)
 // and verified by the fake.
 func fakeOAuth1Op(twitterURL, callback string) op {
-	sp := oauth.ServiceProvider{
-		RequestTokenUrl:   twitterURL + "/oauth/request_token",
-		AuthorizeTokenUrl: twitterURL + "/oauth/authorize",
-		AccessTokenUrl:    twitterURL + "/oauth/access_token",
-		HttpMethod:        http.MethodPost,
-	}
+	consumer := oauth1.Credentials{ConsumerKey: oauth1ConsumerKey, ConsumerSecret: oauth1ConsumerSecret}
 	return func(ctx context.Context, w *worker) error {
 		c := noRedirects(w.client)
-		consumer := oauth.NewCustomHttpClientConsumer(oauth1ConsumerKey, oauth1ConsumerSecret, sp, c)
-		rt, authURL, err := consumer.GetRequestTokenAndUrl(callback)
+		var signer oauth1.Signer
+		rt, err := signer.RequestToken(ctx, c, twitterURL+"/oauth/request_token", consumer, callback, nil)
 		if err != nil {
 			return fmt.Errorf("request token: %w", err)
 		}
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, authURL, nil)
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, twitterURL+"/oauth/authorize?oauth_token="+url.QueryEscape(rt.Token), nil)
 		resp, err := c.Do(req)
 		if _, err := expect(resp, err, http.StatusFound); err != nil {
 			return err
@@ -205,11 +200,19 @@ func fakeOAuth1Op(twitterURL, callback string) op {
 		if err != nil || loc.Query().Get("oauth_verifier") == "" {
 			return errors.New("authorize: no verifier")
 		}
-		at, err := consumer.AuthorizeToken(rt, loc.Query().Get("oauth_verifier"))
+		withRT := consumer
+		withRT.Token, withRT.TokenSecret = rt.Token, rt.Secret
+		at, err := signer.AccessToken(ctx, c, twitterURL+"/oauth/access_token", withRT, loc.Query().Get("oauth_verifier"))
 		if err != nil {
 			return fmt.Errorf("access token: %w", err)
 		}
-		resp, err = consumer.Get(twitterURL+"/1.1/account/verify_credentials.json", nil, at)
+		req, _ = http.NewRequestWithContext(ctx, http.MethodGet, twitterURL+"/1.1/account/verify_credentials.json", nil)
+		withAT := consumer
+		withAT.Token, withAT.TokenSecret = at.Token, at.Secret
+		if err := signer.Sign(req, withAT); err != nil {
+			return err
+		}
+		resp, err = c.Do(req)
 		_, err = expect(resp, err, http.StatusOK)
 		return err
 	}

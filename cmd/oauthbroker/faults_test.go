@@ -262,14 +262,14 @@ func TestSlackOkFalse(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			rules := append([]providertest.Rewrite{providertest.Canned(t, c.host, c.path, http.StatusOK, c.body)},
-				providertest.SandboxRewrites("slack", sbURL)...)
+				providertest.SandboxRewrites("slack-classic", sbURL)...)
 			providertest.NewRewriteTransport(rules...).Install(t)
 			off := server.Limits{}
 			client := fmt.Sprintf("slack-client-%d", i)
 			b := startBrokerTimeout(t, "1s", fmt.Sprintf(`  alpha:
     api_keys: [%q]
     providers:
-      slack: {type: slack, key: %s, secret: slack-secret-0123456789}
+      slack: {type: slack-classic, key: %s, secret: slack-secret-0123456789}
 `, keyA, client), appOptions{limits: &off})
 			if err := sb.AddClient(sandbox.Client{ID: client, Secret: "slack-secret-0123456789", RedirectURIs: []string{b.URL + "/bots/alpha/slack/callback"}}); err != nil {
 				t.Fatal(err)

@@ -147,8 +147,8 @@ func TestUnlinkRevokesAtTheProvider(t *testing.T) {
 	}
 	t.Run("Slack auth.revoke", func(t *testing.T) {
 		sb, sbURL := newSandbox(t)
-		providertest.NewRewriteTransport(providertest.SandboxRewrites("slack", sbURL)...).Install(t)
-		b := startBroker(t, fmt.Sprintf("  alpha:\n    api_keys: [%q]\n    providers:\n      slack: {type: slack, key: sl-client, secret: sl-secret-0123456789}\n", keyA))
+		providertest.NewRewriteTransport(providertest.SandboxRewrites("slack-classic", sbURL)...).Install(t)
+		b := startBroker(t, fmt.Sprintf("  alpha:\n    api_keys: [%q]\n    providers:\n      slack: {type: slack-classic, key: sl-client, secret: sl-secret-0123456789}\n", keyA))
 		if err := sb.AddClient(sandbox.Client{ID: "sl-client", Secret: "sl-secret-0123456789", RedirectURIs: []string{b.URL + "/bots/alpha/slack/callback"}}); err != nil {
 			t.Fatal(err)
 		}

@@ -11,10 +11,6 @@ import (
 	"math/big"
 	"net/url"
 	"time"
-	"unicode"
-	"unicode/utf8"
-
-	"github.com/markbates/goth"
 
 	"github.com/oauthbroker/oauthbroker/internal/config"
 	"github.com/oauthbroker/oauthbroker/internal/providers"
@@ -181,14 +177,14 @@ func (b *Broker) stateMatches(p *providers.Provider, fs *FlowState, params url.V
 
 // storeLinked seals the tokens and writes identity, event, link use and confirmation in one
 // store transaction.
-func (b *Broker) storeLinked(ctx context.Context, bc *config.Bot, p *providers.Provider, link store.Link, u goth.User) (Completed, error) {
+func (b *Broker) storeLinked(ctx context.Context, bc *config.Bot, p *providers.Provider, link store.Link, u providers.User) (Completed, error) {
 	now := b.now().UTC()
 	id := store.Identity{
 		Bot: link.Bot, Channel: link.Channel, User: link.User, Provider: link.Provider,
-		ProviderUserID: u.UserID,
+		ProviderUserID: u.ID,
 		Name:           u.Name, NickName: u.NickName, Email: u.Email, AvatarURL: u.AvatarURL,
 		Status:    store.StatusActive,
-		Scopes:    mergeScopes(p.Scopes, link.Scopes),
+		Scopes:    u.Scopes, // what the provider granted, not only what was asked
 		TokenType: "bearer",
 		ExpiresAt: b.expiry(u.ExpiresAt),
 	}
@@ -255,34 +251,5 @@ func safeErrorCode(code string) string {
 	return "unknown error"
 }
 
-// typeTitles are the names users know providers by, for pages and messages.
-var typeTitles = map[string]string{
-	"twitter": "Twitter", "twitterv2": "Twitter", "github": "GitHub", "gitlab": "GitLab",
-	"google": "Google", "slack": "Slack", "discord": "Discord", "spotify": "Spotify",
-	"uber": "Uber",
-}
-
-// providerTitle is what pages call a provider: the brand of a known type, else the
-// configured name capitalised (a sandbox provider named "rides" is "Rides").
-func providerTitle(p *providers.Provider) string {
-	if t, ok := typeTitles[p.Type]; ok {
-		return t
-	}
-	r, size := utf8.DecodeRuneInString(p.Name)
-	return string(unicode.ToUpper(r)) + p.Name[size:]
-}
-
-// mergeScopes is configured ∪ extra, in order, without duplicates.
-func mergeScopes(configured, extra []string) []string {
-	seen := make(map[string]bool, len(configured)+len(extra))
-	out := make([]string, 0, len(configured)+len(extra))
-	for _, list := range [][]string{configured, extra} {
-		for _, s := range list {
-			if !seen[s] {
-				seen[s] = true
-				out = append(out, s)
-			}
-		}
-	}
-	return out
-}
+// providerTitle is what pages call a provider: its type's brand, else its configured name.
+func providerTitle(p *providers.Provider) string { return p.Title }

@@ -58,10 +58,7 @@ func (b *Broker) ProxyAuth(ctx context.Context, bot string, identityID int64) (*
 	if !ok {
 		return nil, newError(CodeProxyNotConfigured, "identity %d's provider %q is no longer configured", identityID, id.Provider)
 	}
-	base := p.APIBaseURL
-	if pc := b.cfg.Bot(bot).Provider(id.Provider); pc != nil && pc.APIBaseURL != "" {
-		base = pc.APIBaseURL
-	}
+	base := p.APIBaseURL // the provider's api_base_url, else its type's
 	if base == "" {
 		// Checked before any refresh: a call that cannot be made must not spend a refresh.
 		return nil, newError(CodeProxyNotConfigured, "provider %q (type %s) has no default API URL: set its api_base_url in providers.yaml", id.Provider, p.Type)

@@ -137,7 +137,7 @@ func (p *parser) secretShape(v value, howto string) bool {
 func (p *parser) provider(e entry, parent string) *Provider {
 	field := join(parent, e.key)
 	p.name(e.line, field, "provider", e.key)
-	o := p.object(e.value, field, e.line, "type", "key", "secret", "scopes", "discovery_url", "endpoints", "options", "api_base_url")
+	o := p.object(e.value, field, e.line, append([]string{"type", "key", "secret", "scopes", "discovery_url", "endpoints", "options", "api_base_url"}, specKeys...)...)
 	pr := &Provider{Name: e.key, Line: e.line}
 	rule := p.providerType(p.str(o, "type"), pr)
 
@@ -172,9 +172,27 @@ func (p *parser) provider(e entry, parent string) *Provider {
 		!(present["auth_url"] && present["token_url"] && present["profile_url"]) {
 		p.problem(disc.line, disc.field, "required for type %s: the issuer's …/.well-known/openid-configuration URL (or all of endpoints auth_url, token_url and profile_url)", pr.Type)
 	}
-	p.options(o, rule, pr)
+	pr.Spec = p.providerSpec(o, rule, pr)
 	pr.APIBaseURL = p.apiBaseURL(p.str(o, "api_base_url"))
+	p.options(o, rule, pr)
 	return pr
+}
+
+// providerSpec reads the fields of Spec where the type takes them: all of them for oauth2 and
+// oauth1, as overrides for a catalog type, none for a goth type.
+func (p *parser) providerSpec(o *object, rule *TypeRule, pr *Provider) Spec {
+	switch {
+	case rule == nil:
+		return p.specFields(o, false, false)
+	case rule.Spec == SpecNone:
+		for _, key := range specKeys {
+			if e, ok := o.keys[key]; ok {
+				p.problem(e.line, join(o.field, key), "type %s is built on goth and takes no %s (see oauthbroker providers for the types that do)", pr.Type, key)
+			}
+		}
+		return Spec{}
+	}
+	return p.specFields(o, rule.Spec == SpecWhole, rule.OAuth1)
 }
 
 // providerType checks type against the known types and returns its rule; nil when no rule
@@ -257,29 +275,78 @@ func (p *parser) endpoints(o *object, rule *TypeRule, pr *Provider) (present map
 	return present
 }
 
-// options reads the type's string options; without a rule any key is accepted.
+// options reads the type's string options; without a rule any key is accepted. The
+// {placeholders} of the type's URLs (its catalog entry's and those of the entry itself) are
+// options too: they must be given unless the catalog has a default, and may hold only a host
+// label, tenant id or domain.
 func (p *parser) options(o *object, rule *TypeRule, pr *Provider) {
-	e, ok := o.keys["options"]
-	if !ok {
-		return
-	}
 	field := join(o.field, "options")
-	entries, _ := p.mapping(e.value, field)
+	allowed, required := []string(nil), []string(nil)
+	if rule != nil {
+		allowed = slices.Clone(rule.Options)
+		required = slices.Clone(rule.RequiredOptions)
+	}
+	own := Spec{APIBaseURL: pr.APIBaseURL}.Placeholders()
+	for _, name := range pr.Spec.Placeholders() {
+		if !slices.Contains(own, name) {
+			own = append(own, name)
+		}
+	}
+	for _, name := range own {
+		if !slices.Contains(allowed, name) {
+			allowed = append(allowed, name)
+			required = append(required, name)
+		}
+	}
+	placeholders := append(slices.Clone(own), required...)
+	if rule != nil {
+		placeholders = append(placeholders, rule.Options...)
+		if rule.Spec == SpecNone {
+			placeholders = nil // goth types' options are their own knobs, not URL parts
+		}
+	}
+	e, ok := o.keys["options"]
+	var entries []entry
+	if ok {
+		entries, _ = p.mapping(e.value, field)
+	}
 	for _, en := range entries {
 		f := join(field, en.key)
-		if rule != nil && !contains(rule.Options, en.key) {
-			if len(rule.Options) == 0 {
+		if rule != nil && !contains(allowed, en.key) {
+			if len(allowed) == 0 {
 				p.problem(en.line, f, "type %s takes no options: remove options", pr.Type)
 			} else {
-				p.problem(en.line, f, "%s (type %s)", unknownKey(en.key, rule.Options), pr.Type)
+				p.problem(en.line, f, "%s (type %s)", unknownKey(en.key, allowed), pr.Type)
 			}
 			continue
 		}
-		if v := p.scalar(en.value, f, en.line); !v.bad {
-			if pr.Options == nil {
-				pr.Options = map[string]string{}
-			}
-			pr.Options[en.key] = v.s
+		v := p.scalar(en.value, f, en.line)
+		if v.bad {
+			continue
 		}
+		if contains(placeholders, en.key) && !ValidPlaceholderValue(v.s) {
+			p.problem(en.line, f, "must be a host label, tenant id or domain (letters, digits, . and -): it is put into the provider's URLs as {%s}", en.key)
+			continue
+		}
+		if pr.Options == nil {
+			pr.Options = map[string]string{}
+		}
+		pr.Options[en.key] = v.s
+	}
+	if o.bad {
+		return
+	}
+	line := o.line
+	if ok {
+		line = e.line
+	}
+	for _, name := range required {
+		if _, set := pr.Options[name]; set {
+			continue
+		}
+		if slices.ContainsFunc(entries, func(en entry) bool { return en.key == name }) {
+			continue // given but broken: reported above
+		}
+		p.problem(line, join(field, name), "required: the provider's URLs contain {%s}", name)
 	}
 }

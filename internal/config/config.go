@@ -99,7 +99,10 @@ type Provider struct {
 	// APIBaseURL is where the API proxy sends this provider's calls (api_base_url): https,
 	// without a trailing slash; "" for the type's default API host.
 	APIBaseURL string
-	Line       int // where the provider's name is in the file
+	// Spec holds the fields of `type: oauth2`/`oauth1`, or a catalog type's overrides
+	// (see Spec); zero for goth types.
+	Spec Spec
+	Line int // where the provider's name is in the file
 }
 
 // Bot returns the bot with that name, or nil.

@@ -27,6 +27,15 @@ type TypeRule struct {
 	Options []string
 	// NoCredentials means key and secret are not required (the built-in "sandbox" type).
 	NoCredentials bool
+	// Spec says what the type does with the fields of Spec (auth_url, profile, refresh, …):
+	// nothing (goth types), overrides of its catalog entry, or its whole description.
+	Spec SpecUse
+	// OAuth1 marks an OAuth 1.0a type: request_token_url applies; pkce, token_auth and
+	// refresh do not.
+	OAuth1 bool
+	// RequiredOptions must be set under options: the {placeholders} of the type's catalog
+	// entry that have no default (zendesk's {subdomain}). Options lists them too.
+	RequiredOptions []string
 }
 
 // LoadOptions are the inputs of Load and Parse besides the file itself.

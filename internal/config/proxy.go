@@ -87,7 +87,9 @@ func (p *parser) apiBaseURL(v value) string {
 	if !given(v) {
 		return ""
 	}
-	u, ok := p.httpURL(v, true)
+	filled := v
+	filled.s = placeholder.ReplaceAllString(v.s, "x") // {subdomain} and the like, filled from options
+	u, ok := p.httpURL(filled, true)
 	if !ok {
 		return ""
 	}

@@ -64,6 +64,7 @@ func callClient(ctx context.Context, base *http.Client, timeout time.Duration) (
 type callTransport struct {
 	ctx  context.Context
 	base http.RoundTripper // nil: http.DefaultTransport, read at call time
+	tap  *scopeTap         // Complete's: keeps the granted scopes goth would drop
 }
 
 func (t *callTransport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -79,6 +80,7 @@ func (t *callTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, err
 	}
 	resp.Body = &limitedBody{ReadCloser: resp.Body, left: maxBody}
+	t.tap.watch(req, resp)
 	return resp, nil
 }
 

@@ -9,8 +9,9 @@ import (
 	"runtime"
 	"strings"
 
-	"github.com/mrjones/oauth"
 	"golang.org/x/oauth2"
+
+	"github.com/oauthbroker/oauthbroker/internal/oauth1"
 )
 
 // ErrUpstream is wrapped by every failure of a provider: unreachable, too slow, a non-2xx
@@ -33,9 +34,8 @@ var ErrNoRevocation = errors.New("provider has no revocation endpoint")
 // UpstreamError describes one failed call to a provider. Its message is built from facts we
 // chose to keep (step, status, RFC 6749 error code, a redacted URL) and never from the
 // cause's own text: an oauth2.RetrieveError carries the response body, a url.Error the
-// query string (goth sends Google's and GitLab's access tokens there), and mrjones/oauth
-// errors the signed request headers and the token response. The cause is therefore not
-// wrapped either, so no caller can print it by accident.
+// query string (goth sends Google's and GitLab's access tokens there). The cause is
+// therefore not wrapped either, so no caller can print it by accident.
 type UpstreamError struct {
 	Provider  string // bot/provider
 	Step      string // "discovery", "request token", "exchange", "profile", "refresh", "revoke", …
@@ -68,10 +68,6 @@ func (e *UpstreamError) Is(target error) bool {
 // not repeated, since it is free text we do not control.
 var rfc6749Code = regexp.MustCompile(`^[a-z_]{1,64}$`)
 
-// mrjonesStatus finds the status in mrjones/oauth's stringified HTTPExecuteError, which its
-// token calls flatten into a plain string (losing the type) together with headers and body.
-var mrjonesStatus = regexp.MustCompile(`Response Code: (\d{3})`)
-
 // urlWithQuery matches a URL's query string or fragment inside free text.
 var urlWithQuery = regexp.MustCompile(`(https?://[^\s"'?#]*)[?#][^\s"']*`)
 
@@ -90,9 +86,10 @@ func upstream(step string, err error, secrets ...string) *UpstreamError {
 	}
 	e := &UpstreamError{Step: step}
 	var (
-		retrieve *oauth2.RetrieveError
-		urlErr   *url.Error
-		execErr  oauth.HTTPExecuteError
+		retrieve  *oauth2.RetrieveError
+		urlErr    *url.Error
+		status1   *oauth1.StatusError
+		malformed *oauth1.MalformedError
 	)
 	switch {
 	case errors.As(err, &retrieve):
@@ -113,26 +110,18 @@ func upstream(step string, err error, secrets ...string) *UpstreamError {
 			inner = firstLine(urlErr.Err.Error())
 		}
 		e.Reason = fmt.Sprintf("%s %s: %s", urlErr.Op, redactURL(urlErr.URL), inner)
-	case errors.As(err, &execErr):
-		e.Status = execErr.StatusCode
-		e.Reason = fmt.Sprintf("answered HTTP %d", execErr.StatusCode)
+	case errors.As(err, &status1):
+		e.Status = status1.Status
+		e.Reason = fmt.Sprintf("%s answered HTTP %d", status1.Step, status1.Status)
+	case errors.As(err, &malformed):
+		e.Reason = "malformed " + malformed.Step + " answer"
 	case errors.Is(err, context.DeadlineExceeded):
 		e.Timeout = true
 		e.Reason = "timeout"
 	default:
 		msg := err.Error()
-		if m := mrjonesStatus.FindStringSubmatch(msg); m != nil {
-			fmt.Sscan(m[1], &e.Status)
-			e.Reason = "answered HTTP " + m[1]
-			break
-		}
 		if strings.Contains(msg, "Client.Timeout exceeded") || strings.Contains(msg, "deadline exceeded") {
 			e.Timeout = true
-		}
-		if strings.Contains(msg, "Full response body") {
-			// mrjones/oauth quotes the whole token response when a field is missing.
-			e.Reason = "malformed token response"
-			break
 		}
 		e.Reason = firstLine(msg)
 	}

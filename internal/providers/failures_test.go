@@ -165,8 +165,9 @@ func TestCallerMistakes(t *testing.T) {
 			t.Errorf("%s: %v, want ErrInvalidInput", name, err)
 		}
 	}
-	if err := tw.Revoke(context.Background(), "t", ""); !errors.Is(err, providers.ErrNoRevocation) {
-		t.Errorf("Revoke on twitter: %v, want ErrNoRevocation", err)
+	spotify := only(t, &config.Provider{Name: "sp", Type: "spotify", Key: "k", Secret: "s"}, providers.Options{})
+	if err := spotify.RevokeGrant(context.Background(), providers.Grant{AccessToken: "t"}); !errors.Is(err, providers.ErrNoRevocation) {
+		t.Errorf("RevokeGrant on spotify: %v, want ErrNoRevocation", err)
 	}
 }
 

@@ -4,17 +4,51 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
-	"net/url"
-	"strings"
+	"time"
 
-	"github.com/markbates/goth"
 	"golang.org/x/oauth2"
 )
 
-// Begin starts a flow: it returns the URL to send the browser to and the goth session to
-// keep (server-side or encrypted: for OAuth 1.0a it holds the request token secret).
+// User is a linked account as the provider described it, with the tokens it issued: what
+// Complete returns to the broker, whatever implementation ran the flow.
+type User struct {
+	ID                               string // the provider's account id; never empty
+	Name, NickName, Email, AvatarURL string
+	AccessToken, AccessTokenSecret   string // the secret: OAuth 1.0a only
+	RefreshToken                     string
+	ExpiresAt                        time.Time // zero: the token does not expire
+	// Scopes are the scopes the provider granted, where its answer says so (the token
+	// answer's scope, or its documented equivalent), else the ones requested.
+	Scopes []string
+}
+
+// engine is one implementation's side of a flow: goth's, or the broker's own OAuth 2 and
+// OAuth 1.0a. Errors may be any error; the Provider methods turn them into *UpstreamError.
+type engine interface {
+	begin(c *call, state, codeChallenge string) (authURL, session string, err error)
+	complete(c *call, session string, in CallbackInput) (User, error)
+	refresh(c *call, refreshToken string) (*oauth2.Token, error)
+}
+
+// call is one operation at a provider: its configuration with this flow's scopes, a client
+// whose requests share one deadline, and the secrets its errors must never show.
+type call struct {
+	ctx     context.Context
+	p       *Provider
+	args    *buildArgs
+	client  *http.Client
+	tap     *scopeTap
+	secrets []string
+}
+
+// granted turns what a token answer said about scopes into the scopes to store.
+func (c *call) granted(answer []string, answered bool) []string {
+	return grantedScopes(c.args.scopes, answer, answered, c.p.spec)
+}
+
+// Begin starts a flow: it returns the URL to send the browser to and the session to keep
+// (server-side or encrypted: for OAuth 1.0a it holds the request token secret).
 // extraScopes come from the link and are added to the configured ones. codeChallenge is the
 // RFC 7636 S256 challenge, only for a provider with PKCE; "" sends none.
 func (p *Provider) Begin(state string, extraScopes []string, codeChallenge string) (authURL, session string, err error) {
@@ -22,40 +56,19 @@ func (p *Provider) Begin(state string, extraScopes []string, codeChallenge strin
 		return "", "", fmt.Errorf("%w: %s: empty state", ErrInvalidInput, p)
 	}
 	if codeChallenge != "" && !p.PKCE {
-		return "", "", fmt.Errorf("%w: %s: goth cannot send a PKCE verifier for type %s", ErrInvalidInput, p, p.Type)
+		return "", "", fmt.Errorf("%w: %s: type %s sends no PKCE verifier", ErrInvalidInput, p, p.Type)
 	}
 	if codeChallenge != "" && !validChallenge(codeChallenge) {
 		return "", "", fmt.Errorf("%w: %s: code challenge is not a base64url SHA-256", ErrInvalidInput, p)
 	}
-	gp, a, cancel, err := p.prepare(context.Background(), extraScopes)
+	c, cancel, err := p.prepare(context.Background(), extraScopes)
 	if err != nil {
 		return "", "", err
 	}
 	defer cancel()
-	err = guard("begin", func() error {
-		sess, err := gp.BeginAuth(state)
-		if err != nil {
-			return err
-		}
-		if authURL, err = sess.GetAuthURL(); err != nil {
-			return err
-		}
-		session = sess.Marshal()
-		return nil
-	})
+	authURL, session, err = p.eng.begin(c, state, codeChallenge)
 	if err != nil {
-		return "", "", p.fail("begin", err, a.secret)
-	}
-	if codeChallenge != "" {
-		u, err := url.Parse(authURL)
-		if err != nil {
-			return "", "", p.fail("begin", err)
-		}
-		q := u.Query()
-		q.Set("code_challenge", codeChallenge)
-		q.Set("code_challenge_method", "S256")
-		u.RawQuery = q.Encode()
-		authURL = u.String()
+		return "", "", p.fail("begin", err, c.secrets...)
 	}
 	return authURL, session, nil
 }
@@ -67,80 +80,60 @@ func (p *Provider) RequestToken(session string) (string, error) {
 	if !p.OAuth1 {
 		return "", fmt.Errorf("%w: %s is not OAuth 1.0a", ErrInvalidInput, p)
 	}
-	var s twitterSession
-	if err := json.Unmarshal([]byte(session), &s); err != nil || s.RequestToken == nil || s.RequestToken.Token == "" {
+	var s oauth1Session
+	if err := json.Unmarshal([]byte(session), &s); err != nil || s.Token == "" {
 		return "", fmt.Errorf("%w: %s: session holds no request token", ErrInvalidInput, p)
 	}
-	return s.RequestToken.Token, nil
+	return s.Token, nil
 }
 
 // Complete exchanges the callback's code (OAuth 2) or verifier (OAuth 1.0a) and fetches
-// the profile. extraScopes must be the ones given to Begin: some types decide what to fetch
-// from the scopes (github's private email, slack's profile). The returned user has a
-// non-empty UserID and the tokens.
-func (p *Provider) Complete(session string, extraScopes []string, in CallbackInput) (goth.User, error) {
-	params := url.Values{}
+// the profile. extraScopes must be the ones given to Begin: they are what was requested,
+// and some goth types decide what to fetch from them (github's private email). The
+// returned user has a non-empty ID and an access token.
+func (p *Provider) Complete(session string, extraScopes []string, in CallbackInput) (User, error) {
 	if p.OAuth1 {
 		if in.OAuthVerifier == "" {
-			return goth.User{}, fmt.Errorf("%w: %s: callback without oauth_verifier", ErrInvalidInput, p)
+			return User{}, fmt.Errorf("%w: %s: callback without oauth_verifier", ErrInvalidInput, p)
 		}
 		rt, err := p.RequestToken(session)
 		if err != nil {
-			return goth.User{}, err
+			return User{}, err
 		}
 		if in.OAuthToken != "" && in.OAuthToken != rt {
-			return goth.User{}, fmt.Errorf("%w: %s: oauth_token is not this flow's request token", ErrInvalidInput, p)
+			return User{}, fmt.Errorf("%w: %s: oauth_token is not this flow's request token", ErrInvalidInput, p)
 		}
-		params.Set("oauth_token", rt)
-		params.Set("oauth_verifier", in.OAuthVerifier)
 	} else {
 		if in.Code == "" {
-			return goth.User{}, fmt.Errorf("%w: %s: callback without code", ErrInvalidInput, p)
+			return User{}, fmt.Errorf("%w: %s: callback without code", ErrInvalidInput, p)
 		}
 		if in.CodeVerifier != "" && !p.PKCE {
-			return goth.User{}, fmt.Errorf("%w: %s: type %s takes no code verifier", ErrInvalidInput, p, p.Type)
-		}
-		params.Set("code", in.Code)
-		if in.CodeVerifier != "" {
-			params.Set("code_verifier", in.CodeVerifier)
+			return User{}, fmt.Errorf("%w: %s: type %s takes no code verifier", ErrInvalidInput, p, p.Type)
 		}
 	}
-	gp, a, cancel, err := p.prepare(context.Background(), extraScopes)
+	c, cancel, err := p.prepare(context.Background(), extraScopes)
 	if err != nil {
-		return goth.User{}, err
+		return User{}, err
 	}
 	defer cancel()
-	secrets := []string{a.secret, in.Code, in.CodeVerifier, in.OAuthVerifier}
-	sess, err := gp.UnmarshalSession(session)
-	if err != nil {
-		return goth.User{}, fmt.Errorf("%w: %s: unreadable session", ErrInvalidInput, p)
-	}
-	step := "exchange"
-	var user goth.User
-	err = guard(step, func() error {
-		token, err := sess.Authorize(gp, params)
-		secrets = append(secrets, token)
-		if err != nil {
-			return err
-		}
-		step = "profile"
-		if p.kind.beforeProfile != nil {
-			p.kind.beforeProfile(gp, sess)
-		}
-		user, err = gp.FetchUser(sess)
-		secrets = append(secrets, user.AccessToken, user.AccessTokenSecret, user.RefreshToken, user.IDToken)
+	c.tap = &scopeTap{}
+	c.client.Transport.(*callTransport).tap = c.tap
+	c.secrets = append(c.secrets, in.Code, in.CodeVerifier, in.OAuthVerifier)
+	var user User
+	err = guard("exchange", func() error {
+		var err error
+		user, err = p.eng.complete(c, session, in)
 		return err
 	})
-	if err != nil {
-		return goth.User{}, p.fail(step, err, secrets...)
+	c.secrets = append(c.secrets, user.AccessToken, user.AccessTokenSecret, user.RefreshToken)
+	switch {
+	case err != nil:
+		return User{}, p.fail("exchange", err, c.secrets...)
+	case user.AccessToken == "":
+		return User{}, p.fail("exchange", &UpstreamError{Reason: "no access token"})
+	case user.ID == "":
+		return User{}, p.fail("profile", &UpstreamError{Reason: "profile has no user id"})
 	}
-	if noUserID(p.Type, user.UserID) {
-		return goth.User{}, p.fail("profile", &UpstreamError{Reason: "profile has no user id"})
-	}
-	if user.AccessToken == "" {
-		return goth.User{}, p.fail("exchange", &UpstreamError{Reason: "no access token"})
-	}
-	user.Provider = p.Name
 	return user, nil
 }
 
@@ -153,74 +146,37 @@ func (p *Provider) Refresh(ctx context.Context, refreshToken string) (*oauth2.To
 	if refreshToken == "" {
 		return nil, fmt.Errorf("%w: %s: empty refresh token", ErrInvalidInput, p)
 	}
-	gp, a, cancel, err := p.prepare(ctx, nil)
+	c, cancel, err := p.prepare(ctx, nil)
 	if err != nil {
 		return nil, err
 	}
 	defer cancel()
+	c.secrets = append(c.secrets, refreshToken)
 	var tok *oauth2.Token
 	err = guard("refresh", func() error {
 		var err error
-		if p.kind.refresh != nil {
-			tok, err = p.kind.refresh(ctx, a, refreshToken)
-		} else {
-			tok, err = gp.RefreshToken(refreshToken)
-		}
+		tok, err = p.eng.refresh(c, refreshToken)
 		return err
 	})
 	if err == nil && (tok == nil || tok.AccessToken == "") {
-		err = &UpstreamError{Reason: "no access token in the answer"} // slack answers (nil, nil)
+		err = &UpstreamError{Reason: "no access token in the answer"} // goth's slack answers (nil, nil)
 	}
 	if err != nil {
-		var secrets []string
 		if tok != nil {
-			secrets = []string{tok.AccessToken, tok.RefreshToken}
+			c.secrets = append(c.secrets, tok.AccessToken, tok.RefreshToken)
 		}
-		return nil, p.fail("refresh", err, append(secrets, a.secret, refreshToken)...)
+		return nil, p.fail("refresh", err, c.secrets...)
 	}
 	return tok, nil
 }
 
-// Revoke asks the provider to revoke a token (RFC 7009): POST token and token_type_hint
-// ("access_token", "refresh_token" or ""), authenticated with the client's credentials.
-// Providers without an endpoint return ErrNoRevocation.
-func (p *Provider) Revoke(ctx context.Context, token, tokenTypeHint string) error {
-	if p.RevocationURL == "" {
-		return fmt.Errorf("%s: %w", p, ErrNoRevocation)
-	}
-	form := url.Values{"token": {token}}
-	if tokenTypeHint != "" {
-		form.Set("token_type_hint", tokenTypeHint)
-	}
-	client, cancel := callClient(ctx, p.base, p.timeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.RevocationURL, strings.NewReader(form.Encode()))
-	if err != nil {
-		return p.fail("revoke", err)
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	// RFC 6749 §2.3.1: client credentials form-encoded before HTTP Basic.
-	req.SetBasicAuth(url.QueryEscape(p.args.key), url.QueryEscape(p.args.secret))
-	resp, err := client.Do(req)
-	if err != nil {
-		return p.fail("revoke", err, token, p.args.secret)
-	}
-	defer resp.Body.Close()
-	_, _ = io.Copy(io.Discard, resp.Body)
-	// RFC 7009 §2.2: 200 also for a token that was already invalid.
-	if resp.StatusCode != http.StatusOK {
-		return p.fail("revoke", &UpstreamError{Status: resp.StatusCode, Reason: fmt.Sprintf("answered HTTP %d", resp.StatusCode)})
-	}
-	return nil
-}
-
-// prepare builds this flow's goth provider: configured ∪ extra scopes, a per-operation
-// client, our name. The returned cancel ends the operation's deadline.
-func (p *Provider) prepare(ctx context.Context, extraScopes []string) (goth.Provider, *buildArgs, context.CancelFunc, error) {
+// prepare makes one operation's call: configured ∪ extra scopes, a per-operation client.
+// The returned cancel ends the operation's deadline.
+func (p *Provider) prepare(ctx context.Context, extraScopes []string) (*call, context.CancelFunc, error) {
 	scopes := append([]string(nil), p.Scopes...)
 	for _, s := range extraScopes {
 		if !validScope(s) {
-			return nil, nil, nil, fmt.Errorf("%w: %s: scope %q is not an RFC 6749 scope token", ErrInvalidInput, p, s)
+			return nil, nil, fmt.Errorf("%w: %s: scope %q is not an RFC 6749 scope token", ErrInvalidInput, p, s)
 		}
 		if !contains(scopes, s) {
 			scopes = append(scopes, s)
@@ -230,23 +186,12 @@ func (p *Provider) prepare(ctx context.Context, extraScopes []string) (goth.Prov
 	a.scopes = scopes
 	client, cancel := callClient(ctx, p.base, p.timeout)
 	a.client = client
-	var gp goth.Provider
-	err := guard("build", func() error {
-		var err error
-		gp, err = p.kind.build(&a)
-		return err
-	})
-	if err != nil {
-		cancel()
-		return nil, nil, nil, p.fail("build", err, a.secret)
-	}
-	injectHTTPClient(gp, client)
-	gp.SetName(p.Name)
-	return gp, &a, cancel, nil
+	c := &call{ctx: client.Transport.(*callTransport).ctx, p: p, args: &a, client: client, secrets: []string{a.secret}}
+	return c, cancel, nil
 }
 
 func (p *Provider) fail(step string, err error, secrets ...string) *UpstreamError {
-	e := upstream(step, err, secrets...)
+	e := upstream(step, err, append(secrets, p.args.secret)...)
 	e.Provider = p.Bot + "/" + p.Name
 	return e
 }

@@ -76,7 +76,7 @@ func (f *fakeProvider) link(t *testing.T, p *providers.Provider, browser *http.C
 	}
 	issued := f.sb.Issued()
 	if len(issued) != 1 || user.AccessToken != issued[0].AccessToken || user.RefreshToken != issued[0].RefreshToken ||
-		user.UserID != octo.ID || user.Email != octo.Email || user.Provider != p.Name {
+		user.ID != octo.ID || user.Email != octo.Email {
 		t.Fatalf("user %+v; sandbox issued %+v", user, issued)
 	}
 	if p.CanRefresh {
@@ -95,7 +95,7 @@ func TestHardcodedTypes(t *testing.T) {
 		scopes []string // beyond goth's defaults, what the email needs
 		revoke bool
 	}{
-		{"slack", []string{"users:read", "users:read.email"}, false},
+		{"slack-classic", []string{"users:read", "users:read.email"}, false},
 		{"spotify", nil, false}, // goth always asks for user-read-email
 		{"uber", nil, true},
 	} {
@@ -105,7 +105,7 @@ func TestHardcodedTypes(t *testing.T) {
 			p := f.provider(t, tt.scopes, nil, providers.Options{})
 			access, _ := f.link(t, p, f.client(), false)
 			if tt.revoke {
-				if err := p.Revoke(context.Background(), access, "access_token"); err != nil || f.sb.Live(access) {
+				if err := p.RevokeGrant(context.Background(), providers.Grant{AccessToken: access}); err != nil || f.sb.Live(access) {
 					t.Fatalf("Revoke: %v (live afterwards: %v)", err, f.sb.Live(access))
 				}
 			}
@@ -122,7 +122,7 @@ func TestDiscordUsesDefaultClient(t *testing.T) {
 	plain := &http.Client{Timeout: testTimeout}
 	p := f.provider(t, []string{"identify", "email"}, nil, providers.Options{HTTPClient: plain})
 	access, _ := f.link(t, p, plain, false)
-	if err := p.Revoke(context.Background(), access, "access_token"); err != nil || f.sb.Live(access) {
+	if err := p.RevokeGrant(context.Background(), providers.Grant{AccessToken: access}); err != nil || f.sb.Live(access) {
 		t.Fatalf("Revoke: %v (live afterwards: %v)", err, f.sb.Live(access))
 	}
 }
@@ -153,7 +153,7 @@ func TestGoogle(t *testing.T) {
 	if g := f.sb.Issued(); g[0].IDToken == "" || len(g[0].Scopes) != 3 {
 		t.Fatalf("sandbox issued %+v: want an ID token for openid email profile", g)
 	}
-	if err := p.Revoke(context.Background(), refresh, "refresh_token"); err != nil || f.sb.Live(access) || f.sb.Live(refresh) {
+	if err := p.RevokeGrant(context.Background(), providers.Grant{AccessToken: access, RefreshToken: refresh}); err != nil || f.sb.Live(access) || f.sb.Live(refresh) {
 		t.Fatalf("Revoke: %v; access live %v, refresh live %v", err, f.sb.Live(access), f.sb.Live(refresh))
 	}
 }
@@ -205,7 +205,7 @@ func TestGoogleRefusals(t *testing.T) {
 // which Complete must refuse.
 func TestSlackRefusesNothingSilently(t *testing.T) {
 	t.Parallel()
-	f := newFakeProvider(t, "slack", "")
+	f := newFakeProvider(t, "slack-classic", "")
 	// Slack refusing the token it has just issued (say, the app was uninstalled between
 	// the exchange and the profile call).
 	f.rewrite.Rules = append([]providertest.Rewrite{
@@ -216,7 +216,7 @@ func TestSlackRefusesNothingSilently(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cb := providertest.FollowToCallback(t, f.client(), authURL, callbackOf("b", "slack"))
+	cb := providertest.FollowToCallback(t, f.client(), authURL, callbackOf("b", "slack-classic"))
 	_, err = p.Complete(session, nil, providers.CallbackInput{Code: cb.Get("code")})
 	wantUpstream(t, err, "slack-secret", cb.Get("code"), f.sb.Issued()[0].AccessToken)
 	if !strings.Contains(err.Error(), "no user id") {

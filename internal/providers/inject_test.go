@@ -12,12 +12,11 @@ import (
 func TestHTTPClientInjected(t *testing.T) {
 	t.Parallel()
 	// mailru keeps its client unexported and seatalk calls http.Get: both fall back to
-	// http.DefaultClient (see GuardDefaultClient). twitter/twitterv2 are ours and take the
-	// client in their constructor.
-	without := map[string]bool{"mailru": true, "seatalk": true, "twitter": true, "twitterv2": true}
+	// http.DefaultClient (see GuardDefaultClient).
+	without := map[string]bool{"mailru": true, "seatalk": true}
 	c := &http.Client{}
 	var missing []string
-	for name, k := range kinds {
+	for name, k := range gothKinds {
 		a := &buildArgs{key: "k", secret: "s", callbackURL: "https://cb.test", client: c, sandboxURL: "https://sb.test",
 			options: map[string]string{"base_url": "https://x.test", "domain": "x.test"},
 			oidc:    &oidcConfig{Issuer: "https://x.test", Auth: "https://x.test/a", Token: "https://x.test/t"}}

@@ -64,7 +64,7 @@ func TestOIDCFlowWithPKCE(t *testing.T) {
 		t.Fatalf("Complete: %v", err)
 	}
 	def := mockoidc.DefaultUser()
-	if user.UserID != def.Subject || user.Email != def.Email || user.AccessToken == "" || user.RefreshToken == "" || user.IDToken == "" {
+	if user.ID != def.Subject || user.Email != def.Email || user.AccessToken == "" || user.RefreshToken == "" {
 		t.Fatalf("user %+v: want %s/%s with access, refresh and ID tokens", user, def.Subject, def.Email)
 	}
 	tok, err := p.Refresh(context.Background(), user.RefreshToken)
@@ -118,17 +118,17 @@ func TestOIDCDiscoveryViaSandbox(t *testing.T) {
 		t.Fatalf("Complete: %v", err)
 	}
 	g := sb.Issued()
-	if len(g) != 1 || user.IDToken != g[0].IDToken || user.AccessToken != g[0].AccessToken || user.RefreshToken != g[0].RefreshToken {
+	if len(g) != 1 || user.AccessToken != g[0].AccessToken || user.RefreshToken != g[0].RefreshToken {
 		t.Fatalf("user %+v; sandbox issued %+v", user, g)
 	}
-	if user.UserID != octo.ID || user.Email != octo.Email || user.Name != octo.Name || user.NickName != octo.Login {
+	if user.ID != octo.ID || user.Email != octo.Email || user.Name != octo.Name || user.NickName != octo.Login {
 		t.Fatalf("user %+v: want octo", user)
 	}
 	tok, err := p.Refresh(context.Background(), user.RefreshToken)
 	if err != nil || tok.AccessToken != sb.Issued()[1].AccessToken {
 		t.Fatalf("Refresh: %v, %+v", err, tok)
 	}
-	if err := p.Revoke(context.Background(), user.RefreshToken, "refresh_token"); err != nil || sb.Live(tok.AccessToken) {
+	if err := p.RevokeGrant(context.Background(), providers.Grant{AccessToken: user.AccessToken, RefreshToken: user.RefreshToken}); err != nil || sb.Live(tok.AccessToken) {
 		t.Fatalf("Revoke: %v (access token live afterwards: %v)", err, sb.Live(tok.AccessToken))
 	}
 }

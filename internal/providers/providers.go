@@ -1,15 +1,19 @@
-// Package providers turns the providers of providers.yaml into goth providers, one
+// Package providers turns the providers of providers.yaml into working providers, one
 // configuration per bot and provider, built once at start and immutable afterwards, and
 // runs the provider's side of a link: Begin (where to send the browser), Complete (code or
-// verifier exchange and profile), Refresh and Revoke.
+// verifier exchange and profile), Refresh and RevokeGrant, and signs proxied API calls.
 //
-// It owns every piece of goth-specific knowledge: which type has which constructor,
-// endpoint overrides, PKCE, refresh and revocation support, and how to call goth safely:
-// without gothic or goth's global provider registry (two bots may use one type with
-// different keys), with our HTTP client and a deadline on every call, with panics
-// recovered, and with errors that never carry a token or secret.
+// Every provider type has one Record (record.go), read from the embedded provider catalog:
+// its title, protocol, implementation, PKCE, refresh, revocation, API base, id handling,
+// documentation and console pages. Three implementations run them: the broker's own OAuth 2
+// (oauth2.go) and OAuth 1.0a (oauth1.go) clients, driven by the record's Spec and the
+// providers.yaml entry's overrides, and goth (goth.go) for the types goth gets right, called
+// without gothic or goth's global registry (two bots may use one type with different keys).
+// Every call has our HTTP client and a deadline, panics are recovered, and errors never carry
+// a token or secret. Complete returns a broker-neutral User with the scopes actually granted.
 //
-// It imports config only; it must not import the broker, the store or anything HTTP-facing.
+// It imports config and oauth1 only; it must not import the broker, the store or anything
+// HTTP-facing.
 package providers
 
 import (
@@ -21,6 +25,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/oauthbroker/oauthbroker/internal/config"
 )
@@ -45,14 +51,17 @@ type Registry struct {
 // Provider is one bot's configured provider. Its exported fields are read-only.
 type Provider struct {
 	Bot, Name, Type string
+	Title           string   // how pages name it: the provider's brand, else the configured name
 	OAuth1          bool     // OAuth 1.0a: no state; the flow is bound by the request token
 	PKCE            bool     // Begin accepts a code challenge and Complete sends the verifier
-	CanRefresh      bool     // goth can refresh this type's tokens
-	Scopes          []string // configured; a link may add more (incremental consent)
-	RevocationURL   string   // RFC 7009 endpoint Revoke calls; "" when none
-	APIBaseURL      string   // default base for the API proxy; "" when the type has none
+	CanRefresh      bool     // its tokens can be refreshed
+	Scopes          []string // configured, else the type's defaults; a link may add more
+	RevocationURL   string   // where RevokeGrant goes; "" when none (or the form needs none)
+	APIBaseURL      string   // base for the API proxy: api_base_url, else the type's; "" when none
 
-	kind    *kind
+	record  *Record
+	spec    config.Spec // the record's, with this entry's overrides and options filled in
+	eng     engine
 	args    *buildArgs // a pointer, so that fmt's %+v of a Provider prints no secret
 	base    *http.Client
 	timeout time.Duration
@@ -138,15 +147,15 @@ func (r *Registry) SandboxClients() []SandboxClient {
 }
 
 func newProvider(ctx context.Context, cfg *config.Config, bot string, pc *config.Provider, opts Options, base *http.Client, timeout time.Duration) (*Provider, error) {
-	k, ok := kinds[pc.Type]
+	r, ok := records[pc.Type]
 	if !ok {
 		return nil, fmt.Errorf("unknown type %q", pc.Type)
 	}
-	if err := checkAgainstRule(pc, k.rule); err != nil {
+	if err := checkAgainstRule(pc, r.rule()); err != nil {
 		return nil, err
 	}
 	key, secret := pc.Key, pc.Secret
-	if k.rule.NoCredentials && key == "" && secret == "" {
+	if r.rule().NoCredentials && key == "" && secret == "" {
 		key, secret = "oauthbroker-"+bot+"-"+pc.Name, randomSecret()
 	}
 	if key == "" || secret == "" {
@@ -162,34 +171,73 @@ func newProvider(ctx context.Context, cfg *config.Config, bot string, pc *config
 		scopes: append([]string(nil), pc.Scopes...), endpoints: pc.Endpoints,
 		options: pc.Options, sandboxURL: strings.TrimSuffix(opts.SandboxURL, "/"),
 	}
-	if k.setup != nil {
-		client, cancel := callClient(ctx, base, timeout)
-		err := k.setup(ctx, a, pc.DiscoveryURL, client)
-		cancel()
+	p := &Provider{
+		Bot: bot, Name: pc.Name, Type: pc.Type, Title: r.Title,
+		OAuth1: r.Implementation == config.ImplOAuth1, PKCE: r.PKCE(),
+		Scopes: append([]string(nil), pc.Scopes...), record: r, spec: r.Spec,
+		args: a, base: base, timeout: timeout,
+	}
+	if p.Title == "" || r.Generic {
+		// The sandbox, oauth2 and oauth1 types are whatever the operator named them:
+		// a sandbox provider called "rides" is "Rides".
+		rn, size := utf8.DecodeRuneInString(pc.Name)
+		p.Title = string(unicode.ToUpper(rn)) + pc.Name[size:]
+	}
+	if r.goth != nil {
+		if err := p.setupGoth(ctx, pc, a); err != nil {
+			return nil, err
+		}
+	} else {
+		spec, err := resolveSpec(r, pc)
 		if err != nil {
 			return nil, err
 		}
+		p.spec = spec
+		p.PKCE = p.PKCE && (spec.PKCE == nil || *spec.PKCE)
+		p.CanRefresh = or(spec.Refresh, config.RefreshNone) != config.RefreshNone
+		p.RevocationURL, p.APIBaseURL = spec.RevocationURL, spec.APIBaseURL
+		if len(p.Scopes) == 0 {
+			p.Scopes = append([]string(nil), r.Scopes...)
+		}
+		p.eng = oauth2Engine{}
+		if p.OAuth1 {
+			p.eng = oauth1Engine{}
+		}
 	}
-	// A trial build catches missing options now rather than at a user's first link.
-	a.client = base
-	gp, err := k.build(a)
-	if err != nil {
-		return nil, err
-	}
-	a.client = nil
-	p := &Provider{
-		Bot: bot, Name: pc.Name, Type: pc.Type,
-		OAuth1: k.oauth1, PKCE: k.pkce, CanRefresh: gp.RefreshTokenAvailable(),
-		Scopes: append([]string(nil), pc.Scopes...),
-		kind:   k, args: a, base: base, timeout: timeout,
-	}
-	if k.revocation != nil {
-		p.RevocationURL = k.revocation(a)
-	}
-	if k.apiBase != nil {
-		p.APIBaseURL = k.apiBase(a)
+	if pc.APIBaseURL != "" {
+		p.APIBaseURL = fill(pc.APIBaseURL, mergedOptions(r, pc))
 	}
 	return p, nil
+}
+
+// setupGoth prepares a goth-backed provider: openid-connect discovery (once, here), and a
+// trial build that catches missing options now rather than at a user's first link.
+func (p *Provider) setupGoth(ctx context.Context, pc *config.Provider, a *buildArgs) error {
+	k := p.record.goth
+	if k.setup != nil {
+		client, cancel := callClient(ctx, p.base, p.timeout)
+		err := k.setup(ctx, a, pc.DiscoveryURL, client)
+		cancel()
+		if err != nil {
+			return err
+		}
+	}
+	a.client = p.base
+	gp, err := k.build(a)
+	if err != nil {
+		return err
+	}
+	a.client = nil
+	p.eng = gothEngine{k}
+	p.CanRefresh = gp.RefreshTokenAvailable()
+	p.RevocationURL, p.APIBaseURL = p.record.Spec.RevocationURL, p.record.Spec.APIBaseURL
+	if k.revocation != nil {
+		p.RevocationURL = or(k.revocation(a), p.RevocationURL)
+	}
+	if k.apiBase != nil {
+		p.APIBaseURL = or(k.apiBase(a), p.APIBaseURL)
+	}
+	return nil
 }
 
 // checkAgainstRule repeats config's validation for callers (tests, demo) that build a

@@ -63,7 +63,7 @@ func TestGitHubViaSandbox(t *testing.T) {
 		t.Fatalf("Complete: %v", err)
 	}
 	g := sb.Issued()
-	if user.UserID != octo.ID || user.NickName != octo.Login || user.Email != octo.Email || len(g) != 1 || user.AccessToken != g[0].AccessToken {
+	if user.ID != octo.ID || user.NickName != octo.Login || user.Email != octo.Email || len(g) != 1 || user.AccessToken != g[0].AccessToken {
 		t.Fatalf("user %+v, sandbox issued %+v", user, g)
 	}
 	if len(g[0].Scopes) != 2 {
@@ -88,14 +88,14 @@ func TestGitLabViaSandbox(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Complete: %v", err)
 	}
-	if user.UserID != octo.ID || user.NickName != octo.Login || user.RefreshToken == "" {
+	if user.ID != octo.ID || user.NickName != octo.Login || user.RefreshToken == "" {
 		t.Fatalf("user %+v", user)
 	}
 	tok, err := p.Refresh(context.Background(), user.RefreshToken)
 	if err != nil || tok.AccessToken == "" || !sb.Live(tok.AccessToken) {
 		t.Fatalf("Refresh: %v, %+v", err, tok)
 	}
-	if err := p.Revoke(context.Background(), tok.RefreshToken, "refresh_token"); err != nil {
+	if err := p.RevokeGrant(context.Background(), providers.Grant{AccessToken: tok.AccessToken, RefreshToken: tok.RefreshToken}); err != nil {
 		t.Fatalf("Revoke: %v", err)
 	}
 	if sb.Live(tok.AccessToken) {
@@ -139,10 +139,10 @@ func TestSandboxType(t *testing.T) {
 	p, _ := r.Lookup("demo", "sandbox")
 	in, session := link2(t, p, nil)
 	user, err := p.Complete(session, nil, in)
-	if err != nil || user.UserID != octo.ID {
+	if err != nil || user.ID != octo.ID {
 		t.Fatalf("Complete: %v, %+v", err, user)
 	}
-	if err := p.Revoke(context.Background(), user.AccessToken, "access_token"); err != nil || sb.Live(user.AccessToken) {
+	if err := p.RevokeGrant(context.Background(), providers.Grant{AccessToken: user.AccessToken}); err != nil || sb.Live(user.AccessToken) {
 		t.Fatalf("Revoke: %v (live afterwards: %v)", err, sb.Live(user.AccessToken))
 	}
 }

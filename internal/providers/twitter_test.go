@@ -58,15 +58,12 @@ func TestTwitterFlow(t *testing.T) {
 				t.Fatalf("credentials %q/%q, fake issued %+v", user.AccessToken, user.AccessTokenSecret, issued)
 			}
 			want := providertest.DefaultTwitterUser
-			if user.UserID != want.ID || user.NickName != want.ScreenName || user.Name != want.Name ||
-				user.AvatarURL != want.ProfileImageURL || user.Location != want.Location || user.Description != want.Description {
+			if user.ID != want.ID || user.NickName != want.ScreenName || user.Name != want.Name ||
+				user.AvatarURL != want.ProfileImageURL {
 				t.Fatalf("user %+v, want the fake's %+v", user, want)
 			}
 			if typ == "twitter" && user.Email != want.Email {
 				t.Fatalf("email %q, want %q", user.Email, want.Email)
-			}
-			if user.Provider != "tw" {
-				t.Fatalf("user.Provider = %q, want the configured name tw", user.Provider)
 			}
 			for _, c := range fake.Calls() {
 				if c.ConsumerKey != "ck" || c.Rejected != "" {
@@ -106,10 +103,10 @@ func TestTwitterTwoBotsInterleaved(t *testing.T) {
 	for _, c := range fake.Issued() {
 		issued[c.Token] = c
 	}
-	if c := issued[userA.AccessToken]; c.ConsumerKey != "key-a" || c.Secret != userA.AccessTokenSecret || userA.UserID != providertest.DefaultTwitterUser.ID {
+	if c := issued[userA.AccessToken]; c.ConsumerKey != "key-a" || c.Secret != userA.AccessTokenSecret || userA.ID != providertest.DefaultTwitterUser.ID {
 		t.Fatalf("alpha got %+v; fake issued %+v", userA, c)
 	}
-	if c := issued[userB.AccessToken]; c.ConsumerKey != "key-b" || c.Secret != userB.AccessTokenSecret || userB.UserID != "42" {
+	if c := issued[userB.AccessToken]; c.ConsumerKey != "key-b" || c.Secret != userB.AccessTokenSecret || userB.ID != "42" {
 		t.Fatalf("beta got %+v; fake issued %+v", userB, c)
 	}
 	for _, c := range fake.Calls() {
@@ -199,7 +196,7 @@ func TestTwitterNullFields(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Complete: %v", err)
 			}
-			if user.UserID == "" || user.Name != "" || user.Email != "" || user.Location != "" || user.AvatarURL != "" {
+			if user.ID == "" || user.Name != "" || user.Email != "" || user.AvatarURL != "" {
 				t.Fatalf("user %+v: want the id and empty optional fields", user)
 			}
 		})

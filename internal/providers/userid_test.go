@@ -1,32 +1,31 @@
 package providers
 
-import "testing"
+import (
+	"testing"
+)
 
-// TestNumericIDTypesExist keeps the list of integer-id types in step with the type table.
-func TestNumericIDTypesExist(t *testing.T) {
-	types := Types()
-	for typ := range numericIDTypes {
-		if _, ok := types[typ]; !ok {
-			t.Errorf("numericIDTypes names %q, which is not a provider type", typ)
+// goth decodes these types' ids into integers: "0" then means the profile had none.
+func TestGothNumericIDs(t *testing.T) {
+	for _, typ := range []string{"github", "gitlab", "gitea", "sandbox"} {
+		if r := records[typ]; r == nil || !r.NumericID {
+			t.Errorf("%s: record %+v, want numeric_id", typ, r)
 		}
+	}
+	if records["slack-classic"].NumericID || records["openid-connect"].NumericID {
+		t.Error("string-id types marked numeric_id")
 	}
 }
 
-func TestNoUserID(t *testing.T) {
-	for _, c := range []struct {
-		typ, id string
-		none    bool
-	}{
-		{"github", "", true},
-		{"github", "0", true}, // {"id": null}, {} or null from GitHub's /user
-		{"gitlab", "0", true},
-		{"github", "1001", false},
-		{"slack", "0", false}, // string ids are taken as sent
-		{"openid-connect", "0", false},
-		{"twitter", "", true},
-	} {
-		if got := noUserID(c.typ, c.id); got != c.none {
-			t.Errorf("noUserID(%q, %q) = %v, want %v", c.typ, c.id, got, c.none)
+// The broker's own implementations read ids by JSON pointer: strings as sent, numbers with
+// every digit, and a numeric 0, null or absence as no id.
+func TestAccountID(t *testing.T) {
+	doc, err := decodeAnswer([]byte(`{"a":"0","b":0,"c":1234567890123456789,"d":null,"e":{"id":"x"},"f":true,"g":[{"id":7}]}`), "application/json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for ptr, want := range map[string]string{"/a": "0", "/b": "", "/c": "1234567890123456789", "/d": "", "/e/id": "x", "/f": "", "/g/0/id": "7", "/missing": "", "/e": ""} {
+		if got := accountID(doc, ptr); got != want {
+			t.Errorf("accountID(%s) = %q, want %q", ptr, got, want)
 		}
 	}
 }

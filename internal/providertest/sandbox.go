@@ -11,13 +11,13 @@ import (
 // (internal/sandbox, the one fake OAuth 2 and OpenID Connect provider) answers at the real
 // paths.
 var sandboxHosts = map[string][]string{
-	"google":  {"accounts.google.com", "oauth2.googleapis.com", "openidconnect.googleapis.com", "www.googleapis.com"},
-	"slack":   {"slack.com"},
-	"discord": {"discord.com"},
-	"spotify": {"accounts.spotify.com", "api.spotify.com"},
-	"uber":    {"login.uber.com", "api.uber.com"},
-	"github":  {"github.com", "api.github.com"},
-	"gitlab":  {"gitlab.com"},
+	"google":        {"accounts.google.com", "oauth2.googleapis.com", "openidconnect.googleapis.com", "www.googleapis.com"},
+	"slack-classic": {"slack.com"},
+	"discord":       {"discord.com"},
+	"spotify":       {"accounts.spotify.com", "api.spotify.com"},
+	"uber":          {"login.uber.com", "api.uber.com"},
+	"github":        {"github.com", "api.github.com"},
+	"gitlab":        {"gitlab.com"},
 }
 
 // SandboxRewrites returns the rules that send every real host goth's typ provider calls to

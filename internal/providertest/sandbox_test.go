@@ -35,7 +35,7 @@ func TestSandboxRewrites(t *testing.T) {
 	}{
 		{"google", "openid email", "https://accounts.google.com/o/oauth2/v2/auth", "https://oauth2.googleapis.com/token",
 			"https://openidconnect.googleapis.com/v1/userinfo", "sub"},
-		{"slack", "users:read", "https://slack.com/oauth/authorize", "https://slack.com/api/oauth.access",
+		{"slack-classic", "users:read", "https://slack.com/oauth/authorize", "https://slack.com/api/oauth.access",
 			"https://slack.com/api/auth.test", "user_id"},
 		{"discord", "identify", "https://discord.com/api/oauth2/authorize", "https://discord.com/api/oauth2/token",
 			"https://discord.com/api/users/@me", "id"},
@@ -86,7 +86,7 @@ func TestSandboxRewrites(t *testing.T) {
 // A Canned rule placed first wins over the sandbox's.
 func TestCanned(t *testing.T) {
 	rules := append([]providertest.Rewrite{providertest.Canned(t, "slack.com", "/api/auth.test", http.StatusOK, `{"ok":false,"error":"invalid_auth"}`)},
-		providertest.SandboxRewrites("slack", "http://127.0.0.1:1")...)
+		providertest.SandboxRewrites("slack-classic", "http://127.0.0.1:1")...)
 	resp, err := providertest.NewRewriteTransport(rules...).Client().Get("https://slack.com/api/auth.test")
 	if err != nil {
 		t.Fatal(err)
