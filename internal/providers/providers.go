@@ -274,3 +274,14 @@ func randomSecret() string {
 	rand.Read(b) // never fails since Go 1.24
 	return base64.RawURLEncoding.EncodeToString(b)
 }
+
+// Record is the provider's type record.
+func (p *Provider) Record() *Record { return p.record }
+
+// Spec is what the provider runs with: its type's record with the providers.yaml entry's
+// overrides, the placeholders filled in. Read-only.
+func (p *Provider) Spec() config.Spec { return p.spec }
+
+// RevocationForm is how RevokeGrant ends this provider's grants (one of
+// config.RevocationForms), "" when it cannot.
+func (p *Provider) RevocationForm() string { return p.revocationForm() }

@@ -13,12 +13,14 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
+	"time"
 )
 
 // This file verifies OAuth 1.0a HMAC-SHA1 signatures (RFC 5849) on the server side. It
 // is written from the RFC, section by section, and on purpose shares no code with the
-// broker's signer (internal/providers/sign.go) or with mrjones/oauth: a verifier built on
+// broker's signer (internal/oauth1): a verifier built on
 // the signer's code would agree with the signer's bugs. RFC5849Vectors holds the RFC's
 // own examples, which both sides must reproduce.
 
@@ -221,4 +223,63 @@ func encode(s string) string {
 		}
 	}
 	return string(out)
+}
+
+// maxSkew is how far a request's oauth_timestamp may be from the fake's clock.
+const maxSkew = 5 * time.Minute
+
+// verifier checks a signed request as an OAuth 1.0a provider does: a known consumer,
+// HMAC-SHA1, version 1.0, a timestamp within maxSkew, a nonce never seen before, the right
+// token secret, and the signature over the request as received. The fakes share it; callers
+// hold their own lock.
+type verifier struct {
+	consumers map[string]string // key → secret
+	now       func() time.Time
+	nonces    map[string]bool
+}
+
+// verify returns the request's parameters, or (with whatever it could parse) why it is
+// refused. tokenSecret looks up the secret of the request's token; nil means the request
+// must carry no token (a request-token call).
+func (v verifier) verify(r *http.Request, tokenSecret func(consumer, token string) (string, bool)) (*signedRequest, string) {
+	s, err := parseSigned(r)
+	if err != nil {
+		return nil, err.Error()
+	}
+	consumer, token := s.oauth["oauth_consumer_key"], s.oauth["oauth_token"]
+	consumerSecret, ok := v.consumers[consumer]
+	switch {
+	case !ok:
+		return s, "unknown consumer key"
+	case s.oauth["oauth_signature_method"] != "HMAC-SHA1":
+		return s, "signature method is not HMAC-SHA1"
+	case s.oauth["oauth_version"] != "" && s.oauth["oauth_version"] != "1.0":
+		return s, "oauth_version is not 1.0"
+	case s.oauth["oauth_nonce"] == "":
+		return s, "no nonce"
+	}
+	ts, err := strconv.ParseInt(s.oauth["oauth_timestamp"], 10, 64)
+	if d := v.now().Sub(time.Unix(ts, 0)); err != nil || d > maxSkew || d < -maxSkew {
+		return s, "timestamp missing or more than 5 minutes off"
+	}
+	secret := ""
+	if tokenSecret == nil {
+		if token != "" {
+			return s, "unexpected oauth_token"
+		}
+	} else if secret, ok = tokenSecret(consumer, token); !ok {
+		return s, "unknown token, or a token of another consumer"
+	}
+	want := hmacSHA1(signatureBaseString(r, s.params), consumerSecret, secret)
+	if !hmac.Equal([]byte(want), []byte(s.oauth["oauth_signature"])) {
+		return s, "bad signature"
+	}
+	// §3.3: a nonce is unique per timestamp, consumer and token; the time window bounds
+	// how long it must be remembered.
+	nonce := consumer + "\x00" + token + "\x00" + s.oauth["oauth_timestamp"] + "\x00" + s.oauth["oauth_nonce"]
+	if v.nonces[nonce] {
+		return s, "nonce reused"
+	}
+	v.nonces[nonce] = true
+	return s, ""
 }

@@ -160,60 +160,18 @@ func (tw *Twitter) Issued() []TwitterCredentials {
 	return append([]TwitterCredentials(nil), tw.issued...)
 }
 
-// maxSkew is how far a request's oauth_timestamp may be from the fake's clock.
-const maxSkew = 5 * time.Minute
-
-// check verifies a signed request under tw.mu. tokenSecret finds the secret of the
-// request's oauth_token for its consumer; nil means the request must carry no token.
-// On failure it has answered 401 and recorded the reason.
 func (tw *Twitter) check(w http.ResponseWriter, r *http.Request, tokenSecret func(consumer, token string) (string, bool)) (*signedRequest, bool) {
-	s, err := parseSigned(r)
-	call := TwitterCall{Method: r.Method, Path: r.URL.Path}
-	reject := func(reason string) (*signedRequest, bool) {
-		call.Rejected = reason
-		tw.calls = append(tw.calls, call)
+	v := verifier{consumers: tw.consumers, now: tw.now, nonces: tw.nonces}
+	s, reason := v.verify(r, tokenSecret)
+	call := TwitterCall{Method: r.Method, Path: r.URL.Path, Rejected: reason}
+	if s != nil {
+		call.ConsumerKey, call.Token = s.oauth["oauth_consumer_key"], s.oauth["oauth_token"]
+	}
+	tw.calls = append(tw.calls, call)
+	if reason != "" {
 		twitterError(w, http.StatusUnauthorized, 32, "Could not authenticate you.")
 		return nil, false
 	}
-	if err != nil {
-		return reject(err.Error())
-	}
-	call.ConsumerKey, call.Token = s.oauth["oauth_consumer_key"], s.oauth["oauth_token"]
-	consumerSecret, ok := tw.consumers[call.ConsumerKey]
-	switch {
-	case !ok:
-		return reject("unknown consumer key")
-	case s.oauth["oauth_signature_method"] != "HMAC-SHA1":
-		return reject("signature method is not HMAC-SHA1")
-	case s.oauth["oauth_version"] != "" && s.oauth["oauth_version"] != "1.0":
-		return reject("oauth_version is not 1.0")
-	case s.oauth["oauth_nonce"] == "":
-		return reject("no nonce")
-	}
-	ts, err := strconv.ParseInt(s.oauth["oauth_timestamp"], 10, 64)
-	if d := tw.now().Sub(time.Unix(ts, 0)); err != nil || d > maxSkew || d < -maxSkew {
-		return reject("timestamp missing or more than 5 minutes off")
-	}
-	secret := ""
-	if tokenSecret == nil {
-		if call.Token != "" {
-			return reject("unexpected oauth_token")
-		}
-	} else if secret, ok = tokenSecret(call.ConsumerKey, call.Token); !ok {
-		return reject("unknown token, or a token of another consumer")
-	}
-	want := hmacSHA1(signatureBaseString(r, s.params), consumerSecret, secret)
-	if !hmac.Equal([]byte(want), []byte(s.oauth["oauth_signature"])) {
-		return reject("bad signature")
-	}
-	// §3.3: a nonce is unique per timestamp, consumer and token; the time window bounds
-	// how long we must remember it.
-	nonce := call.ConsumerKey + "\x00" + call.Token + "\x00" + s.oauth["oauth_timestamp"] + "\x00" + s.oauth["oauth_nonce"]
-	if tw.nonces[nonce] {
-		return reject("nonce reused")
-	}
-	tw.nonces[nonce] = true
-	tw.calls = append(tw.calls, call)
 	return s, true
 }
 

@@ -1,0 +1,142 @@
+package main
+
+import (
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/oauthbroker/oauthbroker/internal/config"
+	"github.com/oauthbroker/oauthbroker/internal/providers"
+	"github.com/oauthbroker/oauthbroker/internal/providertest"
+)
+
+// catalogTypes are the catalog's entries the broker runs itself: every one is driven end to
+// end below.
+func catalogTypes() []*providers.Record {
+	var out []*providers.Record
+	for _, r := range providers.Records() {
+		if r.ImplementationName() != "goth" && !r.Generic {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// catalogBot is bot alpha with one provider per catalog entry, named by its type, with the
+// options its URLs need and scopes where the entry has no defaults.
+func catalogBot() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "  alpha:\n    api_keys: [%q]\n    providers:\n", keyA)
+	for _, r := range catalogTypes() {
+		fmt.Fprintf(&b, "      %s:\n        type: %[1]s\n        key: ck-%[1]s\n        secret: cs-%[1]s-0123456789\n", r.Name)
+		if len(r.Scopes) == 0 && r.Protocol() == "oauth2" {
+			b.WriteString("        scopes: [read, write]\n")
+		}
+		if opts := providers.Types()[r.Name].RequiredOptions; len(opts) > 0 {
+			b.WriteString("        options:\n")
+			for _, o := range opts {
+				fmt.Fprintf(&b, "          %s: acme\n", o)
+			}
+		}
+	}
+	return b.String()
+}
+
+// strictFake is the strict fake of one provider, OAuth 2 or OAuth 1.0a.
+type strictFake interface {
+	Rewrites() []providertest.Rewrite
+	Issued() []providertest.StrictGrant
+	Revoked() []string
+	Calls() []providertest.StrictCall
+}
+
+// strictFor starts the strict fake of a configured provider: it enforces what the provider's
+// entry declares, for the app the broker has there.
+func strictFor(t *testing.T, b *testBroker, p *providers.Provider) strictFake {
+	t.Helper()
+	e := providertest.Entry{
+		Spec: p.Spec(), PKCE: p.PKCE, APIBaseURL: p.APIBaseURL, RevocationForm: p.RevocationForm(),
+		ClientID: "ck-" + p.Name, ClientSecret: "cs-" + p.Name + "-0123456789",
+		RedirectURI: b.URL + "/bots/" + p.Bot + "/" + p.Name + "/callback",
+		User:        providertest.DefaultStrictUser, ScopesRequested: p.Scopes,
+	}
+	if p.OAuth1 {
+		return providertest.NewStrictOAuth1(t, e)
+	}
+	return providertest.NewStrictOAuth2(t, e)
+}
+
+// TestCatalogEndToEnd drives every catalog entry through the real broker against a strict
+// fake of it: link (the identity holds the fake's account, tokens and granted scopes),
+// refresh where the entry declares it (twice for rotating refresh tokens: the second refresh
+// works only if the rotated token was stored), one call through the API proxy, and unlink,
+// revoking at the provider where the entry declares a way.
+func TestCatalogEndToEnd(t *testing.T) {
+	entries := catalogTypes()
+	if len(entries) < 60 {
+		t.Errorf("the catalog has %d entries of its own, want at least 60", len(entries))
+	}
+	clk := newClock()
+	b := startBrokerWith(t, catalogBot(), appOptions{now: clk.Now})
+	reg, err := providers.NewRegistry(t.Context(), b.app.cfg, providers.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range entries {
+		t.Run(r.Name, func(t *testing.T) {
+			p, _ := reg.Lookup("alpha", r.Name)
+			fake := strictFor(t, b, p)
+			providertest.NewRewriteTransport(fake.Rewrites()...).Install(t)
+			user := providertest.DefaultStrictUser
+
+			id := b.linkOne("alpha", keyA, r.Name, "chat", "U-"+r.Name)
+			prof := p.Spec().Profile
+			if id.ProviderUserID != user.ID || (prof.Name != "" && id.Name != user.Name) ||
+				(prof.Email != "" && id.Email != user.Email) || (prof.NickName != "" && id.NickName != user.NickName) {
+				t.Errorf("identity %+v, want the fake's account %+v", id, user)
+			}
+			if !slices.Equal(id.Scopes, p.Scopes) && !(len(id.Scopes) == 0 && len(p.Scopes) == 0) {
+				t.Errorf("scopes %q, want the granted %q", id.Scopes, p.Scopes)
+			}
+			issued := fake.Issued()
+			if c := b.credentials("alpha", keyA, id.ID); len(issued) != 1 || c.AccessToken != issued[0].AccessToken {
+				t.Fatalf("credentials %q, fake issued %+v", c.AccessToken, issued)
+			}
+
+			if p.CanRefresh {
+				rounds := 1
+				if p.Spec().Refresh == config.RefreshRotating {
+					rounds = 2
+				}
+				for i := 1; i <= rounds; i++ {
+					clk.Advance(2 * time.Hour)
+					c := b.credentials("alpha", keyA, id.ID)
+					if issued := fake.Issued(); len(issued) != i+1 || c.AccessToken != issued[i].AccessToken || issued[i].GrantType != "refresh_token" {
+						t.Fatalf("refresh %d: credentials %q, fake issued %+v", i, c.AccessToken, issued)
+					}
+				}
+			}
+
+			r := b.call("GET", proxyPath("alpha", id.ID, "oauthbroker-e2e/ping"), keyA, nil, nil)
+			if r.status != http.StatusOK || !strings.Contains(string(r.body), `"ok":true`) {
+				t.Errorf("proxied call: %d %s", r.status, r.body)
+			}
+
+			ev := b.unlink("alpha", keyA, id.ID)
+			switch {
+			case p.CanRevoke() && (ev.Outcome != "revoked" || len(fake.Revoked()) != 1):
+				t.Errorf("unlink: %+v, revoked at the fake %q; want revoked", ev, fake.Revoked())
+			case !p.CanRevoke() && ev.Outcome != "not_revoked":
+				t.Errorf("unlink: %+v, want not_revoked", ev)
+			}
+			for _, c := range fake.Calls() {
+				if c.Rejected != "" {
+					t.Errorf("the fake refused a %s request: %s", c.Endpoint, c.Rejected)
+				}
+			}
+		})
+	}
+}
