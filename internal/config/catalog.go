@@ -1,6 +1,9 @@
 package config
 
-import "slices"
+import (
+	"net/url"
+	"slices"
+)
 
 // CatalogEntry is one provider type of the broker's provider catalog: an embedded data file
 // that the providers package owns, parsed here with the same field checks as providers.yaml
@@ -68,16 +71,16 @@ func (p *parser) catalogEntry(e entry) *CatalogEntry {
 		if own && !p.required(v, "the provider's page, an https URL") {
 			continue
 		}
-		if given(v) {
-			if u, ok := p.httpURL(v, true); ok && u.Scheme == "https" {
-				if key == "docs" {
-					c.Docs = v.s
-				} else {
-					c.Console = v.s
-				}
-			} else if ok {
-				p.problem(v.line, v.field, "must be an https URL")
-			}
+		if !given(v) {
+			continue
+		}
+		// Links for people: a #fragment is fine here.
+		if u, err := url.Parse(v.s); err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil {
+			p.problem(v.line, v.field, "must be an https URL")
+		} else if key == "docs" {
+			c.Docs = v.s
+		} else {
+			c.Console = v.s
 		}
 	}
 	if v := p.str(o, "notes"); given(v) {

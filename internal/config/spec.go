@@ -24,7 +24,9 @@ type Spec struct {
 	UserInfoBody    string            // a JSON body for POST, e.g. a GraphQL query
 	UserInfoParams  map[string]string // query parameters of the userinfo request
 	Profile         Profile
-	TokenAuth       string // basic | post: how the client authenticates at the token endpoint
+	TokenAuth       string // basic | post | none: how the client authenticates at the token endpoint
+	TokenHeader     string // where API calls carry the access token; default Authorization
+	TokenScheme     string // the Authorization scheme before it; default Bearer
 	PKCE            *bool  // S256; nil: the default (on)
 	ScopeSeparator  string // between scopes in the authorization request; default " "
 	ScopeParam      string // the authorization request's scope parameter; default "scope"
@@ -77,7 +79,7 @@ var RevocationForms = []string{"rfc7009", "bearer", "bearer-delete", "client-que
 // specKeys are Spec's keys in YAML, in the order messages list them.
 var specKeys = []string{
 	"request_token_url", "auth_url", "token_url", "refresh_url", "userinfo_url", "userinfo_method", "userinfo_body", "userinfo_params", "profile",
-	"token_auth", "pkce", "scope_separator", "scope_param", "auth_params", "token_params", "headers", "token_path",
+	"token_auth", "token_header", "token_scheme", "pkce", "scope_separator", "scope_param", "auth_params", "token_params", "headers", "token_path",
 	"refresh", "revocation_url", "revocation", "granted_scopes", "scope_aliases", "unlisted_scopes", "id_token_issuer",
 }
 
@@ -101,12 +103,21 @@ var placeholder = regexp.MustCompile(`\{([a-z][a-z0-9_]*)\}`)
 // can never send the client's secret to another host.
 var placeholderValue = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9.-]{0,252}$`)
 
-// Placeholders returns the {names} used in the spec's URLs, parameters and headers, sorted.
+// Placeholders not filled from options: {client_id} is the provider's client id (Twitch
+// and Etsy want it in a header of every API call); {token} in revocation_url is the token
+// being revoked (Trello's DELETE /1/tokens/{token}).
+const (
+	ClientIDPlaceholder = "client_id"
+	TokenPlaceholder    = "token"
+)
+
+// Placeholders returns the {names} used in the spec's URLs, parameters and headers that
+// options fill, sorted.
 func (s Spec) Placeholders() []string {
 	var out []string
 	add := func(v string) {
 		for _, m := range placeholder.FindAllStringSubmatch(v, -1) {
-			if !slices.Contains(out, m[1]) {
+			if m[1] != ClientIDPlaceholder && m[1] != TokenPlaceholder && !slices.Contains(out, m[1]) {
 				out = append(out, m[1])
 			}
 		}
@@ -191,7 +202,21 @@ func (p *parser) specFields(o *object, whole, oauth1 bool) Spec {
 			s.UserInfoMethod = http.MethodPost
 		}
 	}
-	s.TokenAuth = p.choice(o, "token_auth", "basic", "post")
+	s.TokenAuth = p.choice(o, "token_auth", "basic", "post", "none")
+	if v := p.str(o, "token_header"); given(v) {
+		if !validHeaderName(v.s) || slices.ContainsFunc(reservedHeaders[1:], func(r string) bool { return strings.EqualFold(r, v.s) }) {
+			p.problem(v.line, v.field, "must be a header name like X-Shopify-Access-Token")
+		} else {
+			s.TokenHeader = v.s
+		}
+	}
+	if v := p.str(o, "token_scheme"); given(v) {
+		if !validHeaderName(v.s) {
+			p.problem(v.line, v.field, "must be one word like Bearer, OAuth or Zoho-oauthtoken")
+		} else {
+			s.TokenScheme = v.s
+		}
+	}
 	if v := p.str(o, "pkce"); given(v) {
 		switch v.s {
 		case "true":

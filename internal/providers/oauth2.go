@@ -138,15 +138,18 @@ func (oauth2Engine) refresh(c *call, refreshToken string) (*oauth2.Token, error)
 // in disguise, is an *UpstreamError with the RFC 6749 code when there is one.
 func tokenRequest(c *call, tokenURL string, form url.Values, step string) (map[string]any, error) {
 	s := c.p.spec
-	if s.TokenAuth == "post" {
+	switch s.TokenAuth {
+	case "post":
 		form.Set("client_id", c.args.key)
 		form.Set("client_secret", c.args.secret)
+	case "none": // a public client: PKCE stands in for the secret (Etsy)
+		form.Set("client_id", c.args.key)
 	}
 	req, err := http.NewRequestWithContext(c.ctx, http.MethodPost, tokenURL, strings.NewReader(form.Encode()))
 	if err != nil {
 		return nil, fmt.Errorf("token_url: %w", err)
 	}
-	if s.TokenAuth != "post" {
+	if s.TokenAuth == "" || s.TokenAuth == "basic" {
 		req.SetBasicAuth(url.QueryEscape(c.args.key), url.QueryEscape(c.args.secret))
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
@@ -191,7 +194,7 @@ func fetchProfile(c *call, s config.Spec, accessToken string) (map[string]any, e
 	if err != nil {
 		return nil, err
 	}
-	req.Header.Set("Authorization", "Bearer "+accessToken)
+	setToken(req, s, accessToken)
 	if s.UserInfoBody != "" {
 		req.Header.Set("Content-Type", "application/json")
 	}
@@ -253,6 +256,16 @@ func send(c *call, req *http.Request) (int, []byte, http.Header, error) {
 		return 0, nil, nil, err
 	}
 	return resp.StatusCode, body, resp.Header, nil
+}
+
+// setToken puts the access token where the provider reads it: Authorization with the
+// entry's scheme (Bearer unless it says otherwise), or a header of its own.
+func setToken(req *http.Request, s config.Spec, accessToken string) {
+	if h := s.TokenHeader; h != "" && !strings.EqualFold(h, "Authorization") {
+		req.Header.Set(h, accessToken)
+		return
+	}
+	req.Header.Set("Authorization", or(s.TokenScheme, "Bearer")+" "+accessToken)
 }
 
 // setHeaders adds an entry's fixed headers (Notion-Version, a User-Agent).

@@ -74,16 +74,19 @@ func revokeRFC7009(ctx context.Context, p *Provider, g Grant) error {
 		token, hint = g.AccessToken, "access_token"
 	}
 	form := url.Values{"token": {token}, "token_type_hint": {hint}}
-	if p.spec.TokenAuth == "post" {
+	switch p.spec.TokenAuth {
+	case "post":
 		form.Set("client_id", p.args.key)
 		form.Set("client_secret", p.args.secret)
+	case "none":
+		form.Set("client_id", p.args.key)
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.RevocationURL, strings.NewReader(form.Encode()))
 	if err != nil {
 		return p.fail("revoke", err)
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	if p.spec.TokenAuth != "post" {
+	if p.spec.TokenAuth == "" || p.spec.TokenAuth == "basic" {
 		// RFC 6749 §2.3.1: client credentials form-encoded before HTTP Basic.
 		req.SetBasicAuth(url.QueryEscape(p.args.key), url.QueryEscape(p.args.secret))
 	}
@@ -99,7 +102,7 @@ func revokeBearer(ctx context.Context, p *Provider, g Grant, method string) erro
 	if err != nil {
 		return p.fail("revoke", err)
 	}
-	req.Header.Set("Authorization", "Bearer "+g.AccessToken)
+	setToken(req, p.spec, g.AccessToken)
 	answer, err := p.revokeCall(ctx, req, g.AccessToken)
 	if err != nil {
 		return err

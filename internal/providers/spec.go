@@ -35,6 +35,7 @@ func resolveSpec(r *Record, pc *config.Provider) (config.Spec, error) {
 			return s, fmt.Errorf("options.%s must be a host label, tenant id or domain", name)
 		}
 	}
+	opts[config.ClientIDPlaceholder] = pc.Key
 	s = fillAll(s, opts)
 	for _, f := range []*string{&s.UserInfoURL, &s.RevocationURL, &s.RefreshURL} {
 		if strings.HasPrefix(*f, "/") {

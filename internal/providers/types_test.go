@@ -19,8 +19,8 @@ func TestTypesHasRequired(t *testing.T) {
 			t.Errorf("Types() lacks %s", name)
 		}
 	}
-	if len(types) < 45 {
-		t.Errorf("Types() has %d types, want every goth type with a usable constructor", len(types))
+	if len(types) < 100 {
+		t.Errorf("Types() has %d types, want the catalog and every goth type with a usable constructor", len(types))
 	}
 	checks := []struct {
 		typ  string

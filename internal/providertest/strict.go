@@ -153,6 +153,22 @@ func hostRewrites(target string, urls ...string) []Rewrite {
 	return rules
 }
 
+// checkHeaders enforces the entry's required headers: its values on the OAuth endpoints
+// (the browser's authorize request has none), and present on API calls, where a bot may
+// send its own (a newer Notion-Version, its own User-Agent).
+func (e Entry) checkHeaders(r *http.Request, ep string) string {
+	for k, v := range e.Spec.Headers {
+		switch got := r.Header.Get(k); {
+		case ep == "authorize":
+		case ep == "api" && got == "":
+			return "header " + k + " missing"
+		case ep != "api" && got != v:
+			return "header " + k + " missing or wrong"
+		}
+	}
+	return ""
+}
+
 // endpoint names the entry's endpoint a request was sent to (by the host and path it was
 // meant for, as RewriteTransport forwards them), or "".
 func (e Entry) endpoint(r *http.Request) string {
@@ -203,13 +219,9 @@ func (f *StrictOAuth2) serve(w http.ResponseWriter, r *http.Request) {
 		reject(http.StatusNotFound, "no endpoint of the entry at "+r.Method+" "+r.URL.Path)
 		return
 	}
-	if ep != "authorize" {
-		for k, v := range f.e.Spec.Headers {
-			if r.Header.Get(k) != v {
-				reject(http.StatusBadRequest, "header "+k+" missing or wrong")
-				return
-			}
-		}
+	if reason := f.e.checkHeaders(r, ep); reason != "" {
+		reject(http.StatusBadRequest, reason)
+		return
 	}
 	var reason string
 	switch ep {
@@ -354,6 +366,12 @@ func (f *StrictOAuth2) token(w http.ResponseWriter, r *http.Request) string {
 // form-encoded first) and nothing in the body, or both in the body and no Authorization.
 func (f *StrictOAuth2) clientAuth(r *http.Request) string {
 	form := r.PostForm
+	if f.e.Spec.TokenAuth == "none" {
+		if r.Header.Get("Authorization") != "" || form.Has("client_secret") || form.Get("client_id") != f.e.ClientID {
+			return "client: a public client sends its client_id and nothing else"
+		}
+		return ""
+	}
 	if f.e.Spec.TokenAuth == "post" {
 		if r.Header.Get("Authorization") != "" {
 			return "client: Authorization header where the entry posts its credentials"

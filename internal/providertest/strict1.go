@@ -80,14 +80,7 @@ func (f *StrictOAuth1) serve(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	ep := f.e.endpoint(r)
-	reason := ""
-	if ep != "authorize" {
-		for k, v := range f.e.Spec.Headers {
-			if r.Header.Get(k) != v {
-				reason = "header " + k + " missing or wrong"
-			}
-		}
-	}
+	reason := f.e.checkHeaders(r, ep)
 	if reason == "" {
 		switch ep {
 		case "request_token":
@@ -191,12 +184,7 @@ func (f *StrictOAuth1) resource(w http.ResponseWriter, r *http.Request, ep strin
 			}
 		}
 		doc := map[string]any{}
-		p, u := f.e.Spec.Profile, f.e.User
-		for ptr, v := range map[string]string{p.ID: u.ID, p.Name: u.Name, p.NickName: u.NickName, p.Email: u.Email, p.AvatarURL: u.AvatarURL} {
-			if ptr != "" {
-				setPointer(doc, ptr, v)
-			}
-		}
+		placeProfile(doc, f.e.Spec.Profile, f.e.User)
 		writeJSON(w, http.StatusOK, doc)
 	case "api":
 		writeJSON(w, http.StatusOK, map[string]any{"ok": true, "path": r.URL.Path})

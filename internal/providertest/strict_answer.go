@@ -65,10 +65,15 @@ func (f *StrictOAuth2) answer(w http.ResponseWriter, grantType string, scopes []
 
 // placeProfile puts the user's fields at the entry's pointers.
 func (f *StrictOAuth2) placeProfile(doc map[string]any) {
-	p, u := f.e.Spec.Profile, f.e.User
-	for ptr, v := range map[string]string{p.ID: u.ID, p.Name: u.Name, p.NickName: u.NickName, p.Email: u.Email, p.AvatarURL: u.AvatarURL} {
-		if ptr != "" {
-			setPointer(doc, ptr, v)
+	placeProfile(doc, f.e.Spec.Profile, f.e.User)
+}
+
+// placeProfile puts u's fields at p's pointers, the id last: where an entry reads two fields
+// from one place (Tumblr's name is also its id), the id is what is there.
+func placeProfile(doc map[string]any, p config.Profile, u StrictUser) {
+	for _, kv := range [][2]string{{p.Name, u.Name}, {p.NickName, u.NickName}, {p.Email, u.Email}, {p.AvatarURL, u.AvatarURL}, {p.ID, u.ID}} {
+		if kv[0] != "" {
+			setPointer(doc, kv[0], kv[1])
 		}
 	}
 }
@@ -76,7 +81,7 @@ func (f *StrictOAuth2) placeProfile(doc map[string]any) {
 // resource serves the userinfo endpoint and the API: a live bearer token, the entry's query
 // parameters and body.
 func (f *StrictOAuth2) resource(w http.ResponseWriter, r *http.Request, ep string) string {
-	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	token, ok := f.bearer(r)
 	if exp, live := f.access[token]; !ok || !live || !exp.IsZero() && !f.now().Before(exp) {
 		return "token: missing, unknown, revoked or expired bearer token"
 	}
@@ -120,7 +125,7 @@ func (f *StrictOAuth2) revoke(w http.ResponseWriter, r *http.Request) string {
 		if want := map[string]string{"bearer": http.MethodPost, "bearer-delete": http.MethodDelete}[form]; r.Method != want {
 			return "revocation must be a " + want
 		}
-		token, _ = strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		token, _ = f.bearer(r)
 	case "client-query":
 		q := r.URL.Query()
 		if r.Method != http.MethodDelete || q.Get("client_id") != f.e.ClientID || q.Get("client_secret") != f.e.ClientSecret {
@@ -163,4 +168,14 @@ func setPointer(doc map[string]any, ptr string, v any) {
 		}
 		cur = next
 	}
+}
+
+// bearer reads the access token where the entry says calls carry it.
+func (f *StrictOAuth2) bearer(r *http.Request) (string, bool) {
+	s := f.e.Spec
+	if h := s.TokenHeader; h != "" && !strings.EqualFold(h, "Authorization") {
+		v := r.Header.Get(h)
+		return v, v != "" && r.Header.Get("Authorization") == ""
+	}
+	return strings.CutPrefix(r.Header.Get("Authorization"), or(s.TokenScheme, "Bearer")+" ")
 }
