@@ -12,18 +12,14 @@ import (
 // revocations: OAuth 1.0a types get an HMAC-SHA1 Authorization header (RFC 5849 §3, signed
 // with this bot's consumer secret and the access token secret, covering the query and a
 // form body); OAuth 2 types get "Bearer <accessToken>" (or the header and scheme their entry
-// names: Shopify's X-Shopify-Access-Token, Mailchimp's OAuth). Headers the provider requires on
-// every call (a Notion-Version, a User-Agent) are added where req has none. req is sent by
-// the caller, with any client.
+// names: Shopify's X-Shopify-Access-Token, Mailchimp's OAuth). The headers the entry requires
+// on every call (Notion-Version, Reddit's User-Agent) replace the bot's: providers.yaml can
+// set other values. req is sent by the caller, with any client.
 func (p *Provider) SignRequest(req *http.Request, accessToken, accessTokenSecret string) error {
 	if accessToken == "" {
 		return fmt.Errorf("%w: %s: empty access token", ErrInvalidInput, p)
 	}
-	for k, v := range p.spec.Headers {
-		if req.Header.Get(k) == "" {
-			req.Header.Set(k, v)
-		}
-	}
+	setHeaders(req, p.spec.Headers)
 	if !p.OAuth1 {
 		setToken(req, p.spec, accessToken)
 		return nil

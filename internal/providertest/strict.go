@@ -153,16 +153,11 @@ func hostRewrites(target string, urls ...string) []Rewrite {
 	return rules
 }
 
-// checkHeaders enforces the entry's required headers: its values on the OAuth endpoints
-// (the browser's authorize request has none), and present on API calls, where a bot may
-// send its own (a newer Notion-Version, its own User-Agent).
+// checkHeaders enforces the entry's required headers on every call but the browser's
+// authorize request.
 func (e Entry) checkHeaders(r *http.Request, ep string) string {
 	for k, v := range e.Spec.Headers {
-		switch got := r.Header.Get(k); {
-		case ep == "authorize":
-		case ep == "api" && got == "":
-			return "header " + k + " missing"
-		case ep != "api" && got != v:
+		if ep != "authorize" && r.Header.Get(k) != v {
 			return "header " + k + " missing or wrong"
 		}
 	}

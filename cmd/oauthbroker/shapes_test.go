@@ -1,0 +1,94 @@
+package main
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/oauthbroker/oauthbroker/internal/providers"
+	"github.com/oauthbroker/oauthbroker/internal/providertest"
+)
+
+// TestCatalogAgainstProviderShapes runs catalog entries, unchanged, against fakes written
+// from the providers' own documentation (providertest/shapes*.go): where a strict fake
+// checks that the broker does what an entry says, these check that the entry says what the
+// provider does. Link, refresh (twice: a rotated refresh token must have been stored),
+// one proxied call of the provider's API, and unlink with or without revocation as the
+// provider documents it.
+func TestCatalogAgainstProviderShapes(t *testing.T) {
+	for _, tc := range []struct {
+		typ, options string
+		start        func(testing.TB, providertest.ShapeClient) *providertest.Shape
+	}{
+		{"notion", "", providertest.NewNotionShape},
+		{"slack", "", providertest.NewSlackShape},
+		{"atlassian", "", providertest.NewAtlassianShape},
+		{"reddit", "", providertest.NewRedditShape},
+		{"x", "", providertest.NewXShape},
+		{"microsoft", "{tenant: contoso.example}", func(t testing.TB, c providertest.ShapeClient) *providertest.Shape {
+			return providertest.NewMicrosoftShape(t, c, "contoso.example")
+		}},
+		{"dropbox", "", providertest.NewDropboxShape},
+		{"linear", "", providertest.NewLinearShape},
+		{"trello", "", providertest.NewTrelloShape},
+	} {
+		t.Run(tc.typ, func(t *testing.T) {
+			clk := newClock()
+			options := ""
+			if tc.options != "" {
+				options = ", options: " + tc.options
+			}
+			b := startBrokerWith(t, fmt.Sprintf("  alpha:\n    api_keys: [%q]\n    providers:\n      %s: {type: %[2]s, key: shape-client, secret: shape-secret-0123456789%s}\n",
+				keyA, tc.typ, options), appOptions{now: clk.Now})
+			shape := tc.start(t, providertest.ShapeClient{ID: "shape-client", Secret: "shape-secret-0123456789", RedirectURI: b.URL + "/bots/alpha/" + tc.typ + "/callback"})
+			providertest.NewRewriteTransport(shape.Rewrites()...).Install(t)
+			reg, err := providers.NewRegistry(t.Context(), b.app.cfg, providers.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, _ := reg.Lookup("alpha", tc.typ)
+
+			id := b.linkOne("alpha", keyA, tc.typ, "chat", "U1")
+			a := shape.Account
+			for _, f := range [][3]string{{"id", id.ProviderUserID, a.ID}, {"name", id.Name, a.Name}, {"nickname", id.NickName, a.NickName}, {"email", id.Email, a.Email}} {
+				if f[2] != "" && f[1] != f[2] {
+					t.Errorf("%s %q, want the provider's %q", f[0], f[1], f[2])
+				}
+			}
+			if c := b.credentials("alpha", keyA, id.ID); c.AccessToken != shape.Issued()[0] {
+				t.Fatalf("credentials %q, the provider issued %q", c.AccessToken, shape.Issued())
+			}
+			if p.CanRefresh != shape.Refresh {
+				t.Errorf("entry refreshes: %v, the provider issues refresh tokens: %v", p.CanRefresh, shape.Refresh)
+			}
+			for i := 1; shape.Refresh && i <= 2; i++ {
+				clk.Advance(25 * time.Hour) // past every expires_in the fakes give
+				if c, issued := b.credentials("alpha", keyA, id.ID), shape.Issued(); len(issued) != i+1 || c.AccessToken != issued[i] {
+					t.Fatalf("refresh %d: credentials %q, the provider issued %q", i, c.AccessToken, issued)
+				}
+			}
+
+			method := shape.APIMethod
+			if method == "" {
+				method = http.MethodGet
+			}
+			r := b.call(method, proxyPath("alpha", id.ID, shape.APICall), keyA, nil, nil)
+			if r.status != http.StatusOK {
+				t.Errorf("proxied %s %s: %d %s", method, shape.APICall, r.status, r.body)
+			}
+
+			ev := b.unlink("alpha", keyA, id.ID)
+			if p.CanRevoke() != shape.Revokes {
+				t.Errorf("entry revokes: %v, the provider documents revocation: %v", p.CanRevoke(), shape.Revokes)
+			}
+			if shape.Revokes && (ev.Outcome != "revoked" || len(shape.Revoked()) != 1) {
+				t.Errorf("unlink %+v, revoked at the provider %q", ev, shape.Revoked())
+			}
+			if refused := shape.Refused(); len(refused) > 0 {
+				t.Errorf("the provider refused:\n%s", strings.Join(refused, "\n"))
+			}
+		})
+	}
+}
