@@ -235,7 +235,7 @@ func (p *parser) specFields(o *object, whole, oauth1 bool) Spec {
 		}
 	}
 	if v := p.str(o, "scope_param"); given(v) {
-		if !paramName.MatchString(v.s) || slices.Contains(reservedAuthParams, v.s) {
+		if !paramName.MatchString(v.s) || v.s != "scope" && slices.Contains(reservedAuthParams, v.s) {
 			p.problem(v.line, v.field, "must be a parameter name like scope or user_scope")
 		} else {
 			s.ScopeParam = v.s
@@ -303,10 +303,8 @@ func (p *parser) profile(o *object, whole bool) Profile {
 			*out = v.s
 		}
 	}
-	if whole && !po.bad && pr.ID == "" {
-		if v := p.str(po, "id"); !v.bad {
-			p.problem(e.line, join(field, "id"), "required: the JSON pointer to the account id, like /id or /data/id")
-		}
+	if _, given := po.keys["id"]; whole && !po.bad && !given {
+		p.problem(e.line, join(field, "id"), "required: the JSON pointer to the account id, like /id or /data/id")
 	}
 	return pr
 }
