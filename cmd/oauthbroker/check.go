@@ -19,8 +19,9 @@ func runCheck(args []string, getenv func(string) (string, bool), stdout, stderr 
 
 Validates a providers.yaml without starting anything: syntax, unknown keys, provider types,
 required fields, URLs, and every ${VAR} against the current environment. Every problem is
-listed at once as file:line: field: what is wrong. Exit status 0 when the file is valid,
-1 when it has problems, 2 for bad usage.
+listed at once as file:line: field: what is wrong. For a valid file it prints, per provider,
+what runs it, the callback URL to register at the provider and where the provider registers
+apps. Exit status 0 when the file is valid, 1 when it has problems, 2 for bad usage.
 
 Flags:
 `)
@@ -57,7 +58,12 @@ Flags:
 	fmt.Fprintf(stdout, "%s: ok (%d bot(s), %d provider(s))\n", path, len(cfg.Bots), n)
 	for _, b := range cfg.Bots {
 		for _, p := range b.Providers {
-			fmt.Fprintf(stdout, "  register this callback URL at %s: %s\n", p.Type, cfg.CallbackURL(b.Name, p.Name))
+			r, _ := providers.LookupRecord(p.Type)
+			fmt.Fprintf(stdout, "  %s/%s: type %s, run by %s\n", b.Name, p.Name, p.Type, r.ImplementationName())
+			fmt.Fprintf(stdout, "    register this callback URL at %s: %s\n", or(r.Title, p.Name), cfg.CallbackURL(b.Name, p.Name))
+			if r.Console != "" {
+				fmt.Fprintf(stdout, "    where apps are registered: %s\n", r.Console)
+			}
 		}
 	}
 	return nil

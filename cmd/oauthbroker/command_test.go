@@ -72,8 +72,15 @@ bots:
 		if err != nil {
 			t.Fatalf("with every variable set: %v\n%s", err, out)
 		}
-		if !strings.Contains(out.String(), "/bots/supportbot/twitter/callback") {
-			t.Errorf("check does not print the callback URLs to register:\n%s", out)
+		for _, want := range []string{
+			"supportbot/twitter: type twitter, run by broker oauth1 (catalog)",
+			"register this callback URL at Twitter: http://localhost:8080/bots/supportbot/twitter/callback",
+			"where apps are registered: https://developer.x.com/en/portal/dashboard",
+			"supportbot/github: type github, run by goth",
+		} {
+			if !strings.Contains(out.String(), want) {
+				t.Errorf("check does not print %q:\n%s", want, out)
+			}
 		}
 		out, _, err = runCommand(context.Background(), nil, "check", "../../providers.yaml")
 		if exitCode(err) != 1 || !strings.Contains(out.String(), "unset environment variable TWITTER_KEY") {
@@ -91,6 +98,7 @@ func TestHelpOfEveryCommand(t *testing.T) {
 		{[]string{"serve", "-help"}, []string{"-config", "-log-format", "-log-level", "SIGTERM"}},
 		{[]string{"demo", "-help"}, []string{"-listen", "-data", "-log-level", "sandbox"}},
 		{[]string{"check", "-help"}, []string{"-config", "file:line: field"}},
+		{[]string{"providers", "-help"}, []string{"-json", "TYPE"}},
 	} {
 		out, errOut, err := runCommand(context.Background(), nil, c.args...)
 		if err != nil {

@@ -51,6 +51,8 @@ Usage:
   oauthbroker serve [flags]   run the broker from providers.yaml
   oauthbroker check [flags] [FILE]
                               validate a providers.yaml and list every problem as file:line: field: what is wrong
+  oauthbroker providers [-json] [TYPE...]
+                              list every provider type: protocol, refresh, revocation, API base, docs
   oauthbroker keys list|rotate|retire [flags]
                               show, rotate (re-encrypting every stored token) or retire token encryption keys
   oauthbroker migrate-store --from sqlite:PATH --to postgres://…
@@ -79,6 +81,8 @@ func run(ctx context.Context, args []string, getenv func(string) (string, bool),
 		return runDemo(ctx, args[1:], getenv, stdout, stderr)
 	case "check":
 		return runCheck(args[1:], getenv, stdout, stderr)
+	case "providers":
+		return runProviders(args[1:], stdout, stderr)
 	case "keys":
 		return runKeys(ctx, args[1:], getenv, stdout, stderr)
 	case "migrate-store":
