@@ -53,3 +53,21 @@ func TestProvidersCommand(t *testing.T) {
 		t.Errorf("unknown type: %v", err)
 	}
 }
+
+// TestProvidersDoc keeps docs/PROVIDERS.md equal to the catalog: after changing
+// internal/providers/catalog.yaml, regenerate it with
+// go run ./cmd/oauthbroker providers -markdown > docs/PROVIDERS.md
+func TestProvidersDoc(t *testing.T) {
+	out, _, err := runCommand(context.Background(), nil, "providers", "-markdown")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if doc := readFile(t, "../../docs/PROVIDERS.md"); doc != out.String() {
+		t.Errorf("docs/PROVIDERS.md differs from the catalog: run go run ./cmd/oauthbroker providers -markdown > docs/PROVIDERS.md")
+	}
+	for _, r := range catalogTypes() {
+		if !strings.Contains(out.String(), "| `"+r.Name+"` | "+r.Title+" |") || !strings.Contains(out.String(), "[docs]("+r.Docs+")") {
+			t.Errorf("PROVIDERS.md has no row for %s with its documentation page", r.Name)
+		}
+	}
+}
