@@ -106,7 +106,7 @@ func shortImpl(impl string) string {
 // writeMarkdown writes docs/PROVIDERS.md: go run ./cmd/oauthbroker providers -markdown >
 // docs/PROVIDERS.md, and TestProvidersDoc keeps the file equal to the catalog.
 func writeMarkdown(w io.Writer, types []providerType) error {
-	var own, goth, generic []providerType
+	var own, goth []providerType // oauth2 and oauth1 themselves are described in the text
 	oauth1 := 0
 	for _, t := range types {
 		switch shortImpl(t.Implementation) {
@@ -116,7 +116,6 @@ func writeMarkdown(w io.Writer, types []providerType) error {
 				oauth1++
 			}
 		case "yaml":
-			generic = append(generic, t)
 		default:
 			goth = append(goth, t)
 		}
