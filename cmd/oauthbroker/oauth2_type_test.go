@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -108,11 +107,7 @@ func TestDisguisedTokenError(t *testing.T) {
 		fake.SetDisguisedError("bad_verification_code")
 		browser := newBrowser(t)
 		cb := stopAtCallback(t, browser, b.link("alpha", keyA, "inhouse", "chat", "U1"))
-		b.unchangedExcept(t, []string{"flows"}, http.StatusBadGateway, "did not complete the sign-in", func() (int, string) {
-			st, page, _ := getPage(t, browser, cb)
-			noStackTrace(t, page)
-			return st, page
-		})
+		b.failsCleanly(t, browser, cb)
 		if len(fake.Issued()) != 0 {
 			t.Errorf("tokens issued: %+v", fake.Issued())
 		}
@@ -136,12 +131,19 @@ func TestDisguisedTokenError(t *testing.T) {
 		providertest.NewRewriteTransport(fake.Rewrites()...).Install(t)
 		browser := newBrowser(t)
 		cb := stopAtCallback(t, browser, b.link("alpha", keyA, "gh", "chat", "U1"))
-		b.unchangedExcept(t, []string{"flows"}, http.StatusBadGateway, "did not complete the sign-in", func() (int, string) {
-			st, page, _ := getPage(t, browser, cb)
-			noStackTrace(t, page)
-			return st, page
-		})
+		b.failsCleanly(t, browser, cb)
 		answeredToken(t, fake)
+	})
+}
+
+// failsCleanly opens the callback cb in browser: a 502 page that says the sign-in did not
+// complete, without a stack trace, and nothing stored but the spent flow.
+func (b *testBroker) failsCleanly(t *testing.T, browser *http.Client, cb string) {
+	t.Helper()
+	b.unchangedExcept(t, []string{"flows"}, http.StatusBadGateway, "did not complete the sign-in", func() (int, string) {
+		st, page, _ := getPage(t, browser, cb)
+		noStackTrace(t, page)
+		return st, page
 	})
 }
 
@@ -218,18 +220,7 @@ func TestHandWrittenOAuth2Provider(t *testing.T) {
 		}
 	})
 	t.Run("mockoidc, credentials in the body", func(t *testing.T) {
-		m, err := mockoidc.NewServer(nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := m.Start(ln, nil); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = m.Shutdown() })
+		m := startMockOIDC(t)
 		m.QueueUser(&mockoidc.MockUser{Subject: "kim-7", Email: "kim@example.com", PreferredUsername: "kim", EmailVerified: true})
 		base := m.Addr() // the endpoints below carry their /oidc prefix
 		b := startBroker(t, fmt.Sprintf(`  alpha:

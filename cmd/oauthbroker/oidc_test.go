@@ -14,12 +14,8 @@ import (
 // TestOpenIDConnectFlow: an openid-connect provider configured by its discovery URL, against
 // mockoidc, which checks the client secret and the PKCE verifier the broker must send.
 func TestOpenIDConnectFlow(t *testing.T) {
-	m, err := mockoidc.NewServer(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var challenged, verified atomic.Bool // set by the provider's goroutines
-	if err := m.AddMiddleware(func(next http.Handler) http.Handler {
+	m := startMockOIDC(t, func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if r.URL.Path == mockoidc.AuthorizationEndpoint && r.URL.Query().Get("code_challenge_method") == "S256" {
 				challenged.Store(true)
@@ -29,17 +25,7 @@ func TestOpenIDConnectFlow(t *testing.T) {
 			}
 			next.ServeHTTP(w, r)
 		})
-	}); err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := m.Start(ln, nil); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = m.Shutdown() })
+	})
 	m.QueueUser(&mockoidc.MockUser{Subject: "oidc-user-7", Email: "kim@example.com", PreferredUsername: "kim", EmailVerified: true})
 
 	b := startBroker(t, fmt.Sprintf(`  alpha:
@@ -78,4 +64,28 @@ func TestOpenIDConnectFlow(t *testing.T) {
 	if sub, _ := tok.Claims.GetSubject(); sub != "oidc-user-7" {
 		t.Errorf("access token subject %q", sub)
 	}
+}
+
+// startMockOIDC starts a mockoidc issuer (with middleware around its handlers) until the
+// test ends. One per test: its session store is not synchronised.
+func startMockOIDC(t *testing.T, middleware ...func(http.Handler) http.Handler) *mockoidc.MockOIDC {
+	t.Helper()
+	m, err := mockoidc.NewServer(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mw := range middleware {
+		if err := m.AddMiddleware(mw); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Start(ln, nil); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = m.Shutdown() })
+	return m
 }

@@ -52,17 +52,35 @@ type StrictOAuth2 struct {
 	srv *httptest.Server
 	e   Entry
 
-	mu        sync.Mutex
+	ledger
 	now       func() time.Time
 	noExpiry  bool
 	disguised string
 	codes     map[string]*strictCode
 	access    map[string]time.Time // access token → expiry (zero: none); deleted when revoked
 	refresh   map[string]bool      // refresh token → live
-	issued    []StrictGrant
-	revoked   []string
-	calls     []StrictCall
 }
+
+// ledger is what a strict fake records, behind the fake's one lock.
+type ledger struct {
+	mu      sync.Mutex
+	issued  []StrictGrant
+	revoked []string
+	calls   []StrictCall
+}
+
+// Issued returns every token answer given, oldest first.
+func (l *ledger) Issued() []StrictGrant {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.issued)
+}
+
+// Revoked returns the tokens revocations named, oldest first.
+func (l *ledger) Revoked() []string { l.mu.Lock(); defer l.mu.Unlock(); return slices.Clone(l.revoked) }
+
+// Calls returns every request received, oldest first.
+func (l *ledger) Calls() []StrictCall { l.mu.Lock(); defer l.mu.Unlock(); return slices.Clone(l.calls) }
 
 // StrictGrant is one token answer the fake gave.
 type StrictGrant struct {
@@ -100,27 +118,6 @@ func (f *StrictOAuth2) SetNoExpiry() { f.mu.Lock(); f.noExpiry = true; f.mu.Unlo
 
 // SetDisguisedError makes the token endpoint answer HTTP 200 {"error": code}.
 func (f *StrictOAuth2) SetDisguisedError(code string) { f.mu.Lock(); f.disguised = code; f.mu.Unlock() }
-
-// Issued returns every token answer given, oldest first.
-func (f *StrictOAuth2) Issued() []StrictGrant {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return slices.Clone(f.issued)
-}
-
-// Calls returns every request received, oldest first.
-func (f *StrictOAuth2) Calls() []StrictCall {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return slices.Clone(f.calls)
-}
-
-// Revoked returns the tokens revocations named, oldest first.
-func (f *StrictOAuth2) Revoked() []string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return slices.Clone(f.revoked)
-}
 
 // Live reports whether an access or refresh token would be accepted now.
 func (f *StrictOAuth2) Live(token string) bool {

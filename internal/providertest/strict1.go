@@ -4,9 +4,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -20,13 +18,10 @@ type StrictOAuth1 struct {
 	srv *httptest.Server
 	e   Entry
 
-	mu       sync.Mutex
+	ledger
 	v        verifier
 	requests map[string]*oauth1Request // request token → its state
 	access   map[string]string         // access token → secret
-	issued   []StrictGrant
-	revoked  []string
-	calls    []StrictCall
 }
 
 type oauth1Request struct {
@@ -46,27 +41,6 @@ func NewStrictOAuth1(t testing.TB, e Entry) *StrictOAuth1 {
 
 // Rewrites sends every host of the entry's URLs to the fake.
 func (f *StrictOAuth1) Rewrites() []Rewrite { return hostRewrites(f.srv.URL, f.e.urls()...) }
-
-// Issued returns the access tokens given, oldest first.
-func (f *StrictOAuth1) Issued() []StrictGrant {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return slices.Clone(f.issued)
-}
-
-// Revoked returns the access tokens revoked, oldest first.
-func (f *StrictOAuth1) Revoked() []string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return slices.Clone(f.revoked)
-}
-
-// Calls returns every request received, oldest first.
-func (f *StrictOAuth1) Calls() []StrictCall {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return slices.Clone(f.calls)
-}
 
 // Live reports whether an access token would be accepted now.
 func (f *StrictOAuth1) Live(token string) bool {
