@@ -12,7 +12,7 @@ import (
 	"github.com/oauthbroker/oauthbroker/internal/store"
 )
 
-// Error codes of the API proxy (SPEC §3.2, the proxy row), in addition to those every
+// Error codes of the API proxy (docs/API.md, the proxy), in addition to those every
 // identity route answers (not_found, relink_required, refresh_unavailable, …).
 const (
 	CodeProxyPathRejected  = "proxy_path_not_allowed" // the path could leave the provider's API base

@@ -6,7 +6,7 @@ import (
 	"strings"
 )
 
-// Proxy is `server.proxy:`, the limits of the API proxy (SPEC §3.2, the proxy row). They
+// Proxy is `server.proxy:`, the limits of the API proxy (docs/API.md, the proxy). They
 // protect the broker, not the providers: each provider enforces its own rate limits, and the
 // proxy passes its 429 answers through untouched.
 type Proxy struct {

@@ -23,6 +23,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"reflect"
 	"strings"
 	"time"
 	"unicode"
@@ -243,6 +244,9 @@ func (p *Provider) setupGoth(ctx context.Context, pc *config.Provider, a *buildA
 // checkAgainstRule repeats config's validation for callers (tests, demo) that build a
 // Config by hand: a setting the type cannot honour must not be silently ignored.
 func checkAgainstRule(pc *config.Provider, r config.TypeRule) error {
+	if r.Spec == config.SpecNone && !reflect.ValueOf(pc.Spec).IsZero() {
+		return fmt.Errorf("type %s is built on goth and takes no auth_url, profile, … (see oauthbroker providers)", pc.Type)
+	}
 	if pc.DiscoveryURL != "" && !r.DiscoveryURL {
 		return fmt.Errorf("type %s takes no discovery_url", pc.Type)
 	}
