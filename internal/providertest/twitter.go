@@ -1,10 +1,11 @@
 // Package providertest holds test doubles of third-party providers for tests of any
 // package: an OAuth 1.0a Twitter that checks what Twitter checks (signatures verified
-// from RFC 5849, with the RFC's examples in RFC5849Vectors), a RoundTripper that sends
-// requests for real provider hosts to local servers, and the rules (SandboxRewrites) that
-// send goth's hard-coded OAuth 2 hosts to internal/sandbox — the project's one fake OAuth 2
-// and OpenID Connect server; there is no second one here. It must not be imported by
-// non-test code.
+// from RFC 5849, with the RFC's examples in RFC5849Vectors); strict OAuth 2 and OAuth 1.0a
+// providers that enforce exactly what a catalog entry declares (strict.go, strict1.go);
+// fakes of nine real providers written from their documentation (shapes*.go); a
+// RoundTripper that sends requests for real provider hosts to local servers; and the rules
+// (SandboxRewrites) that send goth's hard-coded OAuth 2 hosts to internal/sandbox, the
+// demo's OAuth 2 and OpenID Connect server. It must not be imported by non-test code.
 package providertest
 
 import (
