@@ -93,8 +93,12 @@ func (s *sqliteSource) lastOutboxID(ctx context.Context) (int64, error) {
 func (s *sqliteSource) copyInto(ctx context.Context, im *postgres.Import, batch int, report func(table string, done int64)) error {
 	steps := []func() error{
 		func() error {
-			return copyRows(ctx, s, "links", `SELECT id, token_hash, bot, provider, channel, user_id, scopes, redirect_url,
-				created_at, expires_at, used_at FROM links ORDER BY id`, batch, report, scanSourceLink, im.Links)
+			return copyRows(ctx, s, "links", `SELECT id, token_hash, bot, channel, user_id, user_label, redirect_url,
+				created_at, expires_at, used_at, cancelled_at FROM links ORDER BY id`, batch, report, scanSourceLink, im.Links)
+		},
+		func() error {
+			return copyRows(ctx, s, "link_providers", `SELECT link_id, position, provider, scopes, identity_id, linked_at
+				FROM link_providers ORDER BY link_id, position`, batch, report, scanSourceLinkProvider, im.LinkProviders)
 		},
 		func() error {
 			return copyRows(ctx, s, "flows", `SELECT state_hash, link_id, created_at, expires_at, consumed_at FROM flows ORDER BY rowid`,
@@ -110,12 +114,12 @@ func (s *sqliteSource) copyInto(ctx context.Context, im *postgres.Import, batch 
 				batch, report, scanSourceEvent, im.Events)
 		},
 		func() error {
-			return copyRows(ctx, s, "confirmations", `SELECT id, identity_id, bot, channel, user_id, code_hash, attempts, expires_at
+			return copyRows(ctx, s, "confirmations", `SELECT id, identity_id, link_id, bot, channel, user_id, code_hash, attempts, expires_at
 				FROM confirmations ORDER BY id`, batch, report, scanSourceConfirmation, im.Confirmations)
 		},
 		func() error {
 			return copyRows(ctx, s, "webhook_outbox", `SELECT id, event_id, type, bot, identity_id, channel, user_id, provider,
-				provider_user_id, status, reason, created_at, state, attempts, next_attempt_at, last_error, delivered_at
+				provider_user_id, status, reason, identities, created_at, state, attempts, next_attempt_at, last_error, delivered_at
 				FROM webhook_outbox ORDER BY id`, batch, report, scanSourceOutbox, im.Outbox)
 		},
 		func() error {
@@ -199,17 +203,27 @@ func jsonScopes(s string) ([]string, error) {
 
 func scanSourceLink(r *sql.Rows) (store.Link, error) {
 	var (
-		l                      store.Link
-		scopes                 string
-		created, expires, used sql.NullInt64
+		l                                 store.Link
+		created, expires, used, cancelled sql.NullInt64
 	)
-	if err := r.Scan(&l.ID, &l.TokenHash, &l.Bot, &l.Provider, &l.Channel, &l.User, &scopes, &l.RedirectURL, &created, &expires, &used); err != nil {
-		return l, err
-	}
-	l.CreatedAt, l.ExpiresAt, l.UsedAt = msTime(created), msTime(expires), msTime(used)
-	var err error
-	l.Scopes, err = jsonScopes(scopes)
+	err := r.Scan(&l.ID, &l.TokenHash, &l.Bot, &l.Channel, &l.User, &l.UserLabel, &l.RedirectURL, &created, &expires, &used, &cancelled)
+	l.CreatedAt, l.ExpiresAt, l.UsedAt, l.CancelledAt = msTime(created), msTime(expires), msTime(used), msTime(cancelled)
 	return l, err
+}
+
+func scanSourceLinkProvider(r *sql.Rows) (postgres.LinkProviderRecord, error) {
+	var (
+		p                  postgres.LinkProviderRecord
+		scopes             string
+		identityID, linked sql.NullInt64
+	)
+	if err := r.Scan(&p.LinkID, &p.Position, &p.Provider, &scopes, &identityID, &linked); err != nil {
+		return p, err
+	}
+	p.IdentityID, p.LinkedAt = identityID.Int64, msTime(linked)
+	var err error
+	p.Scopes, err = jsonScopes(scopes)
+	return p, err
 }
 
 func scanSourceFlow(r *sql.Rows) (postgres.FlowRecord, error) {
@@ -252,22 +266,29 @@ func scanSourceEvent(r *sql.Rows) (store.Event, error) {
 func scanSourceConfirmation(r *sql.Rows) (store.Confirmation, error) {
 	var (
 		c       store.Confirmation
+		linkID  sql.NullInt64
 		expires sql.NullInt64
 	)
-	err := r.Scan(&c.ID, &c.IdentityID, &c.Bot, &c.Channel, &c.User, &c.CodeHash, &c.Attempts, &expires)
-	c.ExpiresAt = msTime(expires)
+	err := r.Scan(&c.ID, &c.IdentityID, &linkID, &c.Bot, &c.Channel, &c.User, &c.CodeHash, &c.Attempts, &expires)
+	c.LinkID, c.ExpiresAt = linkID.Int64, msTime(expires)
 	return c, err
 }
 
 func scanSourceOutbox(r *sql.Rows) (store.OutboxEvent, error) {
 	var (
 		e                        store.OutboxEvent
+		identities               string
 		created, next, delivered sql.NullInt64
 	)
-	err := r.Scan(&e.ID, &e.EventID, &e.Type, &e.Bot, &e.IdentityID, &e.Channel, &e.User, &e.Provider, &e.ProviderUserID,
-		&e.Status, &e.Reason, &created, &e.State, &e.Attempts, &next, &e.LastError, &delivered)
+	if err := r.Scan(&e.ID, &e.EventID, &e.Type, &e.Bot, &e.IdentityID, &e.Channel, &e.User, &e.Provider, &e.ProviderUserID,
+		&e.Status, &e.Reason, &identities, &created, &e.State, &e.Attempts, &next, &e.LastError, &delivered); err != nil {
+		return e, err
+	}
 	e.CreatedAt, e.NextAttemptAt, e.DeliveredAt = msTime(created), msTime(next), msTime(delivered)
-	return e, err
+	if identities == "" {
+		return e, nil
+	}
+	return e, json.Unmarshal([]byte(identities), &e.Identities)
 }
 
 func scanSourceSession(r *sql.Rows) (store.AdminSession, error) {

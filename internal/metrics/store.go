@@ -71,9 +71,13 @@ func (s *observedStore) ConsumeFlow(ctx context.Context, h []byte, now time.Time
 	return out, s.observe("consume_flow", err)
 }
 
-func (s *observedStore) CompleteLink(ctx context.Context, p store.CompleteLinkParams) (store.Identity, bool, error) {
-	id, created, err := s.Store.CompleteLink(ctx, p)
-	return id, created, s.observe("complete_link", err)
+func (s *observedStore) CompleteLink(ctx context.Context, p store.CompleteLinkParams) (store.Linked, error) {
+	out, err := s.Store.CompleteLink(ctx, p)
+	return out, s.observe("complete_link", err)
+}
+
+func (s *observedStore) CancelLink(ctx context.Context, linkID int64, now time.Time) error {
+	return s.observe("cancel_link", s.Store.CancelLink(ctx, linkID, now))
 }
 
 func (s *observedStore) Identities(ctx context.Context, q store.IdentityQuery) ([]store.Identity, error) {
@@ -90,7 +94,7 @@ func (s *observedStore) DeleteIdentity(ctx context.Context, bot string, id int64
 	return s.observe("delete_identity", s.Store.DeleteIdentity(ctx, bot, id, ev))
 }
 
-func (s *observedStore) Confirm(ctx context.Context, p store.ConfirmParams) (store.Identity, error) {
+func (s *observedStore) Confirm(ctx context.Context, p store.ConfirmParams) ([]store.Identity, error) {
 	out, err := s.Store.Confirm(ctx, p)
 	return out, s.observe("confirm", err)
 }
@@ -100,8 +104,8 @@ func (s *observedStore) Events(ctx context.Context, bot string, id int64) ([]sto
 	return out, s.observe("events", err)
 }
 
-func (s *observedStore) CountOpenFlows(ctx context.Context, bot, channel, user string, now time.Time) (int, error) {
-	n, err := s.Store.CountOpenFlows(ctx, bot, channel, user, now)
+func (s *observedStore) CountOpenFlows(ctx context.Context, linkID int64, now time.Time) (int, error) {
+	n, err := s.Store.CountOpenFlows(ctx, linkID, now)
 	return n, s.observe("count_open_flows", err)
 }
 

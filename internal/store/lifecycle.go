@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-// This file is the token lifecycle's part of the store (SPEC §4): refresh leases, the sealed
+// This file is the token lifecycle's part of the store: refresh leases, the sealed
 // values that key rotation re-encrypts, and the webhook outbox.
 
 // ErrLeaseLost: the caller no longer holds the refresh lease or outbox claim it names. It
@@ -67,13 +67,16 @@ type SealedValues struct {
 	AccessToken, AccessTokenSecret, RefreshToken []byte
 }
 
-// Webhook event types (SPEC §4).
+// Webhook event types (docs/openapi.yaml, webhooks).
 const (
 	WebhookLinked         = "identity.linked"
 	WebhookRelinked       = "identity.relinked"
 	WebhookConfirmed      = "identity.confirmed"
 	WebhookUnlinked       = "identity.unlinked"
 	WebhookRelinkRequired = "identity.relink_required"
+	// WebhookLinkCompleted: every provider of a link is linked (and, for a bot with
+	// confirm: code, confirmed). Its OutboxEvent lists the link's identities.
+	WebhookLinkCompleted = "link.completed"
 )
 
 // Outbox states.
@@ -98,13 +101,26 @@ type OutboxEvent struct {
 	ProviderUserID string
 	Status         string // the identity's status after the change
 	Reason         string // relink_required: a short machine-readable cause, e.g. invalid_grant
-	CreatedAt      time.Time
+	// Identities, for link.completed only: every identity the link linked, in the link's
+	// order. IdentityID is then the identity that completed the link (so the event is
+	// delivered after that identity's own), and Provider, ProviderUserID and Status are empty.
+	Identities []LinkedIdentity
+	CreatedAt  time.Time
 
 	State         string // one of the Outbox* constants
 	Attempts      int
 	NextAttemptAt time.Time
 	LastError     string // of the latest failed attempt; never a secret
 	DeliveredAt   time.Time
+}
+
+// LinkedIdentity is one identity a link.completed event lists. Backends keep an event's list
+// as its JSON (these tags), so that migrate-store copies it as it is.
+type LinkedIdentity struct {
+	ID             int64  `json:"id"`
+	Provider       string `json:"provider"`
+	ProviderUserID string `json:"provider_user_id"`
+	Status         string `json:"status"`
 }
 
 // OutboxQuery selects outbox events for operators, newest first. Empty fields match all.

@@ -47,20 +47,44 @@ const (
 	EventRelinkRequired = "relink_required"
 )
 
-// Link is a single-use invitation for one chat user to link one provider of one bot.
-// Only the SHA-256 of the link token is stored: a database dump does not reveal live links.
+// Link is an invitation for one chat user to link one or several providers of one bot, each
+// provider once. It is spent (UsedAt) when every provider is linked, or when the person who
+// opened it said "this is not me" (CancelledAt). Only the SHA-256 of the link token is stored:
+// a database dump does not reveal live links.
 type Link struct {
-	ID          int64
-	TokenHash   []byte
-	Bot         string
-	Provider    string
-	Channel     string
-	User        string
-	Scopes      []string // requested on top of the provider's configured scopes
-	RedirectURL string   // optional, already validated against the bot's redirect_origins
+	ID        int64
+	TokenHash []byte
+	Bot       string
+	Channel   string
+	User      string
+	// UserLabel is how the connect page names the chat user ("" : by channel and user).
+	UserLabel string
+	// Providers are the link's providers in the order the bot listed them: at least one, no
+	// name twice.
+	Providers   []LinkProvider
+	RedirectURL string // optional, already validated against the bot's redirect_origins
 	CreatedAt   time.Time
 	ExpiresAt   time.Time
-	UsedAt      time.Time // zero while unused
+	UsedAt      time.Time // spent; zero while a provider is still to be linked
+	CancelledAt time.Time // zero unless the link was cancelled (UsedAt is then the same time)
+}
+
+// LinkProvider is one provider of a link.
+type LinkProvider struct {
+	Provider   string
+	Scopes     []string  // requested on top of the provider's configured scopes
+	IdentityID int64     // the identity linked through the link; 0 while not linked
+	LinkedAt   time.Time // zero while not linked
+}
+
+// Provider returns the link's entry for a provider.
+func (l Link) Provider(name string) (LinkProvider, bool) {
+	for _, p := range l.Providers {
+		if p.Provider == name {
+			return p, true
+		}
+	}
+	return LinkProvider{}, false
 }
 
 // Flow is one browser's attempt to complete a link: created when the browser starts the auth,
@@ -131,10 +155,13 @@ type Event struct {
 }
 
 // Confirmation guards an identity of a `confirm: code` bot until the chat user types the code
-// shown on the success page. Only a keyed hash of the code is stored.
+// the connect page showed after the link's last provider. Only a keyed hash of the code is
+// stored. The identities of one link share one code: each has a confirmation with the same
+// LinkID and code hash, and confirming the code activates all of them.
 type Confirmation struct {
 	ID         int64
 	IdentityID int64
+	LinkID     int64 // 0 for a confirmation made before links had several providers
 	Bot        string
 	Channel    string
 	User       string
@@ -145,13 +172,25 @@ type Confirmation struct {
 
 // CompleteLinkParams is everything a successful callback writes, in one transaction.
 type CompleteLinkParams struct {
-	LinkID   int64
-	Identity Identity // ID, LinkedAt and Status of an existing identity are kept; see CompleteLink
-	// Confirmation, when non-nil, is created for the identity (IdentityID is filled in).
+	LinkID int64
+	// Identity is the account linked; its Provider names the link's provider it completes.
+	// ID, LinkedAt and Status of an existing identity are kept; see CompleteLink.
+	Identity Identity
+	// Confirmation, when non-nil and this completes the link, is created for every identity
+	// of the link (IdentityID and LinkID are filled in); otherwise it is ignored.
 	Confirmation *Confirmation
 	Now          time.Time
-	// Webhook also enqueues identity.linked (or identity.relinked) in the same transaction.
+	// Webhook also enqueues identity.linked (or identity.relinked) in the same transaction,
+	// and link.completed when this completes the link and no Confirmation is given.
 	Webhook bool
+}
+
+// Linked is what CompleteLink stored.
+type Linked struct {
+	Identity Identity
+	Created  bool // a new identity, not the same account linked again
+	// LinkComplete: this was the link's last provider; the link is spent now.
+	LinkComplete bool
 }
 
 // IdentityQuery selects identities of one chat user. Provider is optional.
@@ -170,7 +209,8 @@ type ConfirmParams struct {
 	CodeHash    []byte
 	MaxAttempts int // a confirmation that reached this many wrong attempts is void
 	Now         time.Time
-	// Webhook also enqueues identity.confirmed in the same transaction as the activation.
+	// Webhook also enqueues identity.confirmed for each identity the code activates, and
+	// link.completed for their link, in the same transaction as the activation.
 	Webhook bool
 }
 
@@ -180,12 +220,14 @@ type ConfirmParams struct {
 //   - Times are kept at millisecond precision and come back in UTC; a zero time is "none".
 //   - Something expires when now >= ExpiresAt.
 //   - A flow that is both consumed and expired reports ErrFlowConsumed.
-//   - CreateFlow and CompleteLink for a link that does not exist return ErrNotFound.
-//   - CompleteLink uses p.Now as the link's used time, the identity's updated time (and linked
-//     time when new) and the event's time; the times passed in the identity are ignored. It
-//     refuses an identity whose bot, provider, channel or user differ from the link's.
+//   - CreateFlow, CompleteLink and CancelLink for a link that does not exist return ErrNotFound.
+//   - CreateLink refuses a link without providers or with a provider twice.
+//   - CompleteLink uses p.Now as the provider's linked time (and the link's used time when it
+//     was the last), the identity's updated time (and linked time when new) and the event's
+//     time; the times passed in the identity are ignored. It refuses an identity whose bot,
+//     channel or user differ from the link's, or whose provider is not one of the link's.
 //   - Identities and Events return an empty slice, not nil; Events of another bot are empty.
-//   - A successful Confirm deletes every confirmation of that identity.
+//   - A successful Confirm deletes every confirmation of the identities it activates.
 type Store interface {
 	// CreateLink inserts a link and returns it with its ID.
 	CreateLink(ctx context.Context, l Link) (Link, error)
@@ -199,12 +241,17 @@ type Store interface {
 	// ErrNotFound for an unknown state, ErrFlowConsumed the second time, ErrExpired past expiry.
 	ConsumeFlow(ctx context.Context, stateHash []byte, now time.Time) (Link, error)
 
-	// CompleteLink, in one transaction: marks the link used (ErrLinkUsed if it already was),
-	// inserts the identity or updates the existing one with the same
-	// (bot, channel, user, provider, provider user id) keeping its ID, LinkedAt and — unless it
-	// was relink_required — its status; records a linked or relinked event; and creates the
-	// confirmation if one is given. It returns the stored identity and whether it was new.
-	CompleteLink(ctx context.Context, p CompleteLinkParams) (Identity, bool, error)
+	// CompleteLink, in one transaction: marks the identity's provider of the link linked
+	// (ErrLinkUsed if it already was, or if the link is spent); inserts the identity or updates
+	// the existing one with the same (bot, channel, user, provider, provider user id) keeping
+	// its ID, LinkedAt and — unless it was relink_required — its status; records a linked or
+	// relinked event; and, when no provider of the link is left, marks the link used and
+	// creates the confirmations. It returns the stored identity, whether it was new and
+	// whether the link is complete.
+	CompleteLink(ctx context.Context, p CompleteLinkParams) (Linked, error)
+	// CancelLink spends a link that is not spent yet ("this is not me"): ErrLinkUsed when it
+	// is. What was linked through it stays.
+	CancelLink(ctx context.Context, linkID int64, now time.Time) error
 
 	// Identities lists one chat user's identities, oldest first.
 	Identities(ctx context.Context, q IdentityQuery) ([]Identity, error)
@@ -215,11 +262,12 @@ type Store interface {
 	// unlinked event, in one transaction.
 	DeleteIdentity(ctx context.Context, bot string, id int64, ev Event) error
 
-	// Confirm activates the pending identity whose live confirmation for this chat user has
-	// this code hash, records a confirmed event and deletes the confirmation. On no match it
-	// counts a wrong attempt against every live confirmation of the user and returns
-	// ErrWrongCode; with no live confirmation at all it returns ErrNotFound.
-	Confirm(ctx context.Context, p ConfirmParams) (Identity, error)
+	// Confirm activates the pending identities whose live confirmations for this chat user
+	// have this code hash — every identity of one link, or one identity — records a confirmed
+	// event for each and deletes their confirmations. On no match it counts a wrong attempt
+	// against every live confirmation of the user and returns ErrWrongCode; with no live
+	// confirmation at all it returns ErrNotFound. Identities come back in the link's order.
+	Confirm(ctx context.Context, p ConfirmParams) ([]Identity, error)
 
 	// Events returns an identity's history, oldest first.
 	Events(ctx context.Context, bot string, identityID int64) ([]Event, error)
@@ -240,7 +288,7 @@ type Store interface {
 	Close() error
 }
 
-// ---- Operators' pages (SPEC §3.3) ----
+// ---- Operators' pages ----
 //
 // What the admin pages need beyond Store lives in its own interface, so that a backend can be
 // reviewed (and grown) one concern at a time. Every backend implements both; storetest runs
@@ -309,24 +357,24 @@ type AdminStore interface {
 	DeleteAdminSession(ctx context.Context, tokenHash []byte) error
 }
 
-// ---- Operations: abuse limits and readiness (SPEC §3.4) ----
+// ---- Operations: abuse limits and readiness ----
 //
 // What the broker needs to bound how much one chat user can make it hold, and what /readyz asks.
 
 // OperationsStore is part of Store.
 //
-//   - CountOpenFlows counts the flows of one chat user's links (bot, channel, user) that are
-//     neither consumed nor expired at now: sign-ins started in a browser that have not come
-//     back. Links of other bots or users never count.
+//   - CountOpenFlows counts the flows of one link that are neither consumed nor expired at
+//     now: sign-ins started in a browser that have not come back. Other links never count,
+//     so a link that leaked and is opened in a loop never blocks the user's other links.
 //   - SchemaCurrent fails when the database lacks a migration this binary knows (restored from
 //     an old backup, say), so a load balancer stops sending traffic to an instance that would
 //     fail on every write.
 type OperationsStore interface {
-	CountOpenFlows(ctx context.Context, bot, channel, user string, now time.Time) (int, error)
+	CountOpenFlows(ctx context.Context, linkID int64, now time.Time) (int, error)
 	SchemaCurrent(ctx context.Context) error
 }
 
-// ---- Usage of the API proxy (SPEC §3.2, the proxy row) ----
+// ---- Usage of the API proxy ----
 //
 // How much each identity is acted as, for operators: counted per call, shown on the admin
 // identity page.

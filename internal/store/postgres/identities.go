@@ -20,31 +20,33 @@ const identityColumns = `id, bot, channel, user_id, provider, provider_user_id,
 
 const selectIdentity = `SELECT ` + identityColumns + ` FROM identities`
 
-// CompleteLink marks the link used and stores the identity, its event, its optional
-// confirmation and its optional webhook in one transaction; see store.Store. Now is the
-// link's used_at, the identity's updated_at (and linked_at when it is new) and the event's
-// time.
+// CompleteLink marks the identity's provider of the link linked and stores the identity and
+// its event, and — when that was the link's last provider — spends the link and writes the
+// confirmations or link.completed, in one transaction; see store.Store. Now is the provider's
+// linked_at (and the link's used_at), the identity's updated_at (and linked_at when it is new)
+// and the event's time.
 //
-// Beyond the interface's contract, the identity must belong to the link's bot, provider,
-// channel and user: a broker bug must not be able to attach an account to someone else.
-func (s *Store) CompleteLink(ctx context.Context, p store.CompleteLinkParams) (store.Identity, bool, error) {
+// Beyond the interface's contract, the identity must belong to the link's bot, channel and
+// user, and to one of its providers: a broker bug must not be able to attach an account to
+// someone else. The link's row is locked first, so completions of one link on any number of
+// instances queue: the last of them sees every other provider linked and spends the link.
+func (s *Store) CompleteLink(ctx context.Context, p store.CompleteLinkParams) (store.Linked, error) {
 	in := withoutNUL(p.Identity)
 	if err := checkCompleteLink(p); err != nil {
-		return store.Identity{}, false, fmt.Errorf("postgres: complete link %d: %w", p.LinkID, err)
+		return store.Linked{}, fmt.Errorf("postgres: complete link %d: %w", p.LinkID, err)
 	}
-	var (
-		stored  store.Identity
-		created bool
-	)
+	var out store.Linked
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		if err := useLink(ctx, tx, p.LinkID, in, p); err != nil {
+		if err := lockOpenLink(ctx, tx, p.LinkID, in); err != nil {
 			return err
 		}
-		id, isNew, err := upsertIdentity(ctx, tx, in, p)
+		id, created, err := upsertIdentity(ctx, tx, in, p)
 		if err != nil {
 			return err
 		}
-		created = isNew
+		if err := claimProvider(ctx, tx, p.LinkID, in.Provider, id, p.Now); err != nil {
+			return err
+		}
 		kind := store.EventRelinked
 		if created {
 			kind = store.EventLinked
@@ -55,29 +57,27 @@ func (s *Store) CompleteLink(ctx context.Context, p store.CompleteLinkParams) (s
 		}); err != nil {
 			return err
 		}
-		if c := p.Confirmation; c != nil {
-			// The confirmation belongs to the identity's chat user, whatever the caller filled in.
-			_, err := tx.Exec(ctx, `INSERT INTO confirmations
-				(identity_id, bot, channel, user_id, code_hash, attempts, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-				id, in.Bot, in.Channel, in.User, c.CodeHash, c.Attempts, ts(c.ExpiresAt))
-			if err != nil {
-				return fmt.Errorf("insert confirmation: %w", err)
-			}
-		}
-		stored, err = scanIdentity(tx.QueryRow(ctx, selectIdentity+` WHERE id = $1`, id))
-		if err != nil || !p.Webhook {
+		stored, err := scanIdentity(tx.QueryRow(ctx, selectIdentity+` WHERE id = $1`, id))
+		if err != nil {
 			return err
 		}
-		typ := store.WebhookRelinked
-		if created {
-			typ = store.WebhookLinked
+		if p.Webhook {
+			typ := store.WebhookRelinked
+			if created {
+				typ = store.WebhookLinked
+			}
+			if err := enqueueWebhook(ctx, tx, typ, stored, "", p.Now); err != nil {
+				return err
+			}
 		}
-		return enqueueWebhook(ctx, tx, typ, stored, "", p.Now)
+		complete, err := finishIfLast(ctx, tx, p, stored)
+		out = store.Linked{Identity: stored, Created: created, LinkComplete: complete}
+		return err
 	})
 	if err != nil {
-		return store.Identity{}, false, fmt.Errorf("postgres: complete link %d: %w", p.LinkID, err)
+		return store.Linked{}, fmt.Errorf("postgres: complete link %d: %w", p.LinkID, err)
 	}
-	return stored, created, nil
+	return out, nil
 }
 
 // upsertIdentity stores the account under its natural key and returns its id and whether it
@@ -162,31 +162,6 @@ func checkCompleteLink(p store.CompleteLinkParams) error {
 
 func knownStatus(s string) bool {
 	return s == store.StatusActive || s == store.StatusPending || s == store.StatusRelinkRequired
-}
-
-// useLink marks the link used by this identity's chat user. Like ConsumeFlow, single use
-// rests on the conditional UPDATE (a racer on another instance waits for the row lock and
-// then finds used_at set); the follow-up read only explains a refusal.
-func useLink(ctx context.Context, tx pgx.Tx, linkID int64, in store.Identity, p store.CompleteLinkParams) error {
-	tag, err := tx.Exec(ctx, `UPDATE links SET used_at = $1
-		WHERE id = $2 AND used_at IS NULL AND bot = $3 AND provider = $4 AND channel = $5 AND user_id = $6`,
-		ts(p.Now), linkID, in.Bot, in.Provider, in.Channel, in.User)
-	if err != nil || tag.RowsAffected() == 1 {
-		return err
-	}
-	var used pgtype.Timestamptz
-	err = tx.QueryRow(ctx, `SELECT used_at FROM links WHERE id = $1`, linkID).Scan(&used)
-	switch {
-	case errors.Is(err, pgx.ErrNoRows):
-		return fmt.Errorf("link %w", store.ErrNotFound)
-	case err != nil:
-		return err
-	case used.Valid:
-		return store.ErrLinkUsed
-	default:
-		return fmt.Errorf("identity of %s/%s for %s user %q does not match the link",
-			in.Bot, in.Provider, in.Channel, in.User)
-	}
 }
 
 // Identities lists one chat user's identities, optionally of one provider, oldest first.

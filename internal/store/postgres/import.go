@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -17,7 +18,7 @@ import (
 // key file that sealed the tokens still opens them.
 
 // ImportTables are the tables an import fills, in the order it fills them (parents first).
-var ImportTables = []string{"links", "flows", "identities", "identity_events", "confirmations", "webhook_outbox", "admin_sessions", "proxy_usage"}
+var ImportTables = []string{"links", "link_providers", "flows", "identities", "identity_events", "confirmations", "webhook_outbox", "admin_sessions", "proxy_usage"}
 
 // ErrNotEmpty: the import's target already holds records.
 var ErrNotEmpty = errors.New("the target database is not empty")
@@ -26,6 +27,13 @@ var ErrNotEmpty = errors.New("the target database is not empty")
 type FlowRecord struct {
 	store.Flow
 	ConsumedAt time.Time
+}
+
+// LinkProviderRecord is one provider of a link, at its position in the link's order.
+type LinkProviderRecord struct {
+	LinkID   int64
+	Position int
+	store.LinkProvider
 }
 
 // UsageRecord is one identity's proxy usage.
@@ -123,14 +131,24 @@ func (im *Import) copy(ctx context.Context, table string, columns []string, rows
 	return nil
 }
 
-// Links copies links.
+// Links copies links without their providers (LinkProviders copies those).
 func (im *Import) Links(ctx context.Context, ls []store.Link) error {
 	rows := make([][]any, len(ls))
 	for i, l := range ls {
-		rows[i] = []any{l.ID, l.TokenHash, l.Bot, l.Provider, l.Channel, l.User, scopesArray(l.Scopes), l.RedirectURL,
-			ts(l.CreatedAt), ts(l.ExpiresAt), ts(l.UsedAt)}
+		rows[i] = []any{l.ID, l.TokenHash, l.Bot, l.Channel, l.User, l.UserLabel, l.RedirectURL,
+			ts(l.CreatedAt), ts(l.ExpiresAt), ts(l.UsedAt), ts(l.CancelledAt)}
 	}
-	return im.copy(ctx, "links", strings.Split(strings.Join(strings.Fields(linkColumns), ""), ","), rows)
+	return im.copy(ctx, "links", []string{"id", "token_hash", "bot", "channel", "user_id", "user_label", "redirect_url",
+		"created_at", "expires_at", "used_at", "cancelled_at"}, rows)
+}
+
+// LinkProviders copies the providers of links; their links must have been copied first.
+func (im *Import) LinkProviders(ctx context.Context, ps []LinkProviderRecord) error {
+	rows := make([][]any, len(ps))
+	for i, p := range ps {
+		rows[i] = []any{p.LinkID, p.Position, p.Provider, scopesArray(p.Scopes), nullID(p.IdentityID), ts(p.LinkedAt)}
+	}
+	return im.copy(ctx, "link_providers", []string{"link_id", "position", "provider", "scopes", "identity_id", "linked_at"}, rows)
 }
 
 // Flows copies flows; their links must have been copied first.
@@ -168,17 +186,25 @@ func (im *Import) Events(ctx context.Context, evs []store.Event) error {
 func (im *Import) Confirmations(ctx context.Context, cs []store.Confirmation) error {
 	rows := make([][]any, len(cs))
 	for i, c := range cs {
-		rows[i] = []any{c.ID, c.IdentityID, c.Bot, c.Channel, c.User, c.CodeHash, c.Attempts, ts(c.ExpiresAt)}
+		rows[i] = []any{c.ID, c.IdentityID, nullID(c.LinkID), c.Bot, c.Channel, c.User, c.CodeHash, c.Attempts, ts(c.ExpiresAt)}
 	}
-	return im.copy(ctx, "confirmations", []string{"id", "identity_id", "bot", "channel", "user_id", "code_hash", "attempts", "expires_at"}, rows)
+	return im.copy(ctx, "confirmations", []string{"id", "identity_id", "link_id", "bot", "channel", "user_id", "code_hash", "attempts", "expires_at"}, rows)
 }
 
 // Outbox copies webhook events. Claims are not copied: they belong to a running delivery loop.
 func (im *Import) Outbox(ctx context.Context, evs []store.OutboxEvent) error {
 	rows := make([][]any, len(evs))
 	for i, e := range evs {
+		identities := ""
+		if len(e.Identities) > 0 {
+			b, err := json.Marshal(e.Identities)
+			if err != nil {
+				return fmt.Errorf("postgres: import webhook %d: %w", e.ID, err)
+			}
+			identities = string(b)
+		}
 		rows[i] = []any{e.ID, e.EventID, e.Type, e.Bot, e.IdentityID, e.Channel, e.User, e.Provider, e.ProviderUserID,
-			e.Status, e.Reason, ts(e.CreatedAt), e.State, e.Attempts, ts(e.NextAttemptAt), e.LastError, ts(e.DeliveredAt)}
+			e.Status, e.Reason, identities, ts(e.CreatedAt), e.State, e.Attempts, ts(e.NextAttemptAt), e.LastError, ts(e.DeliveredAt)}
 	}
 	return im.copy(ctx, "webhook_outbox", strings.Split(strings.Join(strings.Fields(outboxColumns), ""), ","), rows)
 }

@@ -77,7 +77,7 @@ func TestTwoInstancesShareSingleUse(t *testing.T) {
 	a, b := open(t, dsn), open(t, dsn)
 	ctx := t.Context()
 	now := time.Date(2031, 3, 14, 15, 9, 26, 0, time.UTC)
-	l, err := a.CreateLink(ctx, store.Link{TokenHash: []byte("link"), Bot: "bot", Provider: "github", Channel: "slack", User: "U1",
+	l, err := a.CreateLink(ctx, store.Link{TokenHash: []byte("link"), Bot: "bot", Providers: []store.LinkProvider{{Provider: "github"}}, Channel: "slack", User: "U1",
 		CreatedAt: now, ExpiresAt: now.Add(time.Hour)})
 	if err != nil {
 		t.Fatal(err)
@@ -100,7 +100,7 @@ func TestTwoInstancesShareSingleUse(t *testing.T) {
 			_, ferr := s.ConsumeFlow(ctx, []byte("state"), now)
 			in := store.Identity{Bot: "bot", Provider: "github", Channel: "slack", User: "U1", ProviderUserID: "acct",
 				Status: store.StatusActive, AccessToken: []byte{byte(i)}, RefreshToken: []byte("r"), TokenType: "bearer"}
-			id, _, lerr := s.CompleteLink(ctx, store.CompleteLinkParams{LinkID: l.ID, Identity: in, Now: now})
+			done, lerr := s.CompleteLink(ctx, store.CompleteLinkParams{LinkID: l.ID, Identity: in, Now: now})
 			mu.Lock()
 			defer mu.Unlock()
 			if ferr == nil {
@@ -110,7 +110,7 @@ func TestTwoInstancesShareSingleUse(t *testing.T) {
 			}
 			if lerr == nil {
 				links++
-				ids = append(ids, id.ID)
+				ids = append(ids, done.Identity.ID)
 			} else if !errors.Is(lerr, store.ErrLinkUsed) {
 				t.Errorf("CompleteLink: %v", lerr)
 			}
@@ -176,18 +176,18 @@ func queryInts(t *testing.T, dsn, sql string) []int64 {
 func TestNULInAProfileField(t *testing.T) {
 	s := open(t, pgtest.DSN(t))
 	now := time.Date(2031, 3, 14, 15, 9, 26, 0, time.UTC)
-	l, err := s.CreateLink(t.Context(), store.Link{TokenHash: []byte("l"), Bot: "bot", Provider: "github", Channel: "slack", User: "U1",
+	l, err := s.CreateLink(t.Context(), store.Link{TokenHash: []byte("l"), Bot: "bot", Providers: []store.LinkProvider{{Provider: "github"}}, Channel: "slack", User: "U1",
 		CreatedAt: now, ExpiresAt: now.Add(time.Hour)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, _, err := s.CompleteLink(t.Context(), store.CompleteLinkParams{LinkID: l.ID, Now: now, Identity: store.Identity{
+	done, err := s.CompleteLink(t.Context(), store.CompleteLinkParams{LinkID: l.ID, Now: now, Identity: store.Identity{
 		Bot: "bot", Provider: "github", Channel: "slack", User: "U1", ProviderUserID: "1", Status: store.StatusActive,
 		Name: "Ada\x00Lovelace", NickName: "ada\x00", Scopes: []string{"re\x00po"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Name != "Ada\uFFFDLovelace" || got.NickName != "ada\uFFFD" || got.Scopes[0] != "re\uFFFDpo" {
+	if got := done.Identity; got.Name != "Ada\uFFFDLovelace" || got.NickName != "ada\uFFFD" || got.Scopes[0] != "re\uFFFDpo" {
 		t.Errorf("stored %q, %q, %q", got.Name, got.NickName, got.Scopes)
 	}
 }

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
@@ -16,7 +17,7 @@ import (
 )
 
 const outboxColumns = `id, event_id, type, bot, identity_id, channel, user_id, provider,
-	provider_user_id, status, reason, created_at, state, attempts, next_attempt_at, last_error,
+	provider_user_id, status, reason, identities, created_at, state, attempts, next_attempt_at, last_error,
 	delivered_at`
 
 // maxLastError bounds what a failed attempt leaves in last_error.
@@ -29,13 +30,27 @@ const maxLastError = 300
 // two events of one identity get their ids from the sequence in the order their transactions
 // commit: delivery order by id is the order of the changes.
 func enqueueWebhook(ctx context.Context, tx pgx.Tx, typ string, id store.Identity, reason string, at time.Time) error {
+	return insertOutbox(ctx, tx, store.OutboxEvent{Type: typ, Bot: id.Bot, IdentityID: id.ID, Channel: id.Channel, User: id.User,
+		Provider: id.Provider, ProviderUserID: id.ProviderUserID, Status: id.Status, Reason: reason}, at)
+}
+
+// insertOutbox writes e (its change's fields; the outbox fills in the rest) due at once.
+func insertOutbox(ctx context.Context, tx pgx.Tx, e store.OutboxEvent, at time.Time) error {
+	identities := ""
+	if len(e.Identities) > 0 {
+		b, err := json.Marshal(e.Identities)
+		if err != nil {
+			return fmt.Errorf("enqueue %s webhook: %w", e.Type, err)
+		}
+		identities = string(b)
+	}
 	_, err := tx.Exec(ctx, `INSERT INTO webhook_outbox
 		(event_id, type, bot, identity_id, channel, user_id, provider, provider_user_id, status, reason,
-		 created_at, next_attempt_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)`,
-		"evt_"+rand.Text(), typ, id.Bot, id.ID, id.Channel, id.User, id.Provider, id.ProviderUserID,
-		id.Status, reason, ts(at))
+		 identities, created_at, next_attempt_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)`,
+		"evt_"+rand.Text(), e.Type, e.Bot, e.IdentityID, e.Channel, e.User, e.Provider, e.ProviderUserID,
+		e.Status, e.Reason, identities, ts(at))
 	if err != nil {
-		return fmt.Errorf("enqueue %s webhook: %w", typ, err)
+		return fmt.Errorf("enqueue %s webhook: %w", e.Type, err)
 	}
 	return nil
 }
@@ -160,11 +175,17 @@ func (s *Store) PruneOutbox(ctx context.Context, deliveredBefore time.Time) (int
 func scanOutbox(row rowScanner) (store.OutboxEvent, error) {
 	var (
 		e                        store.OutboxEvent
+		identities               string
 		created, next, delivered pgtype.Timestamptz
 	)
 	err := row.Scan(&e.ID, &e.EventID, &e.Type, &e.Bot, &e.IdentityID, &e.Channel, &e.User, &e.Provider,
-		&e.ProviderUserID, &e.Status, &e.Reason, &created, &e.State, &e.Attempts, &next, &e.LastError,
+		&e.ProviderUserID, &e.Status, &e.Reason, &identities, &created, &e.State, &e.Attempts, &next, &e.LastError,
 		&delivered)
+	if err == nil && identities != "" {
+		if err = json.Unmarshal([]byte(identities), &e.Identities); err != nil {
+			err = fmt.Errorf("webhook %d: identities: %w", e.ID, err)
+		}
+	}
 	e.CreatedAt, e.NextAttemptAt, e.DeliveredAt = fromTS(created), fromTS(next), fromTS(delivered)
 	return e, err
 }

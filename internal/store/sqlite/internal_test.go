@@ -1,6 +1,8 @@
 package sqlite
 
 import (
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -27,7 +29,7 @@ func TestReadPoolCannotWrite(t *testing.T) {
 	}
 }
 
-// The hot and the per-user queries must search an index, never scan a table.
+// The hot and the per-user queries must search an index, never scan a table or sort.
 func TestQueriesUseIndexes(t *testing.T) {
 	s, err := Open(t.Context(), t.TempDir()+"/db")
 	if err != nil {
@@ -42,9 +44,12 @@ func TestQueriesUseIndexes(t *testing.T) {
 		{selectIdentity + ` WHERE id = ? AND bot = ?`, []any{1, "b"}, "INTEGER PRIMARY KEY"},
 		{selectIdentitiesOfUser, []any{"b", "c", "u"}, "sqlite_autoindex_identities_1"},
 		{selectIdentitiesOfUserOf, []any{"b", "c", "u", "p"}, "sqlite_autoindex_identities_1"},
-		{selectLink + ` WHERE token_hash = ?`, []any{[]byte("h")}, "sqlite_autoindex_links_1"},
+		{selectLink + ` WHERE l.token_hash = ?` + selectLinkOrder, []any{[]byte("h")}, "sqlite_autoindex_links_1"},
+		{selectLink + ` WHERE l.token_hash = ?` + selectLinkOrder, []any{[]byte("h")}, "SEARCH p USING PRIMARY KEY (link_id=?)"},
+		{`SELECT linked_at FROM link_providers WHERE link_id = ? AND provider = ?`, []any{1, "p"}, "sqlite_autoindex_link_providers_2"},
+		{`SELECT c.identity_id FROM confirmations c WHERE c.link_id = ?`, []any{1}, "confirmations_link"},
 		{`SELECT consumed_at FROM flows WHERE state_hash = ?`, []any{[]byte("h")}, "sqlite_autoindex_flows_1"},
-		{`SELECT identity_id, code_hash FROM confirmations` + liveConfirmations, []any{"b", "c", "u", 0, 5}, "confirmations_user"},
+		{`SELECT identity_id, link_id, code_hash FROM confirmations` + liveConfirmations, []any{"b", "c", "u", 0, 5}, "confirmations_user"},
 		{`SELECT id FROM identity_events WHERE identity_id = ? AND bot = ? ORDER BY id`, []any{1, "b"}, "identity_events_identity"},
 	} {
 		rows, err := s.reader.QueryContext(t.Context(), `EXPLAIN QUERY PLAN `+q.query, q.args...)
@@ -62,8 +67,55 @@ func TestQueriesUseIndexes(t *testing.T) {
 		}
 		rows.Close()
 		joined := strings.Join(plan, "; ")
-		if !strings.Contains(joined, q.index) || strings.Contains(joined, "SCAN ") {
+		if !strings.Contains(joined, q.index) || strings.Contains(joined, "SCAN ") || strings.Contains(joined, "TEMP B-TREE") {
 			t.Errorf("plan of %s:\n  %s\nwant a search using %s", q.query, joined, q.index)
 		}
+	}
+}
+
+// TestConnectMigrationKeepsLinks: a link made before links had several providers reads back
+// after 0006 with its provider, scopes and use, and a used one counts as linked.
+func TestConnectMigrationKeepsLinks(t *testing.T) {
+	ms, err := loadMigrations(migrationFiles, "migrations")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := open(filepath.Join(t.TempDir(), "old.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := t.Context()
+	if err := applyMigrations(ctx, s.writer, ms[:5]); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		`INSERT INTO links (token_hash, bot, provider, channel, user_id, scopes, created_at, expires_at, used_at)
+			VALUES (x'01', 'b', 'github', 'c', 'u', '["repo"]', 1000, 2000, NULL)`,
+		`INSERT INTO links (token_hash, bot, provider, channel, user_id, scopes, created_at, expires_at, used_at)
+			VALUES (x'02', 'b', 'twitter', 'c', 'u', '[]', 1000, 2000, 1500)`,
+	} {
+		if _, err := s.writer.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.init(ctx); err != nil {
+		t.Fatal(err)
+	}
+	open, err := s.LinkByTokenHash(ctx, []byte{1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	used, err := s.LinkByTokenHash(ctx, []byte{2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(open.Providers) != 1 || open.Providers[0].Provider != "github" || !slices.Equal(open.Providers[0].Scopes, []string{"repo"}) ||
+		!open.Providers[0].LinkedAt.IsZero() || !open.UsedAt.IsZero() || open.UserLabel != "" {
+		t.Errorf("open link after the migration: %+v", open)
+	}
+	if len(used.Providers) != 1 || used.Providers[0].Provider != "twitter" || used.Providers[0].LinkedAt.UnixMilli() != 1500 ||
+		used.UsedAt.UnixMilli() != 1500 || !used.CancelledAt.IsZero() {
+		t.Errorf("used link after the migration: %+v", used)
 	}
 }

@@ -6,20 +6,18 @@ import (
 	"time"
 )
 
-// CountOpenFlows counts the chat user's flows that are neither consumed nor expired at now.
-// It walks the user's links by the links_user index and their flows by flows_link_id
-// (operations_test.go pins the plan).
-func (s *Store) CountOpenFlows(ctx context.Context, bot, channel, user string, now time.Time) (int, error) {
+// CountOpenFlows counts the link's flows that are neither consumed nor expired at now, by
+// flows_link_id (operations_test.go pins the plan).
+func (s *Store) CountOpenFlows(ctx context.Context, linkID int64, now time.Time) (int, error) {
 	var n int
-	err := s.reader.QueryRowContext(ctx, countOpenFlows, bot, channel, user, millis(now)).Scan(&n)
+	err := s.reader.QueryRowContext(ctx, countOpenFlows, linkID, millis(now)).Scan(&n)
 	if err != nil {
-		return 0, fmt.Errorf("sqlite: count open flows of %s/%s: %w", bot, channel, err)
+		return 0, fmt.Errorf("sqlite: count open flows of link %d: %w", linkID, err)
 	}
 	return n, nil
 }
 
-const countOpenFlows = `SELECT count(*) FROM links l JOIN flows f ON f.link_id = l.id
-	WHERE l.bot = ? AND l.channel = ? AND l.user_id = ? AND f.consumed_at IS NULL AND f.expires_at > ?`
+const countOpenFlows = `SELECT count(*) FROM flows WHERE link_id = ? AND consumed_at IS NULL AND expires_at > ?`
 
 // SchemaCurrent fails unless every migration embedded in this binary is applied.
 func (s *Store) SchemaCurrent(ctx context.Context) error {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
@@ -13,9 +14,11 @@ import (
 	"github.com/oauthbroker/oauthbroker/internal/store"
 )
 
-const selectOutbox = `SELECT id, event_id, type, bot, identity_id, channel, user_id, provider,
-	provider_user_id, status, reason, created_at, state, attempts, next_attempt_at, last_error,
-	delivered_at FROM webhook_outbox`
+const selectOutbox = `SELECT ` + outboxColumns + ` FROM webhook_outbox`
+
+const outboxColumns = `id, event_id, type, bot, identity_id, channel, user_id, provider,
+	provider_user_id, status, reason, identities, created_at, state, attempts, next_attempt_at, last_error,
+	delivered_at`
 
 // maxLastError bounds what a failed attempt leaves in last_error.
 const maxLastError = 300
@@ -23,13 +26,27 @@ const maxLastError = 300
 // enqueueWebhook writes one webhook event for id into the outbox, inside the caller's
 // transaction: the event exists exactly when the change it announces does. It is due at once.
 func enqueueWebhook(ctx context.Context, tx *sql.Tx, typ string, id store.Identity, reason string, at time.Time) error {
+	return insertOutbox(ctx, tx, store.OutboxEvent{Type: typ, Bot: id.Bot, IdentityID: id.ID, Channel: id.Channel, User: id.User,
+		Provider: id.Provider, ProviderUserID: id.ProviderUserID, Status: id.Status, Reason: reason}, at)
+}
+
+// insertOutbox writes e (its change's fields; the outbox fills in the rest) due at once.
+func insertOutbox(ctx context.Context, tx *sql.Tx, e store.OutboxEvent, at time.Time) error {
+	identities := ""
+	if len(e.Identities) > 0 {
+		b, err := json.Marshal(e.Identities)
+		if err != nil {
+			return fmt.Errorf("enqueue %s webhook: %w", e.Type, err)
+		}
+		identities = string(b)
+	}
 	_, err := tx.ExecContext(ctx, `INSERT INTO webhook_outbox
 		(event_id, type, bot, identity_id, channel, user_id, provider, provider_user_id, status, reason,
-		 created_at, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		"evt_"+rand.Text(), typ, id.Bot, id.ID, id.Channel, id.User, id.Provider, id.ProviderUserID,
-		id.Status, reason, millis(at), millis(at))
+		 identities, created_at, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		"evt_"+rand.Text(), e.Type, e.Bot, e.IdentityID, e.Channel, e.User, e.Provider, e.ProviderUserID,
+		e.Status, e.Reason, identities, millis(at), millis(at))
 	if err != nil {
-		return fmt.Errorf("enqueue %s webhook: %w", typ, err)
+		return fmt.Errorf("enqueue %s webhook: %w", e.Type, err)
 	}
 	return nil
 }
@@ -55,9 +72,7 @@ func (s *Store) ClaimDue(ctx context.Context, holder string, now, until time.Tim
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		rows, err := tx.QueryContext(ctx, `UPDATE webhook_outbox SET claimed_by = ?, claimed_until = ?
 			WHERE id IN (`+dueEvents+`)
-			RETURNING id, event_id, type, bot, identity_id, channel, user_id, provider,
-				provider_user_id, status, reason, created_at, state, attempts, next_attempt_at, last_error,
-				delivered_at`,
+			RETURNING `+outboxColumns,
 			holder, millis(until), millis(now), millis(now), limit)
 		if err != nil {
 			return err
@@ -167,12 +182,18 @@ func scanOutboxRows(rows *sql.Rows) ([]store.OutboxEvent, error) {
 	for rows.Next() {
 		var (
 			e                        store.OutboxEvent
+			identities               string
 			created, next, delivered sql.NullInt64
 		)
 		if err := rows.Scan(&e.ID, &e.EventID, &e.Type, &e.Bot, &e.IdentityID, &e.Channel, &e.User, &e.Provider,
-			&e.ProviderUserID, &e.Status, &e.Reason, &created, &e.State, &e.Attempts, &next, &e.LastError,
+			&e.ProviderUserID, &e.Status, &e.Reason, &identities, &created, &e.State, &e.Attempts, &next, &e.LastError,
 			&delivered); err != nil {
 			return nil, err
+		}
+		if identities != "" {
+			if err := json.Unmarshal([]byte(identities), &e.Identities); err != nil {
+				return nil, fmt.Errorf("webhook %d: identities: %w", e.ID, err)
+			}
 		}
 		e.CreatedAt, e.NextAttemptAt, e.DeliveredAt = fromMillis(created), fromMillis(next), fromMillis(delivered)
 		out = append(out, e)

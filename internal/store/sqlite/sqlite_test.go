@@ -106,7 +106,7 @@ func TestReopenKeepsDataAndMigratesNothingTwice(t *testing.T) {
 		t.Fatalf("first Open: %v", err)
 	}
 	l, err := s.CreateLink(t.Context(), store.Link{
-		TokenHash: []byte("hash"), Bot: "b", Provider: "p", Channel: "c", User: "u",
+		TokenHash: []byte("hash"), Bot: "b", Channel: "c", User: "u", Providers: []store.LinkProvider{{Provider: "p"}},
 		CreatedAt: time.UnixMilli(1), ExpiresAt: time.UnixMilli(2),
 	})
 	if err != nil {
@@ -196,14 +196,14 @@ func TestCompleteLinkRefusesAnIdentityOfAnotherChatUser(t *testing.T) {
 	ctx := t.Context()
 	now := time.UnixMilli(1_900_000_000_000)
 	l, err := s.CreateLink(ctx, store.Link{
-		TokenHash: []byte("hash"), Bot: "b", Provider: "github", Channel: "slack", User: "victim",
+		TokenHash: []byte("hash"), Bot: "b", Channel: "slack", User: "victim", Providers: []store.LinkProvider{{Provider: "github"}},
 		CreatedAt: now, ExpiresAt: now.Add(time.Minute),
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	in := store.Identity{Bot: "b", Provider: "github", Channel: "slack", User: "attacker", ProviderUserID: "1", Status: store.StatusActive}
-	_, _, err = s.CompleteLink(ctx, store.CompleteLinkParams{LinkID: l.ID, Identity: in, Now: now})
+	_, err = s.CompleteLink(ctx, store.CompleteLinkParams{LinkID: l.ID, Identity: in, Now: now})
 	if err == nil || errors.Is(err, store.ErrLinkUsed) || errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("CompleteLink with another user's identity: %v, want a mismatch error", err)
 	}

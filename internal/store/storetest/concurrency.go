@@ -64,10 +64,10 @@ var concurrencyTests = []test{
 		ids := make([]store.Identity, racers)
 		errs := race(racers, func(i int) error {
 			// Each racer brings another account, so a second winner would show as a second identity.
-			var err error
-			ids[i], _, err = s.CompleteLink(t.Context(), store.CompleteLinkParams{
+			got, err := s.CompleteLink(t.Context(), store.CompleteLinkParams{
 				LinkID: l.ID, Identity: newIdentity(l, fmt.Sprint(i)), Now: t0.Add(time.Minute),
 			})
+			ids[i] = got.Identity
 			return err
 		})
 		w := oneWinner(t, "CompleteLink", errs, store.ErrLinkUsed)
@@ -89,9 +89,10 @@ var concurrencyTests = []test{
 			if err != nil {
 				return err
 			}
-			ids[i], _, err = s.CompleteLink(t.Context(), store.CompleteLinkParams{
+			got, err := s.CompleteLink(t.Context(), store.CompleteLinkParams{
 				LinkID: l.ID, Identity: newIdentity(l, "583231"), Now: t0.Add(time.Minute),
 			})
+			ids[i] = got.Identity
 			return err
 		})
 		for i, err := range errs {

@@ -35,9 +35,18 @@ func confirmParams(codeHash []byte, now time.Time) store.ConfirmParams {
 	return store.ConfirmParams{Bot: bot, Channel: channel, User: user, CodeHash: codeHash, MaxAttempts: maxAttempts, Now: now}
 }
 
+// confirm types the code at now; a match must activate exactly one identity (the suite's
+// pending identities come from links of one provider; connect.go has links of several).
 func confirm(t testing.TB, s store.Store, code string, now time.Time) (store.Identity, error) {
 	t.Helper()
-	return s.Confirm(t.Context(), confirmParams(hash(code), now))
+	got, err := s.Confirm(t.Context(), confirmParams(hash(code), now))
+	if err != nil {
+		return store.Identity{}, err
+	}
+	if len(got) != 1 {
+		t.Fatalf("Confirm activated %d identities, want 1", len(got))
+	}
+	return got[0], nil
 }
 
 // wrongCodes types n wrong codes, each of which must be ErrWrongCode.

@@ -101,7 +101,7 @@ var completeLinkTests = []test{
 
 		other := newIdentity(l, "2")
 		other.Status = store.StatusPending
-		_, _, err := s.CompleteLink(t.Context(), store.CompleteLinkParams{
+		_, err := s.CompleteLink(t.Context(), store.CompleteLinkParams{
 			LinkID: l.ID, Identity: other, Now: t0.Add(time.Minute),
 			Confirmation: &store.Confirmation{CodeHash: hash("code:123456"), ExpiresAt: t0.Add(10 * time.Minute)},
 		})
@@ -122,7 +122,7 @@ var completeLinkTests = []test{
 		in := newIdentity(l, "1")
 		first, _ := completeLink(t, s, store.CompleteLinkParams{LinkID: l.ID, Identity: in, Now: t0})
 		in.Name, in.AccessToken = "Mallory", []byte("other-access")
-		_, _, err := s.CompleteLink(t.Context(), store.CompleteLinkParams{LinkID: l.ID, Identity: in, Now: t0.Add(time.Minute)})
+		_, err := s.CompleteLink(t.Context(), store.CompleteLinkParams{LinkID: l.ID, Identity: in, Now: t0.Add(time.Minute)})
 		wantErr(t, "CompleteLink", err, store.ErrLinkUsed)
 		checkIdentity(t, getIdentity(t, s, first.ID), first)
 		if kinds := eventKinds(events(t, s, first.ID)); !slices.Equal(kinds, []string{store.EventLinked}) {
@@ -130,7 +130,7 @@ var completeLinkTests = []test{
 		}
 	}},
 	{"an unknown link is not found", func(t *testing.T, s store.Store) {
-		_, _, err := s.CompleteLink(t.Context(), store.CompleteLinkParams{
+		_, err := s.CompleteLink(t.Context(), store.CompleteLinkParams{
 			LinkID: 4242, Identity: account("github", "1"), Now: t0,
 		})
 		wantErr(t, "CompleteLink", err, store.ErrNotFound)
@@ -140,7 +140,7 @@ var completeLinkTests = []test{
 	}},
 	{"a confirmation is created for the identity", func(t *testing.T, s store.Store) {
 		pending := linkPending(t, s, "1", "code:123456", t0)
-		got, err := s.Confirm(t.Context(), confirmParams(hash("code:123456"), t0.Add(time.Minute)))
+		got, err := confirm(t, s, "code:123456", t0.Add(time.Minute))
 		if err != nil {
 			t.Fatalf("Confirm: %v", err)
 		}

@@ -12,17 +12,24 @@ import (
 func checkLink(t testing.TB, got, want store.Link) {
 	t.Helper()
 	if got.ID != want.ID || !bytes.Equal(got.TokenHash, want.TokenHash) || got.Bot != want.Bot ||
-		got.Provider != want.Provider || got.Channel != want.Channel || got.User != want.User ||
-		!slices.Equal(got.Scopes, want.Scopes) || got.RedirectURL != want.RedirectURL ||
-		!got.CreatedAt.Equal(want.CreatedAt) || !got.ExpiresAt.Equal(want.ExpiresAt) || !got.UsedAt.Equal(want.UsedAt) {
+		got.Channel != want.Channel || got.User != want.User || got.UserLabel != want.UserLabel ||
+		!slices.EqualFunc(got.Providers, want.Providers, sameLinkProvider) || got.RedirectURL != want.RedirectURL ||
+		!got.CreatedAt.Equal(want.CreatedAt) || !got.ExpiresAt.Equal(want.ExpiresAt) || !got.UsedAt.Equal(want.UsedAt) ||
+		!got.CancelledAt.Equal(want.CancelledAt) {
 		t.Fatalf("link\n got %+v\nwant %+v", got, want)
 	}
 }
 
+func sameLinkProvider(a, b store.LinkProvider) bool {
+	return a.Provider == b.Provider && slices.Equal(a.Scopes, b.Scopes) && a.IdentityID == b.IdentityID && a.LinkedAt.Equal(b.LinkedAt)
+}
+
 var linkTests = []test{
 	{"create returns the link with an id and it reads back by token hash", func(t *testing.T, s store.Store) {
-		want := newLink("a", "github")
-		want.Scopes = []string{"repo", "read:org"}
+		want := newLink("a", "github", "twitter")
+		want.Providers[0].Scopes = []string{"repo", "read:org"}
+		want.Providers[1].Scopes = nil
+		want.UserLabel = "Ada (@ada) ✓"
 		want.RedirectURL = "https://bot.example/done?x=1"
 		got := createLink(t, s, want)
 		if got.ID == 0 {
@@ -57,12 +64,13 @@ var linkTests = []test{
 	{"a used link still reads back, with the time it was used", func(t *testing.T, s store.Store) {
 		l := createLink(t, s, newLink("a", "github"))
 		now := t0.Add(2 * time.Minute)
-		completeLink(t, s, store.CompleteLinkParams{LinkID: l.ID, Identity: newIdentity(l, "1"), Now: now})
+		id, _ := completeLink(t, s, store.CompleteLinkParams{LinkID: l.ID, Identity: newIdentity(l, "1"), Now: now})
 		got, err := s.LinkByTokenHash(t.Context(), l.TokenHash)
 		if err != nil {
 			t.Fatalf("LinkByTokenHash: %v", err)
 		}
 		l.UsedAt = now
+		l.Providers[0].IdentityID, l.Providers[0].LinkedAt = id.ID, now
 		checkLink(t, got, l)
 	}},
 	{"an expired link still reads back: the caller decides", func(t *testing.T, s store.Store) {

@@ -38,7 +38,8 @@ func types(evs []store.OutboxEvent) []string {
 	return out
 }
 
-// linkNotified links in with a webhook, as the broker does for a bot with a webhook_url.
+// linkNotified links in with a webhook, as the broker does for a bot with a webhook_url: the
+// outbox gets identity.linked (or relinked) and, as the link had one provider, link.completed.
 func linkNotified(t testing.TB, s store.Store, in store.Identity, now time.Time) store.Identity {
 	t.Helper()
 	l := newLink(fmt.Sprint(now.UnixNano(), in.ProviderUserID), in.Provider)
@@ -83,8 +84,9 @@ var outboxTests = []test{
 			t.Fatal(err)
 		}
 		evs := outbox(t, s, "")
-		want := []string{"identity.linked#" + fmt.Sprint(a.ID), "identity.relinked#" + fmt.Sprint(a.ID),
-			"identity.linked#" + fmt.Sprint(b.ID), "identity.confirmed#" + fmt.Sprint(b.ID), "identity.unlinked#" + fmt.Sprint(a.ID)}
+		ida, idb := fmt.Sprint(a.ID), fmt.Sprint(b.ID)
+		want := []string{"identity.linked#" + ida, "link.completed#" + ida, "identity.relinked#" + ida, "link.completed#" + ida,
+			"identity.linked#" + idb, "identity.confirmed#" + idb, "link.completed#" + idb, "identity.unlinked#" + ida}
 		if got := types(evs); !slices.Equal(got, want) {
 			t.Fatalf("outbox %v, want %v", got, want)
 		}
@@ -94,8 +96,8 @@ var outboxTests = []test{
 			!e.CreatedAt.Equal(t0.Add(time.Second)) || !e.NextAttemptAt.Equal(e.CreatedAt) {
 			t.Errorf("first event %+v", e)
 		}
-		if evs[2].Status != store.StatusPending || evs[3].Status != store.StatusActive {
-			t.Errorf("statuses %q, %q: want pending at link, active at confirm", evs[2].Status, evs[3].Status)
+		if evs[4].Status != store.StatusPending || evs[5].Status != store.StatusActive {
+			t.Errorf("statuses %q, %q: want pending at link, active at confirm", evs[4].Status, evs[5].Status)
 		}
 		ids := map[string]bool{}
 		for _, e := range evs {
@@ -108,30 +110,39 @@ var outboxTests = []test{
 	{"a failed change enqueues nothing", func(t *testing.T, s store.Store) {
 		l := createLink(t, s, newLink("a", "github"))
 		completeLink(t, s, store.CompleteLinkParams{LinkID: l.ID, Identity: newIdentity(l, "1"), Now: t0, Webhook: true})
-		_, _, err := s.CompleteLink(t.Context(), store.CompleteLinkParams{LinkID: l.ID, Identity: newIdentity(l, "2"), Now: t0, Webhook: true})
+		_, err := s.CompleteLink(t.Context(), store.CompleteLinkParams{LinkID: l.ID, Identity: newIdentity(l, "2"), Now: t0, Webhook: true})
 		wantErr(t, "CompleteLink of a used link", err, store.ErrLinkUsed)
 		err = s.DeleteIdentity(t.Context(), bot, 404, store.Event{At: t0, Webhook: true})
 		wantErr(t, "DeleteIdentity of nothing", err, store.ErrNotFound)
-		if n := len(outbox(t, s, "")); n != 1 {
-			t.Fatalf("%d events, want only the first link's", n)
+		if n := len(outbox(t, s, "")); n != 2 {
+			t.Fatalf("%d events, want only the first link's two", n)
 		}
 	}},
 	{"ClaimDue keeps one identity's events in order and skips claimed and future ones", func(t *testing.T, s store.Store) {
 		a := linkNotified(t, s, account("github", "1"), t0)
-		linkNotified(t, s, account("github", "1"), t0.Add(time.Second)) // a's second event
+		linkNotified(t, s, account("github", "1"), t0.Add(time.Second)) // a's third and fourth events
 		b := linkNotified(t, s, account("github", "2"), t0.Add(2*time.Second))
+		ida, idb := fmt.Sprint(a.ID), fmt.Sprint(b.ID)
 		got := claim(t, s, "w1", t0.Add(time.Minute), 10)
-		if want := []string{"identity.linked#" + fmt.Sprint(a.ID), "identity.linked#" + fmt.Sprint(b.ID)}; !slices.Equal(types(got), want) {
+		if want := []string{"identity.linked#" + ida, "identity.linked#" + idb}; !slices.Equal(types(got), want) {
 			t.Fatalf("first claim %v, want %v", types(got), want)
 		}
 		if again := claim(t, s, "w2", t0.Add(time.Minute), 10); len(again) != 0 {
 			t.Fatalf("claimed twice: %v", types(again))
 		}
-		// a's first event fails and backs off: its second must wait behind it.
+		// a's first event fails and backs off: its next ones must wait behind it; b's next one
+		// follows its delivered first.
 		if err := s.MarkFailed(t.Context(), got[0].ID, "w1", t0.Add(2*time.Minute), "HTTP 500"); err != nil {
 			t.Fatal(err)
 		}
 		if err := s.MarkDelivered(t.Context(), got[1].ID, "w1", t0.Add(time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+		bNext := claim(t, s, "w2", t0.Add(time.Minute), 10)
+		if want := []string{"link.completed#" + idb}; !slices.Equal(types(bNext), want) {
+			t.Fatalf("during a's back-off: %v, want %v", types(bNext), want)
+		}
+		if err := s.MarkDelivered(t.Context(), bNext[0].ID, "w2", t0.Add(time.Minute)); err != nil {
 			t.Fatal(err)
 		}
 		if again := claim(t, s, "w2", t0.Add(time.Minute), 10); len(again) != 0 {
@@ -148,7 +159,7 @@ var outboxTests = []test{
 		}
 		// Dead is final, and no longer holds the identity's next event back.
 		next := claim(t, s, "w2", t0.Add(2*time.Minute), 10)
-		if want := []string{"identity.relinked#" + fmt.Sprint(a.ID)}; !slices.Equal(types(next), want) {
+		if want := []string{"link.completed#" + ida}; !slices.Equal(types(next), want) {
 			t.Fatalf("after the dead event: %v, want %v", types(next), want)
 		}
 		dead := outbox(t, s, store.OutboxDead)
@@ -156,7 +167,7 @@ var outboxTests = []test{
 			t.Errorf("dead %+v", dead)
 		}
 		delivered := outbox(t, s, store.OutboxDelivered)
-		if len(delivered) != 1 || delivered[0].ID != got[1].ID || !delivered[0].DeliveredAt.Equal(t0.Add(time.Minute)) {
+		if len(delivered) != 2 || delivered[0].ID != got[1].ID || !delivered[0].DeliveredAt.Equal(t0.Add(time.Minute)) {
 			t.Errorf("delivered %+v", delivered)
 		}
 	}},
@@ -202,6 +213,7 @@ var outboxTests = []test{
 		for i := range 3 {
 			linkNotified(t, s, account("github", fmt.Sprint(i)), t0)
 		}
+		all := outbox(t, s, "") // each link: identity.linked, link.completed
 		got := claim(t, s, "w", t0, 3)
 		if err := s.MarkDelivered(t.Context(), got[0].ID, "w", t0); err != nil {
 			t.Fatal(err)
@@ -210,12 +222,15 @@ var outboxTests = []test{
 			t.Fatal(err)
 		}
 		page, err := s.OutboxEvents(t.Context(), store.OutboxQuery{Limit: 2})
-		if err != nil || len(page) != 2 || page[0].ID != got[2].ID {
+		if err != nil || len(all) != 6 || len(page) != 2 || page[0].ID != all[5].ID || page[1].ID != all[4].ID {
 			t.Fatalf("first page %+v, %v", page, err)
 		}
 		rest, err := s.OutboxEvents(t.Context(), store.OutboxQuery{BeforeID: page[1].ID, Limit: 2})
-		if err != nil || len(rest) != 1 || rest[0].ID != got[0].ID {
+		if err != nil || len(rest) != 2 || rest[0].ID != all[3].ID || rest[1].ID != all[2].ID {
 			t.Fatalf("second page %+v, %v", rest, err)
+		}
+		if dead := outbox(t, s, store.OutboxDead); len(dead) != 1 || dead[0].ID != got[1].ID {
+			t.Fatalf("dead %+v", dead)
 		}
 		if other, _ := s.OutboxEvents(t.Context(), store.OutboxQuery{Bot: "otherbot", Limit: 10}); len(other) != 0 {
 			t.Errorf("another bot's events: %+v", other)
@@ -231,7 +246,7 @@ var outboxTests = []test{
 		if err != nil || n != 1 {
 			t.Fatalf("prune: %d, %v", n, err)
 		}
-		if left := outbox(t, s, ""); len(left) != 2 {
+		if left := outbox(t, s, ""); len(left) != 5 {
 			t.Errorf("left %+v", left)
 		}
 	}},

@@ -74,7 +74,7 @@ var roundTripTests = []test{
 		} {
 			provider := []string{"a", "b", "c", "d"}[i]
 			l := newLink(provider, provider)
-			l.Scopes = scopes
+			l.Providers[0].Scopes = scopes
 			l = createLink(t, s, l)
 			gotLink, err := s.LinkByTokenHash(t.Context(), l.TokenHash)
 			if err != nil {
@@ -84,8 +84,8 @@ var roundTripTests = []test{
 			in.Scopes = scopes
 			id, _ := completeLink(t, s, store.CompleteLinkParams{LinkID: l.ID, Identity: in, Now: t0})
 			gotID := getIdentity(t, s, id.ID)
-			if !slices.Equal(gotLink.Scopes, scopes) || !slices.Equal(gotID.Scopes, scopes) {
-				t.Errorf("scopes %q: link read %q, identity read %q", scopes, gotLink.Scopes, gotID.Scopes)
+			if !slices.Equal(gotLink.Providers[0].Scopes, scopes) || !slices.Equal(gotID.Scopes, scopes) {
+				t.Errorf("scopes %q: link read %q, identity read %q", scopes, gotLink.Providers[0].Scopes, gotID.Scopes)
 			}
 		}
 	}},

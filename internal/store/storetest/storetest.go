@@ -29,6 +29,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Links", linkTests},
 		{"Flows", flowTests},
 		{"CompleteLink", completeLinkTests},
+		{"Connect", connectTests}, // connect.go: links of several providers, one code, cancel
 		{"Identities", identityTests},
 		{"DeleteIdentity", deleteTests},
 		{"Confirm", confirmTests},
@@ -76,20 +77,25 @@ func hash(s string) []byte {
 	return sum[:]
 }
 
-// newLink is an unused link of the suite's chat user for provider, valid for ten minutes.
-func newLink(token, provider string) store.Link {
-	return store.Link{
+// newLink is an unused link of the suite's chat user for the providers (each asking for
+// read:user), valid for ten minutes.
+func newLink(token string, providers ...string) store.Link {
+	l := store.Link{
 		TokenHash: hash("link:" + token),
-		Bot:       bot, Provider: provider, Channel: channel, User: user,
-		Scopes:    []string{"read:user"},
+		Bot:       bot, Channel: channel, User: user,
 		CreatedAt: t0, ExpiresAt: t0.Add(10 * time.Minute),
 	}
+	for _, p := range providers {
+		l.Providers = append(l.Providers, store.LinkProvider{Provider: p, Scopes: []string{"read:user"}})
+	}
+	return l
 }
 
-// newIdentity is the identity a callback builds for link l and the provider's account id.
+// newIdentity is the identity a callback builds for link l's first provider and the
+// provider's account id.
 func newIdentity(l store.Link, providerUserID string) store.Identity {
 	return store.Identity{
-		Bot: l.Bot, Channel: l.Channel, User: l.User, Provider: l.Provider,
+		Bot: l.Bot, Channel: l.Channel, User: l.User, Provider: l.Providers[0].Provider,
 		ProviderUserID: providerUserID,
 		Name:           "Ada Lovelace", NickName: "ada", Email: "ada@example.com",
 		AvatarURL:    "https://avatars.example/ada.png",
@@ -127,11 +133,17 @@ func linkAccount(t testing.TB, s store.Store, in store.Identity, now time.Time) 
 
 func completeLink(t testing.TB, s store.Store, p store.CompleteLinkParams) (store.Identity, bool) {
 	t.Helper()
-	got, created, err := s.CompleteLink(t.Context(), p)
+	got := completeLinked(t, s, p)
+	return got.Identity, got.Created
+}
+
+func completeLinked(t testing.TB, s store.Store, p store.CompleteLinkParams) store.Linked {
+	t.Helper()
+	got, err := s.CompleteLink(t.Context(), p)
 	if err != nil {
 		t.Fatalf("CompleteLink: %v", err)
 	}
-	return got, created
+	return got
 }
 
 func getIdentity(t testing.TB, s store.Store, id int64) store.Identity {
