@@ -26,13 +26,13 @@ import (
 const (
 	// FlowTTL bounds the time between opening a link and coming back from the provider.
 	FlowTTL = 15 * time.Minute
-	// ConfirmTTL and ConfirmMaxAttempts void a confirmation code (SPEC §3.2 links/confirm).
+	// ConfirmTTL and ConfirmMaxAttempts void a confirmation code (docs/openapi.yaml, links/confirm).
 	ConfirmTTL         = 10 * time.Minute
 	ConfirmMaxAttempts = 5
 	// MinLinkTTL keeps ttl_seconds from producing links nobody can open in time.
 	MinLinkTTL = time.Minute
 	// RefreshAhead: a token that expires within this much of a read is refreshed first, so a
-	// bot never receives a token that dies on its way to the provider (SPEC §4).
+	// bot never receives a token that dies on its way to the provider.
 	RefreshAhead = 60 * time.Second
 	// DefaultRefreshWait is Options.RefreshWait's default.
 	DefaultRefreshWait = 5 * time.Second

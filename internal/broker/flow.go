@@ -28,32 +28,43 @@ type FlowState struct {
 	Session      string    `json:"g"`           // the goth session (OAuth 1.0a: the request token and its secret)
 	CodeVerifier string    `json:"v,omitempty"` // PKCE
 	ExpiresAt    time.Time `json:"e"`
+	// Link is the link's token: the callback sends the browser back to the link's connect
+	// page with it. The store has only its hash, so this browser's cookie is where it lives.
+	Link string `json:"l"`
 }
 
-// BeginAuth checks a link and starts a flow for it: a fresh random state (never taken from the
-// request), a PKCE verifier where the provider type sends one, and the provider's auth URL.
-// The link stays unused until a callback completes.
+// BeginAuth starts one provider of a link: it checks that the link is live, has this provider
+// still to link and is under its cap of open flows, then makes a fresh random state (never
+// taken from the request), a PKCE verifier where the provider type sends one, and the
+// provider's auth URL. Nothing is linked until a callback completes.
 func (b *Broker) BeginAuth(ctx context.Context, bot, provider, linkToken string) (authURL string, fs FlowState, err error) {
-	_, p, err := b.lookup(bot, provider)
+	_, p, err := b.pageLookup(bot, provider)
 	if err != nil {
 		return "", FlowState{}, err
 	}
-	link, err := b.liveLink(ctx, bot, provider, linkToken)
+	link, err := b.liveLink(ctx, bot, linkToken)
 	if err != nil {
 		return "", FlowState{}, err
+	}
+	lp, ok := link.Provider(provider)
+	if !ok {
+		return "", FlowState{}, linkNotValid()
+	}
+	if !lp.LinkedAt.IsZero() {
+		return "", FlowState{}, alreadyLinked(p)
 	}
 	if err := b.checkOpenFlows(ctx, link); err != nil {
 		return "", FlowState{}, err
 	}
 	now := b.now().UTC()
-	fs = FlowState{Bot: bot, Provider: provider, State: randomToken(32), ExpiresAt: now.Add(FlowTTL)}
+	fs = FlowState{Bot: bot, Provider: provider, State: randomToken(32), ExpiresAt: now.Add(FlowTTL), Link: linkToken}
 	challenge := ""
 	if p.PKCE {
 		fs.CodeVerifier = randomToken(32)
 		sum := sha256.Sum256([]byte(fs.CodeVerifier))
 		challenge = base64.RawURLEncoding.EncodeToString(sum[:])
 	}
-	authURL, fs.Session, err = p.Begin(fs.State, link.Scopes, challenge)
+	authURL, fs.Session, err = p.Begin(fs.State, lp.Scopes, challenge)
 	if err != nil {
 		b.log.WarnContext(ctx, "flow: begin at provider failed", "bot", bot, "provider", provider, "err", err)
 		return "", FlowState{}, wrapError(err, CodeUpstream, "%s did not answer as expected; try again in a moment", providerTitle(p))
@@ -66,64 +77,35 @@ func (b *Broker) BeginAuth(ctx context.Context, bot, provider, linkToken string)
 	return authURL, fs, nil
 }
 
-// liveLink returns the link behind a token if it belongs to this bot and provider and can
-// still be used. A link of another bot or provider is reported as unknown, not as "wrong
-// bot": the answer must not confirm that a token exists elsewhere.
-func (b *Broker) liveLink(ctx context.Context, bot, provider, token string) (store.Link, error) {
-	notFound := newError(CodeLinkNotFound, "this link is not valid; ask the bot for a new one")
-	if len(token) != 43 { // 32 random bytes, base64url without padding
-		return store.Link{}, notFound
-	}
-	link, err := b.store.LinkByTokenHash(ctx, hashToken(token))
-	if errors.Is(err, store.ErrNotFound) {
-		return store.Link{}, notFound
-	}
-	if err != nil {
-		return store.Link{}, wrapError(err, CodeInternal, "reading the link failed")
-	}
-	if link.Bot != bot || link.Provider != provider {
-		return store.Link{}, notFound
-	}
-	if !link.UsedAt.IsZero() {
-		return store.Link{}, newError(CodeLinkUsed, "this link was already used; ask the bot for a new one")
-	}
-	if !b.now().Before(link.ExpiresAt) {
-		return store.Link{}, newError(CodeLinkExpired, "this link has expired; ask the bot for a new one")
-	}
-	return link, nil
-}
-
 // Completed is the outcome of a successful callback.
 type Completed struct {
-	Identity    store.Identity
-	Relinked    bool   // the same account was linked before; its identity was updated
-	Code        string // confirm: code bots: the code the user types in the chat
-	RedirectURL string // the link's redirect_url, if the bot gave one
-	Provider    string // the provider's display title
+	Identity store.Identity
+	Relinked bool   // the same account was linked before; its identity was updated
+	Provider string // the provider's display title
+	// LinkID identifies the link; LinkURL is its connect page, where the browser goes next.
+	LinkID  int64
+	LinkURL string
+	// LinkComplete: this was the link's last provider. Code is then, for confirm: code bots,
+	// the one code the user types in the chat for every identity of the link.
+	LinkComplete bool
+	Code         string
+	RedirectURL  string // the link's redirect_url, if the bot gave one
 }
 
 // CompleteAuth finishes a flow. fs is the browser's flow cookie (nil when it sent none) and
-// params the callback's query or form. Checks run in the order that gives the user the most
+// params the callback's query or form. Nothing in params counts before the state matches the
+// browser's flow: an answer from the provider, "the user said no" included, belongs to the
+// flow this browser started or to nobody. Checks run in the order that gives the user the most
 // precise answer while storing nothing on any failure.
 func (b *Broker) CompleteAuth(ctx context.Context, bot, provider string, fs *FlowState, params url.Values) (Completed, error) {
-	bc, p, err := b.lookup(bot, provider)
+	bc, p, err := b.pageLookup(bot, provider)
 	if err != nil {
 		return Completed{}, err
 	}
-	// The user said no at the provider. Nothing is stored (the HTTP edge drops the flow
-	// cookie, which is what makes this flow unusable), and the user is told plainly.
-	// error_description is not shown: anyone can put text in that URL.
-	if params.Get("error") != "" || params.Has("denied") {
-		if params.Has("denied") || params.Get("error") == "access_denied" {
-			return Completed{}, newError(CodeAccessDenied, "you cancelled linking your %s account; nothing was linked", providerTitle(p))
-		}
-		return Completed{}, newError(CodeUpstream, "%s reported an error (%s); nothing was linked", providerTitle(p), safeErrorCode(params.Get("error")))
-	}
-	stateOK := fs != nil && fs.Bot == bot && fs.Provider == provider && b.stateMatches(p, fs, params)
 	if fs == nil {
 		return Completed{}, newError(CodeFlowMissing, "this browser did not start the linking (or its cookie expired); open the link from the chat again in this browser")
 	}
-	if !stateOK {
+	if fs.Bot != bot || fs.Provider != provider || !b.stateMatches(p, fs, params) {
 		return Completed{}, newError(CodeFlowInvalid, "this sign-in answer does not belong to the linking started in this browser; open the link from the chat again")
 	}
 	if !b.now().Before(fs.ExpiresAt) {
@@ -138,14 +120,27 @@ func (b *Broker) CompleteAuth(ctx context.Context, bot, provider string, fs *Flo
 	case err != nil:
 		return Completed{}, wrapError(err, CodeInternal, "reading the flow failed")
 	}
-	if link.Bot != bot || link.Provider != provider {
+	// The user said no at the provider (or it failed): the flow is spent now, so it no longer
+	// counts against the link's cap, and nothing is stored. error_description is not shown:
+	// anyone can put text in that URL.
+	if params.Get("error") != "" || params.Has("denied") {
+		if params.Has("denied") || params.Get("error") == "access_denied" {
+			return Completed{}, newError(CodeAccessDenied, "you cancelled linking your %s account; nothing was linked", providerTitle(p))
+		}
+		return Completed{}, newError(CodeUpstream, "%s reported an error (%s); nothing was linked", providerTitle(p), safeErrorCode(params.Get("error")))
+	}
+	lp, ok := link.Provider(provider)
+	if link.Bot != bot || !ok {
 		return Completed{}, newError(CodeFlowInvalid, "this sign-in answer belongs to another link")
 	}
 	if !link.UsedAt.IsZero() {
-		return Completed{}, newError(CodeLinkUsed, "this link was already used; ask the bot for a new one")
+		return Completed{}, usedError(link)
+	}
+	if !lp.LinkedAt.IsZero() {
+		return Completed{}, alreadyLinked(p)
 	}
 
-	user, err := p.Complete(fs.Session, link.Scopes, providers.CallbackInput{
+	user, err := p.Complete(fs.Session, lp.Scopes, providers.CallbackInput{
 		Code:          params.Get("code"),
 		CodeVerifier:  fs.CodeVerifier,
 		OAuthToken:    params.Get("oauth_token"),
@@ -155,7 +150,12 @@ func (b *Broker) CompleteAuth(ctx context.Context, bot, provider string, fs *Flo
 		b.log.WarnContext(ctx, "flow: completing at provider failed", "bot", bot, "provider", provider, "err", err)
 		return Completed{}, wrapError(err, CodeUpstream, "%s did not complete the sign-in; nothing was linked. Open the link from the chat again to retry", providerTitle(p))
 	}
-	return b.storeLinked(ctx, bc, p, link, user)
+	done, err := b.storeLinked(ctx, bc, p, link, lp, user)
+	if err != nil {
+		return Completed{}, err
+	}
+	done.LinkURL = ConnectURL(b.cfg, bot, fs.Link)
+	return done, nil
 }
 
 // stateMatches compares the callback's state with the browser's: OAuth 2 echoes our state;
@@ -175,12 +175,12 @@ func (b *Broker) stateMatches(p *providers.Provider, fs *FlowState, params url.V
 	return got != "" && subtle.ConstantTimeCompare([]byte(want), []byte(got)) == 1
 }
 
-// storeLinked seals the tokens and writes identity, event, link use and confirmation in one
-// store transaction.
-func (b *Broker) storeLinked(ctx context.Context, bc *config.Bot, p *providers.Provider, link store.Link, u providers.User) (Completed, error) {
+// storeLinked seals the tokens and writes identity, event, the provider's use of the link and
+// — when it was the link's last provider — the confirmation, in one store transaction.
+func (b *Broker) storeLinked(ctx context.Context, bc *config.Bot, p *providers.Provider, link store.Link, lp store.LinkProvider, u providers.User) (Completed, error) {
 	now := b.now().UTC()
 	id := store.Identity{
-		Bot: link.Bot, Channel: link.Channel, User: link.User, Provider: link.Provider,
+		Bot: link.Bot, Channel: link.Channel, User: link.User, Provider: lp.Provider,
 		ProviderUserID: u.ID,
 		Name:           u.Name, NickName: u.NickName, Email: u.Email, AvatarURL: u.AvatarURL,
 		Status:    store.StatusActive,
@@ -205,6 +205,9 @@ func (b *Broker) storeLinked(ctx context.Context, bc *config.Bot, p *providers.P
 	params := store.CompleteLinkParams{LinkID: link.ID, Identity: id, Now: now, Webhook: b.hasWebhook(link.Bot)}
 	code := ""
 	if bc.Confirm == config.ConfirmCode {
+		// Whether this callback completes the link is known inside the store's transaction
+		// only (another provider may finish at the same moment), so every callback brings a
+		// code; the store keeps the completing one's.
 		params.Identity.Status = store.StatusPending
 		code = sixDigits()
 		params.Confirmation = &store.Confirmation{
@@ -213,9 +216,9 @@ func (b *Broker) storeLinked(ctx context.Context, bc *config.Bot, p *providers.P
 			ExpiresAt: now.Add(ConfirmTTL),
 		}
 	}
-	stored, created, err := b.store.CompleteLink(ctx, params)
+	stored, err := b.store.CompleteLink(ctx, params)
 	if errors.Is(err, store.ErrLinkUsed) {
-		return Completed{}, newError(CodeLinkUsed, "this link was already used; ask the bot for a new one")
+		return Completed{}, usedError(link)
 	}
 	if err != nil {
 		return Completed{}, wrapError(err, CodeInternal, "storing the identity failed")
@@ -223,11 +226,14 @@ func (b *Broker) storeLinked(ctx context.Context, bc *config.Bot, p *providers.P
 	if params.Webhook {
 		b.eventQueued()
 	}
-	b.log.InfoContext(ctx, "flow: identity linked", "bot", stored.Bot, "provider", stored.Provider,
-		"identity", stored.ID, "relinked", !created, "status", stored.Status)
+	if !stored.LinkComplete {
+		code = ""
+	}
+	b.log.InfoContext(ctx, "flow: identity linked", "bot", stored.Identity.Bot, "provider", stored.Identity.Provider,
+		"identity", stored.Identity.ID, "relinked", !stored.Created, "status", stored.Identity.Status, "link_complete", stored.LinkComplete)
 	return Completed{
-		Identity: stored, Relinked: !created, Code: code,
-		RedirectURL: link.RedirectURL, Provider: providerTitle(p),
+		Identity: stored.Identity, Relinked: !stored.Created, Provider: providerTitle(p),
+		LinkID: link.ID, LinkComplete: stored.LinkComplete, Code: code, RedirectURL: link.RedirectURL,
 	}, nil
 }
 

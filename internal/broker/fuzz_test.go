@@ -118,7 +118,7 @@ func FuzzLinkToken(f *testing.F) {
 	b := &Broker{store: st, now: time.Now, log: slog.New(slog.DiscardHandler)}
 	now := time.Now().UTC()
 	token := randomToken(32)
-	// A live link of bot b for provider p, and live links of other bots, providers and a used one.
+	// A live link of bot b for provider p, and live links of another bot and another provider.
 	for i, l := range []struct {
 		token, bot, provider string
 		used                 bool
@@ -128,8 +128,8 @@ func FuzzLinkToken(f *testing.F) {
 		{randomToken(32), "other", "p", false},
 		{randomToken(32), "b", "other", false},
 	} {
-		link, err := st.CreateLink(f.Context(), store.Link{TokenHash: hashToken(l.token), Bot: l.bot, Provider: l.provider,
-			Channel: "c", User: "u", Scopes: []string{}, CreatedAt: now, ExpiresAt: now.Add(24 * time.Hour)})
+		link, err := st.CreateLink(f.Context(), store.Link{TokenHash: hashToken(l.token), Bot: l.bot,
+			Providers: []store.LinkProvider{{Provider: l.provider}}, Channel: "c", User: "u", CreatedAt: now, ExpiresAt: now.Add(24 * time.Hour)})
 		if err != nil || link.ID != int64(i+1) {
 			f.Fatalf("CreateLink: %v", err)
 		}
@@ -139,7 +139,7 @@ func FuzzLinkToken(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		link, err := b.liveLink(t.Context(), "b", "p", s)
+		link, err := b.liveLink(t.Context(), "b", s)
 		if s == token {
 			if err != nil || link.ID != 1 {
 				t.Fatalf("the link's own token: link %d, %v", link.ID, err)

@@ -120,22 +120,23 @@ func (b *Broker) Unlink(ctx context.Context, bot string, identityID int64) error
 	return nil
 }
 
-// Confirm activates the pending identity whose success page showed this code to this chat user.
-func (b *Broker) Confirm(ctx context.Context, bot, channel, user, code string) (store.Identity, error) {
+// Confirm activates the pending identities of the link whose connect page showed this code
+// to this chat user: every identity of that link, in the link's order.
+func (b *Broker) Confirm(ctx context.Context, bot, channel, user, code string) ([]store.Identity, error) {
 	bc := b.cfg.Bot(bot)
 	if bc == nil {
-		return store.Identity{}, newError(CodeUnknownBot, "there is no bot %q", bot)
+		return nil, newError(CodeUnknownBot, "there is no bot %q", bot)
 	}
 	if bc.Confirm != config.ConfirmCode {
-		return store.Identity{}, newError(CodeConfirmDisabled, "bot %q does not use confirmation codes (confirm: none)", bot)
+		return nil, newError(CodeConfirmDisabled, "bot %q does not use confirmation codes (confirm: none)", bot)
 	}
 	if err := validateChannelUser(channel, user); err != nil {
-		return store.Identity{}, err
+		return nil, err
 	}
 	if len(code) != 6 || !isDigits(code) {
-		return store.Identity{}, newError(CodeInvalidRequest, "code must be the six digits shown on the success page")
+		return nil, newError(CodeInvalidRequest, "code must be the six digits shown on the connect page")
 	}
-	id, err := b.store.Confirm(ctx, store.ConfirmParams{
+	ids, err := b.store.Confirm(ctx, store.ConfirmParams{
 		Bot: bot, Channel: channel, User: user,
 		CodeHash:    b.codeHash(bot, channel, user, code),
 		MaxAttempts: ConfirmMaxAttempts,
@@ -144,15 +145,18 @@ func (b *Broker) Confirm(ctx context.Context, bot, channel, user, code string) (
 	})
 	switch {
 	case errors.Is(err, store.ErrWrongCode):
-		return store.Identity{}, newError(CodeWrongCode, "that code is not the one shown to this user; after %d wrong tries the code is void", ConfirmMaxAttempts)
+		return nil, newError(CodeWrongCode, "that code is not the one shown to this user; after %d wrong tries the code is void", ConfirmMaxAttempts)
 	case errors.Is(err, store.ErrNotFound):
-		return store.Identity{}, newError(CodeNoConfirmation, "this user has no linking waiting for a code (none started, too many wrong tries, or older than %d minutes); send a new link", int(ConfirmTTL.Minutes()))
+		return nil, newError(CodeNoConfirmation, "this user has no linking waiting for a code (none started, too many wrong tries, or older than %d minutes); send a new link", int(ConfirmTTL.Minutes()))
 	case err != nil:
-		return store.Identity{}, wrapError(err, CodeInternal, "confirming failed")
+		return nil, wrapError(err, CodeInternal, "confirming failed")
 	}
 	b.eventQueued()
-	b.log.InfoContext(ctx, "identity confirmed", "bot", bot, "identity", id.ID)
-	return withoutSecrets(id), nil
+	for i, id := range ids {
+		b.log.InfoContext(ctx, "identity confirmed", "bot", bot, "identity", id.ID)
+		ids[i] = withoutSecrets(id)
+	}
+	return ids, nil
 }
 
 func isDigits(s string) bool {

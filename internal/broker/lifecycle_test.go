@@ -59,16 +59,16 @@ func storeIdentity(t *testing.T, b *Broker, provider string, expiresAt time.Time
 		t.Fatal(err)
 	}
 	now := b.now()
-	l, err := b.store.CreateLink(t.Context(), store.Link{TokenHash: hashToken(randomToken(8)), Bot: "b", Provider: provider,
-		Channel: "slack", User: "U1", CreatedAt: now, ExpiresAt: now.Add(time.Minute)})
+	l, err := b.store.CreateLink(t.Context(), store.Link{TokenHash: hashToken(randomToken(8)), Bot: "b",
+		Providers: []store.LinkProvider{{Provider: provider}}, Channel: "slack", User: "U1", CreatedAt: now, ExpiresAt: now.Add(time.Minute)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, _, err := b.store.CompleteLink(t.Context(), store.CompleteLinkParams{LinkID: l.ID, Identity: id, Now: now})
+	got, err := b.store.CompleteLink(t.Context(), store.CompleteLinkParams{LinkID: l.ID, Identity: id, Now: now})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return got
+	return got.Identity
 }
 
 func TestExpiredTokenThatCannotBeRefreshed(t *testing.T) {

@@ -7,7 +7,7 @@ import (
 	"github.com/oauthbroker/oauthbroker/internal/store"
 )
 
-// Reasons a required provider is missing (SPEC §3.2 require).
+// Reasons a required provider is missing (docs/openapi.yaml, require).
 const (
 	ReasonNotLinked      = "not_linked"
 	ReasonRelinkRequired = "relink_required"
@@ -28,38 +28,45 @@ type Missing struct {
 }
 
 // Requirements is the answer to Require: credentials for every ready provider, a link for
-// every other one. Ready is true when nothing is missing.
+// every other one, and Connect, one link for all of them. Ready is true when nothing is
+// missing (Connect is then the zero NewLink).
 type Requirements struct {
 	Ready       bool
 	Credentials map[string]Credentials
 	Missing     []Missing
+	Connect     NewLink
+}
+
+// RequireRequest is a combined action's needs for one chat user.
+type RequireRequest struct {
+	Bot, Channel, User string
+	UserLabel          string // optional: how the connect page names the chat user
+	Providers          []Requirement
 }
 
 // Require prepares a combined action in one call. All input is validated before any link is
 // made, so a bad request creates nothing. When the user linked several accounts of one
 // provider, the most recently updated active one that has the scopes is used.
-func (b *Broker) Require(ctx context.Context, bot, channel, user string, reqs []Requirement) (Requirements, error) {
+//
+// Each missing provider gets a link of its own (as before links had several providers), and
+// Connect is one link for all of them, to send in one message: with one provider missing it
+// is that provider's link.
+func (b *Broker) Require(ctx context.Context, req RequireRequest) (Requirements, error) {
+	bot, channel, user, reqs := req.Bot, req.Channel, req.User, req.Providers
 	if b.cfg.Bot(bot) == nil {
 		return Requirements{}, newError(CodeUnknownBot, "there is no bot %q", bot)
 	}
 	if err := validateChannelUser(channel, user); err != nil {
 		return Requirements{}, err
 	}
-	if len(reqs) == 0 || len(reqs) > 20 {
-		return Requirements{}, newError(CodeInvalidRequest, "providers must list 1-20 providers")
+	if len(reqs) == 0 {
+		return Requirements{}, newError(CodeInvalidRequest, "providers must list 1-%d providers", MaxLinkProviders)
 	}
-	seen := map[string]bool{}
-	for _, r := range reqs {
-		if _, _, err := b.lookup(bot, r.Provider); err != nil {
-			return Requirements{}, err
-		}
-		if seen[r.Provider] {
-			return Requirements{}, newError(CodeInvalidRequest, "provider %q is listed twice", r.Provider)
-		}
-		seen[r.Provider] = true
-		if err := validateScopes(r.Scopes); err != nil {
-			return Requirements{}, err
-		}
+	if err := b.validateRequirements(bot, reqs); err != nil {
+		return Requirements{}, err
+	}
+	if err := validateUserLabel(req.UserLabel); err != nil {
+		return Requirements{}, err
 	}
 
 	ids, err := b.store.Identities(ctx, store.IdentityQuery{Bot: bot, Channel: channel, User: user})
@@ -67,6 +74,7 @@ func (b *Broker) Require(ctx context.Context, bot, channel, user string, reqs []
 		return Requirements{}, wrapError(err, CodeInternal, "listing identities failed")
 	}
 	out := Requirements{Credentials: map[string]Credentials{}}
+	var missing []Requirement
 	for _, r := range reqs {
 		best, reason := pick(ids, r)
 		if reason == "" {
@@ -83,13 +91,27 @@ func (b *Broker) Require(ctx context.Context, bot, channel, user string, reqs []
 				continue
 			}
 		}
-		link, err := b.createLink(ctx, bot, r.Provider, channel, user, r.Scopes, "", b.cfg.Server.LinkTTL)
+		link, err := b.createLink(ctx, LinkRequest{Bot: bot, Providers: []Requirement{r}, Channel: channel, User: user,
+			UserLabel: req.UserLabel, TTL: b.cfg.Server.LinkTTL})
 		if err != nil {
 			return Requirements{}, err
 		}
 		out.Missing = append(out.Missing, Missing{Provider: r.Provider, Reason: reason, Link: link})
+		missing = append(missing, r)
 	}
-	out.Ready = len(out.Missing) == 0
+	switch len(missing) {
+	case 0:
+		out.Ready = true
+	case 1:
+		out.Connect = out.Missing[0].Link
+	default:
+		link, err := b.createLink(ctx, LinkRequest{Bot: bot, Providers: missing, Channel: channel, User: user,
+			UserLabel: req.UserLabel, TTL: b.cfg.Server.LinkTTL})
+		if err != nil {
+			return Requirements{}, err
+		}
+		out.Connect = link
+	}
 	return out, nil
 }
 

@@ -8,8 +8,8 @@ import (
 	"unicode/utf8"
 )
 
-// Input rules from SPEC §1. They are checked before anything is stored, so bad input changes
-// nothing.
+// Input rules (docs/openapi.yaml has them for bots). They are checked before anything is
+// stored, so bad input changes nothing.
 var (
 	channelPattern = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,64}$`)
 	// scopeToken is RFC 6749 §3.3's scope-token: printable ASCII except space, '"' and '\'.
@@ -19,6 +19,7 @@ var (
 const (
 	maxUserBytes = 256
 	maxScopes    = 50
+	maxUserLabel = 64 // a line on a phone's screen
 )
 
 func validateChannelUser(channel, user string) error {
@@ -35,6 +36,16 @@ func validateChannelUser(channel, user string) error {
 		if unicode.IsControl(r) {
 			return newError(CodeInvalidRequest, "user must not contain control characters")
 		}
+	}
+	return nil
+}
+
+// validateUserLabel: at most maxUserLabel printable characters (no line breaks, no controls,
+// no invisible format characters that could disguise what the connect page says).
+func validateUserLabel(label string) error {
+	if !utf8.ValidString(label) || utf8.RuneCountInString(label) > maxUserLabel ||
+		strings.ContainsFunc(label, func(r rune) bool { return !unicode.IsPrint(r) }) {
+		return newError(CodeInvalidRequest, "user_label must be at most %d printable characters", maxUserLabel)
 	}
 	return nil
 }

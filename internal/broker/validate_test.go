@@ -77,3 +77,24 @@ func TestValidateChannelUser(t *testing.T) {
 		}
 	}
 }
+
+// TestUserLabel: the connect page shows user_label as the chat user's name, so it is one short
+// line of visible text: nothing that breaks the line or hides what the page says.
+func TestUserLabel(t *testing.T) {
+	for label, ok := range map[string]bool{
+		"":                        true,
+		"Ada (@ada)":              true,
+		"Zoë 🚀 O'Brien":           true,
+		strings.Repeat("é", 64):   true,
+		strings.Repeat("é", 65):   false,
+		"Ada\nAdmin":              false,
+		"Ada\u202eevil":           false, // right-to-left override
+		"Ada\u200b":               false, // zero-width space
+		"Ada\x00":                 false,
+		string([]byte{0xff, 'a'}): false,
+	} {
+		if err := validateUserLabel(label); (err == nil) != ok {
+			t.Errorf("user_label %q: %v, want ok=%v", label, err, ok)
+		}
+	}
+}

@@ -8,6 +8,9 @@ import (
 	"unicode/utf8"
 )
 
+// maxDisplayName bounds a bot's display_name: a heading on a phone's screen.
+const maxDisplayName = 64
+
 // minSecretLen is the shortest API key or webhook secret accepted: 16 random characters are
 // out of reach of online guessing, and a shorter value is usually a placeholder left in.
 const minSecretLen = 16
@@ -45,8 +48,8 @@ func (p *parser) bots(top *object) []*Bot {
 func (p *parser) bot(e entry, keys map[string]keyUse) *Bot {
 	field := join("bots", e.key)
 	p.name(e.line, field, "bot", e.key)
-	o := p.object(e.value, field, e.line, "api_keys", "webhook_url", "webhook_secret", "redirect_origins", "confirm", "providers")
-	b := &Bot{Name: e.key, Line: e.line, Confirm: ConfirmNone}
+	o := p.object(e.value, field, e.line, "api_keys", "webhook_url", "webhook_secret", "redirect_origins", "display_name", "confirm", "providers")
+	b := &Bot{Name: e.key, Line: e.line, Confirm: ConfirmCode}
 
 	vals, line, ok := p.list(o, "api_keys")
 	if ok && len(vals) == 0 {
@@ -90,6 +93,14 @@ func (p *parser) bot(e entry, keys map[string]keyUse) *Bot {
 			if s, ok := p.origin(v); ok {
 				b.RedirectOrigins = append(b.RedirectOrigins, s)
 			}
+		}
+	}
+
+	if v := p.str(o, "display_name"); given(v) {
+		if n := utf8.RuneCountInString(v.s); n > maxDisplayName || strings.ContainsFunc(v.s, func(r rune) bool { return !unicode.IsPrint(r) }) {
+			p.problem(v.line, v.field, "must be at most %d printable characters (the connect page names the bot with it)", maxDisplayName)
+		} else {
+			b.DisplayName = v.s
 		}
 	}
 

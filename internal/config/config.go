@@ -47,7 +47,9 @@ type Admin struct {
 	PasswordHash string // bcrypt; empty: none configured
 }
 
-// Confirm modes of a bot.
+// Confirm modes of a bot. ConfirmCode is the default: a link that reaches someone else's
+// browser (forwarded, or opened by another site) links nothing that the chat user did not
+// confirm by typing the code in the chat.
 const (
 	ConfirmNone = "none"
 	ConfirmCode = "code"
@@ -60,7 +62,8 @@ type Bot struct {
 	WebhookURL      string
 	WebhookSecret   string
 	RedirectOrigins []string // scheme://host[:port], no path; lower case, default port removed
-	Confirm         string   // ConfirmNone | ConfirmCode
+	DisplayName     string   // how the connect page names the bot; "" for its name
+	Confirm         string   // ConfirmCode (the default) | ConfirmNone
 	Providers       []*Provider
 	Line            int // where the bot's name is in the file, for messages of later checks
 }

@@ -84,7 +84,8 @@ bots:
     webhook_url: https://bot.example/hooks/oauth
     webhook_secret: ${SUPPORT_HOOK_SECRET}
     redirect_origins: [https://Bot.Example:443/, "http://localhost:3978", "http://[::1]:80"]
-    confirm: code
+    display_name: Support Bot ✓
+    confirm: none
     providers:
       twitter: { type: twitter, key: "${TWITTER_KEY}", secret: "${TWITTER_SECRET}" }
       github:  { type: github,  key: gh-id, secret: gh-secret, scopes: [read:user, repo] }
@@ -138,7 +139,8 @@ func TestParseValidFile(t *testing.T) {
 		WebhookURL:      "https://bot.example/hooks/oauth",
 		WebhookSecret:   "hook-secret-0123456789",
 		RedirectOrigins: []string{"https://bot.example", "http://localhost:3978", "http://[::1]"},
-		Confirm:         ConfirmCode,
+		DisplayName:     "Support Bot ✓",
+		Confirm:         ConfirmNone,
 		Line:            14,
 	}
 	gotBot := *b
@@ -155,15 +157,15 @@ func TestParseValidFile(t *testing.T) {
 	}
 
 	wantProviders := map[string]Provider{
-		"twitter": {Name: "twitter", Type: "twitter", Key: "tw-key", Secret: "tw:secret#with$chars", Line: 21},
+		"twitter": {Name: "twitter", Type: "twitter", Key: "tw-key", Secret: "tw:secret#with$chars", Line: 22},
 		"github": {Name: "github", Type: "github", Key: "gh-id", Secret: "gh-secret",
-			Scopes: []string{"read:user", "repo"}, Line: 22},
-		"work-gitlab": {Name: "work-gitlab", Type: "gitlab", Key: "gl-id", Secret: "gl-secret", Line: 23,
+			Scopes: []string{"read:user", "repo"}, Line: 23},
+		"work-gitlab": {Name: "work-gitlab", Type: "gitlab", Key: "gl-id", Secret: "gl-secret", Line: 24,
 			Endpoints: Endpoints{AuthURL: "https://git.corp/oauth/authorize", TokenURL: "https://git.corp/oauth/token",
 				ProfileURL: "https://git.corp/api/v4/user"}},
-		"google": {Name: "google", Type: "google", Key: "g-id", Secret: "g-secret", Line: 28,
+		"google": {Name: "google", Type: "google", Key: "g-id", Secret: "g-secret", Line: 29,
 			Options: map[string]string{"prompt": "consent"}},
-		"sso": {Name: "sso", Type: "openid-connect", Key: "sso-id", Secret: "sso-secret", Line: 33,
+		"sso": {Name: "sso", Type: "openid-connect", Key: "sso-id", Secret: "sso-secret", Line: 34,
 			DiscoveryURL: "https://id.example.com/.well-known/openid-configuration"},
 	}
 	for name, want := range wantProviders {
@@ -174,7 +176,7 @@ func TestParseValidFile(t *testing.T) {
 	if got := cfg.CallbackURL("supportbot", "github"); got != "https://broker.example.com/oauth/bots/supportbot/github/callback" {
 		t.Errorf("CallbackURL = %s", got)
 	}
-	if sales := cfg.Bot("salesbot"); sales == nil || sales.Line != 38 || sales.Confirm != ConfirmNone {
+	if sales := cfg.Bot("salesbot"); sales == nil || sales.Line != 39 || sales.Confirm != ConfirmCode || sales.DisplayName != "" {
 		t.Errorf("salesbot = %+v", sales)
 	}
 }
@@ -198,7 +200,7 @@ func TestParseDefaults(t *testing.T) {
 	if want := (Storage{Driver: "sqlite", DSN: "oauthbroker.db", KeysFile: "oauthbroker.keys.json"}); cfg.Storage != want {
 		t.Errorf("Storage = %+v, want %+v", cfg.Storage, want)
 	}
-	if cfg.Admin.PasswordHash != "" || cfg.Bots[0].Confirm != ConfirmNone || cfg.Bots[0].RedirectOrigins != nil {
+	if cfg.Admin.PasswordHash != "" || cfg.Bots[0].Confirm != ConfirmCode || cfg.Bots[0].RedirectOrigins != nil {
 		t.Errorf("unexpected non-defaults: %+v %+v", cfg.Admin, cfg.Bots[0])
 	}
 }
