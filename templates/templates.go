@@ -19,7 +19,7 @@ var pageFS embed.FS
 //go:embed static
 var staticFS embed.FS
 
-// Static returns the embedded static files (CSS, the self-closing script), rooted at static/.
+// Static returns the embedded static files (the style sheets), rooted at static/.
 func Static() fs.FS {
 	sub, err := fs.Sub(staticFS, "static")
 	if err != nil {
@@ -34,7 +34,7 @@ var layouts = []struct {
 	file  string
 	pages []string
 }{
-	{"layout.html", []string{"flow_success.html", "flow_error.html"}},
+	{"layout.html", []string{"connect.html", "flow_error.html"}},
 	{"admin_layout.html", adminPageNames},
 }
 
@@ -47,6 +47,7 @@ type Pages struct {
 func Parse() (*Pages, error) {
 	funcs := template.FuncMap{
 		"rfc3339": func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+		"hhmm":    func(t time.Time) string { return t.UTC().Format("15:04") },
 		"num":     Thousands,
 	}
 	p := &Pages{byName: map[string]*template.Template{}}
@@ -62,28 +63,53 @@ func Parse() (*Pages, error) {
 	return p, nil
 }
 
-// FlowSuccess is the page shown when an account was linked.
-type FlowSuccess struct {
-	Provider    string // display title, e.g. "GitHub"
-	Account     string // the account's name or nickname
-	Bot         string
-	Relinked    bool
-	Code        string // confirm: code bots: the code to type in the chat
-	RedirectURL string // a "continue" link back to the bot, when it gave one
+// Connect is the connect page: what a link opens, and where the browser comes back to after
+// each provider. Its HTML markers are a contract (docs/INTEGRATION.md): each provider is an
+// element with data-provider and data-state (linked or not_linked); a provider not linked yet
+// has a <form method="post" data-provider> whose button starts it; a link with every provider
+// linked has data-connect="complete".
+type Connect struct {
+	BotName string // the bot's display_name, else its name
+	// UserLabel names the chat user; without it the page says UserID on Channel.
+	UserLabel       string
+	UserID, Channel string
+	Providers       []ConnectProvider
+	Link            string // the link's token, sent back by the forms
+	FormToken       string // binds the forms to this browser's page cookie
+	CancelAction    string // where the "this is not me" form posts
+	Complete        bool   // every provider is linked
+	Cancelled       bool
+	// Confirm: the bot confirms by code. Code is the code, in the browser that finished the
+	// link; another browser is told where the code was shown.
+	Confirm     bool
+	Code        string
+	CodeMinutes int    // how long the code works
+	RedirectURL string // the link's redirect_url: a Continue button once complete
+	ExpiresAt   time.Time
 	RequestID   string
 }
 
-// FlowError is the page shown when linking failed.
+// ConnectProvider is one provider of the link on its page.
+type ConnectProvider struct {
+	Name    string // data-provider
+	Title   string // "GitHub"
+	Linked  bool
+	Account string // the account linked in this browser, when it was
+	Action  string // where its form posts
+}
+
+// FlowError is the page shown when linking failed or a request was refused.
 type FlowError struct {
 	Status    int
 	Title     string
 	Message   string
+	BackURL   string // optional: back to the link's connect page
 	RequestID string
 }
 
-// RenderFlowSuccess writes the success page.
-func (p *Pages) RenderFlowSuccess(w http.ResponseWriter, data FlowSuccess) {
-	p.render(w, http.StatusOK, "flow_success.html", data)
+// RenderConnect writes the connect page.
+func (p *Pages) RenderConnect(w http.ResponseWriter, data Connect) {
+	_ = p.execute(w, http.StatusOK, "connect.html", "layout", setConnectHeaders, data)
 }
 
 // RenderFlowError writes an error page with its status.
@@ -119,9 +145,29 @@ func (p *Pages) execute(w http.ResponseWriter, status int, name, layout string, 
 // SetHTMLHeaders sets the headers every HTML page carries: no inline script, no framing, no
 // referrer (a page URL may carry a link token), and no caching of anything personal.
 func SetHTMLHeaders(h http.Header) {
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' https: data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
+	h.Set("Content-Security-Policy", pageCSP+"form-action 'self'")
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
+}
+
+const pageCSP = "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' https: data:; base-uri 'none'; frame-ancestors 'none'; "
+
+// setConnectHeaders are SetHTMLHeaders with two changes for the connect page.
+//
+// Referrer-Policy: same-origin. Under no-referrer a browser sends "Origin: null" even on a
+// same-origin POST (Fetch standard, "append a request Origin header"), and a browser without
+// Sec-Fetch-Site (Safari before 16.4) would then have its own clicks refused by the origin
+// check. same-origin keeps the Origin on our own POSTs and still sends no Referer to any other
+// site; the redirect to the provider carries no-referrer itself.
+//
+// form-action: a provider's button posts to the broker, which answers with a redirect to the
+// provider's authorization page, and browsers hold that redirect to form-action too (Chrome
+// does). So it allows what providers.yaml allows a provider URL to be: https, or http on a
+// loopback host.
+func setConnectHeaders(h http.Header) {
+	SetHTMLHeaders(h)
+	h.Set("Content-Security-Policy", pageCSP+"form-action 'self' https: http://127.0.0.1:* http://localhost:* http://[::1]:*")
+	h.Set("Referrer-Policy", "same-origin")
 }

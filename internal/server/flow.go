@@ -22,7 +22,8 @@ import (
 const flowCookie = "oauthbroker_flow"
 
 // newFlowCookieStore makes the gorilla/sessions store for flow cookies: HMAC-signed and
-// AES-encrypted (the cookie holds an OAuth 1.0a request-token secret and the PKCE verifier),
+// AES-encrypted (the cookie holds an OAuth 1.0a request-token secret, the PKCE verifier and
+// the link's token),
 // HttpOnly, SameSite=Lax (the callback is a top-level navigation from the provider, which Lax
 // allows and Strict would not), Secure when the broker is served over https.
 func newFlowCookieStore(keys seal.Keys, secure bool) *sessions.CookieStore {
@@ -34,35 +35,9 @@ func newFlowCookieStore(keys seal.Keys, secure bool) *sessions.CookieStore {
 
 func flowPath(bot, provider string) string { return "/bots/" + bot + "/" + provider + "/" }
 
-// auth: GET /bots/{bot}/{provider}/auth?link=TOKEN
-func (s *Server) auth(w http.ResponseWriter, r *http.Request) {
-	bot, provider := chi.URLParam(r, "bot"), chi.URLParam(r, "provider")
-	authURL, fs, err := s.broker.BeginAuth(r.Context(), bot, provider, r.URL.Query().Get("link"))
-	if err != nil {
-		s.flowError(w, r, err)
-		return
-	}
-	data, err := json.Marshal(fs)
-	if err != nil {
-		s.flowError(w, r, err)
-		return
-	}
-	// A fresh session, never one read from the request: the flow must not inherit
-	// anything a previous (or planted) cookie carried.
-	sess := sessions.NewSession(s.cookies, flowCookie)
-	sess.Options = s.cookieOptions(bot, provider, int(broker.FlowTTL.Seconds()))
-	sess.IsNew = true
-	sess.Values["flow"] = string(data)
-	if err := s.cookies.Save(r, w, sess); err != nil {
-		s.flowError(w, r, err)
-		return
-	}
-	w.Header().Set("Referrer-Policy", "no-referrer")
-	w.Header().Set("Cache-Control", "no-store")
-	http.Redirect(w, r, authURL, http.StatusFound)
-}
-
-// callback: GET or POST /bots/{bot}/{provider}/callback
+// callback: GET or POST /bots/{bot}/{provider}/callback. On success the browser goes (303)
+// back to the link's connect page, which shows this provider linked, so the code and state
+// leave the address bar and a reload or Back is a page view, never a second callback.
 func (s *Server) callback(w http.ResponseWriter, r *http.Request) {
 	bot, provider := chi.URLParam(r, "bot"), chi.URLParam(r, "provider")
 	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
@@ -78,26 +53,42 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request) {
 		// one is left alone: it may belong to a flow still running in another tab.
 		s.clearFlow(w, r, bot, provider)
 	}
+	if broker.ErrorCode(err) == broker.CodeAccessDenied {
+		// The state matched, so the cookie is this browser's own: offer the way back.
+		s.flowErrorBack(w, r, err, broker.ConnectURL(s.broker.Config(), bot, fs.Link))
+		return
+	}
 	if err != nil {
 		s.flowError(w, r, err)
 		return
 	}
-	if done.RedirectURL != "" && done.Code == "" {
+	page := s.readPage(r)
+	if page == nil {
+		page = newPageState()
+	}
+	page.record(done.LinkID, provider, accountName(done.Identity.Name, done.Identity.NickName), done.Code)
+	if err := s.savePage(w, bot, page); err != nil {
+		s.log.ErrorContext(r.Context(), "flow: saving the page cookie failed", "request_id", requestIDFrom(r.Context()), "err", err)
+	}
+	recordFlowDone(r.Context())
+	next := done.LinkURL
+	if done.LinkComplete && done.RedirectURL != "" && done.Code == "" {
+		next = done.RedirectURL
 		w.Header().Set("Referrer-Policy", "no-referrer")
-		http.Redirect(w, r, done.RedirectURL, http.StatusSeeOther)
-		return
 	}
-	account := done.Identity.Name
-	if done.Identity.NickName != "" {
-		if account != "" {
-			account += " "
-		}
-		account += "@" + done.Identity.NickName
+	w.Header().Set("Cache-Control", "no-store")
+	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+// accountName is how pages name a linked account: "Grace Hopper @grace".
+func accountName(name, nick string) string {
+	if nick == "" {
+		return name
 	}
-	s.pages.RenderFlowSuccess(w, templates.FlowSuccess{
-		Provider: done.Provider, Account: account, Bot: bot, Relinked: done.Relinked,
-		Code: done.Code, RedirectURL: done.RedirectURL, RequestID: requestIDFrom(r.Context()),
-	})
+	if name == "" {
+		return "@" + nick
+	}
+	return name + " @" + nick
 }
 
 // readFlow returns the browser's flow state, or nil when there is none or it does not verify
@@ -129,8 +120,15 @@ func (s *Server) cookieOptions(bot, provider string, maxAge int) *sessions.Optio
 	}
 }
 
-// flowError renders the error page for a failed flow with the status SPEC §3.1 gives.
+// flowError renders the error page for a failed or refused flow request with the status
+// its code has. Every refusal of the browser's routes goes through here (and so through
+// recordFlowError).
 func (s *Server) flowError(w http.ResponseWriter, r *http.Request, err error) {
+	s.flowErrorBack(w, r, err, "")
+}
+
+// flowErrorBack is flowError with a link back to the connect page.
+func (s *Server) flowErrorBack(w http.ResponseWriter, r *http.Request, err error, back string) {
 	code := broker.ErrorCode(err)
 	recordFlowError(r.Context(), code)
 	status, title := flowStatus(code)
@@ -144,7 +142,7 @@ func (s *Server) flowError(w http.ResponseWriter, r *http.Request, err error) {
 	if !errors.As(err, &be) {
 		msg = "The broker hit an internal error. Nothing was linked."
 	}
-	s.pages.RenderFlowError(w, templates.FlowError{Status: status, Title: title, Message: sentence(msg), RequestID: requestIDFrom(r.Context())})
+	s.pages.RenderFlowError(w, templates.FlowError{Status: status, Title: title, Message: sentence(msg), BackURL: back, RequestID: requestIDFrom(r.Context())})
 }
 
 // sentence turns a broker message (written for API callers: lower case, no full stop) into a
@@ -173,6 +171,8 @@ func flowStatus(code string) (int, string) {
 		return http.StatusBadRequest, "Linking could not be completed"
 	case broker.CodeAccessDenied:
 		return http.StatusForbidden, "You cancelled"
+	case codeCrossSite, codeNoPage:
+		return http.StatusForbidden, "Nothing was started"
 	case broker.CodeUpstream:
 		return http.StatusBadGateway, "The provider did not answer as expected"
 	case broker.CodeTooManyFlows:

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -41,7 +42,7 @@ func newFuzzServer(f testing.TB) *fuzzServer {
 	const public = "https://broker.test"
 	cfg := &config.Config{
 		Server: config.Server{PublicURL: public, OutboundTimeout: 2 * time.Second, LinkTTL: 10 * time.Minute, MaxLinkTTL: time.Hour},
-		Bots: []*config.Bot{{Name: "a", APIKeys: []string{"key-0123456789abcdef"},
+		Bots: []*config.Bot{{Name: "a", APIKeys: []string{"key-0123456789abcdef"}, Confirm: config.ConfirmNone,
 			Providers: []*config.Provider{{Name: "sb", Type: "sandbox"}}}},
 	}
 	reg, err := providers.NewRegistry(f.Context(), cfg, providers.Options{HTTPClient: &http.Client{Timeout: 2 * time.Second}, SandboxURL: sbSrv.URL})
@@ -78,17 +79,31 @@ func newFuzzServer(f testing.TB) *fuzzServer {
 	}
 }
 
-// startFlow makes a link for a fresh chat user, opens it, and lets the provider approve: it
-// returns the user, the browser's flow cookie and the callback query the provider sent.
+// startFlow makes a link for a fresh chat user, opens its page, clicks the provider's button
+// and lets the provider approve: it returns the user, the browser's flow cookie and the
+// callback query the provider sent.
 func (fs *fuzzServer) startFlow(t testing.TB) (string, *http.Cookie, url.Values) {
 	t.Helper()
 	user := fmt.Sprintf("fuzz-%d", fs.users.Add(1))
-	link, err := fs.broker.CreateLink(t.Context(), broker.LinkRequest{Bot: "a", Provider: "sb", Channel: "c", User: user})
+	link, err := fs.broker.CreateLink(t.Context(), broker.LinkRequest{Bot: "a", Providers: []broker.Requirement{{Provider: "sb"}}, Channel: "c", User: user})
 	if err != nil {
 		t.Fatal(err)
 	}
 	rec := httptest.NewRecorder()
 	fs.srv.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, link.URL, nil))
+	page := rec.Result().Cookies()
+	form := regexp.MustCompile(`name="form" value="([^"]+)"`).FindStringSubmatch(rec.Body.String())
+	if rec.Code != http.StatusOK || len(page) != 1 || form == nil {
+		t.Fatalf("connect page: %d, %d cookies\n%s", rec.Code, len(page), rec.Body)
+	}
+	token, _ := url.Parse(link.URL)
+	click := httptest.NewRequest(http.MethodPost, "https://broker.test/bots/a/sb/auth",
+		strings.NewReader(url.Values{"link": {token.Query().Get("link")}, "form": {form[1]}}.Encode()))
+	click.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	click.Header.Set("Sec-Fetch-Site", "same-origin")
+	click.AddCookie(page[0])
+	rec = httptest.NewRecorder()
+	fs.srv.ServeHTTP(rec, click)
 	if rec.Code != http.StatusFound {
 		t.Fatalf("auth: %d %s", rec.Code, rec.Body)
 	}
@@ -111,8 +126,9 @@ func (fs *fuzzServer) startFlow(t testing.TB) (string, *http.Cookie, url.Values)
 // FuzzCallback feeds the callback arbitrary query strings and form bodies, with the real flow
 // cookie, none, or a tampered one. "{code}" and "{state}" in the input stand for the values
 // the provider really sent, so the fuzzer reaches every branch, success included. Whatever
-// the input: the answer is one of the documented statuses with a page and no stack trace, an
-// identity exists exactly when the answer was the success page, and nothing else is stored.
+// the input: the answer is one of the documented statuses — a page without a stack trace, or
+// the 303 back to the connect page — an identity exists exactly when the answer was that 303,
+// and nothing else is stored.
 // Seeds: testdata/fuzz/FuzzCallback. Run: go test -run '^$' -fuzz '^FuzzCallback$' ./internal/server/
 func FuzzCallback(f *testing.F) {
 	for _, s := range []struct {
@@ -165,19 +181,23 @@ func FuzzCallback(f *testing.F) {
 		fs.srv.ServeHTTP(rec, req)
 
 		switch rec.Code {
-		case http.StatusOK, http.StatusBadRequest, http.StatusForbidden, http.StatusGone, http.StatusBadGateway:
+		case http.StatusSeeOther:
+			if loc := rec.Header().Get("Location"); !strings.HasPrefix(loc, "https://broker.test/bots/a/connect?link=") {
+				t.Fatalf("query %q form %q: 303 to %q", query, form, loc)
+			}
+		case http.StatusBadRequest, http.StatusForbidden, http.StatusGone, http.StatusBadGateway:
+			page := rec.Body.String()
+			if !strings.Contains(page, "</html>") || strings.Contains(page, "goroutine ") || strings.Contains(page, ".go:") {
+				t.Fatalf("status %d: not a clean page:\n%s", rec.Code, page)
+			}
 		default:
 			t.Fatalf("query %q form %q cookie %d: status %d\n%s", query, form, cookieMode%3, rec.Code, rec.Body)
-		}
-		page := rec.Body.String()
-		if !strings.Contains(page, "</html>") || strings.Contains(page, "goroutine ") || strings.Contains(page, ".go:") {
-			t.Fatalf("status %d: not a clean page:\n%s", rec.Code, page)
 		}
 		ids, err := fs.store.Identities(t.Context(), store.IdentityQuery{Bot: "a", Channel: "c", User: user})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if linked := len(ids) == 1; linked != (rec.Code == http.StatusOK) || len(ids) > 1 {
+		if linked := len(ids) == 1; linked != (rec.Code == http.StatusSeeOther) || len(ids) > 1 {
 			t.Fatalf("query %q form %q: status %d with %d identities", query, form, rec.Code, len(ids))
 		}
 	})

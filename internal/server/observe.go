@@ -28,8 +28,12 @@ func (s *Server) observe(next http.Handler) http.Handler {
 	})
 }
 
-// flowOutcome is how a flow request ended; flowError fills it in.
-type flowOutcome struct{ code string }
+// flowOutcome is how a flow request ended: flowError fills in code, and a handler that did
+// its work (a provider started, a callback stored) sets done.
+type flowOutcome struct {
+	code string
+	done bool
+}
 
 type flowOutcomeKey struct{}
 
@@ -40,10 +44,26 @@ func recordFlowError(ctx context.Context, code string) {
 	}
 }
 
-// instrumentFlow counts one auth or callback request: started (auth redirected to the
-// provider), completed (callback showed the success page) or failed with its reason. A
-// panic counts as an internal failure before the recovery middleware answers it.
-func (s *Server) instrumentFlow(callback bool, h http.HandlerFunc) http.HandlerFunc {
+// recordFlowDone notes that a flow request did its work, for instrumentFlow.
+func recordFlowDone(ctx context.Context) {
+	if o, ok := ctx.Value(flowOutcomeKey{}).(*flowOutcome); ok {
+		o.done = true
+	}
+}
+
+// The kinds of flow requests instrumentFlow counts.
+type flowKind int
+
+const (
+	flowPage     flowKind = iota // the connect page and its cancel: only failures count
+	flowStart                    // a provider's button: started
+	flowCallback                 // the provider's answer: completed
+)
+
+// instrumentFlow counts one flow request: started (a button sent the browser to the
+// provider), completed (a callback linked the account) or failed with its reason. A panic
+// counts as an internal failure before the recovery middleware answers it.
+func (s *Server) instrumentFlow(kind flowKind, h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		out := &flowOutcome{}
 		bot, provider := s.flowLabels(chi.URLParam(r, "bot"), chi.URLParam(r, "provider"))
@@ -57,20 +77,24 @@ func (s *Server) instrumentFlow(callback bool, h http.HandlerFunc) http.HandlerF
 		switch {
 		case out.code != "":
 			s.metrics.FlowFailed(bot, provider, out.code)
-		case callback:
-			s.metrics.FlowCompleted(bot, provider)
-		default:
+		case !out.done:
+		case kind == flowStart:
 			s.metrics.FlowStarted(bot, provider)
+		case kind == flowCallback:
+			s.metrics.FlowCompleted(bot, provider)
 		}
 	}
 }
 
 // flowLabels are the metric labels of a flow request: configured names only, so that
-// requests for made-up bots cannot create series.
+// requests for made-up bots cannot create series. The connect page has no provider: "".
 func (s *Server) flowLabels(bot, provider string) (string, string) {
 	bc := s.broker.Config().Bot(bot)
 	if bc == nil {
 		return metrics.Unknown, metrics.Unknown
+	}
+	if provider == "" {
+		return bot, ""
 	}
 	if bc.Provider(provider) == nil {
 		return bot, metrics.Unknown

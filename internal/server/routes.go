@@ -16,24 +16,28 @@ func (s *Server) routes(api, admin http.Handler, mount func(chi.Router)) chi.Rou
 	// observe sits outside recoverPanics, so a recovered panic is recorded as the 500 it became.
 	r.Use(s.requestID, s.limiters.clientIP, s.logRequests, s.observe, s.recoverPanics)
 
-	// Operations (SPEC §3.4).
+	// Operations.
 	r.Get("/healthz", s.healthz)
 	r.Get("/readyz", s.readyz)
 	r.Method(http.MethodGet, "/metrics", s.metrics.Handler())
 	r.Handle("/static/*", http.StripPrefix("/static/", staticFiles(templates.Static())))
 
-	// Browser link flow (SPEC §3.1), rate-limited per client address.
+	// Browser link flow (connect.go, flow.go), rate-limited per client address. A GET only
+	// ever shows a page; a provider starts with a POST from the page.
 	r.Group(func(r chi.Router) {
 		r.Use(s.limitFlow)
-		r.Get("/bots/{bot}/{provider}/auth", s.instrumentFlow(false, s.auth))
-		r.Get("/bots/{bot}/{provider}/callback", s.instrumentFlow(true, s.callback))
-		r.Post("/bots/{bot}/{provider}/callback", s.instrumentFlow(true, s.callback))
+		r.Get("/bots/{bot}/connect", s.instrumentFlow(flowPage, s.connectPage))
+		r.Post("/bots/{bot}/connect", s.instrumentFlow(flowPage, s.cancel))
+		r.Get("/bots/{bot}/{provider}/auth", s.instrumentFlow(flowPage, s.connectPage))
+		r.Post("/bots/{bot}/{provider}/auth", s.instrumentFlow(flowStart, s.start))
+		r.Get("/bots/{bot}/{provider}/callback", s.instrumentFlow(flowCallback, s.callback))
+		r.Post("/bots/{bot}/{provider}/callback", s.instrumentFlow(flowCallback, s.callback))
 	})
 
-	// Bot API (SPEC §3.2); link creation is rate-limited per bot.
+	// Bot API; link creation is rate-limited per bot.
 	r.With(s.limitLinks).Mount("/api/v1", api)
 
-	// Operators' pages (SPEC §3.3).
+	// Operators' pages.
 	if admin != nil {
 		r.Mount("/admin", admin)
 	}

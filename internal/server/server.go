@@ -7,8 +7,11 @@ package server
 import (
 	"log/slog"
 	"net/http"
+	"net/url"
+	"time"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/gorilla/securecookie"
 	"github.com/gorilla/sessions"
 
 	"github.com/oauthbroker/oauthbroker/internal/broker"
@@ -42,9 +45,16 @@ type Server struct {
 	broker  *broker.Broker
 	pages   *templates.Pages
 	log     *slog.Logger
-	cookies *sessions.CookieStore
+	cookies *sessions.CookieStore // flow cookies
 	secure  bool
 	router  chi.Router
+
+	// The connect page (pagecookie.go): its cookie's codecs, the key of its forms' tokens,
+	// the origin its POSTs must come from, and how long its cookie lives.
+	pageCodecs   []securecookie.Codec
+	formKey      []byte
+	publicOrigin string
+	pageMaxAge   int
 
 	metrics      *metrics.Metrics
 	limitsConfig Limits
@@ -61,8 +71,21 @@ func New(d Deps) *Server {
 		s.metrics = metrics.New()
 	}
 	s.limiters = newLimiters(d.Limits)
-	s.secure = isHTTPS(d.Broker.Config().Server.PublicURL)
+	cfg := d.Broker.Config()
+	s.secure = isHTTPS(cfg.Server.PublicURL)
 	s.cookies = newFlowCookieStore(d.Keys, s.secure)
+	// The page cookie lives as long as the longest link, so a page opened early still works.
+	s.pageMaxAge = int(max(cfg.Server.MaxLinkTTL, time.Hour).Seconds())
+	s.pageCodecs = securecookie.CodecsFromPairs(d.Keys.CookieHashKey, d.Keys.CookieBlockKey)
+	for _, c := range s.pageCodecs {
+		if sc, ok := c.(*securecookie.SecureCookie); ok {
+			sc.MaxAge(s.pageMaxAge)
+		}
+	}
+	s.formKey = d.Keys.MACKey
+	if u, err := url.Parse(cfg.Server.PublicURL); err == nil {
+		s.publicOrigin = broker.Origin(u)
+	}
 	s.router = s.routes(httpapi.New(d.Broker, s.log), d.Admin, d.Mount)
 	return s
 }
