@@ -5,8 +5,8 @@
 //	c, err := client.New("https://broker.example.com", "supportbot", os.Getenv("BROKER_KEY"))
 //	req, err := c.Require(ctx, client.RequireRequest{Channel: "slack", User: "U024BE7LH",
 //		Providers: []client.Requirement{{Provider: "uber"}, {Provider: "twitter"}}})
-//	for _, m := range req.Missing {
-//		// send m.URL to the user: "open this to connect your " + m.Provider
+//	if !req.Ready {
+//		// send req.ConnectURL to the user: one page links every missing account
 //	}
 //
 // It is the one public package of the module (a documented exception to the internal/
@@ -75,23 +75,30 @@ func New(brokerURL, bot, apiKey string, opts ...Option) (*Client, error) {
 	return c, nil
 }
 
-// LinkRequest asks for a link for one chat user and one provider.
+// LinkRequest asks for a link for one chat user and one provider (Provider, with Scopes) or
+// several (Providers, each with its scopes): each is linked once through the link, in one
+// visit of its page.
 type LinkRequest struct {
-	Provider string   `json:"provider"`
-	Channel  string   `json:"channel"`
-	User     string   `json:"user"`
-	Scopes   []string `json:"scopes,omitempty"` // added to the provider's configured scopes
-	// RedirectURL is where the success page sends the browser; its origin must be one of the
-	// bot's redirect_origins. Empty: the page closes itself.
+	Provider  string        `json:"provider,omitempty"`
+	Providers []Requirement `json:"providers,omitempty"`
+	Channel   string        `json:"channel"`
+	User      string        `json:"user"`
+	// UserLabel is how the connect page names the chat user ("Ada (@ada)"), at most 64
+	// printable characters; empty: the page shows User and Channel.
+	UserLabel string   `json:"user_label,omitempty"`
+	Scopes    []string `json:"scopes,omitempty"` // with Provider: added to its configured scopes
+	// RedirectURL is where the browser goes once every provider of the link is linked; its
+	// origin must be one of the bot's redirect_origins. Empty: the page says "All set".
 	RedirectURL string `json:"redirect_url,omitempty"`
 	// TTL is the link's lifetime, rounded up to whole seconds; 0 for the broker's default.
 	TTL time.Duration `json:"-"`
 }
 
-// Link is a single-use URL to send to the one chat user it was made for.
+// Link is the URL of a link's connect page, to send to the one chat user it was made for.
 type Link struct {
 	URL       string    `json:"url"`
 	ExpiresAt time.Time `json:"expires_at"`
+	Providers []string  `json:"providers"`
 }
 
 // CreateLink asks for a link (POST /links).
@@ -169,15 +176,16 @@ func (c *Client) Unlink(ctx context.Context, identityID int64) error {
 	return c.do(ctx, http.MethodDelete, c.base+"/identities/"+strconv.FormatInt(identityID, 10), nil, http.StatusNoContent, nil)
 }
 
-// Confirm activates the pending identity whose success page showed code to this chat user
-// (POST /links/confirm; bots with confirm: code). A wrong code is *Error with CodeWrongCode;
-// CodeNoPendingConfirmation means there is nothing to confirm any more: send a new link.
-func (c *Client) Confirm(ctx context.Context, channel, user, code string) (Identity, error) {
+// Confirm activates the pending identities of the link whose connect page showed code to
+// this chat user (POST /links/confirm; bots with confirm: code), and returns them in the
+// link's order. A wrong code is *Error with CodeWrongCode; CodeNoPendingConfirmation means
+// there is nothing to confirm any more: send a new link.
+func (c *Client) Confirm(ctx context.Context, channel, user, code string) ([]Identity, error) {
 	var out struct {
-		Identity Identity `json:"identity"`
+		Identities []Identity `json:"identities"`
 	}
 	err := c.do(ctx, http.MethodPost, c.base+"/links/confirm", map[string]string{"channel": channel, "user": user, "code": code}, http.StatusOK, &out)
-	return out.Identity, err
+	return out.Identities, err
 }
 
 // Requirement is one provider a combined action needs, with the scopes it needs there.
@@ -201,6 +209,7 @@ func (r Requirement) MarshalJSON() ([]byte, error) {
 type RequireRequest struct {
 	Channel   string        `json:"channel"`
 	User      string        `json:"user"`
+	UserLabel string        `json:"user_label,omitempty"` // see LinkRequest.UserLabel
 	Providers []Requirement `json:"providers"`
 }
 
@@ -209,9 +218,13 @@ type Requirements struct {
 	Ready       bool                   `json:"ready"`       // nothing is missing
 	Credentials map[string]Credentials `json:"credentials"` // provider name → credentials
 	Missing     []Missing              `json:"missing"`
+	// ConnectURL links every missing provider in one visit: send it in one message. Empty
+	// when ready.
+	ConnectURL       string     `json:"connect_url,omitempty"`
+	ConnectExpiresAt *time.Time `json:"connect_expires_at,omitempty"`
 }
 
-// Missing is a provider the user must link (again), with a fresh link to send.
+// Missing is a provider the user must link (again), with a fresh link of its own.
 type Missing struct {
 	Provider  string    `json:"provider"`
 	Reason    string    `json:"reason"` // ReasonNotLinked, ReasonRelinkRequired or ReasonMissingScopes
@@ -227,7 +240,7 @@ const (
 )
 
 // Require prepares a combined action in one call (POST /require): credentials for every
-// provider that is ready, a link for every one that is not.
+// provider that is ready, a link for every one that is not, and ConnectURL for all of them.
 func (c *Client) Require(ctx context.Context, req RequireRequest) (Requirements, error) {
 	var out Requirements
 	err := c.do(ctx, http.MethodPost, c.base+"/require", req, http.StatusOK, &out)

@@ -16,7 +16,7 @@ import (
 	"github.com/oauthbroker/oauthbroker/client"
 )
 
-// A combined action: links for what is missing, or every credential at once.
+// A combined action: one link for everything missing, or every credential at once.
 func ExampleClient_Require() {
 	ctx := context.Background()
 	c, err := client.New("https://broker.example.com", "supportbot", os.Getenv("BROKER_API_KEY"))
@@ -28,8 +28,10 @@ func ExampleClient_Require() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	for _, m := range req.Missing {
-		fmt.Printf("send to the user: connect your %s account (%s): %s\n", m.Provider, m.Reason, m.URL)
+	if !req.Ready {
+		// One message with one link: its page connects every missing account in one visit.
+		// Carry on when the link.completed webhook arrives.
+		fmt.Printf("send to the user: to go on, connect %d account(s): %s\n", len(req.Missing), req.ConnectURL)
 	}
 	if req.Ready {
 		fmt.Println("uber token:", req.Credentials["uber"].AccessToken != "")
@@ -91,8 +93,12 @@ func ExampleReadWebhook() {
 		seen[ev.ID] = true
 		mu.Unlock()
 		if first {
-			if ev.Type == client.EventLinked {
+			switch ev.Type {
+			case client.EventLinked:
 				fmt.Printf("%s/%s linked %s\n", ev.Identity.Channel, ev.Identity.User, ev.Identity.Provider)
+			case client.EventLinkCompleted:
+				// Everything the link was for is linked: carry on with the user's action.
+				fmt.Printf("%s/%s finished a link of %d account(s)\n", ev.Link.Channel, ev.Link.User, len(ev.Link.Identities))
 			}
 		}
 		w.WriteHeader(http.StatusNoContent)

@@ -28,6 +28,9 @@ const (
 	EventConfirmed      = "identity.confirmed" // a pending identity's code was confirmed
 	EventUnlinked       = "identity.unlinked"
 	EventRelinkRequired = "identity.relink_required"
+	// EventLinkCompleted: every provider of a link is linked (and, with confirm: code,
+	// confirmed). Event.Link says which accounts; Event.Identity is empty.
+	EventLinkCompleted = "link.completed"
 )
 
 // WebhookMaxAge is how old a delivery ReadWebhook accepts (by its signed sent_at): a
@@ -48,8 +51,27 @@ type Event struct {
 	SentAt    int64     `json:"sent_at"` // Unix seconds of this attempt
 	Attempt   int       `json:"attempt"` // 1 for the first attempt
 	// Reason says why, for identity.relink_required: "invalid_grant" or "expired".
-	Reason   string        `json:"reason,omitempty"`
+	Reason string `json:"reason,omitempty"`
+	// Identity is what an identity.* event is about; the zero value for link.completed.
 	Identity EventIdentity `json:"identity"`
+	// Link is what link.completed is about; nil for every other event.
+	Link *EventLink `json:"link,omitempty"`
+}
+
+// EventLink is a link whose providers are all linked: its chat user, and the identities it
+// linked, in the link's order.
+type EventLink struct {
+	Channel    string              `json:"channel"`
+	User       string              `json:"user"`
+	Identities []EventLinkIdentity `json:"identities"`
+}
+
+// EventLinkIdentity is one identity of a completed link.
+type EventLinkIdentity struct {
+	ID             int64  `json:"id"`
+	Provider       string `json:"provider"`
+	ProviderUserID string `json:"provider_user_id"`
+	Status         string `json:"status"`
 }
 
 // EventIdentity is the identity an event is about.

@@ -13,18 +13,40 @@ import (
 	"github.com/oauthbroker/oauthbroker/internal/store"
 )
 
+// linkRequest is POST /links: one provider ("provider", with "scopes") or several
+// ("providers": names or {"provider","scopes"} objects).
 type linkRequest struct {
-	Provider    string   `json:"provider"`
-	Channel     string   `json:"channel"`
-	User        string   `json:"user"`
-	Scopes      []string `json:"scopes"`
-	RedirectURL string   `json:"redirect_url"`
-	TTLSeconds  int64    `json:"ttl_seconds"`
+	Provider    string        `json:"provider"`
+	Providers   []requirement `json:"providers"`
+	Channel     string        `json:"channel"`
+	User        string        `json:"user"`
+	UserLabel   string        `json:"user_label"`
+	Scopes      []string      `json:"scopes"`
+	RedirectURL string        `json:"redirect_url"`
+	TTLSeconds  int64         `json:"ttl_seconds"`
 }
 
 type linkResponse struct {
 	URL       string    `json:"url"`
 	ExpiresAt time.Time `json:"expires_at"`
+	Providers []string  `json:"providers"`
+}
+
+// requirements is the request's providers in either form.
+func (req linkRequest) requirements() ([]broker.Requirement, error) {
+	switch {
+	case req.Provider != "" && req.Providers != nil:
+		return nil, &broker.Error{Code: broker.CodeInvalidRequest, Message: "give provider or providers, not both"}
+	case req.Providers != nil && req.Scopes != nil:
+		return nil, &broker.Error{Code: broker.CodeInvalidRequest, Message: `scopes goes with provider; with providers, give each its own as {"provider":…,"scopes":[…]}`}
+	case req.Provider != "":
+		return []broker.Requirement{{Provider: req.Provider, Scopes: req.Scopes}}, nil
+	}
+	reqs := make([]broker.Requirement, len(req.Providers))
+	for i, p := range req.Providers {
+		reqs[i] = broker.Requirement(p)
+	}
+	return reqs, nil // none: the broker says what is missing
 }
 
 func (a *API) createLink(w http.ResponseWriter, r *http.Request) {
@@ -37,15 +59,20 @@ func (a *API) createLink(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, &broker.Error{Code: broker.CodeInvalidRequest, Message: "ttl_seconds is out of range"})
 		return
 	}
+	reqs, err := req.requirements()
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
 	link, err := a.broker.CreateLink(r.Context(), broker.LinkRequest{
-		Bot: chi.URLParam(r, "bot"), Provider: req.Provider, Channel: req.Channel, User: req.User,
-		Scopes: req.Scopes, RedirectURL: req.RedirectURL, TTL: time.Duration(req.TTLSeconds) * time.Second,
+		Bot: chi.URLParam(r, "bot"), Providers: reqs, Channel: req.Channel, User: req.User, UserLabel: req.UserLabel,
+		RedirectURL: req.RedirectURL, TTL: time.Duration(req.TTLSeconds) * time.Second,
 	})
 	if err != nil {
 		a.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, linkResponse{URL: link.URL, ExpiresAt: link.ExpiresAt})
+	writeJSON(w, http.StatusCreated, linkResponse{URL: link.URL, ExpiresAt: link.ExpiresAt, Providers: link.Providers})
 }
 
 type confirmRequest struct {
@@ -60,12 +87,24 @@ func (a *API) confirm(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	id, err := a.broker.Confirm(r.Context(), chi.URLParam(r, "bot"), req.Channel, req.User, req.Code)
+	ids, err := a.broker.Confirm(r.Context(), chi.URLParam(r, "bot"), req.Channel, req.User, req.Code)
 	if err != nil {
 		a.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]identityJSON{"identity": toIdentityJSON(id)})
+	out := confirmResponse{Identities: make([]identityJSON, len(ids))}
+	for i, id := range ids {
+		out.Identities[i] = toIdentityJSON(id)
+	}
+	out.Identity = out.Identities[0]
+	writeJSON(w, http.StatusOK, out)
+}
+
+// confirmResponse: every identity the code activated (all of one link's), and the first of
+// them as "identity", the answer's shape from before links had several providers.
+type confirmResponse struct {
+	Identity   identityJSON   `json:"identity"`
+	Identities []identityJSON `json:"identities"`
 }
 
 // identityJSON is an identity as bots see it: never a token.
@@ -170,10 +209,12 @@ func (a *API) identityID(w http.ResponseWriter, r *http.Request) (int64, bool) {
 type requireRequest struct {
 	Channel   string        `json:"channel"`
 	User      string        `json:"user"`
+	UserLabel string        `json:"user_label"`
 	Providers []requirement `json:"providers"`
 }
 
-// requirement accepts both forms SPEC §3.2 allows: "github" or {"provider":"github","scopes":[…]}.
+// requirement accepts both forms of a provider in a list: "github" or
+// {"provider":"github","scopes":[…]}.
 type requirement broker.Requirement
 
 func (q *requirement) UnmarshalJSON(data []byte) error {
@@ -205,6 +246,9 @@ type requireResponse struct {
 	Ready       bool                       `json:"ready"`
 	Credentials map[string]credentialsJSON `json:"credentials"`
 	Missing     []missingJSON              `json:"missing"`
+	// ConnectURL links every missing provider in one visit; absent when ready.
+	ConnectURL       string     `json:"connect_url,omitempty"`
+	ConnectExpiresAt *time.Time `json:"connect_expires_at,omitempty"`
 }
 
 func (a *API) require(w http.ResponseWriter, r *http.Request) {
@@ -217,7 +261,8 @@ func (a *API) require(w http.ResponseWriter, r *http.Request) {
 	for i, p := range req.Providers {
 		reqs[i] = broker.Requirement(p)
 	}
-	res, err := a.broker.Require(r.Context(), chi.URLParam(r, "bot"), req.Channel, req.User, reqs)
+	res, err := a.broker.Require(r.Context(), broker.RequireRequest{Bot: chi.URLParam(r, "bot"), Channel: req.Channel,
+		User: req.User, UserLabel: req.UserLabel, Providers: reqs})
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -228,6 +273,9 @@ func (a *API) require(w http.ResponseWriter, r *http.Request) {
 	}
 	for _, m := range res.Missing {
 		out.Missing = append(out.Missing, missingJSON{Provider: m.Provider, Reason: m.Reason, URL: m.Link.URL, ExpiresAt: m.Link.ExpiresAt})
+	}
+	if res.Connect.URL != "" {
+		out.ConnectURL, out.ConnectExpiresAt = res.Connect.URL, optionalTime(res.Connect.ExpiresAt)
 	}
 	writeJSON(w, http.StatusOK, out)
 }

@@ -210,6 +210,29 @@ func TestRenderedBody(t *testing.T) {
 	}
 }
 
+// TestRenderedLinkCompleted: link.completed carries the link's chat user and identities, and
+// no "identity".
+func TestRenderedLinkCompleted(t *testing.T) {
+	e := event(10, "supportbot", now0, 0)
+	e.Type, e.Provider, e.ProviderUserID, e.Status = store.WebhookLinkCompleted, "", "", ""
+	e.Identities = []store.LinkedIdentity{{ID: 7, Provider: "github", ProviderUserID: "42", Status: "active"}, {ID: 8, Provider: "uber", ProviderUserID: "u-9", Status: "active"}}
+	raw, err := Render(e, now0.Add(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got map[string]any
+	if err := json.Unmarshal(raw, &got); err != nil {
+		t.Fatal(err)
+	}
+	want := `{"attempt":1,"bot":"supportbot","created_at":"2031-03-14T15:09:26Z","id":"evt_10",` +
+		`"link":{"channel":"slack","identities":[{"id":7,"provider":"github","provider_user_id":"42","status":"active"},` +
+		`{"id":8,"provider":"uber","provider_user_id":"u-9","status":"active"}],"user":"U1"},` +
+		`"sent_at":1931267426,"type":"link.completed"}`
+	if canon, _ := json.Marshal(got); string(canon) != want {
+		t.Errorf("body\n%s\nwant\n%s", canon, want)
+	}
+}
+
 // TestShutdownFinishesTheAttemptInFlight: when the loop's context ends mid-delivery (SIGTERM),
 // the attempt completes and is recorded, Run returns after it, and nothing new is claimed.
 func TestShutdownFinishesTheAttemptInFlight(t *testing.T) {
