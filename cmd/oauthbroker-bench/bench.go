@@ -206,7 +206,8 @@ func bench(ctx context.Context, o options, stdout, stderr io.Writer) error {
 
 // brokerConfig is the providers.yaml of the broker under test: one bot with an OAuth 2
 // provider (GitLab's type, pointed at the sandbox) and an OAuth 1.0a one (Twitter's type,
-// pointed at the fake).
+// pointed at the fake). confirm: none, so that a flow ends in the browser, as it did before
+// confirmation codes were the default and as the fake-alone runs do.
 func brokerConfig(addr, dbPath, keysPath string, fu fakeURLs) string {
 	return fmt.Sprintf(`server:
   public_url: http://%[1]s
@@ -219,6 +220,7 @@ storage:
 bots:
   %[4]s:
     api_keys: [%[5]q]
+    confirm: none
     providers:
       gitlab:
         type: gitlab

@@ -6,9 +6,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"html"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -105,9 +107,11 @@ func createLink(ctx context.Context, w *worker, u, provider, user string) (strin
 	return out.URL, nil
 }
 
-// flowOp is one complete link flow of a new chat user: the bot creates the link, the user's
-// browser (a fresh cookie jar, following redirects) opens it, passes the provider's approval
-// and comes back to the callback, which must show the success page.
+// flowOp is one complete link flow of a new chat user, as a browser goes through it: the bot
+// creates the link; the user's browser (a fresh cookie jar, following redirects) opens its
+// connect page, clicks the provider's button (a same-origin POST with the page's form),
+// passes the provider's approval and comes back to the callback, which sends it on to the
+// connect page showing every provider linked.
 func flowOp(base, provider, run string) op {
 	u := base + "/api/v1/bots/" + benchBot + "/links"
 	return func(ctx context.Context, w *worker) error {
@@ -122,15 +126,51 @@ func flowOp(base, provider, run string) op {
 			return err
 		}
 		resp, err := browser.Do(req)
+		page, err := expect(resp, err, http.StatusOK)
+		if err != nil {
+			return err
+		}
+		action, form, err := buttonOf(page, provider)
+		if err != nil {
+			return err
+		}
+		req, err = http.NewRequestWithContext(ctx, http.MethodPost, action, strings.NewReader(form.Encode()))
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Sec-Fetch-Site", "same-origin") // what a browser sends from the broker's page
+		req.Header.Set("Origin", base)
+		resp, err = browser.Do(req)
 		body, err := expect(resp, err, http.StatusOK)
 		if err != nil {
 			return err
 		}
-		if !strings.HasSuffix(resp.Request.URL.Path, "/callback") || !bytes.Contains(body, []byte("linked")) {
-			return fmt.Errorf("%s flow ended at %s, not on the success page: %.300s", provider, resp.Request.URL.Path, body)
+		if !strings.HasSuffix(resp.Request.URL.Path, "/connect") || !bytes.Contains(body, []byte(`data-connect="complete"`)) {
+			return fmt.Errorf("%s flow ended at %s, not on the connect page with the account linked: %.300s", provider, resp.Request.URL.Path, body)
 		}
 		return nil
 	}
+}
+
+var (
+	buttonForm  = regexp.MustCompile(`(?s)<form method="post" action="([^"]+)" data-provider="([^"]+)">(.*?)</form>`)
+	hiddenField = regexp.MustCompile(`<input type="hidden" name="([^"]+)" value="([^"]*)">`)
+)
+
+// buttonOf finds a provider's button on a connect page: where its form posts, and its fields.
+func buttonOf(page []byte, provider string) (string, url.Values, error) {
+	for _, m := range buttonForm.FindAllSubmatch(page, -1) {
+		if string(m[2]) != provider {
+			continue
+		}
+		form := url.Values{}
+		for _, f := range hiddenField.FindAllSubmatch(m[3], -1) {
+			form.Set(string(f[1]), html.UnescapeString(string(f[2])))
+		}
+		return html.UnescapeString(string(m[1])), form, nil
+	}
+	return "", nil, fmt.Errorf("the connect page has no button for %s: %.300s", provider, page)
 }
 
 // noRedirects makes a client return a redirect instead of following it.

@@ -66,5 +66,16 @@ Flags:
 			}
 		}
 	}
+	for _, b := range cfg.Bots {
+		if b.Confirm == config.ConfirmNone {
+			fmt.Fprintln(stdout, confirmNoneWarning(b.Name))
+		}
+	}
 	return nil
+}
+
+// confirmNoneWarning is the one line check prints (and serve logs) for a bot with
+// confirm: none: what that setting lets happen.
+func confirmNoneWarning(bot string) string {
+	return fmt.Sprintf("warning: bot %s has confirm: none: whoever finishes one of its links (a forwarded link, or one another site opens in a victim's browser) links their account to the chat user who asked, with no code to prove it is that user", bot)
 }

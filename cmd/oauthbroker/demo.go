@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -20,6 +21,7 @@ import (
 	"github.com/oauthbroker/oauthbroker/internal/config"
 	"github.com/oauthbroker/oauthbroker/internal/providers"
 	"github.com/oauthbroker/oauthbroker/internal/sandbox"
+	"github.com/oauthbroker/oauthbroker/internal/store"
 )
 
 // The demo's chat user: what a bot would pass for the person it is talking to.
@@ -41,11 +43,12 @@ func runDemo(ctx context.Context, args []string, getenv func(string) (string, bo
 
 Runs the broker with a built-in configuration and a built-in sandbox OAuth 2 provider (at
 /sandbox/, with an Authorize / Deny page), so you can link an account with no secrets and no
-internet. It prints a link to open in a browser and the curl commands that then show the
-linked identity and its credentials. The bot is "demo", its provider "sandbox", and the chat
-user is channel "terminal", user "alice". A second bot, "chatbot", with two sandbox providers
-("rides", "social"), is the one examples/chatbot talks to; the demo prints its command line.
-Stop it with Ctrl-C.
+internet. It prints a link to open in a browser, and the curl commands that then confirm the
+code the page shows (as a bot does when the user types it in the chat) and show the linked
+identity and its credentials. The bot is "demo" (confirm: code), its provider "sandbox", and
+the chat user is channel "terminal", user "alice". A second bot, "chatbot", with two sandbox
+providers ("rides", "social"), is the one examples/chatbot talks to; the demo prints its
+command line. Stop it with Ctrl-C.
 
 Flags:
 `)
@@ -123,7 +126,8 @@ Flags:
 	defer a.store.Close()
 	defer a.startBackground(ctx)()
 
-	link, err := a.broker.CreateLink(ctx, broker.LinkRequest{Bot: demoBot, Provider: "sandbox", Channel: demoChannel, User: demoUser})
+	link, err := a.broker.CreateLink(ctx, broker.LinkRequest{Bot: demoBot, Providers: []broker.Requirement{{Provider: "sandbox"}},
+		Channel: demoChannel, User: demoUser, UserLabel: "Alice (terminal)"})
 	if err != nil {
 		return err
 	}
@@ -143,7 +147,8 @@ storage:
 bots:
   %s:
     api_keys: [%q]
-    confirm: none
+    display_name: Demo Bot
+    confirm: code
     providers:
       sandbox: { type: sandbox, key: demo-client, secret: %q }
 `, publicURL, listen, dbPath, demoBot, apiKey, clientSecret)
@@ -154,15 +159,22 @@ func printDemoIntro(w io.Writer, publicURL, apiKey string, link broker.NewLink, 
 	fmt.Fprintf(w, `
 oauthbroker demo — broker and a sandbox OAuth provider, all on this machine (no secrets, no internet)
 
- 1. Open this link in a browser and click Authorize (it works once, until %s):
+ 1. Open this link in a browser (it works until %s). Its page says who asks and for whom:
+    click "Connect Sandbox", then pick an account and click Authorize on the sandbox's page.
 
     %s
 
- 2. Then see the identity the bot "%s" now has for chat user %q:
+ 2. The page then shows a six-digit code. A chat user types it in the chat and the bot
+    confirms it; do that here, with the code in place of CODE:
+
+    curl -s -X POST -H 'Authorization: Bearer %s' -H 'Content-Type: application/json' \
+      -d '{"channel":"%s","user":"%s","code":"CODE"}' %s/links/confirm
+
+ 3. Then see the identity the bot "%s" has for chat user %q (active once confirmed):
 
     curl -s -H 'Authorization: Bearer %s' '%s/identities?channel=%s&user=%s'
 
- 3. And its credentials (ID is the "id" from step 2; the broker also prints it here once linked):
+ 4. And its credentials (ID is the "id" from step 3; the broker also prints it here once linked):
 
     curl -s -H 'Authorization: Bearer %s' %s/identities/ID/credentials
 
@@ -171,7 +183,7 @@ oauthbroker demo — broker and a sandbox OAuth provider, all on this machine (n
     curl -s -X POST -H 'Authorization: Bearer %s' -H 'Content-Type: application/json' \
       -d '{"provider":"sandbox","channel":"%s","user":"%s"}' %s/links
 
-`, link.ExpiresAt.Local().Format("15:04:05"), link.URL, demoBot, demoUser,
+`, link.ExpiresAt.Local().Format("15:04:05"), link.URL, apiKey, demoChannel, demoUser, api, demoBot, demoUser,
 		apiKey, api, demoChannel, demoUser, apiKey, api, apiKey, demoChannel, demoUser, api)
 	printDemoAdmin(w, publicURL, adminPassword, adminFromEnv)
 	where := dir
@@ -181,10 +193,11 @@ oauthbroker demo — broker and a sandbox OAuth provider, all on this machine (n
 	fmt.Fprintf(w, " Data: %s\n Stop with Ctrl-C.\n\n", where)
 }
 
-// announceLinks prints each newly linked identity of the demo user with its credentials
-// command, so the person trying the demo sees the flow land without polling by hand.
+// announceLinks prints each newly linked identity of the demo user, and again once its code is
+// confirmed, with its credentials command: the person trying the demo sees each step land
+// without polling by hand.
 func announceLinks(ctx context.Context, b *broker.Broker, w io.Writer, publicURL, apiKey string) {
-	seen := map[int64]bool{}
+	seen := map[int64]string{} // identity → the status last printed
 	tick := time.NewTicker(500 * time.Millisecond)
 	defer tick.Stop()
 	for {
@@ -198,12 +211,16 @@ func announceLinks(ctx context.Context, b *broker.Broker, w io.Writer, publicURL
 			continue
 		}
 		for _, id := range ids {
-			if seen[id.ID] {
+			if seen[id.ID] == id.Status {
 				continue
 			}
-			seen[id.ID] = true
-			fmt.Fprintf(w, " Linked: identity %d (%s @%s). Its credentials:\n\n    curl -s -H 'Authorization: Bearer %s' %s/api/v1/bots/%s/identities/%d/credentials\n\n",
-				id.ID, id.Name, id.NickName, apiKey, publicURL, demoBot, id.ID)
+			seen[id.ID] = id.Status
+			if id.Status == store.StatusPending {
+				fmt.Fprintf(w, " Linked: identity %d (%s @%s), pending: confirm the code the page shows (step 2).\n\n", id.ID, id.Name, id.NickName)
+				continue
+			}
+			fmt.Fprintf(w, " Linked: identity %d (%s @%s), %s. Its credentials:\n\n    curl -s -H 'Authorization: Bearer %s' %s/api/v1/bots/%s/identities/%d/credentials\n\n",
+				id.ID, id.Name, id.NickName, strings.ReplaceAll(id.Status, "_", " "), apiKey, publicURL, demoBot, id.ID)
 		}
 	}
 }
@@ -213,7 +230,7 @@ func printDemoAdmin(w io.Writer, publicURL, password string, fromEnv bool) {
 	if fromEnv {
 		password = "the one in OAUTHBROKER_ADMIN_PASSWORD"
 	}
-	fmt.Fprintf(w, ` 4. Every linked identity is on the admin page: log in, search "alice", unlink:
+	fmt.Fprintf(w, ` 5. Every linked identity is on the admin page: log in, search "alice", unlink:
 
     %s/admin/
     password: %s

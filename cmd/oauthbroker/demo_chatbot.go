@@ -35,6 +35,7 @@ func (c demoChatbot) webhookURL() string { return "http://" + c.listen + "/webho
 func (c demoChatbot) configYAML() string {
 	return fmt.Sprintf(`  %s:
     api_keys: [%q]
+    display_name: Share-my-ride Bot
     webhook_url: %q
     webhook_secret: %q
     providers:

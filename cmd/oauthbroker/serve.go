@@ -93,6 +93,11 @@ Flags:
 	if err != nil {
 		return fmt.Errorf("listen on %s (server.listen): %w", cfg.Server.Listen, err)
 	}
+	for _, b := range cfg.Bots {
+		if b.Confirm == config.ConfirmNone {
+			log.Warn(confirmNoneWarning(b.Name))
+		}
+	}
 	log.Info("oauthbroker serving", "listen", ln.Addr().String(), "public_url", cfg.Server.PublicURL, "bots", len(cfg.Bots))
 	return serveUntilDone(ctx, httpServer(a.handler, cfg), ln, log)
 }

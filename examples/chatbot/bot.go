@@ -54,7 +54,7 @@ func (b *bot) handle(ctx context.Context, line string) (quit bool) {
 	case unlink.MatchString(line):
 		b.unlink(ctx, unlink.FindStringSubmatch(line)[1])
 	case sixDigits.MatchString(line):
-		// Bots with confirm: code: the success page showed the user a code to type here.
+		// Bots with confirm: code: the connect page showed the user a code to type here.
 		b.confirm(ctx, sixDigits.FindStringSubmatch(line)[1])
 	default:
 		b.say(`Sorry, I only share rides. Try "share my ride to the station".`)
@@ -62,20 +62,17 @@ func (b *bot) handle(ctx context.Context, line string) (quit bool) {
 	return false
 }
 
-// shareRide is the combined action: one Require call for both accounts, links for what is
+// shareRide is the combined action: one Require call for both accounts, one link for what is
 // missing, and the action itself once everything is ready.
 func (b *bot) shareRide(ctx context.Context, to string) {
-	req, err := b.api.Require(ctx, client.RequireRequest{Channel: b.channel, User: b.user,
-		Providers: []client.Requirement{{Provider: b.rides}, {Provider: b.social}}})
+	req, err := b.require(ctx)
 	if err != nil {
 		b.failed(err)
 		return
 	}
 	if !req.Ready {
 		b.waitingToRideTo = to
-		for _, m := range req.Missing {
-			b.sendLink(m)
-		}
+		b.sendConnect(req)
 		b.say("I'll book the ride to %s as soon as that is done.", to)
 		return
 	}
@@ -83,18 +80,36 @@ func (b *bot) shareRide(ctx context.Context, to string) {
 	b.perform(ctx, to, req.Credentials)
 }
 
-// sendLink sends one link, worded by why it is needed. In a real chat it would be a button
-// (see docs/INTEGRATION.md); a terminal prints it.
-func (b *bot) sendLink(m client.Missing) {
-	name := title(m.Provider)
-	switch m.Reason {
-	case client.ReasonRelinkRequired:
-		b.say("Your %s account needs to be connected again. Open this (valid until %s):\n     %s", name, m.ExpiresAt.Local().Format("15:04"), m.URL)
-	case client.ReasonMissingScopes:
-		b.say("I need more permissions on your %s account. Open this to grant them (valid until %s):\n     %s", name, m.ExpiresAt.Local().Format("15:04"), m.URL)
-	default:
-		b.say("Open this to connect your %s account (valid until %s):\n     %s", name, m.ExpiresAt.Local().Format("15:04"), m.URL)
+func (b *bot) require(ctx context.Context) (client.Requirements, error) {
+	return b.api.Require(ctx, client.RequireRequest{Channel: b.channel, User: b.user, UserLabel: b.user + " (" + b.channel + ")",
+		Providers: []client.Requirement{{Provider: b.rides}, {Provider: b.social}}})
+}
+
+// sendConnect sends one message with one link: its page connects every missing account in
+// one visit, each worded by why it is needed. In a real chat it would be a card with one
+// button (see docs/INTEGRATION.md); a terminal prints it.
+func (b *bot) sendConnect(req client.Requirements) {
+	var what []string
+	for _, m := range req.Missing {
+		name := title(m.Provider)
+		switch m.Reason {
+		case client.ReasonRelinkRequired:
+			what = append(what, name+" (connect it again)")
+		case client.ReasonMissingScopes:
+			what = append(what, name+" (more permissions)")
+		default:
+			what = append(what, name)
+		}
 	}
+	until := ""
+	if req.ConnectExpiresAt != nil {
+		until = " (valid until " + req.ConnectExpiresAt.Local().Format("15:04") + ")"
+	}
+	accounts, them := "account", "it"
+	if len(what) > 1 {
+		accounts, them = "accounts", "them"
+	}
+	b.say("To do that I need your %s %s. Open this to connect %s%s:\n     %s", strings.Join(what, " and "), accounts, them, until, req.ConnectURL)
 }
 
 func (b *bot) perform(ctx context.Context, to string, creds map[string]client.Credentials) {
@@ -115,6 +130,13 @@ func (b *bot) perform(ctx context.Context, to string, creds map[string]client.Cr
 
 // event handles a webhook. Only this user's events matter to this conversation.
 func (b *bot) event(ctx context.Context, ev client.Event) {
+	if ev.Type == client.EventLinkCompleted {
+		// Every account the link was for is linked (and confirmed): carry on.
+		if l := ev.Link; l.Channel == b.channel && l.User == b.user && b.waitingToRideTo != "" {
+			b.continueRide(ctx, b.waitingToRideTo)
+		}
+		return
+	}
 	id := ev.Identity
 	if id.Channel != b.channel || id.User != b.user {
 		return
@@ -124,13 +146,11 @@ func (b *bot) event(ctx context.Context, ev client.Event) {
 		// Only the bot confirms codes (see confirm), and it said so then.
 	case client.EventLinked, client.EventRelinked:
 		if id.Status == client.StatusPending {
-			b.say("Almost there: type the six-digit code the %s page shows you.", title(id.Provider))
+			// The page shows the code once every account of the link is linked.
+			b.say("Your %s account is linked; it counts once you type the code the page shows at the end.", title(id.Provider))
 			return
 		}
 		b.say("Your %s account is connected.", title(id.Provider))
-		if to := b.waitingToRideTo; to != "" {
-			b.continueRide(ctx, to)
-		}
 	case client.EventRelinkRequired:
 		b.say("%s no longer accepts my access to your account; I'll ask you to connect it again when I need it.", title(id.Provider))
 	case client.EventUnlinked:
@@ -138,11 +158,10 @@ func (b *bot) event(ctx context.Context, ev client.Event) {
 	}
 }
 
-// continueRide carries on with a waiting ride once an account was linked: Require again,
-// and either perform or say what is still missing (without sending its link again).
+// continueRide carries on with a waiting ride once its link is complete: Require again, and
+// either perform or say what is still missing (without sending a link again).
 func (b *bot) continueRide(ctx context.Context, to string) {
-	req, err := b.api.Require(ctx, client.RequireRequest{Channel: b.channel, User: b.user,
-		Providers: []client.Requirement{{Provider: b.rides}, {Provider: b.social}}})
+	req, err := b.require(ctx)
 	if err != nil {
 		b.failed(err)
 		return
@@ -160,7 +179,7 @@ func (b *bot) continueRide(ctx context.Context, to string) {
 }
 
 func (b *bot) confirm(ctx context.Context, code string) {
-	id, err := b.api.Confirm(ctx, b.channel, b.user, code)
+	ids, err := b.api.Confirm(ctx, b.channel, b.user, code)
 	switch {
 	case client.IsCode(err, client.CodeWrongCode):
 		b.say("That is not the code on the page. Try again (after five wrong tries I send a new link).")
@@ -171,7 +190,15 @@ func (b *bot) confirm(ctx context.Context, code string) {
 	case err != nil:
 		b.failed(err)
 	default:
-		b.say("Confirmed: your %s account is connected.", title(id.Provider))
+		var names []string
+		for _, id := range ids {
+			names = append(names, title(id.Provider))
+		}
+		accounts := "account is"
+		if len(ids) > 1 {
+			accounts = "accounts are"
+		}
+		b.say("Confirmed: your %s %s connected.", strings.Join(names, " and "), accounts)
 		if to := b.waitingToRideTo; to != "" {
 			b.continueRide(ctx, to)
 		}

@@ -5,9 +5,10 @@
 //
 // It shows the whole story of a bot on oauthbroker:
 //
-//   - one Require call says which accounts are ready and hands a link for each missing one;
-//   - the bot sends the links ("open this to connect your Social account") and waits for
-//     the signed identity.linked webhook rather than polling;
+//   - one Require call says which accounts are ready and hands one link for the missing ones;
+//   - the bot sends it in one message ("open this to connect your Rides and Social
+//     accounts") and waits for the signed link.completed webhook rather than polling (with
+//     confirm: code, for the code the page showed, which the user types in the chat);
 //   - then it performs the combined action with the credentials Require returned.
 //
 // Against `oauthbroker demo` (no secrets, no internet), which prints this command line:
