@@ -131,13 +131,15 @@ func TestAdminInARealBrowser(t *testing.T) {
 		{"slack", "U-GRACE", "1002", "Grace Hopper"},
 	}
 	for _, a := range accounts {
-		step(t, ctx, "open the link of "+a.user,
-			chromedp.Navigate(b.link("alpha", keyA, "sandbox", a.channel, a.user)),
-			chromedp.Click(chromedp.CSS(`input[name="user"][value="`+a.account+`"]`), chromedp.NodeVisible))
+		step(t, ctx, "open the link of "+a.user, chromedp.Navigate(b.link("alpha", keyA, "sandbox", a.channel, a.user)))
+		if st := navigateBy(t, ctx, "connect the sandbox", `form[data-provider="sandbox"] button`); st != http.StatusOK {
+			t.Fatalf("consent page of %s: status %d", a.user, st)
+		}
+		step(t, ctx, "choose "+a.name, chromedp.Click(chromedp.CSS(`input[name="user"][value="`+a.account+`"]`), chromedp.NodeVisible))
 		if st := navigateBy(t, ctx, "authorize", `button[value="authorize"]`); st != http.StatusOK {
 			t.Fatalf("success page of %s: status %d", a.user, st)
 		}
-		if text := pageText(t, ctx); !strings.Contains(text, "Your Sandbox account is linked") || !strings.Contains(text, a.name) {
+		if text := pageText(t, ctx); !strings.Contains(text, "All set") || !strings.Contains(text, a.name) {
 			t.Fatalf("success page of %s:\n%s", a.user, text)
 		}
 	}

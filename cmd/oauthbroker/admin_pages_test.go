@@ -48,12 +48,12 @@ func TestAdminPagesEscapeNamesAndShowNoSecret(t *testing.T) {
 	b := startAdminBroker(t, sb, sbURL, "", appOptions{getenv: adminEnv(adminPassword)})
 	const chatUser = `<img src=x onerror=alert(3)>`
 	link := b.link("alpha", keyA, "sandbox", "telegram", chatUser)
-	if st, page := visit(t, newBrowser(t), link); st != http.StatusOK {
+	if st, page := connectAll(t, newBrowser(t), link); st != http.StatusOK {
 		t.Fatalf("link: %d\n%s", st, page)
 	}
 	id := b.identities("alpha", keyA, "telegram", chatUser)[0].ID
 	// Relink the same account, so the history has two lines.
-	if st, _ := visit(t, newBrowser(t), b.link("alpha", keyA, "sandbox", "telegram", chatUser)); st != http.StatusOK {
+	if st, _ := connectAll(t, newBrowser(t), b.link("alpha", keyA, "sandbox", "telegram", chatUser)); st != http.StatusOK {
 		t.Fatal("relink failed")
 	}
 

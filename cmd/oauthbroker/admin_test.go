@@ -46,6 +46,7 @@ func startAdminBroker(t *testing.T, sb *sandbox.Server, sbURL, extraYAML string,
 	opts.sandboxURL = sbURL
 	b := startBrokerWith(t, fmt.Sprintf(`  alpha:
     api_keys: [%q]
+    confirm: none
     providers:
       sandbox: {type: sandbox, key: client-a, secret: secret-a-0123456789}
 %s`, keyA, extraYAML), opts)
@@ -309,7 +310,7 @@ func TestAdminRefusesBothAHashAndAPassword(t *testing.T) {
 // adminPagesFor opens an app (without serving it) and returns openApp's error.
 func adminPagesFor(t *testing.T, extraYAML string, getenv func(string) (string, bool)) (*app, error) {
 	t.Helper()
-	cfgText := fmt.Sprintf("server:\n  public_url: http://127.0.0.1:1\nstorage:\n  dsn: %s/b.db\nbots:\n  alpha:\n    api_keys: [%q]\n    providers:\n      github: {type: github, key: k, secret: s}\n%s",
+	cfgText := fmt.Sprintf("server:\n  public_url: http://127.0.0.1:1\nstorage:\n  dsn: %s/b.db\nbots:\n  alpha:\n    api_keys: [%q]\n    confirm: none\n    providers:\n      github: {type: github, key: k, secret: s}\n%s",
 		t.TempDir(), keyA, extraYAML)
 	cfg, err := config.Parse("test.yaml", []byte(cfgText), config.LoadOptions{Getenv: func(string) (string, bool) { return "", false }, Types: providers.Types()})
 	if err != nil {
@@ -339,7 +340,7 @@ func TestDemoAdminAsANewUser(t *testing.T) {
 		}
 	}()
 
-	linkURL := waitFor(t, stdout, regexp.MustCompile(`http://127\.0\.0\.1:\d+/bots/demo/sandbox/auth\?link=[A-Za-z0-9_-]+`))
+	linkURL := waitFor(t, stdout, regexp.MustCompile(`http://127\.0\.0\.1:\d+/bots/demo/connect\?link=[A-Za-z0-9_-]+`))
 	adminURL := waitFor(t, stdout, regexp.MustCompile(`http://127\.0\.0\.1:\d+/admin/`))
 	password := strings.TrimPrefix(waitFor(t, stdout, regexp.MustCompile(`password: \S+`)), "password: ")
 	if st, page := openLink(t, newBrowser(t), linkURL, "1001", "authorize"); st != http.StatusOK {

@@ -1,7 +1,10 @@
 package main
 
 import (
+	"database/sql"
 	"fmt"
+	"html"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -21,10 +24,12 @@ func twoBots(t *testing.T) (*testBroker, *sandbox.Server, *clock) {
 	clk := newClock()
 	b := startBrokerWith(t, fmt.Sprintf(`  alpha:
     api_keys: [%q]
+    confirm: none
     providers:
       sandbox: {type: sandbox, key: client-a, secret: secret-a-0123456789}
   bravo:
     api_keys: [%q]
+    confirm: none
     providers:
       sandbox: {type: sandbox, key: client-b, secret: secret-b-0123456789}
 `, keyA, keyB), appOptions{sandboxURL: sbURL, now: clk.Now})
@@ -66,10 +71,13 @@ func TestFlowAttacksChangeNothing(t *testing.T) {
 
 	t.Run("link replayed after use", func(t *testing.T) {
 		link := b.link("alpha", keyA, "sandbox", "c", "replay")
-		if st, page := visit(t, newBrowser(t), link); st != http.StatusOK {
+		if st, page := connectAll(t, newBrowser(t), link); st != http.StatusOK {
 			t.Fatalf("first use: %d\n%s", st, page)
 		}
 		b.unchanged(t, http.StatusGone, "already used", func() (int, string) { return visit(t, newBrowser(t), link) })
+		// The older link shape opens the same page, and answers the same.
+		older := strings.Replace(link, "/connect?", "/sandbox/auth?", 1)
+		b.unchanged(t, http.StatusGone, "already used", func() (int, string) { return visit(t, newBrowser(t), older) })
 	})
 
 	t.Run("expired link", func(t *testing.T) {
@@ -86,9 +94,12 @@ func TestFlowAttacksChangeNothing(t *testing.T) {
 
 	t.Run("unknown bot and unknown provider", func(t *testing.T) {
 		link := b.link("alpha", keyA, "sandbox", "c", "unknown")
+		token := link[strings.Index(link, "?"):]
 		for _, u := range []string{
 			strings.Replace(link, "/bots/alpha/", "/bots/nosuchbot/", 1),
-			strings.Replace(link, "/sandbox/auth", "/github/auth", 1),
+			b.URL + "/bots/nosuchbot/sandbox/auth" + token,
+			b.URL + "/bots/alpha/github/auth" + token,  // a provider the bot does not have
+			b.URL + "/bots/bravo/sandbox/auth" + token, // a provider of the bot, not of the link
 			b.URL + "/bots/nosuchbot/sandbox/callback?code=x&state=y",
 		} {
 			b.unchanged(t, http.StatusNotFound, "", func() (int, string) { return visit(t, newBrowser(t), u) })
@@ -141,21 +152,33 @@ func TestFlowAttacksChangeNothing(t *testing.T) {
 
 	t.Run("denied at the provider", func(t *testing.T) {
 		browser := newBrowser(t)
-		cb := stopAtCallback(t, browser, b.link("alpha", keyA, "sandbox", "c", "denier"))
+		link := b.link("alpha", keyA, "sandbox", "c", "denier")
+		cb := stopAtCallback(t, browser, link)
 		u, _ := url.Parse(cb)
 		denied := u.Scheme + "://" + u.Host + u.Path + "?error=access_denied&error_description=%3Cb%3Ephish%3C%2Fb%3E&state=" + url.QueryEscape(u.Query().Get("state"))
-		b.unchanged(t, http.StatusForbidden, "You cancelled linking", func() (int, string) {
+		// Only the flow changes: it is spent, so it no longer counts against the link's cap.
+		b.unchangedExcept(t, []string{"flows"}, http.StatusForbidden, "You cancelled linking", func() (int, string) {
 			status, page := visit(t, browser, denied)
 			if strings.Contains(page, "phish") {
 				t.Errorf("the page shows the attacker's error_description:\n%s", page)
+			}
+			if !strings.Contains(page, `href="`+html.EscapeString(link)+`"`) {
+				t.Errorf("the page does not lead back to the link's page:\n%s", page)
 			}
 			return status, page
 		})
 		if n := len(b.identities("alpha", keyA, "c", "denier")); n != 0 {
 			t.Errorf("%d identities after a denial", n)
 		}
+		if n := openFlows(t, b, "denier"); n != 0 {
+			t.Errorf("%d flows still open after the denial, want it spent", n)
+		}
 		// The browser's flow cookie is gone: the real callback cannot be used afterwards.
 		b.unchanged(t, http.StatusBadRequest, "", func() (int, string) { return visit(t, browser, cb) })
+		// The link is not spent: the user can change their mind.
+		if st, page := connectAll(t, browser, link); st != http.StatusOK || !isComplete(page) {
+			t.Errorf("the link after a denial: %d\n%s", st, page)
+		}
 	})
 }
 
@@ -176,7 +199,10 @@ func TestTwitterDeniedAndTamperedToken(t *testing.T) {
 		defer tw.SetDeny(false)
 		browser := newBrowser(t)
 		cb := stopAtCallback(t, browser, b.link("alpha", keyA, "twitter", "c", "u2"))
-		b.unchanged(t, http.StatusForbidden, "You cancelled linking", func() (int, string) { return visit(t, browser, cb) })
+		b.unchangedExcept(t, []string{"flows"}, http.StatusForbidden, "You cancelled linking", func() (int, string) { return visit(t, browser, cb) })
+		if n := openFlows(t, b, "u2"); n != 0 {
+			t.Errorf("%d flows still open after the denial, want it spent", n)
+		}
 	})
 }
 
@@ -220,7 +246,7 @@ func TestBotAPIAuthAndInputAttacks(t *testing.T) {
 	}
 
 	t.Run("a key opens only its own bot's identities", func(t *testing.T) {
-		if st, page := visit(t, newBrowser(t), b.link("alpha", keyA, "sandbox", "c", "owner")); st != http.StatusOK {
+		if st, page := connectAll(t, newBrowser(t), b.link("alpha", keyA, "sandbox", "c", "owner")); st != http.StatusOK {
 			t.Fatalf("%d %s", st, page)
 		}
 		id := b.identities("alpha", keyA, "c", "owner")[0].ID
@@ -235,7 +261,8 @@ func TestBotAPIAuthAndInputAttacks(t *testing.T) {
 }
 
 // TestPagesCarrySecurityHeaders: every HTML page the flow serves forbids inline script,
-// framing, referrers and caching.
+// framing, referrers and caching; the connect page sends no referrer to other sites but keeps
+// its own origin on its POSTs (same-origin), and lets its forms lead to a provider.
 func TestPagesCarrySecurityHeaders(t *testing.T) {
 	b, _, _ := twoBots(t)
 	for _, u := range []string{
@@ -261,15 +288,33 @@ func TestPagesCarrySecurityHeaders(t *testing.T) {
 			t.Errorf("%s: no X-Request-Id", u)
 		}
 	}
-	// The success page, through a real flow.
+	// The connect page, before and after its provider.
 	browser := newBrowser(t)
-	resp, err := browser.Get(b.link("alpha", keyA, "sandbox", "c", "headers"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK || resp.Header.Get("X-Frame-Options") != "DENY" || resp.Header.Get("Cache-Control") != "no-store" {
-		t.Errorf("success page: %d %v", resp.StatusCode, resp.Header)
+	link := b.link("alpha", keyA, "sandbox", "c", "headers")
+	for i := range 2 {
+		resp, err := browser.Get(link)
+		if err != nil {
+			t.Fatal(err)
+		}
+		page, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		h := resp.Header
+		if csp := h.Get("Content-Security-Policy"); resp.StatusCode != http.StatusOK || h.Get("X-Frame-Options") != "DENY" ||
+			h.Get("Cache-Control") != "no-store" || h.Get("Referrer-Policy") != "same-origin" ||
+			!strings.Contains(csp, "frame-ancestors 'none'") || !strings.Contains(csp, "script-src 'self'") || strings.Contains(csp, "unsafe-inline") {
+			t.Errorf("connect page %d: %d %v", i, resp.StatusCode, h)
+		}
+		if i == 0 {
+			// The button's answer sends the browser to the provider without a referrer.
+			resp := submit(t, noFollow(browser), formFor(t, string(page), "sandbox"))
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusFound || resp.Header.Get("Referrer-Policy") != "no-referrer" {
+				t.Errorf("the button's redirect: %d %v", resp.StatusCode, resp.Header)
+			}
+			if st, _ := visit(t, browser, resp.Header.Get("Location")); st != http.StatusOK {
+				t.Fatalf("the flow: %d", st)
+			}
+		}
 	}
 }
 
@@ -284,6 +329,7 @@ func TestProviderFailuresGiveA502Page(t *testing.T) {
 		tw.SetNullFields("id_str", "name", "screen_name")
 		b := startBroker(t, fmt.Sprintf(`  alpha:
     api_keys: [%q]
+    confirm: none
     providers:
       twitter:
         type: twitter
@@ -302,7 +348,7 @@ func TestProviderFailuresGiveA502Page(t *testing.T) {
 		})
 		// The link was not spent: once the provider behaves, the user's retry works.
 		tw.SetNullFields()
-		if st, page := visit(t, browser, link); st != http.StatusOK {
+		if st, page := connectAll(t, browser, link); st != http.StatusOK {
 			t.Errorf("retrying the link: %d\n%s", st, page)
 		}
 	})
@@ -319,6 +365,7 @@ func TestProviderFailuresGiveA502Page(t *testing.T) {
 		t.Cleanup(func() { close(release); hang.Close() })
 		b := startBroker(t, fmt.Sprintf(`  alpha:
     api_keys: [%q]
+    confirm: none
     providers:
       github:
         type: github
@@ -340,4 +387,26 @@ func TestProviderFailuresGiveA502Page(t *testing.T) {
 			t.Errorf("the callback took %v; outbound_timeout is 5s", d)
 		}
 	})
+}
+
+// openFlows counts the flows of a chat user's links that were not consumed.
+func openFlows(t *testing.T, b *testBroker, user string) int {
+	t.Helper()
+	db, err := sql.Open("sqlite3", "file:"+b.dbPath+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var n int
+	if err := db.QueryRow(`SELECT count(*) FROM flows f JOIN links l ON l.id = f.link_id WHERE l.user_id = ? AND f.consumed_at IS NULL`, user).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// noFollow is the browser, stopping at the first redirect.
+func noFollow(browser *http.Client) *http.Client {
+	c := *browser
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return &c
 }

@@ -116,30 +116,31 @@ func TestRealBinary(t *testing.T) {
 		}
 		_ = first.cmd.Wait()
 		pending := outboxStates(t, filepath.Join(dir, "broker.db"))
-		if pending[store.OutboxPending] != 5 {
-			t.Fatalf("outbox after SIGKILL: %v, want 5 pending", pending)
+		if pending[store.OutboxPending] != 9 {
+			t.Fatalf("outbox after SIGKILL: %v, want 9 pending", pending)
 		}
 
 		rc.down.Store(false)
 		startServe(t, bin, cfg, addr)
-		got := rc.waitDeliveries(t, 5, time.Until(next)+10*time.Second)
+		got := rc.waitDeliveries(t, 9, time.Until(next)+10*time.Second)
 		per := map[int64][]string{}
 		seen := map[string]bool{}
 		for _, d := range got {
 			checkDelivery(t, d, d.body.Type)
-			per[d.body.Identity.ID] = append(per[d.body.Identity.ID], d.body.Type)
+			per[d.identityID()] = append(per[d.identityID()], d.body.Type)
 			seen[d.body.ID] = true
 		}
+		done := store.WebhookLinkCompleted
 		for id, want := range map[int64][]string{
-			ida.ID: {store.WebhookLinked, store.WebhookRelinked},
-			idb.ID: {store.WebhookLinked, store.WebhookUnlinked},
-			idc.ID: {store.WebhookLinked},
+			ida.ID: {store.WebhookLinked, done, store.WebhookRelinked, done},
+			idb.ID: {store.WebhookLinked, done, store.WebhookUnlinked},
+			idc.ID: {store.WebhookLinked, done},
 		} {
 			if !slices.Equal(per[id], want) {
 				t.Errorf("identity %d: %v, want %v", id, per[id], want)
 			}
 		}
-		if len(seen) != 5 {
+		if len(seen) != 9 {
 			t.Errorf("%d distinct event ids in %d deliveries", len(seen), len(got))
 		}
 	})

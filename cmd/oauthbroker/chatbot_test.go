@@ -15,10 +15,11 @@ import (
 )
 
 // TestChatbotSharesARide is examples/chatbot against `oauthbroker demo`, tried as a new user
-// would: start the demo, run the command line it prints, type "share my ride", open the two
-// links the bot sends and click Authorize on each. The bot hears of each linking by webhook,
-// then books the ride and posts it with the two accounts; the post is there to read. Then
-// the user unlinks one account and shares again with another.
+// would: start the demo, run the command line it prints, type "share my ride", open the one
+// link the bot sends, click both accounts' buttons and Authorize on each, and type the code
+// the page then shows. The bot confirms it, books the ride and posts it with the two
+// accounts; the post is there to read. Then the user unlinks one account and shares again
+// with another.
 func TestChatbotSharesARide(t *testing.T) {
 	goCmd, err := exec.LookPath("go")
 	if err != nil {
@@ -77,18 +78,17 @@ func TestChatbotSharesARide(t *testing.T) {
 	waitOutput(t, out, 0, regexp.MustCompile(`Try "share my ride to the station"`))
 
 	at := say("share my ride to the station")
-	rides, _ := waitOutput(t, out, at, regexp.MustCompile(`connect your Rides account .*\n\s+(http://\S+/bots/chatbot/rides/auth\?link=\S+)`))
-	social, _ := waitOutput(t, out, at, regexp.MustCompile(`connect your Social account .*\n\s+(http://\S+/bots/chatbot/social/auth\?link=\S+)`))
+	link, _ := waitOutput(t, out, at, regexp.MustCompile(`I need your Rides and Social accounts\. Open this to connect them .*\n\s+(http://\S+/bots/chatbot/connect\?link=\S+)`))
 
 	at = len(out.String())
-	if st, page := openLink(t, newBrowser(t), rides[1], "1001", "authorize"); st != http.StatusOK {
-		t.Fatalf("rides link: %d\n%s", st, page)
+	st, page := openLink(t, newBrowser(t), link[1], "1001", "authorize")
+	code := regexp.MustCompile(`id="code">(\d{6})<`).FindStringSubmatch(page)
+	if st != http.StatusOK || code == nil || !strings.Contains(page, "alice (terminal)") || !strings.Contains(page, "Share-my-ride Bot") {
+		t.Fatalf("the link's page after both accounts: %d\n%s", st, page)
 	}
-	waitOutput(t, out, at, regexp.MustCompile(`Your Rides account is connected\.\nbot: Still waiting for your Social account`))
-	at = len(out.String())
-	if st, page := openLink(t, newBrowser(t), social[1], "1001", "authorize"); st != http.StatusOK {
-		t.Fatalf("social link: %d\n%s", st, page)
-	}
+	waitOutput(t, out, at, regexp.MustCompile(`Your Social account is linked; it counts once you type the code`))
+	at = say(code[1])
+	waitOutput(t, out, at, regexp.MustCompile(`Confirmed: your Rides and Social accounts are connected\.`))
 	shared, _ := waitOutput(t, out, at, regexp.MustCompile(`Booked ride_\d+: .*\nbot: Shared on Social: "On my way to the station: [^"]+" (http://\S+)`))
 	if p := readPost(t, shared[1]); p.Author != "ada" || !strings.Contains(p.Text, "the station") {
 		t.Errorf("the post: %+v", p)
@@ -98,13 +98,13 @@ func TestChatbotSharesARide(t *testing.T) {
 	at = say("unlink social")
 	waitOutput(t, out, at, regexp.MustCompile(`Your Social account is disconnected\.`))
 	at = say("share my ride to the airport")
-	social, end := waitOutput(t, out, at, regexp.MustCompile(`connect your Social account .*\n\s+(http://\S+/auth\?link=\S+)\nbot: I'll book the ride to the airport`))
-	if strings.Contains(out.String()[at:end], "Rides account") {
-		t.Errorf("the rides account was asked for again:\n%s", out.String()[at:end])
-	}
-	if st, page := openLink(t, newBrowser(t), social[1], "1002", "authorize"); st != http.StatusOK {
+	social, end := waitOutput(t, out, at, regexp.MustCompile(`I need your Social account\. Open this to connect it .*\n\s+(http://\S+/connect\?link=\S+)\nbot: I'll book the ride to the airport`))
+	st, page = openLink(t, newBrowser(t), social[1], "1002", "authorize")
+	code = regexp.MustCompile(`id="code">(\d{6})<`).FindStringSubmatch(page)
+	if st != http.StatusOK || code == nil || providerState(page, "rides") != "" {
 		t.Fatalf("social link: %d\n%s", st, page)
 	}
+	say(code[1])
 	shared, _ = waitOutput(t, out, end, regexp.MustCompile(`Shared on Social: "On my way to the airport: [^"]+" (http://\S+)`))
 	if p := readPost(t, shared[1]); p.Author != "grace" {
 		t.Errorf("the second post: %+v, want it by the newly linked account", p)

@@ -44,6 +44,7 @@ func startClientBroker(t *testing.T) *clientBroker {
 	inbox := newHookInbox(t, clientHookSecret)
 	b := startBrokerWith(t, fmt.Sprintf(`  alpha:
     api_keys: [%q]
+    confirm: none
     webhook_url: %s
     webhook_secret: %s
     providers:
@@ -97,10 +98,11 @@ func TestClient(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if d := time.Until(l.ExpiresAt); !strings.HasPrefix(l.URL, cb.URL+"/bots/alpha/sandbox/auth?link=") || d < 80*time.Second || d > 100*time.Second {
+		if d := time.Until(l.ExpiresAt); !strings.HasPrefix(l.URL, cb.URL+"/bots/alpha/connect?link=") || d < 80*time.Second || d > 100*time.Second ||
+			!slices.Equal(l.Providers, []string{"sandbox"}) {
 			t.Errorf("link %+v (expires in %s), want one of 90 s", l, d)
 		}
-		if st, page := visit(t, newBrowser(t), l.URL); st != http.StatusOK {
+		if st, page := connectAll(t, newBrowser(t), l.URL); st != http.StatusOK {
 			t.Fatalf("%d %s", st, page)
 		}
 		ids, err := cb.alpha.Identities(ctx, "slack", "U1", "")
@@ -119,8 +121,13 @@ func TestClient(t *testing.T) {
 			t.Errorf("identities of gl: %+v, %v", ids, err)
 		}
 		ev := cb.hooks.wait(t, func(e client.Event) bool { return e.Type == client.EventLinked && e.Identity.ID == id.ID })
-		if ev.Bot != "alpha" || ev.Identity.Channel != "slack" || ev.Identity.User != "U1" || ev.Identity.Provider != "sandbox" || ev.Attempt < 1 {
+		if ev.Bot != "alpha" || ev.Identity.Channel != "slack" || ev.Identity.User != "U1" || ev.Identity.Provider != "sandbox" || ev.Attempt < 1 || ev.Link != nil {
 			t.Errorf("identity.linked event %+v", ev)
+		}
+		done := cb.hooks.wait(t, func(e client.Event) bool { return e.Type == client.EventLinkCompleted && e.Link.User == "U1" })
+		if l := done.Link; l.Channel != "slack" || len(l.Identities) != 1 || l.Identities[0].ID != id.ID || l.Identities[0].Provider != "sandbox" ||
+			l.Identities[0].Status != client.StatusActive || done.Identity != (client.EventIdentity{}) {
+			t.Errorf("link.completed event %+v", done)
 		}
 
 		if err := cb.alpha.Unlink(ctx, id.ID); err != nil {
@@ -132,19 +139,24 @@ func TestClient(t *testing.T) {
 		cb.hooks.wait(t, func(e client.Event) bool { return e.Type == client.EventUnlinked && e.Identity.ID == id.ID })
 	})
 
-	t.Run("require: links for what is missing, then every credential", func(t *testing.T) {
-		req := client.RequireRequest{Channel: "slack", User: "U2", Providers: []client.Requirement{{Provider: "sandbox"}, {Provider: "gl", Scopes: []string{"read_user"}}}}
+	t.Run("require: one link for what is missing, then every credential", func(t *testing.T) {
+		req := client.RequireRequest{Channel: "slack", User: "U2", UserLabel: "Ursula (@u2)",
+			Providers: []client.Requirement{{Provider: "sandbox"}, {Provider: "gl", Scopes: []string{"read_user"}}}}
 		r, err := cb.alpha.Require(ctx, req)
-		if err != nil || r.Ready || len(r.Missing) != 2 || r.Missing[0].Reason != client.ReasonNotLinked || r.Missing[1].Provider != "gl" || len(r.Credentials) != 0 {
+		if err != nil || r.Ready || len(r.Missing) != 2 || r.Missing[0].Reason != client.ReasonNotLinked || r.Missing[1].Provider != "gl" ||
+			len(r.Credentials) != 0 || r.ConnectURL == "" || r.ConnectExpiresAt == nil {
 			t.Fatalf("nothing linked: %+v, %v", r, err)
 		}
-		for _, m := range r.Missing {
-			if st, page := visit(t, newBrowser(t), m.URL); st != http.StatusOK {
-				t.Fatalf("%s: %d %s", m.Provider, st, page)
-			}
+		st, page := connectAll(t, newBrowser(t), r.ConnectURL)
+		if st != http.StatusOK || !isComplete(page) || !strings.Contains(page, "Ursula (@u2)") {
+			t.Fatalf("connect_url: %d %s", st, page)
+		}
+		done := cb.hooks.wait(t, func(e client.Event) bool { return e.Type == client.EventLinkCompleted && e.Link.User == "U2" })
+		if ids := done.Link.Identities; len(ids) != 2 || ids[0].Provider != "sandbox" || ids[1].Provider != "gl" {
+			t.Errorf("link.completed %+v", done.Link)
 		}
 		r, err = cb.alpha.Require(ctx, req)
-		if err != nil || !r.Ready || len(r.Missing) != 0 || r.Credentials["sandbox"].AccessToken == "" || r.Credentials["gl"].AccessToken == "" {
+		if err != nil || !r.Ready || len(r.Missing) != 0 || r.ConnectURL != "" || r.Credentials["sandbox"].AccessToken == "" || r.Credentials["gl"].AccessToken == "" {
 			t.Fatalf("all linked: %+v, %v", r, err)
 		}
 		r, err = cb.alpha.Require(ctx, client.RequireRequest{Channel: "slack", User: "U2", Providers: []client.Requirement{{Provider: "gl", Scopes: []string{"api"}}}})
@@ -185,7 +197,7 @@ func TestClient(t *testing.T) {
 	})
 
 	t.Run("confirm: code", func(t *testing.T) {
-		_, page := visit(t, newBrowser(t), mustLink(t, cb.bravo, "sandbox", "slack", "U5"))
+		_, page := connectAll(t, newBrowser(t), mustLink(t, cb.bravo, "sandbox", "slack", "U5"))
 		m := regexp.MustCompile(`id="code">(\d{6})<`).FindStringSubmatch(page)
 		if m == nil {
 			t.Fatalf("no code on the page:\n%s", page)
@@ -202,9 +214,9 @@ func TestClient(t *testing.T) {
 		}
 		_, err = cb.bravo.Confirm(ctx, "slack", "U5", wrong)
 		wantCode(t, err, 422, client.CodeWrongCode)
-		id, err := cb.bravo.Confirm(ctx, "slack", "U5", m[1])
-		if err != nil || id.Status != client.StatusActive || id.ID != ids[0].ID {
-			t.Fatalf("confirm: %+v %v", id, err)
+		confirmed, err := cb.bravo.Confirm(ctx, "slack", "U5", m[1])
+		if err != nil || len(confirmed) != 1 || confirmed[0].Status != client.StatusActive || confirmed[0].ID != ids[0].ID {
+			t.Fatalf("confirm: %+v %v", confirmed, err)
 		}
 		_, err = cb.bravo.Confirm(ctx, "slack", "U5", m[1])
 		wantCode(t, err, 422, client.CodeNoPendingConfirmation)

@@ -82,11 +82,35 @@ bots:
 				t.Errorf("check does not print %q:\n%s", want, out)
 			}
 		}
+		if strings.Contains(out.String(), "warning") {
+			t.Errorf("check warns about the repository's own file:\n%s", out)
+		}
 		out, _, err = runCommand(context.Background(), nil, "check", "../../providers.yaml")
 		if exitCode(err) != 1 || !strings.Contains(out.String(), "unset environment variable TWITTER_KEY") {
 			t.Errorf("with no variables set: %v\n%s", err, out)
 		}
 	})
+}
+
+// TestCheckWarnsAboutConfirmNone: a bot that writes confirm: none out gets one line from check
+// saying what that lets happen; the file is still valid.
+func TestCheckWarnsAboutConfirmNone(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "p.yaml")
+	writeFile(t, path, "server:\n  public_url: https://broker.example\nbots:\n  open:\n    api_keys: [key-0123456789abcdef]\n    confirm: none\n"+
+		"    providers:\n      gh: {type: github, key: k, secret: s}\n  safe:\n    api_keys: [key-fedcba9876543210]\n    providers:\n      gh: {type: github, key: k, secret: s}\n")
+	out, _, err := runCommand(context.Background(), nil, "check", path)
+	if err != nil {
+		t.Fatalf("check: %v\n%s", err, out)
+	}
+	var warnings []string
+	for _, line := range strings.Split(out.String(), "\n") {
+		if strings.HasPrefix(line, "warning") {
+			warnings = append(warnings, line)
+		}
+	}
+	if len(warnings) != 1 || !strings.Contains(warnings[0], "bot open has confirm: none") || !strings.Contains(warnings[0], "forwarded link") {
+		t.Errorf("warnings %q, want one line about bot open", warnings)
+	}
 }
 
 func TestHelpOfEveryCommand(t *testing.T) {
@@ -160,12 +184,21 @@ bots:
 
 	stop := start()
 	b := &testBroker{t: t, URL: "http://" + addr}
-	if st, page := visit(t, newBrowser(t), b.link("alpha", keyA, "twitter", "c", "u")); st != http.StatusOK {
+	// The bot says nothing about confirm: it confirms by code.
+	st, page := connectAll(t, newBrowser(t), b.link("alpha", keyA, "twitter", "c", "u"))
+	code := regexp.MustCompile(`id="code">(\d{6})<`).FindStringSubmatch(page)
+	if st != http.StatusOK || code == nil {
 		t.Fatalf("flow through serve: %d\n%s", st, page)
+	}
+	if st := b.api("POST", "/bots/alpha/links/confirm", keyA, map[string]string{"channel": "c", "user": "u", "code": code[1]}, nil); st != http.StatusOK {
+		t.Fatalf("confirm: %d", st)
 	}
 	logs, err := stop()
 	if err != nil {
 		t.Fatalf("serve returned %v", err)
+	}
+	if strings.Contains(logs, "confirm: none") {
+		t.Errorf("serve warned about confirm: none for a bot that confirms by code:\n%s", logs)
 	}
 	if n := strings.Count(logs, "created a new key file"); n != 1 {
 		t.Errorf("first start announced the new key file %d times:\n%s", n, logs)
@@ -211,7 +244,8 @@ bots:
 }
 
 // TestDemoCommand is the README's first command and its tour, tried as a new user would: run
-// the demo, open the printed link, click Authorize, then use the printed curl commands.
+// the demo, open the printed link, click the provider's button and Authorize, confirm the code
+// the page shows with the printed curl command, then use the other printed commands.
 func TestDemoCommand(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	stdout, stderr := &syncBuffer{}, &syncBuffer{}
@@ -226,18 +260,25 @@ func TestDemoCommand(t *testing.T) {
 		}
 	}()
 
-	linkURL := waitFor(t, stdout, regexp.MustCompile(`http://127\.0\.0\.1:\d+/bots/demo/sandbox/auth\?link=[A-Za-z0-9_-]+`))
+	linkURL := waitFor(t, stdout, regexp.MustCompile(`http://127\.0\.0\.1:\d+/bots/demo/connect\?link=[A-Za-z0-9_-]+`))
 	key := waitFor(t, stdout, regexp.MustCompile(`Bearer ([A-Za-z0-9_-]+)`))
 	key = strings.TrimPrefix(key, "Bearer ")
+	confirmURL := waitFor(t, stdout, regexp.MustCompile(`http://127\.0\.0\.1:\d+/api/v1/bots/demo/links/confirm`))
 	status, page := openLink(t, newBrowser(t), linkURL, "1001", "authorize")
-	if status != http.StatusOK || !strings.Contains(page, "Ada Lovelace") {
+	code := regexp.MustCompile(`id="code">(\d{6})<`).FindStringSubmatch(page)
+	if status != http.StatusOK || !strings.Contains(page, "Ada Lovelace") || !strings.Contains(page, "Demo Bot") || code == nil {
 		t.Fatalf("after Authorize: %d\n%s", status, page)
 	}
-	credsCmd := waitFor(t, stdout, regexp.MustCompile(`http://127\.0\.0\.1:\d+/api/v1/bots/demo/identities/1/credentials`))
-	base := strings.SplitN(credsCmd, "/api/v1", 2)[0]
+	waitFor(t, stdout, regexp.MustCompile(`Linked: identity 1 \(Ada Lovelace @ada\), pending`))
+	// Step 2 of the printed instructions: the code, confirmed as the bot would.
+	base := strings.SplitN(confirmURL, "/api/v1", 2)[0]
 	b := &testBroker{t: t, URL: base}
+	if st := b.api("POST", "/bots/demo/links/confirm", key, map[string]string{"channel": "terminal", "user": "alice", "code": code[1]}, nil); st != http.StatusOK {
+		t.Fatalf("the printed confirm command: %d", st)
+	}
+	waitFor(t, stdout, regexp.MustCompile(`http://127\.0\.0\.1:\d+/api/v1/bots/demo/identities/1/credentials`))
 	ids := b.identities("demo", key, "terminal", "alice")
-	if len(ids) != 1 || ids[0].Name != "Ada Lovelace" {
+	if len(ids) != 1 || ids[0].Name != "Ada Lovelace" || ids[0].Status != "active" {
 		t.Fatalf("identities: %+v", ids)
 	}
 	if creds := b.credentials("demo", key, 1); !strings.HasPrefix(creds.AccessToken, "sbx_at_") {

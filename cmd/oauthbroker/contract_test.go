@@ -137,11 +137,14 @@ func (c *contract) check(ex exchange) (string, error) {
 }
 
 // checkEvent validates one webhook delivery (its headers and raw body) against the
-// document's identityEvent webhook.
+// document's webhook of its type: linkCompleted, or identityEvent.
 func (c *contract) checkEvent(h http.Header, body []byte) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	op := c.doc.Webhooks["identityEvent"].Post
+	if h.Get("X-OAuthBroker-Event") == "link.completed" {
+		op = c.doc.Webhooks["linkCompleted"].Post
+	}
 	var v any
 	if err := json.Unmarshal(body, &v); err != nil {
 		return fmt.Errorf("event body: %v", err)

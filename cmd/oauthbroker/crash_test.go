@@ -153,6 +153,7 @@ storage:
 bots:
   alpha:
     api_keys: [%[3]q]
+    confirm: none
     webhook_url: %[4]s
     webhook_secret: %[5]s
     providers:
@@ -177,7 +178,7 @@ func flowClient(tr http.RoundTripper) *http.Client {
 type crashFlow struct {
 	user   string
 	code   string // the code the provider sent the browser back with; "" if it got no further
-	linked bool   // the success page was served
+	linked bool   // the callback answered: linked, back to the connect page
 }
 
 // runCrashFlow links user through the browser flow as far as the broker lets it.
@@ -202,19 +203,36 @@ func runCrashFlow(tr http.RoundTripper, base, user string) crashFlow {
 	if err != nil {
 		return f
 	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	forms := connectForms(string(page))
+	if resp.StatusCode != http.StatusOK || len(forms) == 0 || forms[0].provider != "gl" {
+		return f
+	}
+	req, _ = http.NewRequest(http.MethodPost, forms[0].action, strings.NewReader(forms[0].fields.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	req.Header.Set("Origin", base)
+	resp, err = c.Do(req)
+	if err != nil {
+		return f
+	}
 	resp.Body.Close()
 	cb, err := url.Parse(resp.Header.Get("Location"))
 	if err != nil || !strings.HasSuffix(cb.Path, "/callback") {
 		return f
 	}
 	f.code = cb.Query().Get("code")
-	resp, err = c.Get(cb.String())
+	// The callback's answer, not the page it leads to: a flow is linked when the callback
+	// sends the browser back to the connect page.
+	stop := *c
+	stop.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	resp, err = stop.Get(cb.String())
 	if err != nil {
 		return f
 	}
-	page, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	f.linked = resp.StatusCode == http.StatusOK && strings.Contains(string(page), "is linked")
+	f.linked = resp.StatusCode == http.StatusSeeOther && strings.Contains(resp.Header.Get("Location"), "/bots/alpha/connect?link=")
 	return f
 }
 
@@ -276,7 +294,7 @@ func TestCrashAndShutdownOfTheRealBinary(t *testing.T) {
 				interrupted++ // reached the provider; its callback died with the broker
 			}
 		}
-		t.Logf("killed after %v with %d success pages served, %d flows past the provider without one, %d not that far", killedAt, served, interrupted, flows-served-interrupted)
+		t.Logf("killed after %v with %d callbacks answered, %d flows past the provider without one, %d not that far", killedAt, served, interrupted, flows-served-interrupted)
 		if served < killAfter || served == flows {
 			t.Fatalf("%d of %d flows linked: the kill did not land in the middle", served, flows)
 		}
@@ -302,7 +320,7 @@ func TestCrashAndShutdownOfTheRealBinary(t *testing.T) {
 			}
 			if len(got) == 0 {
 				if f.linked {
-					t.Errorf("%s: the success page was served, but there is no identity after the restart", f.user)
+					t.Errorf("%s: the callback said linked, but there is no identity after the restart", f.user)
 				}
 				continue
 			}
@@ -332,7 +350,7 @@ func TestCrashAndShutdownOfTheRealBinary(t *testing.T) {
 			t.Errorf("%d links are marked used without an identity", n)
 		}
 
-		t.Logf("after the restart: %d identities (%d success pages); %d delivery attempts before the kill, all refused",
+		t.Logf("after the restart: %d identities (%d callbacks answered); %d delivery attempts before the kill, all refused",
 			len(rows), served, hooks.attempts.Load())
 
 		// The bot's endpoint is back: the restarted process delivers every identity's
@@ -345,7 +363,7 @@ func TestCrashAndShutdownOfTheRealBinary(t *testing.T) {
 			delivered := map[int64]bool{}
 			for _, d := range hooks.deliveries() {
 				if d.body.Type == store.WebhookLinked && d.signature {
-					delivered[d.body.Identity.ID] = true
+					delivered[d.identityID()] = true
 				}
 			}
 			for _, r := range rows {
@@ -481,8 +499,13 @@ func usedLinksWithoutIdentity(t *testing.T, dbPath string) int {
 	var n int
 	db := openDB(t, dbPath)
 	defer db.Close()
-	err := db.QueryRow(`SELECT count(*) FROM links l WHERE l.used_at IS NOT NULL AND NOT EXISTS
-		(SELECT 1 FROM identities i WHERE i.bot = l.bot AND i.channel = l.channel AND i.user_id = l.user_id AND i.provider = l.provider)`).Scan(&n)
+	// A provider marked linked without its identity, or a link spent (not cancelled) with a
+	// provider not linked: either would be a half-written completion.
+	err := db.QueryRow(`SELECT
+		(SELECT count(*) FROM link_providers lp WHERE lp.linked_at IS NOT NULL AND NOT EXISTS
+			(SELECT 1 FROM identities i WHERE i.id = lp.identity_id)) +
+		(SELECT count(*) FROM links l WHERE l.used_at IS NOT NULL AND l.cancelled_at IS NULL AND EXISTS
+			(SELECT 1 FROM link_providers lp WHERE lp.link_id = l.id AND lp.linked_at IS NULL))`).Scan(&n)
 	if err != nil {
 		t.Fatal(err)
 	}

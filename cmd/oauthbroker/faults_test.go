@@ -122,6 +122,7 @@ func TestProviderFaults(t *testing.T) {
 	off := server.Limits{}
 	b := startBrokerTimeout(t, "1s", fmt.Sprintf(`  alpha:
     api_keys: [%q]
+    confirm: none
     providers:
       github:
         type: github
@@ -191,7 +192,7 @@ func TestProviderFaults(t *testing.T) {
 				t.Errorf("flows: %d, want %d (the failed flow is spent, not removed)", b.count("flows"), flowsBefore)
 			}
 			// The link was not used up: once the provider behaves, the same link works.
-			if st, page := visit(t, newBrowser(t), link); st != http.StatusOK {
+			if st, page := connectAll(t, newBrowser(t), link); st != http.StatusOK {
 				t.Fatalf("the same link after the fault: %d\n%s", st, page)
 			}
 			if ids := b.identities("alpha", keyA, "c", user); len(ids) != 1 || ids[0].ProviderUserID != "1001" {
@@ -201,9 +202,9 @@ func TestProviderFaults(t *testing.T) {
 	}
 }
 
-// TestTwitterRequestTokenFault: OAuth 1.0a asks the provider already at /auth (for a request
-// token). When that fails the user gets the 502 page there, no flow is stored and the link
-// stays usable.
+// TestTwitterRequestTokenFault: OAuth 1.0a asks the provider already when the user clicks
+// the provider's button (for a request token). When that fails the user gets the 502 page
+// there, no flow is stored and the link stays usable.
 func TestTwitterRequestTokenFault(t *testing.T) {
 	checkNoGoroutineLeaks(t)
 	tw := providertest.NewTwitter(t, map[string]string{"ck-alpha": "cs-alpha-secret"})
@@ -220,6 +221,7 @@ func TestTwitterRequestTokenFault(t *testing.T) {
 	off := server.Limits{}
 	b := startBrokerTimeout(t, "1s", fmt.Sprintf(`  alpha:
     api_keys: [%q]
+    confirm: none
     providers:
       twitter:
         type: twitter
@@ -237,13 +239,15 @@ func TestTwitterRequestTokenFault(t *testing.T) {
 	} {
 		proxy.set("/oauth/request_token", fault)
 		b.unchanged(t, http.StatusBadGateway, "did not answer as expected", func() (int, string) {
-			st, page, _ := getPage(t, newBrowser(t), link)
+			browser := newBrowser(t)
+			_, page := openPage(t, browser, link)
+			st, page := click(t, browser, page, "twitter")
 			noStackTrace(t, page)
 			return st, page
 		})
 	}
 	proxy.clear()
-	if st, page := visit(t, newBrowser(t), link); st != http.StatusOK {
+	if st, page := connectAll(t, newBrowser(t), link); st != http.StatusOK {
 		t.Fatalf("the same link once Twitter answers: %d\n%s", st, page)
 	}
 }
@@ -268,6 +272,7 @@ func TestSlackOkFalse(t *testing.T) {
 			client := fmt.Sprintf("slack-client-%d", i)
 			b := startBrokerTimeout(t, "1s", fmt.Sprintf(`  alpha:
     api_keys: [%q]
+    confirm: none
     providers:
       slack: {type: slack-classic, key: %s, secret: slack-secret-0123456789}
 `, keyA, client), appOptions{limits: &off})

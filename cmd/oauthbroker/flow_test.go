@@ -43,20 +43,30 @@ func consent(t *testing.T, browser *http.Client, pageURL, page, user, decision s
 	return resp.StatusCode, string(body)
 }
 
-// openLink is a person opening a link and, on the sandbox's consent page, choosing an
-// account and a button. It returns the final status and page.
+// openLink is a person opening a link and, for each provider not linked yet, clicking its
+// button and, on the sandbox's consent page, choosing an account and a button. It returns
+// the final status and page: the connect page once every provider is linked, or the first
+// page that is not the connect page.
 func openLink(t *testing.T, browser *http.Client, linkURL, user, decision string) (int, string) {
 	t.Helper()
-	resp, err := browser.Get(linkURL)
-	if err != nil {
-		t.Fatal(err)
+	status, page := openPage(t, browser, linkURL)
+	for status == http.StatusOK {
+		forms := connectForms(page)
+		if len(forms) == 0 || forms[0].provider == "" {
+			break
+		}
+		resp := submit(t, browser, forms[0])
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		status, page = resp.StatusCode, string(body)
+		if strings.Contains(page, `name="form_token"`) {
+			status, page = consent(t, browser, resp.Request.URL.String(), page, user, decision)
+		}
+		if !strings.Contains(page, `data-connect="open"`) {
+			break
+		}
 	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if !strings.Contains(string(body), `name="form_token"`) {
-		return resp.StatusCode, string(body)
-	}
-	return consent(t, browser, resp.Request.URL.String(), string(body), user, decision)
+	return status, page
 }
 
 // interactiveSandbox is the sandbox as the demo runs it: a consent page, two accounts.
@@ -110,7 +120,9 @@ func TestSandboxFlowThroughTheConsentPage(t *testing.T) {
 	if status != http.StatusOK {
 		t.Fatalf("success page: status %d:\n%s", status, page)
 	}
-	mustContain(t, page, "Your Sandbox account is linked")
+	if !isComplete(page) || providerState(page, "sandbox") != "linked" {
+		t.Errorf("the page after the callback does not show the account linked:\n%s", page)
+	}
 	mustContain(t, page, "Grace Hopper @grace")
 
 	ids := b.identities("alpha", keyA, "telegram", "user-42")
@@ -136,11 +148,10 @@ func TestSandboxFlowThroughTheConsentPage(t *testing.T) {
 func TestTwitterFlow(t *testing.T) {
 	b, tw := startTwitterBroker(t)
 	browser := newBrowser(t)
-	status, page := visit(t, browser, b.link("alpha", keyA, "twitter", "slack", "U123"))
-	if status != http.StatusOK {
+	status, page := connectAll(t, browser, b.link("alpha", keyA, "twitter", "slack", "U123"))
+	if status != http.StatusOK || !isComplete(page) {
 		t.Fatalf("status %d:\n%s", status, page)
 	}
-	mustContain(t, page, "Your Twitter account is linked")
 
 	ids := b.identities("alpha", keyA, "slack", "U123")
 	if len(ids) != 1 || ids[0].ProviderUserID != providertest.DefaultTwitterUser.ID || ids[0].NickName != providertest.DefaultTwitterUser.ScreenName {
@@ -165,6 +176,7 @@ func TestTwoBotsWithTheirOwnTwitterKeys(t *testing.T) {
 	ep := endpointsYAML(tw.Endpoints(), "        ")
 	b := startBroker(t, fmt.Sprintf(`  alpha:
     api_keys: [%q]
+    confirm: none
     providers:
       twitter:
         type: twitter
@@ -172,6 +184,7 @@ func TestTwoBotsWithTheirOwnTwitterKeys(t *testing.T) {
         secret: cs-alpha-secret
 %s  bravo:
     api_keys: [%q]
+    confirm: none
     providers:
       twitter:
         type: twitter
@@ -232,6 +245,7 @@ func TestGitHubFlow(t *testing.T) {
 	sb, sbURL := newSandbox(t)
 	b := startBroker(t, fmt.Sprintf(`  alpha:
     api_keys: [%q]
+    confirm: none
     providers:
       github:
         type: github
@@ -247,7 +261,7 @@ func TestGitHubFlow(t *testing.T) {
 	if err := sb.AddClient(sandbox.Client{ID: "gh-client", Secret: "gh-secret-0123456789", RedirectURIs: []string{b.URL + "/bots/alpha/github/callback"}}); err != nil {
 		t.Fatal(err)
 	}
-	if st, page := visit(t, newBrowser(t), b.link("alpha", keyA, "github", "discord", "42")); st != http.StatusOK {
+	if st, page := connectAll(t, newBrowser(t), b.link("alpha", keyA, "github", "discord", "42")); st != http.StatusOK {
 		t.Fatalf("status %d:\n%s", st, page)
 	}
 	ids := b.identities("alpha", keyA, "discord", "42")
@@ -298,6 +312,7 @@ func startTwitterBroker(t *testing.T) (*testBroker, *providertest.Twitter) {
 	tw := providertest.NewTwitter(t, map[string]string{"ck-alpha": "cs-alpha-secret"})
 	b := startBroker(t, fmt.Sprintf(`  alpha:
     api_keys: [%q]
+    confirm: none
     providers:
       twitter:
         type: twitter
@@ -410,6 +425,7 @@ func TestRequireCombinedAction(t *testing.T) {
 	sb, sbURL := newSandbox(t)
 	b := startBrokerWith(t, fmt.Sprintf(`  alpha:
     api_keys: [%q]
+    confirm: none
     providers:
       rides: {type: sandbox, key: client-a, secret: secret-a-0123456789, scopes: [profile]}
       twitter:
@@ -426,6 +442,8 @@ func TestRequireCombinedAction(t *testing.T) {
 		Missing     []struct {
 			Provider, Reason, URL string
 		} `json:"missing"`
+		ConnectURL       string `json:"connect_url"`
+		ConnectExpiresAt string `json:"connect_expires_at"`
 	}
 	require := func(body any) requireBody {
 		t.Helper()
@@ -437,22 +455,24 @@ func TestRequireCombinedAction(t *testing.T) {
 	}
 	req := map[string]any{"channel": "c", "user": "u", "providers": []string{"rides", "twitter"}}
 	first := require(req)
-	if first.Ready || len(first.Missing) != 2 || first.Missing[0].Reason != "not_linked" || first.Missing[1].Provider != "twitter" {
+	if first.Ready || len(first.Missing) != 2 || first.Missing[0].Reason != "not_linked" || first.Missing[1].Provider != "twitter" ||
+		!strings.HasPrefix(first.ConnectURL, b.URL+"/bots/alpha/connect?link=") || first.ConnectExpiresAt == "" ||
+		first.ConnectURL == first.Missing[0].URL || first.ConnectURL == first.Missing[1].URL {
 		t.Fatalf("nothing linked yet: %+v", first)
 	}
-	for _, m := range first.Missing {
-		if st, page := visit(t, newBrowser(t), m.URL); st != http.StatusOK {
-			t.Fatalf("%s link: %d\n%s", m.Provider, st, page)
-		}
+	// One visit of the one connect_url links both.
+	if st, page := connectAll(t, newBrowser(t), first.ConnectURL); st != http.StatusOK || !isComplete(page) {
+		t.Fatalf("connect_url: %d\n%s", st, page)
 	}
 	ready := require(req)
-	if !ready.Ready || len(ready.Missing) != 0 || ready.Credentials["twitter"].AccessToken != tw.Issued()[0].Token ||
+	if !ready.Ready || len(ready.Missing) != 0 || ready.ConnectURL != "" || ready.Credentials["twitter"].AccessToken != tw.Issued()[0].Token ||
 		ready.Credentials["rides"].AccessToken != sb.Issued()[0].AccessToken {
 		t.Fatalf("all linked: %+v", ready)
 	}
 
 	more := require(map[string]any{"channel": "c", "user": "u", "providers": []any{"twitter", map[string]any{"provider": "rides", "scopes": []string{"rides.request"}}}})
-	if more.Ready || len(more.Missing) != 1 || more.Missing[0].Reason != "missing_scopes" || !strings.Contains(more.Missing[0].URL, "/bots/alpha/rides/auth?link=") {
+	if more.Ready || len(more.Missing) != 1 || more.Missing[0].Reason != "missing_scopes" || !strings.Contains(more.Missing[0].URL, "/bots/alpha/connect?link=") ||
+		more.ConnectURL != more.Missing[0].URL {
 		t.Fatalf("a scope the identity lacks: %+v", more)
 	}
 	if _, ok := more.Credentials["twitter"]; !ok {
@@ -509,6 +529,7 @@ func TestTokensAreNotStoredInTheClear(t *testing.T) {
 	sb, sbURL := newSandbox(t)
 	b := startBrokerWith(t, fmt.Sprintf(`  alpha:
     api_keys: [%q]
+    confirm: none
     providers:
       sandbox: {type: sandbox, key: client-a, secret: secret-a-0123456789}
       twitter:
@@ -523,7 +544,7 @@ func TestTokensAreNotStoredInTheClear(t *testing.T) {
 	for _, p := range []string{"sandbox", "twitter"} {
 		l := b.link("alpha", keyA, p, "c", "u")
 		links = append(links, l)
-		if st, page := visit(t, newBrowser(t), l); st != http.StatusOK {
+		if st, page := connectAll(t, newBrowser(t), l); st != http.StatusOK {
 			t.Fatalf("%s: %d %s", p, st, page)
 		}
 	}
@@ -576,6 +597,7 @@ func TestGoogleFlow(t *testing.T) {
 
 	b := startBroker(t, fmt.Sprintf(`  alpha:
     api_keys: [%q]
+    confirm: none
     providers:
       google:
         type: google
@@ -587,7 +609,7 @@ func TestGoogleFlow(t *testing.T) {
 		RedirectURIs: []string{b.URL + "/bots/alpha/google/callback"}}); err != nil {
 		t.Fatal(err)
 	}
-	if st, page := visit(t, newBrowser(t), b.link("alpha", keyA, "google", "web", "g-user")); st != http.StatusOK {
+	if st, page := connectAll(t, newBrowser(t), b.link("alpha", keyA, "google", "web", "g-user")); st != http.StatusOK {
 		t.Fatalf("status %d:\n%s", st, page)
 	}
 	ids := b.identities("alpha", keyA, "web", "g-user")

@@ -206,8 +206,8 @@ func visit(t *testing.T, browser *http.Client, u string) (int, string) {
 	return resp.StatusCode, string(body)
 }
 
-// snapshot is a digest of every row of every table: equal snapshots mean the store did not
-// change. It reads the file through its own connection, as an operator would.
+// snapshot is a digest of every row of every table a link changes: equal snapshots mean the
+// store did not change. It reads the file through its own connection, as an operator would.
 func (b *testBroker) snapshot(except ...string) string {
 	b.t.Helper()
 	db, err := sql.Open("sqlite3", "file:"+b.dbPath+"?mode=ro")
@@ -216,11 +216,14 @@ func (b *testBroker) snapshot(except ...string) string {
 	}
 	defer db.Close()
 	h := sha256.New()
-	for _, table := range []string{"links", "flows", "identities", "identity_events", "confirmations"} {
+	for _, table := range []string{"links", "link_providers", "flows", "identities", "identity_events", "confirmations"} {
 		if slices.Contains(except, table) {
 			continue
 		}
 		rows, err := db.Query("SELECT * FROM " + table + " ORDER BY rowid")
+		if table == "link_providers" { // WITHOUT ROWID
+			rows, err = db.Query("SELECT * FROM " + table + " ORDER BY link_id, position")
+		}
 		if err != nil {
 			b.t.Fatalf("snapshot %s: %v", table, err)
 		}
@@ -315,9 +318,16 @@ func mustContain(t *testing.T, body, want string) {
 	}
 }
 
-// stopAtCallback is the browser up to the provider's redirect back to the broker: it returns
-// the callback URL without visiting it, so a test can tamper with it or replay it.
+// stopAtCallback is the browser up to the provider's redirect back to the broker: it opens
+// the link's page, clicks its first provider's button and returns the callback URL without
+// visiting it, so a test can tamper with it or replay it.
 func stopAtCallback(t *testing.T, browser *http.Client, linkURL string) string {
+	t.Helper()
+	return stopAtCallbackFor(t, browser, linkURL, "")
+}
+
+// stopAtCallbackFor is stopAtCallback for one provider of the link ("" for the first).
+func stopAtCallbackFor(t *testing.T, browser *http.Client, linkURL, provider string) string {
 	t.Helper()
 	c := *browser
 	c.CheckRedirect = func(req *http.Request, via []*http.Request) error {
@@ -326,10 +336,18 @@ func stopAtCallback(t *testing.T, browser *http.Client, linkURL string) string {
 		}
 		return nil
 	}
-	resp, err := c.Get(linkURL)
-	if err != nil {
-		t.Fatalf("GET %s: %v", linkURL, err)
+	status, page := openPage(t, &c, linkURL)
+	if status != http.StatusOK {
+		t.Fatalf("the link's page: status %d\n%s", status, page)
 	}
+	if provider == "" {
+		forms := connectForms(page)
+		if len(forms) == 0 || forms[0].provider == "" {
+			t.Fatalf("no provider to click on the page:\n%s", page)
+		}
+		provider = forms[0].provider
+	}
+	resp := submit(t, &c, formFor(t, page, provider))
 	resp.Body.Close()
 	loc := resp.Header.Get("Location")
 	if resp.StatusCode/100 != 3 || !strings.Contains(loc, "/callback") {

@@ -138,6 +138,7 @@ func startSnippetBroker(t *testing.T, hookAddr string) *snippetBroker {
 	t.Cleanup(apiSrv.Close)
 	b := startBrokerWith(t, fmt.Sprintf(`  alpha:
     api_keys: [%q]
+    confirm: none
     webhook_url: http://%s/webhook
     webhook_secret: %s
     providers:
@@ -340,7 +341,7 @@ func exerciseSnippets(t *testing.T, sb *snippetBroker, d, bravo *driver, l langu
 		t.Errorf("link message %q", msg)
 	}
 	for _, m := range req.Missing {
-		if st, page := visit(t, newBrowser(t), m.URL); st != http.StatusOK {
+		if st, page := connectAll(t, newBrowser(t), m.URL); st != http.StatusOK {
 			t.Fatalf("%s: %d %s", m.Provider, st, page)
 		}
 		d.waitEvent("identity.linked", m.Provider)
@@ -398,7 +399,7 @@ func exerciseSnippets(t *testing.T, sb *snippetBroker, d, bravo *driver, l langu
 	sb.fake.firstTTL.Store(0)
 
 	// confirm: code.
-	_, page := visit(t, newBrowser(t), sb.link("bravo", keyB, "rides", "web", "u3"))
+	_, page := connectAll(t, newBrowser(t), sb.link("bravo", keyB, "rides", "web", "u3"))
 	code := regexp.MustCompile(`id="code">(\d{6})<`).FindStringSubmatch(page)
 	if code == nil {
 		t.Fatalf("no code on the success page:\n%s", page)
@@ -581,7 +582,7 @@ func TestIntegrationPython(t *testing.T) {
 		}
 		for _, m := range run.Messages {
 			u := regexp.MustCompile(`http://\S+`).FindString(m)
-			if st, page := visit(t, newBrowser(t), u); st != http.StatusOK {
+			if st, page := connectAll(t, newBrowser(t), u); st != http.StatusOK {
 				t.Fatalf("%s: %d %s", m, st, page)
 			}
 		}

@@ -158,7 +158,7 @@ func (f *tokenFake) lastGrant(t testing.TB) sandbox.Grant {
 // the identity.
 func (b *testBroker) linkOne(bot, key, provider, channel, user string) identityBody {
 	b.t.Helper()
-	if st, page := visit(b.t, newBrowser(b.t), b.link(bot, key, provider, channel, user)); st != http.StatusOK {
+	if st, page := connectAll(b.t, newBrowser(b.t), b.link(bot, key, provider, channel, user)); st != http.StatusOK {
 		b.t.Fatalf("link %s for %s/%s: %d\n%s", provider, channel, user, st, page)
 	}
 	ids := b.identities(bot, key, channel, user)
@@ -217,6 +217,18 @@ type delivery struct {
 	raw       []byte
 	header    http.Header
 	signature bool // the signature verified with the bot's secret
+}
+
+// identityID is the identity a delivery is about: an identity event's, or the last identity
+// of a completed link (the one that completed it, for a link of one provider its only one).
+func (d delivery) identityID() int64 {
+	switch {
+	case d.body.Identity != nil:
+		return d.body.Identity.ID
+	case d.body.Link != nil && len(d.body.Link.Identities) > 0:
+		return d.body.Link.Identities[len(d.body.Link.Identities)-1].ID
+	}
+	return 0
 }
 
 func newReceiver(t testing.TB, secret string) *receiver {

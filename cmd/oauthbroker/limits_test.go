@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"testing"
@@ -22,12 +23,16 @@ import (
 func startLimitedBroker(t *testing.T, limits server.Limits, extraAlpha string) *testBroker {
 	t.Helper()
 	sb, sbURL := newSandbox(t)
+	if !strings.Contains(extraAlpha, "confirm:") {
+		extraAlpha = "    confirm: none\n" + extraAlpha
+	}
 	b := startBrokerWith(t, fmt.Sprintf(`  alpha:
     api_keys: [%q]
 %s    providers:
       sandbox: {type: sandbox, key: client-a, secret: secret-a-0123456789}
   bravo:
     api_keys: [%q]
+    confirm: none
     providers:
       sandbox: {type: sandbox, key: client-b, secret: secret-b-0123456789}
 `, keyA, extraAlpha, keyB), appOptions{sandboxURL: sbURL, limits: &limits})
@@ -185,34 +190,43 @@ func TestLinkRateLimitPerBot(t *testing.T) {
 	}
 }
 
-// TestOpenFlowsCapPerUser: one chat user can have broker.MaxOpenFlows sign-ins started and
-// not finished, across all their links; the next gets a 429 page and stores nothing. Another
-// user is not affected, and finishing a flow makes room.
-func TestOpenFlowsCapPerUser(t *testing.T) {
+// TestOpenFlowsCapPerLink: one link can have broker.MaxOpenFlows sign-ins started and not
+// finished; the next click gets a 429 page and stores nothing. The same chat user's other
+// link is not affected, and a flow the user cancelled at the provider no longer counts.
+func TestOpenFlowsCapPerLink(t *testing.T) {
 	b := startLimitedBroker(t, server.Limits{}, "")
-	links := []string{b.link("alpha", keyA, "sandbox", "c", "u"), b.link("alpha", keyA, "sandbox", "c", "u"), b.link("alpha", keyA, "sandbox", "c", "u")}
+	link := b.link("alpha", keyA, "sandbox", "c", "u")
 	type started struct {
 		browser  *http.Client
 		callback string
 	}
 	var flows []started
-	for i := range 10 { // broker.MaxOpenFlows, on two of the user's links
+	for range 10 { // broker.MaxOpenFlows
 		browser := newBrowser(t)
-		flows = append(flows, started{browser, stopAtCallback(t, browser, links[i%2])})
+		flows = append(flows, started{browser, stopAtCallback(t, browser, link)})
 	}
-	b.unchanged(t, http.StatusTooManyRequests, "Too many sign-ins started", func() (int, string) {
-		return visit(t, newBrowser(t), links[2])
-	})
-	if st, page := visit(t, newBrowser(t), b.link("alpha", keyA, "sandbox", "c", "someone-else")); st != http.StatusOK {
-		t.Fatalf("another user: %d\n%s", st, page)
+	clickOnce := func() (int, string) {
+		browser := newBrowser(t)
+		_, page := openPage(t, browser, link)
+		resp := submit(t, noFollow(browser), formFor(t, page, "sandbox"))
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
 	}
-	// Finishing one flow (it links the account and spends link 0) makes room for one more.
-	if st, page := visit(t, flows[0].browser, flows[0].callback); st != http.StatusOK {
-		t.Fatalf("finishing a flow: %d\n%s", st, page)
+	b.unchanged(t, http.StatusTooManyRequests, "Too many sign-ins started", clickOnce)
+	if st, page := connectAll(t, newBrowser(t), b.link("alpha", keyA, "sandbox", "c", "u")); st != http.StatusOK || !isComplete(page) {
+		t.Fatalf("the same user's other link: %d\n%s", st, page)
 	}
-	if st, page := visit(t, newBrowser(t), links[2]); st != http.StatusOK {
-		t.Fatalf("after one flow finished: %d\n%s", st, page)
+	// One of the ten says no at the provider: its flow is spent and makes room for one more.
+	cb, _ := url.Parse(flows[0].callback)
+	denied := cb.Scheme + "://" + cb.Host + cb.Path + "?error=access_denied&state=" + url.QueryEscape(cb.Query().Get("state"))
+	if st, page := visit(t, flows[0].browser, denied); st != http.StatusForbidden {
+		t.Fatalf("denying one flow: %d\n%s", st, page)
 	}
+	if st, _ := clickOnce(); st != http.StatusFound {
+		t.Fatalf("after one flow was cancelled: %d, want 302 to the provider", st)
+	}
+	b.unchanged(t, http.StatusTooManyRequests, "Too many sign-ins started", clickOnce)
 }
 
 // TestJSONBodyLimits: every JSON route of the bot API refuses a body over 64 KiB with 400
@@ -308,7 +322,7 @@ func TestRedirectURLAttacksThroughTheAPI(t *testing.T) {
 	if n < 40 {
 		t.Fatalf("read %d corpus lines", n)
 	}
-	// An allowed redirect is where the success page sends the browser, and only there.
+	// An allowed redirect is where the browser goes once the link's providers are linked.
 	browser := newBrowser(t)
 	browser.CheckRedirect = func(req *http.Request, via []*http.Request) error {
 		if req.URL.Host == "bot.example" {
@@ -318,10 +332,8 @@ func TestRedirectURLAttacksThroughTheAPI(t *testing.T) {
 	}
 	var l linkBody
 	b.api("POST", "/bots/alpha/links", keyA, map[string]any{"provider": "sandbox", "channel": "c", "user": "r2", "redirect_url": "https://bot.example/linked?x=1"}, &l)
-	resp, err := browser.Get(l.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, page := openPage(t, browser, l.URL)
+	resp := submit(t, browser, formFor(t, page, "sandbox"))
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "https://bot.example/linked?x=1" {
 		t.Errorf("success: %d to %q", resp.StatusCode, resp.Header.Get("Location"))

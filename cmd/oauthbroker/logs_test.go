@@ -304,7 +304,7 @@ func linesWith(text, s string) string {
 // (which carries the link token).
 func TestRequestIDTiesPageHeaderAndLogLine(t *testing.T) {
 	var jsonLog syncBuffer
-	b := startBrokerWith(t, fmt.Sprintf("  alpha:\n    api_keys: [%q]\n    providers:\n      gh: {type: github, key: k, secret: s-0123456789}\n", keyA),
+	b := startBrokerWith(t, fmt.Sprintf("  alpha:\n    api_keys: [%q]\n    confirm: none\n    providers:\n      gh: {type: github, key: k, secret: s-0123456789}\n", keyA),
 		appOptions{log: slog.New(slog.NewJSONHandler(&jsonLog, nil))})
 	token := strings.Repeat("x", 43)
 	st, page, id := getPage(t, newBrowser(t), b.URL+"/bots/alpha/gh/auth?link="+token)

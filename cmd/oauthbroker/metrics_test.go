@@ -90,7 +90,7 @@ func TestMetricsShowRealCounts(t *testing.T) {
 	if c := b.credentials("alpha", keyA, id.ID); c.AccessToken != f.lastGrant(t).AccessToken || f.refreshCalls.Load() != 1 {
 		t.Fatalf("credentials %+v after %d refreshes", c, f.refreshCalls.Load())
 	}
-	rc.waitDeliveries(t, 1, 5*time.Second)
+	rc.waitDeliveries(t, 2, 5*time.Second) // identity.linked, link.completed
 	// Failed flows: a tampered state, an unknown link, a made-up bot and provider.
 	browser := newBrowser(t)
 	cb := stopAtCallback(t, browser, b.link("alpha", keyA, "gl", "slack", "U2"))
@@ -127,7 +127,7 @@ func TestMetricsShowRealCounts(t *testing.T) {
 		{"oauthbroker_http_request_duration_seconds", map[string]string{"route": "/bots/{bot}/{provider}/callback", "method": "GET"}, 2},
 		{"oauthbroker_http_request_duration_seconds", map[string]string{"method": "other"}, 1},
 		{"oauthbroker_token_refreshes_total", map[string]string{"bot": "alpha", "outcome": "refreshed"}, 1},
-		{"oauthbroker_webhook_deliveries_total", map[string]string{"bot": "alpha", "outcome": "delivered"}, 1},
+		{"oauthbroker_webhook_deliveries_total", map[string]string{"bot": "alpha", "outcome": "delivered"}, 2},
 		{"oauthbroker_store_errors_total", nil, 0},
 	} {
 		if got := valueIn(fams, c.name, c.labels); got != c.want {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -81,18 +82,18 @@ func buildSQLiteStore(t *testing.T) *sqliteStore {
 
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	link := func(in store.Identity, token string, webhook bool, c *store.Confirmation) store.Identity {
-		l, err := st.CreateLink(ctx, store.Link{TokenHash: []byte(token), Bot: in.Bot, Provider: in.Provider, Channel: in.Channel,
-			User: in.User, Scopes: []string{"api"}, CreatedAt: now, ExpiresAt: now.Add(time.Hour)})
+		l, err := st.CreateLink(ctx, store.Link{TokenHash: []byte(token), Bot: in.Bot, Channel: in.Channel, User: in.User,
+			Providers: []store.LinkProvider{{Provider: in.Provider, Scopes: []string{"api"}}}, CreatedAt: now, ExpiresAt: now.Add(time.Hour)})
 		if err != nil {
 			t.Fatal(err)
 		}
 		in.AccessToken = sealAs(t, src.ring, in, "access_token", "at-"+in.ProviderUserID)
 		in.RefreshToken = sealAs(t, src.ring, in, "refresh_token", "rt-"+in.ProviderUserID)
-		got, _, err := st.CompleteLink(ctx, store.CompleteLinkParams{LinkID: l.ID, Identity: in, Now: now, Webhook: webhook, Confirmation: c})
+		got, err := st.CompleteLink(ctx, store.CompleteLinkParams{LinkID: l.ID, Identity: in, Now: now, Webhook: webhook, Confirmation: c})
 		if err != nil {
 			t.Fatal(err)
 		}
-		return got
+		return got.Identity
 	}
 	account := func(user, puid, status string) store.Identity {
 		return store.Identity{Bot: "alpha", Channel: "slack", User: user, Provider: "gl", ProviderUserID: puid, Name: "Ada " + user,
@@ -107,9 +108,33 @@ func buildSQLiteStore(t *testing.T) *sqliteStore {
 	if err := st.DeleteIdentity(ctx, "alpha", src.unlinked.ID, store.Event{Outcome: "ok", At: now, Webhook: true}); err != nil {
 		t.Fatal(err)
 	}
+	// A link of two providers, both linked, waiting for its one code; and a cancelled one.
+	pair, err := st.CreateLink(ctx, store.Link{TokenHash: []byte("pair-link"), Bot: "alpha", Channel: "slack", User: "U-pair",
+		UserLabel: "Pair (@pair)", Providers: []store.LinkProvider{{Provider: "gl"}, {Provider: "gh", Scopes: []string{"repo"}}},
+		RedirectURL: "https://bot.example/done", CreatedAt: now, ExpiresAt: now.Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"gh", "gl"} {
+		in := account("U-pair", "pair-"+p, store.StatusPending)
+		in.Provider = p
+		in.AccessToken = sealAs(t, src.ring, in, "access_token", "at-"+in.ProviderUserID)
+		if _, err := st.CompleteLink(ctx, store.CompleteLinkParams{LinkID: pair.ID, Identity: in, Now: now, Webhook: true,
+			Confirmation: &store.Confirmation{CodeHash: []byte("pair-code"), ExpiresAt: now.Add(10 * time.Minute)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cancelled, err := st.CreateLink(ctx, store.Link{TokenHash: []byte("cancelled-link"), Bot: "alpha", Channel: "slack", User: "U8",
+		Providers: []store.LinkProvider{{Provider: "gl"}}, CreatedAt: now, ExpiresAt: now.Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.CancelLink(ctx, cancelled.ID, now); err != nil {
+		t.Fatal(err)
+	}
 	// A link never used, with one flow open and one consumed.
-	open, err := st.CreateLink(ctx, store.Link{TokenHash: []byte("open-link"), Bot: "alpha", Provider: "gl", Channel: "slack", User: "U9",
-		CreatedAt: now, ExpiresAt: now.Add(time.Hour)})
+	open, err := st.CreateLink(ctx, store.Link{TokenHash: []byte("open-link"), Bot: "alpha", Providers: []store.LinkProvider{{Provider: "gl"}},
+		Channel: "slack", User: "U9", CreatedAt: now, ExpiresAt: now.Add(time.Hour)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,8 +206,8 @@ func TestMigrateStoreSQLiteToPostgres(t *testing.T) {
 	if err != nil {
 		t.Fatalf("migrate-store: %v\n%s", err, progress.String())
 	}
-	t.Logf("migrated %d identities in %s", seeded+4, took.Round(time.Millisecond))
-	if !strings.Contains(out, "verified") || !strings.Contains(progress.String(), fmt.Sprintf("identities       %d/%d", seeded+4, seeded+4)) {
+	t.Logf("migrated %d identities in %s", seeded+6, took.Round(time.Millisecond))
+	if !strings.Contains(out, "verified") || !strings.Contains(progress.String(), fmt.Sprintf("identities       %d/%d", seeded+6, seeded+6)) {
 		t.Errorf("stdout:\n%s\nstderr:\n%s", out, progress.String())
 	}
 
@@ -191,7 +216,7 @@ func TestMigrateStoreSQLiteToPostgres(t *testing.T) {
 	if got := rowCounts(t, pg); !equalCounts(got, want) {
 		t.Errorf("rows in PostgreSQL %v, in SQLite %v", got, want)
 	}
-	if want["identities"] != seeded+4 || want["webhook_outbox"] == 0 || want["proxy_usage"] != 1 || want["flows"] != 2 {
+	if want["identities"] != seeded+6 || want["webhook_outbox"] == 0 || want["proxy_usage"] != 1 || want["flows"] != 2 {
 		t.Errorf("the source is not the busy store it should be: %v", want)
 	}
 	st, err := sqlite.Open(t.Context(), src.path)
@@ -214,7 +239,7 @@ func TestMigrateStoreSQLiteToPostgres(t *testing.T) {
 	}
 	values := sealedValues(t, pg)
 	stats, err := broker.Reseal(t.Context(), pg, keyRing(t, src.keysFile), 500)
-	if err != nil || len(stats.Unreadable) != 0 || stats.Resealed != values || stats.Scanned != seeded+4 {
+	if err != nil || len(stats.Unreadable) != 0 || stats.Resealed != values || stats.Scanned != seeded+6 {
 		t.Fatalf("reseal of the migrated store: %+v, %v; want %d values resealed, none unreadable", stats, err, values)
 	}
 
@@ -230,20 +255,39 @@ func TestMigrateStoreSQLiteToPostgres(t *testing.T) {
 		MaxAttempts: 5, Now: time.Now()}); err != nil {
 		t.Errorf("confirming the migrated confirmation: %v", err)
 	}
+	// Links keep their providers, label and state; one code still confirms both of a link's.
+	for _, token := range []string{"pair-link", "cancelled-link", "open-link", "link-0"} {
+		want, err := st.LinkByTokenHash(t.Context(), []byte(token))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := pg.LinkByTokenHash(t.Context(), []byte(token)); err != nil || !reflect.DeepEqual(got, want) {
+			t.Errorf("link %s in PostgreSQL %+v (%v), in SQLite %+v", token, got, err, want)
+		}
+	}
+	if ids, err := pg.Confirm(t.Context(), store.ConfirmParams{Bot: "alpha", Channel: "slack", User: "U-pair", CodeHash: []byte("pair-code"),
+		MaxAttempts: 5, Now: time.Now(), Webhook: true}); err != nil || len(ids) != 2 {
+		t.Errorf("confirming the migrated link's code: %d identities, %v", len(ids), err)
+	}
+	completed, err := pg.OutboxEvents(t.Context(), store.OutboxQuery{Limit: 1})
+	if err != nil || len(completed) != 1 || completed[0].Type != store.WebhookLinkCompleted || len(completed[0].Identities) != 2 {
+		t.Errorf("the migrated link's link.completed: %+v, %v", completed, err)
+	}
 	if kinds := eventKinds(must(pg.Events(t.Context(), "alpha", src.unlinked.ID))); !slices.Equal(kinds, []string{store.EventLinked, store.EventUnlinked}) {
 		t.Errorf("history of the unlinked identity: %v", kinds)
 	}
 	now := time.Now()
-	l, err := app.store.CreateLink(t.Context(), store.Link{TokenHash: []byte("after"), Bot: "alpha", Provider: "gl", Channel: "slack",
-		User: "U-new", CreatedAt: now, ExpiresAt: now.Add(time.Hour)})
+	l, err := app.store.CreateLink(t.Context(), store.Link{TokenHash: []byte("after"), Bot: "alpha", Providers: []store.LinkProvider{{Provider: "gl"}},
+		Channel: "slack", User: "U-new", CreatedAt: now, ExpiresAt: now.Add(time.Hour)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	fresh, _, err := app.store.CompleteLink(t.Context(), store.CompleteLinkParams{LinkID: l.ID, Now: now, Webhook: true,
+	done, err := app.store.CompleteLink(t.Context(), store.CompleteLinkParams{LinkID: l.ID, Now: now, Webhook: true,
 		Identity: store.Identity{Bot: "alpha", Channel: "slack", User: "U-new", Provider: "gl", ProviderUserID: "gl-new", Status: store.StatusActive}})
 	if err != nil {
 		t.Fatal(err)
 	}
+	fresh := done.Identity
 	outbox, err := pg.OutboxEvents(t.Context(), store.OutboxQuery{Limit: 1})
 	if err != nil || len(outbox) != 1 {
 		t.Fatal(outbox, err)

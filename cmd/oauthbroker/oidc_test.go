@@ -30,6 +30,7 @@ func TestOpenIDConnectFlow(t *testing.T) {
 
 	b := startBroker(t, fmt.Sprintf(`  alpha:
     api_keys: [%q]
+    confirm: none
     providers:
       sso:
         type: openid-connect

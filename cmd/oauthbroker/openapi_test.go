@@ -33,7 +33,7 @@ func TestOpenAPIDocument(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := startBroker(t, fmt.Sprintf("  alpha:\n    api_keys: [%q]\n    providers:\n      github: {type: github, key: k, secret: s}\n", keyA))
+	b := startBroker(t, fmt.Sprintf("  alpha:\n    api_keys: [%q]\n    confirm: none\n    providers:\n      github: {type: github, key: k, secret: s}\n", keyA))
 
 	resp, err := http.Get(b.URL + "/api/v1/openapi.yaml")
 	if err != nil {
@@ -81,6 +81,7 @@ func TestOpenAPIContract(t *testing.T) {
 	f := newTokenFake(t, false)
 	b := startBrokerWith(t, fmt.Sprintf(`  alpha:
     api_keys: [%q]
+    confirm: none
     redirect_origins: [https://bot.example]
     providers:
       sandbox: {type: sandbox, key: client-a, secret: secret-a-0123456789}
@@ -121,7 +122,7 @@ func TestOpenAPIContract(t *testing.T) {
 	}
 	linked := func(bot, key, provider, user string) (int64, string) {
 		t.Helper()
-		st, page := visit(t, newBrowser(t), link(bot, key, provider, user))
+		st, page := connectAll(t, newBrowser(t), link(bot, key, provider, user))
 		if st != http.StatusOK {
 			t.Fatalf("linking %s for %s: %d\n%s", provider, user, st, page)
 		}

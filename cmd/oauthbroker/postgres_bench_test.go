@@ -73,16 +73,16 @@ func credentialsBroker(b *testing.B, storage, keysDir string) (string, []int64) 
 			Name: "Ada", Status: store.StatusActive, Scopes: []string{"api"}, TokenType: "bearer", ExpiresAt: now.Add(24 * time.Hour)}
 		in.AccessToken = sealAs(b, ring, in, "access_token", fmt.Sprint("at-", i))
 		in.RefreshToken = sealAs(b, ring, in, "refresh_token", fmt.Sprint("rt-", i))
-		l, err := a.store.CreateLink(b.Context(), store.Link{TokenHash: []byte(fmt.Sprint(keysDir, i)), Bot: "alpha", Provider: "gl",
-			Channel: "slack", User: in.User, CreatedAt: now, ExpiresAt: now.Add(time.Hour)})
+		l, err := a.store.CreateLink(b.Context(), store.Link{TokenHash: []byte(fmt.Sprint(keysDir, i)), Bot: "alpha",
+			Providers: []store.LinkProvider{{Provider: "gl"}}, Channel: "slack", User: in.User, CreatedAt: now, ExpiresAt: now.Add(time.Hour)})
 		if err != nil {
 			b.Fatal(err)
 		}
-		got, _, err := a.store.CompleteLink(b.Context(), store.CompleteLinkParams{LinkID: l.ID, Identity: in, Now: now})
+		got, err := a.store.CompleteLink(b.Context(), store.CompleteLinkParams{LinkID: l.ID, Identity: in, Now: now})
 		if err != nil {
 			b.Fatal(err)
 		}
-		ids = append(ids, got.ID)
+		ids = append(ids, got.Identity.ID)
 	}
 	return base, ids
 }

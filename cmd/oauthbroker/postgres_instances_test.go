@@ -1,9 +1,7 @@
 package main
 
 import (
-	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/cookiejar"
 	"path/filepath"
@@ -37,7 +35,7 @@ func TestTwoInstancesOnPostgres(t *testing.T) {
 				return route[0]
 			})
 			user := fmt.Sprint("U", i)
-			if st, page := visit(t, newBrowser(t), c.lbBroker(t).link("alpha", keyA, "gl", "slack", user)); st != http.StatusOK {
+			if st, page := connectAll(t, newBrowser(t), c.lbBroker(t).link("alpha", keyA, "gl", "slack", user)); st != http.StatusOK {
 				t.Fatalf("auth on %d, callback on %d: %d\n%s", route[0], route[1], st, page)
 			}
 			log := c.lb.log()
@@ -69,7 +67,7 @@ func TestTwoInstancesOnPostgres(t *testing.T) {
 		browsers := make([]*http.Client, 2)
 		for i := range browsers {
 			browsers[i] = stickyBrowser(t, c.lb.URL, i)
-			callbacks[i] = untilCallback(t, browsers[i], linkURL)
+			callbacks[i] = stopAtCallback(t, browsers[i], linkURL)
 		}
 		statuses, pages := make([]int, 2), make([]string, 2)
 		start := make(chan struct{})
@@ -147,28 +145,4 @@ func stickyBrowser(t *testing.T, lbURL string, backend int) *http.Client {
 	u, _ := http.NewRequest(http.MethodGet, lbURL, nil)
 	b.Jar.(*cookiejar.Jar).SetCookies(u.URL, []*http.Cookie{{Name: "lb-backend", Value: fmt.Sprint(backend), Path: "/"}})
 	return b
-}
-
-// untilCallback opens a link and follows it through the provider's consent, stopping before
-// the callback: it returns the callback URL the provider sent the browser to.
-func untilCallback(t *testing.T, browser *http.Client, linkURL string) string {
-	t.Helper()
-	stop := *browser
-	stop.CheckRedirect = func(req *http.Request, _ []*http.Request) error {
-		if strings.HasSuffix(req.URL.Path, "/callback") {
-			return http.ErrUseLastResponse
-		}
-		return nil
-	}
-	resp, err := stop.Get(linkURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	io.Copy(io.Discard, resp.Body)
-	loc, err := resp.Location()
-	if resp.StatusCode/100 != 3 || errors.Is(err, http.ErrNoLocation) || !strings.HasSuffix(loc.Path, "/callback") {
-		t.Fatalf("opening the link ended with %d at %s, not a redirect to the callback", resp.StatusCode, resp.Request.URL)
-	}
-	return loc.String()
 }

@@ -103,6 +103,7 @@ func TestProxyContract(t *testing.T) {
 	api := newUpstream(t, contractAPI(f))
 	b := startProxyBroker(t, "  outbound_timeout: 1s\n  proxy: {max_request_body: 4KiB, max_response_body: 4KiB}\n", fmt.Sprintf(`  alpha:
     api_keys: [%q]
+    confirm: none
     providers:
 %s        api_base_url: %s/api/v4
       twitter:
@@ -176,7 +177,7 @@ func TestProxyContract(t *testing.T) {
 
 	// The rate limit, on a broker that allows one call a minute: counted before the identity
 	// is looked at, so the first call's 404 spends the allowance.
-	limited := startProxyBroker(t, "  proxy: {rate_limit: 1}\n", fmt.Sprintf("  alpha:\n    api_keys: [%q]\n    providers:\n      gh: {type: github, key: k, secret: s}\n", keyA), appOptions{})
+	limited := startProxyBroker(t, "  proxy: {rate_limit: 1}\n", fmt.Sprintf("  alpha:\n    api_keys: [%q]\n    confirm: none\n    providers:\n      gh: {type: github, key: k, secret: s}\n", keyA), appOptions{})
 	for i, want := range []struct {
 		status int
 		code   string
@@ -231,16 +232,16 @@ var proxyMethods = []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"}
 func plantIdentity(t *testing.T, b *testBroker, bot, provider string) int64 {
 	t.Helper()
 	now := time.Now().UTC()
-	l, err := b.app.store.CreateLink(t.Context(), store.Link{TokenHash: []byte("planted-" + provider), Bot: bot, Provider: provider,
-		Channel: "c", User: "planted", CreatedAt: now, ExpiresAt: now.Add(time.Minute)})
+	l, err := b.app.store.CreateLink(t.Context(), store.Link{TokenHash: []byte("planted-" + provider), Bot: bot,
+		Providers: []store.LinkProvider{{Provider: provider}}, Channel: "c", User: "planted", CreatedAt: now, ExpiresAt: now.Add(time.Minute)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	id, _, err := b.app.store.CompleteLink(t.Context(), store.CompleteLinkParams{LinkID: l.ID, Now: now, Identity: store.Identity{
+	done, err := b.app.store.CompleteLink(t.Context(), store.CompleteLinkParams{LinkID: l.ID, Now: now, Identity: store.Identity{
 		Bot: bot, Channel: "c", User: "planted", Provider: provider, ProviderUserID: "planted", Status: store.StatusActive,
 		TokenType: "bearer", AccessToken: []byte("placeholder")}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return id.ID
+	return done.Identity.ID
 }

@@ -60,6 +60,7 @@ func githubAPI(sb *sandbox.Server, sbURL string) http.HandlerFunc {
 func githubProxyBot(sbURL, api string) string {
 	return fmt.Sprintf(`  alpha:
     api_keys: [%q]
+    confirm: none
     providers:
       github:
         type: github
@@ -73,6 +74,7 @@ func githubProxyBot(sbURL, api string) string {
           email_url: %[3]s/user/emails
   bravo:
     api_keys: [%[4]q]
+    confirm: none
     providers:
       github: {type: github, key: gh-bravo, secret: gh-bravo-secret-0123}
 `, keyA, api, sbURL, keyB)

@@ -45,6 +45,7 @@ func TestProxyCombinedAction(t *testing.T) {
 
 	b := startBroker(t, fmt.Sprintf(`  rides:
     api_keys: [%q]
+    confirm: none
     providers:
       uber: {type: uber, key: uber-client, secret: uber-secret-0123456789, scopes: [profile, request]}
       twitter:
@@ -70,7 +71,7 @@ func TestProxyCombinedAction(t *testing.T) {
 		t.Fatalf("require before linking: %+v", first)
 	}
 	for _, m := range first.Missing {
-		if st, page := visit(t, newBrowser(t), m.URL); st != http.StatusOK {
+		if st, page := connectAll(t, newBrowser(t), m.URL); st != http.StatusOK {
 			t.Fatalf("linking %s: %d\n%s", m.Provider, st, page)
 		}
 	}

@@ -13,7 +13,7 @@ import (
 // refreshProxyBot is bot alpha with a gitlab provider at the token fake (which refreshes and
 // rotates), whose API is reached through api, an upstream in front of the fake's /api/v4.
 func refreshProxyBot(f *tokenFake, api string) string {
-	return fmt.Sprintf("  alpha:\n    api_keys: [%q]\n    providers:\n%s        api_base_url: %s/api/v4\n", keyA, gitlabYAML(f.URL), api)
+	return fmt.Sprintf("  alpha:\n    api_keys: [%q]\n    confirm: none\n    providers:\n%s        api_base_url: %s/api/v4\n", keyA, gitlabYAML(f.URL), api)
 }
 
 // bearerOf is the token of a request's Authorization: Bearer header.

@@ -17,6 +17,7 @@ import (
 func twitterProxyBot(tw *providertest.Twitter, api string) string {
 	return fmt.Sprintf(`  alpha:
     api_keys: [%q]
+    confirm: none
     providers:
       twitter:
         type: twitter
@@ -25,6 +26,7 @@ func twitterProxyBot(tw *providertest.Twitter, api string) string {
         api_base_url: %s
 %s  bravo:
     api_keys: [%q]
+    confirm: none
     providers:
       twitter: {type: twitter, key: ck-bravo, secret: cs-bravo-secret}
 `, keyA, api, endpointsYAML(tw.Endpoints(), "        "), keyB)

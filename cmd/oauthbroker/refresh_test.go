@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -13,7 +14,12 @@ import (
 	"github.com/oauthbroker/oauthbroker/internal/store"
 )
 
+// glBot is bot alpha with provider gl at the fake, and extra lines in its entry; it says
+// confirm: none unless extra says otherwise.
 func glBot(fakeURL, extra string) string {
+	if !strings.Contains(extra, "confirm:") {
+		extra = "    confirm: none\n" + extra
+	}
 	return fmt.Sprintf("  alpha:\n    api_keys: [%q]\n%s    providers:\n%s", keyA, extra, gitlabYAML(fakeURL))
 }
 
@@ -146,11 +152,12 @@ func TestInvalidGrantMeansRelinkRequired(t *testing.T) {
 	if ids := b.identities("alpha", keyA, "slack", "U1"); ids[0].Status != store.StatusRelinkRequired {
 		t.Errorf("status %q", ids[0].Status)
 	}
-	got := rc.waitDeliveries(t, 2, 5*time.Second)
+	got := rc.waitDeliveries(t, 3, 5*time.Second)
 	checkDelivery(t, got[0], store.WebhookLinked)
-	checkDelivery(t, got[1], store.WebhookRelinkRequired)
-	if got[1].body.Reason != "invalid_grant" || got[1].body.Identity.ID != id.ID || got[1].body.Identity.Status != store.StatusRelinkRequired {
-		t.Errorf("relink_required event %+v", got[1].body)
+	checkDelivery(t, got[1], store.WebhookLinkCompleted)
+	checkDelivery(t, got[2], store.WebhookRelinkRequired)
+	if r := got[2].body; r.Reason != "invalid_grant" || r.Identity == nil || r.Identity.ID != id.ID || r.Identity.Status != store.StatusRelinkRequired {
+		t.Errorf("relink_required event %+v", r)
 	}
 
 	var req requireBody
@@ -162,13 +169,13 @@ func TestInvalidGrantMeansRelinkRequired(t *testing.T) {
 	}
 	f.refreshMode.Store(refreshOK)
 	f.firstTTL.Store(0)
-	if st, page := visit(t, newBrowser(t), req.Missing[0].URL); st != http.StatusOK {
+	if st, page := connectAll(t, newBrowser(t), req.Missing[0].URL); st != http.StatusOK {
 		t.Fatalf("relink: %d %s", st, page)
 	}
 	if c := b.credentials("alpha", keyA, id.ID); c.AccessToken != f.lastGrant(t).AccessToken {
 		t.Error("after relinking, credentials are not the new token")
 	}
-	checkDelivery(t, rc.waitDeliveries(t, 3, 5*time.Second)[2], store.WebhookRelinked)
+	checkDelivery(t, rc.waitDeliveries(t, 4, 5*time.Second)[3], store.WebhookRelinked)
 }
 
 // TestTransientRefreshFailures: a refresh that fails with a 500 or gets no answer changes

@@ -74,6 +74,7 @@ func TestUnlinkRevokesAtTheProvider(t *testing.T) {
 		sb, sbURL := newSandbox(t)
 		b := startBroker(t, fmt.Sprintf(`  alpha:
     api_keys: [%q]
+    confirm: none
     providers:
       github:
         type: github
@@ -131,7 +132,7 @@ func TestUnlinkRevokesAtTheProvider(t *testing.T) {
 			if tc.typ == "openid-connect" {
 				extra = ", discovery_url: " + srv.URL + "/.well-known/openid-configuration"
 			}
-			b := startBroker(t, fmt.Sprintf("  alpha:\n    api_keys: [%q]\n    providers:\n      p: {type: %s, key: p-client, secret: p-secret-0123456789%s}\n", keyA, tc.typ, extra))
+			b := startBroker(t, fmt.Sprintf("  alpha:\n    api_keys: [%q]\n    confirm: none\n    providers:\n      p: {type: %s, key: p-client, secret: p-secret-0123456789%s}\n", keyA, tc.typ, extra))
 			if err := sb.AddClient(sandbox.Client{ID: "p-client", Secret: "p-secret-0123456789", RedirectURIs: []string{b.URL + "/bots/alpha/p/callback"}}); err != nil {
 				t.Fatal(err)
 			}
@@ -148,7 +149,7 @@ func TestUnlinkRevokesAtTheProvider(t *testing.T) {
 	t.Run("Slack auth.revoke", func(t *testing.T) {
 		sb, sbURL := newSandbox(t)
 		providertest.NewRewriteTransport(providertest.SandboxRewrites("slack-classic", sbURL)...).Install(t)
-		b := startBroker(t, fmt.Sprintf("  alpha:\n    api_keys: [%q]\n    providers:\n      slack: {type: slack-classic, key: sl-client, secret: sl-secret-0123456789}\n", keyA))
+		b := startBroker(t, fmt.Sprintf("  alpha:\n    api_keys: [%q]\n    confirm: none\n    providers:\n      slack: {type: slack-classic, key: sl-client, secret: sl-secret-0123456789}\n", keyA))
 		if err := sb.AddClient(sandbox.Client{ID: "sl-client", Secret: "sl-secret-0123456789", RedirectURIs: []string{b.URL + "/bots/alpha/slack/callback"}}); err != nil {
 			t.Fatal(err)
 		}

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"net/http"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
@@ -27,24 +28,31 @@ func webhookBroker(t *testing.T, rc *receiver, extra string, opts webhook.Option
 }
 
 // TestWebhookRetriedUntilDelivered: a receiver that fails the first attempts gets the event
-// afterwards, signed, with the same event id on every attempt.
+// afterwards, signed, with the same event id on every attempt; link.completed follows it.
 func TestWebhookRetriedUntilDelivered(t *testing.T) {
 	rc := newReceiver(t, hookSecret)
 	rc.failFirst.Store(3)
 	b, _ := webhookBroker(t, rc, "", fastWebhooks)
 	id := b.linkOne("alpha", keyA, "gl", "slack", "U1")
 
-	d := rc.waitDeliveries(t, 1, 5*time.Second)[0]
+	both := rc.waitDeliveries(t, 2, 5*time.Second)
+	d := both[0]
 	checkDelivery(t, d, store.WebhookLinked)
-	if d.body.Attempt != 4 || rc.attempts.Load() != 4 {
-		t.Errorf("delivered on attempt %d after %d requests, want the 4th", d.body.Attempt, rc.attempts.Load())
+	if d.body.Attempt != 4 || rc.attempts.Load() != 5 {
+		t.Errorf("delivered on attempt %d after %d requests, want the 4th (and one for link.completed)", d.body.Attempt, rc.attempts.Load())
 	}
 	want := webhook.Identity{ID: id.ID, Channel: "slack", User: "U1", Provider: "gl", ProviderUserID: "1001", Status: store.StatusActive}
-	if d.body.Identity != want || d.body.Bot != "alpha" || time.Since(d.body.CreatedAt) > time.Minute {
+	if d.body.Identity == nil || *d.body.Identity != want || d.body.Link != nil || d.body.Bot != "alpha" || time.Since(d.body.CreatedAt) > time.Minute {
 		t.Errorf("body %+v, want identity %+v", d.body, want)
 	}
+	done := both[1]
+	checkDelivery(t, done, store.WebhookLinkCompleted)
+	wantLink := webhook.Link{Channel: "slack", User: "U1", Identities: []webhook.LinkedIdentity{{ID: id.ID, Provider: "gl", ProviderUserID: "1001", Status: store.StatusActive}}}
+	if done.body.Identity != nil || done.body.Link == nil || !reflect.DeepEqual(*done.body.Link, wantLink) {
+		t.Errorf("link.completed %+v, want link %+v", done.body, wantLink)
+	}
 	evs, err := b.app.store.OutboxEvents(t.Context(), store.OutboxQuery{Limit: 10})
-	if err != nil || len(evs) != 1 || evs[0].State != store.OutboxDelivered || evs[0].Attempts != 4 || evs[0].EventID != d.body.ID {
+	if err != nil || len(evs) != 2 || evs[1].State != store.OutboxDelivered || evs[1].Attempts != 4 || evs[1].EventID != d.body.ID {
 		t.Fatalf("outbox %+v, %v", evs, err)
 	}
 	// A delivery with a forged body does not verify.
@@ -61,7 +69,7 @@ func TestWebhookOrderPerIdentity(t *testing.T) {
 	b, _ := webhookBroker(t, rc, "    confirm: code\n", fastWebhooks)
 
 	confirmLink := func(user string) identityBody {
-		st, page := visit(t, newBrowser(t), b.link("alpha", keyA, "gl", "slack", user))
+		st, page := connectAll(t, newBrowser(t), b.link("alpha", keyA, "gl", "slack", user))
 		m := regexp.MustCompile(`<p class="code" id="code">(\d{6})</p>`).FindStringSubmatch(page)
 		if st != http.StatusOK || m == nil {
 			t.Fatalf("link %s: %d\n%s", user, st, page)
@@ -76,17 +84,18 @@ func TestWebhookOrderPerIdentity(t *testing.T) {
 	c := confirmLink("C")
 	b.unlink("alpha", keyA, a.ID)
 
-	got := rc.waitDeliveries(t, 7, 10*time.Second)
+	got := rc.waitDeliveries(t, 10, 10*time.Second)
 	perIdentity := map[int64][]string{}
 	for _, d := range got {
 		checkDelivery(t, d, d.body.Type)
-		perIdentity[d.body.Identity.ID] = append(perIdentity[d.body.Identity.ID], d.body.Type)
+		perIdentity[d.identityID()] = append(perIdentity[d.identityID()], d.body.Type)
 	}
-	wantA := []string{store.WebhookLinked, store.WebhookConfirmed, store.WebhookRelinked, store.WebhookConfirmed, store.WebhookUnlinked}
+	wantA := []string{store.WebhookLinked, store.WebhookConfirmed, store.WebhookLinkCompleted,
+		store.WebhookRelinked, store.WebhookConfirmed, store.WebhookLinkCompleted, store.WebhookUnlinked}
 	if !slices.Equal(perIdentity[a.ID], wantA) {
 		t.Errorf("identity A: %v, want %v", perIdentity[a.ID], wantA)
 	}
-	if want := []string{store.WebhookLinked, store.WebhookConfirmed}; !slices.Equal(perIdentity[c.ID], want) {
+	if want := []string{store.WebhookLinked, store.WebhookConfirmed, store.WebhookLinkCompleted}; !slices.Equal(perIdentity[c.ID], want) {
 		t.Errorf("identity C: %v, want %v", perIdentity[c.ID], want)
 	}
 	if got[0].body.Identity.Status != store.StatusPending {
@@ -106,15 +115,16 @@ func TestWebhookDeadAfterTheRetryWindow(t *testing.T) {
 
 	deadline := time.Now().Add(5 * time.Second)
 	var dead []store.OutboxEvent
-	for time.Now().Before(deadline) && len(dead) == 0 {
+	for time.Now().Before(deadline) && len(dead) < 2 {
 		time.Sleep(20 * time.Millisecond)
 		var err error
 		if dead, err = b.app.store.OutboxEvents(t.Context(), store.OutboxQuery{State: store.OutboxDead, Limit: 10}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if len(dead) != 1 || dead[0].LastError != "answered HTTP 503" || dead[0].Attempts < 2 {
-		t.Fatalf("dead events %+v, want the linked event after several attempts", dead)
+	if len(dead) != 2 || dead[1].Type != store.WebhookLinked || dead[1].Attempts < 2 || dead[0].Type != store.WebhookLinkCompleted ||
+		dead[0].LastError != "answered HTTP 503" || dead[1].LastError != "answered HTTP 503" {
+		t.Fatalf("dead events %+v, want the linked event after several attempts, then link.completed", dead)
 	}
 	if !strings.Contains(b.logs.String(), "webhook: event is dead") {
 		t.Error("the log does not say the event is dead")

@@ -1,0 +1,299 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/oauthbroker/oauthbroker/internal/sandbox"
+)
+
+// The attacks the connect page stops. Each asserts the answer's status, that no request
+// reached the provider, and that the store did not change.
+
+// countedSandbox is the auto-approving sandbox behind a counter of every request it gets.
+type countedSandbox struct {
+	*sandbox.Server
+	URL      string
+	requests atomic.Int64
+}
+
+func newCountedSandbox(t *testing.T) *countedSandbox {
+	t.Helper()
+	sb, err := sandbox.New(sandbox.Options{
+		Users:       []sandbox.User{{ID: "1001", Login: "ada", Name: "Ada Lovelace", Email: "ada@example.com"}},
+		AutoApprove: "1001",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &countedSandbox{Server: sb}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c.requests.Add(1)
+		sb.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	c.URL = srv.URL
+	return c
+}
+
+// connectBroker runs bot alpha (confirm given; "" for the default) with two sandbox providers,
+// rides and social, on one counted sandbox.
+func connectBroker(t *testing.T, confirm string) (*testBroker, *countedSandbox) {
+	t.Helper()
+	sb := newCountedSandbox(t)
+	if confirm != "" {
+		confirm = "    confirm: " + confirm + "\n"
+	}
+	b := startBrokerWith(t, fmt.Sprintf(`  alpha:
+    api_keys: [%q]
+    display_name: Ride Bot
+%s    providers:
+      rides: {type: sandbox, key: client-r, secret: secret-r-0123456789}
+      social: {type: sandbox, key: client-s, secret: secret-s-0123456789}
+`, keyA, confirm), appOptions{sandboxURL: sb.URL})
+	for _, p := range []string{"rides", "social"} {
+		if err := sb.AddClient(sandbox.Client{ID: "client-" + p[:1], Secret: "secret-" + p[:1] + "-0123456789",
+			RedirectURIs: []string{b.URL + "/bots/alpha/" + p + "/callback"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return b, sb
+}
+
+// twoProviderLink asks for a link of both providers for a chat user.
+func (b *testBroker) twoProviderLink(user string) string {
+	b.t.Helper()
+	var l linkBody
+	if st := b.api("POST", "/bots/alpha/links", keyA, map[string]any{"providers": []string{"rides", "social"},
+		"channel": "telegram", "user": user}, &l); st != http.StatusCreated {
+		b.t.Fatalf("create link: %d", st)
+	}
+	return l.URL
+}
+
+// untouched runs attack and checks its status, that the provider got no request and that
+// the store is as it was.
+func untouched(t *testing.T, b *testBroker, sb *countedSandbox, wantStatus int, wantText string, attack func() (int, string)) {
+	t.Helper()
+	before := sb.requests.Load()
+	b.unchanged(t, wantStatus, wantText, attack)
+	if n := sb.requests.Load() - before; n != 0 {
+		t.Errorf("%d requests reached the provider", n)
+	}
+}
+
+// post sends a form to the broker as a page on another site (or a script) could make a
+// browser send it, with exactly the headers given.
+func post(t *testing.T, browser *http.Client, action string, fields url.Values, headers map[string]string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, action, strings.NewReader(fields.Encode()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
+	c := *browser
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body)
+}
+
+func TestConnectPageAttacks(t *testing.T) {
+	b, sb := connectBroker(t, "none")
+
+	t.Run("cross-site GET only shows the page", func(t *testing.T) {
+		link := b.twoProviderLink("drive-by")
+		untouched(t, b, sb, http.StatusOK, "Connect Rides", func() (int, string) {
+			req, _ := http.NewRequest(http.MethodGet, link, nil)
+			req.Header.Set("Sec-Fetch-Site", "cross-site")
+			req.Header.Set("Sec-Fetch-Mode", "navigate")
+			resp, err := newBrowser(t).Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			body, _ := io.ReadAll(resp.Body)
+			page := string(body)
+			if resp.Request.URL.String() != link || isComplete(page) || providerState(page, "rides") != "not_linked" {
+				t.Errorf("a cross-site GET went beyond the page: ended at %s\n%s", resp.Request.URL, page)
+			}
+			return resp.StatusCode, page
+		})
+	})
+
+	// The victim's browser loaded the page (so it holds the page cookie and the form's token
+	// is valid for it); what differs is where the POST comes from.
+	for _, c := range []struct {
+		name    string
+		headers map[string]string
+	}{
+		{"cross-site POST", map[string]string{"Sec-Fetch-Site": "cross-site", "Origin": "https://evil.example"}},
+		{"same-site but not same-origin POST", map[string]string{"Sec-Fetch-Site": "same-site", "Origin": "https://sub.example"}},
+		{"POST with a foreign Origin and no Sec-Fetch headers", map[string]string{"Origin": "https://evil.example"}},
+		{"POST with Origin null", map[string]string{"Origin": "null"}},
+		{"POST with neither Sec-Fetch-Site nor Origin", nil},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			browser := newBrowser(t)
+			_, page := openPage(t, browser, b.twoProviderLink("victim"))
+			f := formFor(t, page, "rides")
+			untouched(t, b, sb, http.StatusForbidden, "did not come from the broker", func() (int, string) {
+				return post(t, browser, f.action, f.fields, c.headers)
+			})
+		})
+	}
+
+	t.Run("POST with copied fields and no cookie", func(t *testing.T) {
+		_, page := openPage(t, newBrowser(t), b.twoProviderLink("copied"))
+		f := formFor(t, page, "rides")
+		origin := map[string]string{"Sec-Fetch-Site": "same-origin", "Origin": b.URL}
+		untouched(t, b, sb, http.StatusForbidden, "did not open the link", func() (int, string) {
+			return post(t, newBrowser(t), f.action, f.fields, origin)
+		})
+		// Another browser's page cookie does not go with this form either.
+		other := newBrowser(t)
+		openPage(t, other, b.twoProviderLink("other"))
+		untouched(t, b, sb, http.StatusForbidden, "did not open the link", func() (int, string) {
+			return post(t, other, f.action, f.fields, origin)
+		})
+	})
+
+	t.Run("callback?error= from another site mid-flow changes nothing; the flow completes", func(t *testing.T) {
+		browser := newBrowser(t)
+		link := b.twoProviderLink("mid-flow")
+		cb := stopAtCallbackFor(t, browser, link, "rides")
+		for _, q := range []string{"error=access_denied", "error=access_denied&state=forged", "error=server_error&error_description=%3Cb%3Egone%3C%2Fb%3E"} {
+			untouched(t, b, sb, http.StatusBadRequest, "does not belong", func() (int, string) {
+				status, page := visit(t, browser, b.URL+"/bots/alpha/rides/callback?"+q)
+				if strings.Contains(page, "gone") {
+					t.Errorf("the page shows text from the URL:\n%s", page)
+				}
+				return status, page
+			})
+		}
+		st, page := visit(t, browser, cb)
+		if st != http.StatusOK || providerState(page, "rides") != "linked" || providerState(page, "social") != "not_linked" {
+			t.Fatalf("the real callback after the attack: %d\n%s", st, page)
+		}
+	})
+
+	t.Run("a bot name with words in the URL is not echoed", func(t *testing.T) {
+		words := "Your account was suspended call 555 0100"
+		for _, u := range []string{
+			b.URL + "/bots/" + url.PathEscape(words) + "/connect?link=x",
+			b.URL + "/bots/" + url.PathEscape(words) + "/rides/auth?link=x",
+			b.URL + "/bots/alpha/" + url.PathEscape(words) + "/auth?link=x",
+			b.URL + "/bots/alpha/connect?link=" + url.QueryEscape(words),
+		} {
+			untouched(t, b, sb, http.StatusNotFound, "This link is not valid", func() (int, string) {
+				status, page := visit(t, newBrowser(t), u)
+				if strings.Contains(page, "suspended") || strings.Contains(page, "555") {
+					t.Errorf("%s: the page repeats the URL's words:\n%s", u, page)
+				}
+				return status, page
+			})
+		}
+	})
+}
+
+// TestLeakedLinkOpenedTwentyTimes: a link that leaked is clicked through in twenty browsers
+// without anyone finishing at the provider. The link's cap stops it at MaxOpenFlows started
+// sign-ins — the rest are refused before the provider is asked and store nothing — and the
+// same chat user's other link works as if nothing happened.
+func TestLeakedLinkOpenedTwentyTimes(t *testing.T) {
+	b, sb := connectBroker(t, "none")
+	leaked := b.twoProviderLink("popular")
+	started := 0
+	for i := range 20 {
+		browser := newBrowser(t)
+		_, page := openPage(t, browser, leaked)
+		f := formFor(t, page, []string{"rides", "social"}[i%2])
+		origin := map[string]string{"Sec-Fetch-Site": "same-origin", "Origin": b.URL}
+		if started < 10 {
+			if st, _ := post(t, browser, f.action, f.fields, origin); st != http.StatusFound {
+				t.Fatalf("click %d: %d, want 302 to the provider", i+1, st)
+			}
+			started++
+			continue
+		}
+		untouched(t, b, sb, http.StatusTooManyRequests, "Too many sign-ins started", func() (int, string) {
+			return post(t, browser, f.action, f.fields, origin)
+		})
+	}
+	st, page := connectAll(t, newBrowser(t), b.twoProviderLink("popular"))
+	if st != http.StatusOK || !isComplete(page) {
+		t.Fatalf("the user's other link after the leaked one was opened 20 times: %d\n%s", st, page)
+	}
+	if ids := b.identities("alpha", keyA, "telegram", "popular"); len(ids) != 2 {
+		t.Errorf("identities %+v, want rides and social", ids)
+	}
+}
+
+// TestForwardedLinkWithTheDefaultConfirm: a bot that does not set confirm uses codes. A link
+// one chat user asked for, finished in someone else's browser (forwarded, or opened by another
+// site), leaves both accounts pending: the code is on the page that person saw, the chat user
+// who asked does not have it, and the person who has it cannot confirm as anyone else.
+func TestForwardedLinkWithTheDefaultConfirm(t *testing.T) {
+	b, _ := connectBroker(t, "")
+	st, page := connectAll(t, newBrowser(t), b.twoProviderLink("asker"))
+	m := regexp.MustCompile(`<p class="code" id="code">(\d{6})</p>`).FindStringSubmatch(page)
+	if st != http.StatusOK || !isComplete(page) || m == nil {
+		t.Fatalf("the forwarded link, finished: %d\n%s", st, page)
+	}
+	code := m[1]
+	ids := b.identities("alpha", keyA, "telegram", "asker")
+	if len(ids) != 2 || ids[0].Status != "pending" || ids[1].Status != "pending" {
+		t.Fatalf("identities after the link: %+v, want two pending", ids)
+	}
+	for _, id := range ids {
+		var p problemBody
+		if st := b.api("GET", fmt.Sprintf("/bots/alpha/identities/%d/credentials", id.ID), keyA, nil, &p); st != http.StatusConflict || p.Code != "identity_pending" {
+			t.Errorf("credentials of pending identity %d: %d %+v", id.ID, st, p)
+		}
+	}
+	confirm := func(user, code string) (int, string) {
+		var p problemBody
+		st := b.api("POST", "/bots/alpha/links/confirm", keyA, map[string]string{"channel": "telegram", "user": user, "code": code}, &p)
+		return st, p.Code
+	}
+	// The person who saw the code types it in their own chat: it is not theirs to confirm.
+	if st, c := confirm("the-person-who-clicked", code); st != http.StatusUnprocessableEntity || c != "no_pending_confirmation" {
+		t.Errorf("the code from another chat user: %d %s", st, c)
+	}
+	// The chat user who asked has no code; guessing fails, and five guesses void it.
+	wrong := "000000"
+	if wrong == code {
+		wrong = "111111"
+	}
+	if st, c := confirm("asker", wrong); st != http.StatusUnprocessableEntity || c != "wrong_code" {
+		t.Errorf("a guess: %d %s", st, c)
+	}
+	for _, id := range b.identities("alpha", keyA, "telegram", "asker") {
+		if id.Status != "pending" {
+			t.Errorf("identity %d is %s after the attempts, want pending", id.ID, id.Status)
+		}
+	}
+	// Only the right chat user with the right code activates both.
+	var out struct {
+		Identities []identityBody `json:"identities"`
+	}
+	if st := b.api("POST", "/bots/alpha/links/confirm", keyA, map[string]string{"channel": "telegram", "user": "asker", "code": code}, &out); st != http.StatusOK ||
+		len(out.Identities) != 2 || out.Identities[0].Provider != "rides" || out.Identities[1].Provider != "social" ||
+		out.Identities[0].Status != "active" || out.Identities[1].Status != "active" {
+		t.Fatalf("the right code from the right chat user: %d %+v", st, out)
+	}
+}
