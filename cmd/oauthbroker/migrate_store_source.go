@@ -285,10 +285,9 @@ func scanSourceOutbox(r *sql.Rows) (store.OutboxEvent, error) {
 		return e, err
 	}
 	e.CreatedAt, e.NextAttemptAt, e.DeliveredAt = msTime(created), msTime(next), msTime(delivered)
-	if identities == "" {
-		return e, nil
-	}
-	return e, json.Unmarshal([]byte(identities), &e.Identities)
+	var err error
+	e.Identities, err = store.DecodeLinkedIdentities(identities)
+	return e, err
 }
 
 func scanSourceSession(r *sql.Rows) (store.AdminSession, error) {

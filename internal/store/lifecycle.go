@@ -2,7 +2,9 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -121,6 +123,30 @@ type LinkedIdentity struct {
 	Provider       string `json:"provider"`
 	ProviderUserID string `json:"provider_user_id"`
 	Status         string `json:"status"`
+}
+
+// EncodeLinkedIdentities is how backends keep OutboxEvent.Identities: their JSON, "" for none.
+func EncodeLinkedIdentities(ids []LinkedIdentity) (string, error) {
+	if len(ids) == 0 {
+		return "", nil
+	}
+	b, err := json.Marshal(ids)
+	if err != nil {
+		return "", fmt.Errorf("encode linked identities: %w", err)
+	}
+	return string(b), nil
+}
+
+// DecodeLinkedIdentities reads what EncodeLinkedIdentities wrote.
+func DecodeLinkedIdentities(s string) ([]LinkedIdentity, error) {
+	if s == "" {
+		return nil, nil
+	}
+	var ids []LinkedIdentity
+	if err := json.Unmarshal([]byte(s), &ids); err != nil {
+		return nil, fmt.Errorf("decode linked identities: %w", err)
+	}
+	return ids, nil
 }
 
 // OutboxQuery selects outbox events for operators, newest first. Empty fields match all.

@@ -9,6 +9,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"time"
 )
@@ -183,6 +184,25 @@ type CompleteLinkParams struct {
 	// Webhook also enqueues identity.linked (or identity.relinked) in the same transaction,
 	// and link.completed when this completes the link and no Confirmation is given.
 	Webhook bool
+}
+
+// Check reports what makes p unfit for CompleteLink, which every store refuses before
+// writing: a zero time, an identity without a provider user id or with an unknown status, a
+// confirmation without a code hash or an expiry.
+func (p CompleteLinkParams) Check() error {
+	switch {
+	case p.Now.IsZero():
+		return errors.New("now is the zero time")
+	case p.Identity.ProviderUserID == "":
+		return errors.New("identity has no provider user id")
+	case p.Identity.Status != StatusActive && p.Identity.Status != StatusPending && p.Identity.Status != StatusRelinkRequired:
+		return fmt.Errorf("identity status %q is not a known status", p.Identity.Status)
+	case p.Confirmation != nil && len(p.Confirmation.CodeHash) == 0:
+		return errors.New("confirmation has no code hash")
+	case p.Confirmation != nil && p.Confirmation.ExpiresAt.IsZero():
+		return errors.New("confirmation has no expiry")
+	}
+	return nil
 }
 
 // Linked is what CompleteLink stored.

@@ -191,45 +191,37 @@ func TestRoundOutcomes(t *testing.T) {
 	}
 }
 
+// TestRenderedBody: an identity event carries its identity; link.completed carries the link's
+// chat user and identities, and no "identity".
 func TestRenderedBody(t *testing.T) {
-	e := event(9, "supportbot", now0, 2)
-	e.Type, e.Reason, e.Status = store.WebhookRelinkRequired, "invalid_grant", store.StatusRelinkRequired
-	raw, err := Render(e, now0.Add(time.Minute))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got map[string]any
-	if err := json.Unmarshal(raw, &got); err != nil {
-		t.Fatal(err)
-	}
-	want := `{"attempt":3,"bot":"supportbot","created_at":"2031-03-14T15:09:26Z","id":"evt_9",` +
-		`"identity":{"channel":"slack","id":7,"provider":"github","provider_user_id":"42","status":"relink_required","user":"U1"},` +
-		`"reason":"invalid_grant","sent_at":1931267426,"type":"identity.relink_required"}`
-	if canon, _ := json.Marshal(got); string(canon) != want {
-		t.Errorf("body\n%s\nwant\n%s", canon, want)
-	}
-}
-
-// TestRenderedLinkCompleted: link.completed carries the link's chat user and identities, and
-// no "identity".
-func TestRenderedLinkCompleted(t *testing.T) {
-	e := event(10, "supportbot", now0, 0)
-	e.Type, e.Provider, e.ProviderUserID, e.Status = store.WebhookLinkCompleted, "", "", ""
-	e.Identities = []store.LinkedIdentity{{ID: 7, Provider: "github", ProviderUserID: "42", Status: "active"}, {ID: 8, Provider: "uber", ProviderUserID: "u-9", Status: "active"}}
-	raw, err := Render(e, now0.Add(time.Minute))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got map[string]any
-	if err := json.Unmarshal(raw, &got); err != nil {
-		t.Fatal(err)
-	}
-	want := `{"attempt":1,"bot":"supportbot","created_at":"2031-03-14T15:09:26Z","id":"evt_10",` +
-		`"link":{"channel":"slack","identities":[{"id":7,"provider":"github","provider_user_id":"42","status":"active"},` +
-		`{"id":8,"provider":"uber","provider_user_id":"u-9","status":"active"}],"user":"U1"},` +
-		`"sent_at":1931267426,"type":"link.completed"}`
-	if canon, _ := json.Marshal(got); string(canon) != want {
-		t.Errorf("body\n%s\nwant\n%s", canon, want)
+	relink := event(9, "supportbot", now0, 2)
+	relink.Type, relink.Reason, relink.Status = store.WebhookRelinkRequired, "invalid_grant", store.StatusRelinkRequired
+	done := event(10, "supportbot", now0, 0)
+	done.Type, done.Provider, done.ProviderUserID, done.Status = store.WebhookLinkCompleted, "", "", ""
+	done.Identities = []store.LinkedIdentity{{ID: 7, Provider: "github", ProviderUserID: "42", Status: "active"}, {ID: 8, Provider: "uber", ProviderUserID: "u-9", Status: "active"}}
+	for _, c := range []struct {
+		e    store.OutboxEvent
+		want string
+	}{
+		{relink, `{"attempt":3,"bot":"supportbot","created_at":"2031-03-14T15:09:26Z","id":"evt_9",` +
+			`"identity":{"channel":"slack","id":7,"provider":"github","provider_user_id":"42","status":"relink_required","user":"U1"},` +
+			`"reason":"invalid_grant","sent_at":1931267426,"type":"identity.relink_required"}`},
+		{done, `{"attempt":1,"bot":"supportbot","created_at":"2031-03-14T15:09:26Z","id":"evt_10",` +
+			`"link":{"channel":"slack","identities":[{"id":7,"provider":"github","provider_user_id":"42","status":"active"},` +
+			`{"id":8,"provider":"uber","provider_user_id":"u-9","status":"active"}],"user":"U1"},` +
+			`"sent_at":1931267426,"type":"link.completed"}`},
+	} {
+		raw, err := Render(c.e, now0.Add(time.Minute))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got map[string]any
+		if err := json.Unmarshal(raw, &got); err != nil {
+			t.Fatal(err)
+		}
+		if canon, _ := json.Marshal(got); string(canon) != c.want {
+			t.Errorf("%s body\n%s\nwant\n%s", c.e.Type, canon, c.want)
+		}
 	}
 }
 

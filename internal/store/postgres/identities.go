@@ -32,7 +32,7 @@ const selectIdentity = `SELECT ` + identityColumns + ` FROM identities`
 // instances queue: the last of them sees every other provider linked and spends the link.
 func (s *Store) CompleteLink(ctx context.Context, p store.CompleteLinkParams) (store.Linked, error) {
 	in := withoutNUL(p.Identity)
-	if err := checkCompleteLink(p); err != nil {
+	if err := p.Check(); err != nil {
 		return store.Linked{}, fmt.Errorf("postgres: complete link %d: %w", p.LinkID, err)
 	}
 	var out store.Linked
@@ -142,26 +142,6 @@ func withoutNUL(in store.Identity) store.Identity {
 		in.Scopes = scopes
 	}
 	return in
-}
-
-func checkCompleteLink(p store.CompleteLinkParams) error {
-	switch {
-	case p.Now.IsZero():
-		return errors.New("now is the zero time")
-	case p.Identity.ProviderUserID == "":
-		return errors.New("identity has no provider user id")
-	case !knownStatus(p.Identity.Status):
-		return fmt.Errorf("identity status %q is not a known status", p.Identity.Status)
-	case p.Confirmation != nil && len(p.Confirmation.CodeHash) == 0:
-		return errors.New("confirmation has no code hash")
-	case p.Confirmation != nil && p.Confirmation.ExpiresAt.IsZero():
-		return errors.New("confirmation has no expiry")
-	}
-	return nil
-}
-
-func knownStatus(s string) bool {
-	return s == store.StatusActive || s == store.StatusPending || s == store.StatusRelinkRequired
 }
 
 // Identities lists one chat user's identities, optionally of one provider, oldest first.

@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -195,13 +194,9 @@ func (im *Import) Confirmations(ctx context.Context, cs []store.Confirmation) er
 func (im *Import) Outbox(ctx context.Context, evs []store.OutboxEvent) error {
 	rows := make([][]any, len(evs))
 	for i, e := range evs {
-		identities := ""
-		if len(e.Identities) > 0 {
-			b, err := json.Marshal(e.Identities)
-			if err != nil {
-				return fmt.Errorf("postgres: import webhook %d: %w", e.ID, err)
-			}
-			identities = string(b)
+		identities, err := store.EncodeLinkedIdentities(e.Identities)
+		if err != nil {
+			return fmt.Errorf("postgres: import webhook %d: %w", e.ID, err)
 		}
 		rows[i] = []any{e.ID, e.EventID, e.Type, e.Bot, e.IdentityID, e.Channel, e.User, e.Provider, e.ProviderUserID,
 			e.Status, e.Reason, identities, ts(e.CreatedAt), e.State, e.Attempts, ts(e.NextAttemptAt), e.LastError, ts(e.DeliveredAt)}

@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"crypto/rand"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
@@ -36,15 +35,11 @@ func enqueueWebhook(ctx context.Context, tx pgx.Tx, typ string, id store.Identit
 
 // insertOutbox writes e (its change's fields; the outbox fills in the rest) due at once.
 func insertOutbox(ctx context.Context, tx pgx.Tx, e store.OutboxEvent, at time.Time) error {
-	identities := ""
-	if len(e.Identities) > 0 {
-		b, err := json.Marshal(e.Identities)
-		if err != nil {
-			return fmt.Errorf("enqueue %s webhook: %w", e.Type, err)
-		}
-		identities = string(b)
+	identities, err := store.EncodeLinkedIdentities(e.Identities)
+	if err != nil {
+		return fmt.Errorf("enqueue %s webhook: %w", e.Type, err)
 	}
-	_, err := tx.Exec(ctx, `INSERT INTO webhook_outbox
+	_, err = tx.Exec(ctx, `INSERT INTO webhook_outbox
 		(event_id, type, bot, identity_id, channel, user_id, provider, provider_user_id, status, reason,
 		 identities, created_at, next_attempt_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)`,
 		"evt_"+rand.Text(), e.Type, e.Bot, e.IdentityID, e.Channel, e.User, e.Provider, e.ProviderUserID,
@@ -181,9 +176,9 @@ func scanOutbox(row rowScanner) (store.OutboxEvent, error) {
 	err := row.Scan(&e.ID, &e.EventID, &e.Type, &e.Bot, &e.IdentityID, &e.Channel, &e.User, &e.Provider,
 		&e.ProviderUserID, &e.Status, &e.Reason, &identities, &created, &e.State, &e.Attempts, &next, &e.LastError,
 		&delivered)
-	if err == nil && identities != "" {
-		if err = json.Unmarshal([]byte(identities), &e.Identities); err != nil {
-			err = fmt.Errorf("webhook %d: identities: %w", e.ID, err)
+	if err == nil {
+		if e.Identities, err = store.DecodeLinkedIdentities(identities); err != nil {
+			err = fmt.Errorf("webhook %d: %w", e.ID, err)
 		}
 	}
 	e.CreatedAt, e.NextAttemptAt, e.DeliveredAt = fromTS(created), fromTS(next), fromTS(delivered)

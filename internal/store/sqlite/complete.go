@@ -22,7 +22,7 @@ import (
 // writer connection, in IMMEDIATE transactions.
 func (s *Store) CompleteLink(ctx context.Context, p store.CompleteLinkParams) (store.Linked, error) {
 	in := p.Identity
-	if err := checkCompleteLink(p); err != nil {
+	if err := p.Check(); err != nil {
 		return store.Linked{}, fmt.Errorf("sqlite: complete link %d: %w", p.LinkID, err)
 	}
 	scopes, err := scopesJSON(in.Scopes)
@@ -234,23 +234,3 @@ func enqueueLinkCompleted(ctx context.Context, tx *sql.Tx, linkID int64, complet
 // (both maxima are index lookups).
 const nextIdentityID = `(SELECT max(coalesce((SELECT max(id) FROM identities), 0),
 	coalesce((SELECT max(identity_id) FROM identity_events), 0)) + 1)`
-
-func checkCompleteLink(p store.CompleteLinkParams) error {
-	switch {
-	case p.Now.IsZero():
-		return errors.New("now is the zero time")
-	case p.Identity.ProviderUserID == "":
-		return errors.New("identity has no provider user id")
-	case !knownStatus(p.Identity.Status):
-		return fmt.Errorf("identity status %q is not a known status", p.Identity.Status)
-	case p.Confirmation != nil && len(p.Confirmation.CodeHash) == 0:
-		return errors.New("confirmation has no code hash")
-	case p.Confirmation != nil && p.Confirmation.ExpiresAt.IsZero():
-		return errors.New("confirmation has no expiry")
-	}
-	return nil
-}
-
-func knownStatus(s string) bool {
-	return s == store.StatusActive || s == store.StatusPending || s == store.StatusRelinkRequired
-}

@@ -2,9 +2,10 @@ package sqlite
 
 import (
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
+
+	"github.com/oauthbroker/oauthbroker/internal/store/storetest"
 )
 
 func TestEmbeddedMigrationsLoad(t *testing.T) {
@@ -73,8 +74,8 @@ func TestQueriesUseIndexes(t *testing.T) {
 	}
 }
 
-// TestConnectMigrationKeepsLinks: a link made before links had several providers reads back
-// after 0006 with its provider, scopes and use, and a used one counts as linked.
+// TestConnectMigrationKeepsLinks: links made before links had several providers read back
+// after 0006 (storetest.CheckMigratedLinks).
 func TestConnectMigrationKeepsLinks(t *testing.T) {
 	ms, err := loadMigrations(migrationFiles, "migrations")
 	if err != nil {
@@ -102,20 +103,5 @@ func TestConnectMigrationKeepsLinks(t *testing.T) {
 	if err := s.init(ctx); err != nil {
 		t.Fatal(err)
 	}
-	open, err := s.LinkByTokenHash(ctx, []byte{1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	used, err := s.LinkByTokenHash(ctx, []byte{2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(open.Providers) != 1 || open.Providers[0].Provider != "github" || !slices.Equal(open.Providers[0].Scopes, []string{"repo"}) ||
-		!open.Providers[0].LinkedAt.IsZero() || !open.UsedAt.IsZero() || open.UserLabel != "" {
-		t.Errorf("open link after the migration: %+v", open)
-	}
-	if len(used.Providers) != 1 || used.Providers[0].Provider != "twitter" || used.Providers[0].LinkedAt.UnixMilli() != 1500 ||
-		used.UsedAt.UnixMilli() != 1500 || !used.CancelledAt.IsZero() {
-		t.Errorf("used link after the migration: %+v", used)
-	}
+	storetest.CheckMigratedLinks(t, s)
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
@@ -32,15 +31,11 @@ func enqueueWebhook(ctx context.Context, tx *sql.Tx, typ string, id store.Identi
 
 // insertOutbox writes e (its change's fields; the outbox fills in the rest) due at once.
 func insertOutbox(ctx context.Context, tx *sql.Tx, e store.OutboxEvent, at time.Time) error {
-	identities := ""
-	if len(e.Identities) > 0 {
-		b, err := json.Marshal(e.Identities)
-		if err != nil {
-			return fmt.Errorf("enqueue %s webhook: %w", e.Type, err)
-		}
-		identities = string(b)
+	identities, err := store.EncodeLinkedIdentities(e.Identities)
+	if err != nil {
+		return fmt.Errorf("enqueue %s webhook: %w", e.Type, err)
 	}
-	_, err := tx.ExecContext(ctx, `INSERT INTO webhook_outbox
+	_, err = tx.ExecContext(ctx, `INSERT INTO webhook_outbox
 		(event_id, type, bot, identity_id, channel, user_id, provider, provider_user_id, status, reason,
 		 identities, created_at, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		"evt_"+rand.Text(), e.Type, e.Bot, e.IdentityID, e.Channel, e.User, e.Provider, e.ProviderUserID,
@@ -190,10 +185,9 @@ func scanOutboxRows(rows *sql.Rows) ([]store.OutboxEvent, error) {
 			&delivered); err != nil {
 			return nil, err
 		}
-		if identities != "" {
-			if err := json.Unmarshal([]byte(identities), &e.Identities); err != nil {
-				return nil, fmt.Errorf("webhook %d: identities: %w", e.ID, err)
-			}
+		var err error
+		if e.Identities, err = store.DecodeLinkedIdentities(identities); err != nil {
+			return nil, fmt.Errorf("webhook %d: %w", e.ID, err)
 		}
 		e.CreatedAt, e.NextAttemptAt, e.DeliveredAt = fromMillis(created), fromMillis(next), fromMillis(delivered)
 		out = append(out, e)

@@ -245,3 +245,27 @@ var connectTests = []test{
 		}
 	}},
 }
+
+// CheckMigratedLinks is what a backend's migration test asserts after its connect migration:
+// before it, the test stored two links of bot b, chat user c/u, at token hashes {1} (github,
+// scopes [repo], open) and {2} (twitter, used at 1.5 s). They read back with their provider,
+// scopes and use; the used one's provider counts as linked then.
+func CheckMigratedLinks(t testing.TB, s store.Store) {
+	t.Helper()
+	open, err := s.LinkByTokenHash(t.Context(), []byte{1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	used, err := s.LinkByTokenHash(t.Context(), []byte{2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(open.Providers) != 1 || open.Providers[0].Provider != "github" || !slices.Equal(open.Providers[0].Scopes, []string{"repo"}) ||
+		!open.Providers[0].LinkedAt.IsZero() || !open.UsedAt.IsZero() || open.UserLabel != "" {
+		t.Errorf("open link after the migration: %+v", open)
+	}
+	if len(used.Providers) != 1 || used.Providers[0].Provider != "twitter" || used.Providers[0].LinkedAt.UnixMilli() != 1500 ||
+		used.UsedAt.UnixMilli() != 1500 || !used.CancelledAt.IsZero() {
+		t.Errorf("used link after the migration: %+v", used)
+	}
+}
