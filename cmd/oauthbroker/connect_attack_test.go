@@ -149,7 +149,7 @@ func TestConnectPageAttacks(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			browser := newBrowser(t)
-			_, page := openPage(t, browser, b.twoProviderLink("victim"))
+			_, page := visit(t, browser, b.twoProviderLink("victim"))
 			f := formFor(t, page, "rides")
 			untouched(t, b, sb, http.StatusForbidden, "did not come from the broker", func() (int, string) {
 				return post(t, browser, f.action, f.fields, c.headers)
@@ -158,7 +158,7 @@ func TestConnectPageAttacks(t *testing.T) {
 	}
 
 	t.Run("POST with copied fields and no cookie", func(t *testing.T) {
-		_, page := openPage(t, newBrowser(t), b.twoProviderLink("copied"))
+		_, page := visit(t, newBrowser(t), b.twoProviderLink("copied"))
 		f := formFor(t, page, "rides")
 		origin := map[string]string{"Sec-Fetch-Site": "same-origin", "Origin": b.URL}
 		untouched(t, b, sb, http.StatusForbidden, "did not open the link", func() (int, string) {
@@ -166,13 +166,13 @@ func TestConnectPageAttacks(t *testing.T) {
 		})
 		// Another browser's page cookie does not go with this form either.
 		other := newBrowser(t)
-		openPage(t, other, b.twoProviderLink("other"))
+		visit(t, other, b.twoProviderLink("other"))
 		untouched(t, b, sb, http.StatusForbidden, "did not open the link", func() (int, string) {
 			return post(t, other, f.action, f.fields, origin)
 		})
 	})
 
-	t.Run("callback?error= from another site mid-flow changes nothing; the flow completes", func(t *testing.T) {
+	t.Run("an error callback from another site mid-flow changes nothing and the flow completes", func(t *testing.T) {
 		browser := newBrowser(t)
 		link := b.twoProviderLink("mid-flow")
 		cb := stopAtCallbackFor(t, browser, link, "rides")
@@ -220,7 +220,7 @@ func TestLeakedLinkOpenedTwentyTimes(t *testing.T) {
 	started := 0
 	for i := range 20 {
 		browser := newBrowser(t)
-		_, page := openPage(t, browser, leaked)
+		_, page := visit(t, browser, leaked)
 		f := formFor(t, page, []string{"rides", "social"}[i%2])
 		origin := map[string]string{"Sec-Fetch-Site": "same-origin", "Origin": b.URL}
 		if started < 10 {

@@ -53,18 +53,6 @@ func formFor(t testing.TB, page, provider string) connectForm {
 	return connectForm{}
 }
 
-// openPage GETs a link in the browser: its connect page.
-func openPage(t testing.TB, browser *http.Client, linkURL string) (int, string) {
-	t.Helper()
-	resp, err := browser.Get(linkURL)
-	if err != nil {
-		t.Fatalf("GET %s: %v", linkURL, err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(body)
-}
-
 // submit posts a form as a browser does from the broker's own page: same origin.
 func submit(t testing.TB, browser *http.Client, f connectForm) *http.Response {
 	t.Helper()
@@ -94,9 +82,9 @@ func click(t testing.TB, browser *http.Client, page, provider string) (int, stri
 // connectAll is a person opening a link and clicking the button of each provider not linked
 // yet, in the page's order, through providers that approve without a page of their own. It
 // returns the last page: with every provider linked, the connect page showing "All set".
-func connectAll(t testing.TB, browser *http.Client, linkURL string) (int, string) {
+func connectAll(t *testing.T, browser *http.Client, linkURL string) (int, string) {
 	t.Helper()
-	status, page := openPage(t, browser, linkURL)
+	status, page := visit(t, browser, linkURL)
 	for status == http.StatusOK {
 		forms := connectForms(page)
 		if len(forms) == 0 || forms[0].provider == "" {

@@ -240,7 +240,7 @@ func TestTwitterRequestTokenFault(t *testing.T) {
 		proxy.set("/oauth/request_token", fault)
 		b.unchanged(t, http.StatusBadGateway, "did not answer as expected", func() (int, string) {
 			browser := newBrowser(t)
-			_, page := openPage(t, browser, link)
+			_, page := visit(t, browser, link)
 			st, page := click(t, browser, page, "twitter")
 			noStackTrace(t, page)
 			return st, page

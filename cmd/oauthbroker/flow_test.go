@@ -49,7 +49,7 @@ func consent(t *testing.T, browser *http.Client, pageURL, page, user, decision s
 // page that is not the connect page.
 func openLink(t *testing.T, browser *http.Client, linkURL, user, decision string) (int, string) {
 	t.Helper()
-	status, page := openPage(t, browser, linkURL)
+	status, page := visit(t, browser, linkURL)
 	for status == http.StatusOK {
 		forms := connectForms(page)
 		if len(forms) == 0 || forms[0].provider == "" {

@@ -336,7 +336,7 @@ func stopAtCallbackFor(t *testing.T, browser *http.Client, linkURL, provider str
 		}
 		return nil
 	}
-	status, page := openPage(t, &c, linkURL)
+	status, page := visit(t, &c, linkURL)
 	if status != http.StatusOK {
 		t.Fatalf("the link's page: status %d\n%s", status, page)
 	}

@@ -289,7 +289,7 @@ func (d *driver) send(fn string, args ...any) driverAnswer {
 	return d.answer()
 }
 
-// waitEvent waits for an event of typ about provider.
+// waitEvent waits for an event of typ about provider (link.completed: a link that linked it).
 func (d *driver) waitEvent(typ, provider string) map[string]any {
 	d.t.Helper()
 	if !d.receiver {
@@ -301,6 +301,13 @@ func (d *driver) waitEvent(typ, provider string) map[string]any {
 		case e := <-d.events:
 			if id, _ := e["identity"].(map[string]any); e["type"] == typ && id["provider"] == provider {
 				return e
+			}
+			if l, _ := e["link"].(map[string]any); e["type"] == typ && l != nil {
+				for _, i := range l["identities"].([]any) {
+					if i.(map[string]any)["provider"] == provider {
+						return e
+					}
+				}
 			}
 		case <-deadline:
 			d.t.Fatalf("no %s event for %s reached the receiver; driver stderr:\n%s", typ, provider, d.stderr)
@@ -318,6 +325,7 @@ type snippetRequirements struct {
 		Reason   string `json:"reason"`
 		URL      string `json:"url"`
 	} `json:"missing"`
+	ConnectURL string `json:"connect_url"`
 }
 
 // language names the snippet functions in one language.
@@ -326,26 +334,27 @@ type language struct {
 }
 
 // exerciseSnippets is the guide's story in one language, against a real broker: require,
-// links, the linked events through the language's own webhook receiver, the combined
-// action, missing_scopes, relink_required, refresh_unavailable, the confirm: code dialogue
-// and signature checks.
+// the one link, the linked and link.completed events through the language's own webhook
+// receiver, the combined action, missing_scopes, relink_required, refresh_unavailable, the
+// confirm: code dialogue and signature checks.
 func exerciseSnippets(t *testing.T, sb *snippetBroker, d, bravo *driver, l language) {
 	var req snippetRequirements
-	d.call(&req, l.require, "web", "u1", []string{"rides", "social"})
-	if req.Ready || len(req.Missing) != 2 || req.Missing[0].Reason != "not_linked" || req.Missing[1].Provider != "social" {
+	d.call(&req, l.require, "web", "u1", []string{"rides", "social"}, "Una (web)")
+	if req.Ready || len(req.Missing) != 2 || req.Missing[0].Reason != "not_linked" || req.Missing[1].Provider != "social" || req.ConnectURL == "" {
 		t.Fatalf("nothing linked: %+v", req)
 	}
 	var msg string
-	d.call(&msg, l.linkMessage, req.Missing[1])
-	if msg != "Open this to connect your social account: "+req.Missing[1].URL {
+	d.call(&msg, l.linkMessage, req)
+	if msg != "To do that I need your rides and social accounts. Open this: "+req.ConnectURL {
 		t.Errorf("link message %q", msg)
 	}
+	if st, page := connectAll(t, newBrowser(t), req.ConnectURL); st != http.StatusOK || !isComplete(page) || !strings.Contains(page, "Una (web)") {
+		t.Fatalf("the one link: %d %s", st, page)
+	}
 	for _, m := range req.Missing {
-		if st, page := connectAll(t, newBrowser(t), m.URL); st != http.StatusOK {
-			t.Fatalf("%s: %d %s", m.Provider, st, page)
-		}
 		d.waitEvent("identity.linked", m.Provider)
 	}
+	d.waitEvent("link.completed", "social")
 
 	d.call(&req, l.require, "web", "u1", []string{"rides", "social"})
 	if !req.Ready || req.Credentials["rides"].AccessToken == "" || req.Credentials["social"].AccessToken == "" {
@@ -366,8 +375,8 @@ func exerciseSnippets(t *testing.T, sb *snippetBroker, d, bravo *driver, l langu
 	if req.Ready || len(req.Missing) != 1 || req.Missing[0].Reason != "missing_scopes" {
 		t.Fatalf("a scope not granted: %+v", req)
 	}
-	d.call(&msg, l.linkMessage, req.Missing[0])
-	if !strings.HasPrefix(msg, "I need more permissions on your rides account: http") {
+	d.call(&msg, l.linkMessage, req)
+	if !strings.HasPrefix(msg, "To do that I need your rides (more permissions) account. Open this: http") {
 		t.Errorf("missing_scopes message %q", msg)
 	}
 
@@ -382,8 +391,8 @@ func exerciseSnippets(t *testing.T, sb *snippetBroker, d, bravo *driver, l langu
 	if len(req.Missing) != 1 || req.Missing[0].Reason != "relink_required" {
 		t.Fatalf("require after invalid_grant: %+v", req)
 	}
-	d.call(&msg, l.linkMessage, req.Missing[0])
-	if !strings.HasPrefix(msg, "Your gl account needs to be connected again: http") {
+	d.call(&msg, l.linkMessage, req)
+	if !strings.HasPrefix(msg, "To do that I need your gl (connect it again) account. Open this: http") {
 		t.Errorf("relink_required message %q", msg)
 	}
 
@@ -577,8 +586,8 @@ func TestIntegrationPython(t *testing.T) {
 		}
 		var run rasaRun
 		d.call(&run, "rasa", "rasa-user", "rasa", "the harbour")
-		if run.Name != "action_share_ride" || len(run.Messages) != 2 {
-			t.Fatalf("first run: %+v", run)
+		if run.Name != "action_share_ride" || len(run.Messages) != 1 || !strings.Contains(run.Messages[0], "rides and social accounts") {
+			t.Fatalf("first run: %+v, want one message with one link", run)
 		}
 		for _, m := range run.Messages {
 			u := regexp.MustCompile(`http://\S+`).FindString(m)

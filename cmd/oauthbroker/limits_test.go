@@ -207,7 +207,7 @@ func TestOpenFlowsCapPerLink(t *testing.T) {
 	}
 	clickOnce := func() (int, string) {
 		browser := newBrowser(t)
-		_, page := openPage(t, browser, link)
+		_, page := visit(t, browser, link)
 		resp := submit(t, noFollow(browser), formFor(t, page, "sandbox"))
 		defer resp.Body.Close()
 		body, _ := io.ReadAll(resp.Body)
@@ -332,7 +332,7 @@ func TestRedirectURLAttacksThroughTheAPI(t *testing.T) {
 	}
 	var l linkBody
 	b.api("POST", "/bots/alpha/links", keyA, map[string]any{"provider": "sandbox", "channel": "c", "user": "r2", "redirect_url": "https://bot.example/linked?x=1"}, &l)
-	_, page := openPage(t, browser, l.URL)
+	_, page := visit(t, browser, l.URL)
 	resp := submit(t, browser, formFor(t, page, "sandbox"))
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "https://bot.example/linked?x=1" {
