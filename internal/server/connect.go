@@ -39,9 +39,13 @@ func (s *Server) connectPage(w http.ResponseWriter, r *http.Request) {
 	if page == nil {
 		page = newPageState()
 	}
-	if err := s.savePage(w, bot, page); err != nil {
-		s.flowError(w, r, err)
-		return
+	// The cookie must outlast the page's forms: the link, and a flow started at its end. A
+	// cookie that does is not set again (most reloads, and the page after each provider).
+	if !s.lastsUntil(page, c.ExpiresAt.Add(broker.FlowTTL)) {
+		if err := s.savePage(w, bot, page); err != nil {
+			s.flowError(w, r, err)
+			return
+		}
 	}
 	s.pages.RenderConnect(w, s.connectView(c, page, token, requestIDFrom(r.Context())))
 }

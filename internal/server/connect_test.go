@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http/httptest"
 	"testing"
+	"time"
 )
 
 // TestSameOrigin: a POST counts as coming from the broker's own page only with Sec-Fetch-Site
@@ -62,5 +63,20 @@ func TestPageStateRecords(t *testing.T) {
 	}
 	if len(p.Done) != maxDoneLinks || p.done(1) != nil || p.done(maxDoneLinks+1) == nil {
 		t.Errorf("after %d more links: %+v", maxDoneLinks, p.Done)
+	}
+}
+
+// TestPageCookieIsSetAgainOnlyWhenItWouldNotLast: the connect page sets its cookie when the
+// cookie would expire before the link (and a flow at its end) does, and only then.
+func TestPageCookieIsSetAgainOnlyWhenItWouldNotLast(t *testing.T) {
+	s := &Server{pageMaxAge: 3600}
+	p := newPageState()
+	now := time.Now()
+	if s.lastsUntil(p, now) {
+		t.Error("a cookie never set lasts")
+	}
+	p.Saved = now.Unix()
+	if !s.lastsUntil(p, now.Add(50*time.Minute)) || s.lastsUntil(p, now.Add(61*time.Minute)) {
+		t.Errorf("a cookie set now, of an hour: lasts 50 min %v, 61 min %v", s.lastsUntil(p, now.Add(50*time.Minute)), s.lastsUntil(p, now.Add(61*time.Minute)))
 	}
 }

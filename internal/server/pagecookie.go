@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"slices"
+	"time"
 
 	"github.com/gorilla/securecookie"
 	"github.com/gorilla/sessions"
@@ -28,6 +29,7 @@ const maxDoneLinks = 8
 // flow cookie.
 type pageState struct {
 	Browser string     `json:"b"` // 32 random bytes, base64url
+	Saved   int64      `json:"s"` // when the cookie was last set (Unix seconds): it lasts pageMaxAge from then
 	Done    []doneLink `json:"d,omitempty"`
 }
 
@@ -103,8 +105,14 @@ func (s *Server) readPage(r *http.Request) *pageState {
 	return &p
 }
 
+// lastsUntil reports whether the cookie, as last set, is still there at t.
+func (s *Server) lastsUntil(p *pageState, t time.Time) bool {
+	return p.Saved > 0 && time.Unix(p.Saved, 0).Add(time.Duration(s.pageMaxAge)*time.Second).After(t)
+}
+
 // savePage sets the page cookie for the bot's pages, for as long as a link can live.
 func (s *Server) savePage(w http.ResponseWriter, bot string, p *pageState) error {
+	p.Saved = time.Now().Unix()
 	data, err := json.Marshal(p)
 	if err != nil {
 		return err
