@@ -137,10 +137,10 @@ func TestAdminInARealBrowser(t *testing.T) {
 		}
 		step(t, ctx, "choose "+a.name, chromedp.Click(chromedp.CSS(`input[name="user"][value="`+a.account+`"]`), chromedp.NodeVisible))
 		if st := navigateBy(t, ctx, "authorize", `button[value="authorize"]`); st != http.StatusOK {
-			t.Fatalf("success page of %s: status %d", a.user, st)
+			t.Fatalf("the connect page after %s's account: status %d", a.user, st)
 		}
 		if text := pageText(t, ctx); !strings.Contains(text, "All set") || !strings.Contains(text, a.name) {
-			t.Fatalf("success page of %s:\n%s", a.user, text)
+			t.Fatalf("the connect page after %s's account:\n%s", a.user, text)
 		}
 	}
 	ada := fmt.Sprint(b.identities("alpha", keyA, "telegram", "tg-4242")[0].ID)

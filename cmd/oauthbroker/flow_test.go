@@ -118,7 +118,7 @@ func TestSandboxFlowThroughTheConsentPage(t *testing.T) {
 
 	status, page := openLink(t, browser, link, "1002", "authorize")
 	if status != http.StatusOK {
-		t.Fatalf("success page: status %d:\n%s", status, page)
+		t.Fatalf("the page after the callback: status %d:\n%s", status, page)
 	}
 	if !isComplete(page) || providerState(page, "sandbox") != "linked" {
 		t.Errorf("the page after the callback does not show the account linked:\n%s", page)
@@ -338,7 +338,7 @@ func endpointsYAML(ep config.Endpoints, indent string) string {
 }
 
 // TestConfirmCode: with confirm: code the identity stays pending until the chat user types
-// the code from the success page; wrong codes count, and five of them void it.
+// the code from the connect page; wrong codes count, and five of them void it.
 func TestConfirmCode(t *testing.T) {
 	b, _ := startSandboxBroker(t, "code")
 	status, page := openLink(t, newBrowser(t), b.link("alpha", keyA, "sandbox", "c", "confirmer"), "1001", "authorize")
@@ -347,7 +347,7 @@ func TestConfirmCode(t *testing.T) {
 	}
 	m := regexp.MustCompile(`<p class="code" id="code">(\d{6})</p>`).FindStringSubmatch(page)
 	if m == nil {
-		t.Fatalf("no code on the success page:\n%s", page)
+		t.Fatalf("no code on the connect page:\n%s", page)
 	}
 	code := m[1]
 	ids := b.identities("alpha", keyA, "c", "confirmer")

@@ -411,7 +411,7 @@ func exerciseSnippets(t *testing.T, sb *snippetBroker, d, bravo *driver, l langu
 	_, page := connectAll(t, newBrowser(t), sb.link("bravo", keyB, "rides", "web", "u3"))
 	code := regexp.MustCompile(`id="code">(\d{6})<`).FindStringSubmatch(page)
 	if code == nil {
-		t.Fatalf("no code on the success page:\n%s", page)
+		t.Fatalf("no code on the connect page:\n%s", page)
 	}
 	wrong := "000000"
 	if code[1] == wrong {

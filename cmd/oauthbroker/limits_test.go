@@ -283,7 +283,7 @@ func TestHTTPServerTimeouts(t *testing.T) {
 
 // TestRedirectURLAttacksThroughTheAPI feeds the open-redirect corpus of the validator's unit
 // test to the real API: every "deny" URL is refused with redirect_url_not_allowed and stores
-// nothing; every "allow" URL makes a link whose success page redirects there.
+// nothing; every "allow" URL makes a link that sends the browser there once linked.
 func TestRedirectURLAttacksThroughTheAPI(t *testing.T) {
 	b := startLimitedBroker(t, server.Limits{}, "    redirect_origins: [https://bot.example, http://localhost:3978]\n")
 	f, err := os.Open("../../internal/broker/testdata/redirect_urls.txt")

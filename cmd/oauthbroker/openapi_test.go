@@ -163,7 +163,7 @@ func TestOpenAPIContract(t *testing.T) {
 	_, page := linked("bravo", keyB, "sandbox", "confirmer")
 	m := regexp.MustCompile(`id="code">(\d{6})<`).FindStringSubmatch(page)
 	if m == nil {
-		t.Fatalf("no code on the success page:\n%s", page)
+		t.Fatalf("no code on the connect page:\n%s", page)
 	}
 	pendingID, _ := linked("bravo", keyB, "sandbox", "waiting")
 	expect("GET", creds("bravo", pendingID), keyB, nil, 409, "identity_pending")

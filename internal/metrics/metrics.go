@@ -51,15 +51,15 @@ func New() *Metrics {
 		reg: prometheus.NewRegistry(),
 		flowsStarted: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "oauthbroker_flows_started_total",
-			Help: "Link flows sent on to the provider (auth requests answered with a redirect).",
+			Help: "Link flows sent on to the provider (a provider's button on the connect page, answered with a redirect).",
 		}, []string{"bot", "provider"}),
 		flowsCompleted: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "oauthbroker_flows_completed_total",
-			Help: "Link flows that ended on the success page: an identity was linked or relinked.",
+			Help: "Link flows whose callback linked the account: an identity was linked or relinked.",
 		}, []string{"bot", "provider"}),
 		flowsFailed: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "oauthbroker_flows_failed_total",
-			Help: "Link flow requests (auth or callback) that ended on an error page, by broker error code.",
+			Help: "Link flow requests (connect page, button or callback) that ended on an error page, by error code.",
 		}, []string{"bot", "provider", "reason"}),
 		requests: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "oauthbroker_http_request_duration_seconds",
@@ -106,18 +106,18 @@ func (m *Metrics) Handler() http.Handler {
 // Gatherer exposes the registry, for tests that read one value.
 func (m *Metrics) Gatherer() prometheus.Gatherer { return m.reg }
 
-// FlowStarted counts an auth request that redirected the browser to the provider.
+// FlowStarted counts a provider's button that redirected the browser to the provider.
 func (m *Metrics) FlowStarted(bot, provider string) {
 	m.flowsStarted.WithLabelValues(bot, provider).Inc()
 }
 
-// FlowCompleted counts a callback that showed the success page.
+// FlowCompleted counts a callback that linked the account.
 func (m *Metrics) FlowCompleted(bot, provider string) {
 	m.flowsCompleted.WithLabelValues(bot, provider).Inc()
 }
 
-// FlowFailed counts an auth or callback request that showed an error page; reason is the
-// broker's error code.
+// FlowFailed counts a connect page, button or callback request that showed an error page;
+// reason is the error code.
 func (m *Metrics) FlowFailed(bot, provider, reason string) {
 	m.flowsFailed.WithLabelValues(bot, provider, reason).Inc()
 }
