@@ -30,7 +30,7 @@ func catalogTypes() []*providers.Record {
 // options its URLs need and scopes where the entry has no defaults.
 func catalogBot() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "  alpha:\n    api_keys: [%q]\n    providers:\n", keyA)
+	fmt.Fprintf(&b, "  alpha:\n    api_keys: [%q]\n    confirm: none\n    providers:\n", keyA)
 	for _, r := range catalogTypes() {
 		fmt.Fprintf(&b, "      %s:\n        type: %[1]s\n        key: ck-%[1]s\n        secret: cs-%[1]s-0123456789\n", r.Name)
 		if len(r.Scopes) == 0 && r.Protocol() == "oauth2" {

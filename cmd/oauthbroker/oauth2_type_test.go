@@ -36,7 +36,7 @@ const inhouseYAML = `      inhouse:
 // startInhouse starts a broker with the inhouse provider and a strict fake of it.
 func startInhouse(t *testing.T, clk *clock) (*testBroker, *providertest.StrictOAuth2) {
 	t.Helper()
-	b := startBrokerWith(t, fmt.Sprintf("  alpha:\n    api_keys: [%q]\n    providers:\n%s", keyA, inhouseYAML), appOptions{now: clk.Now})
+	b := startBrokerWith(t, fmt.Sprintf("  alpha:\n    api_keys: [%q]\n    confirm: none\n    providers:\n%s", keyA, inhouseYAML), appOptions{now: clk.Now})
 	reg, err := providers.NewRegistry(t.Context(), b.app.cfg, providers.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -116,6 +116,7 @@ func TestDisguisedTokenError(t *testing.T) {
 	t.Run("type github (goth)", func(t *testing.T) {
 		b := startBroker(t, fmt.Sprintf(`  alpha:
     api_keys: [%q]
+    confirm: none
     providers:
       gh:
         type: github
@@ -189,6 +190,7 @@ func TestHandWrittenOAuth2Provider(t *testing.T) {
 		t.Cleanup(srv.Close)
 		b := startBroker(t, fmt.Sprintf(`  alpha:
     api_keys: [%q]
+    confirm: none
     providers:
       own:
         type: oauth2
@@ -225,6 +227,7 @@ func TestHandWrittenOAuth2Provider(t *testing.T) {
 		base := m.Addr() // the endpoints below carry their /oidc prefix
 		b := startBroker(t, fmt.Sprintf(`  alpha:
     api_keys: [%q]
+    confirm: none
     providers:
       own:
         type: oauth2

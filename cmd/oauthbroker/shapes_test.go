@@ -40,7 +40,7 @@ func TestCatalogAgainstProviderShapes(t *testing.T) {
 			if tc.options != "" {
 				options = ", options: " + tc.options
 			}
-			b := startBrokerWith(t, fmt.Sprintf("  alpha:\n    api_keys: [%q]\n    providers:\n      %s: {type: %[2]s, key: shape-client, secret: shape-secret-0123456789%s}\n",
+			b := startBrokerWith(t, fmt.Sprintf("  alpha:\n    api_keys: [%q]\n    confirm: none\n    providers:\n      %s: {type: %[2]s, key: shape-client, secret: shape-secret-0123456789%s}\n",
 				keyA, tc.typ, options), appOptions{now: clk.Now})
 			shape := tc.start(t, providertest.ShapeClient{ID: "shape-client", Secret: "shape-secret-0123456789", RedirectURI: b.URL + "/bots/alpha/" + tc.typ + "/callback"})
 			providertest.NewRewriteTransport(shape.Rewrites()...).Install(t)
