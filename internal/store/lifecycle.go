@@ -13,7 +13,8 @@ import (
 
 // ErrLeaseLost: the caller no longer holds the refresh lease or outbox claim it names. It
 // expired and someone else took it over, or a relink replaced the identity's tokens; the
-// caller's result is stale and must be dropped, not written.
+// caller's result is stale and must be dropped, not written. (StoreRefreshed is the one
+// exception: see StoreRefreshedParams.PrevRefreshToken.)
 var ErrLeaseLost = errors.New("lease lost")
 
 // RefreshLease is an identity's refresh state as AcquireRefreshLease and RefreshState see it.
@@ -22,6 +23,10 @@ var ErrLeaseLost = errors.New("lease lost")
 type RefreshLease struct {
 	Acquired bool      // the caller now holds the lease, until Until
 	Until    time.Time // end of the current lease (the caller's or another holder's); zero when free
+	// TakenOver: Acquired from a holder whose lease ran out without its result being written
+	// or the lease released. That holder died, or it is still waiting for the provider's
+	// answer and may yet spend the refresh token the new holder is about to present.
+	TakenOver bool
 	// RetryAt is set by a failed refresh: no refresh may start before it, so a provider
 	// outage is asked once per back-off, not once per read.
 	RetryAt time.Time
@@ -40,6 +45,14 @@ type StoreRefreshedParams struct {
 	ExpiresAt    time.Time // zero: the new token has no expiry
 	Event        Event     // the refreshed history event; IdentityID, Bot and Kind are filled in
 	Now          time.Time // the identity's updated time
+
+	// PrevAccessToken and PrevRefreshToken are the sealed tokens the refresh started from, as
+	// read under the lease. When the lease ran out and another holder took it while the
+	// provider answered, the refresh is still stored if the identity is active and still
+	// holds exactly these in both token columns the refresh rewrites: the provider has already
+	// spent the old refresh token, so its successor is the only one that works, and nothing
+	// newer was stored. Nil PrevRefreshToken: the lease alone decides.
+	PrevAccessToken, PrevRefreshToken []byte
 }
 
 // ReleaseRefreshParams gives a lease back without new tokens.
@@ -164,7 +177,11 @@ type OutboxQuery struct {
 //     died loses it by expiry). AcquireRefreshLease takes a free lease only when RetryAt has
 //     passed too; it is one conditional write, so of any number of racers exactly one wins.
 //   - StoreRefreshed, ReleaseRefreshLease and a holder's MarkRelinkRequired return
-//     ErrLeaseLost when Holder does not hold the lease (any more).
+//     ErrLeaseLost when Holder does not hold the lease (any more). StoreRefreshed still
+//     writes when the identity is active and its sealed access and refresh tokens are still
+//     PrevAccessToken and PrevRefreshToken (a compare-and-swap): a refresh that outlived its
+//     lease keeps the token the provider rotated unless something newer was stored; the
+//     write ends the lease of whoever took it over.
 //   - CompleteLink (a relink) replaces the tokens and clears the lease and RetryAt: a refresh
 //     running on the old tokens then loses its lease instead of overwriting the new ones.
 //   - MarkRelinkRequired changes only an active identity; it reports whether it did, and

@@ -21,19 +21,23 @@ import (
 // dies.
 //
 // The winner gets the row back from RETURNING; a loser reads it (and the lease it lost to) in
-// the same call.
+// the same call. RETURNING shows the row after the UPDATE, so the holder it replaced comes
+// from the row locked in the FROM subquery: FOR UPDATE makes that the latest committed
+// version, the one the UPDATE's condition is checked against.
 func (s *Store) AcquireRefreshLease(ctx context.Context, bot string, identityID int64, holder string, until, now time.Time) (store.Identity, store.RefreshLease, error) {
 	if holder == "" || !until.After(now) {
 		return store.Identity{}, store.RefreshLease{}, fmt.Errorf("postgres: acquire refresh lease of identity %d: need a holder and a lease end after now", identityID)
 	}
-	id, lease, err := scanLease(s.pool.QueryRow(ctx, `UPDATE identities SET refresh_holder = $1, refresh_lease_until = $2
-		WHERE id = $3 AND bot = $4
+	var takenOver bool
+	id, lease, err := scanLease(extraScan{s.pool.QueryRow(ctx, `UPDATE identities SET refresh_holder = $1, refresh_lease_until = $2
+		FROM (SELECT id AS prev_id, refresh_holder AS prev_holder FROM identities WHERE id = $3 AND bot = $4 FOR UPDATE) AS prev
+		WHERE id = prev.prev_id
 		  AND (refresh_lease_until IS NULL OR refresh_lease_until <= $5)
 		  AND (refresh_retry_at IS NULL OR refresh_retry_at <= $5)
-		RETURNING `+identityColumns+`, refresh_lease_until, refresh_retry_at`,
-		holder, ts(until), identityID, bot, ts(now)), now)
+		RETURNING `+identityColumns+`, refresh_lease_until, refresh_retry_at, prev.prev_holder IS NOT NULL`,
+		holder, ts(until), identityID, bot, ts(now)), []any{&takenOver}}, now)
 	if err == nil {
-		lease.Acquired = true
+		lease.Acquired, lease.TakenOver = true, takenOver
 		return id, lease, nil
 	}
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -91,7 +95,10 @@ type extraScan struct {
 func (e extraScan) Scan(dest ...any) error { return e.rowScanner.Scan(append(dest, e.extra...)...) }
 
 // StoreRefreshed writes a refresh's tokens, its event and the lease's release in one
-// transaction; see store.LifecycleStore. Holding the lease is the condition of the UPDATE.
+// transaction; see store.LifecycleStore. The UPDATE's condition is holding the lease, or else
+// a compare-and-swap on both token columns it rewrites (IS NOT DISTINCT FROM also matches a
+// NULL access token; `refresh_token = $10` never matches a NULL PrevRefreshToken). Under READ
+// COMMITTED a concurrent writer's row is re-checked against the condition once it commits.
 func (s *Store) StoreRefreshed(ctx context.Context, p store.StoreRefreshedParams) (store.Identity, error) {
 	switch {
 	case len(p.AccessToken) == 0:
@@ -106,8 +113,11 @@ func (s *Store) StoreRefreshed(ctx context.Context, p store.StoreRefreshedParams
 		out, err = scanIdentity(tx.QueryRow(ctx, `UPDATE identities SET access_token = $1,
 			refresh_token = COALESCE($2, refresh_token), expires_at = $3, updated_at = $4,
 			refresh_holder = NULL, refresh_lease_until = NULL, refresh_retry_at = NULL
-			WHERE id = $5 AND bot = $6 AND refresh_holder = $7 RETURNING `+identityColumns,
-			p.AccessToken, nilIfEmpty(p.RefreshToken), ts(p.ExpiresAt), ts(p.Now), p.IdentityID, p.Bot, p.Holder))
+			WHERE id = $5 AND bot = $6 AND (refresh_holder = $7
+			  OR (status = $8 AND access_token IS NOT DISTINCT FROM $9 AND refresh_token = $10))
+			RETURNING `+identityColumns,
+			p.AccessToken, nilIfEmpty(p.RefreshToken), ts(p.ExpiresAt), ts(p.Now), p.IdentityID, p.Bot, p.Holder,
+			store.StatusActive, p.PrevAccessToken, nilIfEmpty(p.PrevRefreshToken)))
 		if errors.Is(err, pgx.ErrNoRows) {
 			return store.ErrLeaseLost
 		}

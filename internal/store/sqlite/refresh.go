@@ -34,6 +34,13 @@ func (s *Store) AcquireRefreshLease(ctx context.Context, bot string, identityID 
 		lease store.RefreshLease
 	)
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		// The transaction holds the write lock from its start, so the holder read here is the
+		// one the UPDATE replaces.
+		var prev sql.NullString
+		err := tx.QueryRowContext(ctx, `SELECT refresh_holder FROM identities WHERE id = ? AND bot = ?`, identityID, bot).Scan(&prev)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) { // no row: readLease says so below
+			return err
+		}
 		res, err := tx.ExecContext(ctx, `UPDATE identities SET refresh_holder = ?, refresh_lease_until = ?
 			WHERE id = ? AND bot = ? AND `+leaseFree,
 			holder, millis(until), identityID, bot, millis(now), millis(now))
@@ -46,6 +53,7 @@ func (s *Store) AcquireRefreshLease(ctx context.Context, bot string, identityID 
 		}
 		id, lease, err = readLease(ctx, tx, bot, identityID, now)
 		lease.Acquired = n == 1
+		lease.TakenOver = lease.Acquired && prev.Valid
 		return err
 	})
 	if err != nil {
@@ -98,7 +106,9 @@ type extraScan struct {
 func (e extraScan) Scan(dest ...any) error { return e.rowScanner.Scan(append(dest, e.extra...)...) }
 
 // StoreRefreshed writes a refresh's tokens, its event and the lease's release in one
-// transaction; see store.LifecycleStore. Holding the lease is the condition of the UPDATE.
+// transaction; see store.LifecycleStore. The UPDATE's condition is holding the lease, or else
+// a compare-and-swap on both token columns it rewrites (`IS` also matches a NULL access
+// token; `refresh_token = ?` never matches a NULL PrevRefreshToken).
 func (s *Store) StoreRefreshed(ctx context.Context, p store.StoreRefreshedParams) (store.Identity, error) {
 	switch {
 	case len(p.AccessToken) == 0:
@@ -112,8 +122,10 @@ func (s *Store) StoreRefreshed(ctx context.Context, p store.StoreRefreshedParams
 		res, err := tx.ExecContext(ctx, `UPDATE identities SET access_token = ?,
 			refresh_token = COALESCE(?, refresh_token), expires_at = ?, updated_at = ?,
 			refresh_holder = NULL, refresh_lease_until = NULL, refresh_retry_at = NULL
-			WHERE id = ? AND bot = ? AND refresh_holder = ?`,
-			p.AccessToken, nilIfEmpty(p.RefreshToken), millis(p.ExpiresAt), millis(p.Now), p.IdentityID, p.Bot, p.Holder)
+			WHERE id = ? AND bot = ? AND (refresh_holder = ?
+			  OR (status = ? AND access_token IS ? AND refresh_token = ?))`,
+			p.AccessToken, nilIfEmpty(p.RefreshToken), millis(p.ExpiresAt), millis(p.Now), p.IdentityID, p.Bot, p.Holder,
+			store.StatusActive, p.PrevAccessToken, nilIfEmpty(p.PrevRefreshToken))
 		if err := oneRowOrLost(res, err); err != nil {
 			return err
 		}

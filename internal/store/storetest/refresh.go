@@ -22,6 +22,12 @@ func acquire(t testing.TB, s store.Store, id int64, holder string, now time.Time
 	return got, lease
 }
 
+// storeRefreshedErr is StoreRefreshed's error, for writes whose result the test ignores.
+func storeRefreshedErr(t testing.TB, s store.Store, p store.StoreRefreshedParams) error {
+	_, err := s.StoreRefreshed(t.Context(), p)
+	return err
+}
+
 func refreshed(id int64, holder string, now time.Time) store.StoreRefreshedParams {
 	return store.StoreRefreshedParams{
 		Bot: bot, IdentityID: id, Holder: holder,
@@ -35,7 +41,7 @@ var refreshTests = []test{
 	{"a free lease is acquired once and reported held to others", func(t *testing.T, s store.Store) {
 		in, _ := linkAccount(t, s, account("gitlab", "1"), t0)
 		got, lease := acquire(t, s, in.ID, "h1", t0)
-		if !lease.Acquired || !lease.Until.Equal(t0.Add(leaseFor)) || got.ID != in.ID || !sealedEqual(got.RefreshToken, in.RefreshToken) {
+		if !lease.Acquired || lease.TakenOver || !lease.Until.Equal(t0.Add(leaseFor)) || got.ID != in.ID || !sealedEqual(got.RefreshToken, in.RefreshToken) {
 			t.Fatalf("first acquire: %+v, identity %+v", lease, got)
 		}
 		_, lease = acquire(t, s, in.ID, "h2", t0.Add(time.Second))
@@ -54,31 +60,143 @@ var refreshTests = []test{
 		if _, state, _ := s.RefreshState(t.Context(), bot, in.ID, later); !state.Until.IsZero() {
 			t.Errorf("an expired lease reads as held until %v", state.Until)
 		}
-		if _, lease := acquire(t, s, in.ID, "next", later); !lease.Acquired {
+		if _, lease := acquire(t, s, in.ID, "next", later); !lease.Acquired || !lease.TakenOver {
 			t.Fatalf("expired lease not taken over: %+v", lease)
 		}
 		_, err := s.StoreRefreshed(t.Context(), refreshed(in.ID, "died", later))
 		wantErr(t, "StoreRefreshed by the dead holder", err, store.ErrLeaseLost)
-	}},
-	{fmt.Sprintf("of %d racers exactly one holds the lease", racers), func(t *testing.T, s store.Store) {
-		in, _ := linkAccount(t, s, account("gitlab", "1"), t0)
-		won := make([]bool, racers)
-		errs := race(racers, func(i int) error {
-			_, lease, err := s.AcquireRefreshLease(t.Context(), bot, in.ID, fmt.Sprint("racer-", i), t0.Add(leaseFor), t0)
-			won[i] = lease.Acquired
-			return err
-		})
-		n := 0
-		for i, err := range errs {
-			if err != nil {
-				t.Errorf("racer %d: %v", i, err)
-			}
-			if won[i] {
-				n++
-			}
+		if err := s.ReleaseRefreshLease(t.Context(), store.ReleaseRefreshParams{Bot: bot, IdentityID: in.ID, Holder: "next"}); err != nil {
+			t.Fatal(err)
 		}
-		if n != 1 {
-			t.Fatalf("%d racers hold the lease, want 1", n)
+		if _, lease := acquire(t, s, in.ID, "after", later); !lease.Acquired || lease.TakenOver {
+			t.Fatalf("a released lease reads as taken over: %+v", lease)
+		}
+	}},
+	{"a refresh that outlived its lease still stores the tokens the provider rotated", func(t *testing.T, s store.Store) {
+		// h1 asks the provider, which spends the stored refresh token; h1's lease runs out
+		// before the answer is written and h2 takes it over. Nothing newer than h1's answer
+		// exists, so it is stored, and h2 (about to present the spent token) loses the lease.
+		in, _ := linkAccount(t, s, account("gitlab", "1"), t0)
+		read, _ := acquire(t, s, in.ID, "h1", t0)
+		later := t0.Add(leaseFor)
+		if _, lease := acquire(t, s, in.ID, "h2", later); !lease.Acquired {
+			t.Fatalf("h2: %+v, want the lease", lease)
+		} else if !lease.TakenOver {
+			t.Errorf("h2: %+v, want it marked taken over", lease)
+		}
+		late := refreshed(in.ID, "h1", later)
+		late.PrevAccessToken, late.PrevRefreshToken = read.AccessToken, read.RefreshToken
+		got, err := s.StoreRefreshed(t.Context(), late)
+		if err != nil {
+			t.Fatalf("StoreRefreshed by the holder that outlived its lease: %v", err)
+		}
+		want := in
+		want.AccessToken, want.RefreshToken, want.ExpiresAt, want.UpdatedAt = late.AccessToken, late.RefreshToken, later.Add(time.Hour), later
+		checkIdentity(t, got, want)
+
+		// h2's lease ended with that write: whatever h2 learns from the spent token is dropped.
+		wantErr(t, "StoreRefreshed by h2", storeRefreshedErr(t, s, refreshed(in.ID, "h2", later)), store.ErrLeaseLost)
+		_, _, err = s.MarkRelinkRequired(t.Context(), store.RelinkRequiredParams{Bot: bot, IdentityID: in.ID, Holder: "h2",
+			Event: store.Event{Outcome: "invalid_grant", At: later, Webhook: true}})
+		wantErr(t, "MarkRelinkRequired by h2", err, store.ErrLeaseLost)
+		err = s.ReleaseRefreshLease(t.Context(), store.ReleaseRefreshParams{Bot: bot, IdentityID: in.ID, Holder: "h2", RetryAt: later.Add(time.Minute)})
+		wantErr(t, "ReleaseRefreshLease by h2", err, store.ErrLeaseLost)
+		checkIdentity(t, getIdentity(t, s, in.ID), want)
+		if kinds := eventKinds(events(t, s, in.ID)); !slices.Equal(kinds, []string{store.EventLinked, store.EventRefreshed}) {
+			t.Errorf("events %v", kinds)
+		}
+		if evs := outbox(t, s, ""); len(evs) != 0 {
+			t.Errorf("outbox %+v, want empty", evs)
+		}
+		if _, lease := acquire(t, s, in.ID, "next", later); !lease.Acquired || lease.TakenOver {
+			t.Errorf("lease after the late write: %+v, want free", lease)
+		}
+	}},
+	{"a refresh that outlived its lease loses to anything written meanwhile", func(t *testing.T, s store.Store) {
+		for i, meanwhile := range []struct {
+			name string
+			do   func(t *testing.T, in store.Identity, at time.Time)
+		}{
+			{"the new holder stored a refresh", func(t *testing.T, in store.Identity, at time.Time) {
+				p := refreshed(in.ID, "h2", at)
+				p.AccessToken, p.RefreshToken = []byte("sealed-access-3"), []byte("sealed-refresh-3")
+				if err := storeRefreshedErr(t, s, p); err != nil {
+					t.Fatal(err)
+				}
+			}},
+			{"the new holder stored a refresh that kept the refresh token", func(t *testing.T, in store.Identity, at time.Time) {
+				p := refreshed(in.ID, "h2", at)
+				p.AccessToken, p.RefreshToken = []byte("sealed-access-3"), nil
+				if err := storeRefreshedErr(t, s, p); err != nil {
+					t.Fatal(err)
+				}
+			}},
+			{"the user linked the account again", func(t *testing.T, in store.Identity, at time.Time) {
+				again := in
+				again.AccessToken, again.RefreshToken = []byte("relinked-access"), []byte("relinked-refresh")
+				linkAccount(t, s, again, at)
+			}},
+			{"the provider refused the new holder", func(t *testing.T, in store.Identity, at time.Time) {
+				_, _, err := s.MarkRelinkRequired(t.Context(), store.RelinkRequiredParams{Bot: bot, IdentityID: in.ID, Holder: "h2",
+					Event: store.Event{Outcome: "invalid_grant", At: at}})
+				if err != nil {
+					t.Fatal(err)
+				}
+			}},
+			{"key rotation re-encrypted the tokens", func(t *testing.T, in store.Identity, at time.Time) {
+				vs, err := s.SealedBatch(t.Context(), in.ID-1, 1)
+				if err != nil || len(vs) != 1 || vs[0].IdentityID != in.ID {
+					t.Fatalf("SealedBatch: %+v, %v", vs, err)
+				}
+				next := vs[0]
+				next.AccessToken, next.RefreshToken = []byte("resealed-access"), []byte("resealed-refresh")
+				if err := s.ReplaceSealed(t.Context(), vs[0], next); err != nil {
+					t.Fatal(err)
+				}
+			}},
+		} {
+			t.Run(meanwhile.name, func(t *testing.T) {
+				in, _ := linkAccount(t, s, account("gitlab", fmt.Sprint(i)), t0)
+				read, _ := acquire(t, s, in.ID, "h1", t0)
+				later := t0.Add(leaseFor)
+				acquire(t, s, in.ID, "h2", later)
+				meanwhile.do(t, in, later)
+				before, kinds := getIdentity(t, s, in.ID), eventKinds(events(t, s, in.ID))
+
+				late := refreshed(in.ID, "h1", later.Add(time.Second))
+				late.PrevAccessToken, late.PrevRefreshToken = read.AccessToken, read.RefreshToken
+				wantErr(t, "StoreRefreshed by the holder that outlived its lease", storeRefreshedErr(t, s, late), store.ErrLeaseLost)
+				checkIdentity(t, getIdentity(t, s, in.ID), before)
+				if after := eventKinds(events(t, s, in.ID)); !slices.Equal(after, kinds) {
+					t.Errorf("events %v, want %v", after, kinds)
+				}
+			})
+		}
+	}},
+	{fmt.Sprintf("of %d racers exactly one holds the lease, a free one or one that ran out", racers), func(t *testing.T, s store.Store) {
+		in, _ := linkAccount(t, s, account("gitlab", "1"), t0)
+		for round, now := range []time.Time{t0, t0.Add(leaseFor)} { // the second round takes over the first's winner
+			won := make([]store.RefreshLease, racers)
+			errs := race(racers, func(i int) error {
+				_, lease, err := s.AcquireRefreshLease(t.Context(), bot, in.ID, fmt.Sprint("racer-", round, "-", i), now.Add(leaseFor), now)
+				won[i] = lease
+				return err
+			})
+			n := 0
+			for i, err := range errs {
+				if err != nil {
+					t.Errorf("round %d, racer %d: %v", round, i, err)
+				}
+				if won[i].Acquired {
+					n++
+					if won[i].TakenOver != (round == 1) {
+						t.Errorf("round %d: the winner's lease %+v", round, won[i])
+					}
+				}
+			}
+			if n != 1 {
+				t.Fatalf("round %d: %d racers hold the lease, want 1", round, n)
+			}
 		}
 	}},
 	{"StoreRefreshed writes tokens, expiry and event and frees the lease", func(t *testing.T, s store.Store) {
