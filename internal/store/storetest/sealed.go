@@ -80,12 +80,44 @@ var sealedTests = []test{
 		stale := next
 		stale.AccessToken = []byte("resealed-again")
 		wantErr(t, "ReplaceSealed after a refresh", s.ReplaceSealed(t.Context(), next, stale), store.ErrConflict)
-		if string(getIdentity(t, s, got.ID).AccessToken) != "sealed-access-2" {
-			t.Error("ReplaceSealed overwrote a refreshed token")
+		if cur := getIdentity(t, s, got.ID); string(cur.AccessToken) != "sealed-access-2" || string(cur.RefreshToken) != "sealed-refresh-2" {
+			t.Errorf("ReplaceSealed overwrote the refreshed tokens: %q, %q", cur.AccessToken, cur.RefreshToken)
 		}
 		if err := s.DeleteIdentity(t.Context(), bot, got.ID, store.Event{At: t0}); err != nil {
 			t.Fatal(err)
 		}
 		wantErr(t, "ReplaceSealed of a deleted identity", s.ReplaceSealed(t.Context(), next, stale), store.ErrNotFound)
+	}},
+	{"ReplaceSealed compares every sealed field it writes", func(t *testing.T, s store.Store) {
+		// Each field alone changes between the read and the write, NULL to a value too; each
+		// time the write must be refused and leave the change in place.
+		for i, change := range []struct {
+			name string
+			set  func(v *store.SealedValues)
+		}{
+			{"access_token", func(v *store.SealedValues) { v.AccessToken = []byte("changed-access") }},
+			{"access_token_secret", func(v *store.SealedValues) { v.AccessTokenSecret = []byte("changed-secret") }}, // was NULL
+			{"refresh_token", func(v *store.SealedValues) { v.RefreshToken = []byte("changed-refresh") }},
+			{"refresh_token to NULL", func(v *store.SealedValues) { v.RefreshToken = nil }},
+		} {
+			t.Run(change.name, func(t *testing.T) {
+				in, _ := linkAccount(t, s, account("gitlab", fmt.Sprint(i)), t0)
+				batch, err := s.SealedBatch(t.Context(), in.ID-1, 1)
+				if err != nil || len(batch) != 1 || batch[0].IdentityID != in.ID || batch[0].AccessTokenSecret != nil {
+					t.Fatalf("SealedBatch: %+v, %v", batch, err)
+				}
+				read := batch[0]
+				meanwhile := read
+				change.set(&meanwhile)
+				if err := s.ReplaceSealed(t.Context(), read, meanwhile); err != nil {
+					t.Fatal(err)
+				}
+				before := getIdentity(t, s, in.ID)
+				resealed := read
+				resealed.AccessToken, resealed.AccessTokenSecret, resealed.RefreshToken = []byte("re-a"), []byte("re-s"), []byte("re-r")
+				wantErr(t, "ReplaceSealed over a changed "+change.name, s.ReplaceSealed(t.Context(), read, resealed), store.ErrConflict)
+				checkIdentity(t, getIdentity(t, s, in.ID), before)
+			})
+		}
 	}},
 }
