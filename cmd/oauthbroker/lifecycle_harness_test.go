@@ -42,6 +42,20 @@ type tokenFake struct {
 	firstTTL     atomic.Int64 // expires_in announced for code exchanges; 0: the sandbox's
 	refreshCalls atomic.Int64 // refreshes attempted, answered or not
 	hung         chan struct{}
+
+	// forgiveReuse makes it a provider that rotates refresh tokens without RFC 9700's reuse
+	// detection: a rotated-out refresh token gets invalid_grant, and the grant lives on.
+	forgiveReuse atomic.Bool
+	// holds, when set, receives every refresh answer before it goes out, so a test orders
+	// what the broker learns: the provider has decided (and rotated) already.
+	holds atomic.Pointer[chan heldRefresh]
+}
+
+// heldRefresh is a refresh answer the fake holds until the test closes release.
+type heldRefresh struct {
+	presented string // the refresh token the broker sent
+	status    int
+	release   chan struct{}
 }
 
 func newTokenFake(t testing.TB, rotate bool) *tokenFake {
@@ -69,12 +83,16 @@ func (f *tokenFake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if form.Get("grant_type") == "refresh_token" {
 			// x/oauth2 sends a failed token request again with the other client
 			// authentication style (Basic first, then the form): one refresh is one Basic try.
-			if _, _, basic := r.BasicAuth(); basic {
+			_, _, basic := r.BasicAuth()
+			if basic {
 				f.refreshCalls.Add(1)
 			}
-			if f.failRefresh(w, r) {
+			if hold := f.holds.Load(); hold != nil && basic {
+				f.holdRefresh(w, r, form.Get("refresh_token"), *hold)
 				return
 			}
+			f.answerRefresh(w, r, form.Get("refresh_token"))
+			return
 		}
 		if ttl := f.firstTTL.Load(); ttl != 0 && form.Get("grant_type") == "authorization_code" {
 			f.withExpiresIn(w, r, ttl)
@@ -85,6 +103,42 @@ func (f *tokenFake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f.Server.ServeHTTP(w, r)
+}
+
+// answerRefresh answers a refresh grant as the mode says, else as the sandbox does.
+func (f *tokenFake) answerRefresh(w http.ResponseWriter, r *http.Request, presented string) {
+	switch {
+	case f.failRefresh(w, r):
+	case f.forgiveReuse.Load() && !f.Live(presented):
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusBadRequest)
+		io.WriteString(w, `{"error":"invalid_grant","error_description":"the refresh token was rotated out"}`)
+	default:
+		f.Server.ServeHTTP(w, r)
+	}
+}
+
+// holdRefresh decides a refresh grant, hands the answer to the test on hold and sends it once
+// the test releases it.
+func (f *tokenFake) holdRefresh(w http.ResponseWriter, r *http.Request, presented string, hold chan heldRefresh) {
+	rec := httptest.NewRecorder()
+	f.answerRefresh(rec, r, presented)
+	h := heldRefresh{presented: presented, status: rec.Code, release: make(chan struct{})}
+	select {
+	case hold <- h:
+	case <-f.hung:
+		return
+	}
+	select {
+	case <-h.release:
+	case <-f.hung:
+		return
+	}
+	for k, v := range rec.Header() {
+		w.Header()[k] = v
+	}
+	w.WriteHeader(rec.Code)
+	w.Write(rec.Body.Bytes())
 }
 
 // failRefresh answers a refresh grant as the current mode says; false lets the sandbox answer.

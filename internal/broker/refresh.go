@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"math"
@@ -68,7 +69,7 @@ func (b *Broker) refreshUnderLease(ctx context.Context, p *providers.Provider, i
 			return store.Identity{}, b.storeError(err, id)
 		}
 		if lease.Acquired {
-			return b.refreshAsHolder(ctx, p, cur, holder, wait.C, stale)
+			return b.refreshAsHolder(ctx, p, cur, holder, lease.TakenOver, wait.C, stale)
 		}
 		if cur.Status != store.StatusActive || !stale(cur, now) {
 			return cur, nil // refreshed (or refused) by another holder just now
@@ -130,11 +131,12 @@ type refreshOutcome struct {
 	err error
 }
 
-// refreshAsHolder runs the refresh this request holds the lease for. The refresh itself
-// runs on a context detached from the request: if the bot hangs up, a refresh token the
-// provider has already rotated must still be stored, or the grant would be lost with it.
-// The request waits for it only until deadline, then falls back like any waiter.
-func (b *Broker) refreshAsHolder(ctx context.Context, p *providers.Provider, cur store.Identity, holder string, deadline <-chan time.Time, stale staleFunc) (store.Identity, error) {
+// refreshAsHolder runs the refresh this request holds the lease for (takenOver: from a holder
+// whose lease ran out). The refresh itself runs on a context detached from the request: if
+// the bot hangs up, a refresh token the provider has already rotated must still be stored,
+// or the grant would be lost with it. The request waits for it only until deadline, then
+// falls back like any waiter.
+func (b *Broker) refreshAsHolder(ctx context.Context, p *providers.Provider, cur store.Identity, holder string, takenOver bool, deadline <-chan time.Time, stale staleFunc) (store.Identity, error) {
 	if cur.Status != store.StatusActive || !stale(cur, b.now()) {
 		// Another holder refreshed (or the provider refused) between our read and our lease.
 		b.release(ctx, cur, holder, time.Time{}, nil)
@@ -144,7 +146,7 @@ func (b *Broker) refreshAsHolder(ctx context.Context, p *providers.Provider, cur
 	b.refreshes.Add(1)
 	go func() {
 		defer b.refreshes.Done()
-		id, err := b.runRefresh(context.WithoutCancel(ctx), p, cur, holder)
+		id, err := b.runRefresh(context.WithoutCancel(ctx), p, cur, holder, takenOver)
 		done <- refreshOutcome{id, err}
 	}()
 	select {
@@ -160,7 +162,7 @@ func (b *Broker) refreshAsHolder(ctx context.Context, p *providers.Provider, cur
 // runRefresh asks the provider for new tokens and writes the outcome: new tokens (a rotated
 // refresh token in the same transaction as its access token), relink_required on
 // invalid_grant, or a back-off on any other failure, which leaves the stored tokens as they are.
-func (b *Broker) runRefresh(ctx context.Context, p *providers.Provider, cur store.Identity, holder string) (store.Identity, error) {
+func (b *Broker) runRefresh(ctx context.Context, p *providers.Provider, cur store.Identity, holder string, takenOver bool) (store.Identity, error) {
 	refreshToken, err := b.openToken(cur, "refresh_token", cur.RefreshToken)
 	if err != nil {
 		// A lost key is not going to fix itself in seconds, but the back-off keeps every read
@@ -171,6 +173,8 @@ func (b *Broker) runRefresh(ctx context.Context, p *providers.Provider, cur stor
 	tok, err := p.Refresh(ctx, refreshToken)
 	now := b.now()
 	switch {
+	case errors.Is(err, providers.ErrInvalidGrant) && takenOver:
+		return b.refusedAfterTakeover(ctx, p, cur, holder)
 	case errors.Is(err, providers.ErrInvalidGrant):
 		b.log.WarnContext(ctx, "refresh: the provider refused the refresh token; the identity must be linked again",
 			"bot", cur.Bot, "identity", cur.ID, "provider", cur.Provider)
@@ -209,13 +213,27 @@ func (b *Broker) storeRefreshed(ctx context.Context, cur store.Identity, holder,
 	if rotated {
 		detail += "; the provider rotated the refresh token"
 	}
-	stored, err := b.store.StoreRefreshed(ctx, store.StoreRefreshedParams{
+	params := store.StoreRefreshedParams{
 		Bot: cur.Bot, IdentityID: cur.ID, Holder: holder,
 		AccessToken: access, RefreshToken: refresh, ExpiresAt: b.expiry(tok.Expiry), Now: now,
 		Event: store.Event{Outcome: "ok", Detail: detail, At: now},
-	})
+		// The provider has spent cur's refresh token: should our lease have run out and been
+		// taken over, what we got is still stored unless something newer was.
+		PrevAccessToken: cur.AccessToken, PrevRefreshToken: cur.RefreshToken,
+	}
+	stored, err := b.store.StoreRefreshed(ctx, params)
 	if errors.Is(err, store.ErrLeaseLost) {
-		// A relink replaced the tokens (or our lease ran out): what is stored is newer.
+		// The compare-and-swap compares sealed bytes. If only their encryption changed (key
+		// rotation re-sealed the very tokens we started from), nothing newer was stored
+		// either: swap against the re-sealed bytes.
+		if latest, rerr := b.reread(ctx, cur); rerr == nil && latest.Status == store.StatusActive && b.resealedOnly(cur, latest) {
+			params.PrevAccessToken, params.PrevRefreshToken = latest.AccessToken, latest.RefreshToken
+			stored, err = b.store.StoreRefreshed(ctx, params)
+		}
+	}
+	if errors.Is(err, store.ErrLeaseLost) {
+		// A relink or another refresh replaced the tokens after our lease ran out (or the
+		// identity is no longer active): what is stored is newer.
 		b.log.WarnContext(ctx, "refresh: lease lost before the new token was stored; using the stored one", "bot", cur.Bot, "identity", cur.ID)
 		return b.reread(ctx, cur)
 	}
@@ -224,6 +242,49 @@ func (b *Broker) storeRefreshed(ctx context.Context, cur store.Identity, holder,
 	}
 	b.log.InfoContext(ctx, "refresh: token refreshed", "bot", cur.Bot, "identity", cur.ID, "provider", cur.Provider, "rotated", rotated)
 	return stored, nil
+}
+
+// resealedOnly reports whether now holds the same access and refresh tokens as was, sealed
+// anew: different bytes that open to the same values. A value that does not open is not the
+// same.
+func (b *Broker) resealedOnly(was, now store.Identity) bool {
+	if bytes.Equal(was.AccessToken, now.AccessToken) && bytes.Equal(was.RefreshToken, now.RefreshToken) {
+		return false
+	}
+	for _, f := range []struct {
+		name     string
+		was, now []byte
+	}{{"access_token", was.AccessToken, now.AccessToken}, {"refresh_token", was.RefreshToken, now.RefreshToken}} {
+		a, err := b.openToken(was, f.name, f.was)
+		if err != nil {
+			return false
+		}
+		z, err := b.openToken(now, f.name, f.now)
+		if err != nil || a != z {
+			return false
+		}
+	}
+	return true
+}
+
+// refusedAfterTakeover answers invalid_grant to a refresh whose lease was taken over from a
+// holder whose time ran out. That holder may still be alive with the provider's answer in
+// hand, the refusal meaning only that it spent the refresh token first; its answer is stored
+// while the identity stays active (store.StoreRefreshedParams.PrevRefreshToken). So the
+// verdict waits: the lease is released with the usual back-off, and the next refresh, which
+// takes a lease nobody else held, marks relink_required if the provider still refuses.
+func (b *Broker) refusedAfterTakeover(ctx context.Context, p *providers.Provider, cur store.Identity, holder string) (store.Identity, error) {
+	b.log.WarnContext(ctx, "refresh: the provider refused the refresh token just after an earlier refresh ran out of time; "+
+		"not marking relink_required, that refresh may have spent the token", "bot", cur.Bot, "identity", cur.ID, "provider", cur.Provider,
+		"retry_in", RefreshRetryAfter.String())
+	now := b.now()
+	b.release(ctx, cur, holder, now.Add(RefreshRetryAfter), &store.Event{Kind: store.EventRefreshFailed, Outcome: "superseded",
+		Detail: providerTitle(p) + " refused the refresh token just after an earlier refresh ran out of time, which may have spent it; will retry", At: now.UTC()})
+	stored, err := b.reread(ctx, cur)
+	if err != nil || stored.Status != store.StatusActive {
+		return stored, err // the caller turns another status into its error
+	}
+	return b.fallback(stored, RefreshRetryAfter)
 }
 
 // relinkRequired marks the identity relink_required (once, however many requests find out

@@ -60,7 +60,8 @@ func TestRefreshOutcomesAreCountedFromTheWrites(t *testing.T) {
 	st.ReleaseRefreshLease(ctx, store.ReleaseRefreshParams{Bot: "a", Event: failed("timeout")})
 	st.ReleaseRefreshLease(ctx, store.ReleaseRefreshParams{Bot: "a", Event: failed("upstream_error")})
 	st.ReleaseRefreshLease(ctx, store.ReleaseRefreshParams{Bot: "a", Event: failed("something new")})
-	st.ReleaseRefreshLease(ctx, store.ReleaseRefreshParams{Bot: "a"}) // no refresh happened
+	st.ReleaseRefreshLease(ctx, store.ReleaseRefreshParams{Bot: "a", Event: failed("superseded")}) // refused after a takeover
+	st.ReleaseRefreshLease(ctx, store.ReleaseRefreshParams{Bot: "a"})                              // no refresh happened
 	st.MarkRelinkRequired(ctx, store.RelinkRequiredParams{Bot: "a", Holder: "h"})
 	st.MarkRelinkRequired(ctx, store.RelinkRequiredParams{Bot: "a"}) // expired, no refresh: not counted
 	f.err = fmt.Errorf("sqlite: %w", store.ErrLeaseLost)
@@ -71,7 +72,7 @@ func TestRefreshOutcomesAreCountedFromTheWrites(t *testing.T) {
 		bot, outcome string
 		want         float64
 	}{
-		{"a", "refreshed", 1}, {"a", "timeout", 1}, {"a", "upstream_error", 2}, {"a", "invalid_grant", 1},
+		{"a", "refreshed", 1}, {"a", "timeout", 1}, {"a", "upstream_error", 2}, {"a", "invalid_grant", 1}, {"a", "superseded", 1},
 		{"b", "superseded", 2}, {"b", "refreshed", 0},
 	} {
 		if got := testutil.ToFloat64(m.refreshes.WithLabelValues(c.bot, c.outcome)); got != c.want {

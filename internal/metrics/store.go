@@ -139,13 +139,14 @@ func (s *observedStore) StoreRefreshed(ctx context.Context, p store.StoreRefresh
 }
 
 // ReleaseRefreshLease with a refresh_failed event is a refresh the provider did not answer
-// usefully; its outcome says how (the broker's fixed words: upstream_error, timeout).
+// usefully; its outcome says how (the broker's fixed words: upstream_error, timeout, and
+// superseded for a refusal that an earlier refresh, out of time but alive, may have caused).
 func (s *observedStore) ReleaseRefreshLease(ctx context.Context, p store.ReleaseRefreshParams) error {
 	err := s.Store.ReleaseRefreshLease(ctx, p)
 	if err == nil && p.Event != nil && p.Event.Kind == store.EventRefreshFailed {
 		outcome := "upstream_error"
-		if p.Event.Outcome == "timeout" {
-			outcome = "timeout"
+		if p.Event.Outcome == "timeout" || p.Event.Outcome == "superseded" {
+			outcome = p.Event.Outcome
 		}
 		s.refresh(p.Bot, outcome)
 	}
