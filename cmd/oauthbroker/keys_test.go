@@ -101,9 +101,17 @@ func TestKeyRotationWhileServing(t *testing.T) {
 	// Bots read two identities all the time, and every ~100 ms the clock jumps so that their
 	// tokens need a refresh (re-sealed by the broker, racing the re-encryption). The other
 	// three stay cold: only the re-encryption pass can move them to the new key.
+	//
+	// The broker measures refresh leases on this clock too. A jump during a refresh would end
+	// its lease as if the provider had taken an hour to answer, and the next read would take
+	// over and present the refresh token the provider had just rotated, which the sandbox
+	// (like a provider following RFC 9700) answers by revoking the grant. That is a clock
+	// step, which TestRefreshThatOutlivesItsLease covers; here a jump waits for the reads in
+	// flight and the refreshes they started.
 	hot := ids[:2]
 	stop := make(chan struct{})
 	var reads, failures atomic.Int64
+	var jumping sync.RWMutex
 	var wg sync.WaitGroup
 	for w := range 4 {
 		wg.Go(func() {
@@ -113,7 +121,9 @@ func TestKeyRotationWhileServing(t *testing.T) {
 					return
 				default:
 				}
+				jumping.RLock()
 				st, _, p, _ := b.credentialsRaw("alpha", keyA, hot[i%len(hot)])
+				jumping.RUnlock()
 				reads.Add(1)
 				if st != 200 {
 					failures.Add(1)
@@ -128,7 +138,10 @@ func TestKeyRotationWhileServing(t *testing.T) {
 			case <-stop:
 				return
 			case <-time.After(100 * time.Millisecond):
+				jumping.Lock()
+				b.app.broker.Drain() // no read is in flight, so no refresh can start meanwhile
 				clk.Advance(59 * time.Minute)
+				jumping.Unlock()
 			}
 		}
 	})
@@ -142,6 +155,9 @@ func TestKeyRotationWhileServing(t *testing.T) {
 	t.Logf("%d reads, %d refreshes during rotation\n%s", reads.Load(), f.refreshCalls.Load(), out)
 	if failures.Load() != 0 || reads.Load() == 0 || f.refreshCalls.Load() == 0 {
 		t.Fatalf("%d of %d reads failed; %d refreshes", failures.Load(), reads.Load(), f.refreshCalls.Load())
+	}
+	if r := f.Stats().Rejected; len(r) != 0 {
+		t.Fatalf("the provider rejected requests (a rotated refresh token presented again?): %v", r)
 	}
 	third, all := primaryKey(t, keysPath)
 	if third == first || third == second || len(all) != 3 {
