@@ -11,14 +11,19 @@ import (
 	"time"
 )
 
+// CodeUnknownBot was the code of a bot that does not exist.
+//
+// Deprecated: the API no longer sends it. An unknown bot answers 401 CodeUnauthorized, like
+// a wrong key, so that bot names cannot be probed without a key.
+const CodeUnknownBot = "unknown_bot"
+
 // Error codes of the bot API. They never change meaning; switch on them (with errors.As or
 // IsCode), not on Detail.
 const (
 	CodeInvalidRequest        = "invalid_request"          // 400: malformed or out-of-range input
 	CodeRedirectNotAllowed    = "redirect_url_not_allowed" // 400: redirect_url outside the bot's redirect_origins
 	CodeConfirmNotEnabled     = "confirm_not_enabled"      // 400: Confirm on a bot with confirm: none
-	CodeUnauthorized          = "unauthorized"             // 401: no key, or not a key of this bot
-	CodeUnknownBot            = "unknown_bot"              // 404
+	CodeUnauthorized          = "unauthorized"             // 401: no key, not a key of this bot, or no such bot
 	CodeUnknownProvider       = "unknown_provider"         // 404: the bot has no such provider
 	CodeNotFound              = "not_found"                // 404: no such identity for this bot
 	CodeRouteNotFound         = "route_not_found"          // 404: no such API route (a client older or newer than the broker)

@@ -220,7 +220,7 @@ func TestBotAPIAuthAndInputAttacks(t *testing.T) {
 		{"no key", "alpha", "", link, http.StatusUnauthorized, "unauthorized"},
 		{"wrong key", "alpha", "not-a-key-of-anybody-000", link, http.StatusUnauthorized, "unauthorized"},
 		{"bot A's key on bot B", "bravo", keyA, link, http.StatusUnauthorized, "unauthorized"},
-		{"unknown bot", "nosuchbot", keyA, link, http.StatusNotFound, "unknown_bot"},
+		{"unknown bot", "nosuchbot", keyA, link, http.StatusUnauthorized, "unauthorized"},
 		{"unknown provider", "alpha", keyA, map[string]any{"provider": "github", "channel": "c", "user": "u"}, http.StatusNotFound, "unknown_provider"},
 		{"user with a control character", "alpha", keyA, map[string]any{"provider": "sandbox", "channel": "c", "user": "bob\x00"}, http.StatusBadRequest, "invalid_request"},
 		{"user with a newline", "alpha", keyA, map[string]any{"provider": "sandbox", "channel": "c", "user": "bob\nadmin"}, http.StatusBadRequest, "invalid_request"},

@@ -239,11 +239,11 @@ func TestClient(t *testing.T) {
 		wantCode(t, err, 401, client.CodeUnauthorized)
 		noBot, _ := client.New(cb.URL, "nosuch", keyA)
 		_, err = noBot.Identities(ctx, "slack", "U1", "")
-		wantCode(t, err, 404, client.CodeUnknownBot)
+		wantCode(t, err, 401, client.CodeUnauthorized) // as if the key were wrong: bot names cannot be probed
 		// A bot name that is not a path segment stays one: escaped, not a route of its own.
 		odd, _ := client.New(cb.URL, "../../openapi.yaml?", keyA)
 		_, err = odd.Identities(ctx, "slack", "U1", "")
-		if !client.IsCode(err, client.CodeRouteNotFound) && !client.IsCode(err, client.CodeUnknownBot) {
+		if !client.IsCode(err, client.CodeRouteNotFound) && !client.IsCode(err, client.CodeUnauthorized) {
 			t.Errorf("odd bot name: %v", err)
 		}
 
@@ -296,7 +296,7 @@ func TestClientErrorCodesAreTheDocumented(t *testing.T) {
 		documented = append(documented, fmt.Sprint(e))
 	}
 	named := []string{client.CodeInvalidRequest, client.CodeRedirectNotAllowed, client.CodeConfirmNotEnabled,
-		client.CodeUnauthorized, client.CodeUnknownBot, client.CodeUnknownProvider, client.CodeNotFound,
+		client.CodeUnauthorized, client.CodeUnknownProvider, client.CodeNotFound,
 		client.CodeRouteNotFound, client.CodeMethodNotAllowed, client.CodeRelinkRequired, client.CodeIdentityPending,
 		client.CodeWrongCode, client.CodeNoPendingConfirmation, client.CodeTokenUnreadable, client.CodeInternal,
 		client.CodeRefreshUnavailable, client.CodeRateLimited,

@@ -50,7 +50,7 @@ func TestOpenAPIDocument(t *testing.T) {
 	}
 
 	var routes []string
-	api := httpapi.New(b.app.broker, slog.New(slog.DiscardHandler)).(chi.Routes)
+	api := httpapi.New(b.app.broker, httpapi.Options{Logger: slog.New(slog.DiscardHandler)}).(chi.Routes)
 	err = chi.Walk(api, func(method, route string, _ http.Handler, _ ...func(http.Handler) http.Handler) error {
 		route = strings.Replace(route, "/*", "/{path:.*}", 1) // the proxy's catch-all, as newContract routes it
 		routes = append(routes, method+" "+strings.TrimSuffix(route, "/"))
@@ -141,7 +141,7 @@ func TestOpenAPIContract(t *testing.T) {
 	// links
 	expect("POST", "/bots/alpha/links", "", linkReq, 401, "unauthorized")
 	expect("POST", "/bots/alpha/links", keyB, linkReq, 401, "unauthorized")
-	expect("POST", "/bots/nosuch/links", keyA, linkReq, 404, "unknown_bot")
+	expect("POST", "/bots/nosuch/links", keyA, linkReq, 401, "unauthorized")
 	expect("POST", "/bots/alpha/links", keyA, map[string]any{"provider": "nosuch", "channel": "c", "user": "u"}, 404, "unknown_provider")
 	expect("POST", "/bots/alpha/links", keyA, map[string]any{"provider": "sandbox", "channel": "c", "user": "u", "ttl_seconds": 999999}, 400, "invalid_request")
 	expect("POST", "/bots/alpha/links", keyA, map[string]any{"provider": "sandbox", "channel": "c", "user": "u", "redirect_url": "https://evil.example/"}, 400, "redirect_url_not_allowed")
@@ -152,12 +152,12 @@ func TestOpenAPIContract(t *testing.T) {
 	expect("GET", "/bots/alpha/identities?channel=c&user=u", keyA, nil, 200, "")
 	expect("GET", "/bots/alpha/identities?channel=c", keyA, nil, 400, "invalid_request")
 	expect("GET", "/bots/alpha/identities?channel=c&user=u&provider=nosuch", keyA, nil, 404, "unknown_provider")
-	expect("GET", "/bots/nosuch/identities?channel=c&user=u", keyA, nil, 404, "unknown_bot")
+	expect("GET", "/bots/nosuch/identities?channel=c&user=u", keyA, nil, 401, "unauthorized")
 	expect("GET", "/bots/alpha/identities?channel=c&user=u", "", nil, 401, "unauthorized")
 	expect("GET", creds("alpha", sbID), keyA, nil, 200, "")
 	expect("GET", creds("alpha", sbID), "", nil, 401, "unauthorized")
 	expect("GET", creds("alpha", 999999), keyA, nil, 404, "not_found")
-	expect("GET", creds("nosuch", sbID), keyA, nil, 404, "unknown_bot")
+	expect("GET", creds("nosuch", sbID), keyA, nil, 401, "unauthorized")
 
 	// confirm: code, and a pending identity
 	_, page := linked("bravo", keyB, "sandbox", "confirmer")
@@ -178,7 +178,7 @@ func TestOpenAPIContract(t *testing.T) {
 	expect("POST", "/bots/bravo/links/confirm", keyB, confirm("nobody", m[1]), 422, "no_pending_confirmation")
 	expect("POST", "/bots/bravo/links/confirm", keyB, map[string]string{"channel": "c", "user": "confirmer"}, 400, "invalid_request")
 	expect("POST", "/bots/bravo/links/confirm", "", confirm("confirmer", m[1]), 401, "unauthorized")
-	expect("POST", "/bots/nosuch/links/confirm", keyB, confirm("confirmer", m[1]), 404, "unknown_bot")
+	expect("POST", "/bots/nosuch/links/confirm", keyB, confirm("confirmer", m[1]), 401, "unauthorized")
 	expect("POST", "/bots/alpha/links/confirm", keyA, confirm("confirmer", m[1]), 400, "confirm_not_enabled")
 	expect("POST", "/bots/bravo/links/confirm", keyB, confirm("confirmer", m[1]), 200, "")
 
@@ -189,7 +189,7 @@ func TestOpenAPIContract(t *testing.T) {
 	expect("POST", "/bots/alpha/require", keyA, req("u", "sandbox", map[string]any{"provider": "gl", "scopes": []string{"api"}}), 200, "")
 	expect("POST", "/bots/alpha/require", keyA, req("u"), 400, "invalid_request")
 	expect("POST", "/bots/alpha/require", keyA, req("u", "sandbox", "nosuch"), 404, "unknown_provider")
-	expect("POST", "/bots/nosuch/require", keyA, req("u", "sandbox"), 404, "unknown_bot")
+	expect("POST", "/bots/nosuch/require", keyA, req("u", "sandbox"), 401, "unauthorized")
 	expect("POST", "/bots/alpha/require", "", req("u", "sandbox"), 401, "unauthorized")
 
 	// The provider refuses the refresh token: relink_required.
@@ -214,7 +214,7 @@ func TestOpenAPIContract(t *testing.T) {
 	// unlink
 	path := fmt.Sprintf("/bots/alpha/identities/%d", sbID)
 	expect("DELETE", path, "", nil, 401, "unauthorized")
-	expect("DELETE", fmt.Sprintf("/bots/nosuch/identities/%d", sbID), keyA, nil, 404, "unknown_bot")
+	expect("DELETE", fmt.Sprintf("/bots/nosuch/identities/%d", sbID), keyA, nil, 401, "unauthorized")
 	expect("DELETE", path, keyA, nil, 204, "")
 	expect("DELETE", path, keyA, nil, 404, "not_found")
 

@@ -83,7 +83,7 @@ func TestProxyIdentityOfAnotherBot(t *testing.T) {
 		{proxyPath("alpha", id, "user"), "", http.StatusUnauthorized, "unauthorized"},
 		{proxyPath("bravo", id, "user"), keyB, http.StatusNotFound, "not_found"},
 		{proxyPath("alpha", id+1, "user"), keyA, http.StatusNotFound, "not_found"},
-		{proxyPath("nosuch", id, "user"), keyA, http.StatusNotFound, "unknown_bot"},
+		{proxyPath("nosuch", id, "user"), keyA, http.StatusUnauthorized, "unauthorized"},
 	} {
 		r := b.call("POST", c.path, c.key, http.Header{"Content-Type": {"application/json"}}, strings.NewReader(`{"x":1}`))
 		if r.status != c.status || r.problem.Code != c.code || r.header.Get("X-OAuthBroker-Identity") != "" {

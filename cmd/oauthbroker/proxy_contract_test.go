@@ -160,7 +160,7 @@ func TestProxyContract(t *testing.T) {
 	expect("GET", proxyPath("alpha", gl, "..%2f"), keyA, nil, "", 400, "proxy_path_not_allowed")
 	expect("POST", proxyPath("alpha", twID, "1.1/statuses/update.json"), keyA, form, "status=%zz", 400, "invalid_request")
 	expect("GET", proxyPath("alpha", gl, "user"), "", nil, "", 401, "unauthorized")
-	expect("GET", proxyPath("nosuch", gl, "user"), keyA, nil, "", 404, "unknown_bot")
+	expect("GET", proxyPath("nosuch", gl, "user"), keyA, nil, "", 401, "unauthorized")
 	expect("DELETE", proxyPath("alpha", 999999, "user"), keyA, nil, "", 404, "not_found")
 	expect("GET", proxyPath("bravo", pending, "user"), keyB, nil, "", 409, "identity_pending")
 	expect("PUT", proxyPath("alpha", gl, "user"), keyA, nil, strings.Repeat("x", 5000), 413, "payload_too_large")

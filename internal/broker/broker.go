@@ -82,6 +82,7 @@ type Broker struct {
 	log       *slog.Logger
 	now       func() time.Time
 	apiKeys   map[string][][]byte // bot → its API keys, for constant-time comparison
+	decoyKeys [][]byte            // keys as long as a bot's, compared for unknown bots
 	origins   map[string][]string // bot → its redirect_origins, normalised like Origin
 
 	ring        RingSource
@@ -121,6 +122,10 @@ func New(cfg *config.Config, reg *providers.Registry, st store.Store, keys seal.
 	for _, bot := range cfg.Bots {
 		for _, k := range bot.APIKeys {
 			b.apiKeys[bot.Name] = append(b.apiKeys[bot.Name], []byte(k))
+			if len(b.decoyKeys) < len(bot.APIKeys) {
+				// NUL bytes: no bearer token can hold them, so a decoy never matches.
+				b.decoyKeys = append(b.decoyKeys, make([]byte, len(k)))
+			}
 		}
 		for _, o := range bot.RedirectOrigins {
 			if u, err := url.Parse(o); err == nil {
@@ -138,19 +143,24 @@ func (b *Broker) Config() *config.Config { return b.cfg }
 // AuthenticateBot checks a bearer key against one bot's keys. Every key of the bot is
 // compared in constant time, so the answer's timing says nothing about which key or how much
 // of it matched. A key of another bot opens nothing here.
+//
+// A bot that does not exist gets the very answer a wrong key gets (CodeUnauthorized, the same
+// message), after a comparison of the same cost: without a key of a bot, nobody can tell
+// whether it exists.
 func (b *Broker) AuthenticateBot(bot, key string) error {
-	if b.cfg.Bot(bot) == nil {
-		return newError(CodeUnknownBot, "there is no bot %q", bot)
-	}
 	if key == "" {
 		return newError(CodeUnauthorized, "missing API key: send Authorization: Bearer <one of the bot's api_keys>")
 	}
+	keys, known := b.apiKeys[bot]
+	if !known {
+		keys = b.decoyKeys
+	}
 	match := 0
-	for _, k := range b.apiKeys[bot] {
+	for _, k := range keys {
 		match |= subtle.ConstantTimeCompare(k, []byte(key))
 	}
-	if match != 1 {
-		return newError(CodeUnauthorized, "this API key does not open bot %q", bot)
+	if match != 1 || !known {
+		return newError(CodeUnauthorized, "this API key does not open this bot")
 	}
 	return nil
 }
