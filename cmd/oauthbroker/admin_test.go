@@ -62,6 +62,7 @@ type adminBrowser struct {
 	t    *testing.T
 	base string
 	c    *http.Client
+	xff  string // X-Forwarded-For on every request, as a reverse proxy would add it
 }
 
 func newAdminBrowser(t *testing.T, base string) *adminBrowser {
@@ -103,6 +104,9 @@ func (a *adminBrowser) do(method, path string, form url.Values) adminPage {
 	}
 	if form != nil {
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	if a.xff != "" {
+		req.Header.Set("X-Forwarded-For", a.xff)
 	}
 	resp, err := a.c.Do(req)
 	if err != nil {

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/oauthbroker/oauthbroker/internal/broker"
+	"github.com/oauthbroker/oauthbroker/internal/clientlimit"
 	"github.com/oauthbroker/oauthbroker/internal/seal"
 	"github.com/oauthbroker/oauthbroker/internal/store"
 	"github.com/oauthbroker/oauthbroker/templates"
@@ -38,7 +39,8 @@ const (
 	// PageSize is the number of identities per page of the list.
 	PageSize = 50
 	// LoginBurst failed logins are allowed from one client address, then one more per
-	// LoginRefill: enough for typos, too few to guess a password.
+	// LoginRefill: enough for typos, too few to guess a password. Only failures count: a
+	// correct password from an address that has not failed is never refused.
 	LoginBurst  = 5
 	LoginRefill = time.Minute
 	// queryTimeout bounds a page's reads, so a slow query cannot hold a connection forever.
@@ -78,10 +80,10 @@ type Handler struct {
 	pages   *templates.Pages
 	log     *slog.Logger
 	now     func() time.Time
-	cred    *credential // nil: no password configured
-	key     []byte      // HMAC key of CSRF tokens and credential ids
-	secure  bool        // public_url is https: cookies are Secure
-	limiter *limiter
+	cred    *credential           // nil: no password configured
+	key     []byte                // HMAC key of CSRF tokens and credential ids
+	secure  bool                  // public_url is https: cookies are Secure
+	limiter *clientlimit.Failures // failed logins per client address
 	router  http.Handler
 }
 
@@ -112,7 +114,7 @@ func New(o Options) (*Handler, error) {
 	if h.cred == nil {
 		h.log.Info("admin pages locked: set admin.password_hash in providers.yaml or OAUTHBROKER_ADMIN_PASSWORD to open /admin/")
 	}
-	h.limiter = newLimiter(LoginBurst, LoginRefill, h.now)
+	h.limiter = clientlimit.NewFailures(LoginBurst, LoginRefill, h.now)
 	h.router = h.routes()
 	return h, nil
 }

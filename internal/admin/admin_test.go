@@ -58,60 +58,6 @@ func TestChangingThePasswordEndsSessions(t *testing.T) {
 	}
 }
 
-func TestLimiter(t *testing.T) {
-	now := time.Unix(1_800_000_000, 0)
-	l := newLimiter(3, time.Minute, func() time.Time { return now })
-	for i := range 3 {
-		if ok, _ := l.take("a"); !ok {
-			t.Fatalf("attempt %d refused", i+1)
-		}
-	}
-	ok, wait := l.take("a")
-	if ok || wait != time.Minute {
-		t.Fatalf("fourth attempt: %v, wait %v", ok, wait)
-	}
-	if ok, _ := l.take("b"); !ok {
-		t.Error("another key is limited too")
-	}
-	now = now.Add(30 * time.Second)
-	if ok, wait := l.take("a"); ok || wait != 30*time.Second {
-		t.Errorf("half a refill later: %v, wait %v", ok, wait)
-	}
-	now = now.Add(30 * time.Second)
-	if ok, _ := l.take("a"); !ok {
-		t.Error("a refill later: refused")
-	}
-	l.give("a")
-	if ok, _ := l.take("a"); !ok {
-		t.Error("a given-back attempt is refused")
-	}
-	// Full buckets are dropped when the map is full.
-	for i := range maxBuckets + 10 {
-		l.take(strings.Repeat("x", i%7) + string(rune('a'+i%26)) + time.Duration(i).String())
-		now = now.Add(time.Hour)
-	}
-	if len(l.buckets) > maxBuckets {
-		t.Errorf("%d buckets, want at most %d", len(l.buckets), maxBuckets)
-	}
-}
-
-func TestClientKey(t *testing.T) {
-	for addr, want := range map[string]string{
-		"192.0.2.7:5123":                "192.0.2.7",
-		"[2001:db8:1:2:3:4:5:6]:443":    "2001:db8:1:2::/64",
-		"[2001:db8:1:2:ffff:4:5:6]:443": "2001:db8:1:2::/64",
-		"[::ffff:192.0.2.7]:80":         "192.0.2.7",
-		"not an address":                "not an address",
-	} {
-		r := httptest.NewRequest(http.MethodGet, "/", nil)
-		r.RemoteAddr = addr
-		r.Header.Set("X-Forwarded-For", "203.0.113.1")
-		if got := clientKey(r); got != want {
-			t.Errorf("clientKey(%q) = %q, want %q", addr, got, want)
-		}
-	}
-}
-
 func TestSafeNext(t *testing.T) {
 	for in, want := range map[string]string{
 		"":                            "/admin/",

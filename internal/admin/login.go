@@ -6,12 +6,15 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/oauthbroker/oauthbroker/internal/clientlimit"
 	"github.com/oauthbroker/oauthbroker/templates"
 )
 
-// login checks the password: POST /admin/login. Attempts are limited per client address
-// (LoginBurst, then one per LoginRefill); a limited attempt is refused before the password is
-// looked at, so guessing on does not even cost the guesser a bcrypt.
+// login checks the password: POST /admin/login. Failed attempts are limited per client
+// address (LoginBurst, then one per LoginRefill), the address the server resolved through its
+// trusted proxies, so behind a load balancer one guesser does not lock every operator out. A
+// limited attempt is refused before the password is looked at, so guessing on does not even
+// cost the guesser a bcrypt.
 //
 // The form has no CSRF token, as there is no session yet to bind one to, and none is needed:
 // there is a single admin credential, so a login forged from another site could only open a
@@ -19,8 +22,9 @@ import (
 func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxForm)
 	next := safeNext(r.PostFormValue("next"))
-	client := clientKey(r)
-	if ok, wait := h.limiter.take(client); !ok {
+	client := clientlimit.Key(r)
+	attempt, wait, ok := h.limiter.Begin(client)
+	if !ok {
 		h.log.WarnContext(r.Context(), "admin: login rate-limited", "client", client)
 		secs := int(math.Ceil(wait.Seconds()))
 		w.Header().Set("Retry-After", strconv.Itoa(secs))
@@ -30,14 +34,15 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 		}))
 		return
 	}
-	if !h.cred.check(r.PostFormValue("password")) {
+	right := h.cred.check(r.PostFormValue("password"))
+	attempt.End(!right)
+	if !right {
 		h.log.WarnContext(r.Context(), "admin: wrong password", "client", client)
 		h.rendered(r, h.pages.RenderAdminLogin(w, http.StatusUnauthorized, templates.AdminLogin{
 			AdminChrome: chrome(w, nil), Next: next, Error: "That is not the admin password.",
 		}))
 		return
 	}
-	h.limiter.give(client)
 	if err := h.startSession(r.Context(), w); err != nil {
 		h.fail(w, r, err)
 		return

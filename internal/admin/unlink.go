@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/oauthbroker/oauthbroker/internal/broker"
+	"github.com/oauthbroker/oauthbroker/internal/clientlimit"
 )
 
 // maxForm bounds a posted form: the admin forms hold a token or a password.
@@ -21,7 +22,7 @@ func (h *Handler) unlink(w http.ResponseWriter, r *http.Request, s session) {
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxForm)
 	if !s.checkCSRF(r) {
-		h.log.WarnContext(r.Context(), "admin: unlink refused: missing or wrong CSRF token", "bot", bot, "identity", id, "client", clientKey(r))
+		h.log.WarnContext(r.Context(), "admin: unlink refused: missing or wrong CSRF token", "bot", bot, "identity", id, "client", clientlimit.Key(r))
 		h.errorPage(w, r, &s, http.StatusForbidden, "Not unlinked",
 			"This form did not come from this session's page (it may have been open before you logged in again). Open the identity again and retry. Nothing was changed.")
 		return
@@ -35,6 +36,6 @@ func (h *Handler) unlink(w http.ResponseWriter, r *http.Request, s session) {
 		}
 		return
 	}
-	h.log.InfoContext(r.Context(), "admin: identity unlinked by an operator", "bot", bot, "identity", id, "client", clientKey(r))
+	h.log.InfoContext(r.Context(), "admin: identity unlinked by an operator", "bot", bot, "identity", id, "client", clientlimit.Key(r))
 	http.Redirect(w, r, identityURL(bot, id)+"?unlinked=1", http.StatusSeeOther)
 }

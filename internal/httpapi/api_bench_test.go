@@ -52,7 +52,7 @@ func benchAPI(b *testing.B) (http.Handler, *broker.Broker) {
 	}
 	log := slog.New(slog.DiscardHandler)
 	br := broker.New(cfg, reg, st, keys, broker.Options{Logger: log})
-	return httpapi.New(br, log), br
+	return httpapi.New(br, httpapi.Options{Logger: log}), br
 }
 
 // BenchmarkAuthenticateBot is the bearer check: a constant-time compare with each of the

@@ -82,5 +82,5 @@ func fuzzAPI(f *testing.F) http.Handler {
 	if err != nil {
 		f.Fatal(err)
 	}
-	return New(broker.New(cfg, reg, st, keys, broker.Options{}), slog.New(slog.DiscardHandler))
+	return New(broker.New(cfg, reg, st, keys, broker.Options{}), Options{Logger: slog.New(slog.DiscardHandler)})
 }

@@ -1,36 +1,35 @@
 package server
 
 import (
-	"encoding/json"
-	"fmt"
+	"context"
+	"math"
 	"net/http"
-	"net/netip"
-	"strings"
+	"strconv"
 	"time"
 
-	"github.com/go-chi/chi/v5/middleware"
-	"github.com/go-chi/httprate"
-
-	"github.com/oauthbroker/oauthbroker/internal/httpapi"
+	"github.com/oauthbroker/oauthbroker/internal/broker"
+	"github.com/oauthbroker/oauthbroker/internal/clientlimit"
 	"github.com/oauthbroker/oauthbroker/templates"
 )
 
-// Limits bound how fast one client address can drive the browser flow and one bot can make
-// links (the admin login has its own limit, in package admin). The zero value limits nothing;
-// DefaultLimits is what `serve` and `demo` run with. Limits are per process: behind a load
-// balancer with N instances a client gets up to N times as much.
+// Limits bound what one client address may get wrong in the browser flow and how fast one bot
+// can make links (the admin login has its own limit, in package admin). The zero value limits
+// nothing; DefaultLimits is what `serve` and `demo` run with. Limits are per process: behind a
+// load balancer with N instances a client gets up to N times as much.
 type Limits struct {
-	// FlowPerClient is how many /auth and /callback requests one client address may make per
-	// minute. A person linking an account makes two.
+	// FlowPerClient is how many refused flow requests (an unknown, spent or expired link; a
+	// missing or wrong state) one client address may make per minute; past it, every flow
+	// request of that address is refused until the allowance refills. Successful requests do
+	// not count: they are gated by single-use links already, and many people behind one
+	// address (an office or carrier NAT) sign in without holding each other up. What it stops
+	// is guessing links and replaying callbacks.
 	FlowPerClient int
 	// LinksPerBot is how many link-creating bot API calls (POST …/links and POST …/require)
-	// one bot may make per minute. Only calls with a valid key of that bot count, so nobody
-	// without the key can use up a bot's allowance.
+	// one bot may make per minute (enforced by package httpapi after the key check).
 	LinksPerBot int
-	// TrustedProxies are the CIDR prefixes of reverse proxies in front of the broker. A request
-	// from one of them is attributed to the right-most address in X-Forwarded-For that is not a
-	// trusted proxy; without any, the TCP peer is the client and X-Forwarded-For is ignored (a
-	// client could write anything there).
+	// TrustedProxies are the CIDR prefixes of reverse proxies in front of the broker (see
+	// package clientlimit): the address every per-client limit counts against is the one they
+	// forwarded. Without any, the TCP peer is the client and X-Forwarded-For is ignored.
 	TrustedProxies []string
 }
 
@@ -38,14 +37,7 @@ type Limits struct {
 func DefaultLimits() Limits { return Limits{FlowPerClient: 120, LinksPerBot: 600} }
 
 // Validate reports a TrustedProxies entry that is not a CIDR prefix.
-func (l Limits) Validate() error {
-	for _, p := range l.TrustedProxies {
-		if _, err := netip.ParsePrefix(p); err != nil {
-			return fmt.Errorf("trusted proxy %q is not a CIDR prefix such as 10.0.0.0/8 or 127.0.0.1/32", p)
-		}
-	}
-	return nil
-}
+func (l Limits) Validate() error { return clientlimit.ValidateProxies(l.TrustedProxies) }
 
 // Limit names, as the oauthbroker_rate_limited_total metric labels them.
 const (
@@ -53,116 +45,78 @@ const (
 	limitLinks = "links"
 )
 
-// limiters are one server's rate limiters; nil fields are off. Counters live in memory.
-type limiters struct {
-	clientIP func(http.Handler) http.Handler
-	flow     *httprate.RateLimiter
-	links    *httprate.RateLimiter
+// newFlowLimiter is the budget of refused flow requests per client address; nil: no limit.
+func newFlowLimiter(perMinute int) *clientlimit.Failures {
+	if perMinute <= 0 {
+		return nil
+	}
+	return clientlimit.NewFailures(perMinute, time.Minute/time.Duration(perMinute), nil)
 }
 
-func newLimiters(l Limits) limiters {
-	out := limiters{clientIP: middleware.ClientIPFromRemoteAddr}
-	if len(l.TrustedProxies) > 0 {
-		out.clientIP = middleware.ClientIPFromXFF(l.TrustedProxies...)
+// refusedFlow reports whether a flow request that ended with this broker error code was a
+// refusal the flow limit counts: what a link guesser or a callback replayer gets. A person
+// cancelling at the provider, a provider failing and the per-user sign-in cap are not.
+func refusedFlow(code string) bool {
+	switch code {
+	case broker.CodeUnknownBot, broker.CodeUnknownProvider, broker.CodeLinkNotFound, broker.CodeLinkExpired,
+		broker.CodeLinkUsed, broker.CodeFlowMissing, broker.CodeFlowInvalid, broker.CodeFlowExpired:
+		return true
 	}
-	if l.FlowPerClient > 0 {
-		out.flow = httprate.NewRateLimiter(l.FlowPerClient, time.Minute)
-	}
-	if l.LinksPerBot > 0 {
-		out.links = httprate.NewRateLimiter(l.LinksPerBot, time.Minute)
-	}
-	return out
+	return false
 }
 
-// clientKey is the rate-limit key of the request's client: its address (an IPv6 client by its
-// /64, which one client typically controls whole).
-func clientKey(r *http.Request) string {
-	ip := middleware.GetClientIP(r.Context())
-	if ip == "" {
-		return "unknown" // a peer the resolver could not read: they share one allowance
-	}
-	return httprate.CanonicalizeIP(ip)
-}
-
-// limitFlow answers 429 with an error page once a client address made more than
-// Limits.FlowPerClient flow requests within a minute.
+// limitFlow answers 429 with an error page to a client address that used up its allowance of
+// refused flow requests, and counts each refusal (flowError records them) against it.
 func (s *Server) limitFlow(next http.Handler) http.Handler {
-	if s.limiters.flow == nil {
+	if s.flowLimiter == nil {
 		return next
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if s.limiters.flow.OnLimit(w, r, clientKey(r)) {
+		client := clientlimit.Key(r)
+		attempt, wait, ok := s.flowLimiter.Begin(client)
+		if !ok {
 			s.metrics.RateLimited(limitFlow)
-			s.log.WarnContext(r.Context(), "rate limit: too many flow requests from one client address",
-				"request_id", requestIDFrom(r.Context()), "client", clientKey(r), "path", r.URL.Path)
+			s.log.WarnContext(r.Context(), "rate limit: too many refused flow requests from one client address",
+				"request_id", requestIDFrom(r.Context()), "client", client, "path", r.URL.Path)
+			w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
 			s.pages.RenderFlowError(w, templates.FlowError{
 				Status: http.StatusTooManyRequests, Title: "Too many requests",
-				Message:   "This address opened too many sign-in pages in a short time. Nothing was linked. Wait a minute, then open the link from the chat again.",
+				Message:   "This address opened too many links that were not valid in a short time. Nothing was linked. Wait a minute, then open the link from the chat again.",
 				RequestID: requestIDFrom(r.Context()),
 			})
 			return
 		}
+		r, out := withFlowOutcome(r)
+		failed := true // a panic counts as a refusal: the attempt must end either way
+		defer func() { attempt.End(failed) }()
 		next.ServeHTTP(w, r)
+		failed = refusedFlow(out.code)
 	})
 }
 
-// limitLinks answers 429 problem+json once a bot made more than Limits.LinksPerBot
-// link-creating calls within a minute. Requests without a valid key of the bot pass untouched
-// (the API refuses them) and are not counted.
-func (s *Server) limitLinks(next http.Handler) http.Handler {
-	if s.limiters.links == nil {
-		return next
-	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		bot, ok := linkCreatingBot(r)
-		if ok {
-			key, _ := httpapi.BearerToken(r.Header.Get("Authorization"))
-			if s.broker.AuthenticateBot(bot, key) == nil && s.limiters.links.OnLimit(w, r, bot) {
-				s.metrics.RateLimited(limitLinks)
-				s.log.WarnContext(r.Context(), "rate limit: too many link requests from one bot",
-					"request_id", requestIDFrom(r.Context()), "bot", bot, "path", r.URL.Path)
-				writeRateLimited(w, fmt.Sprintf("bot %q asked for more than %d links in a minute; retry after %s seconds",
-					bot, s.limitsConfig.LinksPerBot, w.Header().Get("Retry-After")))
-				return
-			}
-		}
-		next.ServeHTTP(w, r)
-	})
+// flowOutcome is how a flow request ended: flowError fills in code (recordFlowError), and a
+// handler that did its work (a provider started, a callback stored) sets done (recordFlowDone).
+type flowOutcome struct {
+	code string
+	done bool
 }
 
-// linkCreatingBot returns the bot of POST /api/v1/bots/{bot}/links or …/require: the two
-// routes that make links.
-func linkCreatingBot(r *http.Request) (string, bool) {
-	if r.Method != http.MethodPost {
-		return "", false
+type flowOutcomeKey struct{}
+
+// withFlowOutcome gives the request a flowOutcome to fill in, or the one it already has (the
+// flow limit and the flow metrics read the same one).
+func withFlowOutcome(r *http.Request) (*http.Request, *flowOutcome) {
+	if o, ok := r.Context().Value(flowOutcomeKey{}).(*flowOutcome); ok {
+		return r, o
 	}
-	rest, ok := strings.CutPrefix(r.URL.Path, "/api/v1/bots/")
-	if !ok {
-		return "", false
-	}
-	bot, route, ok := strings.Cut(rest, "/")
-	if !ok || bot == "" || (route != "links" && route != "require") {
-		return "", false
-	}
-	return bot, true
+	o := &flowOutcome{}
+	return r.WithContext(context.WithValue(r.Context(), flowOutcomeKey{}, o)), o
 }
 
-// writeRateLimited answers 429 like the bot API's errors.
-func writeRateLimited(w http.ResponseWriter, detail string) {
-	writeProblem(w, http.StatusTooManyRequests, "rate_limited", detail)
-}
-
-// writeProblem answers like the bot API (RFC 9457 problem+json with a stable code), for the
-// answers the server gives on the API's behalf.
-func writeProblem(w http.ResponseWriter, status int, code, detail string) {
-	w.Header().Set("Content-Type", "application/problem+json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(map[string]any{
-		"type":   "https://oauthbroker.dev/problems/" + code,
-		"title":  http.StatusText(status),
-		"status": status,
-		"detail": detail,
-		"code":   code,
-	})
+// recordFlowError notes the broker error code a flow page shows, for the flow limit and
+// instrumentFlow.
+func recordFlowError(ctx context.Context, code string) {
+	if o, ok := ctx.Value(flowOutcomeKey{}).(*flowOutcome); ok {
+		o.code = code
+	}
 }

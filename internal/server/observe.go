@@ -28,22 +28,6 @@ func (s *Server) observe(next http.Handler) http.Handler {
 	})
 }
 
-// flowOutcome is how a flow request ended: flowError fills in code, and a handler that did
-// its work (a provider started, a callback stored) sets done.
-type flowOutcome struct {
-	code string
-	done bool
-}
-
-type flowOutcomeKey struct{}
-
-// recordFlowError notes the broker error code a flow page shows, for instrumentFlow.
-func recordFlowError(ctx context.Context, code string) {
-	if o, ok := ctx.Value(flowOutcomeKey{}).(*flowOutcome); ok {
-		o.code = code
-	}
-}
-
 // recordFlowDone notes that a flow request did its work, for instrumentFlow.
 func recordFlowDone(ctx context.Context) {
 	if o, ok := ctx.Value(flowOutcomeKey{}).(*flowOutcome); ok {
@@ -65,7 +49,7 @@ const (
 // counts as an internal failure before the recovery middleware answers it.
 func (s *Server) instrumentFlow(kind flowKind, h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		out := &flowOutcome{}
+		r, out := withFlowOutcome(r)
 		bot, provider := s.flowLabels(chi.URLParam(r, "bot"), chi.URLParam(r, "provider"))
 		defer func() {
 			if v := recover(); v != nil {
@@ -73,7 +57,7 @@ func (s *Server) instrumentFlow(kind flowKind, h http.HandlerFunc) http.HandlerF
 				panic(v)
 			}
 		}()
-		h(w, r.WithContext(context.WithValue(r.Context(), flowOutcomeKey{}, out)))
+		h(w, r)
 		switch {
 		case out.code != "":
 			s.metrics.FlowFailed(bot, provider, out.code)

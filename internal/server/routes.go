@@ -1,6 +1,7 @@
 package server
 
 import (
+	"encoding/json"
 	"io/fs"
 	"net/http"
 	"strings"
@@ -14,7 +15,7 @@ import (
 func (s *Server) routes(api, admin http.Handler, mount func(chi.Router)) chi.Router {
 	r := chi.NewRouter()
 	// observe sits outside recoverPanics, so a recovered panic is recorded as the 500 it became.
-	r.Use(s.requestID, s.limiters.clientIP, s.logRequests, s.observe, s.recoverPanics)
+	r.Use(s.requestID, s.clientAddr, s.logRequests, s.observe, s.recoverPanics)
 
 	// Operations.
 	r.Get("/healthz", s.healthz)
@@ -22,8 +23,8 @@ func (s *Server) routes(api, admin http.Handler, mount func(chi.Router)) chi.Rou
 	r.Method(http.MethodGet, "/metrics", s.metrics.Handler())
 	r.Handle("/static/*", http.StripPrefix("/static/", staticFiles(templates.Static())))
 
-	// Browser link flow (connect.go, flow.go), rate-limited per client address. A GET only
-	// ever shows a page; a provider starts with a POST from the page.
+	// Browser link flow (connect.go, flow.go): refused requests are limited per client
+	// address. A GET only ever shows a page; a provider starts with a POST from the page.
 	r.Group(func(r chi.Router) {
 		r.Use(s.limitFlow)
 		r.Get("/bots/{bot}/connect", s.instrumentFlow(flowPage, s.connectPage))
@@ -34,8 +35,8 @@ func (s *Server) routes(api, admin http.Handler, mount func(chi.Router)) chi.Rou
 		r.Post("/bots/{bot}/{provider}/callback", s.instrumentFlow(flowCallback, s.callback))
 	})
 
-	// Bot API; link creation is rate-limited per bot.
-	r.With(s.limitLinks).Mount("/api/v1", api)
+	// Bot API; it limits link creation per bot itself, after the key check.
+	r.Mount("/api/v1", api)
 
 	// Operators' pages.
 	if admin != nil {
@@ -94,5 +95,20 @@ func staticFiles(fsys fs.FS) http.Handler {
 		w.Header().Set("Cache-Control", "public, max-age=3600")
 		w.Header().Set("X-Content-Type-Options", "nosniff")
 		files.ServeHTTP(w, r)
+	})
+}
+
+// writeProblem answers like the bot API (RFC 9457 problem+json with a stable code), for the
+// answers the server gives on the API's behalf.
+func writeProblem(w http.ResponseWriter, status int, code, detail string) {
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]any{
+		"type":   "https://oauthbroker.dev/problems/" + code,
+		"title":  http.StatusText(status),
+		"status": status,
+		"detail": detail,
+		"code":   code,
 	})
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/gorilla/sessions"
 
 	"github.com/oauthbroker/oauthbroker/internal/broker"
+	"github.com/oauthbroker/oauthbroker/internal/clientlimit"
 	"github.com/oauthbroker/oauthbroker/internal/httpapi"
 	"github.com/oauthbroker/oauthbroker/internal/metrics"
 	"github.com/oauthbroker/oauthbroker/internal/seal"
@@ -56,21 +57,21 @@ type Server struct {
 	publicOrigin string
 	pageMaxAge   int
 
-	metrics      *metrics.Metrics
-	limitsConfig Limits
-	limiters     limiters
+	metrics     *metrics.Metrics
+	clientAddr  func(http.Handler) http.Handler // resolves the client address (package clientlimit)
+	flowLimiter *clientlimit.Failures           // nil: no flow limit
 }
 
 // New builds the handler with every route (see routes.go).
 func New(d Deps) *Server {
-	s := &Server{broker: d.Broker, pages: d.Pages, log: d.Logger, metrics: d.Metrics, limitsConfig: d.Limits}
+	s := &Server{broker: d.Broker, pages: d.Pages, log: d.Logger, metrics: d.Metrics,
+		clientAddr: clientlimit.Resolver(d.Limits.TrustedProxies), flowLimiter: newFlowLimiter(d.Limits.FlowPerClient)}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
 	if s.metrics == nil {
 		s.metrics = metrics.New()
 	}
-	s.limiters = newLimiters(d.Limits)
 	cfg := d.Broker.Config()
 	s.secure = isHTTPS(cfg.Server.PublicURL)
 	s.cookies = newFlowCookieStore(d.Keys, s.secure)
@@ -86,7 +87,9 @@ func New(d Deps) *Server {
 	if u, err := url.Parse(cfg.Server.PublicURL); err == nil {
 		s.publicOrigin = broker.Origin(u)
 	}
-	s.router = s.routes(httpapi.New(d.Broker, s.log), d.Admin, d.Mount)
+	api := httpapi.New(d.Broker, httpapi.Options{Logger: s.log, LinksPerBot: d.Limits.LinksPerBot,
+		OnRateLimited: func() { s.metrics.RateLimited(limitLinks) }})
+	s.router = s.routes(api, d.Admin, d.Mount)
 	return s
 }
 
