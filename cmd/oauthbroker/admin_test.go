@@ -25,8 +25,8 @@ import (
 
 const (
 	adminPassword = "correct horse battery staple"
-	// adminPasswordHash is bcrypt of adminPassword at cost 4 (htpasswd -nbBC 4 '' …): cheap to check.
-	adminPasswordHash = "$2a$04$se3r595aqMxEKjmrxv5YkeNJrrFc.TnlE7S3rJNig4XM4LgJzD7UK"
+	// adminPasswordHash is bcrypt of adminPassword at cost 10, the lowest the broker accepts.
+	adminPasswordHash = "$2a$10$Cmu3pcezTKSUgz2jev4f4.CFXt7ICr222En0fjnOIlywN5HtWx866"
 )
 
 // adminEnv is an environment holding only the admin password.
@@ -293,7 +293,6 @@ func TestAdminSessionExpiresAndLogoutEndsIt(t *testing.T) {
 }
 
 func TestAdminPasswordHashFromProvidersYAML(t *testing.T) {
-	// bcrypt of adminPassword at cost 4, as htpasswd -nbBC 4 would print it.
 	const hash = adminPasswordHash
 	sb, sbURL := interactiveSandbox(t)
 	b := startAdminBroker(t, sb, sbURL, "admin:\n  password_hash: '"+hash+"'\n", appOptions{})

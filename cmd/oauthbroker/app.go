@@ -31,6 +31,7 @@ type app struct {
 	store    store.Store
 	broker   *broker.Broker
 	handler  http.Handler
+	metrics  http.Handler // /metrics, for its own listener when server.metrics_listen is set
 	webhooks *webhook.Deliverer
 }
 
@@ -94,8 +95,8 @@ func openApp(ctx context.Context, cfg *config.Config, opts appOptions) (*app, er
 		limits = *opts.limits
 	}
 	h := server.New(server.Deps{Broker: b, Pages: pages, Keys: keys, Logger: opts.log, Mount: opts.mount, Admin: adm,
-		Metrics: met, Limits: limits})
-	return &app{cfg: cfg, store: st, broker: b, handler: h, webhooks: hooks}, nil
+		Metrics: met, Limits: limits, MetricsToken: cfg.Server.MetricsToken, MetricsElsewhere: cfg.Server.MetricsListen != ""})
+	return &app{cfg: cfg, store: st, broker: b, handler: h, metrics: h.MetricsHandler(), webhooks: hooks}, nil
 }
 
 // startBackground starts the webhook delivery loop. stop ends it and waits for it and for

@@ -25,16 +25,17 @@ func runServe(ctx context.Context, args []string, getenv func(string) (string, b
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	defLimits := server.DefaultLimits()
-	flowLimit := fs.Int("flow-rate-limit", defLimits.FlowPerClient, "auth and callback requests one client address may make per minute; 0: no limit")
+	flowLimit := fs.Int("flow-rate-limit", defLimits.FlowPerClient, "refused flow requests (unknown, spent or expired links; missing or wrong state) one client address\nmay make per minute before all its flow requests wait; successful sign-ins never count; 0: no limit")
 	linkLimit := fs.Int("link-rate-limit", defLimits.LinksPerBot, "link-creating bot API calls (links, require) one bot may make per minute; 0: no limit")
 	hookTimeout := fs.Duration("webhook-timeout", 10*time.Second, "how long one webhook delivery attempt may take; an event a crashed broker was\nsending is retried by another one this much (plus 5s) later")
-	trustedProxies := fs.String("trusted-proxies", "", "comma-separated CIDR prefixes of the reverse proxies in front of the broker, whose X-Forwarded-For\nnames the client address for the rate limits; empty: the TCP peer is the client")
+	trustedProxies := fs.String("trusted-proxies", "", "comma-separated CIDR prefixes of the reverse proxies in front of the broker, whose X-Forwarded-For\nnames the client address for the rate limits and the admin login limit; empty: the TCP peer is the client")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), `Usage: oauthbroker serve [flags]
 
 Runs the broker from providers.yaml: the link flow at /bots/{bot}/{provider}/auth and
-/callback, the bot API at /api/v1, /healthz, /readyz and /metrics (Prometheus). It listens on server.listen and
-stops cleanly on SIGINT or SIGTERM (in-flight requests get 15 seconds).
+/callback, the bot API at /api/v1, /healthz, /readyz and /metrics (Prometheus; on
+server.metrics_listen when set, behind server.metrics_token when set). It listens on
+server.listen and stops cleanly on SIGINT or SIGTERM (in-flight requests get 15 seconds).
 
 Keys: OAUTHBROKER_KEYS (JSON), or the key file storage.keys_file, created on first start.
 Logs go to standard error and never contain tokens, secrets or codes.
@@ -99,7 +100,36 @@ Flags:
 		}
 	}
 	log.Info("oauthbroker serving", "listen", ln.Addr().String(), "public_url", cfg.Server.PublicURL, "bots", len(cfg.Bots))
+	stopMetrics, err := serveMetrics(a, log)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer stopMetrics()
 	return serveUntilDone(ctx, httpServer(a.handler, cfg), ln, log)
+}
+
+// serveMetrics serves /metrics on server.metrics_listen when it is set (and nothing else
+// there), or warns when /metrics is open to everyone who reaches server.listen.
+func serveMetrics(a *app, log *slog.Logger) (stop func(), err error) {
+	addr := a.cfg.Server.MetricsListen
+	if addr == "" {
+		if a.cfg.Server.MetricsToken == "" {
+			log.Warn("/metrics answers anyone who reaches server.listen and names every bot and provider: set server.metrics_listen or server.metrics_token (docs/DEPLOY.md)")
+		}
+		return func() {}, nil
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s (server.metrics_listen): %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", a.metrics)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+		WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10}
+	go func() { _ = srv.Serve(ln) }()
+	log.Info("metrics served on their own listener", "metrics_listen", ln.Addr().String())
+	return func() { _ = srv.Close() }, nil
 }
 
 // serveUntilDone serves until ctx ends, then stops accepting and lets in-flight requests

@@ -25,6 +25,7 @@ func TestNewRefusesAmbiguousOrBrokenCredentials(t *testing.T) {
 	for _, tc := range []struct{ hash, password, want string }{
 		{"$2a$04$se3r595aqMxEKjmrxv5YkeNJrrFc.TnlE7S3rJNig4XM4LgJzD7UK", "too", "keep one"},
 		{"not-bcrypt", "", "not a bcrypt hash"},
+		{"$2a$04$se3r595aqMxEKjmrxv5YkeNJrrFc.TnlE7S3rJNig4XM4LgJzD7UK", "", "cost 4, below 10"},
 	} {
 		if _, err := newCredential(tc.hash, tc.password, []byte("k")); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("newCredential(%q, %q): %v, want %q", tc.hash, tc.password, err, tc.want)

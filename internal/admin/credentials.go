@@ -5,8 +5,11 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"errors"
+	"fmt"
 
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/oauthbroker/oauthbroker/internal/config"
 )
 
 // credential is the one admin password, from the configuration (a bcrypt hash) or from the
@@ -24,8 +27,12 @@ func newCredential(hash, password string, key []byte) (*credential, error) {
 	case hash != "" && password != "":
 		return nil, errors.New("admin: both admin.password_hash and OAUTHBROKER_ADMIN_PASSWORD are set; keep one")
 	case hash != "":
-		if _, err := bcrypt.Cost([]byte(hash)); err != nil {
+		cost, err := bcrypt.Cost([]byte(hash))
+		if err != nil {
 			return nil, errors.New("admin: admin.password_hash is not a bcrypt hash")
+		}
+		if cost < config.MinBcryptCost {
+			return nil, fmt.Errorf("admin: admin.password_hash has bcrypt cost %d, below %d", cost, config.MinBcryptCost)
 		}
 		return &credential{hash: []byte(hash), id: mac(key, "credential", hash)}, nil
 	case password != "":

@@ -71,9 +71,10 @@ func (p *parser) bot(e entry, keys map[string]keyUse) *Bot {
 		b.APIKeys = append(b.APIKeys, v.s)
 	}
 
+	// Webhook bodies carry chat user ids and account names: https, or http to this machine.
 	webhook := p.str(o, "webhook_url")
 	if given(webhook) {
-		if _, ok := p.httpURL(webhook, false); ok {
+		if _, ok := p.httpURL(webhook, true); ok {
 			b.WebhookURL = webhook.s
 		}
 	}

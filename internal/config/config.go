@@ -28,6 +28,11 @@ type Server struct {
 	MaxLinkTTL time.Duration
 	// Proxy bounds the API proxy (`server.proxy:`, see proxy.go).
 	Proxy Proxy
+	// MetricsListen, when set (host:port), serves /metrics on a listener of its own and not on
+	// Listen, so it can be kept off the network that reaches the broker.
+	MetricsListen string
+	// MetricsToken, when set, is the bearer token /metrics asks for, wherever it is served.
+	MetricsToken string
 }
 
 // Storage is the `storage:` section.
@@ -40,6 +45,10 @@ type Storage struct {
 	// MaxConns bounds a PostgreSQL store's connection pool per broker instance (1-1000);
 	// 0: the store's default (10). Not allowed with sqlite, which has one writer anyway.
 	MaxConns int
+	// Retention is how long spent and expired links, flows, confirmations and admin sessions
+	// are kept before the janitor deletes them (default 7 days). Identities, their history
+	// and webhook events are not affected.
+	Retention time.Duration
 }
 
 // Admin is the `admin:` section.

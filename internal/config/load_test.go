@@ -121,7 +121,7 @@ func TestParseValidFile(t *testing.T) {
 	if cfg.Server != wantServer {
 		t.Errorf("Server = %+v\nwant %+v", cfg.Server, wantServer)
 	}
-	wantStorage := Storage{Driver: "sqlite", DSN: "/var/lib/oauthbroker/broker.db", KeysFile: "/var/lib/oauthbroker/oauthbroker.keys.json"}
+	wantStorage := Storage{Driver: "sqlite", DSN: "/var/lib/oauthbroker/broker.db", KeysFile: "/var/lib/oauthbroker/oauthbroker.keys.json", Retention: DefaultRetention}
 	if cfg.Storage != wantStorage {
 		t.Errorf("Storage = %+v\nwant %+v", cfg.Storage, wantStorage)
 	}
@@ -197,7 +197,7 @@ func TestParseDefaults(t *testing.T) {
 	if cfg.Server != want {
 		t.Errorf("Server = %+v, want %+v", cfg.Server, want)
 	}
-	if want := (Storage{Driver: "sqlite", DSN: "oauthbroker.db", KeysFile: "oauthbroker.keys.json"}); cfg.Storage != want {
+	if want := (Storage{Driver: "sqlite", DSN: "oauthbroker.db", KeysFile: "oauthbroker.keys.json", Retention: DefaultRetention}); cfg.Storage != want {
 		t.Errorf("Storage = %+v, want %+v", cfg.Storage, want)
 	}
 	if cfg.Admin.PasswordHash != "" || cfg.Bots[0].Confirm != ConfirmCode || cfg.Bots[0].RedirectOrigins != nil {
@@ -211,17 +211,19 @@ func TestParseStorage(t *testing.T) {
 		want          Storage
 	}{
 		{"sqlite file URI", "{dsn: 'file:/data/ob.db?_fk=1'}",
-			Storage{Driver: "sqlite", DSN: "file:/data/ob.db?_fk=1", KeysFile: "/data/oauthbroker.keys.json"}},
+			Storage{Driver: "sqlite", DSN: "file:/data/ob.db?_fk=1", KeysFile: "/data/oauthbroker.keys.json", Retention: DefaultRetention}},
 		{"sqlite in memory", "{dsn: ':memory:'}",
-			Storage{Driver: "sqlite", DSN: ":memory:", KeysFile: "oauthbroker.keys.json"}},
+			Storage{Driver: "sqlite", DSN: ":memory:", KeysFile: "oauthbroker.keys.json", Retention: DefaultRetention}},
 		{"postgres", "{driver: postgres, dsn: 'postgres://u:p@db/ob?sslmode=require'}",
-			Storage{Driver: "postgres", DSN: "postgres://u:p@db/ob?sslmode=require", KeysFile: "oauthbroker.keys.json"}},
+			Storage{Driver: "postgres", DSN: "postgres://u:p@db/ob?sslmode=require", KeysFile: "oauthbroker.keys.json", Retention: DefaultRetention}},
 		{"explicit keys file", "{driver: postgres, dsn: 'postgresql:///ob', keys_file: /etc/ob/keys.json}",
-			Storage{Driver: "postgres", DSN: "postgresql:///ob", KeysFile: "/etc/ob/keys.json"}},
+			Storage{Driver: "postgres", DSN: "postgresql:///ob", KeysFile: "/etc/ob/keys.json", Retention: DefaultRetention}},
 		{"postgres pool size", "{driver: postgres, dsn: 'postgres://db/ob', max_conns: 25}",
-			Storage{Driver: "postgres", DSN: "postgres://db/ob", KeysFile: "oauthbroker.keys.json", MaxConns: 25}},
+			Storage{Driver: "postgres", DSN: "postgres://db/ob", KeysFile: "oauthbroker.keys.json", MaxConns: 25, Retention: DefaultRetention}},
 		{"empty dsn from env means default", "{dsn: '${DSN:-}'}",
-			Storage{Driver: "sqlite", DSN: "oauthbroker.db", KeysFile: "oauthbroker.keys.json"}},
+			Storage{Driver: "sqlite", DSN: "oauthbroker.db", KeysFile: "oauthbroker.keys.json", Retention: DefaultRetention}},
+		{"retention", "{retention: 720h}",
+			Storage{Driver: "sqlite", DSN: "oauthbroker.db", KeysFile: "oauthbroker.keys.json", Retention: 30 * 24 * time.Hour}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

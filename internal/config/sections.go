@@ -20,14 +20,19 @@ const (
 	DefaultMaxLinkTTL      = 24 * time.Hour
 	DefaultSQLiteDSN       = "oauthbroker.db"
 	DefaultKeysFileName    = "oauthbroker.keys.json"
+	DefaultRetention       = 7 * 24 * time.Hour
+	// MinBcryptCost is the lowest bcrypt cost accepted for admin.password_hash: below it a
+	// leaked hash gives way to a GPU within days (bcrypt's own default is 10).
+	MinBcryptCost = 10
 )
 
 // config walks the whole document; every section is checked even when another one is broken.
 func (p *parser) config(root *yaml.Node) *Config {
 	top := p.object(root, "", root.Line, "server", "storage", "admin", "bots")
 	cfg := &Config{File: p.file}
-	cfg.Server = p.server(p.section(top, "server", "public_url", "listen", "outbound_timeout", "link_ttl", "max_link_ttl", "proxy"))
-	cfg.Storage = p.storage(p.section(top, "storage", "driver", "dsn", "keys_file", "max_conns"))
+	cfg.Server = p.server(p.section(top, "server", "public_url", "listen", "outbound_timeout", "link_ttl", "max_link_ttl", "proxy",
+		"metrics_listen", "metrics_token"))
+	cfg.Storage = p.storage(p.section(top, "storage", "driver", "dsn", "keys_file", "max_conns", "retention"))
 	cfg.Admin = p.admin(p.section(top, "admin", "password_hash"))
 	cfg.Bots = p.bots(top)
 	return cfg
@@ -63,18 +68,18 @@ func (p *parser) server(o *object) Server {
 			}
 		}
 	}
-	if v := p.str(o, "listen"); given(v) {
-		host, port, err := net.SplitHostPort(v.s)
-		switch {
-		case err != nil:
-			p.problem(v.line, v.field, "must be host:port, like 127.0.0.1:8080 or :8080")
-		case port == "" || (!validPort(port) && port != "0"):
-			p.problem(v.line, v.field, "has an invalid port: use 0-65535")
-		case strings.ContainsAny(host, "/ "):
-			p.problem(v.line, v.field, "has an invalid host: use an IP address or a host name")
-		default:
-			s.Listen = v.s
+	if v := p.str(o, "listen"); given(v) && p.listenAddress(v) {
+		s.Listen = v.s
+	}
+	if v := p.str(o, "metrics_listen"); given(v) && p.listenAddress(v) {
+		if v.s == s.Listen {
+			p.problem(v.line, v.field, "must differ from listen (%s): leave it out to serve /metrics there", s.Listen)
+		} else {
+			s.MetricsListen = v.s
 		}
+	}
+	if v := p.str(o, "metrics_token"); given(v) && p.secretShape(v, "openssl rand -hex 24") {
+		s.MetricsToken = v.s
 	}
 	s.OutboundTimeout, _ = p.duration(p.str(o, "outbound_timeout"), DefaultOutboundTimeout, time.Second, 5*time.Minute)
 	var linkOK, maxOK bool
@@ -86,6 +91,22 @@ func (p *parser) server(o *object) Server {
 	}
 	s.Proxy = p.proxy(o)
 	return s
+}
+
+// listenAddress checks a host:port to listen on.
+func (p *parser) listenAddress(v value) bool {
+	host, port, err := net.SplitHostPort(v.s)
+	switch {
+	case err != nil:
+		p.problem(v.line, v.field, "must be host:port, like 127.0.0.1:8080 or :8080")
+	case port == "" || (!validPort(port) && port != "0"):
+		p.problem(v.line, v.field, "has an invalid port: use 0-65535")
+	case strings.ContainsAny(host, "/ "):
+		p.problem(v.line, v.field, "has an invalid host: use an IP address or a host name")
+	default:
+		return true
+	}
+	return false
 }
 
 func (p *parser) storage(o *object) Storage {
@@ -132,6 +153,7 @@ func (p *parser) storage(o *object) Storage {
 			st.MaxConns = n
 		}
 	}
+	st.Retention, _ = p.duration(p.str(o, "retention"), DefaultRetention, time.Hour, 10*365*24*time.Hour)
 	return st
 }
 
@@ -146,6 +168,11 @@ func (p *parser) admin(o *object) Admin {
 	}
 	if !isBcrypt(v.s) {
 		p.problem(v.line, v.field, "must be a bcrypt hash ($2a$, $2b$ or $2y$, 60 characters, e.g. from htpasswd -nbBC 12 '' PASSWORD), or empty with OAUTHBROKER_ADMIN_PASSWORD set")
+		return Admin{}
+	}
+	if cost, _ := strconv.Atoi(v.s[4:6]); cost < MinBcryptCost {
+		p.problem(v.line, v.field, "has bcrypt cost %d, below %d: such a hash is cheap to crack if it leaks; make a new one with htpasswd -nbBC 12 '' 'PASSWORD' | cut -d: -f2",
+			cost, MinBcryptCost)
 		return Admin{}
 	}
 	return Admin{PasswordHash: v.s}

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"crypto/subtle"
 	"encoding/json"
 	"io/fs"
 	"net/http"
@@ -20,7 +21,9 @@ func (s *Server) routes(api, admin http.Handler, mount func(chi.Router)) chi.Rou
 	// Operations.
 	r.Get("/healthz", s.healthz)
 	r.Get("/readyz", s.readyz)
-	r.Method(http.MethodGet, "/metrics", s.metrics.Handler())
+	if !s.metricsElsewhere {
+		r.Method(http.MethodGet, "/metrics", s.MetricsHandler())
+	}
 	r.Handle("/static/*", http.StripPrefix("/static/", staticFiles(templates.Static())))
 
 	// Browser link flow (connect.go, flow.go): refused requests are limited per client
@@ -65,6 +68,27 @@ func (s *Server) routes(api, admin http.Handler, mount func(chi.Router)) chi.Rou
 		})
 	})
 	return r
+}
+
+// MetricsHandler serves the Prometheus metrics, behind the metrics token when one is set. The
+// metrics name every bot and provider: an operator keeps them off the public listener
+// (server.metrics_listen) or behind the token (docs/DEPLOY.md).
+func (s *Server) MetricsHandler() http.Handler {
+	h := s.metrics.Handler()
+	if s.metricsToken == "" {
+		return h
+	}
+	want := []byte("Bearer " + s.metricsToken)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="oauthbroker metrics"`)
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			w.WriteHeader(http.StatusUnauthorized)
+			_, _ = w.Write([]byte("send Authorization: Bearer <server.metrics_token>\n"))
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {

@@ -39,6 +39,11 @@ type Deps struct {
 	// Limits are the rate limits; the zero value limits nothing (cmd passes DefaultLimits or
 	// the operator's flags).
 	Limits Limits
+	// MetricsToken, when set, is the bearer token /metrics asks for (server.metrics_token).
+	MetricsToken string
+	// MetricsElsewhere leaves /metrics off this handler: cmd serves MetricsHandler on a
+	// listener of its own (server.metrics_listen).
+	MetricsElsewhere bool
 }
 
 // Server is the broker's root http.Handler.
@@ -57,14 +62,17 @@ type Server struct {
 	publicOrigin string
 	pageMaxAge   int
 
-	metrics     *metrics.Metrics
-	clientAddr  func(http.Handler) http.Handler // resolves the client address (package clientlimit)
-	flowLimiter *clientlimit.Failures           // nil: no flow limit
+	metrics          *metrics.Metrics
+	metricsToken     string
+	metricsElsewhere bool
+	clientAddr       func(http.Handler) http.Handler // resolves the client address (package clientlimit)
+	flowLimiter      *clientlimit.Failures           // nil: no flow limit
 }
 
 // New builds the handler with every route (see routes.go).
 func New(d Deps) *Server {
 	s := &Server{broker: d.Broker, pages: d.Pages, log: d.Logger, metrics: d.Metrics,
+		metricsToken: d.MetricsToken, metricsElsewhere: d.MetricsElsewhere,
 		clientAddr: clientlimit.Resolver(d.Limits.TrustedProxies), flowLimiter: newFlowLimiter(d.Limits.FlowPerClient)}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
