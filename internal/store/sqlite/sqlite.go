@@ -17,7 +17,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
+	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -86,6 +88,9 @@ func open(path string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
+	if err := ownerOnly(abs); err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
 	writer, err := sql.Open("sqlite3", dsn(fileURI(abs), writerParams()))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
@@ -107,6 +112,36 @@ func open(path string) (*Store, error) {
 	reader.SetMaxOpenConns(n)
 	reader.SetMaxIdleConns(n)
 	return &Store{writer: writer, reader: reader}, nil
+}
+
+// ownerOnly makes the database file readable by its owner only before SQLite opens it: it
+// holds chat user ids, names and emails. SQLite creates a new database with the process umask
+// (often 0644) but gives the -wal and -shm files the mode of the database file, so creating
+// the file here with 0600 covers all three from their creation. A database made by an older
+// version with a wider mode is narrowed, along with its -wal and -shm.
+func ownerOnly(abs string) error {
+	f, err := os.OpenFile(abs, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if err == nil {
+		return f.Close()
+	}
+	if !errors.Is(err, fs.ErrExist) {
+		return err
+	}
+	for _, name := range []string{abs, abs + "-wal", abs + "-shm"} {
+		info, err := os.Stat(name)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if info.Mode().IsRegular() && info.Mode().Perm()&0o077 != 0 {
+			if err := os.Chmod(name, info.Mode().Perm()&0o600); err != nil {
+				return fmt.Errorf("make %s readable by its owner only: %w", name, err)
+			}
+		}
+	}
+	return nil
 }
 
 func writerParams() url.Values {
