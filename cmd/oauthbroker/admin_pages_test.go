@@ -240,3 +240,55 @@ func TestAdminListFiltersAndPages(t *testing.T) {
 		}
 	}
 }
+
+// TestAdminPagesLoadNoThirdPartyImage: a linked account's avatar URL (which its owner
+// controls, and could use as a tracking pixel) never reaches an admin page: the pages show
+// initials, have no image from anywhere but the broker, and their CSP allows none.
+func TestAdminPagesLoadNoThirdPartyImage(t *testing.T) {
+	sb, err := sandbox.New(sandbox.Options{
+		Users: []sandbox.User{{ID: "77", Login: "tracker", Name: "Ada Lovelace", Email: "ada@example.com",
+			AvatarURL: "https://tracker.example/pixel.png?who=ada"}},
+		AutoApprove: "77",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(sb)
+	t.Cleanup(srv.Close)
+	b := startAdminBroker(t, sb, srv.URL, "", appOptions{getenv: adminEnv(adminPassword)})
+	if st, page := visit(t, newBrowser(t), b.link("alpha", keyA, "sandbox", "c", "u")); st != http.StatusOK {
+		t.Fatalf("link: %d\n%s", st, page)
+	}
+	ids := b.identities("alpha", keyA, "c", "u")
+	var stored struct {
+		Identities []struct {
+			AvatarURL string `json:"avatar_url"`
+		} `json:"identities"`
+	}
+	b.api("GET", "/bots/alpha/identities?channel=c&user=u", keyA, nil, &stored)
+	if len(stored.Identities) != 1 || stored.Identities[0].AvatarURL == "" {
+		t.Fatalf("the provider's avatar URL was not stored (the test would prove nothing): %+v", stored)
+	}
+
+	a := newAdminBrowser(t, b.URL)
+	list := a.mustLogin()
+	identity := a.get(fmt.Sprintf("/admin/bots/alpha/identities/%d", ids[0].ID))
+	img := regexp.MustCompile(`(?i)<img[^>]*\ssrc\s*=\s*["']?([^"'\s>]+)`)
+	for name, p := range map[string]adminPage{"list": list, "identity": identity} {
+		if p.status != http.StatusOK || !strings.Contains(p.body, ">AL</span>") {
+			t.Errorf("%s: %d, no initials in place of the avatar\n%s", name, p.status, p.body)
+		}
+		if strings.Contains(p.body, "tracker.example") {
+			t.Errorf("%s: the page names the avatar's host", name)
+		}
+		for _, m := range img.FindAllStringSubmatch(p.body, -1) {
+			if !strings.HasPrefix(m[1], "/") || strings.HasPrefix(m[1], "//") {
+				t.Errorf("%s: image from %q", name, m[1])
+			}
+		}
+		csp := p.header.Get("Content-Security-Policy")
+		if !strings.Contains(csp, "img-src 'self' data:;") || strings.Contains(csp, "https:") || strings.Contains(csp, "*") {
+			t.Errorf("%s: Content-Security-Policy %q lets images come from elsewhere", name, csp)
+		}
+	}
+}

@@ -24,7 +24,7 @@ func (h *Handler) row(i store.Identity, now time.Time) templates.AdminIdentityRo
 	return templates.AdminIdentityRow{
 		ID: i.ID, URL: identityURL(i.Bot, i.ID),
 		Bot: i.Bot, Channel: i.Channel, User: i.User, Provider: i.Provider, ProviderUserID: i.ProviderUserID,
-		Display: display, Name: i.Name, NickName: i.NickName, Email: i.Email, AvatarURL: i.AvatarURL,
+		Display: display, Name: i.Name, NickName: i.NickName, Email: i.Email,
 		Initials: initials(display), Status: status(i.Status), Scopes: i.Scopes, TokenType: i.TokenType,
 		Linked: when(now, i.LinkedAt), Updated: when(now, i.UpdatedAt), Expiry: expiry(now, i.ExpiresAt),
 	}
