@@ -153,3 +153,33 @@ func TestMetricsListenerAndToken(t *testing.T) {
 		}
 	})
 }
+
+// TestInvalidUTF8UserIsRefused: a chat user id with invalid UTF-8 bytes is refused with 400
+// naming the field, instead of being stored with U+FFFD in their place (where the bot's later
+// lookups by the original id would miss it). Nothing is stored, on any JSON route.
+func TestInvalidUTF8UserIsRefused(t *testing.T) {
+	b := startLimitedBroker(t, server.Limits{}, "    confirm: code\n")
+	for _, c := range []struct{ route, body string }{
+		{"/bots/alpha/links", "{\"provider\":\"sandbox\",\"channel\":\"c\",\"user\":\"bob\xff\"}"},
+		{"/bots/alpha/links/confirm", "{\"channel\":\"c\",\"user\":\"bob\xff\",\"code\":\"123456\"}"},
+		{"/bots/alpha/require", "{\"channel\":\"c\",\"user\":\"bob\xff\",\"providers\":[\"sandbox\"]}"},
+	} {
+		t.Run(c.route, func(t *testing.T) {
+			b.unchanged(t, http.StatusBadRequest, "field user is not valid UTF-8", func() (int, string) {
+				req, _ := http.NewRequest(http.MethodPost, b.URL+"/api/v1"+c.route, strings.NewReader(c.body))
+				req.Header.Set("Authorization", "Bearer "+keyA)
+				req.Header.Set("Content-Type", "application/json")
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer resp.Body.Close()
+				body, _ := io.ReadAll(resp.Body)
+				if !strings.Contains(string(body), `"code":"invalid_request"`) {
+					t.Errorf("answer: %s", body)
+				}
+				return resp.StatusCode, string(body)
+			})
+		})
+	}
+}

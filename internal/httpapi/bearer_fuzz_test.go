@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -62,18 +63,20 @@ func FuzzBearerToken(f *testing.F) {
 	})
 }
 
-// fuzzAPI is the bot API of one bot "a" (key fuzzKey) on an in-memory store.
-func fuzzAPI(f *testing.F) http.Handler {
+// fuzzAPI is the bot API of one bot "a" (key fuzzKey, provider "gh") on an in-memory store.
+func fuzzAPI(f *testing.F) http.Handler { return fuzzAPIOf(f) }
+
+func fuzzAPIOf(f testing.TB) http.Handler {
 	cfg := &config.Config{
 		Server: config.Server{PublicURL: "https://broker.test", OutboundTimeout: time.Second, LinkTTL: 10 * time.Minute, MaxLinkTTL: time.Hour},
 		Bots: []*config.Bot{{Name: "a", APIKeys: []string{fuzzKey},
 			Providers: []*config.Provider{{Name: "gh", Type: "github", Key: "k", Secret: "s"}}}},
 	}
-	reg, err := providers.NewRegistry(f.Context(), cfg, providers.Options{HTTPClient: &http.Client{Timeout: time.Second}})
+	reg, err := providers.NewRegistry(context.Background(), cfg, providers.Options{HTTPClient: &http.Client{Timeout: time.Second}})
 	if err != nil {
 		f.Fatal(err)
 	}
-	st, err := sqlite.Open(f.Context(), ":memory:")
+	st, err := sqlite.Open(context.Background(), ":memory:")
 	if err != nil {
 		f.Fatal(err)
 	}

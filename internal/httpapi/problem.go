@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
@@ -92,18 +93,26 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // providers and their scopes) is a few kilobytes.
 const maxBody = 64 << 10
 
-// decode reads exactly one JSON object with no unknown fields into v.
+// decode reads exactly one JSON object with no unknown fields into v. Every string in it must
+// be valid UTF-8 (invalidUTF8Field): this is the one decoder of every JSON route.
 func decode(w http.ResponseWriter, r *http.Request, v any) error {
 	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
 		return &broker.Error{Code: broker.CodeInvalidRequest, Message: "send the body as application/json"}
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
 			return &broker.Error{Code: broker.CodeInvalidRequest, Message: "the body is larger than 64 KiB"}
 		}
+		return &broker.Error{Code: broker.CodeInvalidRequest, Message: "the body could not be read", Err: err}
+	}
+	if field := invalidUTF8Field(body); field != "" {
+		return &broker.Error{Code: broker.CodeInvalidRequest, Message: "field " + field + " is not valid UTF-8 (or holds an escaped lone surrogate)"}
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
 		return &broker.Error{Code: broker.CodeInvalidRequest, Message: "the body is not valid JSON for this route: " + jsonReason(err)}
 	}
 	if _, err := dec.Token(); err != io.EOF {
