@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -14,6 +15,7 @@ import (
 	"github.com/oauthbroker/oauthbroker/internal/admin"
 	"github.com/oauthbroker/oauthbroker/internal/broker"
 	"github.com/oauthbroker/oauthbroker/internal/config"
+	"github.com/oauthbroker/oauthbroker/internal/janitor"
 	"github.com/oauthbroker/oauthbroker/internal/metrics"
 	"github.com/oauthbroker/oauthbroker/internal/providers"
 	"github.com/oauthbroker/oauthbroker/internal/seal"
@@ -33,6 +35,7 @@ type app struct {
 	handler  http.Handler
 	metrics  http.Handler // /metrics, for its own listener when server.metrics_listen is set
 	webhooks *webhook.Deliverer
+	janitor  *janitor.Janitor
 }
 
 type appOptions struct {
@@ -44,6 +47,7 @@ type appOptions struct {
 	webhooks    webhook.Options  // tests shorten the delivery loop's poll and back-off
 	refreshWait time.Duration    // tests shorten how long a read waits for a refresh
 	limits      *server.Limits   // rate limits; nil: server.DefaultLimits()
+	janitor     janitor.Options  // tests shorten the retention janitor's interval and pause
 }
 
 // keyRingCheck is how often a running broker looks at its key file for a rotated key.
@@ -96,19 +100,20 @@ func openApp(ctx context.Context, cfg *config.Config, opts appOptions) (*app, er
 	}
 	h := server.New(server.Deps{Broker: b, Pages: pages, Keys: keys, Logger: opts.log, Mount: opts.mount, Admin: adm,
 		Metrics: met, Limits: limits, MetricsToken: cfg.Server.MetricsToken, MetricsElsewhere: cfg.Server.MetricsListen != ""})
-	return &app{cfg: cfg, store: st, broker: b, handler: h, metrics: h.MetricsHandler(), webhooks: hooks}, nil
+	jOpts := opts.janitor
+	jOpts.Retention, jOpts.Logger, jOpts.Now, jOpts.Observer = cfg.Storage.Retention, opts.log, opts.now, met
+	return &app{cfg: cfg, store: st, broker: b, handler: h, metrics: h.MetricsHandler(), webhooks: hooks,
+		janitor: janitor.New(st, jOpts)}, nil
 }
 
-// startBackground starts the webhook delivery loop. stop ends it and waits for it and for
-// refreshes still running, so that the store can be closed after it.
+// startBackground starts the webhook delivery loop and the retention janitor. stop ends them
+// and waits for them and for refreshes still running, so that the store can be closed after.
 func (a *app) startBackground(ctx context.Context) (stop func()) {
 	ctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		a.webhooks.Run(ctx)
-	}()
-	return func() { cancel(); <-done; a.broker.Drain() }
+	var wg sync.WaitGroup
+	wg.Go(func() { a.webhooks.Run(ctx) })
+	wg.Go(func() { a.janitor.Run(ctx) })
+	return func() { cancel(); wg.Wait(); a.broker.Drain() }
 }
 
 func webhookTargets(cfg *config.Config) map[string]webhook.Target {

@@ -62,7 +62,14 @@ func BenchmarkCredentials(b *testing.B) {
 
 // credentialsBroker starts a broker on storage with 100 linked identities whose tokens are
 // good for a day, and returns its URL and the identities' ids.
-func credentialsBroker(b *testing.B, storage, keysDir string) (string, []int64) {
+func credentialsBroker(b testing.TB, storage, keysDir string) (string, []int64) {
+	b.Helper()
+	_, base, ids := credentialsApp(b, storage, keysDir)
+	return base, ids
+}
+
+// credentialsApp is credentialsBroker with its app.
+func credentialsApp(b testing.TB, storage, keysDir string) (*app, string, []int64) {
 	b.Helper()
 	a, base := startBrokerOn(b, storage, glBot("http://127.0.0.1:1", ""))
 	ring := keyRing(b, a.cfg.Storage.KeysFile)
@@ -84,5 +91,5 @@ func credentialsBroker(b *testing.B, storage, keysDir string) (string, []int64) 
 		}
 		ids = append(ids, got.Identity.ID)
 	}
-	return base, ids
+	return a, base, ids
 }

@@ -1,4 +1,4 @@
-// Package metrics is oauthbroker's Prometheus instrumentation (SPEC §3.4), served at /metrics.
+// Package metrics is oauthbroker's Prometheus instrumentation, served at /metrics.
 //
 // Every Metrics has a registry of its own, never prometheus.DefaultRegisterer: two brokers in
 // one process (as in the tests) keep their counts apart, and no imported library can add
@@ -39,6 +39,7 @@ type Metrics struct {
 	deliveries     *prometheus.CounterVec
 	storeErrors    *prometheus.CounterVec
 	proxyCalls     *prometheus.CounterVec // proxy.go
+	janitor        janitorMetrics         // janitor.go
 }
 
 // requestBuckets reach past the slowest legitimate request: a callback makes two provider calls
@@ -87,6 +88,7 @@ func New() *Metrics {
 			Help: "Store operations that failed for a reason other than an expected answer (not found, conflict, used, expired, lease lost).",
 		}, []string{"op"}),
 		proxyCalls: newProxyCalls(),
+		janitor:    newJanitorMetrics(),
 	}
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
@@ -95,6 +97,7 @@ func New() *Metrics {
 		m.flowsStarted, m.flowsCompleted, m.flowsFailed, m.requests, m.rateLimited, m.panics,
 		m.refreshes, m.deliveries, m.storeErrors, m.proxyCalls,
 	)
+	m.reg.MustRegister(m.janitor.collectors()...)
 	return m
 }
 

@@ -302,6 +302,9 @@ type Store interface {
 	// Calls made through the API proxy (the UsageStore block at the end of this file).
 	UsageStore
 
+	// Deleting what has been spent or expired for long enough (retention.go).
+	RetentionStore
+
 	// Ping reports whether the store is reachable.
 	Ping(ctx context.Context) error
 	// Close releases the store's resources.

@@ -3,10 +3,12 @@ package sqlite
 import (
 	"strings"
 	"testing"
+
+	"github.com/oauthbroker/oauthbroker/internal/store"
 )
 
-// The lifecycle's queries run on every delivery round and every new identity: each must
-// search an index, never scan a table that grows with the deployment.
+// The lifecycle's queries run on every delivery round and every new identity, the janitor's
+// on every batch: each must search an index, never scan a table that grows with the deployment.
 func TestLifecycleQueriesUseIndexes(t *testing.T) {
 	s, err := Open(t.Context(), t.TempDir()+"/db")
 	if err != nil {
@@ -23,6 +25,11 @@ func TestLifecycleQueriesUseIndexes(t *testing.T) {
 		{"dead events", `SELECT id FROM webhook_outbox WHERE state = ? ORDER BY id DESC LIMIT ?`, []any{"dead", 10}, []string{"webhook_outbox_state"}},
 		{"pruning", `SELECT id FROM webhook_outbox WHERE state = 'delivered' AND delivered_at < ?`, []any{0}, []string{"webhook_outbox_state"}},
 		{"next identity id", `SELECT ` + nextIdentityID, nil, []string{"identity_events_identity"}},
+		// The janitor's batches (retention.go): the oldest rows through their expiry and use indexes.
+		{"purge flows", purgeSQL[store.PurgeFlows], []any{0, 10}, []string{"flows_expires", "flows_consumed"}},
+		{"purge links", purgeSQL[store.PurgeLinks], []any{0, 10}, []string{"links_expires", "links_used"}},
+		{"purge confirmations", purgeSQL[store.PurgeConfirmations], []any{0, 10}, []string{"confirmations_expires"}},
+		{"purge admin sessions", purgeSQL[store.PurgeAdminSessions], []any{0, 10}, []string{"admin_sessions_expires"}},
 	} {
 		rows, err := s.reader.QueryContext(t.Context(), `EXPLAIN QUERY PLAN `+q.query, q.args...)
 		if err != nil {

@@ -42,6 +42,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Sealed", sealedTests},
 		{"Operations", operationsTests}, // operations.go: abuse limits and readiness
 		{"Usage", usageTests},           // usage.go: the API proxy's call counts
+		{"Retention", retentionTests},   // retention.go: purging and the janitor's lease
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
