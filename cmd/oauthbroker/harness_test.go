@@ -132,6 +132,29 @@ func (b *testBroker) api(method, path, key string, body any, out any) int {
 	return resp.StatusCode
 }
 
+// rawAPI sends one bot API request with body as it is (bytes a JSON encoder would not write,
+// say), through http.DefaultClient, and returns the status, headers and body of the answer.
+func (b *testBroker) rawAPI(method, path, key, body string) (int, http.Header, string) {
+	b.t.Helper()
+	req, err := http.NewRequest(method, b.URL+"/api/v1"+path, strings.NewReader(body))
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header, string(data)
+}
+
 type problemBody struct {
 	Status int    `json:"status"`
 	Code   string `json:"code"`

@@ -69,10 +69,10 @@ func getWithXFF(t *testing.T, c *http.Client, u, xff string) (*http.Response, st
 	return resp, string(body)
 }
 
-// TestFlowRateLimitPerClientAddress: one address gets FlowPerClient auth and callback
-// requests a minute, then a 429 page with Retry-After; another address is not affected, nor
-// is the bot API, and a forged X-Forwarded-For changes nothing unless the peer is a trusted
-// proxy.
+// TestFlowRateLimitPerClientAddress: one address gets FlowPerClient refused auth and callback
+// requests a minute (links that do not exist, callbacks without a flow), then a 429 page with
+// Retry-After; another address is not affected, nor is the bot API, and a forged
+// X-Forwarded-For changes nothing unless the peer is a trusted proxy.
 func TestFlowRateLimitPerClientAddress(t *testing.T) {
 	b := startLimitedBroker(t, server.Limits{FlowPerClient: 4}, "")
 	auth := b.URL + "/bots/alpha/sandbox/auth?link=not-a-link"

@@ -34,20 +34,8 @@ func TestUnknownBotAnswersLikeAWrongKey(t *testing.T) {
 	}
 	send := func(method, path, key, body string) answer {
 		t.Helper()
-		req, _ := http.NewRequest(method, b.URL+"/api/v1"+path, strings.NewReader(body))
-		if key != "" {
-			req.Header.Set("Authorization", "Bearer "+key)
-		}
-		if body != "" {
-			req.Header.Set("Content-Type", "application/json")
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		data, _ := io.ReadAll(resp.Body)
-		return answer{resp.StatusCode, resp.Header.Get("Content-Type"), resp.Header.Get("WWW-Authenticate"), string(data)}
+		status, h, data := b.rawAPI(method, path, key, body)
+		return answer{status, h.Get("Content-Type"), h.Get("WWW-Authenticate"), data}
 	}
 	const wrongKey = "wrong-key-0123456789abcdef"
 	before := b.snapshot()
@@ -166,19 +154,11 @@ func TestInvalidUTF8UserIsRefused(t *testing.T) {
 	} {
 		t.Run(c.route, func(t *testing.T) {
 			b.unchanged(t, http.StatusBadRequest, "field user is not valid UTF-8", func() (int, string) {
-				req, _ := http.NewRequest(http.MethodPost, b.URL+"/api/v1"+c.route, strings.NewReader(c.body))
-				req.Header.Set("Authorization", "Bearer "+keyA)
-				req.Header.Set("Content-Type", "application/json")
-				resp, err := http.DefaultClient.Do(req)
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer resp.Body.Close()
-				body, _ := io.ReadAll(resp.Body)
-				if !strings.Contains(string(body), `"code":"invalid_request"`) {
+				status, _, body := b.rawAPI(http.MethodPost, c.route, keyA, c.body)
+				if !strings.Contains(body, `"code":"invalid_request"`) {
 					t.Errorf("answer: %s", body)
 				}
-				return resp.StatusCode, string(body)
+				return status, body
 			})
 		})
 	}
