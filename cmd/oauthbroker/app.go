@@ -99,7 +99,7 @@ func openApp(ctx context.Context, cfg *config.Config, opts appOptions) (*app, er
 		limits = *opts.limits
 	}
 	h := server.New(server.Deps{Broker: b, Pages: pages, Keys: keys, Logger: opts.log, Mount: opts.mount, Admin: adm,
-		Metrics: met, Limits: limits, MetricsToken: cfg.Server.MetricsToken, MetricsElsewhere: cfg.Server.MetricsListen != ""})
+		Metrics: met, Limits: limits, Now: opts.now, MetricsToken: cfg.Server.MetricsToken, MetricsElsewhere: cfg.Server.MetricsListen != ""})
 	jOpts := opts.janitor
 	jOpts.Retention, jOpts.Logger, jOpts.Now, jOpts.Observer = cfg.Storage.Retention, opts.log, opts.now, met
 	return &app{cfg: cfg, store: st, broker: b, handler: h, metrics: h.MetricsHandler(), webhooks: hooks,

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/oauthbroker/oauthbroker/internal/admin"
 	"github.com/oauthbroker/oauthbroker/internal/server"
@@ -52,7 +53,8 @@ func TestAdminLoginBehindATrustedProxy(t *testing.T) {
 // links that are not valid is refused after the allowance, with the default limit.
 func TestFlowLimitCountsRefusalsOnly(t *testing.T) {
 	limits := server.DefaultLimits()
-	b := startLimitedBroker(t, limits, "")
+	clk := newClock() // the allowance refills only when the test says so, however slow the machine
+	b := startLimitedBrokerWith(t, limits, "", clk.Now)
 	const signIns = 300
 	if signIns*2 <= limits.FlowPerClient {
 		t.Fatalf("%d sign-ins make %d flow requests, within the limit of %d: the test would prove nothing", signIns, signIns*2, limits.FlowPerClient)
@@ -110,5 +112,10 @@ func TestFlowLimitCountsRefusalsOnly(t *testing.T) {
 	other.CheckRedirect = nil
 	if st, _ := visit(t, other, link); st != http.StatusOK {
 		t.Errorf("the same link from another address: %d, want 200", st)
+	}
+	// The allowance refills with time: two refused requests a second at the default.
+	clk.Advance(time.Second)
+	if st, _ := visit(t, newBrowser(t), b.URL+"/bots/alpha/sandbox/auth?link=bogus-again"); st != http.StatusNotFound {
+		t.Errorf("a second later, the limited address: %d, want 404 (refilled)", st)
 	}
 }

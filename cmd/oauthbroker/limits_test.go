@@ -22,6 +22,12 @@ import (
 // auto-approving sandbox as provider "sandbox", under the given rate limits.
 func startLimitedBroker(t *testing.T, limits server.Limits, extraAlpha string) *testBroker {
 	t.Helper()
+	return startLimitedBrokerWith(t, limits, extraAlpha, nil)
+}
+
+// startLimitedBrokerWith is startLimitedBroker on the clock now (nil: time.Now).
+func startLimitedBrokerWith(t *testing.T, limits server.Limits, extraAlpha string, now func() time.Time) *testBroker {
+	t.Helper()
 	sb, sbURL := newSandbox(t)
 	if !strings.Contains(extraAlpha, "confirm:") {
 		extraAlpha = "    confirm: none\n" + extraAlpha
@@ -35,7 +41,7 @@ func startLimitedBroker(t *testing.T, limits server.Limits, extraAlpha string) *
     confirm: none
     providers:
       sandbox: {type: sandbox, key: client-b, secret: secret-b-0123456789}
-`, keyA, extraAlpha, keyB), appOptions{sandboxURL: sbURL, limits: &limits})
+`, keyA, extraAlpha, keyB), appOptions{sandboxURL: sbURL, limits: &limits, now: now})
 	for _, c := range []struct{ id, secret, bot string }{{"client-a", "secret-a-0123456789", "alpha"}, {"client-b", "secret-b-0123456789", "bravo"}} {
 		if err := sb.AddClient(sandbox.Client{ID: c.id, Secret: c.secret, RedirectURIs: []string{b.URL + "/bots/" + c.bot + "/sandbox/callback"}}); err != nil {
 			t.Fatal(err)

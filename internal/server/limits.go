@@ -45,12 +45,13 @@ const (
 	limitLinks = "links"
 )
 
-// newFlowLimiter is the budget of refused flow requests per client address; nil: no limit.
-func newFlowLimiter(perMinute int) *clientlimit.Failures {
+// newFlowLimiter is the budget of refused flow requests per client address on the clock now
+// (nil: time.Now); nil: no limit.
+func newFlowLimiter(perMinute int, now func() time.Time) *clientlimit.Failures {
 	if perMinute <= 0 {
 		return nil
 	}
-	return clientlimit.NewFailures(perMinute, time.Minute/time.Duration(perMinute), nil)
+	return clientlimit.NewFailures(perMinute, time.Minute/time.Duration(perMinute), now)
 }
 
 // refusedFlow reports whether a flow request that ended with this broker error code was a

@@ -41,6 +41,8 @@ type Deps struct {
 	Limits Limits
 	// MetricsToken, when set, is the bearer token /metrics asks for (server.metrics_token).
 	MetricsToken string
+	// Now is the clock of the flow limit (nil: time.Now); tests move it.
+	Now func() time.Time
 	// MetricsElsewhere leaves /metrics off this handler: cmd serves MetricsHandler on a
 	// listener of its own (server.metrics_listen).
 	MetricsElsewhere bool
@@ -73,7 +75,7 @@ type Server struct {
 func New(d Deps) *Server {
 	s := &Server{broker: d.Broker, pages: d.Pages, log: d.Logger, metrics: d.Metrics,
 		metricsToken: d.MetricsToken, metricsElsewhere: d.MetricsElsewhere,
-		clientAddr: clientlimit.Resolver(d.Limits.TrustedProxies), flowLimiter: newFlowLimiter(d.Limits.FlowPerClient)}
+		clientAddr: clientlimit.Resolver(d.Limits.TrustedProxies), flowLimiter: newFlowLimiter(d.Limits.FlowPerClient, d.Now)}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
