@@ -95,45 +95,31 @@ func newBrowser(t *testing.T) *http.Client {
 // api sends one bot API request and decodes the JSON answer into out (when non-nil).
 func (b *testBroker) api(method, path, key string, body any, out any) int {
 	b.t.Helper()
-	var rd io.Reader
+	var raw string
 	if body != nil {
 		data, err := json.Marshal(body)
 		if err != nil {
 			b.t.Fatal(err)
 		}
-		rd = bytes.NewReader(data)
+		raw = string(data)
 	}
-	req, err := http.NewRequest(method, b.URL+"/api/v1"+path, rd)
-	if err != nil {
-		b.t.Fatal(err)
-	}
-	if key != "" {
-		req.Header.Set("Authorization", "Bearer "+key)
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		b.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	data, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode >= 400 {
-		if ct := resp.Header.Get("Content-Type"); ct != "application/problem+json" {
+	status, h, data := b.rawAPI(method, path, key, raw)
+	if status >= 400 {
+		if ct := h.Get("Content-Type"); ct != "application/problem+json" {
 			b.t.Errorf("%s %s: error answered with Content-Type %q, want application/problem+json", method, path, ct)
 		}
 	}
 	if out != nil && len(data) > 0 {
-		if err := json.Unmarshal(data, out); err != nil {
-			b.t.Fatalf("%s %s: %d %s: %v", method, path, resp.StatusCode, data, err)
+		if err := json.Unmarshal([]byte(data), out); err != nil {
+			b.t.Fatalf("%s %s: %d %s: %v", method, path, status, data, err)
 		}
 	}
-	return resp.StatusCode
+	return status
 }
 
 // rawAPI sends one bot API request with body as it is (bytes a JSON encoder would not write,
-// say), through http.DefaultClient, and returns the status, headers and body of the answer.
+// say; "" for none), through http.DefaultClient, and returns the status, headers and body of
+// the answer.
 func (b *testBroker) rawAPI(method, path, key, body string) (int, http.Header, string) {
 	b.t.Helper()
 	req, err := http.NewRequest(method, b.URL+"/api/v1"+path, strings.NewReader(body))
