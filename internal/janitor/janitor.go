@@ -130,19 +130,23 @@ var errLeaseLost = errors.New("janitor: lost the lease to another instance")
 // returns the rows deleted per table; none, and no error, when another instance holds the lease.
 func (j *Janitor) RunOnce(ctx context.Context) (map[string]int64, error) {
 	purged := map[string]int64{}
-	if ok, err := j.renew(ctx); err != nil || !ok {
-		if err != nil {
-			j.opts.Observer.JanitorRun(RunFailed, j.opts.Now())
-			return purged, err
-		}
-		j.opts.Observer.JanitorRun(RunSkipped, j.opts.Now())
-		return purged, nil
-	}
-	defer func() {
+	release := func() {
 		if err := j.st.ReleaseLease(context.WithoutCancel(ctx), LeaseName, j.holder); err != nil {
 			j.opts.Logger.WarnContext(ctx, "janitor: releasing the lease failed; it expires by itself", "err", err)
 		}
-	}()
+	}
+	ok, err := j.renew(ctx)
+	if err != nil {
+		// The write may have happened even so (a cancelled call): give the lease back rather
+		// than make the other instances wait for it to expire.
+		release()
+		return purged, j.failed(err)
+	}
+	if !ok {
+		j.opts.Observer.JanitorRun(RunSkipped, j.opts.Now())
+		return purged, nil
+	}
+	defer release()
 	cutoff := j.opts.Now().Add(-j.opts.Retention)
 	var took time.Duration // the last batch's
 	for i, table := range store.PurgeTables {

@@ -188,3 +188,24 @@ func (r recordingStore) Purge(ctx context.Context, table string, before time.Tim
 	defer r.after()
 	return r.Store.Purge(ctx, table, before, limit)
 }
+
+// TestRunCutShortGivesTheLeaseBack: a run ended by its context (shutdown, say) leaves the lease
+// free for the other instances rather than make them wait for it to expire.
+func TestRunCutShortGivesTheLeaseBack(t *testing.T) {
+	st := openSQLite(t)
+	now := time.Now()
+	seedLinks(t, st, "old", 30, now.Add(-30*24*time.Hour))
+	obs := &observed{}
+	j := New(st, Options{Batch: 5, Pause: time.Hour, Observer: obs}) // the rest after a batch outlasts the context
+	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
+	defer cancel()
+	if _, err := j.RunOnce(ctx); err == nil {
+		t.Fatal("a run cut short by its context reported no error")
+	}
+	if ok, err := st.AcquireLease(t.Context(), LeaseName, "another instance", now.Add(time.Minute), now); err != nil || !ok {
+		t.Errorf("the lease after a run cut short: %v %v, want free", ok, err)
+	}
+	if fmt.Sprint(obs.runs) != "[failed]" {
+		t.Errorf("runs %v, want [failed]", obs.runs)
+	}
+}

@@ -69,7 +69,7 @@ func New() *Metrics {
 		}, []string{"route", "method", "status"}),
 		rateLimited: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "oauthbroker_rate_limited_total",
-			Help: "Requests refused with 429 by a rate limit: flow (auth and callback per client address) or links (link creation per bot).",
+			Help: "Requests refused with 429 by a rate limit: flow (a client address past its allowance of refused flow requests) or links (link creation per bot).",
 		}, []string{"limit"}),
 		panics: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "oauthbroker_http_panics_total",
