@@ -34,8 +34,9 @@ const expiredRows = 200_000
 // that alternate between purging and not, each window's p99 is taken, each purge window's is
 // divided by the mean of its two neighbours', and the median of those ratios is the figure. A
 // slow moment of the machine then lands in one or two windows of either kind rather than on
-// one side of the comparison, and a slow drift of the load cancels out between neighbours.
-// docs/BENCHMARKS.md has the figures of
+// one side of the comparison, and a slow drift of the load cancels out between neighbours. A
+// measurement over the limit is repeated once; the test fails when both are. docs/BENCHMARKS.md
+// has the figures of
 //
 //	go test -count=1 -run TestJanitorDoesNotSlowCredentialReads -v ./cmd/oauthbroker/
 func TestJanitorDoesNotSlowCredentialReads(t *testing.T) {
@@ -76,13 +77,22 @@ func TestJanitorDoesNotSlowCredentialReads(t *testing.T) {
 			// cascade to): measure while it purges each. Between the two, the test clears what
 			// is left of the flows itself.
 			for _, phase := range []string{store.PurgeFlows, store.PurgeLinks} {
-				idle, busy := measureWindows(t, base, ids, purge)
-				ratio := pairedRatio(idle, busy)
-				t.Logf("%s, purging %s: credentials p99 per window without purge %v, during purge %v; medians %v and %v (%.2f×); median of each purge window over its neighbours: %.2f×; the janitor purged %d flows and %d links so far",
-					s.name, phase, idle, busy, median(idle), median(busy), float64(median(busy))/float64(median(idle)), ratio,
-					byJanitor[store.PurgeFlows], byJanitor[store.PurgeLinks])
-				if ratio > 1.5 {
-					t.Errorf("%s, purging %s: credentials p99 during the purge is %.2f× the p99 without it, want at most 1.5×", s.name, phase, ratio)
+				// A measurement over the limit is taken again, once: a real slowdown shows in
+				// both, a burst of the shared machine's other work rarely twice in a row.
+				var ratios []float64
+				for attempt := 1; attempt <= 2; attempt++ {
+					idle, busy := measureWindows(t, base, ids, purge)
+					ratio := pairedRatio(idle, busy)
+					ratios = append(ratios, ratio)
+					t.Logf("%s, purging %s (measurement %d): credentials p99 per window without purge %v, during purge %v; medians %v and %v (%.2f×); median of each purge window over its neighbours: %.2f×; the janitor purged %d flows and %d links so far",
+						s.name, phase, attempt, idle, busy, median(idle), median(busy), float64(median(busy))/float64(median(idle)), ratio,
+						byJanitor[store.PurgeFlows], byJanitor[store.PurgeLinks])
+					if ratio <= 1.5 {
+						break
+					}
+				}
+				if slices.Min(ratios) > 1.5 {
+					t.Errorf("%s, purging %s: credentials p99 during the purge is %.2f× the p99 without it in both measurements, want at most 1.5×", s.name, phase, ratios)
 				}
 				if phase == store.PurgeFlows {
 					for {
