@@ -146,9 +146,9 @@ func TestJanitorDoesNotSlowCredentialReads(t *testing.T) {
 // measureWindows reads credentials from several goroutines without pause and cuts the time
 // into windows, every other one with purge running (until it returns or the window ends). It
 // returns each window's p99: without purge, and during purge. A purge window the purge ended
-// early in is not counted, and measuring stops there. A window lasts long enough for about
-// 400 reads at the rate of the warm-up (600 ms to 3 s), so a slow machine (the whole suite
-// under -race) still gives each p99 enough samples.
+// early in is not counted, and measuring stops there. A window lasts until it holds 400 reads
+// (600 ms at least, 5 s at most), so a slow machine (the whole suite under -race) still gives
+// each p99 enough samples.
 func measureWindows(t *testing.T, base string, ids []int64, purge func(context.Context) error) (idle, busy []time.Duration) {
 	t.Helper()
 	const (
@@ -189,27 +189,48 @@ func measureWindows(t *testing.T, base string, ids []int64, purge func(context.C
 			}
 		})
 	}
-	warmUp := time.Now()
 	time.Sleep(600 * time.Millisecond) // warm up: connections, caches
-	rate := float64(reads.Load()) / time.Since(warmUp).Seconds()
-	window := min(max(time.Duration(400/rate*float64(time.Second)), 600*time.Millisecond), 3*time.Second)
+	// awaitWindow returns once the window that began at from has held enough reads for a p99
+	// (and lasted 600 ms), or has lasted 5 s, or done is closed.
+	awaitWindow := func(from int64, done <-chan struct{}) {
+		start := time.Now()
+		for {
+			select {
+			case <-done:
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+			if d := time.Since(start); d >= 5*time.Second || (d >= 600*time.Millisecond && reads.Load()-from >= 400) {
+				return
+			}
+		}
+	}
 	type span struct {
 		from, to time.Time
 		purge    bool
 	}
 	var spans []span
 	for w := range 2 * pairs {
-		from := time.Now()
+		from, before := time.Now(), reads.Load()
 		if w%2 == 0 {
-			time.Sleep(window)
+			awaitWindow(before, nil)
 			spans = append(spans, span{from, time.Now(), false})
 			continue
 		}
-		wctx, cancel := context.WithTimeout(context.Background(), window)
-		err := purge(wctx)
-		ended := wctx.Err() == nil // the purge returned before the window ended: nothing left
+		wctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		var err error
+		go func() { defer close(done); err = purge(wctx) }()
+		awaitWindow(before, done)
+		ended := false // the purge returned before the window ended: nothing left
+		select {
+		case <-done:
+			ended = true
+		default:
+		}
 		cancel()
-		if err != nil && !ended && wctx.Err() == nil {
+		<-done
+		if err != nil && ended {
 			t.Fatalf("purge: %v", err)
 		}
 		if ended {
@@ -230,7 +251,7 @@ func measureWindows(t *testing.T, base string, ids []int64, purge func(context.C
 			}
 		}
 		if len(ds) < 100 {
-			t.Fatalf("a window of %v has %d reads: too few for a p99", window, len(ds))
+			t.Fatalf("a window of %v has %d reads: too few for a p99", sp.to.Sub(sp.from), len(ds))
 		}
 		slices.Sort(ds)
 		p99 := ds[len(ds)*99/100]
