@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -49,32 +50,41 @@ func TestAdminLoginBehindATrustedProxy(t *testing.T) {
 }
 
 // TestFlowLimitCountsRefusalsOnly: many people behind one address (an office NAT) sign in
-// without holding each other up, however many they are; someone at that address opening
-// links that are not valid is refused after the allowance, with the default limit.
+// through the connect page without holding each other up, however many they are; someone at
+// that address making requests that are not a real user's next step — links that are not
+// valid, spent or cancelled, the page's form posted from another site or without the page's
+// cookie, callbacks without a flow or with a wrong state — is refused after the allowance,
+// with the default limit, while viewing the page of a valid link never counts.
 func TestFlowLimitCountsRefusalsOnly(t *testing.T) {
 	limits := server.DefaultLimits()
 	clk := newClock() // the allowance refills only when the test says so, however slow the machine
-	b := startLimitedBrokerWith(t, limits, "", clk.Now)
-	const signIns = 300
-	if signIns*2 <= limits.FlowPerClient {
-		t.Fatalf("%d sign-ins make %d flow requests, within the limit of %d: the test would prove nothing", signIns, signIns*2, limits.FlowPerClient)
+	b, sb := startLimitedBrokerWith(t, limits, "", clk.Now)
+	const (
+		signIns = 300
+		// The connect page, its button (a POST), the callback, and the page it returns to.
+		requestsPerSignIn = 4
+	)
+	if signIns*requestsPerSignIn <= limits.FlowPerClient {
+		t.Fatalf("%d sign-ins make %d flow requests, within the limit of %d: the test would prove nothing",
+			signIns, signIns*requestsPerSignIn, limits.FlowPerClient)
 	}
 	links := make([]string, signIns)
 	for i := range links {
 		links[i] = b.link("alpha", keyA, "sandbox", "c", fmt.Sprintf("user-%d", i))
+		if i%2 == 1 { // half of them through the older address of a link, which opens the same page
+			links[i] = strings.Replace(links[i], "/connect?", "/sandbox/auth?", 1)
+		}
 	}
 	var wg sync.WaitGroup
 	errs := make(chan string, signIns)
 	for w := range 4 { // four at a time, from the one loopback address
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			for i := w; i < signIns; i += 4 {
-				if st, page := visit(t, newBrowser(t), links[i]); st != http.StatusOK || !strings.Contains(page, "linked") {
+				if st, page := connectAll(t, newBrowser(t), links[i]); st != http.StatusOK || !isComplete(page) {
 					errs <- fmt.Sprintf("sign-in %d: %d", i, st)
 				}
 			}
-		}()
+		})
 	}
 	wg.Wait()
 	close(errs)
@@ -84,24 +94,88 @@ func TestFlowLimitCountsRefusalsOnly(t *testing.T) {
 	if n := b.count("identities"); n != signIns {
 		t.Fatalf("%d identities after %d sign-ins", n, signIns)
 	}
+	flowRequests := 0.0
+	for _, route := range []string{"/bots/{bot}/connect", "/bots/{bot}/{provider}/auth", "/bots/{bot}/{provider}/callback"} {
+		flowRequests += metricValue(t, b, "oauthbroker_http_request_duration_seconds", map[string]string{"route": route})
+	}
+	if flowRequests != signIns*requestsPerSignIn {
+		t.Errorf("%v flow requests for %d sign-ins, want %d each", flowRequests, signIns, requestsPerSignIn)
+	}
 	if n := metricValue(t, b, "oauthbroker_rate_limited_total", map[string]string{"limit": "flow"}); n != 0 {
 		t.Errorf("successful sign-ins were rate-limited %v times", n)
 	}
 
-	// 200 bogus links from the same address: the first FlowPerClient are refused as not
-	// found, the rest as too many, and nothing reaches the store either way.
-	before := b.snapshot()
-	counts := map[int]int{}
-	for i := range 200 {
-		st, _ := visit(t, newBrowser(t), fmt.Sprintf("%s/bots/alpha/sandbox/auth?link=bogus-%d", b.URL, i))
-		counts[st]++
+	// What the refusals use: a valid link whose page a victim's browser loaded, a link
+	// cancelled on its page, a spent one, and a sign-in waiting for its callback.
+	victim := newBrowser(t)
+	valid := b.link("alpha", keyA, "sandbox", "c", "victim")
+	_, page := visit(t, victim, valid)
+	form := formFor(t, page, "sandbox")
+	canceller := newBrowser(t)
+	cancelled := b.link("alpha", keyA, "sandbox", "c", "not-me")
+	_, page = visit(t, canceller, cancelled)
+	if st, page := click(t, canceller, page, ""); st != http.StatusOK || !strings.Contains(page, `data-connect="cancelled"`) {
+		t.Fatalf("cancelling a link: %d\n%s", st, page)
 	}
-	if counts[http.StatusNotFound] != limits.FlowPerClient || counts[http.StatusTooManyRequests] != 200-limits.FlowPerClient {
-		t.Errorf("200 bogus links: %v, want %d× 404 then 429", counts, limits.FlowPerClient)
+	midFlow := newBrowser(t)
+	callback, err := url.Parse(stopAtCallback(t, midFlow, b.link("alpha", keyA, "sandbox", "c", "mid-flow")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := callback.Query()
+	q.Set("state", "forged")
+	callback.RawQuery = q.Encode()
+	sameOrigin := map[string]string{"Sec-Fetch-Site": "same-origin", "Origin": b.URL}
+	bogus := 0
+	refusals := []struct {
+		status int
+		send   func() (int, string)
+	}{
+		{http.StatusNotFound, func() (int, string) { // a guessed link
+			bogus++
+			return visit(t, newBrowser(t), fmt.Sprintf("%s/bots/alpha/connect?link=bogus-%d", b.URL, bogus))
+		}},
+		{http.StatusGone, func() (int, string) { return visit(t, newBrowser(t), links[0]) }},  // spent
+		{http.StatusGone, func() (int, string) { return visit(t, newBrowser(t), cancelled) }}, // cancelled
+		{http.StatusForbidden, func() (int, string) { // the victim's page's form, posted from another site
+			return post(t, victim, form.action, form.fields, map[string]string{"Sec-Fetch-Site": "cross-site", "Origin": "https://evil.example"})
+		}},
+		{http.StatusForbidden, func() (int, string) { return post(t, newBrowser(t), form.action, form.fields, sameOrigin) }}, // no page cookie
+		{http.StatusBadRequest, func() (int, string) { // a callback without a flow
+			return visit(t, newBrowser(t), b.URL+"/bots/alpha/sandbox/callback?code=x&state=y")
+		}},
+		{http.StatusBadRequest, func() (int, string) { return visit(t, midFlow, callback.String()) }}, // a wrong state
+	}
+
+	// 200 refused requests from the same address, every kind in turn: the first FlowPerClient
+	// get their own answer, the rest 429. Views of the valid link's page in between are
+	// answered and do not count. Nothing reaches the store or the provider either way.
+	before, calls := b.snapshot(), sb.requests.Load()
+	for i := range 200 {
+		r := refusals[i%len(refusals)]
+		want := r.status
+		if i >= limits.FlowPerClient {
+			want = http.StatusTooManyRequests
+		}
+		if st, page := r.send(); st != want {
+			t.Fatalf("refused request %d: %d, want %d\n%s", i+1, st, want, page)
+		}
+		if i%4 == 0 && i < limits.FlowPerClient {
+			if st, page := visit(t, victim, valid); st != http.StatusOK || providerState(page, "sandbox") != "not_linked" {
+				t.Fatalf("the valid link's page after %d refused requests: %d", i+1, st)
+			}
+		}
 	}
 	if b.snapshot() != before {
-		t.Error("bogus links changed the store")
+		t.Error("refused requests changed the store")
 	}
+	if n := sb.requests.Load() - calls; n != 0 {
+		t.Errorf("refused requests reached the provider %d times", n)
+	}
+	if n := metricValue(t, b, "oauthbroker_rate_limited_total", map[string]string{"limit": "flow"}); n != 200-float64(limits.FlowPerClient) {
+		t.Errorf("oauthbroker_rate_limited_total{limit=flow} = %v, want %d", n, 200-limits.FlowPerClient)
+	}
+
 	// Now even a valid link from that address waits; another address is not affected.
 	link := b.link("alpha", keyA, "sandbox", "c", "late")
 	if st, _ := visit(t, newBrowser(t), link); st != http.StatusTooManyRequests {
@@ -110,12 +184,12 @@ func TestFlowLimitCountsRefusalsOnly(t *testing.T) {
 	other := fromAddress("127.0.0.2")
 	other.Jar = newBrowser(t).Jar
 	other.CheckRedirect = nil
-	if st, _ := visit(t, other, link); st != http.StatusOK {
-		t.Errorf("the same link from another address: %d, want 200", st)
+	if st, page := connectAll(t, other, link); st != http.StatusOK || !isComplete(page) {
+		t.Errorf("the same link from another address: %d, want it linked", st)
 	}
 	// The allowance refills with time: two refused requests a second at the default.
 	clk.Advance(time.Second)
-	if st, _ := visit(t, newBrowser(t), b.URL+"/bots/alpha/sandbox/auth?link=bogus-again"); st != http.StatusNotFound {
+	if st, _ := visit(t, newBrowser(t), b.URL+"/bots/alpha/connect?link=bogus-again"); st != http.StatusNotFound {
 		t.Errorf("a second later, the limited address: %d, want 404 (refilled)", st)
 	}
 }

@@ -22,13 +22,15 @@ import (
 // auto-approving sandbox as provider "sandbox", under the given rate limits.
 func startLimitedBroker(t *testing.T, limits server.Limits, extraAlpha string) *testBroker {
 	t.Helper()
-	return startLimitedBrokerWith(t, limits, extraAlpha, nil)
+	b, _ := startLimitedBrokerWith(t, limits, extraAlpha, nil)
+	return b
 }
 
-// startLimitedBrokerWith is startLimitedBroker on the clock now (nil: time.Now).
-func startLimitedBrokerWith(t *testing.T, limits server.Limits, extraAlpha string, now func() time.Time) *testBroker {
+// startLimitedBrokerWith is startLimitedBroker on the clock now (nil: time.Now); it returns
+// the sandbox too, which counts the requests it gets.
+func startLimitedBrokerWith(t *testing.T, limits server.Limits, extraAlpha string, now func() time.Time) (*testBroker, *countedSandbox) {
 	t.Helper()
-	sb, sbURL := newSandbox(t)
+	sb := newCountedSandbox(t)
 	if !strings.Contains(extraAlpha, "confirm:") {
 		extraAlpha = "    confirm: none\n" + extraAlpha
 	}
@@ -41,13 +43,13 @@ func startLimitedBrokerWith(t *testing.T, limits server.Limits, extraAlpha strin
     confirm: none
     providers:
       sandbox: {type: sandbox, key: client-b, secret: secret-b-0123456789}
-`, keyA, extraAlpha, keyB), appOptions{sandboxURL: sbURL, limits: &limits, now: now})
+`, keyA, extraAlpha, keyB), appOptions{sandboxURL: sb.URL, limits: &limits, now: now})
 	for _, c := range []struct{ id, secret, bot string }{{"client-a", "secret-a-0123456789", "alpha"}, {"client-b", "secret-b-0123456789", "bravo"}} {
 		if err := sb.AddClient(sandbox.Client{ID: c.id, Secret: c.secret, RedirectURIs: []string{b.URL + "/bots/" + c.bot + "/sandbox/callback"}}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	return b
+	return b, sb
 }
 
 // fromAddress is a client whose connections come from the given loopback address (Linux

@@ -25,17 +25,18 @@ func runServe(ctx context.Context, args []string, getenv func(string) (string, b
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	defLimits := server.DefaultLimits()
-	flowLimit := fs.Int("flow-rate-limit", defLimits.FlowPerClient, "refused flow requests (unknown, spent or expired links; missing or wrong state) one client address\nmay make per minute before all its flow requests wait; successful sign-ins never count; 0: no limit")
+	flowLimit := fs.Int("flow-rate-limit", defLimits.FlowPerClient, "refused flow requests (unknown, spent, cancelled or expired links; missing or wrong state;\nthe connect page's form posted from another site or without its cookie) one client address\nmay make per minute before all its flow requests wait; page views and successful sign-ins\nnever count; 0: no limit")
 	linkLimit := fs.Int("link-rate-limit", defLimits.LinksPerBot, "link-creating bot API calls (links, require) one bot may make per minute; 0: no limit")
 	hookTimeout := fs.Duration("webhook-timeout", 10*time.Second, "how long one webhook delivery attempt may take; an event a crashed broker was\nsending is retried by another one this much (plus 5s) later")
 	trustedProxies := fs.String("trusted-proxies", "", "comma-separated CIDR prefixes of the reverse proxies in front of the broker, whose X-Forwarded-For\nnames the client address for the rate limits and the admin login limit; empty: the TCP peer is the client")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), `Usage: oauthbroker serve [flags]
 
-Runs the broker from providers.yaml: the link flow at /bots/{bot}/{provider}/auth and
-/callback, the bot API at /api/v1, /healthz, /readyz and /metrics (Prometheus; on
-server.metrics_listen when set, behind server.metrics_token when set). It listens on
-server.listen and stops cleanly on SIGINT or SIGTERM (in-flight requests get 15 seconds).
+Runs the broker from providers.yaml: the link flow (the connect page at /bots/{bot}/connect,
+/bots/{bot}/{provider}/auth and /callback), the bot API at /api/v1, /healthz, /readyz and
+/metrics (Prometheus; on server.metrics_listen when set, behind server.metrics_token when
+set). It listens on server.listen and stops cleanly on SIGINT or SIGTERM (in-flight
+requests get 15 seconds).
 
 Keys: OAUTHBROKER_KEYS (JSON), or the key file storage.keys_file, created on first start.
 Logs go to standard error and never contain tokens, secrets or codes.

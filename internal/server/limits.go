@@ -17,12 +17,15 @@ import (
 // nothing; DefaultLimits is what `serve` and `demo` run with. Limits are per process: behind a
 // load balancer with N instances a client gets up to N times as much.
 type Limits struct {
-	// FlowPerClient is how many refused flow requests (an unknown, spent or expired link; a
-	// missing or wrong state) one client address may make per minute; past it, every flow
-	// request of that address is refused until the allowance refills. Successful requests do
-	// not count: they are gated by single-use links already, and many people behind one
-	// address (an office or carrier NAT) sign in without holding each other up. What it stops
-	// is guessing links and replaying callbacks.
+	// FlowPerClient is how many refused flow requests (an unknown, spent, cancelled or
+	// expired link; a missing or wrong state; a button POST from another site or from a
+	// browser that did not load the page) one client address may make per minute; past it,
+	// every flow request of that address is refused until the allowance refills. A person
+	// linking an account makes four flow requests (the connect page, its button, the callback
+	// and the page it returns to), and none of them counts: they are gated by single-use links
+	// already, and many people behind one address (an office or carrier NAT) sign in without
+	// holding each other up. What it stops is guessing links, replaying callbacks and forging
+	// the page's forms.
 	FlowPerClient int
 	// LinksPerBot is how many link-creating bot API calls (POST …/links and POST …/require)
 	// one bot may make per minute (enforced by package httpapi after the key check).
@@ -54,13 +57,17 @@ func newFlowLimiter(perMinute int, now func() time.Time) *clientlimit.Failures {
 	return clientlimit.NewFailures(perMinute, time.Minute/time.Duration(perMinute), now)
 }
 
-// refusedFlow reports whether a flow request that ended with this broker error code was a
-// refusal the flow limit counts: what a link guesser or a callback replayer gets. A person
-// cancelling at the provider, a provider failing and the per-user sign-in cap are not.
+// refusedFlow reports whether a flow request that ended with this error code was a refusal
+// the flow limit counts: a request that is not a real user's next step, as a link guesser, a
+// callback replayer or a page forging the connect page's forms makes them. A spent link
+// (complete or cancelled) counts only where it is refused: the browser that finished it sees
+// its outcome, and a second click on a linked provider goes back to the page. A person
+// cancelling at the provider, a provider failing and the per-link sign-in cap do not count.
 func refusedFlow(code string) bool {
 	switch code {
 	case broker.CodeUnknownBot, broker.CodeUnknownProvider, broker.CodeLinkNotFound, broker.CodeLinkExpired,
-		broker.CodeLinkUsed, broker.CodeFlowMissing, broker.CodeFlowInvalid, broker.CodeFlowExpired:
+		broker.CodeLinkUsed, broker.CodeFlowMissing, broker.CodeFlowInvalid, broker.CodeFlowExpired,
+		codeCrossSite, codeNoPage:
 		return true
 	}
 	return false
