@@ -65,6 +65,9 @@ func TestJanitorDoesNotSlowCredentialReads(t *testing.T) {
 			if n := countExpired(t, a); n != 2*expiredRows {
 				t.Fatalf("seeded %d expired links and flows, want %d", n, 2*expiredRows)
 			}
+			if n := countRows(t, a, `SELECT count(*) FROM link_providers`, time.Time{}); n != expiredRows+len(ids) {
+				t.Fatalf("seeded %d link_providers rows, want %d", n, expiredRows+len(ids))
+			}
 			byJanitor := map[string]int64{} // what the app's janitor purged, as its metrics must say
 			purge := func(ctx context.Context) error {
 				purged, err := a.janitor.RunOnce(ctx)
@@ -133,6 +136,13 @@ func TestJanitorDoesNotSlowCredentialReads(t *testing.T) {
 			t.Logf("measured and purged in %v", time.Since(start))
 			if n := countExpired(t, a); n != 0 {
 				t.Errorf("%d expired links and flows left after the purge", n)
+			}
+			// The purged links' providers went with them; the identities' links keep theirs.
+			if n := countRows(t, a, `SELECT count(*) FROM link_providers WHERE link_id NOT IN (SELECT id FROM links)`, time.Time{}); n != 0 {
+				t.Errorf("%d link_providers rows of purged links left", n)
+			}
+			if n := countRows(t, a, `SELECT count(*) FROM link_providers`, time.Time{}); n != len(ids) {
+				t.Errorf("%d link_providers rows after the purge, want the %d of the identities' links", n, len(ids))
 			}
 			for _, id := range ids[:3] {
 				if _, err := a.store.Identity(context.Background(), "alpha", id); err != nil {
@@ -293,23 +303,34 @@ func median(ds []time.Duration) time.Duration {
 // database directly.
 func countExpired(t *testing.T, a *app) int {
 	t.Helper()
-	cutoff := time.Now().Add(-a.cfg.Storage.Retention)
-	q := `SELECT (SELECT count(*) FROM links WHERE expires_at < $1) + (SELECT count(*) FROM flows WHERE expires_at < $1)`
+	return countRows(t, a, `SELECT (SELECT count(*) FROM links WHERE expires_at < $1) + (SELECT count(*) FROM flows WHERE expires_at < $1)`,
+		time.Now().Add(-a.cfg.Storage.Retention))
+}
+
+// countRows answers a SELECT count(*) query, whose $1 is at (when the query has it), asking
+// the database directly.
+func countRows(t *testing.T, a *app, q string, at time.Time) int {
+	t.Helper()
+	var args []any
+	if strings.Contains(q, "$1") {
+		args = []any{at}
+	}
+	var n int
 	if a.cfg.Storage.Driver == "postgres" {
 		conn, err := pgx.Connect(context.Background(), a.cfg.Storage.DSN)
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer conn.Close(context.Background())
-		var n int
-		if err := conn.QueryRow(context.Background(), q, cutoff).Scan(&n); err != nil {
+		if err := conn.QueryRow(context.Background(), q, args...).Scan(&n); err != nil {
 			t.Fatal(err)
 		}
 		return n
 	}
-	db := openSQLiteFile(t, a.cfg.Storage.DSN)
-	var n int
-	if err := db.QueryRow(q, cutoff.UnixMilli()).Scan(&n); err != nil {
+	if args != nil {
+		args = []any{at.UnixMilli()}
+	}
+	if err := openSQLiteFile(t, a.cfg.Storage.DSN).QueryRow(q, args...).Scan(&n); err != nil {
 		t.Fatal(err)
 	}
 	return n
@@ -325,16 +346,18 @@ func openSQLiteFile(t *testing.T, path string) *sql.DB {
 	return db
 }
 
-// seedExpiredSQLite writes expiredRows links, each with a flow, created and expired before
-// the given time, straight into the database (through the store it would take minutes).
+// seedExpiredSQLite writes expiredRows links, each with its provider and a flow, created and
+// expired before the given time, straight into the database (through the store it would take
+// minutes).
 func seedExpiredSQLite(t *testing.T, a *app, before time.Time) {
 	t.Helper()
 	db := openSQLiteFile(t, a.cfg.Storage.DSN)
 	created, expires := before.Add(-time.Hour).UnixMilli(), before.UnixMilli()
 	for _, q := range []string{
 		`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?3)
-		INSERT INTO links (token_hash, bot, provider, channel, user_id, created_at, expires_at)
-		SELECT randomblob(32), 'alpha', 'gl', 'slack', 'old-' || (i % 5000), ?1, ?2 FROM n`,
+		INSERT INTO links (token_hash, bot, channel, user_id, created_at, expires_at)
+		SELECT randomblob(32), 'alpha', 'slack', 'old-' || (i % 5000), ?1, ?2 FROM n`,
+		`INSERT INTO link_providers (link_id, position, provider) SELECT id, 0, 'gl' FROM links WHERE expires_at <= ?2`,
 		`INSERT INTO flows (state_hash, link_id, created_at, expires_at)
 		SELECT randomblob(32), id, created_at, expires_at FROM links WHERE expires_at <= ?2`,
 	} {
@@ -354,18 +377,20 @@ func seedExpiredPostgres(t *testing.T, a *app, before time.Time) {
 	}
 	defer conn.Close(ctx)
 	for _, q := range []string{
-		`INSERT INTO links (token_hash, bot, provider, channel, user_id, created_at, expires_at)
-		SELECT sha256(('expired-' || i)::bytea), 'alpha', 'gl', 'slack', 'old-' || (i % 5000), $1::timestamptz, $2::timestamptz
+		`INSERT INTO links (token_hash, bot, channel, user_id, created_at, expires_at)
+		SELECT sha256(('expired-' || i)::bytea), 'alpha', 'slack', 'old-' || (i % 5000), $1::timestamptz, $2::timestamptz
 		FROM generate_series(1, $3::int) AS i`,
+		`INSERT INTO link_providers (link_id, position, provider)
+		SELECT id, 0, 'gl' FROM links WHERE expires_at <= $1::timestamptz`,
 		`INSERT INTO flows (state_hash, link_id, created_at, expires_at)
 		SELECT sha256(('flow-' || id)::bytea), id, created_at, expires_at FROM links WHERE expires_at <= $1::timestamptz`,
-		`ANALYZE links`, `ANALYZE flows`,
+		`ANALYZE links`, `ANALYZE link_providers`, `ANALYZE flows`,
 	} {
 		var args []any
 		switch {
 		case strings.HasPrefix(q, "INSERT INTO links"):
 			args = []any{before.Add(-time.Hour), before, expiredRows}
-		case strings.HasPrefix(q, "INSERT INTO flows"):
+		case strings.HasPrefix(q, "INSERT INTO flows"), strings.HasPrefix(q, "INSERT INTO link_providers"):
 			args = []any{before}
 		}
 		if _, err := conn.Exec(ctx, q, args...); err != nil {

@@ -18,8 +18,10 @@ const (
 	PurgeConfirmations = "confirmations"
 	// PurgeAdminSessions: operators' sessions expired before the cutoff.
 	PurgeAdminSessions = "admin_sessions"
-	// PurgeLinks: links used, or expired, before the cutoff; what belongs to a link (its
-	// flows, and anything else kept per link) goes with it.
+	// PurgeLinks: links used (completed or cancelled: cancelling spends a link, so its use is
+	// then its cancellation), or expired, before the cutoff. What belongs to a link goes with
+	// it: its providers, its flows and its confirmation codes (long expired by then: a code
+	// lives minutes after its link was used, a retention at least an hour).
 	PurgeLinks = "links"
 )
 

@@ -105,3 +105,20 @@ func TestConnectMigrationKeepsLinks(t *testing.T) {
 	}
 	storetest.CheckMigratedLinks(t, s)
 }
+
+// TestPurgedLinksLeaveNothing: deleting a link through the writer takes its providers, flows
+// and codes with it, as its foreign keys say (storetest.CheckPurgedLinksLeaveNothing).
+func TestPurgedLinksLeaveNothing(t *testing.T) {
+	s, err := Open(t.Context(), filepath.Join(t.TempDir(), "db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	storetest.CheckPurgedLinksLeaveNothing(t, s, func(query string) int {
+		var n int
+		if err := s.reader.QueryRowContext(t.Context(), query).Scan(&n); err != nil {
+			t.Fatalf("%s: %v", query, err)
+		}
+		return n
+	})
+}

@@ -30,6 +30,10 @@ func TestLifecycleQueriesUseIndexes(t *testing.T) {
 		{"purge links", purgeSQL[store.PurgeLinks], []any{0, 10}, []string{"links_expires", "links_used"}},
 		{"purge confirmations", purgeSQL[store.PurgeConfirmations], []any{0, 10}, []string{"confirmations_expires"}},
 		{"purge admin sessions", purgeSQL[store.PurgeAdminSessions], []any{0, 10}, []string{"admin_sessions_expires"}},
+		// What deleting a link cascades to: SQLite looks each up by the link's id.
+		{"a purged link's providers", `SELECT 1 FROM link_providers WHERE link_id = ?`, []any{1}, []string{"SEARCH link_providers", "(link_id=?)"}},
+		{"a purged link's flows", `SELECT 1 FROM flows WHERE link_id = ?`, []any{1}, []string{"flows_link_id"}},
+		{"a purged link's codes", `SELECT 1 FROM confirmations WHERE link_id = ?`, []any{1}, []string{"confirmations_link"}},
 	} {
 		rows, err := s.reader.QueryContext(t.Context(), `EXPLAIN QUERY PLAN `+q.query, q.args...)
 		if err != nil {

@@ -12,7 +12,9 @@ import (
 
 // purgeSQL deletes one batch of a table: ?1 is the cutoff, ?2 the batch size. Each picks the
 // rows through the indexes of migration 0007, so a batch costs the rows it deletes, not the
-// table. Deleting a link cascades to what refers to it (its flows, ON DELETE CASCADE).
+// table. A cancelled link has its used_at too, so links_used finds it. Deleting a link
+// cascades (ON DELETE CASCADE, enforced: the writer has foreign_keys on) to what refers to
+// it — its link_providers, flows and confirmations — each through an index on link_id.
 var purgeSQL = map[string]string{
 	store.PurgeFlows: `DELETE FROM flows WHERE state_hash IN (
 		SELECT state_hash FROM flows WHERE expires_at < ?1 OR consumed_at < ?1 LIMIT ?2)`,

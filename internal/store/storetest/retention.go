@@ -191,3 +191,80 @@ var retentionTests = []test{
 		}
 	}},
 }
+
+// CheckPurgedLinksLeaveNothing is what a backend's test asserts, on a new store, about purging
+// links; count answers a `SELECT count(*) …` on the backend's own tables. A purged link takes
+// everything that belongs to it — its providers (link_providers), its flows and its
+// confirmation codes — so no row is left pointing at it (which needs the database's foreign
+// keys enforced on the connection Purge writes through). A cancelled link goes like a used
+// one, since cancelling spends it. The accounts linked through a purged link stay.
+func CheckPurgedLinksLeaveNothing(t *testing.T, s store.Store, count func(query string) int) {
+	t.Helper()
+	cutoff := t0
+	long := cutoff.Add(-2 * time.Hour) // before the cutoff
+	mk := func(token string, providers ...string) store.Link {
+		l := newLink(token, providers...)
+		l.CreatedAt, l.ExpiresAt = long.Add(-time.Minute), cutoff.Add(time.Hour) // not expired: spending is what counts
+		return createLink(t, s, l)
+	}
+	cancel := func(l store.Link, at time.Time) {
+		if err := s.CancelLink(t.Context(), l.ID, at); err != nil {
+			t.Fatalf("CancelLink: %v", err)
+		}
+	}
+	// Spent long ago: both providers linked, one code for the two accounts.
+	done := mk("purge-done", "github", "twitter")
+	code := &store.Confirmation{CodeHash: hash("code:purged"), ExpiresAt: long.Add(confirmTTL)}
+	for _, p := range []string{"github", "twitter"} {
+		in := linkOf(done, p, p+"-purged")
+		in.Status = store.StatusPending
+		completeLinked(t, s, store.CompleteLinkParams{LinkID: done.ID, Identity: in, Now: long, Confirmation: code})
+	}
+	// Cancelled long ago, with a sign-in started on it that neither expired nor ended: it goes
+	// with its link only.
+	cancelled := mk("purge-cancelled", "github")
+	if err := s.CreateFlow(t.Context(), store.Flow{StateHash: hash("purge-cancelled"), LinkID: cancelled.ID,
+		CreatedAt: long.Add(-time.Minute), ExpiresAt: cutoff.Add(time.Hour)}); err != nil {
+		t.Fatalf("CreateFlow: %v", err)
+	}
+	cancel(cancelled, long)
+	// Kept: a link cancelled at the cutoff, not before it, and an open one.
+	keptCancelled := mk("kept-cancelled", "github")
+	cancel(keptCancelled, cutoff)
+	open := mk("kept-open", "github", "twitter")
+
+	if got := purgeAll(t, s, store.PurgeLinks, cutoff, 10); fmt.Sprint(got) != "[2 0]" {
+		t.Errorf("link batches %v, want [2 0] (the spent and the cancelled link)", got)
+	}
+	for _, l := range []store.Link{done, cancelled} {
+		_, err := s.LinkByTokenHash(t.Context(), l.TokenHash)
+		wantErr(t, "a purged link", err, store.ErrNotFound)
+	}
+	for _, l := range []store.Link{keptCancelled, open} {
+		if _, err := s.LinkByTokenHash(t.Context(), l.TokenHash); err != nil {
+			t.Errorf("a link not past the cutoff is gone: %v", err)
+		}
+	}
+	for table, q := range map[string]string{
+		"link_providers": `SELECT count(*) FROM link_providers WHERE link_id NOT IN (SELECT id FROM links)`,
+		"flows":          `SELECT count(*) FROM flows WHERE link_id NOT IN (SELECT id FROM links)`,
+		"confirmations":  `SELECT count(*) FROM confirmations WHERE link_id IS NOT NULL AND link_id NOT IN (SELECT id FROM links)`,
+	} {
+		if n := count(q); n != 0 {
+			t.Errorf("%d rows of %s point at a purged link", n, table)
+		}
+	}
+	for q, want := range map[string]int{
+		`SELECT count(*) FROM link_providers`: 3, // the kept links'
+		`SELECT count(*) FROM flows`:          0,
+		`SELECT count(*) FROM confirmations`:  0,
+	} {
+		if n := count(q); n != want {
+			t.Errorf("%s: %d, want %d", q, n, want)
+		}
+	}
+	ids := listIdentities(t, s, store.IdentityQuery{Bot: bot, Channel: channel, User: user})
+	if len(ids) != 2 || ids[0].Status != store.StatusPending || ids[1].Status != store.StatusPending {
+		t.Errorf("the accounts linked through the purged link: %+v, want both kept, pending", ids)
+	}
+}
