@@ -23,11 +23,18 @@ var invalidUTF8Bodies = []struct{ route, body, field string }{
 	{"/links", `{"provider":"gh","channel":"c","user":"u","scopes":["repo","re\xc0\xafpo"]}`, "scopes[1]"},
 	{"/links", `{"provider":"gh","channel":"c","user":"u","redirect_url":"https://bot.example/\xed\xa0\x80"}`, "redirect_url"},
 	{"/links", `{"provider":"gh","channel":"c","user":"u","us\xffer":"x"}`, "a field name"},
+	{"/links", `{"provider":"gh","channel":"c","user":"u","user_label":"Ada \xc0\xaf"}`, "user_label"},
+	{"/links", `{"provider":"gh","channel":"c","user":"u","user_label":"\udfffAda"}`, "user_label"},
+	{"/links", `{"providers":["gh\xff"],"channel":"c","user":"u"}`, "providers[0]"},
+	{"/links", `{"providers":["gh",{"provider":"g\xe2\x82h"}],"channel":"c","user":"u"}`, "providers[1].provider"},
+	{"/links", `{"providers":[{"provider":"gh","scopes":["repo","\ud800"]}],"channel":"c","user":"u"}`, "providers[0].scopes[1]"},
+	{"/links", `{"providers":[{"provider":"gh","sco\xffpes":[]}],"channel":"c","user":"u"}`, "a field name in providers[0]"},
 	{"/links/confirm", `{"channel":"c\xff","user":"u","code":"123456"}`, "channel"},
 	{"/links/confirm", `{"channel":"c","user":"\xe2\x82","code":"123456"}`, "user"},
 	{"/links/confirm", `{"channel":"c","user":"u","code":"12345\xff"}`, "code"},
 	{"/require", `{"channel":"\xff","user":"u","providers":["gh"]}`, "channel"},
 	{"/require", `{"channel":"c","user":"u\xff","providers":["gh"]}`, "user"},
+	{"/require", `{"channel":"c","user":"u","user_label":"Ada\xed\xa0\x80","providers":["gh"]}`, "user_label"},
 	{"/require", `{"channel":"c","user":"u","providers":["gh","\xffgh"]}`, "providers[1]"},
 	{"/require", `{"channel":"c","user":"u","providers":[{"provider":"g\xffh"}]}`, "providers[0].provider"},
 	{"/require", `{"channel":"c","user":"u","providers":[{"provider":"gh","scopes":["a","\udc00"]}]}`, "providers[0].scopes[1]"},
@@ -71,7 +78,9 @@ func TestInvalidUTF8IsRefusedNamingTheField(t *testing.T) {
 		}
 	}
 	for _, body := range []string{`{"provider":"gh","channel":"c","user":"a\ufffdb"}`, "{\"provider\":\"gh\",\"channel\":\"c\",\"user\":\"a\uFFFDb\"}",
-		`{"provider":"gh","channel":"c","user":"\ud83d\ude00"}`} {
+		`{"provider":"gh","channel":"c","user":"\ud83d\ude00"}`,
+		`{"providers":["gh"],"channel":"c","user":"u","user_label":"Zoë \ud83d\ude00 \ufffd"}`,
+		`{"providers":[{"provider":"gh","scopes":["re\u0070o"]}],"channel":"c","user":"u"}`} {
 		if rec, p := post(h, "/links", body); rec.Code != http.StatusCreated {
 			t.Errorf("%q: %d %+v, want 201", body, rec.Code, p)
 		}
