@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -148,28 +149,36 @@ func TestFlowRateLimitPerClientAddress(t *testing.T) {
 	})
 }
 
-// TestLinkRateLimitPerBot: a bot gets LinksPerBot link-creating calls (links and require) a
-// minute, then 429 problem+json with Retry-After; other bots and other routes are not
-// affected, and calls without the bot's key neither count nor are limited.
+// TestLinkRateLimitPerBot: a bot gets LinksPerBot link-creating calls a minute — links of one
+// provider or of several, and require, which answers a connect_url — then 429 problem+json
+// with Retry-After; other bots and other routes, confirm included, are not affected, and
+// calls without the bot's key neither count nor are limited.
 func TestLinkRateLimitPerBot(t *testing.T) {
-	b := startLimitedBroker(t, server.Limits{LinksPerBot: 3}, "")
+	b := startLimitedBroker(t, server.Limits{LinksPerBot: 3}, "    confirm: code\n")
 	body := map[string]any{"provider": "sandbox", "channel": "c", "user": "u"}
 	for range 5 { // someone without the key cannot use up bot alpha's allowance
 		if st := b.api("POST", "/bots/alpha/links", "wrong-key-0123456789abcdef", body, nil); st != http.StatusUnauthorized {
 			t.Fatalf("wrong key: %d", st)
 		}
 	}
-	for i := range 2 {
-		if st := b.api("POST", "/bots/alpha/links", keyA, body, nil); st != http.StatusCreated {
-			t.Fatalf("link %d: %d", i+1, st)
-		}
+	if st := b.api("POST", "/bots/alpha/links", keyA, body, nil); st != http.StatusCreated {
+		t.Fatalf("a link of one provider: %d", st)
 	}
-	if st := b.api("POST", "/bots/alpha/require", keyA, map[string]any{"channel": "c", "user": "u", "providers": []string{"sandbox"}}, nil); st != http.StatusOK {
-		t.Fatalf("require within the limit: %d", st)
+	var several linkBody
+	if st := b.api("POST", "/bots/alpha/links", keyA, map[string]any{"providers": []any{map[string]any{"provider": "sandbox"}},
+		"channel": "c", "user": "ada", "user_label": "Ada"}, &several); st != http.StatusCreated {
+		t.Fatalf("a link in the providers form: %d", st)
+	}
+	var req struct {
+		ConnectURL string `json:"connect_url"`
+	}
+	if st := b.api("POST", "/bots/alpha/require", keyA, map[string]any{"channel": "c", "user": "u", "providers": []string{"sandbox"}}, &req); st != http.StatusOK || req.ConnectURL == "" {
+		t.Fatalf("require within the limit: %d %+v", st, req)
 	}
 	links := b.count("links")
 	for _, c := range []struct{ route, body string }{
 		{"links", `{"provider":"sandbox","channel":"c","user":"u"}`},
+		{"links", `{"providers":["sandbox"],"channel":"c","user":"u","user_label":"Ada"}`},
 		{"require", `{"channel":"c","user":"u","providers":["sandbox"]}`},
 	} {
 		// Through http.DefaultClient, so TestMain checks the 429 against the OpenAPI document.
@@ -184,11 +193,20 @@ func TestLinkRateLimitPerBot(t *testing.T) {
 		json.NewDecoder(resp.Body).Decode(&p)
 		resp.Body.Close()
 		if resp.StatusCode != http.StatusTooManyRequests || p.Code != "rate_limited" || resp.Header.Get("Content-Type") != "application/problem+json" || resp.Header.Get("Retry-After") == "" {
-			t.Errorf("%s over the limit: %d %+v %v", c.route, resp.StatusCode, p, resp.Header)
+			t.Errorf("%s %s over the limit: %d %+v %v", c.route, c.body, resp.StatusCode, p, resp.Header)
 		}
 	}
 	if b.count("links") != links {
 		t.Errorf("a refused call stored a link")
+	}
+	// Confirming makes no link: the bot confirms the code of a link it made within the limit.
+	_, page := connectAll(t, newBrowser(t), several.URL)
+	code := regexp.MustCompile(`id="code">(\d{6})<`).FindStringSubmatch(page)
+	if code == nil {
+		t.Fatalf("no code on the page:\n%s", page)
+	}
+	if st := b.api("POST", "/bots/alpha/links/confirm", keyA, map[string]string{"channel": "c", "user": "ada", "code": code[1]}, nil); st != http.StatusOK {
+		t.Errorf("confirm past the link limit: %d, want 200", st)
 	}
 	if st := b.api("GET", "/bots/alpha/identities?channel=c&user=u", keyA, nil, nil); st != http.StatusOK {
 		t.Errorf("reading identities is not limited: %d", st)
