@@ -18,7 +18,7 @@ func newJanitorMetrics() janitorMetrics {
 	return janitorMetrics{
 		purged: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "oauthbroker_janitor_rows_purged_total",
-			Help: "Rows the retention janitor deleted, by table (links, flows, confirmations, admin_sessions); a link's flows deleted with it are not counted.",
+			Help: "Rows the retention janitor deleted, by table (links, flows, confirmations, admin_sessions); what a link takes with it (its providers, flows and codes) is not counted.",
 		}, []string{"table"}),
 		runs: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "oauthbroker_janitor_runs_total",

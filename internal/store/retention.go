@@ -34,7 +34,7 @@ var PurgeTables = []string{PurgeFlows, PurgeConfirmations, PurgeAdminSessions, P
 //   - Purge deletes at most limit rows of one of PurgeTables that were spent or expired before
 //     the cutoff, in one transaction of its own (so a purge never holds the database for
 //     long), and returns how many it deleted; 0 when none is left. Rows deleted with them
-//     (a link's flows) are not counted. An unknown table is an error.
+//     (a link's providers, flows and codes) are not counted. An unknown table is an error.
 //   - AcquireLease takes the named lease for holder until the given time when it is free (never
 //     taken, released, or its time has passed at now) or already holder's (which renews
 //     it), in one conditional write: of any number of racers, one wins. It reports whether
