@@ -5,9 +5,9 @@ import (
 	"strconv"
 )
 
-// The operators' pages (SPEC §3.3): their data, one type per page, and their renderers. The
-// admin package fills them in; nothing here reads a store or a token, so a page cannot show
-// what its data does not carry.
+// The operators' pages (docs/OPERATIONS.md#admin): their data, one type per page, and their
+// renderers. The admin package fills them in; nothing here reads a store or a token, so a page
+// cannot show what its data does not carry.
 
 var adminPageNames = []string{
 	"admin_setup.html", "admin_login.html", "admin_list.html",

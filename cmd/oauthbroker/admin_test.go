@@ -326,7 +326,7 @@ func adminPagesFor(t *testing.T, extraYAML string, getenv func(string) (string, 
 	return a, err
 }
 
-// TestDemoAdminAsANewUser is the "done when", tried as a new user would: run demo,
+// TestDemoAdminAsANewUser is the admin pages tried as a new user would: run demo,
 // link an account, open the printed admin URL, log in with the printed password, find the
 // identity by its user id and unlink it.
 func TestDemoAdminAsANewUser(t *testing.T) {

@@ -1,6 +1,6 @@
-// Package admin serves the operators' pages under /admin/ (SPEC §3.3): a login, every linked
-// identity across bots (filtered, searched, paged by keyset), one identity with its history,
-// and unlinking it.
+// Package admin serves the operators' pages under /admin/ (docs/OPERATIONS.md#admin): a
+// login, every linked identity across bots (filtered, searched, paged by keyset), one identity
+// with its history, and unlinking it.
 //
 // It sits beside httpapi on top of the broker: it reads through store.AdminStore, renders
 // through templates, and changes nothing itself. Unlinking goes through broker.Unlink, so
