@@ -37,6 +37,20 @@ func purgeAll(t testing.TB, s store.Store, table string, before time.Time, limit
 	return nil
 }
 
+// checkPurgedLinks checks that the gone links are purged and the kept ones are not.
+func checkPurgedLinks(t testing.TB, s store.Store, gone, kept []store.Link) {
+	t.Helper()
+	for _, l := range gone {
+		_, err := s.LinkByTokenHash(t.Context(), l.TokenHash)
+		wantErr(t, "a purged link", err, store.ErrNotFound)
+	}
+	for _, l := range kept {
+		if _, err := s.LinkByTokenHash(t.Context(), l.TokenHash); err != nil {
+			t.Errorf("a link not past the cutoff is gone: %v", err)
+		}
+	}
+}
+
 var retentionTests = []test{
 	{"links and flows spent or expired before the cutoff go, in batches; the rest and every identity stay", func(t *testing.T, s store.Store) {
 		cutoff := t0
@@ -70,15 +84,7 @@ var retentionTests = []test{
 		if got := purgeAll(t, s, store.PurgeLinks, cutoff, 2); fmt.Sprint(got) != "[2 1 0]" {
 			t.Errorf("link batches %v, want [2 1 0] (expired, used, and the linked account's)", got)
 		}
-		for _, l := range []store.Link{expired, used} {
-			_, err := s.LinkByTokenHash(t.Context(), l.TokenHash)
-			wantErr(t, "a purged link", err, store.ErrNotFound)
-		}
-		for _, l := range []store.Link{open, usedAtCutoff} {
-			if _, err := s.LinkByTokenHash(t.Context(), l.TokenHash); err != nil {
-				t.Errorf("a link not past the cutoff is gone: %v", err)
-			}
-		}
+		checkPurgedLinks(t, s, []store.Link{expired, used}, []store.Link{open, usedAtCutoff})
 		// The flow of the expired link went with it; the live flow stays usable.
 		_, err := s.ConsumeFlow(t.Context(), hash("of-an-expired-link"), cutoff)
 		wantErr(t, "the flow of a purged link", err, store.ErrNotFound)
@@ -236,15 +242,7 @@ func CheckPurgedLinksLeaveNothing(t *testing.T, s store.Store, count func(query 
 	if got := purgeAll(t, s, store.PurgeLinks, cutoff, 10); fmt.Sprint(got) != "[2 0]" {
 		t.Errorf("link batches %v, want [2 0] (the spent and the cancelled link)", got)
 	}
-	for _, l := range []store.Link{done, cancelled} {
-		_, err := s.LinkByTokenHash(t.Context(), l.TokenHash)
-		wantErr(t, "a purged link", err, store.ErrNotFound)
-	}
-	for _, l := range []store.Link{keptCancelled, open} {
-		if _, err := s.LinkByTokenHash(t.Context(), l.TokenHash); err != nil {
-			t.Errorf("a link not past the cutoff is gone: %v", err)
-		}
-	}
+	checkPurgedLinks(t, s, []store.Link{done, cancelled}, []store.Link{keptCancelled, open})
 	for table, q := range map[string]string{
 		"link_providers": `SELECT count(*) FROM link_providers WHERE link_id NOT IN (SELECT id FROM links)`,
 		"flows":          `SELECT count(*) FROM flows WHERE link_id NOT IN (SELECT id FROM links)`,
