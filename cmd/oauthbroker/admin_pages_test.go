@@ -256,7 +256,7 @@ func TestAdminPagesLoadNoThirdPartyImage(t *testing.T) {
 	srv := httptest.NewServer(sb)
 	t.Cleanup(srv.Close)
 	b := startAdminBroker(t, sb, srv.URL, "", appOptions{getenv: adminEnv(adminPassword)})
-	if st, page := visit(t, newBrowser(t), b.link("alpha", keyA, "sandbox", "c", "u")); st != http.StatusOK {
+	if st, page := connectAll(t, newBrowser(t), b.link("alpha", keyA, "sandbox", "c", "u")); st != http.StatusOK || !isComplete(page) {
 		t.Fatalf("link: %d\n%s", st, page)
 	}
 	ids := b.identities("alpha", keyA, "c", "u")
