@@ -22,6 +22,10 @@ const (
 	maxUserLabel = 64 // a line on a phone's screen
 )
 
+// ValidateChatUser checks a chat user (channel and user id) by the rules every bot API route
+// applies, for callers that receive one outside a request body (the MCP endpoint's headers).
+func ValidateChatUser(channel, user string) error { return validateChannelUser(channel, user) }
+
 func validateChannelUser(channel, user string) error {
 	if !channelPattern.MatchString(channel) {
 		return newError(CodeInvalidRequest, "channel must be 1-64 characters of A-Z a-z 0-9 . _ : -")

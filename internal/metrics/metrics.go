@@ -39,6 +39,7 @@ type Metrics struct {
 	deliveries     *prometheus.CounterVec
 	storeErrors    *prometheus.CounterVec
 	proxyCalls     *prometheus.CounterVec // proxy.go
+	mcpToolCalls   *prometheus.CounterVec // mcp.go
 	janitor        janitorMetrics         // janitor.go
 }
 
@@ -87,15 +88,16 @@ func New() *Metrics {
 			Name: "oauthbroker_store_errors_total",
 			Help: "Store operations that failed for a reason other than an expected answer (not found, conflict, used, expired, lease lost).",
 		}, []string{"op"}),
-		proxyCalls: newProxyCalls(),
-		janitor:    newJanitorMetrics(),
+		proxyCalls:   newProxyCalls(),
+		mcpToolCalls: newMCPToolCalls(),
+		janitor:      newJanitorMetrics(),
 	}
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		collectors.NewBuildInfoCollector(),
 		m.flowsStarted, m.flowsCompleted, m.flowsFailed, m.requests, m.rateLimited, m.panics,
-		m.refreshes, m.deliveries, m.storeErrors, m.proxyCalls,
+		m.refreshes, m.deliveries, m.storeErrors, m.proxyCalls, m.mcpToolCalls,
 	)
 	m.reg.MustRegister(m.janitor.collectors()...)
 	return m

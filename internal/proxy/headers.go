@@ -28,6 +28,10 @@ var requestHeaders = canonical(
 	"X-GitHub-Api-Version",
 )
 
+// RequestHeaders returns the names of the request headers the proxy passes to providers; any
+// other header a caller sends stays behind.
+func RequestHeaders() []string { return append([]string(nil), requestHeaders...) }
+
 // responseHeaders are the provider's headers that reach the bot: what describes the body,
 // caching, pagination and the provider's rate limits. Never Set-Cookie (a provider's session
 // is not the bot's), WWW-Authenticate (the bot's credentials are for the broker), nor
