@@ -41,6 +41,9 @@ func (s *Server) routes(api, admin http.Handler, mount func(chi.Router)) chi.Rou
 	// Bot API; it limits link creation per bot itself, after the key check.
 	r.Mount("/api/v1", api)
 
+	// Agents: the MCP endpoint, a face of the bot API (package mcpserver).
+	r.Handle("/mcp", s.mcp)
+
 	// Operators' pages.
 	if admin != nil {
 		r.Mount("/admin", admin)

@@ -1,6 +1,7 @@
 // Package server composes oauthbroker's HTTP surface: the browser link flow, the bot API,
-// health, readiness and metrics endpoints and static files, with the middleware every request
-// passes through (request id, client address, logging, metrics, rate limits, panic recovery).
+// the MCP endpoint for agents, health, readiness and metrics endpoints and static files, with
+// the middleware every request passes through (request id, client address, logging, metrics,
+// rate limits, panic recovery).
 // It holds no business rules: those are in broker.
 package server
 
@@ -17,6 +18,7 @@ import (
 	"github.com/oauthbroker/oauthbroker/internal/broker"
 	"github.com/oauthbroker/oauthbroker/internal/clientlimit"
 	"github.com/oauthbroker/oauthbroker/internal/httpapi"
+	"github.com/oauthbroker/oauthbroker/internal/mcpserver"
 	"github.com/oauthbroker/oauthbroker/internal/metrics"
 	"github.com/oauthbroker/oauthbroker/internal/seal"
 	"github.com/oauthbroker/oauthbroker/templates"
@@ -56,6 +58,7 @@ type Server struct {
 	cookies *sessions.CookieStore // flow cookies
 	secure  bool
 	router  chi.Router
+	mcp     http.Handler // /mcp (package mcpserver)
 
 	// The connect page (pagecookie.go): its cookie's codecs, the key of its forms' tokens,
 	// the origin its POSTs must come from, and how long its cookie lives.
@@ -99,6 +102,7 @@ func New(d Deps) *Server {
 	}
 	api := httpapi.New(d.Broker, httpapi.Options{Logger: s.log, LinksPerBot: d.Limits.LinksPerBot,
 		OnRateLimited: func() { s.metrics.RateLimited(limitLinks) }})
+	s.mcp = mcpserver.New(mcpserver.Options{Broker: d.Broker, API: api, Logger: s.log, Metrics: s.metrics})
 	s.router = s.routes(api, d.Admin, d.Mount)
 	return s
 }

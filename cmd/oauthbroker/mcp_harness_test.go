@@ -1,0 +1,257 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/oauthbroker/oauthbroker/internal/providertest"
+	"github.com/oauthbroker/oauthbroker/internal/sandbox"
+)
+
+// The MCP endpoint's tests (mcp_*_test.go) share this harness: a broker whose bot alpha has a
+// rides provider (the sandbox with its demo rides API) and a twitter provider (the OAuth 1.0a
+// fake, which verifies every signature), bot bravo a rides provider of its own, and an MCP
+// client as a bot's runtime opens it, with the SDK's own client over real HTTP.
+
+// agentBroker is the broker with the providers' APIs, which record every request that
+// reaches them.
+type agentBroker struct {
+	*testBroker
+	sandbox *sandbox.Server
+	rides   *upstream // the sandbox and its demo APIs; ride bookings are POST /api/v4/rides
+	twitter *upstream // the Twitter API, forwarding to the fake
+	tw      *providertest.Twitter
+}
+
+func startAgentBroker(t *testing.T, serverYAML string) *agentBroker {
+	t.Helper()
+	sb, err := sandbox.New(sandbox.Options{
+		Users:       []sandbox.User{{ID: "1001", Login: "ada", Name: "Ada Lovelace", Email: "ada@example.com"}},
+		AutoApprove: "1001",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &agentBroker{sandbox: sb, tw: providertest.NewTwitter(t, map[string]string{"ck-alpha": "cs-alpha-secret"})}
+	a.rides = newUpstream(t, sandbox.NewDemoAPIs(sb).ServeHTTP)
+	a.twitter = newUpstream(t, forwardTo(a.tw.URL()))
+	bots := fmt.Sprintf(`  alpha:
+    api_keys: [%q]
+    confirm: none
+    providers:
+      rides: {type: sandbox, key: rides-alpha, secret: rides-alpha-secret-0123, scopes: [%s]}
+      twitter:
+        type: twitter
+        key: ck-alpha
+        secret: cs-alpha-secret
+        api_base_url: %s
+%s  bravo:
+    api_keys: [%q]
+    confirm: none
+    providers:
+      rides: {type: sandbox, key: rides-bravo, secret: rides-bravo-secret-0123, scopes: [%s]}
+`, keyA, sandbox.ScopeRides, a.twitter.URL, endpointsYAML(a.tw.Endpoints(), "        "), keyB, sandbox.ScopeRides)
+	if !strings.Contains(serverYAML, "outbound_timeout") {
+		serverYAML += "  outbound_timeout: 5s\n"
+	}
+	a.testBroker = startBrokerServer(t, serverYAML, bots, appOptions{sandboxURL: a.rides.URL})
+	for _, c := range []sandbox.Client{
+		{ID: "rides-alpha", Secret: "rides-alpha-secret-0123", RedirectURIs: []string{a.URL + "/bots/alpha/rides/callback"}},
+		{ID: "rides-bravo", Secret: "rides-bravo-secret-0123", RedirectURIs: []string{a.URL + "/bots/bravo/rides/callback"}},
+	} {
+		if err := sb.AddClient(c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return a
+}
+
+// apiCalls are the requests that reached the providers' APIs (not their OAuth endpoints).
+func (a *agentBroker) apiCalls() []seenRequest {
+	var out []seenRequest
+	for _, r := range a.rides.requests() {
+		if strings.HasPrefix(r.URI, "/api/v4/rides") || strings.HasPrefix(r.URI, "/api/v4/posts") {
+			out = append(out, r)
+		}
+	}
+	for _, r := range a.twitter.requests() {
+		if strings.HasPrefix(r.URI, "/1.1/statuses") || strings.HasPrefix(r.URI, "/2/") {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// runtime is what a bot's model runtime sends with every MCP request: the bot's key and the
+// chat user's headers. A test may change them between requests of one session.
+type runtime struct {
+	mu     sync.Mutex
+	header http.Header
+}
+
+func (rt *runtime) set(k, v string) {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	if v == "" {
+		rt.header.Del(k)
+	} else {
+		rt.header.Set(k, v)
+	}
+}
+
+func (rt *runtime) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	rt.mu.Lock()
+	for k, vs := range rt.header {
+		r.Header[k] = vs
+	}
+	rt.mu.Unlock()
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+// chatUser is the headers of a runtime acting for (channel, user); "" leaves a header out.
+func chatUser(key, channel, user string) *runtime {
+	rt := &runtime{header: http.Header{}}
+	rt.set("Authorization", "Bearer "+key)
+	rt.set("X-OAuthBroker-Channel", channel)
+	rt.set("X-OAuthBroker-User", user)
+	return rt
+}
+
+// connectMCP opens an MCP session at the broker's /mcp with the SDK's client.
+func connectMCP(t *testing.T, base string, rt *runtime) (*mcp.ClientSession, error) {
+	t.Helper()
+	client := mcp.NewClient(&mcp.Implementation{Name: "test-runtime", Version: "1"}, nil)
+	return client.Connect(t.Context(), &mcp.StreamableClientTransport{
+		Endpoint: base + "/mcp", HTTPClient: &http.Client{Transport: rt}, MaxRetries: -1,
+	}, nil)
+}
+
+func mustConnectMCP(t *testing.T, base string, rt *runtime) *mcp.ClientSession {
+	t.Helper()
+	cs, err := connectMCP(t, base, rt)
+	if err != nil {
+		t.Fatalf("connect to /mcp: %v", err)
+	}
+	t.Cleanup(func() { cs.Close() })
+	return cs
+}
+
+// toolError is a tool's refusal as the model reads it.
+type toolError struct {
+	Code              string `json:"code"`
+	Message           string `json:"message"`
+	NextStep          string `json:"next_step"`
+	ConnectURL        string `json:"connect_url"`
+	RetryAfterSeconds int    `json:"retry_after_seconds"`
+}
+
+// callTool calls a tool and returns its result's text, which is JSON, and whether it is an
+// error; a protocol error fails the test.
+func callTool(t *testing.T, cs *mcp.ClientSession, name string, args any) (string, bool) {
+	t.Helper()
+	res, err := cs.CallTool(context.Background(), &mcp.CallToolParams{Name: name, Arguments: args})
+	if err != nil {
+		t.Fatalf("%s: protocol error %v", name, err)
+	}
+	if len(res.Content) != 1 {
+		t.Fatalf("%s: %d content items, want 1", name, len(res.Content))
+	}
+	text, ok := res.Content[0].(*mcp.TextContent)
+	if !ok {
+		t.Fatalf("%s: content %T, want text", name, res.Content[0])
+	}
+	if structured, _ := json.Marshal(res.StructuredContent); !jsonEqual(structured, []byte(text.Text)) {
+		t.Errorf("%s: structured content %s differs from the text %s", name, structured, text.Text)
+	}
+	return text.Text, res.IsError
+}
+
+func jsonEqual(a, b []byte) bool {
+	var x, y any
+	if json.Unmarshal(a, &x) != nil || json.Unmarshal(b, &y) != nil {
+		return false
+	}
+	ja, _ := json.Marshal(x)
+	jb, _ := json.Marshal(y)
+	return string(ja) == string(jb)
+}
+
+// tool calls a tool that must succeed and decodes its answer into out.
+func tool(t *testing.T, cs *mcp.ClientSession, name string, args, out any) {
+	t.Helper()
+	text, isErr := callTool(t, cs, name, args)
+	if isErr {
+		t.Fatalf("%s(%v): tool error %s", name, args, text)
+	}
+	if out != nil {
+		decodeJSON(t, []byte(text), out)
+	}
+}
+
+// toolFails calls a tool that must answer a tool error, and returns it.
+func toolFails(t *testing.T, cs *mcp.ClientSession, name string, args any) toolError {
+	t.Helper()
+	text, isErr := callTool(t, cs, name, args)
+	var out struct {
+		Error toolError `json:"error"`
+	}
+	decodeJSON(t, []byte(text), &out)
+	if !isErr || out.Error.Code == "" || out.Error.Message == "" {
+		t.Fatalf("%s(%v): %s, want a tool error with a code and a message", name, args, text)
+	}
+	return out.Error
+}
+
+// connectAnswer is connect_accounts' answer.
+type connectAnswer struct {
+	Ready      bool   `json:"ready"`
+	ConnectURL string `json:"connect_url"`
+	Missing    []struct {
+		Provider string `json:"provider"`
+		Reason   string `json:"reason"`
+		URL      string `json:"url"`
+	} `json:"missing"`
+	MessageForUser string `json:"message_for_user"`
+	NextStep       string `json:"next_step"`
+}
+
+// links are the URLs a connect_accounts answer asks the user to open.
+func (c connectAnswer) links() []string {
+	if c.ConnectURL != "" {
+		return []string{c.ConnectURL}
+	}
+	var out []string
+	for _, m := range c.Missing {
+		out = append(out, m.URL)
+	}
+	return out
+}
+
+// callAnswer is call_api's answer.
+type callAnswer struct {
+	AccountID int64             `json:"account_id"`
+	Provider  string            `json:"provider"`
+	Status    int               `json:"status"`
+	Headers   map[string]string `json:"headers"`
+	Body      json.RawMessage   `json:"body"`
+	BodyBytes int64             `json:"body_bytes"`
+	Truncated bool              `json:"body_truncated"`
+	Note      string            `json:"note"`
+}
+
+// completeLink is the user opening a link the model showed them, in a browser of their own,
+// and authorizing at the provider (the fakes approve at once).
+func completeLink(t *testing.T, link string) {
+	t.Helper()
+	if st, page := visit(t, newBrowser(t), link); st != http.StatusOK {
+		t.Fatalf("opening %s: %d\n%s", link, st, page)
+	}
+}
