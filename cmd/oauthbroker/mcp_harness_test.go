@@ -25,6 +25,7 @@ import (
 type agentBroker struct {
 	*testBroker
 	sandbox *sandbox.Server
+	demo    *sandbox.DemoAPIs
 	rides   *upstream // the sandbox and its demo APIs; ride bookings are POST /api/v4/rides
 	twitter *upstream // the Twitter API, forwarding to the fake
 	tw      *providertest.Twitter
@@ -40,7 +41,8 @@ func startAgentBroker(t *testing.T, serverYAML string) *agentBroker {
 		t.Fatal(err)
 	}
 	a := &agentBroker{sandbox: sb, tw: providertest.NewTwitter(t, map[string]string{"ck-alpha": "cs-alpha-secret"})}
-	a.rides = newUpstream(t, sandbox.NewDemoAPIs(sb).ServeHTTP)
+	a.demo = sandbox.NewDemoAPIs(sb)
+	a.rides = newUpstream(t, a.demo.ServeHTTP)
 	a.twitter = newUpstream(t, forwardTo(a.tw.URL()))
 	bots := fmt.Sprintf(`  alpha:
     api_keys: [%q]

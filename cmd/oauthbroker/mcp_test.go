@@ -82,3 +82,134 @@ func TestMCPShareMyRide(t *testing.T) {
 		t.Error("the log holds a request body")
 	}
 }
+
+// TestMCPListAndDescribe: list_connected_accounts shows the user's accounts with their names,
+// statuses and scopes and never a token; describe_provider tells where each API is and how
+// calls are signed.
+func TestMCPListAndDescribe(t *testing.T) {
+	a := startAgentBroker(t, "")
+	rt := chatUser(keyA, "slack", "U1")
+	id := a.linkViaMCP(t, rt, "rides")
+	cs := mustConnectMCP(t, a.URL, rt)
+
+	text, _ := callTool(t, cs, "list_connected_accounts", map[string]any{})
+	var list struct {
+		Accounts []struct {
+			AccountID   int64    `json:"account_id"`
+			Provider    string   `json:"provider"`
+			AccountName string   `json:"account_name"`
+			Status      string   `json:"status"`
+			Scopes      []string `json:"scopes"`
+		} `json:"accounts"`
+		Providers []string `json:"providers"`
+	}
+	decodeJSON(t, []byte(text), &list)
+	if len(list.Accounts) != 1 || strings.Join(list.Providers, ",") != "rides,twitter" {
+		t.Fatalf("list: %s", text)
+	}
+	if acc := list.Accounts[0]; acc.AccountID != id || acc.Provider != "rides" || acc.AccountName != "Ada Lovelace (@ada)" ||
+		acc.Status != "active" || strings.Join(acc.Scopes, ",") != "rides" {
+		t.Errorf("the account: %+v", acc)
+	}
+	for _, g := range a.sandbox.Issued() {
+		if strings.Contains(text, g.AccessToken) || strings.Contains(text, g.RefreshToken) {
+			t.Error("the list holds a token")
+		}
+	}
+	tool(t, cs, "list_connected_accounts", map[string]any{"provider": "twitter"}, &list)
+	if len(list.Accounts) != 0 {
+		t.Errorf("twitter accounts: %+v", list.Accounts)
+	}
+
+	for _, c := range []struct {
+		provider, base, signing string
+		refresh                 bool
+	}{{"rides", a.rides.URL + "/api/v4", "bearer", true}, {"twitter", a.twitter.URL, "oauth1", false}} {
+		var d struct {
+			Provider   string   `json:"provider"`
+			Type       string   `json:"type"`
+			APIBaseURL string   `json:"api_base_url"`
+			Signing    string   `json:"signing"`
+			CanRefresh bool     `json:"can_refresh"`
+			Scopes     []string `json:"scopes"`
+			HowToCall  string   `json:"how_to_call"`
+		}
+		tool(t, cs, "describe_provider", map[string]any{"provider": c.provider}, &d)
+		if d.Provider != c.provider || d.APIBaseURL != c.base || d.Signing != c.signing || d.CanRefresh != c.refresh ||
+			!strings.Contains(d.HowToCall, c.base+"/user") || d.Scopes == nil {
+			t.Errorf("describe %s: %+v", c.provider, d)
+		}
+	}
+	if strings.Contains(a.logs.String(), "rides-alpha-secret") {
+		t.Error("the log holds a client secret")
+	}
+}
+
+// TestMCPCallAPIAnswers: what call_api shows the model of a provider's answer: a query that
+// the OAuth 1.0a signature covers, pagination links as call_api paths, a long answer cut with
+// a note, a binary one described, and a provider's own error as an answer with its status.
+func TestMCPCallAPIAnswers(t *testing.T) {
+	a := startAgentBroker(t, "")
+	rt := chatUser(keyA, "slack", "U1")
+	a.linkViaMCP(t, rt, "rides")
+	a.linkViaMCP(t, rt, "twitter")
+	cs := mustConnectMCP(t, a.URL, rt)
+
+	var me callAnswer
+	tool(t, cs, "call_api", map[string]any{"provider": "twitter", "method": "GET", "path": "1.1/account/verify_credentials.json",
+		"query": map[string]any{"include_email": true, "skip_status": 1}}, &me)
+	if me.Status != http.StatusOK || !strings.Contains(string(me.Body), `"email":"`) {
+		t.Errorf("verify_credentials: %+v %s", me, me.Body)
+	}
+	if last := a.tw.Calls()[len(a.tw.Calls())-1]; last.Rejected != "" {
+		t.Errorf("the fake refused the signed GET: %+v", last)
+	}
+	if got := a.twitter.requests(); !strings.HasSuffix(got[len(got)-1].URI, "?include_email=true&skip_status=1") {
+		t.Errorf("the query sent: %s", got[len(got)-1].URI)
+	}
+
+	big := strings.Repeat(`{"name":"a ride in the past"},`, 3000)
+	a.rides.setHandler(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/api/v4/history":
+			w.Header().Set("Content-Type", "application/json")
+			w.Header().Set("Link", "<http://"+r.Host+"/api/v4/history?page=2>; rel=\"next\"")
+			w.Header().Set("Set-Cookie", "s=1")
+			w.Write([]byte("[" + big + "{}]"))
+		case "/api/v4/receipt.png":
+			w.Header().Set("Content-Type", "image/png")
+			w.Write([]byte("\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xfe"))
+		case "/api/v4/missing":
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusNotFound)
+			w.Write([]byte(`{"error":"no such thing"}`))
+		default:
+			a.demo.ServeHTTP(w, r)
+		}
+	})
+	var hist callAnswer
+	tool(t, cs, "call_api", map[string]any{"provider": "rides", "method": "GET", "path": "/history"}, &hist)
+	var cut string
+	decodeJSON(t, hist.Body, &cut)
+	if hist.Status != http.StatusOK || !hist.Truncated || len(cut) != 32<<10 || hist.BodyBytes != int64(len(big)+4) ||
+		!strings.Contains(hist.Note, "only its first 32768 are shown") {
+		t.Errorf("a long answer: status %d, truncated %v, %d bytes shown of %d, note %q", hist.Status, hist.Truncated, len(cut), hist.BodyBytes, hist.Note)
+	}
+	if hist.Headers["Link"] != `</history?page=2>; rel="next"` || hist.Headers["Set-Cookie"] != "" {
+		t.Errorf("headers: %v", hist.Headers)
+	}
+	var png callAnswer
+	tool(t, cs, "call_api", map[string]any{"provider": "rides", "method": "GET", "path": "/receipt.png"}, &png)
+	if png.Body != nil || !strings.Contains(png.Note, "binary (image/png, 18 bytes)") {
+		t.Errorf("a binary answer: %+v", png)
+	}
+	var missing callAnswer
+	if text, isErr := callTool(t, cs, "call_api", map[string]any{"provider": "rides", "method": "GET", "path": "/missing"}); isErr {
+		t.Errorf("a provider's 404 is a tool error: %s", text)
+	} else {
+		decodeJSON(t, []byte(text), &missing)
+	}
+	if missing.Status != http.StatusNotFound || string(missing.Body) != `{"error":"no such thing"}` {
+		t.Errorf("a provider's 404: %+v", missing)
+	}
+}

@@ -240,8 +240,7 @@ func (s *Server) pickAccount(ctx context.Context, c *caller, provider string, id
 		return *best, nil
 	case pending:
 		return apiIdentity{}, &toolError{Code: broker.CodeIdentityPending,
-			Message:  "the user's " + displayName(provider) + " account is linked but not confirmed yet",
-			NextStep: "ask the user to type in the chat the six-digit code the linking page showed them, then try again"}
+			Message: "the user's " + displayName(provider) + " account is linked but not confirmed yet"}
 	case relink:
 		return apiIdentity{}, s.refusal(ctx, c, provider, &toolError{Code: broker.CodeRelinkRequired,
 			Message: "the user's " + displayName(provider) + " account must be connected again: the provider no longer accepts it"})
@@ -250,24 +249,16 @@ func (s *Server) pickAccount(ctx context.Context, c *caller, provider string, id
 		Message: "the user has not connected a " + displayName(provider) + " account"})
 }
 
-// refusal adds the next step to a refused call: for an account the user must (re)connect, a
-// fresh link with the sentence to send it with.
+// refusal adds to a refused call what the user must do for an account to (re)connect: a fresh
+// link, with the sentence to send it with.
 func (s *Server) refusal(ctx context.Context, c *caller, provider string, te *toolError) *toolError {
-	switch te.Code {
-	case CodeNotLinked, broker.CodeRelinkRequired:
-		te.NextStep = "call connect_accounts with this provider, show its message_for_user to the user, and try again once they are done"
-		if ca, err := s.require(ctx, c, []requirement{{Provider: provider}}); err == nil && !ca.Ready {
-			te.ConnectURL = ca.ConnectURL
-			te.NextStep = "show the user this message as it is, and try again once they are done: " + ca.MessageForUser
-		}
-	case broker.CodeIdentityPending:
-		te.NextStep = "ask the user to type in the chat the six-digit code the linking page showed them, then try again"
-	case broker.CodeRateLimited, broker.CodeRefreshUnavailable:
-		te.NextStep = "wait retry_after_seconds, then try again"
-	case broker.CodeProxyPathRejected:
-		te.NextStep = "send a path relative to the provider's API base (describe_provider gives it), like /user/repos"
-	case broker.CodePayloadTooLarge:
-		te.NextStep = "send a smaller body"
+	if te.Code != CodeNotLinked && te.Code != broker.CodeRelinkRequired {
+		return te
+	}
+	te.NextStep = "call connect_accounts with this provider, show its message_for_user to the user, and try again once they are done"
+	if ca, err := s.require(ctx, c, []requirement{{Provider: provider}}); err == nil && !ca.Ready {
+		te.ConnectURL = ca.ConnectURL
+		te.NextStep = "show the user this message as it is, and try again once they are done: " + ca.MessageForUser
 	}
 	return te
 }

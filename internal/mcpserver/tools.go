@@ -103,6 +103,9 @@ func (s *Server) call(ctx context.Context, t tool, schema *jsonschema.Resolved, 
 			s.log.ErrorContext(ctx, "mcp: tool failed", "bot", bot, "tool", t.name, "err", err)
 		}
 		outcome = te.Code
+		if te.NextStep == "" {
+			te.NextStep = nextStep(te.Code)
+		}
 		return errorResult(te)
 	}
 	return okResult(out)
@@ -174,6 +177,32 @@ func asToolError(err error) *toolError {
 		return out
 	}
 	return &toolError{Code: broker.CodeInternal, Message: "internal error; the operator's log has the details"}
+}
+
+// nextStep is what a model can do about an error, by its code, where the tool said nothing
+// more precise.
+func nextStep(code string) string {
+	switch code {
+	case broker.CodeInvalidRequest:
+		return "correct the arguments and call the tool again"
+	case broker.CodeNotFound:
+		return "list_connected_accounts lists the user's accounts and their account_id"
+	case broker.CodeIdentityPending:
+		return "ask the user to type in the chat the six-digit code the linking page showed them, then try again"
+	case broker.CodeRateLimited, broker.CodeRefreshUnavailable:
+		return "wait retry_after_seconds, then try again"
+	case broker.CodeProxyPathRejected:
+		return "send a path relative to the provider's API base (describe_provider gives it), like /user/repos"
+	case broker.CodePayloadTooLarge:
+		return "send a smaller body"
+	case broker.CodeResponseTooLarge:
+		return "ask for less: a filter, fewer fields or a smaller page"
+	case broker.CodeUpstream, broker.CodeProviderTimeout:
+		return "the provider did not answer as it should; try again later, and tell the user if it persists"
+	case broker.CodeProxyNotConfigured:
+		return "the broker cannot call this provider's API; tell the user this is not possible here"
+	}
+	return "tell the user the bot could not do this now"
 }
 
 // okResult is a tool's answer: the JSON both as structured content and as text, for clients
