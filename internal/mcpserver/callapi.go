@@ -45,7 +45,7 @@ func (s *Server) callAPITool() tool {
     },
     "headers": {
       "type": "object", "additionalProperties": {"type": "string"},
-      "description": "Request headers. Only these reach the provider: Accept, Accept-Encoding, Accept-Language, Cache-Control, Content-Type, If-Match, If-Modified-Since, If-None-Match, If-Range, If-Unmodified-Since, Idempotency-Key, Prefer, Range, User-Agent, X-GitHub-Api-Version."
+      "description": "Request headers. Only these reach the provider: ` + strings.Join(proxy.RequestHeaders(), ", ") + `."
     },
     "body": {"description": "The request body: a JSON value (sent as JSON), or a string sent as it is."}
   },
