@@ -47,8 +47,9 @@ internet. It prints a link to open in a browser, and the curl commands that then
 code the page shows (as a bot does when the user types it in the chat) and show the linked
 identity and its credentials. The bot is "demo" (confirm: code), its provider "sandbox", and
 the chat user is channel "terminal", user "alice". A second bot, "chatbot", with two sandbox
-providers ("rides", "social"), is the one examples/chatbot talks to; the demo prints its
-command line. Stop it with Ctrl-C.
+providers ("rides", "social"), is the one examples/chatbot talks to; a third, "agent", is the
+one examples/agent talks to over MCP (/mcp). The demo prints both command lines. Stop it with
+Ctrl-C.
 
 Flags:
 `)
@@ -85,8 +86,8 @@ Flags:
 	defer ln.Close()
 	publicURL := "http://" + ln.Addr().String()
 	apiKey, clientSecret := randomString(24), randomString(24)
-	chat := newDemoChatbot(*chatbotListen)
-	cfg, err := config.Parse("demo (built-in)", []byte(demoConfig(publicURL, ln.Addr().String(), filepath.Join(dir, "oauthbroker.db"), apiKey, clientSecret)+chat.configYAML()),
+	chat, agent := newDemoChatbot(*chatbotListen), newDemoAgent()
+	cfg, err := config.Parse("demo (built-in)", []byte(demoConfig(publicURL, ln.Addr().String(), filepath.Join(dir, "oauthbroker.db"), apiKey, clientSecret)+chat.configYAML()+agent.configYAML()),
 		config.LoadOptions{Getenv: getenv, Types: providers.Types()})
 	if err != nil {
 		return fmt.Errorf("the built-in demo configuration is invalid (a bug): %w", err)
@@ -96,7 +97,7 @@ Flags:
 		Prefix: "/sandbox",
 		Clients: append([]sandbox.Client{{
 			ID: "demo-client", Name: "the demo bot", Secret: clientSecret, RedirectURIs: []string{cfg.CallbackURL(demoBot, "sandbox")},
-		}}, chat.sandboxClients(cfg)...),
+		}}, append(chat.sandboxClients(cfg), agent.sandboxClients(cfg)...)...),
 		Users: []sandbox.User{
 			{ID: "1001", Login: "ada", Name: "Ada Lovelace", Email: "ada@sandbox.example"},
 			{ID: "1002", Login: "grace", Name: "Grace Hopper", Email: "grace@sandbox.example"},
@@ -133,6 +134,7 @@ Flags:
 	}
 	printDemoIntro(stdout, publicURL, apiKey, link, dir, *dataDir == "", adminPassword, adminFromEnv)
 	chat.printIntro(stdout, publicURL)
+	agent.printIntro(stdout, publicURL)
 	go announceLinks(ctx, a.broker, stdout, publicURL, apiKey)
 	return serveUntilDone(ctx, httpServer(a.handler, cfg), ln, log)
 }
