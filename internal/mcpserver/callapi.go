@@ -195,7 +195,12 @@ func (s *Server) callAPI(ctx context.Context, c *caller, args json.RawMessage) (
 	if ans.header.Get(proxy.HeaderIdentity) == "" {
 		// The broker's own answer: the proxy refused the call, or the provider could not be
 		// reached. Nothing of the provider's is in it.
-		return nil, s.refusal(ctx, c, acct.Provider, ans.problem())
+		te := ans.problem()
+		if te.Code == broker.CodeProxyPathRejected {
+			// The proxy's advice names its own route; the model is told its own in NextStep.
+			te.Message, _, _ = strings.Cut(te.Message, "; ")
+		}
+		return nil, s.refusal(ctx, c, acct.Provider, te)
 	}
 	if ans.cut {
 		return nil, &toolError{Code: broker.CodeUpstream,

@@ -69,7 +69,7 @@ func TestParseCall(t *testing.T) {
 		{name: "string body with its own type", in: callArgs{Provider: "p", Method: "POST", Path: "/x", Headers: form, Body: json.RawMessage(`"a=1"`)},
 			path: "x", ctype: "application/x-www-form-urlencoded", body: "a=1"},
 		{name: "null body", in: callArgs{Provider: "p", Method: "DELETE", Path: "/x/1", Body: json.RawMessage(`null`)}, path: "x/1"},
-		{name: "query", in: callArgs{AccountID: 3, Method: "GET", Path: "/search", Query: map[string]json.RawMessage{
+		{name: "query: type", in: callArgs{AccountID: 3, Method: "GET", Path: "/search", Query: map[string]json.RawMessage{
 			"q": json.RawMessage(`"a&b c"`), "n": json.RawMessage(`10`), "all": json.RawMessage(`false`), "id": json.RawMessage(`["1", 2]`)}},
 			path: "search", query: "all=false&id=1&id=2&n=10&q=a%26b+c"},
 		{name: "an allowed header in any case", in: callArgs{Provider: "p", Method: "GET", Path: "/u", Headers: map[string]string{"accept": "application/json"}}, path: "u"},
@@ -144,6 +144,40 @@ func TestTrimPartialRune(t *testing.T) {
 	for in, want := range map[string]string{"abc": "abc", "ab\xc3": "ab", "a\xe2\x9c": "a", "a✓": "a✓", "": "", "\xff": "\xff"} {
 		if got := string(trimPartialRune([]byte(in))); got != want {
 			t.Errorf("trimPartialRune(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestSchemaReason: a schema refusal names the argument it is about.
+func TestSchemaReason(t *testing.T) {
+	var call tool
+	for _, tl := range tools() {
+		if tl.name == "call_api" {
+			call = tl
+		}
+	}
+	var s jsonschema.Schema
+	if err := json.Unmarshal([]byte(call.schema), &s); err != nil {
+		t.Fatal(err)
+	}
+	resolved, err := s.Resolve(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for args, want := range map[string]string{
+		`{"method":"FETCH","path":"/x"}`:                     "method: enum: FETCH does not equal any of",
+		`{"method":"GET","path":""}`:                         "path: minLength",
+		`{"method":"GET","path":"/x","account_id":"1"}`:      "account_id: type",
+		`{"method":"GET","path":"/x","query":{"a":{"b":1}}}`: "query: type",
+		`{"path":"/x"}`: "required",
+	} {
+		var v any
+		if err := json.Unmarshal([]byte(args), &v); err != nil {
+			t.Fatal(err)
+		}
+		err := resolved.Validate(v)
+		if err == nil || !strings.HasPrefix(schemaReason(err), want) {
+			t.Errorf("%s: %q, want it to start with %q", args, schemaReason(err), want)
 		}
 	}
 }

@@ -134,19 +134,23 @@ func (s *Server) run(ctx context.Context, t tool, schema *jsonschema.Resolved, c
 	return t.run(ctx, c, args)
 }
 
-// schemaReason is the validator's message without its "validating root:" prefixes.
+// schemaReason is the validator's message with the argument it is about named plainly:
+// "validating root: validating /properties/method: enum: …" becomes "method: enum: …".
 func schemaReason(err error) string {
-	msg := err.Error()
-	for {
-		_, rest, ok := strings.Cut(msg, "validating ")
-		if !ok || !strings.HasPrefix(rest, "/") && !strings.HasPrefix(rest, "root") {
+	msg, arg := err.Error(), ""
+	for strings.HasPrefix(msg, "validating ") {
+		loc, rest, ok := strings.Cut(strings.TrimPrefix(msg, "validating "), ": ")
+		if !ok {
 			break
 		}
-		if _, after, ok := strings.Cut(rest, ": "); ok {
-			msg = after
-			continue
+		// A location is a path from the root: its first property is the argument.
+		if p, ok := strings.CutPrefix(loc, "/properties/"); ok && arg == "" {
+			arg, _, _ = strings.Cut(p, "/")
 		}
-		break
+		msg = rest
+	}
+	if arg != "" {
+		return arg + ": " + msg
 	}
 	return msg
 }
