@@ -1,16 +1,10 @@
 package main
 
 import (
-	"context"
-	"io"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 )
 
 // TestAgentExampleSharesARide is examples/agent against `oauthbroker demo`, as a new user
@@ -19,51 +13,11 @@ import (
 // example's runtime confirms the code (the model never sees it), the model asks again, books
 // the ride and posts it through call_api; the post is there to read, by the linked account.
 func TestAgentExampleSharesARide(t *testing.T) {
-	goCmd, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("the go command is not on PATH, so examples/agent cannot be built")
-	}
-	bin := filepath.Join(t.TempDir(), "agent")
-	build := exec.Command(goCmd, "build", "-o", bin, "./examples/agent")
-	build.Dir = filepath.Join("..", "..")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./examples/agent: %v\n%s", err, out)
-	}
-
-	ctx, cancel := context.WithCancel(context.Background())
-	demoOut, demoErr := &syncBuffer{}, &syncBuffer{}
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"demo", "-listen", "127.0.0.1:0", "-chatbot-listen", freeAddr(t)}, func(string) (string, bool) { return "", false }, demoOut, demoErr)
-	}()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("demo returned %v", err)
-		}
-	}()
+	bin := buildExample(t, "agent")
+	demoOut, demoErr := startDemo(t)
 	m, _ := waitOutput(t, demoOut, 0, regexp.MustCompile(`(OAUTHBROKER_URL=\S+) (OAUTHBROKER_BOT=agent) (OAUTHBROKER_API_KEY=\S+) go run \./examples/agent\n`))
-
-	agent := exec.Command(bin, "-user", "alice", "-to", "the station")
-	agent.Env = append(os.Environ(), m[1], m[2], m[3])
-	stdin, err := agent.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, agentErr := &syncBuffer{}, &syncBuffer{}
-	agent.Stdout, agent.Stderr = out, agentErr
-	if err := agent.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- agent.Wait() }()
-	stopped := false
-	defer func() {
-		if !stopped {
-			agent.Process.Kill()
-			<-exited
-		}
-	}()
+	agent := startExample(t, bin, []string{m[1], m[2], m[3]}, "-user", "alice", "-to", "the station")
+	out := agent.out
 
 	asked, asking := waitOutput(t, out, 0, regexp.MustCompile(`\[model calls connect_accounts\]\nbot: Please open (?:this link|these links) to connect your Rides account and connect your Social account[^\n]*\n((?:.*\n)*?).*When the page shows a six-digit code, type it here in the chat\.\n`))
 	links := regexp.MustCompile(`http://\S+/auth\?link=[\w-]+`).FindAllString(out.String()[:asking], -1)
@@ -77,9 +31,7 @@ func TestAgentExampleSharesARide(t *testing.T) {
 		if st != http.StatusOK || code == nil {
 			t.Fatalf("%s: %d, no code on the page:\n%s", link, st, page)
 		}
-		if _, err := io.WriteString(stdin, code[1]+"\n"); err != nil {
-			t.Fatal(err)
-		}
+		agent.say(code[1])
 		waitOutput(t, out, at, regexp.MustCompile(`bot: Code confirmed\.\n`))
 		at = len(out.String())
 	}
@@ -87,15 +39,7 @@ func TestAgentExampleSharesARide(t *testing.T) {
 	if p := readPost(t, shared[1]); p.Author != "ada" || !strings.Contains(p.Text, "On my way to the station") {
 		t.Errorf("the post: %+v", p)
 	}
-	select {
-	case err := <-exited:
-		stopped = true
-		if err != nil {
-			t.Errorf("the agent exited with %v\n%s", err, agentErr)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("the agent did not finish")
-	}
+	agent.exit()
 	if strings.Contains(out.String(), "sbx_at_") || strings.Contains(demoErr.String(), "sbx_at_") {
 		t.Error("a token was printed")
 	}

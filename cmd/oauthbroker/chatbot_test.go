@@ -1,13 +1,8 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
-	"io"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -21,60 +16,12 @@ import (
 // accounts; the post is there to read. Then the user unlinks one account and shares again
 // with another.
 func TestChatbotSharesARide(t *testing.T) {
-	goCmd, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("the go command is not on PATH, so examples/chatbot cannot be built")
-	}
-	bin := filepath.Join(t.TempDir(), "chatbot")
-	build := exec.Command(goCmd, "build", "-o", bin, "./examples/chatbot")
-	build.Dir = filepath.Join("..", "..")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./examples/chatbot: %v\n%s", err, out)
-	}
-
-	ctx, cancel := context.WithCancel(context.Background())
-	demoOut, demoErr := &syncBuffer{}, &syncBuffer{}
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"demo", "-listen", "127.0.0.1:0", "-chatbot-listen", freeAddr(t)}, func(string) (string, bool) { return "", false }, demoOut, demoErr)
-	}()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("demo returned %v", err)
-		}
-	}()
+	bin := buildExample(t, "chatbot")
+	demoOut, demoErr := startDemo(t)
 	cmdLine := regexp.MustCompile(`(OAUTHBROKER_URL=\S+) (OAUTHBROKER_BOT=\S+) (OAUTHBROKER_API_KEY=\S+) (OAUTHBROKER_WEBHOOK_SECRET=\S+) go run \./examples/chatbot -listen (\S+)`)
 	m, _ := waitOutput(t, demoOut, 0, cmdLine)
-
-	bot := exec.Command(bin, "-listen", m[5])
-	bot.Env = append(os.Environ(), m[1], m[2], m[3], m[4], "USER=alice")
-	stdin, err := bot.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, botErr := &syncBuffer{}, &syncBuffer{}
-	bot.Stdout, bot.Stderr = out, botErr
-	if err := bot.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- bot.Wait() }()
-	stopped := false
-	defer func() {
-		if !stopped {
-			bot.Process.Kill()
-			<-exited
-		}
-	}()
-	say := func(line string) int {
-		t.Helper()
-		at := len(out.String())
-		if _, err := io.WriteString(stdin, line+"\n"); err != nil {
-			t.Fatalf("typing %q: %v\n%s", line, err, out)
-		}
-		return at
-	}
+	bot := startExample(t, bin, []string{m[1], m[2], m[3], m[4], "USER=alice"}, "-listen", m[5])
+	out, say := bot.out, bot.say
 	waitOutput(t, out, 0, regexp.MustCompile(`Try "share my ride to the station"`))
 
 	at := say("share my ride to the station")
@@ -111,18 +58,7 @@ func TestChatbotSharesARide(t *testing.T) {
 	}
 
 	say("quit")
-	select {
-	case err := <-exited:
-		stopped = true
-		if err != nil {
-			t.Errorf("the bot exited with %v\n%s", err, botErr)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("the bot did not quit")
-	}
-	if s := botErr.String(); s != "" {
-		t.Errorf("the bot complained:\n%s", s)
-	}
+	bot.exit()
 	if s := demoErr.String(); strings.Contains(s, "webhook: delivery failed") || strings.Contains(s, "sbx_at_") {
 		t.Errorf("the demo's log:\n%s", s)
 	}
