@@ -213,3 +213,40 @@ func TestMCPCallAPIAnswers(t *testing.T) {
 		t.Errorf("a provider's 404: %+v", missing)
 	}
 }
+
+// TestMCPCallAPIRefreshesAfterA401: call_api has the proxy's refresh-and-retry: a token the
+// provider refuses is refreshed once and the call retried with the same body. When the
+// provider then refuses the refresh itself (invalid_grant), the account must be linked again:
+// call_api answers relink_required with a fresh link for this user, and nothing more reaches
+// the API.
+func TestMCPCallAPIRefreshesAfterA401(t *testing.T) {
+	f := newTokenFake(t, true)
+	rev := &revokingAPI{revoked: map[string]bool{}, next: forwardTo(f.URL)}
+	api := newUpstream(t, rev.serve)
+	b := startBroker(t, refreshProxyBot(f, api.URL))
+	f.register(t, b.URL+"/bots/alpha/gl/callback")
+	b.linkOne("alpha", keyA, "gl", "slack", "U1")
+	old := f.lastGrant(t).AccessToken
+	rev.revoke(old)
+	cs := mustConnectMCP(t, b.URL, chatUser(keyA, "slack", "U1"))
+
+	var echo callAnswer
+	tool(t, cs, "call_api", map[string]any{"provider": "gl", "method": "POST", "path": "/echo", "body": map[string]int{"n": 1}}, &echo)
+	if fresh := f.lastGrant(t).AccessToken; echo.Status != http.StatusOK || string(echo.Body) != `{"n":1}` || f.refreshCalls.Load() != 1 || fresh == old {
+		t.Fatalf("after a 401: %+v %s, %d refreshes", echo, echo.Body, f.refreshCalls.Load())
+	}
+
+	f.refreshMode.Store(refreshInvalidGrant)
+	rev.revoke(f.lastGrant(t).AccessToken)
+	for i := range 2 {
+		seen := len(api.requests())
+		e := toolFails(t, cs, "call_api", map[string]any{"provider": "gl", "method": "GET", "path": "/user"})
+		if e.Code != "relink_required" || !strings.Contains(e.ConnectURL, "/bots/alpha/gl/") || !strings.Contains(e.NextStep, e.ConnectURL) {
+			t.Errorf("call %d after invalid_grant: %+v; want relink_required with a link", i, e)
+		}
+		// The first call met the 401 that led to the refused refresh; the next never leaves.
+		if got := len(api.requests()) - seen; got != 1-i {
+			t.Errorf("call %d after invalid_grant reached the API %d times", i, got)
+		}
+	}
+}
