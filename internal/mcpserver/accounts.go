@@ -236,11 +236,14 @@ func (s *Server) require(ctx context.Context, c *caller, reqs []requirement) (*c
 		out.Missing = append(out.Missing, mp)
 		asks = append(asks, ask(m.Provider, m.Reason))
 	}
-	until := "until " + out.ExpiresAt.UTC().Format("15:04") + " UTC"
+	until := ""
+	if out.ExpiresAt != nil {
+		until = " until " + out.ExpiresAt.UTC().Format("15:04") + " UTC"
+	}
 	if out.ConnectURL != "" {
-		out.MessageForUser = fmt.Sprintf("Please open this link to %s: %s (it works %s).", joinAnd(asks), out.ConnectURL, until)
+		out.MessageForUser = fmt.Sprintf("Please open this link to %s: %s (it works%s).", joinAnd(asks), out.ConnectURL, until)
 	} else {
-		out.MessageForUser = fmt.Sprintf("Please open these links to %s:\n%s\n(they work %s).", joinAnd(asks), strings.Join(links, "\n"), until)
+		out.MessageForUser = fmt.Sprintf("Please open these links to %s:\n%s\n(they work%s).", joinAnd(asks), strings.Join(links, "\n"), until)
 	}
 	if bc := s.broker.Config().Bot(c.bot); bc != nil && bc.Confirm == config.ConfirmCode {
 		out.MessageForUser += " When the page shows a six-digit code, type it here in the chat."
