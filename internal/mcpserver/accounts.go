@@ -8,8 +8,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/oauthbroker/oauthbroker/internal/broker"
 	"github.com/oauthbroker/oauthbroker/internal/config"
@@ -228,13 +226,13 @@ func (s *Server) require(ctx context.Context, c *caller, reqs []requirement) (*c
 		if out.ConnectURL == "" {
 			// One link per provider: the bot API answered no link for all of them.
 			mp.URL = m.URL
-			links = append(links, displayName(m.Provider)+": "+m.URL)
+			links = append(links, s.title(c.bot, m.Provider)+": "+m.URL)
 			if out.ExpiresAt == nil || m.ExpiresAt.Before(*out.ExpiresAt) {
 				out.ExpiresAt = &m.ExpiresAt
 			}
 		}
 		out.Missing = append(out.Missing, mp)
-		asks = append(asks, ask(m.Provider, m.Reason))
+		asks = append(asks, ask(s.title(c.bot, m.Provider), m.Reason))
 	}
 	until := ""
 	if out.ExpiresAt != nil {
@@ -253,21 +251,22 @@ func (s *Server) require(ctx context.Context, c *caller, reqs []requirement) (*c
 }
 
 // ask is what the user is asked to do for one missing provider.
-func ask(provider, reason string) string {
-	name := displayName(provider)
+func ask(title, reason string) string {
 	switch reason {
 	case broker.ReasonRelinkRequired:
-		return "reconnect your " + name + " account"
+		return "reconnect your " + title + " account"
 	case broker.ReasonMissingScopes:
-		return "give your " + name + " account the permissions this needs"
+		return "give your " + title + " account the permissions this needs"
 	}
-	return "connect your " + name + " account"
+	return "connect your " + title + " account"
 }
 
-// displayName is how a message names a provider: its configured name, capitalised.
-func displayName(provider string) string {
-	r, size := utf8.DecodeRuneInString(provider)
-	return string(unicode.ToUpper(r)) + provider[size:]
+// title is how a message names a bot's provider: its brand, else its configured name.
+func (s *Server) title(bot, provider string) string {
+	if info, err := s.broker.DescribeProvider(bot, provider); err == nil && info.Title != "" {
+		return info.Title
+	}
+	return provider
 }
 
 func joinAnd(parts []string) string {

@@ -245,13 +245,13 @@ func (s *Server) pickAccount(ctx context.Context, c *caller, provider string, id
 		return *best, nil
 	case pending:
 		return apiIdentity{}, &toolError{Code: broker.CodeIdentityPending,
-			Message: "the user's " + displayName(provider) + " account is linked but not confirmed yet"}
+			Message: "the user's " + s.title(c.bot, provider) + " account is linked but not confirmed yet"}
 	case relink:
 		return apiIdentity{}, s.refusal(ctx, c, provider, &toolError{Code: broker.CodeRelinkRequired,
-			Message: "the user's " + displayName(provider) + " account must be connected again: the provider no longer accepts it"})
+			Message: "the user's " + s.title(c.bot, provider) + " account must be connected again: the provider no longer accepts it"})
 	}
 	return apiIdentity{}, s.refusal(ctx, c, provider, &toolError{Code: CodeNotLinked,
-		Message: "the user has not connected a " + displayName(provider) + " account"})
+		Message: "the user has not connected a " + s.title(c.bot, provider) + " account"})
 }
 
 // refusal adds to a refused call what the user must do for an account to (re)connect: a fresh

@@ -9,7 +9,7 @@ func (s *Server) describeTool() tool {
 	return tool{
 		name: "describe_provider", title: "Describe a provider's API", readOnly: true,
 		description: `Describes one of the bot's providers, to find the right call_api path: the API base URL that call_api paths are relative to, ` +
-			`the provider's API documentation when the broker knows it, how requests are signed, and whether its tokens are refreshed automatically.`,
+			`the provider's documentation page when the broker's catalog has one, how requests are signed, and whether its tokens are refreshed automatically.`,
 		schema: `{
   "type": "object",
   "properties": {
@@ -24,6 +24,7 @@ func (s *Server) describeTool() tool {
 
 type providerDescription struct {
 	Provider         string   `json:"provider"`
+	Title            string   `json:"title"`
 	Type             string   `json:"type"`
 	APIBaseURL       string   `json:"api_base_url,omitempty"`
 	DocumentationURL string   `json:"documentation_url,omitempty"`
@@ -44,7 +45,7 @@ func (s *Server) describe(_ context.Context, c *caller, args json.RawMessage) (a
 	if err != nil {
 		return nil, s.withProviders(c, err)
 	}
-	out := providerDescription{Provider: info.Name, Type: info.Type, APIBaseURL: info.APIBaseURL, DocumentationURL: info.DocsURL,
+	out := providerDescription{Provider: info.Name, Title: info.Title, Type: info.Type, APIBaseURL: info.APIBaseURL, DocumentationURL: info.DocsURL,
 		Signing: "bearer", CanRefresh: info.CanRefresh, Scopes: info.Scopes}
 	if out.Scopes == nil {
 		out.Scopes = []string{}
