@@ -51,12 +51,12 @@ func agentAnswers(t *testing.T) map[string]string {
 		}
 		out[name] = text
 	}
-	u1 := mustConnectMCP(t, a.URL, chatUser(keyA, "slack", "U1"))
-	get("connect_accounts.not_ready", u1, "connect_accounts", map[string]any{"providers": []string{"rides"}}, false)
+	rt := chatUser(keyA, "slack", "U1")
+	u1 := mustConnectMCP(t, a.URL, rt)
+	get("connect_accounts.not_ready", u1, "connect_accounts", map[string]any{"providers": []string{"rides", "twitter"}}, false)
 	var need connectAnswer
 	decodeJSON(t, []byte(out["connect_accounts.not_ready"]), &need)
-	completeLink(t, need.ConnectURL)
-	a.linkViaMCP(t, chatUser(keyA, "slack", "U1"), "twitter")
+	a.completeLink(t, rt, need.ConnectURL)
 	get("connect_accounts.ready", u1, "connect_accounts", map[string]any{"providers": []string{"rides", "twitter"}}, false)
 	get("list_connected_accounts", u1, "list_connected_accounts", map[string]any{}, false)
 	get("describe_provider", u1, "describe_provider", map[string]any{"provider": "twitter"}, false)

@@ -104,5 +104,14 @@ func providerState(page, provider string) string {
 	return m[1]
 }
 
+// pageCode is the six-digit code a connect page shows once every provider of a confirm: code
+// link is linked ("" when it shows none).
+func pageCode(page string) string {
+	if m := regexp.MustCompile(`<p class="code" id="code">(\d{6})</p>`).FindStringSubmatch(page); m != nil {
+		return m[1]
+	}
+	return ""
+}
+
 // isComplete reports whether a connect page says every provider is linked.
 func isComplete(page string) bool { return strings.Contains(page, `data-connect="complete"`) }

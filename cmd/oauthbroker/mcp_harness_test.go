@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
@@ -17,8 +19,9 @@ import (
 
 // The MCP endpoint's tests (mcp_*_test.go) share this harness: a broker whose bot alpha has a
 // rides provider (the sandbox with its demo rides API) and a twitter provider (the OAuth 1.0a
-// fake, which verifies every signature), bot bravo a rides provider of its own, and an MCP
-// client as a bot's runtime opens it, with the SDK's own client over real HTTP.
+// fake, which verifies every signature), bot bravo a rides provider of its own, both with the
+// default confirm: code, and an MCP client as a bot's runtime opens it, with the SDK's own
+// client over real HTTP.
 
 // agentBroker is the broker with the providers' APIs, which record every request that
 // reaches them.
@@ -46,7 +49,6 @@ func startAgentBroker(t *testing.T, serverYAML string) *agentBroker {
 	a.twitter = newUpstream(t, forwardTo(a.tw.URL()))
 	bots := fmt.Sprintf(`  alpha:
     api_keys: [%q]
-    confirm: none
     providers:
       rides: {type: sandbox, key: rides-alpha, secret: rides-alpha-secret-0123, scopes: [%s]}
       twitter:
@@ -56,7 +58,6 @@ func startAgentBroker(t *testing.T, serverYAML string) *agentBroker {
         api_base_url: %s
 %s  bravo:
     api_keys: [%q]
-    confirm: none
     providers:
       rides: {type: sandbox, key: rides-bravo, secret: rides-bravo-secret-0123, scopes: [%s]}
 `, keyA, sandbox.ScopeRides, a.twitter.URL, endpointsYAML(a.tw.Endpoints(), "        "), keyB, sandbox.ScopeRides)
@@ -214,27 +215,15 @@ func toolFails(t *testing.T, cs *mcp.ClientSession, name string, args any) toolE
 
 // connectAnswer is connect_accounts' answer.
 type connectAnswer struct {
-	Ready      bool   `json:"ready"`
-	ConnectURL string `json:"connect_url"`
+	Ready      bool       `json:"ready"`
+	ConnectURL string     `json:"connect_url"`
+	ExpiresAt  *time.Time `json:"expires_at"`
 	Missing    []struct {
 		Provider string `json:"provider"`
 		Reason   string `json:"reason"`
-		URL      string `json:"url"`
 	} `json:"missing"`
 	MessageForUser string `json:"message_for_user"`
 	NextStep       string `json:"next_step"`
-}
-
-// links are the URLs a connect_accounts answer asks the user to open.
-func (c connectAnswer) links() []string {
-	if c.ConnectURL != "" {
-		return []string{c.ConnectURL}
-	}
-	var out []string
-	for _, m := range c.Missing {
-		out = append(out, m.URL)
-	}
-	return out
 }
 
 // callAnswer is call_api's answer.
@@ -249,11 +238,29 @@ type callAnswer struct {
 	Note      string            `json:"note"`
 }
 
-// completeLink is the user opening a link the model showed them, in a browser of their own,
-// and authorizing at the provider (the fakes approve at once).
-func completeLink(t *testing.T, link string) {
+// completeLink is the user opening the one link the model showed them, in a browser of their
+// own, and connecting every provider it lists in that one visit (the fakes approve at once).
+// The page then shows one code for them all, which the user types in the chat; the bot's
+// runtime rt confirms it with the bot API itself, so the model never sees it. It returns the
+// connect page as it ended.
+func (a *agentBroker) completeLink(t *testing.T, rt *runtime, link string) string {
 	t.Helper()
-	if st, page := visit(t, newBrowser(t), link); st != http.StatusOK {
-		t.Fatalf("opening %s: %d\n%s", link, st, page)
+	st, page := connectAll(t, newBrowser(t), link)
+	code := pageCode(page)
+	if st != http.StatusOK || !isComplete(page) || code == "" {
+		t.Fatalf("opening %s and connecting every provider: %d, want the page complete with a code\n%s", link, st, page)
 	}
+	bot := regexp.MustCompile(`/bots/([^/]+)/connect\?`).FindStringSubmatch(link)
+	if bot == nil {
+		t.Fatalf("%s is not a connect link", link)
+	}
+	rt.mu.Lock()
+	key := strings.TrimPrefix(rt.header.Get("Authorization"), "Bearer ")
+	who := map[string]string{"channel": rt.header.Get("X-OAuthBroker-Channel"), "user": rt.header.Get("X-OAuthBroker-User"), "code": code}
+	rt.mu.Unlock()
+	var p problemBody
+	if st := a.api("POST", "/bots/"+bot[1]+"/links/confirm", key, who, &p); st != http.StatusOK {
+		t.Fatalf("confirming the page's code: %d %+v", st, p)
+	}
+	return page
 }

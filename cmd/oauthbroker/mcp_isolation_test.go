@@ -15,9 +15,7 @@ func (a *agentBroker) linkViaMCP(t *testing.T, rt *runtime, provider string) int
 	cs := mustConnectMCP(t, a.URL, rt)
 	var need connectAnswer
 	tool(t, cs, "connect_accounts", map[string]any{"providers": []string{provider}}, &need)
-	for _, l := range need.links() {
-		completeLink(t, l)
-	}
+	a.completeLink(t, rt, need.ConnectURL)
 	var list struct {
 		Accounts []struct {
 			AccountID int64  `json:"account_id"`
@@ -122,12 +120,16 @@ func TestMCPUserSeesOnlyTheirOwnAccounts(t *testing.T) {
 	a := startAgentBroker(t, "")
 	u1 := a.linkViaMCP(t, chatUser(keyA, "slack", "U1"), "rides")
 
-	for name, rt := range map[string]*runtime{
-		"another user of the bot": chatUser(keyA, "slack", "U2"),
-		"the same user elsewhere": chatUser(keyA, "teams", "U1"),
-		"the same user of bot B":  chatUser(keyB, "slack", "U1"),
+	for name, c := range map[string]struct {
+		rt                 *runtime
+		bot, channel, user string
+	}{
+		"another user of the bot": {chatUser(keyA, "slack", "U2"), "alpha", "slack", "U2"},
+		"the same user elsewhere": {chatUser(keyA, "teams", "U1"), "alpha", "teams", "U1"},
+		"the same user of bot B":  {chatUser(keyB, "slack", "U1"), "bravo", "slack", "U1"},
 	} {
 		t.Run(name, func(t *testing.T) {
+			rt := c.rt
 			cs := mustConnectMCP(t, a.URL, rt)
 			var list struct {
 				Accounts []any `json:"accounts"`
@@ -147,11 +149,16 @@ func TestMCPUserSeesOnlyTheirOwnAccounts(t *testing.T) {
 				t.Error("the store changed")
 			}
 			e := toolFails(t, cs, "call_api", map[string]any{"provider": "rides", "method": "POST", "path": "/rides", "body": map[string]string{"destination": "x"}})
-			if e.Code != "not_linked" || !strings.Contains(e.ConnectURL, "/rides/") || !strings.Contains(e.NextStep, e.ConnectURL) {
-				t.Errorf("call_api by provider: %+v, want not_linked with a link of this user's own", e)
+			if e.Code != "not_linked" || !strings.HasPrefix(e.ConnectURL, a.URL+"/bots/"+c.bot+"/connect?link=") || !strings.Contains(e.NextStep, e.ConnectURL) {
+				t.Fatalf("call_api by provider: %+v, want not_linked with a link of this user's own", e)
 			}
 			if len(a.apiCalls()) != calls {
 				t.Error("a call reached the provider")
+			}
+			// The link is for this session's user, and nobody else's.
+			st, page := visit(t, newBrowser(t), e.ConnectURL)
+			if who := fmt.Sprintf(`<strong class="user">%s</strong> on %s`, c.user, c.channel); st != http.StatusOK || !strings.Contains(page, who) || providerState(page, "rides") != "not_linked" {
+				t.Errorf("the link's page: %d, want %s with rides not linked\n%s", st, who, page)
 			}
 		})
 	}

@@ -2,28 +2,40 @@ package main
 
 import (
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/oauthbroker/oauthbroker/internal/sandbox"
 )
 
 // TestMCPShareMyRide is the combined action an agent performs for "share my ride": the model
-// asks for both accounts, shows the user the link it got, and once the user has linked them
-// books a ride with the rides API and tweets it; the Twitter fake verifies the OAuth 1.0a
-// signature of the tweet, and both calls are made as the chat user's own accounts.
+// asks for both accounts and shows the user the one link it got; the user connects both on
+// the link's connect page in one visit, which names them by the label the runtime sent, and
+// types the one code the page shows, which the runtime confirms. The model then books a ride
+// with the rides API and tweets it; the Twitter fake verifies the OAuth 1.0a signature of the
+// tweet, and both calls are made as the chat user's own accounts.
 func TestMCPShareMyRide(t *testing.T) {
 	a := startAgentBroker(t, "")
-	cs := mustConnectMCP(t, a.URL, chatUser(keyA, "slack", "U1"))
+	rt := chatUser(keyA, "slack", "U1")
+	rt.set("X-OAuthBroker-User-Label", "Ada (Slack)")
+	cs := mustConnectMCP(t, a.URL, rt)
 
 	var need connectAnswer
 	tool(t, cs, "connect_accounts", map[string]any{"providers": []string{"rides", "twitter"}}, &need)
-	if need.Ready || len(need.Missing) != 2 || need.Missing[0].Reason != "not_linked" || need.Missing[1].Reason != "not_linked" {
+	if need.Ready || len(need.Missing) != 2 || need.Missing[0].Reason != "not_linked" || need.Missing[1].Reason != "not_linked" ||
+		!strings.HasPrefix(need.ConnectURL, a.URL+"/bots/alpha/connect?link=") || need.ExpiresAt == nil || !need.ExpiresAt.After(time.Now()) {
 		t.Fatalf("connect_accounts before linking: %+v", need)
 	}
-	for _, l := range need.links() {
-		if !strings.Contains(need.MessageForUser, l) {
-			t.Errorf("message_for_user %q does not carry the link %s", need.MessageForUser, l)
-		}
-		completeLink(t, l)
+	want := "Please open this link to connect your Rides account and connect your Twitter account: " + need.ConnectURL +
+		" (it works until " + need.ExpiresAt.UTC().Format("15:04") + " UTC). When the page shows a six-digit code, type it here in the chat."
+	if need.MessageForUser != want {
+		t.Errorf("message_for_user:\n  %s\nwant\n  %s", need.MessageForUser, want)
+	}
+	page := a.completeLink(t, rt, need.ConnectURL)
+	if providerState(page, "rides") != "linked" || providerState(page, "twitter") != "linked" || !strings.Contains(page, `<strong class="user">Ada (Slack)</strong>`) {
+		t.Errorf("the connect page after one visit:\n%s", page)
 	}
 	var ready connectAnswer
 	tool(t, cs, "connect_accounts", map[string]any{"providers": []string{"rides", "twitter"}}, &ready)
@@ -241,12 +253,68 @@ func TestMCPCallAPIRefreshesAfterA401(t *testing.T) {
 	for i := range 2 {
 		seen := len(api.requests())
 		e := toolFails(t, cs, "call_api", map[string]any{"provider": "gl", "method": "GET", "path": "/user"})
-		if e.Code != "relink_required" || !strings.Contains(e.ConnectURL, "/bots/alpha/gl/") || !strings.Contains(e.NextStep, e.ConnectURL) {
+		if e.Code != "relink_required" || !strings.HasPrefix(e.ConnectURL, b.URL+"/bots/alpha/connect?link=") || !strings.Contains(e.NextStep, e.ConnectURL) {
 			t.Errorf("call %d after invalid_grant: %+v; want relink_required with a link", i, e)
 		}
 		// The first call met the 401 that led to the refused refresh; the next never leaves.
 		if got := len(api.requests()) - seen; got != 1-i {
 			t.Errorf("call %d after invalid_grant reached the API %d times", i, got)
 		}
+	}
+
+	// connect_accounts says the same, with the link that reconnects the account; through it
+	// the account is usable again.
+	var need connectAnswer
+	tool(t, cs, "connect_accounts", map[string]any{"providers": []string{"gl"}}, &need)
+	if need.Ready || len(need.Missing) != 1 || need.Missing[0].Reason != "relink_required" || need.ConnectURL == "" ||
+		!strings.Contains(need.MessageForUser, "reconnect your GitLab account: "+need.ConnectURL) {
+		t.Fatalf("connect_accounts after invalid_grant: %+v", need)
+	}
+	f.refreshMode.Store(refreshOK)
+	if st, page := connectAll(t, newBrowser(t), need.ConnectURL); st != http.StatusOK || !isComplete(page) {
+		t.Fatalf("reconnecting: %d\n%s", st, page)
+	}
+	tool(t, cs, "call_api", map[string]any{"provider": "gl", "method": "POST", "path": "/echo", "body": map[string]int{"n": 2}}, &echo)
+	if echo.Status != http.StatusOK || string(echo.Body) != `{"n":2}` {
+		t.Errorf("after reconnecting: %+v %s", echo, echo.Body)
+	}
+}
+
+// TestMCPConnectAccountsOneLink: whatever each provider lacks (not linked, or a scope the
+// task needs), connect_accounts answers one link for them all, with the sentence that says
+// what each needs; one visit to its connect page and one code make every one usable, with
+// the scope asked for.
+func TestMCPConnectAccountsOneLink(t *testing.T) {
+	a := startAgentBroker(t, "")
+	rt := chatUser(keyA, "slack", "U1")
+	a.linkViaMCP(t, rt, "rides")
+	cs := mustConnectMCP(t, a.URL, rt)
+	args := map[string]any{"providers": []string{"rides", "twitter"}, "scopes": map[string][]string{"rides": {sandbox.ScopePosts}}}
+
+	var need connectAnswer
+	tool(t, cs, "connect_accounts", args, &need)
+	if need.Ready || len(need.Missing) != 2 || need.Missing[0].Provider != "rides" || need.Missing[0].Reason != "missing_scopes" ||
+		need.Missing[1].Provider != "twitter" || need.Missing[1].Reason != "not_linked" ||
+		!strings.Contains(need.MessageForUser, "give your Rides account the permissions this needs and connect your Twitter account: "+need.ConnectURL+" ") {
+		t.Fatalf("connect_accounts: %+v", need)
+	}
+	page := a.completeLink(t, rt, need.ConnectURL)
+	if providerState(page, "rides") != "linked" || providerState(page, "twitter") != "linked" {
+		t.Errorf("the connect page after one visit:\n%s", page)
+	}
+	var ready connectAnswer
+	tool(t, cs, "connect_accounts", args, &ready)
+	if !ready.Ready {
+		t.Fatalf("connect_accounts after linking: %+v", ready)
+	}
+	var list struct {
+		Accounts []struct {
+			Provider string   `json:"provider"`
+			Scopes   []string `json:"scopes"`
+		} `json:"accounts"`
+	}
+	tool(t, cs, "list_connected_accounts", map[string]any{"provider": "rides"}, &list)
+	if len(list.Accounts) != 1 || !slices.Contains(list.Accounts[0].Scopes, sandbox.ScopePosts) {
+		t.Errorf("the rides account: %+v, want one account with the scope asked for", list.Accounts)
 	}
 }

@@ -26,6 +26,9 @@ const (
 // applies, for callers that receive one outside a request body (the MCP endpoint's headers).
 func ValidateChatUser(channel, user string) error { return validateChannelUser(channel, user) }
 
+// ValidateUserLabel checks a user label by the bot API's rule, for the same callers.
+func ValidateUserLabel(label string) error { return validateUserLabel(label) }
+
 func validateChannelUser(channel, user string) error {
 	if !channelPattern.MatchString(channel) {
 		return newError(CodeInvalidRequest, "channel must be 1-64 characters of A-Z a-z 0-9 . _ : -")

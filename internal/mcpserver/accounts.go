@@ -3,6 +3,7 @@ package mcpserver
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/url"
 	"slices"
@@ -151,14 +152,16 @@ func (s *Server) connectTool() tool {
 	}
 }
 
+// missingProvider is a provider the task needs that is not usable yet, and why.
 type missingProvider struct {
 	Provider string `json:"provider"`
 	Reason   string `json:"reason"`
-	URL      string `json:"url,omitempty"` // only when there is no one connect_url
 }
 
 type connectAnswer struct {
-	Ready          bool              `json:"ready"`
+	Ready bool `json:"ready"`
+	// ConnectURL is one link for every missing provider, whatever the reason: the user opens
+	// it once and connects them all on the broker's connect page.
 	ConnectURL     string            `json:"connect_url,omitempty"`
 	ExpiresAt      *time.Time        `json:"expires_at,omitempty"`
 	Missing        []missingProvider `json:"missing,omitempty"`
@@ -192,20 +195,21 @@ func (s *Server) connect(ctx context.Context, c *caller, args json.RawMessage) (
 }
 
 // require asks the bot API's require route for the providers, and turns its answer into one
-// for the model: ready, or the link to send and the sentence to send it with.
+// for the model: ready, or the one connect link to send and the sentence to send it with.
 func (s *Server) require(ctx context.Context, c *caller, reqs []requirement) (*connectAnswer, error) {
 	var res struct {
 		Ready   bool `json:"ready"`
 		Missing []struct {
-			Provider  string    `json:"provider"`
-			Reason    string    `json:"reason"`
-			URL       string    `json:"url"`
-			ExpiresAt time.Time `json:"expires_at"`
+			Provider string `json:"provider"`
+			Reason   string `json:"reason"`
 		} `json:"missing"`
 		ConnectURL       string     `json:"connect_url"`
 		ConnectExpiresAt *time.Time `json:"connect_expires_at"`
 	}
 	body := map[string]any{"channel": c.channel, "user": c.user, "providers": reqs}
+	if c.label != "" {
+		body["user_label"] = c.label
+	}
 	if err := s.api.json(ctx, c, "POST", "/bots/"+c.bot+"/require", "", body, &res); err != nil {
 		return nil, s.withProviders(c, err)
 	}
@@ -216,33 +220,20 @@ func (s *Server) require(ctx context.Context, c *caller, reqs []requirement) (*c
 		}
 		return &connectAnswer{Ready: true, NextStep: "every account is connected: call call_api with provider " + strings.Join(names, ", ")}, nil
 	}
-	out := &connectAnswer{ConnectURL: res.ConnectURL, ExpiresAt: res.ConnectExpiresAt}
-	if out.ConnectURL == "" && len(res.Missing) == 1 {
-		out.ConnectURL, out.ExpiresAt = res.Missing[0].URL, &res.Missing[0].ExpiresAt
+	if res.ConnectURL == "" {
+		return nil, errors.New("mcpserver: require answered not ready without a connect_url")
 	}
-	var asks, links []string
+	out := &connectAnswer{ConnectURL: res.ConnectURL, ExpiresAt: res.ConnectExpiresAt}
+	var asks []string
 	for _, m := range res.Missing {
-		mp := missingProvider{Provider: m.Provider, Reason: m.Reason}
-		if out.ConnectURL == "" {
-			// One link per provider: the bot API answered no link for all of them.
-			mp.URL = m.URL
-			links = append(links, s.title(c.bot, m.Provider)+": "+m.URL)
-			if out.ExpiresAt == nil || m.ExpiresAt.Before(*out.ExpiresAt) {
-				out.ExpiresAt = &m.ExpiresAt
-			}
-		}
-		out.Missing = append(out.Missing, mp)
+		out.Missing = append(out.Missing, missingProvider{Provider: m.Provider, Reason: m.Reason})
 		asks = append(asks, ask(s.title(c.bot, m.Provider), m.Reason))
 	}
 	until := ""
 	if out.ExpiresAt != nil {
 		until = " until " + out.ExpiresAt.UTC().Format("15:04") + " UTC"
 	}
-	if out.ConnectURL != "" {
-		out.MessageForUser = fmt.Sprintf("Please open this link to %s: %s (it works%s).", joinAnd(asks), out.ConnectURL, until)
-	} else {
-		out.MessageForUser = fmt.Sprintf("Please open these links to %s:\n%s\n(they work%s).", joinAnd(asks), strings.Join(links, "\n"), until)
-	}
+	out.MessageForUser = fmt.Sprintf("Please open this link to %s: %s (it works%s).", joinAnd(asks), out.ConnectURL, until)
 	if bc := s.broker.Config().Bot(c.bot); bc != nil && bc.Confirm == config.ConfirmCode {
 		out.MessageForUser += " When the page shows a six-digit code, type it here in the chat."
 	}

@@ -8,8 +8,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"strings"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/modelcontextprotocol/go-sdk/auth"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
@@ -26,11 +24,9 @@ const (
 	HeaderUserLabel = "X-OAuthBroker-User-Label"
 )
 
-// maxUserLabel is the most characters of a user label: a line on a phone's screen.
-const maxUserLabel = 64
-
 // caller is who an MCP request acts for: the bot its key opened, and the chat user its
-// headers name. problem, when set, is why there is no usable chat user; every tool answers it.
+// headers name (label: how the connect page names them, "" for channel and user). problem,
+// when set, is why there is no usable chat user; every tool answers it.
 type caller struct {
 	bot, key             string
 	channel, user, label string
@@ -83,8 +79,8 @@ func readCaller(bot, key string, h http.Header) *caller {
 		c.problem = invalid("the session's chat user (" + HeaderChannel + ", " + HeaderUser + "): " + broker.ErrorMessage(err))
 		return c
 	}
-	if !utf8.ValidString(c.label) || utf8.RuneCountInString(c.label) > maxUserLabel || strings.ContainsFunc(c.label, func(r rune) bool { return !unicode.IsPrint(r) }) {
-		c.problem = invalid(HeaderUserLabel + " must be at most 64 printable characters")
+	if err := broker.ValidateUserLabel(c.label); err != nil {
+		c.problem = invalid("the session's user label (" + HeaderUserLabel + "): " + broker.ErrorMessage(err))
 	}
 	return c
 }
