@@ -11,7 +11,8 @@ import (
 // The demo's third bot, "agent", is the one examples/agent talks to over MCP (/mcp): "share my
 // ride" with the same two sandbox APIs as the chat bot's, as providers of its own and without
 // a webhook (an agent learns that accounts are linked by asking connect_accounts again). It
-// keeps the default confirm: code, which the example's runtime handles.
+// keeps the default confirm: code: the example's runtime confirms the one code the connect
+// page shows once both accounts are linked.
 const demoAgentBot = "agent"
 
 type demoAgent struct{ apiKey, ridesSecret, socialSecret string }
@@ -23,7 +24,7 @@ func newDemoAgent() demoAgent {
 func (d demoAgent) configYAML() string {
 	return fmt.Sprintf(`  %s:
     api_keys: [%q]
-    confirm: code
+    display_name: Share-my-ride Agent
     providers:
       rides:  { type: sandbox, key: demo-agent-rides,  secret: %q, scopes: [%s] }
       social: { type: sandbox, key: demo-agent-social, secret: %q, scopes: [%s] }

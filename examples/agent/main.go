@@ -1,17 +1,20 @@
 // Command agent is a small MCP client that stands for an LLM-driven chat bot using
 // oauthbroker's MCP endpoint (/mcp). Its "model" is a script (model.go): deterministic, no
 // LLM, but it chooses tools and reads their answers the way a model given these tools would,
-// for "share my ride": connect_accounts, show the user the link it answers, then call_api
-// twice — book a ride with the rides account, post about it with the social account.
+// for "share my ride": connect_accounts, show the user the one link it answers for both
+// accounts, then call_api twice — book a ride with the rides account, post about it with the
+// social account.
 //
 // The program plays the other part, the bot's runtime, which is what a real agent framework
 // does around its model:
 //
 //   - it opens the MCP session with the bot's API key and the chat user in headers
-//     (X-OAuthBroker-Channel, X-OAuthBroker-User): the model never chooses the user;
+//     (X-OAuthBroker-Channel, X-OAuthBroker-User, and X-OAuthBroker-User-Label, how the
+//     connect page names the user): the model never chooses the user;
 //   - it relays the user's chat lines to the model, except a six-digit code, which it
-//     confirms with the broker itself (POST …/links/confirm): the code proves the person who
-//     linked the account is this chat user, so it must never pass through the model.
+//     confirms with the broker itself (POST …/links/confirm): the one code the connect page
+//     shows once every account of the link is linked proves that the person who linked them
+//     is this chat user, so it must never pass through the model.
 //
 // Against `oauthbroker demo`, which prints this command line:
 //
@@ -101,7 +104,8 @@ Flags:
 	}
 
 	// The runtime's part: the bot's key and the chat user go in headers on every MCP request.
-	headers := http.Header{"Authorization": {"Bearer " + key}, "X-Oauthbroker-Channel": {*channel}, "X-Oauthbroker-User": {*user}}
+	headers := http.Header{"Authorization": {"Bearer " + key}, "X-Oauthbroker-Channel": {*channel}, "X-Oauthbroker-User": {*user},
+		"X-Oauthbroker-User-Label": {*user + " (" + *channel + ")"}}
 	mc := mcp.NewClient(&mcp.Implementation{Name: "oauthbroker-example-agent", Version: "1"}, nil)
 	session, err := mc.Connect(ctx, &mcp.StreamableClientTransport{
 		Endpoint: brokerURL + "/mcp", HTTPClient: &http.Client{Transport: withHeaders{headers}}, MaxRetries: -1,
