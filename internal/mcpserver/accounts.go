@@ -68,7 +68,7 @@ func (s *Server) listAccountsTool() tool {
 	return tool{
 		name: "list_connected_accounts", title: "List the user's connected accounts", readOnly: true,
 		description: `Lists the accounts the user you are talking with has connected to this bot: account_id, provider, account_name, status and the scopes granted. ` +
-			`status is "active" (usable), "pending" (just linked; the user still has to type in the chat the code the linking page showed) or "relink_required" (the provider no longer accepts it: connect_accounts gives a link to reconnect). ` +
+			`status is "active" (usable), "pending" (just linked; the user still has to type in the chat the code the connect page showed) or "relink_required" (the provider no longer accepts it: connect_accounts gives a link to reconnect). ` +
 			`Also lists every provider this bot can connect. Never returns a token.`,
 		schema: `{
   "type": "object",

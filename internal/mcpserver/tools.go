@@ -192,7 +192,7 @@ func nextStep(code string) string {
 	case broker.CodeNotFound:
 		return "list_connected_accounts lists the user's accounts and their account_id"
 	case broker.CodeIdentityPending:
-		return "ask the user to type in the chat the six-digit code the linking page showed them, then try again"
+		return "ask the user to type in the chat the six-digit code the connect page showed them, then try again"
 	case broker.CodeRateLimited, broker.CodeRefreshUnavailable:
 		return "wait retry_after_seconds, then try again"
 	case broker.CodeProxyPathRejected:
