@@ -63,10 +63,10 @@ func New(b *broker.Broker, o Options) http.Handler {
 		}
 	})
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
-		writeProblem(w, http.StatusNotFound, "route_not_found", "no such API route; see /api/v1/openapi.yaml")
+		WriteProblem(w, http.StatusNotFound, "route_not_found", "no such API route; see /api/v1/openapi.yaml")
 	})
 	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
-		writeProblem(w, http.StatusMethodNotAllowed, "method_not_allowed", r.Method+" is not allowed on this route")
+		WriteProblem(w, http.StatusMethodNotAllowed, "method_not_allowed", r.Method+" is not allowed on this route")
 	})
 	return r
 }
@@ -102,7 +102,7 @@ func (a *API) limitLinks(next http.Handler) http.Handler {
 				a.onRateLimited()
 			}
 			a.log.WarnContext(r.Context(), "rate limit: too many link requests from one bot", "bot", bot, "path", r.URL.Path)
-			writeProblem(w, http.StatusTooManyRequests, broker.CodeRateLimited, fmt.Sprintf(
+			WriteProblem(w, http.StatusTooManyRequests, broker.CodeRateLimited, fmt.Sprintf(
 				"bot %q asked for more than %d links in a minute; retry after %s seconds", bot, a.linksPerBot, w.Header().Get("Retry-After")))
 			return
 		}

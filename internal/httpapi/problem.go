@@ -66,10 +66,12 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.As(err, &be) && be.RetryAfter > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(be.RetryAfter.Seconds()))))
 	}
-	writeProblem(w, status, code, broker.ErrorMessage(err))
+	WriteProblem(w, status, code, broker.ErrorMessage(err))
 }
 
-func writeProblem(w http.ResponseWriter, status int, code, detail string) {
+// WriteProblem answers with an RFC 9457 problem+json body carrying a stable code: the bot
+// API's error shape, also for answers given on its behalf (the server's, /mcp's).
+func WriteProblem(w http.ResponseWriter, status int, code, detail string) {
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)

@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
-	"encoding/json"
 	"net/http"
 	"strings"
 
@@ -43,7 +42,7 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 		bot, err := s.broker.BotForKey(key)
 		if err != nil {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="oauthbroker"`)
-			writeProblem(w, http.StatusUnauthorized, broker.CodeUnauthorized, broker.ErrorMessage(err))
+			httpapi.WriteProblem(w, http.StatusUnauthorized, broker.CodeUnauthorized, broker.ErrorMessage(err))
 			return
 		}
 		c := readCaller(bot, key, r.Header)
@@ -119,15 +118,4 @@ func callerOf(req *mcp.CallToolRequest) *caller {
 	}
 	c, _ := req.Extra.TokenInfo.Extra[callerExtra].(*caller)
 	return c
-}
-
-// writeProblem answers like the bot API: RFC 9457 problem+json with a stable code.
-func writeProblem(w http.ResponseWriter, status int, code, detail string) {
-	w.Header().Set("Content-Type", "application/problem+json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(map[string]any{
-		"type": "https://oauthbroker.dev/problems/" + code, "title": http.StatusText(status),
-		"status": status, "detail": detail, "code": code,
-	})
 }

@@ -2,13 +2,13 @@ package server
 
 import (
 	"crypto/subtle"
-	"encoding/json"
 	"io/fs"
 	"net/http"
 	"strings"
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/oauthbroker/oauthbroker/internal/httpapi"
 	"github.com/oauthbroker/oauthbroker/templates"
 )
 
@@ -56,7 +56,7 @@ func (s *Server) routes(api, admin http.Handler, mount func(chi.Router)) chi.Rou
 	// API's own 405 cannot answer it: answer here, as problem+json under /api/.
 	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasPrefix(r.URL.Path, "/api/") {
-			writeProblem(w, http.StatusMethodNotAllowed, "method_not_allowed", "this method is not allowed on this route")
+			httpapi.WriteProblem(w, http.StatusMethodNotAllowed, "method_not_allowed", "this method is not allowed on this route")
 			return
 		}
 		s.pages.RenderFlowError(w, templates.FlowError{
@@ -122,20 +122,5 @@ func staticFiles(fsys fs.FS) http.Handler {
 		w.Header().Set("Cache-Control", "public, max-age=3600")
 		w.Header().Set("X-Content-Type-Options", "nosniff")
 		files.ServeHTTP(w, r)
-	})
-}
-
-// writeProblem answers like the bot API (RFC 9457 problem+json with a stable code), for the
-// answers the server gives on the API's behalf.
-func writeProblem(w http.ResponseWriter, status int, code, detail string) {
-	w.Header().Set("Content-Type", "application/problem+json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(map[string]any{
-		"type":   "https://oauthbroker.dev/problems/" + code,
-		"title":  http.StatusText(status),
-		"status": status,
-		"detail": detail,
-		"code":   code,
 	})
 }
