@@ -36,6 +36,11 @@ type agentBroker struct {
 
 func startAgentBroker(t *testing.T, serverYAML string) *agentBroker {
 	t.Helper()
+	return startAgentBrokerWith(t, serverYAML, appOptions{})
+}
+
+func startAgentBrokerWith(t *testing.T, serverYAML string, opts appOptions) *agentBroker {
+	t.Helper()
 	sb, err := sandbox.New(sandbox.Options{
 		Users:       []sandbox.User{{ID: "1001", Login: "ada", Name: "Ada Lovelace", Email: "ada@example.com"}},
 		AutoApprove: "1001",
@@ -64,7 +69,8 @@ func startAgentBroker(t *testing.T, serverYAML string) *agentBroker {
 	if !strings.Contains(serverYAML, "outbound_timeout") {
 		serverYAML += "  outbound_timeout: 5s\n"
 	}
-	a.testBroker = startBrokerServer(t, serverYAML, bots, appOptions{sandboxURL: a.rides.URL})
+	opts.sandboxURL = a.rides.URL
+	a.testBroker = startBrokerServer(t, serverYAML, bots, opts)
 	for _, c := range []sandbox.Client{
 		{ID: "rides-alpha", Secret: "rides-alpha-secret-0123", RedirectURIs: []string{a.URL + "/bots/alpha/rides/callback"}},
 		{ID: "rides-bravo", Secret: "rides-bravo-secret-0123", RedirectURIs: []string{a.URL + "/bots/bravo/rides/callback"}},

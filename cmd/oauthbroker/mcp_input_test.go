@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/oauthbroker/oauthbroker/internal/server"
 )
 
 // TestMCPBadInput: an unknown tool, arguments of the wrong type or shape, and headers the
@@ -153,6 +155,37 @@ func TestMCPBodyAndRateLimits(t *testing.T) {
 	if len(a.apiCalls()) != seen {
 		t.Error("the refused call reached the provider")
 	}
+}
+
+// TestMCPLinkLimitSharedWithTheBotAPI: connect_accounts makes links, so it counts toward the
+// bot's per-minute link limit together with the bot's own link and require calls: over the
+// limit it answers rate_limited with retry_after_seconds and stores no link, and a call_api
+// that would offer a link says to connect the account without one.
+func TestMCPLinkLimitSharedWithTheBotAPI(t *testing.T) {
+	a := startAgentBrokerWith(t, "", appOptions{limits: &server.Limits{LinksPerBot: 2}})
+	cs := mustConnectMCP(t, a.URL, chatUser(keyA, "slack", "U1"))
+	var need connectAnswer
+	tool(t, cs, "connect_accounts", map[string]any{"providers": []string{"rides", "twitter"}}, &need)
+	if need.ConnectURL == "" {
+		t.Fatalf("connect_accounts within the limit: %+v", need)
+	}
+	if st := a.api("POST", "/bots/alpha/links", keyA, map[string]any{"provider": "rides", "channel": "slack", "user": "U1"}, nil); st != http.StatusCreated {
+		t.Fatalf("the bot's own link within the limit: %d", st)
+	}
+	before := a.snapshot()
+	e := toolFails(t, cs, "connect_accounts", map[string]any{"providers": []string{"rides"}})
+	if e.Code != "rate_limited" || e.RetryAfterSeconds <= 0 || e.ConnectURL != "" {
+		t.Errorf("connect_accounts over the limit: %+v", e)
+	}
+	e = toolFails(t, cs, "call_api", map[string]any{"provider": "rides", "method": "GET", "path": "/rides"})
+	if e.Code != "not_linked" || e.ConnectURL != "" || !strings.Contains(e.NextStep, "connect_accounts") {
+		t.Errorf("call_api over the link limit: %+v", e)
+	}
+	if a.snapshot() != before || len(a.apiCalls()) != 0 {
+		t.Error("a refused call stored a link or reached a provider")
+	}
+	// Another bot has its own allowance.
+	tool(t, mustConnectMCP(t, a.URL, chatUser(keyB, "slack", "U1")), "connect_accounts", map[string]any{"providers": []string{"rides"}}, nil)
 }
 
 // TestMCPToolList: the tools, each with a description for a model, a JSON schema of its
