@@ -1,7 +1,7 @@
 // Command oauthbroker runs the OAuth broker for chat bots.
 //
 // main only calls run, which takes everything from the outside world as arguments, so the
-// tests start the real command's code path (see STYLE.md, "How I write HTTP services").
+// tests start the real command's code path.
 package main
 
 import (

@@ -29,7 +29,7 @@ func (p *parser) required(v value, hint string) bool {
 // given reports whether an optional v holds something to check.
 func given(v value) bool { return !v.bad && v.s != "" }
 
-// namePattern is the bot and provider name syntax (SPEC §1): it appears in URL paths and
+// namePattern is the bot and provider name syntax (docs/DESIGN.md, the words): it appears in URL paths and
 // metric labels unescaped.
 var namePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
 

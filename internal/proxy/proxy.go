@@ -1,4 +1,4 @@
-// Package proxy is the bot API's signing proxy (SPEC §3.2, the proxy row):
+// Package proxy is the bot API's signing proxy (docs/API.md, acting as the user):
 // ANY /api/v1/bots/{bot}/identities/{id}/proxy/{path…} sends the bot's request to the
 // identity's provider, at the provider's API base URL plus path, signed as the identity
 // (OAuth 1.0a HMAC-SHA1 for twitter, a bearer token for OAuth 2 types), and streams the

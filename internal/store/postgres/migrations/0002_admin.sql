@@ -1,5 +1,5 @@
--- 0002: the operators' pages (SPEC §3.3): the list of identities across bots, its search, the
--- totals, and admin sessions.
+-- 0002: the operators' pages (docs/OPERATIONS.md, admin): the list of identities across bots,
+-- its search, the totals, and admin sessions.
 
 -- The list is newest first, ORDER BY id DESC, paged by keyset (id < last id seen): id never
 -- changes, so a page never skips or repeats a row while tokens refresh. Every combination of

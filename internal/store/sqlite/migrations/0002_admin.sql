@@ -1,5 +1,6 @@
--- 0002: the operators' pages (SPEC §3.3): listing identities across bots at a million rows,
--- their totals, and admin sessions. docs/BENCHMARKS.md has the query plans and timings.
+-- 0002: the operators' pages (docs/OPERATIONS.md, admin): listing identities across bots at a
+-- million rows, their totals, and admin sessions. docs/BENCHMARKS.md has the query plans and
+-- timings.
 
 -- The list is newest first, ORDER BY id DESC, paged by keyset (id < last id seen). id is the
 -- rowid: it never changes, so a page never skips or repeats a row while tokens refresh
