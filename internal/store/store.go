@@ -1,9 +1,12 @@
-// Package store defines the records oauthbroker keeps and the small interface every storage
-// backend implements. It knows nothing about HTTP, goth or encryption: token fields arrive here
-// already sealed by the broker and leave sealed.
+// Package store defines the records oauthbroker keeps and the interface every storage backend
+// implements: Store, made of one interface per concern (the lifecycle, operations, usage,
+// retention and the operators' pages), each with the rules it must keep. It knows nothing
+// about HTTP, goth or encryption: token fields arrive here already sealed by the broker and
+// leave sealed.
 //
-// Implementations live in subpackages (sqlite/, later postgres/) and must pass the shared
-// conformance suite in storetest/.
+// Two backends implement it, sqlite/ and postgres/, each with its own SQL and migrations; the
+// transactions that carry the rules are written once, in sqlstore/, which both embed. Both
+// pass the conformance suite in storetest/.
 package store
 
 import (

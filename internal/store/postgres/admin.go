@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/oauthbroker/oauthbroker/internal/store"
+	"github.com/oauthbroker/oauthbroker/internal/store/sqlstore"
 )
 
 // maxListLimit bounds one page of the operators' list.
@@ -58,7 +59,7 @@ func (s *Store) ListIdentities(ctx context.Context, q store.IdentityListQuery) (
 	if err != nil {
 		return store.IdentityPage{}, fmt.Errorf("postgres: list identities: %w", err)
 	}
-	got, err := collect(rows, scanListed)
+	got, err := sqlstore.Collect(rows, scanListed)
 	if err != nil {
 		return store.IdentityPage{}, fmt.Errorf("postgres: list identities: %w", err)
 	}
@@ -197,79 +198,4 @@ func scanListed(row rowScanner) (store.Identity, error) {
 	i.Scopes = scopesOf(scopes)
 	i.ExpiresAt, i.LinkedAt, i.UpdatedAt = fromTS(expires), fromTS(linked), fromTS(updated)
 	return i, err
-}
-
-// IdentityTotals returns the number of identities per bot, provider and status from
-// identity_counts, which a trigger keeps in step with identities (0002_admin.sql). The order
-// is by code point, as in every store, whatever the database's collation.
-func (s *Store) IdentityTotals(ctx context.Context) ([]store.IdentityTotal, error) {
-	rows, err := s.pool.Query(ctx, `SELECT bot, provider, status, n FROM identity_counts
-		WHERE n > 0 ORDER BY bot COLLATE "C", provider COLLATE "C", status COLLATE "C"`)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: identity totals: %w", err)
-	}
-	out, err := collect(rows, func(r rowScanner) (store.IdentityTotal, error) {
-		var t store.IdentityTotal
-		err := r.Scan(&t.Bot, &t.Provider, &t.Status, &t.Count)
-		return t, err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("postgres: identity totals: %w", err)
-	}
-	return out, nil
-}
-
-// CreateAdminSession stores an operator's session and, in the same transaction, deletes
-// every session that has expired by its creation time: logins are rare, so this keeps the
-// table small without a background job.
-func (s *Store) CreateAdminSession(ctx context.Context, as store.AdminSession) error {
-	switch {
-	case len(as.TokenHash) == 0:
-		return errors.New("postgres: create admin session: empty token hash")
-	case as.CreatedAt.IsZero() || as.ExpiresAt.IsZero():
-		return errors.New("postgres: create admin session: created or expiry time is the zero time")
-	}
-	credential := as.Credential
-	if credential == nil {
-		credential = []byte{} // NOT NULL; a nil slice would be sent as NULL
-	}
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `DELETE FROM admin_sessions WHERE expires_at <= $1`, ts(as.CreatedAt)); err != nil {
-			return err
-		}
-		_, err := tx.Exec(ctx, `INSERT INTO admin_sessions (token_hash, credential, created_at, expires_at)
-			VALUES ($1, $2, $3, $4)`, as.TokenHash, credential, ts(as.CreatedAt), ts(as.ExpiresAt))
-		return constraint(err)
-	})
-	if err != nil {
-		return fmt.Errorf("postgres: create admin session: %w", err)
-	}
-	return nil
-}
-
-// AdminSession returns the session with this token hash, expired or not.
-func (s *Store) AdminSession(ctx context.Context, tokenHash []byte) (store.AdminSession, error) {
-	var (
-		as               store.AdminSession
-		created, expires pgtype.Timestamptz
-	)
-	err := s.pool.QueryRow(ctx, `SELECT token_hash, credential, created_at, expires_at
-		FROM admin_sessions WHERE token_hash = $1`, tokenHash).Scan(&as.TokenHash, &as.Credential, &created, &expires)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return store.AdminSession{}, fmt.Errorf("postgres: admin session: %w", store.ErrNotFound)
-	}
-	if err != nil {
-		return store.AdminSession{}, fmt.Errorf("postgres: admin session: %w", err)
-	}
-	as.CreatedAt, as.ExpiresAt = fromTS(created), fromTS(expires)
-	return as, nil
-}
-
-// DeleteAdminSession ends a session; ending one that does not exist is not an error, so a
-// double logout is harmless.
-func (s *Store) DeleteAdminSession(ctx context.Context, tokenHash []byte) error {
-	if _, err := s.pool.Exec(ctx, `DELETE FROM admin_sessions WHERE token_hash = $1`, tokenHash); err != nil {
-		return fmt.Errorf("postgres: delete admin session: %w", err)
-	}
-	return nil
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/oauthbroker/oauthbroker/internal/store"
+	"github.com/oauthbroker/oauthbroker/internal/store/sqlstore"
 )
 
 // Bulk import of another store's records (`oauthbroker migrate-store`). Records keep their
@@ -108,7 +109,7 @@ func countTables(ctx context.Context, q querier) (map[string]int64, error) {
 		return nil, fmt.Errorf("postgres: count rows: %w", err)
 	}
 	out := map[string]int64{}
-	_, err = collect(rows, func(r rowScanner) (struct{}, error) {
+	_, err = sqlstore.Collect(rows, func(r rowScanner) (struct{}, error) {
 		var (
 			i int
 			n int64

@@ -9,8 +9,12 @@
 // false. No advisory lock or SERIALIZABLE retry loop is on a request's path; a deadlock or
 // serialization failure that PostgreSQL reports anyway is retried (inTx).
 //
-// The SQL is this package's own (see migrations/), written for PostgreSQL; the semantics are
-// the SQLite store's, and both pass the conformance suite in storetest.
+// The store's rules (what completing a link writes, the refresh lease, confirmations, the
+// outbox, retention) are package sqlstore's, which this store embeds and runs on its own SQL
+// (statements.go, migrations/), written for PostgreSQL. What is here is PostgreSQL's: the
+// pool, migrations under an advisory lock, the reads, the operators' list, the bulk import,
+// and the writes PostgreSQL does in one statement where SQLite needs two (AcquireRefreshLease,
+// ConsumeFlow). Both stores pass the conformance suite in storetest.
 //
 // It imports only package store and pgx: nothing of HTTP, goth or encryption.
 package postgres
@@ -27,11 +31,14 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/oauthbroker/oauthbroker/internal/store"
+	"github.com/oauthbroker/oauthbroker/internal/store/sqlstore"
 )
 
 // Store is a store.Store and store.AdminStore on one PostgreSQL database (or one schema of
 // it: the DSN's search_path picks it). It is safe for concurrent use.
 type Store struct {
+	*sqlstore.Rules // the transactions, on this store's statements
+
 	pool *pgxpool.Pool
 }
 
@@ -74,6 +81,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("postgres: open pool: %w", err)
 	}
 	s := &Store{pool: pool}
+	s.Rules = sqlstore.New("postgres", rulesDB{s}, &statements, codec{})
 	if err := pool.Ping(ctx); err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("postgres: connect to %s: %w", where(cfg), err)
@@ -158,9 +166,6 @@ func fromTS(t pgtype.Timestamptz) time.Time {
 	return t.Time.UTC()
 }
 
-// normalTime is t as it reads back from the database.
-func normalTime(t time.Time) time.Time { return fromTS(ts(t)) }
-
 // scopesArray is how scopes are stored: never NULL, so nil and empty are both '{}'.
 func scopesArray(scopes []string) []string {
 	if scopes == nil {
@@ -178,7 +183,7 @@ func scopesOf(scopes []string) []string {
 }
 
 // rowScanner is a pgx.Row or pgx.Rows.
-type rowScanner interface{ Scan(dest ...any) error }
+type rowScanner = sqlstore.Row
 
 // querier is the pool or a transaction.
 type querier interface {

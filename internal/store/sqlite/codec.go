@@ -7,7 +7,27 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/oauthbroker/oauthbroker/internal/store"
+	"github.com/oauthbroker/oauthbroker/internal/store/sqlstore"
 )
+
+// codec is how this store keeps the values the rules of package sqlstore pass and read.
+type codec struct{}
+
+func (codec) Time(t time.Time) any        { return millis(t) }
+func (codec) NullTime() sqlstore.TimeDest { return new(millisTime) }
+func (codec) Scopes(scopes []string) any  { return scopesJSON(scopes) }
+func (codec) ID(id int64) any             { return nullID(id) }
+func (codec) Constraint(err error) error  { return constraint(err) }
+func (codec) IsForeignKey(err error) bool { return isForeignKey(err) }
+
+func (codec) ScanIdentity(r sqlstore.Row) (store.Identity, error) { return scanIdentity(r) }
+
+// millisTime is a scan destination for a time column.
+type millisTime struct{ sql.NullInt64 }
+
+func (m *millisTime) Time() time.Time { return fromMillis(m.NullInt64) }
 
 // millis is the stored form of a time: unix milliseconds UTC, NULL for the zero time.
 func millis(t time.Time) sql.NullInt64 {
@@ -25,19 +45,14 @@ func fromMillis(n sql.NullInt64) time.Time {
 	return time.UnixMilli(n.Int64).UTC()
 }
 
-// normalTime is t as it reads back from the database.
-func normalTime(t time.Time) time.Time { return fromMillis(millis(t)) }
-
-// scopesJSON encodes scopes as a JSON array; nil and empty are both "[]".
-func scopesJSON(scopes []string) (string, error) {
+// scopesJSON encodes scopes as a JSON array; nil and empty are both "[]". Encoding a list of
+// strings cannot fail: invalid UTF-8 is written as U+FFFD.
+func scopesJSON(scopes []string) string {
 	if len(scopes) == 0 {
-		return "[]", nil
+		return "[]"
 	}
-	b, err := json.Marshal(scopes)
-	if err != nil {
-		return "", fmt.Errorf("encode scopes: %w", err)
-	}
-	return string(b), nil
+	b, _ := json.Marshal(scopes)
+	return string(b)
 }
 
 // parseScopes decodes a JSON array of scopes; an empty array reads back as nil.
@@ -63,7 +78,7 @@ func parseScopes(s string) ([]string, error) {
 }
 
 // rowScanner is a *sql.Row or *sql.Rows.
-type rowScanner interface{ Scan(dest ...any) error }
+type rowScanner = sqlstore.Row
 
 // splitPlainScopes decodes `["a","b"]` when no scope holds a quote, a backslash, a control
 // character or invalid UTF-8 (where encoding/json would unescape or substitute), so its answer

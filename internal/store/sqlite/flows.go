@@ -10,20 +10,6 @@ import (
 	"github.com/oauthbroker/oauthbroker/internal/store"
 )
 
-// CreateFlow records a started flow. A state hash that exists already is store.ErrConflict;
-// a flow for a link that does not exist is store.ErrNotFound.
-func (s *Store) CreateFlow(ctx context.Context, f store.Flow) error {
-	_, err := s.writer.ExecContext(ctx, `INSERT INTO flows (state_hash, link_id, created_at, expires_at)
-		VALUES (?, ?, ?, ?)`, f.StateHash, f.LinkID, millis(f.CreatedAt), millis(f.ExpiresAt))
-	if isForeignKey(err) {
-		return fmt.Errorf("sqlite: create flow for link %d: link %w", f.LinkID, store.ErrNotFound)
-	}
-	if err != nil {
-		return fmt.Errorf("sqlite: create flow for link %d: %w", f.LinkID, constraint(err))
-	}
-	return nil
-}
-
 // ConsumeFlow marks the flow consumed and returns its link. A flow expires at its ExpiresAt.
 //
 // Single use rests on the conditional UPDATE: of any number of concurrent callers, only the
@@ -40,7 +26,7 @@ func (s *Store) ConsumeFlow(ctx context.Context, stateHash []byte, now time.Time
 			WHERE state_hash = ? AND consumed_at IS NULL AND expires_at > ?
 			RETURNING link_id`, millis(now), stateHash, millis(now)).Scan(&linkID)
 		if errors.Is(err, sql.ErrNoRows) {
-			return whyNotConsumed(ctx, tx, stateHash)
+			return s.WhyNotConsumed(ctx, conn[*sql.Tx]{tx}, stateHash)
 		}
 		if err != nil {
 			return err
@@ -52,21 +38,4 @@ func (s *Store) ConsumeFlow(ctx context.Context, stateHash []byte, now time.Time
 		return store.Link{}, fmt.Errorf("sqlite: consume flow: %w", err)
 	}
 	return link, nil
-}
-
-// whyNotConsumed tells an unknown flow from a consumed or an expired one. A flow that is both
-// consumed and expired reports consumed: it was used.
-func whyNotConsumed(ctx context.Context, tx *sql.Tx, stateHash []byte) error {
-	var consumed sql.NullInt64
-	err := tx.QueryRowContext(ctx, `SELECT consumed_at FROM flows WHERE state_hash = ?`, stateHash).Scan(&consumed)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		return store.ErrNotFound
-	case err != nil:
-		return err
-	case consumed.Valid:
-		return store.ErrFlowConsumed
-	default:
-		return store.ErrExpired
-	}
 }

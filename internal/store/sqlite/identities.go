@@ -7,15 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 
 	"github.com/oauthbroker/oauthbroker/internal/store"
 )
-
-const selectIdentity = `SELECT id, bot, channel, user_id, provider, provider_user_id,
-	name, nickname, email, avatar_url, status, scopes,
-	access_token, access_token_secret, refresh_token, token_type, expires_at,
-	linked_at, updated_at FROM identities`
 
 // A chat user's identities, read through the UNIQUE index's (bot, channel, user_id) prefix.
 // They are not ordered in SQL: ORDER BY linked_at would make SQLite open a sorter (a temporary
@@ -77,37 +71,6 @@ func (s *Store) Identity(ctx context.Context, bot string, id int64) (store.Ident
 		return store.Identity{}, fmt.Errorf("sqlite: identity %d: %w", id, err)
 	}
 	return out, nil
-}
-
-// DeleteIdentity removes the identity and its confirmations and records ev for it (Kind
-// defaults to unlinked; IdentityID and Bot are filled in), in one transaction.
-func (s *Store) DeleteIdentity(ctx context.Context, bot string, id int64, ev store.Event) error {
-	if ev.At.IsZero() {
-		return fmt.Errorf("sqlite: delete identity %d: event time is the zero time", id)
-	}
-	ev.IdentityID, ev.Bot = id, bot
-	if ev.Kind == "" {
-		ev.Kind = store.EventUnlinked
-	}
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		// RETURNING gives the webhook event the identity as it was when it went.
-		gone, err := scanIdentity(tx.QueryRowContext(ctx, `DELETE FROM identities WHERE id = ? AND bot = ? RETURNING `+
-			strings.TrimPrefix(strings.TrimSuffix(selectIdentity, " FROM identities"), "SELECT "), id, bot))
-		if errors.Is(err, sql.ErrNoRows) {
-			return store.ErrNotFound
-		}
-		if err != nil {
-			return err
-		}
-		if err := insertEvent(ctx, tx, ev); err != nil || !ev.Webhook {
-			return err
-		}
-		return enqueueWebhook(ctx, tx, store.WebhookUnlinked, gone, "", ev.At)
-	})
-	if err != nil {
-		return fmt.Errorf("sqlite: delete identity %d: %w", id, err)
-	}
-	return nil
 }
 
 func scanIdentity(row rowScanner) (store.Identity, error) {

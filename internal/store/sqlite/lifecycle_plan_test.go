@@ -21,7 +21,7 @@ func TestLifecycleQueriesUseIndexes(t *testing.T) {
 		args    []any
 		indexes []string
 	}{
-		{"due events", dueEvents, []any{0, 0, 10}, []string{"webhook_outbox_due", "webhook_outbox_identity"}},
+		{"due events", dueEvents, []any{0, 10}, []string{"webhook_outbox_due", "webhook_outbox_identity"}},
 		{"dead events", `SELECT id FROM webhook_outbox WHERE state = ? ORDER BY id DESC LIMIT ?`, []any{"dead", 10}, []string{"webhook_outbox_state"}},
 		{"pruning", `SELECT id FROM webhook_outbox WHERE state = 'delivered' AND delivered_at < ?`, []any{0}, []string{"webhook_outbox_state"}},
 		{"next identity id", `SELECT ` + nextIdentityID, nil, []string{"identity_events_identity"}},

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/oauthbroker/oauthbroker/internal/store"
 )
@@ -17,49 +16,6 @@ const selectLink = `SELECT l.id, l.token_hash, l.bot, l.channel, l.user_id, l.us
 	FROM links l JOIN link_providers p ON p.link_id = l.id`
 
 const selectLinkOrder = ` ORDER BY p.position`
-
-// CreateLink inserts a link and its providers and returns it with its ID and its times as
-// stored. A token hash that already exists, or a provider listed twice, is store.ErrConflict.
-func (s *Store) CreateLink(ctx context.Context, l store.Link) (store.Link, error) {
-	if len(l.Providers) == 0 {
-		return store.Link{}, errors.New("sqlite: create link: a link needs at least one provider")
-	}
-	scopes := make([]string, len(l.Providers))
-	for i, p := range l.Providers {
-		var err error
-		if scopes[i], err = scopesJSON(p.Scopes); err != nil {
-			return store.Link{}, fmt.Errorf("sqlite: create link: %w", err)
-		}
-	}
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		err := tx.QueryRowContext(ctx, `INSERT INTO links
-			(token_hash, bot, channel, user_id, user_label, redirect_url, created_at, expires_at, used_at, cancelled_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-			l.TokenHash, l.Bot, l.Channel, l.User, l.UserLabel, l.RedirectURL,
-			millis(l.CreatedAt), millis(l.ExpiresAt), millis(l.UsedAt), millis(l.CancelledAt),
-		).Scan(&l.ID)
-		if err != nil {
-			return constraint(err)
-		}
-		for i, p := range l.Providers {
-			_, err := tx.ExecContext(ctx, `INSERT INTO link_providers (link_id, position, provider, scopes, identity_id, linked_at)
-				VALUES (?, ?, ?, ?, ?, ?)`, l.ID, i, p.Provider, scopes[i], nullID(p.IdentityID), millis(p.LinkedAt))
-			if err != nil {
-				return constraint(err)
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return store.Link{}, fmt.Errorf("sqlite: create link: %w", err)
-	}
-	l.CreatedAt, l.ExpiresAt, l.UsedAt, l.CancelledAt = normalTime(l.CreatedAt), normalTime(l.ExpiresAt), normalTime(l.UsedAt), normalTime(l.CancelledAt)
-	l.Providers = append([]store.LinkProvider(nil), l.Providers...)
-	for i := range l.Providers {
-		l.Providers[i].LinkedAt = normalTime(l.Providers[i].LinkedAt)
-	}
-	return l, nil
-}
 
 // LinkByTokenHash returns the link with this token hash, used or not, expired or not.
 func (s *Store) LinkByTokenHash(ctx context.Context, tokenHash []byte) (store.Link, error) {
@@ -117,36 +73,6 @@ func scanLink(rows *sql.Rows) (store.Link, error) {
 		return store.Link{}, sql.ErrNoRows
 	}
 	return l, nil
-}
-
-// CancelLink spends a link that is not spent yet; see store.Store.
-func (s *Store) CancelLink(ctx context.Context, linkID int64, now time.Time) error {
-	if now.IsZero() {
-		return errors.New("sqlite: cancel link: now is the zero time")
-	}
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE links SET used_at = ?, cancelled_at = ? WHERE id = ? AND used_at IS NULL`,
-			millis(now), millis(now), linkID)
-		if err != nil {
-			return err
-		}
-		if n, err := res.RowsAffected(); err != nil || n == 1 {
-			return err
-		}
-		var used sql.NullInt64
-		err = tx.QueryRowContext(ctx, `SELECT used_at FROM links WHERE id = ?`, linkID).Scan(&used)
-		if errors.Is(err, sql.ErrNoRows) {
-			return store.ErrNotFound
-		}
-		if err != nil {
-			return err
-		}
-		return store.ErrLinkUsed
-	})
-	if err != nil {
-		return fmt.Errorf("sqlite: cancel link %d: %w", linkID, err)
-	}
-	return nil
 }
 
 // nullID stores an id of 0 ("none") as NULL.

@@ -1,6 +1,12 @@
 // Package sqlite is the embedded store.Store: one database file in WAL mode, written through a
 // single connection and read through a pool.
 //
+// The store's rules (what completing a link writes, the refresh lease, confirmations, the
+// outbox, retention) are package sqlstore's, which this store embeds and runs on its own SQL
+// (statements.go) and value encodings (codec.go). What is here is SQLite's: opening the file,
+// the connections, migrations, the hot reads (prepared once), the operators' list, and the
+// writes whose statements SQLite shapes differently (AcquireRefreshLease, ConsumeFlow).
+//
 // SQLite allows one writer at a time. Funnelling every write through one connection whose
 // transactions begin IMMEDIATE (they take the write lock up front) means writers queue in
 // database/sql instead of failing with SQLITE_BUSY or deadlocking on a read-to-write lock
@@ -27,10 +33,13 @@ import (
 	"github.com/mattn/go-sqlite3"
 
 	"github.com/oauthbroker/oauthbroker/internal/store"
+	"github.com/oauthbroker/oauthbroker/internal/store/sqlstore"
 )
 
 // Store is a store.Store on one SQLite database. It is safe for concurrent use.
 type Store struct {
+	*sqlstore.Rules // the transactions, on this store's statements
+
 	writer *sql.DB // exactly one connection; every write goes here
 	reader *sql.DB // read-only pool; the writer itself for ":memory:"
 
@@ -81,7 +90,7 @@ func open(path string) (*Store, error) {
 			return nil, fmt.Errorf("sqlite: open in-memory database: %w", err)
 		}
 		oneConnection(db)
-		return &Store{writer: db, reader: db}, nil
+		return newStore(db, db), nil
 	}
 
 	abs, err := filepath.Abs(path)
@@ -111,7 +120,13 @@ func open(path string) (*Store, error) {
 	n := max(4, runtime.GOMAXPROCS(0))
 	reader.SetMaxOpenConns(n)
 	reader.SetMaxIdleConns(n)
-	return &Store{writer: writer, reader: reader}, nil
+	return newStore(writer, reader), nil
+}
+
+func newStore(writer, reader *sql.DB) *Store {
+	s := &Store{writer: writer, reader: reader}
+	s.Rules = sqlstore.New("sqlite", rulesDB{s}, &statements, codec{})
+	return s
 }
 
 // ownerOnly makes the database file readable by its owner only before SQLite opens it: it
