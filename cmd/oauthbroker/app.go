@@ -79,8 +79,9 @@ func openApp(ctx context.Context, cfg *config.Config, opts appOptions) (*app, er
 		st.Close()
 		return nil, err
 	}
-	// The broker and the delivery loop see the store through the metrics decorator, which
-	// counts store errors, refresh outcomes and webhook deliveries as they are written.
+	// Everything sees the store through the metrics decorator (the broker, the delivery loop,
+	// the admin pages and the janitor), which counts store errors, refresh outcomes and
+	// webhook deliveries as they are written.
 	met := metrics.New()
 	observed := met.Store(st)
 	whOpts := opts.webhooks
@@ -89,7 +90,7 @@ func openApp(ctx context.Context, cfg *config.Config, opts appOptions) (*app, er
 	b := broker.New(cfg, reg, observed, keys, broker.Options{Logger: opts.log, Now: opts.now,
 		Ring: seal.NewFileRing(keysPath(cfg, opts.getenv), keys.Ring, keyRingCheck), EventQueued: hooks.Wake,
 		RefreshWait: opts.refreshWait})
-	adm, err := adminPages(cfg, b, st, pages, keys, opts)
+	adm, err := adminPages(cfg, b, observed, pages, keys, opts)
 	if err != nil {
 		st.Close()
 		return nil, err
@@ -103,7 +104,7 @@ func openApp(ctx context.Context, cfg *config.Config, opts appOptions) (*app, er
 	jOpts := opts.janitor
 	jOpts.Retention, jOpts.Logger, jOpts.Now, jOpts.Observer = cfg.Storage.Retention, opts.log, opts.now, met
 	return &app{cfg: cfg, store: st, broker: b, handler: h, metrics: h.MetricsHandler(), webhooks: hooks,
-		janitor: janitor.New(st, jOpts)}, nil
+		janitor: janitor.New(observed, jOpts)}, nil
 }
 
 // startBackground starts the webhook delivery loop and the retention janitor. stop ends them
@@ -134,15 +135,11 @@ func keysPath(cfg *config.Config, getenv func(string) (string, bool)) string {
 	return cfg.Storage.KeysFile
 }
 
-// adminPages builds the operators' pages on the store's admin side, with the password from
-// providers.yaml or OAUTHBROKER_ADMIN_PASSWORD (without either they only say how to set one).
+// adminPages builds the operators' pages, with the password from providers.yaml or
+// OAUTHBROKER_ADMIN_PASSWORD (without either they only say how to set one).
 func adminPages(cfg *config.Config, b *broker.Broker, st store.Store, pages *templates.Pages, keys seal.Keys, opts appOptions) (*admin.Handler, error) {
-	as, ok := st.(admin.Store)
-	if !ok {
-		return nil, fmt.Errorf("%s: storage.driver %q has no admin pages", cfg.File, cfg.Storage.Driver)
-	}
 	password, _ := opts.getenv("OAUTHBROKER_ADMIN_PASSWORD")
-	return admin.New(admin.Options{Broker: b, Store: as, Pages: pages, Keys: keys,
+	return admin.New(admin.Options{Broker: b, Store: st, Pages: pages, Keys: keys,
 		PasswordHash: cfg.Admin.PasswordHash, Password: password, Logger: opts.log, Now: opts.now})
 }
 

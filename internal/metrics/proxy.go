@@ -21,7 +21,7 @@ func newProxyCalls() *prometheus.CounterVec {
 // counter follows what was written. A call the store refuses (its identity was unlinked
 // meanwhile) is not counted.
 func (s *observedStore) RecordProxyCall(ctx context.Context, c store.ProxyCall) error {
-	err := s.observe("record_proxy_call", s.Store.RecordProxyCall(ctx, c))
+	err := s.observe("record_proxy_call", s.next.RecordProxyCall(ctx, c))
 	if err == nil {
 		s.m.proxyCalls.WithLabelValues(c.Bot, c.Provider, statusClass(c.Status)).Inc()
 	}
@@ -29,7 +29,7 @@ func (s *observedStore) RecordProxyCall(ctx context.Context, c store.ProxyCall) 
 }
 
 func (s *observedStore) ProxyUsage(ctx context.Context, bot string, id int64) (store.ProxyUsage, error) {
-	out, err := s.Store.ProxyUsage(ctx, bot, id)
+	out, err := s.next.ProxyUsage(ctx, bot, id)
 	return out, s.observe("proxy_usage", err)
 }
 

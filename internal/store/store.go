@@ -308,6 +308,9 @@ type Store interface {
 	// Deleting what has been spent or expired for long enough (retention.go).
 	RetentionStore
 
+	// The operators' pages (the AdminStore block below).
+	AdminStore
+
 	// Ping reports whether the store is reachable.
 	Ping(ctx context.Context) error
 	// Close releases the store's resources.
@@ -316,9 +319,9 @@ type Store interface {
 
 // ---- Operators' pages ----
 //
-// What the admin pages need beyond Store lives in its own interface, so that a backend can be
-// reviewed (and grown) one concern at a time. Every backend implements both; storetest runs
-// the admin part of the suite against it too.
+// What the admin pages need lives in an interface of its own, part of Store, so that a
+// backend can be reviewed (and grown) one concern at a time; storetest runs the admin part of
+// the suite against every backend.
 
 // IdentityListQuery selects a page of identities across bots for the operators' list, newest
 // (highest ID) first. Every filter is optional.
@@ -364,7 +367,7 @@ type AdminSession struct {
 	ExpiresAt  time.Time
 }
 
-// AdminStore is what the operators' pages need on top of Store. Every method is safe for
+// AdminStore is part of Store: what the operators' pages need. Every method is safe for
 // concurrent use; the rules of Store about times apply.
 //
 //   - ListIdentities answers in time proportional to the page, not to the table: a backend

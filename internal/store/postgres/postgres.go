@@ -34,7 +34,7 @@ import (
 	"github.com/oauthbroker/oauthbroker/internal/store/sqlstore"
 )
 
-// Store is a store.Store and store.AdminStore on one PostgreSQL database (or one schema of
+// Store is a store.Store on one PostgreSQL database (or one schema of
 // it: the DSN's search_path picks it). It is safe for concurrent use.
 type Store struct {
 	*sqlstore.Rules // the transactions, on this store's statements
@@ -42,10 +42,7 @@ type Store struct {
 	pool *pgxpool.Pool
 }
 
-var (
-	_ store.Store      = (*Store)(nil)
-	_ store.AdminStore = (*Store)(nil)
-)
+var _ store.Store = (*Store)(nil)
 
 // DefaultMaxConns is the pool size when Options.MaxConns is 0.
 const DefaultMaxConns = 10

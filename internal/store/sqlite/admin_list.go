@@ -11,8 +11,6 @@ import (
 	"github.com/oauthbroker/oauthbroker/internal/store"
 )
 
-var _ store.AdminStore = (*Store)(nil)
-
 // maxListLimit bounds one page of the operators' list.
 const maxListLimit = 500
 
