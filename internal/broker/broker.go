@@ -1,7 +1,9 @@
 // Package broker is oauthbroker's core: links, the auth/callback flow, identities and their
-// credentials. It sits between the providers (below: goth providers per bot) and the store,
+// credentials. It sits between the providers (below: package providers, which hides how each
+// provider type is implemented, goth included, and answers with its own User) and the store,
 // and under the HTTP edges (httpapi for bots, server for browsers). It returns *Error values
-// with stable codes and never writes an HTTP response.
+// with stable codes and never writes an HTTP response; what it hands out of an identity is an
+// IdentityInfo or Credentials, never a store record with its sealed tokens.
 package broker
 
 import (

@@ -25,7 +25,7 @@ type FlowState struct {
 	Bot          string    `json:"b"`
 	Provider     string    `json:"p"`
 	State        string    `json:"s"`
-	Session      string    `json:"g"`           // the goth session (OAuth 1.0a: the request token and its secret)
+	Session      string    `json:"g"`           // the provider's opaque session (OAuth 1.0a: the request token and its secret)
 	CodeVerifier string    `json:"v,omitempty"` // PKCE
 	ExpiresAt    time.Time `json:"e"`
 	// Link is the link's token: the callback sends the browser back to the link's connect
@@ -79,7 +79,7 @@ func (b *Broker) BeginAuth(ctx context.Context, bot, provider, linkToken string)
 
 // Completed is the outcome of a successful callback.
 type Completed struct {
-	Identity store.Identity
+	Identity IdentityInfo
 	Relinked bool   // the same account was linked before; its identity was updated
 	Provider string // the provider's display title
 	// LinkID identifies the link; LinkURL is its connect page, where the browser goes next.
@@ -232,7 +232,7 @@ func (b *Broker) storeLinked(ctx context.Context, bc *config.Bot, p *providers.P
 	b.log.InfoContext(ctx, "flow: identity linked", "bot", stored.Identity.Bot, "provider", stored.Identity.Provider,
 		"identity", stored.Identity.ID, "relinked", !stored.Created, "status", stored.Identity.Status, "link_complete", stored.LinkComplete)
 	return Completed{
-		Identity: stored.Identity, Relinked: !stored.Created, Provider: providerTitle(p),
+		Identity: infoOf(stored.Identity), Relinked: !stored.Created, Provider: providerTitle(p),
 		LinkID: link.ID, LinkComplete: stored.LinkComplete, Code: code, RedirectURL: link.RedirectURL,
 	}, nil
 }

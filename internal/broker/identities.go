@@ -9,9 +9,42 @@ import (
 	"github.com/oauthbroker/oauthbroker/internal/store"
 )
 
-// Identities lists one chat user's identities, optionally of one provider. It never returns
-// token material: callers get the records with their sealed fields cleared.
-func (b *Broker) Identities(ctx context.Context, bot, channel, user, provider string) ([]store.Identity, error) {
+// IdentityInfo is an identity as bots and pages see it: which account of which provider, its
+// status, scopes and times. It has no token field at all, so nothing built from it can show
+// one.
+type IdentityInfo struct {
+	ID             int64
+	Provider       string
+	ProviderUserID string
+	Name           string
+	NickName       string
+	Email          string
+	AvatarURL      string
+	Status         string
+	Scopes         []string
+	ExpiresAt      time.Time // zero when the provider gave no expiry
+	LinkedAt       time.Time
+	UpdatedAt      time.Time
+}
+
+func infoOf(id store.Identity) IdentityInfo {
+	return IdentityInfo{
+		ID: id.ID, Provider: id.Provider, ProviderUserID: id.ProviderUserID,
+		Name: id.Name, NickName: id.NickName, Email: id.Email, AvatarURL: id.AvatarURL,
+		Status: id.Status, Scopes: id.Scopes, ExpiresAt: id.ExpiresAt, LinkedAt: id.LinkedAt, UpdatedAt: id.UpdatedAt,
+	}
+}
+
+func infosOf(ids []store.Identity) []IdentityInfo {
+	out := make([]IdentityInfo, len(ids))
+	for i, id := range ids {
+		out[i] = infoOf(id)
+	}
+	return out
+}
+
+// Identities lists one chat user's identities, optionally of one provider, oldest first.
+func (b *Broker) Identities(ctx context.Context, bot, channel, user, provider string) ([]IdentityInfo, error) {
 	if b.cfg.Bot(bot) == nil {
 		return nil, newError(CodeUnknownBot, "there is no bot %q", bot)
 	}
@@ -27,15 +60,7 @@ func (b *Broker) Identities(ctx context.Context, bot, channel, user, provider st
 	if err != nil {
 		return nil, wrapError(err, CodeInternal, "listing identities failed")
 	}
-	for i := range ids {
-		ids[i] = withoutSecrets(ids[i])
-	}
-	return ids, nil
-}
-
-func withoutSecrets(id store.Identity) store.Identity {
-	id.AccessToken, id.AccessTokenSecret, id.RefreshToken = nil, nil, nil
-	return id
+	return infosOf(ids), nil
 }
 
 // Credentials is what a bot needs to call the provider as the user.
@@ -122,7 +147,7 @@ func (b *Broker) Unlink(ctx context.Context, bot string, identityID int64) error
 
 // Confirm activates the pending identities of the link whose connect page showed this code
 // to this chat user: every identity of that link, in the link's order.
-func (b *Broker) Confirm(ctx context.Context, bot, channel, user, code string) ([]store.Identity, error) {
+func (b *Broker) Confirm(ctx context.Context, bot, channel, user, code string) ([]IdentityInfo, error) {
 	bc := b.cfg.Bot(bot)
 	if bc == nil {
 		return nil, newError(CodeUnknownBot, "there is no bot %q", bot)
@@ -152,11 +177,10 @@ func (b *Broker) Confirm(ctx context.Context, bot, channel, user, code string) (
 		return nil, wrapError(err, CodeInternal, "confirming failed")
 	}
 	b.eventQueued()
-	for i, id := range ids {
+	for _, id := range ids {
 		b.log.InfoContext(ctx, "identity confirmed", "bot", bot, "identity", id.ID)
-		ids[i] = withoutSecrets(id)
 	}
-	return ids, nil
+	return infosOf(ids), nil
 }
 
 func isDigits(s string) bool {

@@ -1,6 +1,7 @@
 // Package httpapi is the bot API: JSON over chi, bearer keys per bot, errors as RFC 9457
 // problem+json with a stable `code`. It decodes, calls the broker and encodes; the rules live
-// in the broker.
+// in the broker. It sees identities as broker.IdentityInfo, which has no token field, and
+// does not import the store.
 package httpapi
 
 import (

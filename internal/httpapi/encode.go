@@ -7,7 +7,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/oauthbroker/oauthbroker/internal/broker"
-	"github.com/oauthbroker/oauthbroker/internal/store"
 )
 
 // The two answers a bot asks for most — its credentials before every action and a user's
@@ -46,7 +45,7 @@ func appendCredentials(b []byte, c broker.Credentials) []byte {
 }
 
 // writeIdentities answers 200 with {"identities":[…]}.
-func writeIdentities(w http.ResponseWriter, ids []store.Identity) {
+func writeIdentities(w http.ResponseWriter, ids []broker.IdentityInfo) {
 	for _, id := range ids {
 		if !encodableTime(id.ExpiresAt) || !encodableTime(id.LinkedAt) || !encodableTime(id.UpdatedAt) {
 			out := make([]identityJSON, len(ids))
@@ -68,7 +67,7 @@ func writeIdentities(w http.ResponseWriter, ids []store.Identity) {
 	writeRaw(w, append(b, "]}\n"...))
 }
 
-func appendIdentity(b []byte, id store.Identity) []byte {
+func appendIdentity(b []byte, id broker.IdentityInfo) []byte {
 	b = append(b, `{"id":`...)
 	b = strconv.AppendInt(b, id.ID, 10)
 	for _, f := range [...]struct{ key, value string }{

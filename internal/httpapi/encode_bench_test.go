@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/oauthbroker/oauthbroker/internal/broker"
-	"github.com/oauthbroker/oauthbroker/internal/store"
 )
 
 // discardWriter is a ResponseWriter that keeps nothing, so only the encoding is measured.
@@ -38,10 +37,10 @@ func BenchmarkEncodeCredentials(b *testing.B) {
 
 func BenchmarkEncodeIdentities(b *testing.B) {
 	t := time.UnixMilli(1_760_000_000_000).UTC()
-	id := store.Identity{ID: 123456, Provider: "github", ProviderUserID: "1234567", Name: "Ada Lovelace", NickName: "ada",
+	id := broker.IdentityInfo{ID: 123456, Provider: "github", ProviderUserID: "1234567", Name: "Ada Lovelace", NickName: "ada",
 		Email: "ada@example.com", AvatarURL: "https://avatars.example/ada.png", Status: "active",
 		Scopes: []string{"read:user", "repo"}, ExpiresAt: t.Add(time.Hour), LinkedAt: t, UpdatedAt: t}
-	ids := []store.Identity{id, id}
+	ids := []broker.IdentityInfo{id, id}
 	w := &discardWriter{h: http.Header{}}
 	b.Run("hand", func(b *testing.B) {
 		b.ReportAllocs()

@@ -10,7 +10,6 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/oauthbroker/oauthbroker/internal/broker"
-	"github.com/oauthbroker/oauthbroker/internal/store"
 )
 
 // linkRequest is POST /links: one provider ("provider", with "scopes") or several
@@ -123,7 +122,7 @@ type identityJSON struct {
 	UpdatedAt      time.Time  `json:"updated_at"`
 }
 
-func toIdentityJSON(id store.Identity) identityJSON {
+func toIdentityJSON(id broker.IdentityInfo) identityJSON {
 	scopes := id.Scopes
 	if scopes == nil {
 		scopes = []string{}

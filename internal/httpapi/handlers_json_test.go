@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/oauthbroker/oauthbroker/internal/broker"
-	"github.com/oauthbroker/oauthbroker/internal/store"
 )
 
 // awkwardStrings are what a provider may put in a profile or token: every escape
@@ -29,9 +28,9 @@ func TestHandEncodersMatchEncodingJSON(t *testing.T) {
 			compare(t, func(w *httptest.ResponseRecorder) { writeCredentials(w, c) },
 				func(w *httptest.ResponseRecorder) { writeJSON(w, 200, toCredentialsJSON(c)) })
 
-			id := store.Identity{ID: 42, Provider: s, ProviderUserID: s + "1", Name: s, NickName: s, Email: s, AvatarURL: s,
+			id := broker.IdentityInfo{ID: 42, Provider: s, ProviderUserID: s + "1", Name: s, NickName: s, Email: s, AvatarURL: s,
 				Status: "active", Scopes: []string{s, "repo"}, ExpiresAt: at, LinkedAt: times[2], UpdatedAt: at}
-			for _, ids := range [][]store.Identity{nil, {id}, {id, {ID: 7, LinkedAt: times[1], UpdatedAt: times[1]}}} {
+			for _, ids := range [][]broker.IdentityInfo{nil, {id}, {id, {ID: 7, LinkedAt: times[1], UpdatedAt: times[1]}}} {
 				compare(t, func(w *httptest.ResponseRecorder) { writeIdentities(w, ids) },
 					func(w *httptest.ResponseRecorder) {
 						out := make([]identityJSON, len(ids))
