@@ -10,7 +10,6 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/oauthbroker/oauthbroker/internal/store"
-	"github.com/oauthbroker/oauthbroker/templates"
 )
 
 // identity shows one identity and its history: GET /admin/bots/{bot}/identities/{id}. Once
@@ -39,8 +38,8 @@ func (h *Handler) identity(w http.ResponseWriter, r *http.Request, s session) {
 		return
 	}
 	now := h.now()
-	data := templates.AdminIdentity{
-		AdminChrome: chrome(w, &s), ID: id, Bot: bot, Linked: linked,
+	data := identityPage{
+		pageChrome: chrome(w, &s), ID: id, Bot: bot, Linked: linked,
 		JustUnlinked: !linked && r.URL.Query().Get("unlinked") == "1",
 		UnlinkURL:    identityURL(bot, id) + "/unlink",
 	}
@@ -51,7 +50,7 @@ func (h *Handler) identity(w http.ResponseWriter, r *http.Request, s session) {
 			h.fail(w, r, err)
 			return
 		}
-		data.Usage = templates.AdminUsage{Calls: u.Calls, LastUsed: when(now, u.LastUsedAt), LastStatus: u.LastStatus}
+		data.Usage = usageShown{Calls: u.Calls, LastUsed: when(now, u.LastUsedAt), LastStatus: u.LastStatus}
 	}
 	for _, e := range slices.Backward(events) {
 		data.History = append(data.History, event(e, now))
@@ -60,7 +59,7 @@ func (h *Handler) identity(w http.ResponseWriter, r *http.Request, s session) {
 	if !linked {
 		status = http.StatusGone
 	}
-	h.rendered(r, h.pages.RenderAdminIdentity(w, status, data))
+	h.rendered(r, h.renderIdentity(w, status, data))
 }
 
 // identityPath is the bot and identity id of /bots/{bot}/identities/{id}[/…].

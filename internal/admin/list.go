@@ -49,16 +49,16 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request, s session) {
 	}
 
 	now := h.now()
-	data := templates.AdminList{
-		AdminChrome: chrome(w, &s),
-		Totals:      h.totalsView(totals),
-		Filter: templates.AdminFilter{Bot: f.bot, Provider: f.provider, Status: f.status, Search: f.search,
+	data := listPage{
+		pageChrome: chrome(w, &s),
+		Totals:     h.totalsView(totals),
+		Filter: filterForm{Bot: f.bot, Provider: f.provider, Status: f.status, Search: f.search,
 			Active: f.bot != "" || f.provider != "" || f.status != "" || f.search != ""},
-		Rows: make([]templates.AdminIdentityRow, 0, len(page.Identities)),
+		Rows: make([]identityRow, 0, len(page.Identities)),
 	}
 	data.BotOptions, data.ProviderOptions = h.filterOptions(totals, f)
 	for _, st := range statuses {
-		data.StatusOptions = append(data.StatusOptions, templates.AdminOption{Value: st.value, Label: st.label, Selected: st.value == f.status})
+		data.StatusOptions = append(data.StatusOptions, filterOption{Value: st.value, Label: st.label, Selected: st.value == f.status})
 	}
 	data.Summary = summary(f, totals)
 	for _, i := range page.Identities {
@@ -78,7 +78,7 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request, s session) {
 			data.OlderURL = f.url("older", page.Identities[n-1].ID)
 		}
 	}
-	h.rendered(r, h.pages.RenderAdminList(w, data))
+	h.rendered(r, h.renderList(w, data))
 }
 
 func parseListFilter(v url.Values) (listFilter, error) {

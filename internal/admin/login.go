@@ -7,7 +7,6 @@ import (
 	"strconv"
 
 	"github.com/oauthbroker/oauthbroker/internal/clientlimit"
-	"github.com/oauthbroker/oauthbroker/templates"
 )
 
 // login checks the password: POST /admin/login. Failed attempts are limited per client
@@ -28,8 +27,8 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 		h.log.WarnContext(r.Context(), "admin: login rate-limited", "client", client)
 		secs := int(math.Ceil(wait.Seconds()))
 		w.Header().Set("Retry-After", strconv.Itoa(secs))
-		h.rendered(r, h.pages.RenderAdminLogin(w, http.StatusTooManyRequests, templates.AdminLogin{
-			AdminChrome: chrome(w, nil), Next: next,
+		h.rendered(r, h.renderLogin(w, http.StatusTooManyRequests, loginPage{
+			pageChrome: chrome(w, nil), Next: next,
 			Error: fmt.Sprintf("Too many failed logins from your address. Try again in %s.", inWords(secs)),
 		}))
 		return
@@ -38,8 +37,8 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 	attempt.End(!right)
 	if !right {
 		h.log.WarnContext(r.Context(), "admin: wrong password", "client", client)
-		h.rendered(r, h.pages.RenderAdminLogin(w, http.StatusUnauthorized, templates.AdminLogin{
-			AdminChrome: chrome(w, nil), Next: next, Error: "That is not the admin password.",
+		h.rendered(r, h.renderLogin(w, http.StatusUnauthorized, loginPage{
+			pageChrome: chrome(w, nil), Next: next, Error: "That is not the admin password.",
 		}))
 		return
 	}

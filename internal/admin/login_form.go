@@ -4,8 +4,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-
-	"github.com/oauthbroker/oauthbroker/templates"
 )
 
 // loginForm shows the login form: GET /admin/login[?next=][&expired=1][&out=1]. A logged-in
@@ -16,8 +14,8 @@ func (h *Handler) loginForm(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, next, http.StatusSeeOther)
 		return
 	}
-	h.rendered(r, h.pages.RenderAdminLogin(w, http.StatusOK, templates.AdminLogin{
-		AdminChrome: chrome(w, nil), Next: next,
+	h.rendered(r, h.renderLogin(w, http.StatusOK, loginPage{
+		pageChrome: chrome(w, nil), Next: next,
 		LoggedOut: r.URL.Query().Get("out") == "1", Expired: r.URL.Query().Get("expired") == "1",
 	}))
 }

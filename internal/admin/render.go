@@ -2,14 +2,12 @@ package admin
 
 import (
 	"net/http"
-
-	"github.com/oauthbroker/oauthbroker/templates"
 )
 
 // chrome is what every page's layout needs: the session's CSRF token for the logout button
 // (none when logged out) and the request id the server gave this request.
-func chrome(w http.ResponseWriter, s *session) templates.AdminChrome {
-	c := templates.AdminChrome{RequestID: w.Header().Get("X-Request-Id")}
+func chrome(w http.ResponseWriter, s *session) pageChrome {
+	c := pageChrome{RequestID: w.Header().Get("X-Request-Id")}
 	if s != nil {
 		c.CSRF = s.csrf
 	}
@@ -25,8 +23,8 @@ func (h *Handler) rendered(r *http.Request, err error) {
 
 // errorPage shows an error; message is for the operator's eyes, so it must not carry a secret.
 func (h *Handler) errorPage(w http.ResponseWriter, r *http.Request, s *session, status int, title, message string) {
-	h.rendered(r, h.pages.RenderAdminError(w, templates.AdminError{
-		AdminChrome: chrome(w, s), Status: status, Title: title, Message: message,
+	h.rendered(r, h.renderFailure(w, failurePage{
+		pageChrome: chrome(w, s), Status: status, Title: title, Message: message,
 	}))
 }
 

@@ -4,15 +4,14 @@ import (
 	"slices"
 
 	"github.com/oauthbroker/oauthbroker/internal/store"
-	"github.com/oauthbroker/oauthbroker/templates"
 )
 
 // totalsView is the numbers at the top of the list: per status, and per bot with its
 // providers. Bots and providers of the configuration are listed even with nobody linked yet;
 // those only in the store (a bot removed from the configuration) are listed too, since their
 // identities are still there.
-func (h *Handler) totalsView(totals []store.IdentityTotal) templates.AdminTotals {
-	var out templates.AdminTotals
+func (h *Handler) totalsView(totals []store.IdentityTotal) listTotals {
+	var out listTotals
 	byStatus := map[string]int{}
 	type botCount struct {
 		n         int
@@ -49,15 +48,15 @@ func (h *Handler) totalsView(totals []store.IdentityTotal) templates.AdminTotals
 		addProvider(addBot(t.Bot), t.Provider, t.Count)
 	}
 	for _, st := range statuses {
-		out.Statuses = append(out.Statuses, templates.AdminCount{
+		out.Statuses = append(out.Statuses, countLink{
 			Label: st.label, Count: byStatus[st.value], Class: st.class, URL: listFilter{status: st.value}.url("", 0),
 		})
 	}
 	for _, name := range order {
 		b := bots[name]
-		bt := templates.AdminBotTotal{AdminCount: templates.AdminCount{Label: name, Count: b.n, URL: listFilter{bot: name}.url("", 0)}}
+		bt := botTotal{countLink: countLink{Label: name, Count: b.n, URL: listFilter{bot: name}.url("", 0)}}
 		for _, p := range b.order {
-			bt.Providers = append(bt.Providers, templates.AdminCount{
+			bt.Providers = append(bt.Providers, countLink{
 				Label: p, Count: b.providers[p], URL: listFilter{bot: name, provider: p}.url("", 0),
 			})
 		}
@@ -69,7 +68,7 @@ func (h *Handler) totalsView(totals []store.IdentityTotal) templates.AdminTotals
 // filterOptions are the bot and provider choices of the filter form: every name of the
 // configuration and the store, sorted, the current one selected (kept even if unknown, so the
 // form shows what the page lists).
-func (h *Handler) filterOptions(totals []store.IdentityTotal, f listFilter) (bots, providers []templates.AdminOption) {
+func (h *Handler) filterOptions(totals []store.IdentityTotal, f listFilter) (bots, providers []filterOption) {
 	var botNames, providerNames []string
 	for _, b := range h.broker.Config().Bots {
 		botNames = append(botNames, b.Name)
@@ -89,12 +88,12 @@ func (h *Handler) filterOptions(totals []store.IdentityTotal, f listFilter) (bot
 	return options(botNames, f.bot), options(providerNames, f.provider)
 }
 
-func options(names []string, selected string) []templates.AdminOption {
+func options(names []string, selected string) []filterOption {
 	slices.Sort(names)
 	names = slices.Compact(names)
-	out := make([]templates.AdminOption, 0, len(names))
+	out := make([]filterOption, 0, len(names))
 	for _, n := range names {
-		out = append(out, templates.AdminOption{Value: n, Label: n, Selected: n == selected})
+		out = append(out, filterOption{Value: n, Label: n, Selected: n == selected})
 	}
 	return out
 }

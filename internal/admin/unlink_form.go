@@ -6,7 +6,6 @@ import (
 	"net/http"
 
 	"github.com/oauthbroker/oauthbroker/internal/store"
-	"github.com/oauthbroker/oauthbroker/templates"
 )
 
 // unlinkForm asks to confirm an unlink: GET /admin/bots/{bot}/identities/{id}/unlink. The
@@ -29,8 +28,8 @@ func (h *Handler) unlinkForm(w http.ResponseWriter, r *http.Request, s session) 
 		h.fail(w, r, err)
 		return
 	}
-	h.rendered(r, h.pages.RenderAdminUnlink(w, templates.AdminUnlink{
-		AdminChrome: chrome(w, &s), Identity: h.row(rec, h.now()),
+	h.rendered(r, h.renderUnlink(w, unlinkPage{
+		pageChrome: chrome(w, &s), Identity: h.row(rec, h.now()),
 		ActionURL: identityURL(bot, id) + "/unlink", CancelURL: identityURL(bot, id),
 	}))
 }

@@ -9,19 +9,18 @@ import (
 	"unicode/utf8"
 
 	"github.com/oauthbroker/oauthbroker/internal/store"
-	"github.com/oauthbroker/oauthbroker/templates"
 )
 
 // Turning store records into page data. Only the fields listed here reach a page: an Identity's
-// token fields have no counterpart in templates.AdminIdentityRow.
+// token fields have no counterpart in identityRow.
 
 func identityURL(bot string, id int64) string {
 	return fmt.Sprintf("%s/bots/%s/identities/%d", Prefix, url.PathEscape(bot), id)
 }
 
-func (h *Handler) row(i store.Identity, now time.Time) templates.AdminIdentityRow {
+func (h *Handler) row(i store.Identity, now time.Time) identityRow {
 	display := firstNonEmpty(i.Name, i.NickName, i.ProviderUserID)
-	return templates.AdminIdentityRow{
+	return identityRow{
 		ID: i.ID, URL: identityURL(i.Bot, i.ID),
 		Bot: i.Bot, Channel: i.Channel, User: i.User, Provider: i.Provider, ProviderUserID: i.ProviderUserID,
 		Display: display, Name: i.Name, NickName: i.NickName, Email: i.Email,
@@ -36,13 +35,13 @@ var statuses = []struct{ value, label, class string }{
 	{store.StatusRelinkRequired, "relink required", "err"},
 }
 
-func status(s string) templates.AdminStatus {
+func status(s string) statusBadge {
 	for _, st := range statuses {
 		if st.value == s {
-			return templates.AdminStatus{Label: st.label, Class: st.class}
+			return statusBadge{Label: st.label, Class: st.class}
 		}
 	}
-	return templates.AdminStatus{Label: s}
+	return statusBadge{Label: s}
 }
 
 var eventKinds = map[string]string{
@@ -51,7 +50,7 @@ var eventKinds = map[string]string{
 	store.EventRelinkRequired: "relink required",
 }
 
-func event(e store.Event, now time.Time) templates.AdminEvent {
+func event(e store.Event, now time.Time) historyLine {
 	kind, ok := eventKinds[e.Kind]
 	if !ok {
 		kind = strings.ReplaceAll(e.Kind, "_", " ")
@@ -60,28 +59,28 @@ func event(e store.Event, now time.Time) templates.AdminEvent {
 	// revoked and not_revoked (the provider offers no revocation) are both a clean unlink.
 	good := (outcome == "ok" || outcome == "revoked" || outcome == "not_revoked") && e.Kind != store.EventRefreshFailed &&
 		e.Kind != store.EventRelinkRequired
-	return templates.AdminEvent{
+	return historyLine{
 		When: when(now, e.At), Kind: kind, Outcome: strings.ReplaceAll(outcome, "_", " "), OK: good, Detail: e.Detail,
 	}
 }
 
 // when is t relative to now, with the exact time for the title.
-func when(now, t time.Time) templates.AdminTime {
+func when(now, t time.Time) shownTime {
 	if t.IsZero() {
-		return templates.AdminTime{Zero: true}
+		return shownTime{Zero: true}
 	}
-	return templates.AdminTime{
+	return shownTime{
 		Relative: relative(now, t),
 		Exact:    t.UTC().Format("2006-01-02 15:04:05 UTC"),
 		ISO:      t.UTC().Format(time.RFC3339),
 	}
 }
 
-func expiry(now, t time.Time) templates.AdminExpiry {
+func expiry(now, t time.Time) shownExpiry {
 	if t.IsZero() {
-		return templates.AdminExpiry{None: true}
+		return shownExpiry{None: true}
 	}
-	return templates.AdminExpiry{AdminTime: when(now, t), Expired: !now.Before(t)}
+	return shownExpiry{shownTime: when(now, t), Expired: !now.Before(t)}
 }
 
 // relative says how far t is from now in the largest unit that fits: "just now", "5 min ago",

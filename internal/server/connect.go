@@ -8,7 +8,6 @@ import (
 	"github.com/gorilla/sessions"
 
 	"github.com/oauthbroker/oauthbroker/internal/broker"
-	"github.com/oauthbroker/oauthbroker/templates"
 )
 
 // The connect page and its two POSTs. Opening a link — from the chat, or from any other site
@@ -47,12 +46,12 @@ func (s *Server) connectPage(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	s.pages.RenderConnect(w, s.connectView(c, page, token, requestIDFrom(r.Context())))
+	s.renderConnect(w, r, s.connectView(c, page, token, requestIDFrom(r.Context())))
 }
 
-func (s *Server) connectView(c broker.Connect, page *pageState, token, requestID string) templates.Connect {
+func (s *Server) connectView(c broker.Connect, page *pageState, token, requestID string) connectPage {
 	base := s.broker.Config().Server.PublicURL + "/bots/" + c.Bot + "/"
-	v := templates.Connect{
+	v := connectPage{
 		BotName: c.BotName, UserLabel: c.UserLabel, UserID: c.UserID, Channel: c.Channel,
 		Link: token, FormToken: s.formToken(page, token), CancelAction: base + "connect",
 		Complete: c.Complete, Cancelled: c.Cancelled, Confirm: c.Confirm, CodeMinutes: int(broker.ConfirmTTL.Minutes()),
@@ -63,7 +62,7 @@ func (s *Server) connectView(c broker.Connect, page *pageState, token, requestID
 		v.Code = done.Code
 	}
 	for _, p := range c.Providers {
-		cp := templates.ConnectProvider{Name: p.Name, Title: p.Title, Linked: p.Linked, Action: base + p.Name + "/auth"}
+		cp := connectProvider{Name: p.Name, Title: p.Title, Linked: p.Linked, Action: base + p.Name + "/auth"}
 		if done != nil && p.Linked {
 			cp.Account = done.Accounts[p.Name]
 		}

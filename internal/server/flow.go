@@ -13,7 +13,6 @@ import (
 
 	"github.com/oauthbroker/oauthbroker/internal/broker"
 	"github.com/oauthbroker/oauthbroker/internal/seal"
-	"github.com/oauthbroker/oauthbroker/templates"
 )
 
 // flowCookie is the name of the cookie that binds a flow to one browser. Its path is the
@@ -142,7 +141,7 @@ func (s *Server) flowErrorBack(w http.ResponseWriter, r *http.Request, err error
 	if !errors.As(err, &be) {
 		msg = "The broker hit an internal error. Nothing was linked."
 	}
-	s.pages.RenderFlowError(w, templates.FlowError{Status: status, Title: title, Message: sentence(msg), BackURL: back, RequestID: requestIDFrom(r.Context())})
+	s.renderFlowError(w, r, flowErrorPage{Status: status, Title: title, Message: sentence(msg), BackURL: back, RequestID: requestIDFrom(r.Context())})
 }
 
 // sentence turns a broker message (written for API callers: lower case, no full stop) into a

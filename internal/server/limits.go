@@ -9,7 +9,6 @@ import (
 
 	"github.com/oauthbroker/oauthbroker/internal/broker"
 	"github.com/oauthbroker/oauthbroker/internal/clientlimit"
-	"github.com/oauthbroker/oauthbroker/templates"
 )
 
 // Limits bound what one client address may get wrong in the browser flow and how fast one bot
@@ -87,7 +86,7 @@ func (s *Server) limitFlow(next http.Handler) http.Handler {
 			s.log.WarnContext(r.Context(), "rate limit: too many refused flow requests from one client address",
 				"request_id", requestIDFrom(r.Context()), "client", client, "path", r.URL.Path)
 			w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
-			s.pages.RenderFlowError(w, templates.FlowError{
+			s.renderFlowError(w, r, flowErrorPage{
 				Status: http.StatusTooManyRequests, Title: "Too many requests",
 				Message:   "This address opened too many links that were not valid in a short time. Nothing was linked. Wait a minute, then open the link from the chat again.",
 				RequestID: requestIDFrom(r.Context()),

@@ -7,8 +7,6 @@ import (
 	"net/http"
 	"runtime/debug"
 	"time"
-
-	"github.com/oauthbroker/oauthbroker/templates"
 )
 
 type ctxKey int
@@ -82,7 +80,7 @@ func (s *Server) recoverPanics(next http.Handler) http.Handler {
 				s.metrics.Panic()
 				s.log.ErrorContext(r.Context(), "http: handler panicked", "request_id", requestIDFrom(r.Context()),
 					"path", r.URL.Path, "stack", string(debug.Stack()))
-				s.pages.RenderFlowError(w, templates.FlowError{
+				s.renderFlowError(w, r, flowErrorPage{
 					Status: http.StatusInternalServerError, Title: "Something went wrong",
 					Message: "The broker hit an internal error. Nothing was changed.", RequestID: requestIDFrom(r.Context()),
 				})

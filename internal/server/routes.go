@@ -59,13 +59,13 @@ func (s *Server) routes(api, admin http.Handler, mount func(chi.Router)) chi.Rou
 			httpapi.WriteProblem(w, http.StatusMethodNotAllowed, "method_not_allowed", "this method is not allowed on this route")
 			return
 		}
-		s.pages.RenderFlowError(w, templates.FlowError{
+		s.renderFlowError(w, r, flowErrorPage{
 			Status: http.StatusMethodNotAllowed, Title: "Method not allowed", Message: "This address does not answer that kind of request.",
 			RequestID: requestIDFrom(r.Context()),
 		})
 	})
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
-		s.pages.RenderFlowError(w, templates.FlowError{
+		s.renderFlowError(w, r, flowErrorPage{
 			Status: http.StatusNotFound, Title: "Not found", Message: "There is nothing at this address.",
 			RequestID: requestIDFrom(r.Context()),
 		})
