@@ -7,10 +7,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"time"
 
+	"github.com/oauthbroker/oauthbroker/internal/store"
 	"github.com/oauthbroker/oauthbroker/internal/store/postgres"
 	"github.com/oauthbroker/oauthbroker/internal/store/sqlite"
 )
@@ -104,24 +104,11 @@ type storeMigration struct {
 }
 
 func (m *storeMigration) run(ctx context.Context, path, dsn string, force bool) error {
-	// sqlite.Open would create a missing file: a typo must not become an empty migration.
-	if _, err := os.Stat(path); err != nil {
-		return fmt.Errorf("the SQLite database: %w", err)
-	}
-	// Opening the store once brings an older file up to this binary's schema, which is the
-	// one the reader below knows.
-	st, err := sqlite.Open(ctx, path)
+	src, err := sqlite.OpenExport(ctx, path)
 	if err != nil {
 		return err
 	}
-	if err := st.Close(); err != nil {
-		return err
-	}
-	src, err := openSource(ctx, path)
-	if err != nil {
-		return err
-	}
-	defer src.close()
+	defer src.Close()
 
 	pg, err := postgres.Open(ctx, dsn, postgres.Options{MaxConns: 2})
 	if err != nil {
@@ -129,7 +116,7 @@ func (m *storeMigration) run(ctx context.Context, path, dsn string, force bool) 
 	}
 	defer pg.Close()
 
-	if m.counts, err = src.counts(ctx); err != nil {
+	if m.counts, err = src.Counts(ctx); err != nil {
 		return err
 	}
 	fmt.Fprintf(m.progress, "migrate-store: copying rows: %s\n", m.summary())
@@ -138,10 +125,10 @@ func (m *storeMigration) run(ctx context.Context, path, dsn string, force bool) 
 		return err
 	}
 	defer im.Rollback(context.WithoutCancel(ctx))
-	if err := src.copyInto(ctx, im, m.batch, m.report); err != nil {
+	if err := src.CopyInto(ctx, im, m.batch, m.report); err != nil {
 		return err
 	}
-	lastOutbox, err := src.lastOutboxID(ctx)
+	lastOutbox, err := src.LastOutboxID(ctx)
 	if err != nil {
 		return err
 	}
@@ -165,21 +152,21 @@ func (m *storeMigration) report(table string, done int64) {
 
 func (m *storeMigration) summary() string {
 	var parts []string
-	for _, t := range postgres.ImportTables {
+	for _, t := range store.CopyTables {
 		parts = append(parts, fmt.Sprintf("%s %d", t, m.counts[t]))
 	}
 	return strings.Join(parts, ", ")
 }
 
 // verify compares the committed target with the source's snapshot: the row count of every
-// table, then every identity's id and sealed values, byte for byte.
-func (m *storeMigration) verify(ctx context.Context, src *sqliteSource, pg *postgres.Store) error {
+// table, then every identity's id and sealed values, byte for byte, page by page.
+func (m *storeMigration) verify(ctx context.Context, src *sqlite.Export, pg *postgres.Store) error {
 	got, err := pg.Counts(ctx)
 	if err != nil {
 		return err
 	}
 	var diffs []string
-	for _, t := range postgres.ImportTables {
+	for _, t := range store.CopyTables {
 		if got[t] != m.counts[t] {
 			diffs = append(diffs, fmt.Sprintf("%s: %d in SQLite, %d in PostgreSQL", t, m.counts[t], got[t]))
 		}
@@ -187,42 +174,33 @@ func (m *storeMigration) verify(ctx context.Context, src *sqliteSource, pg *post
 	if len(diffs) > 0 {
 		return fmt.Errorf("verification failed: %s", strings.Join(diffs, "; "))
 	}
-	rows, err := src.tx.QueryContext(ctx, `SELECT id, access_token, access_token_secret, refresh_token FROM identities ORDER BY id`)
-	if err != nil {
-		return fmt.Errorf("verify: %w", err)
-	}
-	defer rows.Close()
-	after, checked := int64(0), int64(0)
-	for {
-		page, err := pg.SealedBatch(ctx, after, m.batch)
+	for after := int64(0); ; {
+		want, err := src.SealedBatch(ctx, after, m.batch)
 		if err != nil {
 			return fmt.Errorf("verify: %w", err)
 		}
-		for _, v := range page {
-			if !rows.Next() {
-				return fmt.Errorf("verification failed: identity %d is in PostgreSQL, not in SQLite", v.IdentityID)
-			}
-			var (
-				id     int64
-				sealed [3][]byte
-			)
-			if err := rows.Scan(&id, &sealed[0], &sealed[1], &sealed[2]); err != nil {
-				return fmt.Errorf("verify: %w", err)
-			}
-			if id != v.IdentityID || !sameSealed(sealed[0], v.AccessToken) || !sameSealed(sealed[1], v.AccessTokenSecret) || !sameSealed(sealed[2], v.RefreshToken) {
-				return fmt.Errorf("verification failed: identity %d in SQLite, %d in PostgreSQL differ", id, v.IdentityID)
-			}
-			checked++
+		have, err := pg.SealedBatch(ctx, after, m.batch)
+		if err != nil {
+			return fmt.Errorf("verify: %w", err)
 		}
-		if len(page) < m.batch {
-			break
+		for i := range max(len(want), len(have)) {
+			switch {
+			case i >= len(want):
+				return fmt.Errorf("verification failed: identity %d is in PostgreSQL, not in SQLite", have[i].IdentityID)
+			case i >= len(have):
+				return fmt.Errorf("verification failed: identity %d is in SQLite, not in PostgreSQL", want[i].IdentityID)
+			}
+			w, h := want[i], have[i]
+			if w.IdentityID != h.IdentityID || !sameSealed(w.AccessToken, h.AccessToken) ||
+				!sameSealed(w.AccessTokenSecret, h.AccessTokenSecret) || !sameSealed(w.RefreshToken, h.RefreshToken) {
+				return fmt.Errorf("verification failed: identity %d in SQLite, %d in PostgreSQL differ", w.IdentityID, h.IdentityID)
+			}
 		}
-		after = page[len(page)-1].IdentityID
+		if len(want) < m.batch {
+			return nil
+		}
+		after = want[len(want)-1].IdentityID
 	}
-	if rows.Next() || checked != m.counts["identities"] {
-		return errors.New("verification failed: SQLite holds identities PostgreSQL does not")
-	}
-	return rows.Err()
 }
 
 // sameSealed compares sealed values byte for byte; absent (NULL) must stay absent.

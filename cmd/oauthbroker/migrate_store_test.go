@@ -194,7 +194,7 @@ func TestMigrateStoreSQLiteToPostgres(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { pg.Close() })
-	if counts := rowCounts(t, pg); slices.ContainsFunc(postgres.ImportTables, func(tb string) bool { return counts[tb] != 0 }) {
+	if counts := rowCounts(t, pg); slices.ContainsFunc(store.CopyTables, func(tb string) bool { return counts[tb] != 0 }) {
 		t.Fatalf("an interrupted migration left rows behind: %v", counts)
 	}
 
@@ -356,12 +356,12 @@ func rowCounts(t testing.TB, pg *postgres.Store) map[string]int64 {
 // sqliteCounts counts the rows of the import's tables in the SQLite file itself.
 func sqliteCounts(t testing.TB, path string) map[string]int64 {
 	t.Helper()
-	src, err := openSource(t.Context(), path)
+	src, err := sqlite.OpenExport(t.Context(), path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer src.close()
-	got, err := src.counts(t.Context())
+	defer src.Close()
+	got, err := src.Counts(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -369,7 +369,7 @@ func sqliteCounts(t testing.TB, path string) map[string]int64 {
 }
 
 func equalCounts(a, b map[string]int64) bool {
-	for _, tb := range postgres.ImportTables {
+	for _, tb := range store.CopyTables {
 		if a[tb] != b[tb] {
 			return false
 		}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -13,34 +12,12 @@ import (
 	"github.com/oauthbroker/oauthbroker/internal/store/sqlstore"
 )
 
-// Bulk import of another store's records (`oauthbroker migrate-store`). Records keep their
-// ids and their sealed values byte for byte, so bots keep the identity ids they hold and the
-// key file that sealed the tokens still opens them.
-
-// ImportTables are the tables an import fills, in the order it fills them (parents first).
-var ImportTables = []string{"links", "link_providers", "flows", "identities", "identity_events", "confirmations", "webhook_outbox", "admin_sessions", "proxy_usage"}
+// Bulk import of another store's records (`oauthbroker migrate-store`; store.Importer). Records
+// keep their ids and their sealed values byte for byte, so bots keep the identity ids they
+// hold and the key file that sealed the tokens still opens them.
 
 // ErrNotEmpty: the import's target already holds records.
 var ErrNotEmpty = errors.New("the target database is not empty")
-
-// FlowRecord is a flow with what store.Flow leaves out: whether it was consumed.
-type FlowRecord struct {
-	store.Flow
-	ConsumedAt time.Time
-}
-
-// LinkProviderRecord is one provider of a link, at its position in the link's order.
-type LinkProviderRecord struct {
-	LinkID   int64
-	Position int
-	store.LinkProvider
-}
-
-// UsageRecord is one identity's proxy usage.
-type UsageRecord struct {
-	IdentityID int64
-	store.ProxyUsage
-}
 
 // Import is one bulk import, all in one transaction: until Commit nothing is visible, and
 // an import that is interrupted (the command killed, the connection lost) leaves the
@@ -48,6 +25,8 @@ type UsageRecord struct {
 type Import struct {
 	tx pgx.Tx
 }
+
+var _ store.Importer = (*Import)(nil)
 
 // BeginImport starts an import. It refuses a store that holds any record (ErrNotEmpty),
 // unless replace is set: then everything in it is deleted first, in the same transaction.
@@ -75,7 +54,7 @@ func (im *Import) prepare(ctx context.Context, replace bool) error {
 		return err
 	}
 	var held []string
-	for _, t := range ImportTables {
+	for _, t := range store.CopyTables {
 		if counts[t] > 0 {
 			held = append(held, fmt.Sprintf("%s: %d", t, counts[t]))
 		}
@@ -84,7 +63,7 @@ func (im *Import) prepare(ctx context.Context, replace bool) error {
 		return fmt.Errorf("postgres: import: %w (%s)", ErrNotEmpty, strings.Join(held, ", "))
 	}
 	if len(held) > 0 {
-		if _, err := im.tx.Exec(ctx, `TRUNCATE `+strings.Join(ImportTables, ", ")+`, identity_counts`); err != nil {
+		if _, err := im.tx.Exec(ctx, `TRUNCATE `+strings.Join(store.CopyTables, ", ")+`, identity_counts`); err != nil {
 			return fmt.Errorf("postgres: import: empty the target: %w", err)
 		}
 	}
@@ -94,14 +73,14 @@ func (im *Import) prepare(ctx context.Context, replace bool) error {
 	return nil
 }
 
-// Counts returns the number of rows of every table in ImportTables.
+// Counts returns the number of rows of every table in store.CopyTables.
 func (s *Store) Counts(ctx context.Context) (map[string]int64, error) {
 	return countTables(ctx, s.pool)
 }
 
 func countTables(ctx context.Context, q querier) (map[string]int64, error) {
-	parts := make([]string, len(ImportTables))
-	for i, t := range ImportTables {
+	parts := make([]string, len(store.CopyTables))
+	for i, t := range store.CopyTables {
 		parts[i] = fmt.Sprintf(`SELECT %d, count(*) FROM %s`, i, t)
 	}
 	rows, err := q.Query(ctx, strings.Join(parts, " UNION ALL "))
@@ -115,7 +94,7 @@ func countTables(ctx context.Context, q querier) (map[string]int64, error) {
 			n int64
 		)
 		err := r.Scan(&i, &n)
-		out[ImportTables[i]] = n
+		out[store.CopyTables[i]] = n
 		return struct{}{}, err
 	})
 	if err != nil {
@@ -143,7 +122,7 @@ func (im *Import) Links(ctx context.Context, ls []store.Link) error {
 }
 
 // LinkProviders copies the providers of links; their links must have been copied first.
-func (im *Import) LinkProviders(ctx context.Context, ps []LinkProviderRecord) error {
+func (im *Import) LinkProviders(ctx context.Context, ps []store.LinkProviderRecord) error {
 	rows := make([][]any, len(ps))
 	for i, p := range ps {
 		rows[i] = []any{p.LinkID, p.Position, p.Provider, scopesArray(p.Scopes), nullID(p.IdentityID), ts(p.LinkedAt)}
@@ -152,7 +131,7 @@ func (im *Import) LinkProviders(ctx context.Context, ps []LinkProviderRecord) er
 }
 
 // Flows copies flows; their links must have been copied first.
-func (im *Import) Flows(ctx context.Context, fs []FlowRecord) error {
+func (im *Import) Flows(ctx context.Context, fs []store.FlowRecord) error {
 	rows := make([][]any, len(fs))
 	for i, f := range fs {
 		rows[i] = []any{f.StateHash, f.LinkID, ts(f.CreatedAt), ts(f.ExpiresAt), ts(f.ConsumedAt)}
@@ -219,7 +198,7 @@ func (im *Import) AdminSessions(ctx context.Context, ss []store.AdminSession) er
 }
 
 // Usage copies the API proxy's usage counts; their identities must have been copied first.
-func (im *Import) Usage(ctx context.Context, us []UsageRecord) error {
+func (im *Import) Usage(ctx context.Context, us []store.UsageRecord) error {
 	rows := make([][]any, len(us))
 	for i, u := range us {
 		rows[i] = []any{u.IdentityID, u.Calls, ts(u.LastUsedAt), u.LastStatus}

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/oauthbroker/oauthbroker/internal/store"
+	"github.com/oauthbroker/oauthbroker/internal/store/sqlstore"
 )
 
 // prefixed qualifies each column of a comma-separated list with a table alias.
@@ -38,7 +39,7 @@ func (s *Store) OutboxEvents(ctx context.Context, q store.OutboxQuery) ([]store.
 	if err != nil {
 		return nil, fmt.Errorf("postgres: list webhooks: %w", err)
 	}
-	out, err := s.ScanOutbox(rows)
+	out, err := sqlstore.ScanOutbox(rows, codec{})
 	if err != nil {
 		return nil, fmt.Errorf("postgres: list webhooks: %w", err)
 	}

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/oauthbroker/oauthbroker/internal/store"
+	"github.com/oauthbroker/oauthbroker/internal/store/sqlstore"
 )
 
 // OutboxEvents lists events for operators, newest first.
@@ -36,7 +37,7 @@ func (s *Store) OutboxEvents(ctx context.Context, q store.OutboxQuery) ([]store.
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: list webhooks: %w", err)
 	}
-	out, err := s.ScanOutbox(sqlRows{rows})
+	out, err := sqlstore.ScanOutbox(sqlRows{rows}, codec{})
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: list webhooks: %w", err)
 	}

@@ -4,8 +4,9 @@
 // The store's rules (what completing a link writes, the refresh lease, confirmations, the
 // outbox, retention) are package sqlstore's, which this store embeds and runs on its own SQL
 // (statements.go) and value encodings (codec.go). What is here is SQLite's: opening the file,
-// the connections, migrations, the hot reads (prepared once), the operators' list, and the
-// writes whose statements SQLite shapes differently (AcquireRefreshLease, ConsumeFlow).
+// the connections, migrations, the hot reads (prepared once), the operators' list, the writes
+// whose statements SQLite shapes differently (AcquireRefreshLease, ConsumeFlow), and Export,
+// which reads every table for `oauthbroker migrate-store` (export.go).
 //
 // SQLite allows one writer at a time. Funnelling every write through one connection whose
 // transactions begin IMMEDIATE (they take the write lock up front) means writers queue in

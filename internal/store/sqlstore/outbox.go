@@ -63,7 +63,7 @@ func (r *Rules) ClaimDue(ctx context.Context, holder string, now, until time.Tim
 	rows, err := r.db.Writer().Query(ctx, r.sql.ClaimDue, r.codec.Time(now), limit, holder, r.codec.Time(until))
 	var out []store.OutboxEvent
 	if err == nil {
-		out, err = r.ScanOutbox(rows)
+		out, err = ScanOutbox(rows, r.codec)
 	}
 	if err != nil {
 		return nil, r.errorf("claim due webhooks: %w", err)
@@ -111,22 +111,25 @@ func (r *Rules) PruneOutbox(ctx context.Context, deliveredBefore time.Time) (int
 // ScanOutbox reads rows of outbox columns (id, event_id, type, bot, identity_id, channel,
 // user_id, provider, provider_user_id, status, reason, identities, created_at, state,
 // attempts, next_attempt_at, last_error, delivered_at) and closes them.
-func (r *Rules) ScanOutbox(rows Rows) ([]store.OutboxEvent, error) {
-	return Collect(rows, func(row Row) (store.OutboxEvent, error) {
-		var (
-			e                        store.OutboxEvent
-			identities               string
-			created, next, delivered = r.codec.NullTime(), r.codec.NullTime(), r.codec.NullTime()
-		)
-		err := row.Scan(&e.ID, &e.EventID, &e.Type, &e.Bot, &e.IdentityID, &e.Channel, &e.User, &e.Provider,
-			&e.ProviderUserID, &e.Status, &e.Reason, &identities, created, &e.State, &e.Attempts, next, &e.LastError, delivered)
-		if err != nil {
-			return store.OutboxEvent{}, err
-		}
-		if e.Identities, err = store.DecodeLinkedIdentities(identities); err != nil {
-			return store.OutboxEvent{}, fmt.Errorf("webhook %d: %w", e.ID, err)
-		}
-		e.CreatedAt, e.NextAttemptAt, e.DeliveredAt = created.Time(), next.Time(), delivered.Time()
-		return e, nil
-	})
+func ScanOutbox(rows Rows, codec Codec) ([]store.OutboxEvent, error) {
+	return Collect(rows, func(row Row) (store.OutboxEvent, error) { return ScanOutboxRow(row, codec) })
+}
+
+// ScanOutboxRow reads one row of outbox columns.
+func ScanOutboxRow(row Row, codec Codec) (store.OutboxEvent, error) {
+	var (
+		e                        store.OutboxEvent
+		identities               string
+		created, next, delivered = codec.NullTime(), codec.NullTime(), codec.NullTime()
+	)
+	err := row.Scan(&e.ID, &e.EventID, &e.Type, &e.Bot, &e.IdentityID, &e.Channel, &e.User, &e.Provider,
+		&e.ProviderUserID, &e.Status, &e.Reason, &identities, created, &e.State, &e.Attempts, next, &e.LastError, delivered)
+	if err != nil {
+		return store.OutboxEvent{}, err
+	}
+	if e.Identities, err = store.DecodeLinkedIdentities(identities); err != nil {
+		return store.OutboxEvent{}, fmt.Errorf("webhook %d: %w", e.ID, err)
+	}
+	e.CreatedAt, e.NextAttemptAt, e.DeliveredAt = created.Time(), next.Time(), delivered.Time()
+	return e, nil
 }
