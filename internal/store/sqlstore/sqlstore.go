@@ -1,19 +1,19 @@
 // Package sqlstore is the one home of the store's rules for the SQL backends: what a
 // completed link writes and in what order, that relinking keeps an identity's status, what an
-// unlink writes, the refresh lease's conditions and results, confirmation bookkeeping, the
-// webhook outbox's claims, and the janitor's batches and lease. Each rule is written here
-// once, as Go that runs inside the backend's transaction, against a small set of statements
-// (Statements) and value conversions (Codec) that each backend supplies: internal/store/sqlite
-// and internal/store/postgres keep their own SQL, their connections and their reads, and
-// embed *Rules for everything else.
+// unlink writes, what a lease holder's refresh may store and how a lease ends, confirmation
+// bookkeeping, the webhook outbox's claims, and the janitor's batches and lease. Each rule is
+// written here once, as Go that runs inside the backend's transaction, against the statements
+// (Statements, one per step) and value conversions (Codec) that each backend supplies:
+// internal/store/sqlite and internal/store/postgres keep their own SQL, their connections and
+// their hot reads, and embed *Rules for everything else.
 //
 // Why beside the stores rather than above them: every rule here decides on what the
 // transaction has just read or locked (the status an identity has now, whether the lease is
 // still the caller's, which providers of a link are left). Computed above the store, a rule
 // would need its inputs read in one call and its outcome written in another, with a race in
-// between and a round trip more; here the decision and the write are one transaction, on one
-// connection, as before, and the SQL still says how each database keeps it safe (FOR UPDATE
-// in PostgreSQL, the single writer in SQLite).
+// between and a round trip more; here the decision and the write are one transaction on one
+// connection, and each backend's SQL says how its database keeps it safe (FOR UPDATE in
+// PostgreSQL, the single writer in SQLite).
 //
 // It imports package store and database/sql's ErrNoRows only: nothing of a driver.
 package sqlstore
