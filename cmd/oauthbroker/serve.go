@@ -87,7 +87,11 @@ Flags:
 	if err != nil {
 		return err
 	}
-	defer a.store.Close()
+	defer func() {
+		if err := a.store.Close(); err != nil {
+			log.Error("closing the store failed; the next start recovers what it holds", "err", err)
+		}
+	}()
 	// Webhook delivery runs on through the HTTP drain (events of the last callbacks go out
 	// too) and is stopped, and waited for, before the store closes.
 	defer a.startBackground(context.WithoutCancel(ctx))()

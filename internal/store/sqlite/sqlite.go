@@ -30,6 +30,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 
 	"github.com/mattn/go-sqlite3"
 
@@ -49,6 +50,9 @@ type Store struct {
 	identitiesByUser   *sql.Stmt
 	identitiesByUserOf *sql.Stmt // ... and provider
 	linkByTokenHash    *sql.Stmt
+
+	closeOnce sync.Once
+	closeErr  error
 }
 
 var _ store.Store = (*Store)(nil)
@@ -221,8 +225,14 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Close closes the prepared statements and both connection pools.
+// Close closes the prepared statements and both connection pools. Closing again returns
+// the first call's outcome.
 func (s *Store) Close() error {
+	s.closeOnce.Do(func() { s.closeErr = s.close() })
+	return s.closeErr
+}
+
+func (s *Store) close() error {
 	var errs []error
 	for _, stmt := range []*sql.Stmt{s.identityByID, s.identitiesByUser, s.identitiesByUserOf, s.linkByTokenHash} {
 		if stmt != nil {
@@ -231,6 +241,13 @@ func (s *Store) Close() error {
 	}
 	if s.reader != s.writer {
 		errs = append(errs, s.reader.Close())
+		// The last connection to close checkpoints and deletes the WAL, but a read connection
+		// still being dialled or released when the pool closes would make the writer not the
+		// last. Checkpointing here leaves the database file complete on its own either way,
+		// which is what a backup of it after a clean stop expects.
+		if _, err := s.writer.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+			errs = append(errs, fmt.Errorf("checkpoint: %w", err))
+		}
 	}
 	errs = append(errs, s.writer.Close())
 	if err := errors.Join(errs...); err != nil {
