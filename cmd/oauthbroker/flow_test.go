@@ -276,7 +276,8 @@ func TestGitHubFlow(t *testing.T) {
 	}
 }
 
-// TestRelinkKeepsTheIdentityAndASecondAccountIsNew (SPEC §3.1).
+// TestRelinkKeepsTheIdentityAndASecondAccountIsNew: linking the same provider account again
+// updates the identity in place (docs/DESIGN.md); another account of that provider is a new one.
 func TestRelinkKeepsTheIdentityAndASecondAccountIsNew(t *testing.T) {
 	b, sb := startSandboxBroker(t, "none")
 	link := func(account string) {

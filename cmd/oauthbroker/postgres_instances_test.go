@@ -14,7 +14,7 @@ import (
 )
 
 // TestTwoInstancesOnPostgres runs two real `oauthbroker serve` processes on one PostgreSQL
-// database and one key file, behind one load balancer and one public URL, as SPEC §5 has
+// database and one key file, behind one load balancer and one public URL, as docs/DEPLOY.md has
 // operators run them: neither instance keeps anything of its own between requests.
 func TestTwoInstancesOnPostgres(t *testing.T) {
 	if testing.Short() {
