@@ -37,18 +37,6 @@ func refreshToken(id int64) string {
 	return fmt.Sprintf("glrt-%016x%016x", mix(uint64(id), 2), mix(uint64(id), 3))
 }
 
-// tokenAAD is the broker's binding of a sealed token to its identity and field
-// (internal/broker/tokens.go). A mismatch would not go unnoticed: the broker would answer
-// token_unreadable, and the bench checks every answer's token.
-func tokenAAD(bot, channel, user, provider, providerUserID, field string) []byte {
-	b := make([]byte, 0, 128)
-	for _, part := range []string{"oauthbroker/token/v1", bot, channel, user, provider, providerUserID, field} {
-		b = append(b, part...)
-		b = append(b, 0)
-	}
-	return b
-}
-
 // seedStore makes dir/bench.db hold n identities (reusing a store seeded with the same n
 // before) and returns the key file's keys, which the broker will read.
 func seedStore(ctx context.Context, dir string, n int, logf func(string, ...any)) (dbPath, keysPath string, took time.Duration, err error) {
@@ -116,12 +104,12 @@ func seedRows(ctx context.Context, dbPath string, ring *seal.KeyRing, n int, log
 		for k := range m {
 			id := int64(done + k + 1)
 			user, puid := seedUser(id), strconv.FormatInt(1_000_000_000+id, 10)
-			at, err := ring.Seal([]byte(accessToken(id)), tokenAAD(benchBot, benchChannel, user, seedProvider, puid, "access_token"))
+			at, err := ring.Seal([]byte(accessToken(id)), seal.TokenAAD(benchBot, benchChannel, user, seedProvider, puid, "access_token"))
 			if err != nil {
 				_ = tx.Rollback()
 				return err
 			}
-			rt, err := ring.Seal([]byte(refreshToken(id)), tokenAAD(benchBot, benchChannel, user, seedProvider, puid, "refresh_token"))
+			rt, err := ring.Seal([]byte(refreshToken(id)), seal.TokenAAD(benchBot, benchChannel, user, seedProvider, puid, "refresh_token"))
 			if err != nil {
 				_ = tx.Rollback()
 				return err

@@ -537,16 +537,11 @@ func checkCleanlyClosed(t *testing.T, dbPath, logs string) {
 	checkIntegrity(t, dbPath)
 }
 
-// openToken opens a sealed token as the broker does (package broker's tokenAAD: the identity's
-// natural key and the field), so the test reads what is stored, not what the API says.
+// openToken opens a sealed token as the broker does (seal.TokenAAD: the identity's natural key
+// and the field), so the test reads what is stored, not what the API says.
 func openToken(t *testing.T, keys seal.Keys, r storedIdentity, field string, sealed []byte) string {
 	t.Helper()
-	var aad []byte
-	for _, part := range []string{"oauthbroker/token/v1", "alpha", "crash", r.user, r.provider, r.providerUID, field} {
-		aad = append(aad, part...)
-		aad = append(aad, 0)
-	}
-	plain, err := keys.Ring.Open(sealed, aad)
+	plain, err := keys.Ring.Open(sealed, seal.TokenAAD("alpha", "crash", r.user, r.provider, r.providerUID, field))
 	if err != nil {
 		t.Errorf("%s: %s does not open: %v", r.user, field, err)
 	}

@@ -67,16 +67,11 @@ func keyRing(t testing.TB, path string) *seal.KeyRing {
 	return keys.Ring
 }
 
-// sealAs seals value as the broker seals an identity's token field: the AAD binds it to the
-// identity's natural key and the field (internal/broker/tokens.go). Should the broker's AAD
-// change, the tests that read these values through the broker fail, as they should.
+// sealAs seals value as the broker seals an identity's token field: the AAD (seal.TokenAAD)
+// binds it to the identity's natural key and the field.
 func sealAs(t testing.TB, ring *seal.KeyRing, in store.Identity, field, value string) []byte {
 	t.Helper()
-	var aad []byte
-	for _, part := range []string{"oauthbroker/token/v1", in.Bot, in.Channel, in.User, in.Provider, in.ProviderUserID, field} {
-		aad = append(append(aad, part...), 0)
-	}
-	sealed, err := ring.Seal([]byte(value), aad)
+	sealed, err := ring.Seal([]byte(value), seal.TokenAAD(in.Bot, in.Channel, in.User, in.Provider, in.ProviderUserID, field))
 	if err != nil {
 		t.Fatal(err)
 	}

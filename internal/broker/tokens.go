@@ -7,16 +7,10 @@ import (
 	"github.com/oauthbroker/oauthbroker/internal/store"
 )
 
-// tokenAAD binds a sealed token to the identity and field it belongs to, by the identity's
-// natural key (known before the row exists). A sealed value copied into another row or
-// field fails to open instead of handing one user's token to another.
+// tokenAAD binds a sealed token to the identity and field it belongs to (seal.TokenAAD), by
+// the identity's natural key, known before the row exists.
 func tokenAAD(id store.Identity, field string) []byte {
-	b := make([]byte, 0, 128)
-	for _, part := range []string{"oauthbroker/token/v1", id.Bot, id.Channel, id.User, id.Provider, id.ProviderUserID, field} {
-		b = append(b, part...)
-		b = append(b, 0)
-	}
-	return b
+	return seal.TokenAAD(id.Bot, id.Channel, id.User, id.Provider, id.ProviderUserID, field)
 }
 
 func (b *Broker) sealToken(id store.Identity, field, value string) ([]byte, error) {
