@@ -128,7 +128,10 @@ func (fs *fuzzServer) startFlow(t testing.TB) (string, *http.Cookie, url.Values)
 // the provider really sent, so the fuzzer reaches every branch, success included. Whatever
 // the input: the answer is one of the documented statuses — a page without a stack trace, or
 // the 303 back to the connect page — an identity exists exactly when the answer was that 303,
-// and nothing else is stored.
+// and nothing else is stored. A callback without the flow cookie, with a tampered one, or
+// whose state (as net/http parses the request for the handler) is not the one the provider
+// sent, or that does not parse, must be refused: 400, no identity, and the flow not consumed
+// — the genuine callback with the genuine cookie still links the account afterwards.
 // Seeds: testdata/fuzz/FuzzCallback. Run: go test -run '^$' -fuzz '^FuzzCallback$' ./internal/server/
 func FuzzCallback(f *testing.F) {
 	for _, s := range []struct {
@@ -177,6 +180,13 @@ func FuzzCallback(f *testing.F) {
 			}
 			req.AddCookie(&c)
 		}
+		// What the handler will read: the same request parsed by net/http.
+		mirror := httptest.NewRequest(method, "https://broker.test/bots/a/sb/callback", strings.NewReader(body))
+		mirror.URL.RawQuery = req.URL.RawQuery
+		mirror.Header = req.Header.Clone()
+		parseErr := mirror.ParseForm()
+		mustRefuse := cookieMode%3 != 0 || parseErr != nil || mirror.Form.Get("state") != sent.Get("state")
+
 		rec := httptest.NewRecorder()
 		fs.srv.ServeHTTP(rec, req)
 
@@ -199,6 +209,22 @@ func FuzzCallback(f *testing.F) {
 		}
 		if linked := len(ids) == 1; linked != (rec.Code == http.StatusSeeOther) || len(ids) > 1 {
 			t.Fatalf("query %q form %q: status %d with %d identities", query, form, rec.Code, len(ids))
+		}
+		if !mustRefuse {
+			return
+		}
+		if rec.Code != http.StatusBadRequest || len(ids) != 0 {
+			t.Fatalf("query %q form %q cookie %d (state %q, parse error %v): status %d with %d identities, want a 400 refusal and none",
+				query, form, cookieMode%3, mirror.Form.Get("state"), parseErr, rec.Code, len(ids))
+		}
+		genuine := httptest.NewRequest(http.MethodGet, "https://broker.test/bots/a/sb/callback?"+sent.Encode(), nil)
+		genuine.AddCookie(cookie)
+		rec = httptest.NewRecorder()
+		fs.srv.ServeHTTP(rec, genuine)
+		ids, err = fs.store.Identities(t.Context(), store.IdentityQuery{Bot: "a", Channel: "c", User: user})
+		if rec.Code != http.StatusSeeOther || err != nil || len(ids) != 1 {
+			t.Fatalf("query %q form %q cookie %d: after the refusal the genuine callback got %d with %d identities (%v): the refused one used the flow",
+				query, form, cookieMode%3, rec.Code, len(ids), err)
 		}
 	})
 }
