@@ -101,8 +101,11 @@ func bench(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	const high = "1000000000"
 	logf("starting the broker on %s", addr)
 	began := time.Now()
-	broker, _, err := start("broker", bin, filepath.Join(dir, "broker.log"), "serve", "-config", cfgPath,
-		"-flow-rate-limit", high, "-link-rate-limit", high)
+	args := []string{"serve", "-config", cfgPath, "-flow-rate-limit", high, "-link-rate-limit", high}
+	if o.cpuProfile != "" {
+		args = append(args, "-cpuprofile", o.cpuProfile)
+	}
+	broker, _, err := start("broker", bin, filepath.Join(dir, "broker.log"), args...)
 	if err != nil {
 		return err
 	}

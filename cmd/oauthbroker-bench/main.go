@@ -46,6 +46,7 @@ type options struct {
 	brokerBin   string
 	tests       string
 	keep        bool
+	cpuProfile  string
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -60,6 +61,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&o.brokerBin, "broker", "", "the oauthbroker binary to measure (default: built from ./cmd/oauthbroker of the current module)")
 	fs.StringVar(&o.tests, "tests", "credentials,identities,links,flows", "the tests to run, comma-separated")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temporary directory")
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "have the broker write a CPU profile of the whole run to this file (serve -cpuprofile), for go tool pprof")
 	role := fs.String("role", "", "internal: run as the bare handler (bare) or the fake providers (fakes)")
 	roleArg := fs.String("role-arg", "", "internal: the role's argument")
 	fs.Usage = func() {
