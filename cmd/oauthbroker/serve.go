@@ -9,10 +9,13 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"runtime/pprof"
 	"strings"
 	"time"
 
 	"github.com/oauthbroker/oauthbroker/internal/config"
+	"github.com/oauthbroker/oauthbroker/internal/logbuf"
 	"github.com/oauthbroker/oauthbroker/internal/providers"
 	"github.com/oauthbroker/oauthbroker/internal/server"
 	"github.com/oauthbroker/oauthbroker/internal/webhook"
@@ -28,6 +31,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) (string, b
 	flowLimit := fs.Int("flow-rate-limit", defLimits.FlowPerClient, "refused flow requests (unknown, spent, cancelled or expired links; missing or wrong state;\nthe connect page's form posted from another site or without its cookie) one client address\nmay make per minute before all its flow requests wait; page views and successful sign-ins\nnever count; 0: no limit")
 	linkLimit := fs.Int("link-rate-limit", defLimits.LinksPerBot, "link-creating bot API calls (links, require) one bot may make per minute; 0: no limit")
 	hookTimeout := fs.Duration("webhook-timeout", 10*time.Second, "how long one webhook delivery attempt may take; an event a crashed broker was\nsending is retried by another one this much (plus 5s) later")
+	logBuffer := fs.Int("log-buffer", logbuf.DefaultSize, "bytes of log lines held before they are written; written sooner every -log-flush, at once after\na warning or an error, and on shutdown; 0: every line is written as it is logged")
+	logFlush := fs.Duration("log-flush", logbuf.DefaultInterval, "the longest a log line waits in the buffer (what a crash can lose); 10ms to 1s")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile (go tool pprof) of the whole run to this file, finished on a clean stop; off by default")
 	trustedProxies := fs.String("trusted-proxies", "", "comma-separated CIDR prefixes of the reverse proxies in front of the broker, whose X-Forwarded-For\nnames the client address for the rate limits and the admin login limit; empty: the TCP peer is the client")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), `Usage: oauthbroker serve [flags]
@@ -55,9 +61,30 @@ Flags:
 		fs.Usage()
 		return exitError{code: 2}
 	}
-	log, err := newLogger(stderr, *logFormat, *logLevel)
+	if *logBuffer < 0 || *logFlush < 10*time.Millisecond || *logFlush > time.Second {
+		return exitError{code: 2, msg: "-log-buffer: 0 or more bytes; -log-flush: 10ms to 1s"}
+	}
+	logOut := stderr
+	if *logBuffer > 0 {
+		lw := logbuf.New(stderr, *logBuffer, *logFlush)
+		// The last defer to run, on a return or a panic of serve's goroutine: every line
+		// logged before it is out.
+		defer lw.Close()
+		logOut = lw
+	}
+	log, err := newLogger(logOut, *logFormat, *logLevel)
 	if err != nil {
 		return exitError{code: 2, msg: err.Error()}
+	}
+	if lw, ok := logOut.(*logbuf.Writer); ok {
+		log = slog.New(logbuf.Handler(log.Handler(), lw))
+	}
+	if *cpuProfile != "" {
+		stop, err := startCPUProfile(*cpuProfile)
+		if err != nil {
+			return exitError{code: 1, msg: "-cpuprofile: " + err.Error()}
+		}
+		defer stop()
 	}
 	limits := server.Limits{FlowPerClient: max(*flowLimit, 0), LinksPerBot: max(*linkLimit, 0)}
 	for p := range strings.SplitSeq(*trustedProxies, ",") {
@@ -112,6 +139,22 @@ Flags:
 	}
 	defer stopMetrics()
 	return serveUntilDone(ctx, httpServer(a.handler, cfg), ln, log)
+}
+
+// startCPUProfile profiles the process into path until stop is called.
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		_ = f.Close()
+	}, nil
 }
 
 // serveMetrics serves /metrics on server.metrics_listen when it is set (and nothing else
