@@ -3,6 +3,9 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"fmt"
+	"reflect"
+	"strings"
 
 	"github.com/oauthbroker/oauthbroker/internal/store/sqlstore"
 )
@@ -14,36 +17,79 @@ import (
 type rulesDB struct{ s *Store }
 
 func (d rulesDB) InTx(ctx context.Context, fn func(sqlstore.Conn) error) error {
-	return d.s.inTx(ctx, func(tx *sql.Tx) error { return fn(conn[*sql.Tx]{tx}) })
+	return d.s.inTx(ctx, func(tx *sql.Tx) error { return fn(d.s.tx(tx)) })
 }
 
-func (d rulesDB) Writer() sqlstore.Conn { return conn[*sql.DB]{d.s.writer} }
-func (d rulesDB) Reader() sqlstore.Conn { return conn[*sql.DB]{d.s.reader} }
+func (d rulesDB) Writer() sqlstore.Conn { return conn{d.s.writer, d.s.writeStmts} }
+func (d rulesDB) Reader() sqlstore.Conn { return conn{d.s.reader, d.s.readStmts} }
 
-// querier is a *sql.DB or a *sql.Tx.
+// querier is a *sql.DB, a *sql.Tx or a *sql.Stmt bound to one of them.
 type querier interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
 }
 
-// conn is a sqlstore.Conn on a *sql.DB or *sql.Tx.
-type conn[Q querier] struct{ q Q }
+// prepared are statements prepared once on a pool, by their SQL text.
+type prepared map[string]*sql.Stmt
 
-func (c conn[Q]) QueryRow(ctx context.Context, query string, args ...any) sqlstore.Row {
+// conn is a sqlstore.Conn on a *sql.DB or *sql.Tx. A statement whose text is one of stmts
+// runs prepared: SQLite compiles it once per connection instead of once per call (in a
+// transaction, through Tx.StmtContext, which reuses the statement the writer connection
+// already holds).
+type conn struct {
+	q     querier
+	stmts prepared
+}
+
+// tx is the rules' view of a write transaction.
+func (s *Store) tx(tx *sql.Tx) conn { return conn{tx, s.writeStmts} }
+
+// stmt is the prepared statement for query on c, or nil.
+func (c conn) stmt(ctx context.Context, query string) *sql.Stmt {
+	st := c.stmts[query]
+	if st == nil {
+		return nil
+	}
+	if tx, ok := c.q.(*sql.Tx); ok {
+		return tx.StmtContext(ctx, st)
+	}
+	return st
+}
+
+func (c conn) QueryRow(ctx context.Context, query string, args ...any) sqlstore.Row {
+	if st := c.stmt(ctx, query); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
 	return c.q.QueryRowContext(ctx, query, args...)
 }
 
-func (c conn[Q]) Query(ctx context.Context, query string, args ...any) (sqlstore.Rows, error) {
-	rows, err := c.q.QueryContext(ctx, query, args...)
+func (c conn) Query(ctx context.Context, query string, args ...any) (sqlstore.Rows, error) {
+	var (
+		rows *sql.Rows
+		err  error
+	)
+	if st := c.stmt(ctx, query); st != nil {
+		rows, err = st.QueryContext(ctx, args...)
+	} else {
+		rows, err = c.q.QueryContext(ctx, query, args...)
+	}
 	if err != nil {
 		return nil, err
 	}
 	return sqlRows{rows}, nil
 }
 
-func (c conn[Q]) Exec(ctx context.Context, query string, args ...any) (int64, error) {
-	res, err := c.q.ExecContext(ctx, query, args...)
+func (c conn) Exec(ctx context.Context, query string, args ...any) (int64, error) {
+	var (
+		res sql.Result
+		err error
+	)
+	if st := c.stmt(ctx, query); st != nil {
+		res, err = st.ExecContext(ctx, args...)
+	} else {
+		res, err = c.q.ExecContext(ctx, query, args...)
+	}
 	if err != nil {
 		return 0, err
 	}
@@ -54,3 +100,50 @@ func (c conn[Q]) Exec(ctx context.Context, query string, args ...any) (int64, er
 type sqlRows struct{ *sql.Rows }
 
 func (r sqlRows) Close() { _ = r.Rows.Close() }
+
+// statementTexts are the SQL texts of every statement the rules run on this store (each
+// string of statements, and the purge batches), and this store's own writes.
+func statementTexts() []string {
+	var out []string
+	v := reflect.ValueOf(statements)
+	for i := range v.NumField() {
+		if f := v.Field(i); f.Kind() == reflect.String && f.String() != "" {
+			out = append(out, f.String())
+		}
+	}
+	for _, q := range statements.Purge {
+		out = append(out, q)
+	}
+	return append(out, consumeFlow, selectLinkByID, leaseHolder, takeLease)
+}
+
+// prepare prepares each of queries on db; reads only selects the statements that only read
+// (the read pool is query_only).
+func prepare(ctx context.Context, db *sql.DB, queries []string, readsOnly bool) (prepared, error) {
+	out := prepared{}
+	for _, q := range queries {
+		if readsOnly && !strings.HasPrefix(strings.TrimSpace(q), "SELECT") {
+			continue
+		}
+		if _, ok := out[q]; ok {
+			continue
+		}
+		st, err := db.PrepareContext(ctx, q)
+		if err != nil {
+			out.close()
+			return nil, fmt.Errorf("sqlite: prepare %q: %w", q, err)
+		}
+		out[q] = st
+	}
+	return out, nil
+}
+
+func (p prepared) close() error {
+	var first error
+	for _, st := range p {
+		if err := st.Close(); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}

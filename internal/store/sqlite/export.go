@@ -68,8 +68,8 @@ type snapshot struct{ tx *sql.Tx }
 func (s snapshot) InTx(context.Context, func(sqlstore.Conn) error) error {
 	return errors.New("sqlite: an export does not write")
 }
-func (s snapshot) Writer() sqlstore.Conn { return conn[*sql.Tx]{s.tx} }
-func (s snapshot) Reader() sqlstore.Conn { return conn[*sql.Tx]{s.tx} }
+func (s snapshot) Writer() sqlstore.Conn { return conn{q: s.tx} }
+func (s snapshot) Reader() sqlstore.Conn { return conn{q: s.tx} }
 
 // Counts returns the number of rows of every table in store.CopyTables.
 func (e *Export) Counts(ctx context.Context) (map[string]int64, error) {

@@ -22,16 +22,15 @@ func (s *Store) ConsumeFlow(ctx context.Context, stateHash []byte, now time.Time
 	var link store.Link
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		var linkID int64
-		err := tx.QueryRowContext(ctx, `UPDATE flows SET consumed_at = ?
-			WHERE state_hash = ? AND consumed_at IS NULL AND expires_at > ?
-			RETURNING link_id`, millis(now), stateHash, millis(now)).Scan(&linkID)
+		c := s.tx(tx)
+		err := c.QueryRow(ctx, consumeFlow, millis(now), stateHash, millis(now)).Scan(&linkID)
 		if errors.Is(err, sql.ErrNoRows) {
-			return s.WhyNotConsumed(ctx, conn[*sql.Tx]{tx}, stateHash)
+			return s.WhyNotConsumed(ctx, c, stateHash)
 		}
 		if err != nil {
 			return err
 		}
-		link, err = linkByID(ctx, tx, linkID)
+		link, err = linkByID(ctx, c, linkID)
 		return err
 	})
 	if err != nil {
@@ -39,3 +38,8 @@ func (s *Store) ConsumeFlow(ctx context.Context, stateHash []byte, now time.Time
 	}
 	return link, nil
 }
+
+// consumeFlow (now, state_hash, now) → link_id of the flow it consumed.
+const consumeFlow = `UPDATE flows SET consumed_at = ?
+	WHERE state_hash = ? AND consumed_at IS NULL AND expires_at > ?
+	RETURNING link_id`

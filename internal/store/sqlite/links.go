@@ -34,12 +34,14 @@ func (s *Store) LinkByTokenHash(ctx context.Context, tokenHash []byte) (store.Li
 }
 
 // linkByID reads a link inside a write transaction; sql.ErrNoRows when there is none.
-func linkByID(ctx context.Context, tx *sql.Tx, id int64) (store.Link, error) {
-	rows, err := tx.QueryContext(ctx, selectLink+` WHERE l.id = ?`+selectLinkOrder, id)
+const selectLinkByID = selectLink + ` WHERE l.id = ?` + selectLinkOrder
+
+func linkByID(ctx context.Context, c conn, id int64) (store.Link, error) {
+	rows, err := c.Query(ctx, selectLinkByID, id)
 	if err != nil {
 		return store.Link{}, err
 	}
-	return scanLink(rows)
+	return scanLink(rows.(sqlRows).Rows)
 }
 
 // scanLink reads the rows of selectLink (one per provider) into one link and closes rows.

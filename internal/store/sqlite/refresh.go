@@ -25,24 +25,18 @@ func (s *Store) AcquireRefreshLease(ctx context.Context, bot string, identityID 
 		// The transaction holds the write lock from its start, so the holder read here is the
 		// one the UPDATE replaces.
 		var prev sql.NullString
-		err := tx.QueryRowContext(ctx, `SELECT refresh_holder FROM identities WHERE id = ? AND bot = ?`, identityID, bot).Scan(&prev)
+		c := s.tx(tx)
+		err := c.QueryRow(ctx, leaseHolder, identityID, bot).Scan(&prev)
 		if err != nil && !errors.Is(err, sql.ErrNoRows) { // no row: ReadLease says so below
 			return err
 		}
 		// The lease is free when nobody holds it (or the holder's time ran out: a holder that
 		// died is replaced by expiry), and no back-off after a failed refresh is running.
-		res, err := tx.ExecContext(ctx, `UPDATE identities SET refresh_holder = ?1, refresh_lease_until = ?2
-			WHERE id = ?3 AND bot = ?4 AND (refresh_lease_until IS NULL OR refresh_lease_until <= ?5)
-			  AND (refresh_retry_at IS NULL OR refresh_retry_at <= ?5)`,
-			holder, millis(until), identityID, bot, millis(now))
+		n, err := c.Exec(ctx, takeLease, holder, millis(until), identityID, bot, millis(now))
 		if err != nil {
 			return err
 		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return err
-		}
-		id, lease, err = s.ReadLease(ctx, conn[*sql.Tx]{tx}, bot, identityID, now)
+		id, lease, err = s.ReadLease(ctx, c, bot, identityID, now)
 		lease.Acquired = n == 1
 		lease.TakenOver = lease.Acquired && prev.Valid
 		return err
@@ -52,3 +46,10 @@ func (s *Store) AcquireRefreshLease(ctx context.Context, bot string, identityID 
 	}
 	return id, lease, nil
 }
+
+const leaseHolder = `SELECT refresh_holder FROM identities WHERE id = ? AND bot = ?`
+
+// takeLease (holder, until, id, bot, now) takes the lease when it is free.
+const takeLease = `UPDATE identities SET refresh_holder = ?1, refresh_lease_until = ?2
+	WHERE id = ?3 AND bot = ?4 AND (refresh_lease_until IS NULL OR refresh_lease_until <= ?5)
+	  AND (refresh_retry_at IS NULL OR refresh_retry_at <= ?5)`

@@ -51,6 +51,11 @@ type Store struct {
 	identitiesByUserOf *sql.Stmt // ... and provider
 	linkByTokenHash    *sql.Stmt
 
+	// Every statement of the rules and of this store's writes, prepared once: on the writer
+	// (reads and writes alike, as transactions run them there) and, for the reads, on the
+	// read pool. Compiling a statement costs more than running most of them.
+	writeStmts, readStmts prepared
+
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -191,9 +196,20 @@ func fileURI(abs string) string {
 
 func dsn(name string, params url.Values) string { return name + "?" + params.Encode() }
 
-// init migrates the schema, then prepares the hot reads (which need the tables to exist).
+// init migrates the schema, then prepares the hot reads and every statement of the rules
+// (which need the tables to exist).
 func (s *Store) init(ctx context.Context) error {
 	if err := migrate(ctx, s.writer); err != nil {
+		return err
+	}
+	var err error
+	texts := statementTexts()
+	if s.writeStmts, err = prepare(ctx, s.writer, texts, false); err != nil {
+		return err
+	}
+	if s.reader == s.writer {
+		s.readStmts = s.writeStmts
+	} else if s.readStmts, err = prepare(ctx, s.reader, texts, true); err != nil {
 		return err
 	}
 	for _, p := range []struct {
@@ -238,6 +254,10 @@ func (s *Store) close() error {
 		if stmt != nil {
 			errs = append(errs, stmt.Close())
 		}
+	}
+	errs = append(errs, s.writeStmts.close())
+	if s.reader != s.writer {
+		errs = append(errs, s.readStmts.close())
 	}
 	if s.reader != s.writer {
 		errs = append(errs, s.reader.Close())
