@@ -9,21 +9,24 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 )
 
 // report is everything the table shows.
 type report struct {
-	opts      options
-	seedTook  time.Duration
-	startup   time.Duration
-	rssRead   int64 // broker VmHWM after the read tests
-	rssEnd    int64 // ... at the end
-	bareRSS   int64
-	results   []result
-	loadavg   string
-	startedAt time.Time
+	opts       options
+	seedTook   time.Duration
+	fillTook   time.Duration
+	storeLabel string
+	startup    time.Duration
+	rssRead    int64 // broker VmHWM after the read tests
+	rssEnd     int64 // ... at the end
+	bareRSS    int64
+	results    []result
+	loadavg    string
+	startedAt  time.Time
 }
 
 func bench(ctx context.Context, o options, stdout, stderr io.Writer) error {
@@ -45,14 +48,13 @@ func bench(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		return err
 	}
 
-	logf("seeding %d identities into %s", o.n, dir)
-	dbPath, keysPath, took, err := seedStore(ctx, dir, o.n, logf)
+	st, err := setupStore(ctx, o, dir, logf)
 	if err != nil {
 		return fmt.Errorf("seed: %w", err)
 	}
-	rep.seedTook = took
-	if took > 0 {
-		logf("seeded in %s", took.Round(time.Millisecond))
+	rep.seedTook, rep.storeLabel = st.seedTook, st.label
+	if st.seedTook > 0 {
+		logf("seeded in %s", st.seedTook.Round(time.Millisecond))
 	}
 
 	bin := o.brokerBin
@@ -91,7 +93,7 @@ func bench(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		return fmt.Errorf("fakes said %q: %w", line, err)
 	}
 	cfgPath := filepath.Join(dir, "providers.yaml")
-	if err := os.WriteFile(cfgPath, []byte(brokerConfig(addr, dbPath, keysPath, fu)), 0o600); err != nil {
+	if err := os.WriteFile(cfgPath, []byte(brokerConfig(addr, st, fu)), 0o600); err != nil {
 		return err
 	}
 
@@ -115,8 +117,17 @@ func bench(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	}
 
 	client := newClient(o.concurrency)
+	pop := seeded(o.n)
+	if o.fill == "flows" {
+		logf("filling the store with %d Twitter link flows", o.n)
+		began := time.Now()
+		if pop, err = fillByFlows(ctx, client, brokerURL, o.n, o.concurrency); err != nil {
+			return fmt.Errorf("%w (see %s)", err, broker.logs.Name())
+		}
+		rep.fillTook = time.Since(began)
+	}
 	// The bare handler answers with the broker's own bodies, so both send the same bytes.
-	bodies, err := sampleBodies(ctx, client, brokerURL)
+	bodies, err := sampleBodies(ctx, client, brokerURL, pop)
 	if err != nil {
 		return fmt.Errorf("sample answers: %w (see %s)", err, broker.logs.Name())
 	}
@@ -146,8 +157,8 @@ func bench(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		key, name string
 		op        func(base string, check bool) op
 	}{
-		{"credentials", "GET credentials", func(b string, check bool) op { return credentialsOp(b, o.n, check) }},
-		{"identities", "GET identities?channel&user", func(b string, check bool) op { return identitiesOp(b, o.n, check) }},
+		{"credentials", "GET credentials", func(b string, check bool) op { return credentialsOp(b, pop, check) }},
+		{"identities", "GET identities?channel&user", func(b string, check bool) op { return identitiesOp(b, pop, check) }},
 		{"links", "POST links", func(b string, _ bool) op { return linksOp(b, run) }},
 	}
 	for _, t := range tests {
@@ -211,14 +222,14 @@ func bench(ctx context.Context, o options, stdout, stderr io.Writer) error {
 // provider (GitLab's type, pointed at the sandbox) and an OAuth 1.0a one (Twitter's type,
 // pointed at the fake). confirm: none, so that a flow ends in the browser, as it did before
 // confirmation codes were the default and as the fake-alone runs do.
-func brokerConfig(addr, dbPath, keysPath string, fu fakeURLs) string {
+func brokerConfig(addr string, st storeSetup, fu fakeURLs) string {
 	return fmt.Sprintf(`server:
   public_url: http://%[1]s
   listen: %[1]s
   outbound_timeout: 10s
 storage:
-  driver: sqlite
-  dsn: %[2]s
+  driver: %[12]s
+  dsn: %[2]q
   keys_file: %[3]s
 bots:
   %[4]s:
@@ -236,19 +247,19 @@ bots:
         key: %[9]q
         secret: %[10]q
         endpoints: { request_token_url: %[11]s/oauth/request_token, auth_url: %[11]s/oauth/authorize, token_url: %[11]s/oauth/access_token, profile_url: %[11]s/1.1/account/verify_credentials.json }
-`, addr, dbPath, keysPath, benchBot, benchAPIKey, oauth2ClientID, oauth2ClientSecret, fu.Sandbox,
-		oauth1ConsumerKey, oauth1ConsumerSecret, fu.Twitter)
+`, addr, st.dsn, st.keysPath, benchBot, benchAPIKey, oauth2ClientID, oauth2ClientSecret, fu.Sandbox,
+		oauth1ConsumerKey, oauth1ConsumerSecret, fu.Twitter, st.driver)
 }
 
 // sampleBodies takes one answer of each route from the broker: the bare handler's bodies.
-func sampleBodies(ctx context.Context, client *http.Client, base string) (bareBodies, error) {
+func sampleBodies(ctx context.Context, client *http.Client, base string, pop *population) (bareBodies, error) {
 	w := &worker{client: client}
 	var b bareBodies
 	var err error
-	if b.Credentials, err = api(ctx, w, http.MethodGet, base+"/api/v1/bots/"+benchBot+"/identities/1/credentials", nil, http.StatusOK); err != nil {
+	if b.Credentials, err = api(ctx, w, http.MethodGet, base+"/api/v1/bots/"+benchBot+"/identities/"+strconv.FormatInt(pop.id(0), 10)+"/credentials", nil, http.StatusOK); err != nil {
 		return b, err
 	}
-	if b.Identities, err = api(ctx, w, http.MethodGet, base+"/api/v1/bots/"+benchBot+"/identities?channel="+benchChannel+"&user="+seedUser(1), nil, http.StatusOK); err != nil {
+	if b.Identities, err = api(ctx, w, http.MethodGet, base+"/api/v1/bots/"+benchBot+"/identities?channel="+benchChannel+"&user="+pop.user(0), nil, http.StatusOK); err != nil {
 		return b, err
 	}
 	req := []byte(`{"provider":"gitlab","channel":"slack","user":"sample"}`)

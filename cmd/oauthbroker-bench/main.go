@@ -47,6 +47,8 @@ type options struct {
 	tests       string
 	keep        bool
 	cpuProfile  string
+	store       string
+	fill        string
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -61,6 +63,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&o.brokerBin, "broker", "", "the oauthbroker binary to measure (default: built from ./cmd/oauthbroker of the current module)")
 	fs.StringVar(&o.tests, "tests", "credentials,identities,links,flows", "the tests to run, comma-separated")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temporary directory")
+	fs.StringVar(&o.store, "store", "sqlite", "the broker's store: sqlite (in -dir), or a postgres:// URL of a server on which the bench creates (and recreates) its own database "+benchDatabase+"[_fresh]")
+	fs.StringVar(&o.fill, "fill", "seed", "how the store gets its -n identities: seed (rows written straight into the database, sealed tokens openable) or flows (a fresh store, filled by -n complete Twitter link flows through the running broker)")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "have the broker write a CPU profile of the whole run to this file (serve -cpuprofile), for go tool pprof")
 	role := fs.String("role", "", "internal: run as the bare handler (bare) or the fake providers (fakes)")
 	roleArg := fs.String("role-arg", "", "internal: the role's argument")
@@ -95,6 +99,9 @@ Flags:
 	}
 	if o.n < 1 || o.concurrency < 1 || o.duration <= 0 {
 		return errors.New("-n, -concurrency and -duration must be positive")
+	}
+	if o.fill != "seed" && o.fill != "flows" {
+		return errors.New("-fill: seed or flows")
 	}
 	return bench(ctx, o, stdout, stderr)
 }

@@ -50,34 +50,34 @@ func api(ctx context.Context, w *worker, method, u string, body []byte, status i
 	return expect(resp, err, status)
 }
 
-// credentialsOp reads the credentials of a random seeded identity; check makes it compare
-// the access token with the one sealed into that row.
-func credentialsOp(base string, n int, check bool) op {
+// credentialsOp reads the credentials of a random identity of pop; check makes it compare
+// the access token with the identity's.
+func credentialsOp(base string, pop *population, check bool) op {
 	prefix := base + "/api/v1/bots/" + benchBot + "/identities/"
 	return func(ctx context.Context, w *worker) error {
-		id := w.rng.Int64N(int64(n)) + 1
+		id := pop.id(w.rng.IntN(pop.n))
 		body, err := api(ctx, w, http.MethodGet, prefix+strconv.FormatInt(id, 10)+"/credentials", nil, http.StatusOK)
 		if err != nil {
 			return err
 		}
-		if check && !bytes.Contains(body, []byte(`"access_token":"`+accessToken(id)+`"`)) {
+		if check && !bytes.Contains(body, []byte(`"access_token":"`+pop.token(id)+`"`)) {
 			return fmt.Errorf("identity %d: credentials without its access token: %.300s", id, body)
 		}
 		return nil
 	}
 }
 
-// identitiesOp lists a random seeded chat user's identities.
-func identitiesOp(base string, n int, check bool) op {
+// identitiesOp lists a random chat user's identities.
+func identitiesOp(base string, pop *population, check bool) op {
 	prefix := base + "/api/v1/bots/" + benchBot + "/identities?channel=" + benchChannel + "&user="
 	return func(ctx context.Context, w *worker) error {
-		id := w.rng.Int64N(int64(n)) + 1
-		body, err := api(ctx, w, http.MethodGet, prefix+seedUser(id), nil, http.StatusOK)
+		k := w.rng.IntN(pop.n)
+		body, err := api(ctx, w, http.MethodGet, prefix+pop.user(k), nil, http.StatusOK)
 		if err != nil {
 			return err
 		}
-		if check && !bytes.Contains(body, []byte(`"provider_user_id":"`+strconv.FormatInt(1_000_000_000+id, 10)+`"`)) {
-			return fmt.Errorf("user %s: not their identity: %.300s", seedUser(id), body)
+		if check && !bytes.Contains(body, []byte(`{"id":`+strconv.FormatInt(pop.id(k), 10)+`,`)) {
+			return fmt.Errorf("user %s: not their identity: %.300s", pop.user(k), body)
 		}
 		return nil
 	}
@@ -113,44 +113,48 @@ func createLink(ctx context.Context, w *worker, u, provider, user string) (strin
 // passes the provider's approval and comes back to the callback, which sends it on to the
 // connect page showing every provider linked.
 func flowOp(base, provider, run string) op {
-	u := base + "/api/v1/bots/" + benchBot + "/links"
 	return func(ctx context.Context, w *worker) error {
-		link, err := createLink(ctx, w, u, provider, fmt.Sprintf("F%s-%s-%d-%d", run, provider, w.id, w.i))
-		if err != nil {
-			return err
-		}
-		jar, _ := cookiejar.New(nil)
-		browser := &http.Client{Transport: w.client.Transport, Jar: jar, Timeout: w.client.Timeout}
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, link, nil)
-		if err != nil {
-			return err
-		}
-		resp, err := browser.Do(req)
-		page, err := expect(resp, err, http.StatusOK)
-		if err != nil {
-			return err
-		}
-		action, form, err := buttonOf(page, provider)
-		if err != nil {
-			return err
-		}
-		req, err = http.NewRequestWithContext(ctx, http.MethodPost, action, strings.NewReader(form.Encode()))
-		if err != nil {
-			return err
-		}
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		req.Header.Set("Sec-Fetch-Site", "same-origin") // what a browser sends from the broker's page
-		req.Header.Set("Origin", base)
-		resp, err = browser.Do(req)
-		body, err := expect(resp, err, http.StatusOK)
-		if err != nil {
-			return err
-		}
-		if !strings.HasSuffix(resp.Request.URL.Path, "/connect") || !bytes.Contains(body, []byte(`data-connect="complete"`)) {
-			return fmt.Errorf("%s flow ended at %s, not on the connect page with the account linked: %.300s", provider, resp.Request.URL.Path, body)
-		}
-		return nil
+		return linkFlow(ctx, w, base, provider, fmt.Sprintf("F%s-%s-%d-%d", run, provider, w.id, w.i))
 	}
+}
+
+// linkFlow is one complete link flow of chat user user.
+func linkFlow(ctx context.Context, w *worker, base, provider, user string) error {
+	link, err := createLink(ctx, w, base+"/api/v1/bots/"+benchBot+"/links", provider, user)
+	if err != nil {
+		return err
+	}
+	jar, _ := cookiejar.New(nil)
+	browser := &http.Client{Transport: w.client.Transport, Jar: jar, Timeout: w.client.Timeout}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, link, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := browser.Do(req)
+	page, err := expect(resp, err, http.StatusOK)
+	if err != nil {
+		return err
+	}
+	action, form, err := buttonOf(page, provider)
+	if err != nil {
+		return err
+	}
+	req, err = http.NewRequestWithContext(ctx, http.MethodPost, action, strings.NewReader(form.Encode()))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Sec-Fetch-Site", "same-origin") // what a browser sends from the broker's page
+	req.Header.Set("Origin", base)
+	resp, err = browser.Do(req)
+	body, err := expect(resp, err, http.StatusOK)
+	if err != nil {
+		return err
+	}
+	if !strings.HasSuffix(resp.Request.URL.Path, "/connect") || !bytes.Contains(body, []byte(`data-connect="complete"`)) {
+		return fmt.Errorf("%s flow ended at %s, not on the connect page with the account linked: %.300s", provider, resp.Request.URL.Path, body)
+	}
+	return nil
 }
 
 var (
