@@ -5,10 +5,12 @@
 //	go run ./cmd/oauthbroker-bench                 # 1,000,000 identities, concurrency 64, 10 s per test
 //	go run ./cmd/oauthbroker-bench -n 20000 -duration 1s -concurrency 8   # a smoke run
 //
-// It seeds a fresh SQLite store with openable sealed tokens, builds the real oauthbroker binary
-// and starts it with `serve` on a generated config and key file, starts the fake OAuth 2 and
-// OAuth 1.0a providers and a bare handler (this binary again, with a hidden -role), drives each
-// with the same keep-alive load generator, and prints one table with ratios to the bare handler.
+// It seeds a fresh SQLite store (or, -store, a PostgreSQL database) with openable sealed
+// tokens, or fills an empty one through real link flows (-fill flows); builds the real
+// oauthbroker binary and starts it with `serve` on a generated config and key file, starts the
+// fake OAuth 2 and OAuth 1.0a providers and a bare handler (this binary again, with a hidden
+// -role), drives each with the same keep-alive load generator, and prints one table with
+// ratios to the bare handler.
 // Every server is its own process, so its CPU time and peak RSS are read from /proc for it alone.
 package main
 
@@ -75,8 +77,9 @@ Measures the broker against a bare net/http handler answering a body of the same
 the same run, on this machine: GET credentials over random identities, GET identities of
 one user, POST links, and complete link flows against the fake OAuth 2 and OAuth 1.0a
 providers (driven alone too, so the broker's share of a flow shows). It seeds a SQLite
-store (a million identities take about a minute), builds and starts the real broker with
-'serve', and prints one table: req/s, p50/p90/p99, ratios to the bare handler, CPU per
+store (a million identities take about a minute) or, with -store, a PostgreSQL database of
+its own, or with -fill flows fills a fresh store through real Twitter link flows; builds and
+starts the real broker with 'serve', and prints one table: req/s, p50/p90/p99, ratios to the bare handler, CPU per
 request and peak RSS of each server process. Only loopback addresses are used; every test
 runs for a fixed time and the whole run stops by itself (Ctrl-C stops it early).
 docs/BENCHMARKS.md keeps the figures from this machine.
