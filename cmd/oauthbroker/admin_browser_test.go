@@ -16,6 +16,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/oauthbroker/oauthbroker/internal/app"
 	"github.com/oauthbroker/oauthbroker/internal/store/sqlite"
 )
 
@@ -119,9 +120,9 @@ func location(t *testing.T, ctx context.Context) string {
 func TestAdminInARealBrowser(t *testing.T) {
 	ctx := newChrome(t)
 	sb, sbURL := interactiveSandbox(t)
-	b := startAdminBroker(t, sb, sbURL, "", appOptions{getenv: adminEnv(adminPassword)})
+	b := startAdminBroker(t, sb, sbURL, "", app.Options{Getenv: adminEnv(adminPassword)})
 	// Older synthetic rows (the benchmark's), so that the list has pages to walk.
-	if err := b.app.store.(*sqlite.Store).SeedIdentities(t.Context(), 70); err != nil {
+	if err := b.app.Store.(*sqlite.Store).SeedIdentities(t.Context(), 70); err != nil {
 		t.Fatal(err)
 	}
 

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/oauthbroker/oauthbroker/internal/app"
 	"github.com/oauthbroker/oauthbroker/internal/sandbox"
 	"github.com/oauthbroker/oauthbroker/internal/store/sqlite"
 )
@@ -45,7 +46,7 @@ func rowIDs(body string) []string {
 // shows the names escaped, and none holds a token, a key, a secret or the link.
 func TestAdminPagesEscapeNamesAndShowNoSecret(t *testing.T) {
 	sb, sbURL := hostileSandbox(t)
-	b := startAdminBroker(t, sb, sbURL, "", appOptions{getenv: adminEnv(adminPassword)})
+	b := startAdminBroker(t, sb, sbURL, "", app.Options{Getenv: adminEnv(adminPassword)})
 	const chatUser = `<img src=x onerror=alert(3)>`
 	link := b.link("alpha", keyA, "sandbox", "telegram", chatUser)
 	if st, page := connectAll(t, newBrowser(t), link); st != http.StatusOK {
@@ -124,7 +125,7 @@ func TestAdminPagesEscapeNamesAndShowNoSecret(t *testing.T) {
 // identity is gone from the bot API, and the history says an operator did it.
 func TestAdminUnlinkNeedsTheSessionsCSRFToken(t *testing.T) {
 	sb, sbURL := interactiveSandbox(t)
-	b := startAdminBroker(t, sb, sbURL, "", appOptions{getenv: adminEnv(adminPassword)})
+	b := startAdminBroker(t, sb, sbURL, "", app.Options{Getenv: adminEnv(adminPassword)})
 	if st, page := openLink(t, newBrowser(t), b.link("alpha", keyA, "sandbox", "slack", "U1"), "1001", "authorize"); st != http.StatusOK {
 		t.Fatalf("%d %s", st, page)
 	}
@@ -191,8 +192,8 @@ func TestAdminUnlinkNeedsTheSessionsCSRFToken(t *testing.T) {
 // (SeedIdentities, the benchmark's rows) and one real identity.
 func TestAdminListFiltersAndPages(t *testing.T) {
 	sb, sbURL := interactiveSandbox(t)
-	b := startAdminBroker(t, sb, sbURL, "", appOptions{getenv: adminEnv(adminPassword)})
-	if err := b.app.store.(*sqlite.Store).SeedIdentities(t.Context(), 120); err != nil {
+	b := startAdminBroker(t, sb, sbURL, "", app.Options{Getenv: adminEnv(adminPassword)})
+	if err := b.app.Store.(*sqlite.Store).SeedIdentities(t.Context(), 120); err != nil {
 		t.Fatal(err)
 	}
 	if st, page := openLink(t, newBrowser(t), b.link("alpha", keyA, "sandbox", "slack", "U-REAL"), "1002", "authorize"); st != http.StatusOK {
@@ -255,7 +256,7 @@ func TestAdminPagesLoadNoThirdPartyImage(t *testing.T) {
 	}
 	srv := httptest.NewServer(sb)
 	t.Cleanup(srv.Close)
-	b := startAdminBroker(t, sb, srv.URL, "", appOptions{getenv: adminEnv(adminPassword)})
+	b := startAdminBroker(t, sb, srv.URL, "", app.Options{Getenv: adminEnv(adminPassword)})
 	if st, page := connectAll(t, newBrowser(t), b.link("alpha", keyA, "sandbox", "c", "u")); st != http.StatusOK || !isComplete(page) {
 		t.Fatalf("link: %d\n%s", st, page)
 	}

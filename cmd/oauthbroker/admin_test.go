@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/oauthbroker/oauthbroker/internal/admin"
+	"github.com/oauthbroker/oauthbroker/internal/app"
 	"github.com/oauthbroker/oauthbroker/internal/config"
 	"github.com/oauthbroker/oauthbroker/internal/providers"
 	"github.com/oauthbroker/oauthbroker/internal/sandbox"
@@ -40,10 +41,10 @@ func adminEnv(password string) func(string) (string, bool) {
 }
 
 // startAdminBroker runs bot alpha with provider "sandbox" against sb (made by the caller, so
-// it can choose the accounts), with opts (the admin password comes through opts.getenv).
-func startAdminBroker(t *testing.T, sb *sandbox.Server, sbURL, extraYAML string, opts appOptions) *testBroker {
+// it can choose the accounts), with opts (the admin password comes through opts.Getenv).
+func startAdminBroker(t *testing.T, sb *sandbox.Server, sbURL, extraYAML string, opts app.Options) *testBroker {
 	t.Helper()
-	opts.sandboxURL = sbURL
+	opts.SandboxURL = sbURL
 	b := startBrokerWith(t, fmt.Sprintf(`  alpha:
     api_keys: [%q]
     confirm: none
@@ -174,7 +175,7 @@ func checkAdminHeaders(t *testing.T, what string, p adminPage) {
 
 func TestAdminWithoutAPasswordOnlySaysHowToSetOne(t *testing.T) {
 	sb, sbURL := interactiveSandbox(t)
-	b := startAdminBroker(t, sb, sbURL, "", appOptions{})
+	b := startAdminBroker(t, sb, sbURL, "", app.Options{})
 	a := newAdminBrowser(t, b.URL)
 	for _, c := range []struct{ method, path string }{
 		{"GET", "/admin/"}, {"GET", "/admin"}, {"GET", "/admin/login"}, {"POST", "/admin/login"},
@@ -195,7 +196,7 @@ func TestAdminWithoutAPasswordOnlySaysHowToSetOne(t *testing.T) {
 func TestAdminLoginIsRateLimitedPerAddress(t *testing.T) {
 	clk := newClock()
 	sb, sbURL := interactiveSandbox(t)
-	b := startAdminBroker(t, sb, sbURL, "", appOptions{getenv: adminEnv(adminPassword), now: clk.Now})
+	b := startAdminBroker(t, sb, sbURL, "", app.Options{Getenv: adminEnv(adminPassword), Now: clk.Now})
 	a := newAdminBrowser(t, b.URL)
 
 	p := a.get("/admin/")
@@ -235,7 +236,7 @@ func TestAdminLoginIsRateLimitedPerAddress(t *testing.T) {
 func TestAdminSessionExpiresAndLogoutEndsIt(t *testing.T) {
 	clk := newClock()
 	sb, sbURL := interactiveSandbox(t)
-	b := startAdminBroker(t, sb, sbURL, "", appOptions{getenv: adminEnv(adminPassword), now: clk.Now})
+	b := startAdminBroker(t, sb, sbURL, "", app.Options{Getenv: adminEnv(adminPassword), Now: clk.Now})
 	a := newAdminBrowser(t, b.URL)
 
 	login := a.login(adminPassword)
@@ -295,7 +296,7 @@ func TestAdminSessionExpiresAndLogoutEndsIt(t *testing.T) {
 func TestAdminPasswordHashFromProvidersYAML(t *testing.T) {
 	const hash = adminPasswordHash
 	sb, sbURL := interactiveSandbox(t)
-	b := startAdminBroker(t, sb, sbURL, "admin:\n  password_hash: '"+hash+"'\n", appOptions{})
+	b := startAdminBroker(t, sb, sbURL, "admin:\n  password_hash: '"+hash+"'\n", app.Options{})
 	a := newAdminBrowser(t, b.URL)
 	if p := a.login("not it"); p.status != http.StatusUnauthorized {
 		t.Errorf("wrong password: %d", p.status)
@@ -306,12 +307,12 @@ func TestAdminPasswordHashFromProvidersYAML(t *testing.T) {
 func TestAdminRefusesBothAHashAndAPassword(t *testing.T) {
 	_, err := adminPagesFor(t, "admin:\n  password_hash: '"+adminPasswordHash+"'\n", adminEnv("also set"))
 	if err == nil || !strings.Contains(err.Error(), "keep one") {
-		t.Fatalf("openApp with both: %v", err)
+		t.Fatalf("app.Open with both: %v", err)
 	}
 }
 
-// adminPagesFor opens an app (without serving it) and returns openApp's error.
-func adminPagesFor(t *testing.T, extraYAML string, getenv func(string) (string, bool)) (*app, error) {
+// adminPagesFor opens an app (without serving it) and returns app.Open's error.
+func adminPagesFor(t *testing.T, extraYAML string, getenv func(string) (string, bool)) (*app.App, error) {
 	t.Helper()
 	cfgText := fmt.Sprintf("server:\n  public_url: http://127.0.0.1:1\nstorage:\n  dsn: %s/b.db\nbots:\n  alpha:\n    api_keys: [%q]\n    confirm: none\n    providers:\n      github: {type: github, key: k, secret: s}\n%s",
 		t.TempDir(), keyA, extraYAML)
@@ -319,9 +320,9 @@ func adminPagesFor(t *testing.T, extraYAML string, getenv func(string) (string, 
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := openApp(context.Background(), cfg, appOptions{getenv: getenv, log: slog.New(slog.DiscardHandler)})
+	a, err := app.Open(context.Background(), cfg, app.Options{Getenv: getenv, Log: slog.New(slog.DiscardHandler)})
 	if err == nil {
-		t.Cleanup(func() { a.store.Close() })
+		t.Cleanup(func() { a.Store.Close() })
 	}
 	return a, err
 }

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/oauthbroker/oauthbroker/internal/app"
 	"github.com/oauthbroker/oauthbroker/internal/providertest"
 	"github.com/oauthbroker/oauthbroker/internal/sandbox"
 )
@@ -32,7 +33,7 @@ func twoBots(t *testing.T) (*testBroker, *sandbox.Server, *clock) {
     confirm: none
     providers:
       sandbox: {type: sandbox, key: client-b, secret: secret-b-0123456789}
-`, keyA, keyB), appOptions{sandboxURL: sbURL, now: clk.Now})
+`, keyA, keyB), app.Options{SandboxURL: sbURL, Now: clk.Now})
 	for _, c := range []sandbox.Client{
 		{ID: "client-a", Secret: "secret-a-0123456789", RedirectURIs: []string{b.URL + "/bots/alpha/sandbox/callback"}},
 		{ID: "client-b", Secret: "secret-b-0123456789", RedirectURIs: []string{b.URL + "/bots/bravo/sandbox/callback"}},

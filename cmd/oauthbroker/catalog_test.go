@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/oauthbroker/oauthbroker/internal/app"
 	"github.com/oauthbroker/oauthbroker/internal/config"
 	"github.com/oauthbroker/oauthbroker/internal/providers"
 	"github.com/oauthbroker/oauthbroker/internal/providertest"
@@ -82,8 +83,8 @@ func TestCatalogEndToEnd(t *testing.T) {
 	}
 	clk := newClock()
 	off := server.Limits{} // sixty-odd links from one address in a second
-	broker := startBrokerWith(t, catalogBot(), appOptions{now: clk.Now, limits: &off})
-	reg, err := providers.NewRegistry(t.Context(), broker.app.cfg, providers.Options{})
+	broker := startBrokerWith(t, catalogBot(), app.Options{Now: clk.Now, Limits: &off})
+	reg, err := providers.NewRegistry(t.Context(), broker.app.Cfg, providers.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/oauthbroker/oauthbroker/client"
+	"github.com/oauthbroker/oauthbroker/internal/app"
 	"github.com/oauthbroker/oauthbroker/internal/httpapi"
 	"github.com/oauthbroker/oauthbroker/internal/sandbox"
 	"github.com/oauthbroker/oauthbroker/internal/webhook"
@@ -54,7 +55,7 @@ func startClientBroker(t *testing.T) *clientBroker {
     confirm: code
     providers:
       sandbox: {type: sandbox, key: client-b, secret: secret-b-0123456789}
-`, keyA, inbox.URL, clientHookSecret, gitlabYAML(f.URL), keyB), appOptions{sandboxURL: f.URL, now: clk.Now, refreshWait: 300 * time.Millisecond, webhooks: fastWebhooks})
+`, keyA, inbox.URL, clientHookSecret, gitlabYAML(f.URL), keyB), app.Options{SandboxURL: f.URL, Now: clk.Now, RefreshWait: 300 * time.Millisecond, Webhooks: fastWebhooks})
 	b.runBackground()
 	f.register(t, b.URL+"/bots/alpha/gl/callback")
 	for _, c := range []sandbox.Client{

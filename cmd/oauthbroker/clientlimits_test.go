@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/oauthbroker/oauthbroker/internal/admin"
+	"github.com/oauthbroker/oauthbroker/internal/app"
 	"github.com/oauthbroker/oauthbroker/internal/server"
 )
 
@@ -21,7 +22,7 @@ func TestAdminLoginBehindATrustedProxy(t *testing.T) {
 	sb, sbURL := interactiveSandbox(t)
 	limits := server.DefaultLimits()
 	limits.TrustedProxies = []string{"127.0.0.1/32"}
-	b := startAdminBroker(t, sb, sbURL, "", appOptions{getenv: adminEnv(adminPassword), limits: &limits})
+	b := startAdminBroker(t, sb, sbURL, "", app.Options{Getenv: adminEnv(adminPassword), Limits: &limits})
 	attacker, operator := newAdminBrowser(t, b.URL), newAdminBrowser(t, b.URL)
 	attacker.xff, operator.xff = "203.0.113.66", "198.51.100.10"
 

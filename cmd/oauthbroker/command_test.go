@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/oauthbroker/oauthbroker/internal/app"
 	"github.com/oauthbroker/oauthbroker/internal/providertest"
 	"github.com/oauthbroker/oauthbroker/internal/seal"
 )
@@ -354,7 +355,7 @@ func TestKeysFromTheEnvironment(t *testing.T) {
 	}
 	env := map[string]string{"OAUTHBROKER_KEYS": string(keysJSON)}
 	getenv := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
-	b, _ := startSandboxBrokerWith(t, "none", appOptions{getenv: getenv})
+	b, _ := startSandboxBrokerWith(t, "none", app.Options{Getenv: getenv})
 	if st, page := openLink(t, newBrowser(t), b.link("alpha", keyA, "sandbox", "c", "u"), "1001", "authorize"); st != http.StatusOK {
 		t.Fatalf("%d %s", st, page)
 	}

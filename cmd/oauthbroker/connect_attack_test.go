@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/oauthbroker/oauthbroker/internal/app"
 	"github.com/oauthbroker/oauthbroker/internal/sandbox"
 )
 
@@ -57,7 +58,7 @@ func connectBroker(t *testing.T, confirm string) (*testBroker, *countedSandbox) 
 %s    providers:
       rides: {type: sandbox, key: client-r, secret: secret-r-0123456789}
       social: {type: sandbox, key: client-s, secret: secret-s-0123456789}
-`, keyA, confirm), appOptions{sandboxURL: sb.URL})
+`, keyA, confirm), app.Options{SandboxURL: sb.URL})
 	for _, p := range []string{"rides", "social"} {
 		if err := sb.AddClient(sandbox.Client{ID: "client-" + p[:1], Secret: "secret-" + p[:1] + "-0123456789",
 			RedirectURIs: []string{b.URL + "/bots/alpha/" + p + "/callback"}}); err != nil {

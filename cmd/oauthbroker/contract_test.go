@@ -312,7 +312,7 @@ func TestMain(m *testing.M) {
 	}
 	var found violations
 	http.DefaultClient.Transport = &contractTransport{contract: c, report: found.add}
-	// openApp gives http.DefaultClient a timeout the first time it runs (a process-wide
+	// app.Open gives http.DefaultClient a timeout the first time it runs (a process-wide
 	// setting, made once at start-up in production). Tests start brokers while other
 	// goroutines already use http.DefaultClient, so make that one write here, first.
 	providers.GuardDefaultClient(config.DefaultOutboundTimeout)

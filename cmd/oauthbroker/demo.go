@@ -17,6 +17,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/oauthbroker/oauthbroker/internal/app"
 	"github.com/oauthbroker/oauthbroker/internal/broker"
 	"github.com/oauthbroker/oauthbroker/internal/config"
 	"github.com/oauthbroker/oauthbroker/internal/providers"
@@ -117,17 +118,17 @@ Flags:
 		}
 		return getenv(k)
 	}
-	a, err := openApp(ctx, cfg, appOptions{
-		getenv: demoEnv, log: log, sandboxURL: publicURL + "/sandbox",
-		mount: func(r chi.Router) { r.Handle("/sandbox/*", http.StripPrefix("/sandbox", sandbox.NewDemoAPIs(sb))) },
+	a, err := app.Open(ctx, cfg, app.Options{
+		Getenv: demoEnv, Log: log, SandboxURL: publicURL + "/sandbox",
+		Mount: func(r chi.Router) { r.Handle("/sandbox/*", http.StripPrefix("/sandbox", sandbox.NewDemoAPIs(sb))) },
 	})
 	if err != nil {
 		return err
 	}
-	defer a.store.Close()
-	defer a.startBackground(ctx)()
+	defer a.Store.Close()
+	defer a.StartBackground(ctx)()
 
-	link, err := a.broker.CreateLink(ctx, broker.LinkRequest{Bot: demoBot, Providers: []broker.Requirement{{Provider: "sandbox"}},
+	link, err := a.Broker.CreateLink(ctx, broker.LinkRequest{Bot: demoBot, Providers: []broker.Requirement{{Provider: "sandbox"}},
 		Channel: demoChannel, User: demoUser, UserLabel: "Alice (terminal)"})
 	if err != nil {
 		return err
@@ -135,8 +136,8 @@ Flags:
 	printDemoIntro(stdout, publicURL, apiKey, link, dir, *dataDir == "", adminPassword, adminFromEnv)
 	chat.printIntro(stdout, publicURL)
 	agent.printIntro(stdout, publicURL)
-	go announceLinks(ctx, a.broker, stdout, publicURL, apiKey)
-	return serveUntilDone(ctx, httpServer(a.handler, cfg), ln, log)
+	go announceLinks(ctx, a.Broker, stdout, publicURL, apiKey)
+	return serveUntilDone(ctx, app.HTTPServer(a.Handler, cfg), ln, log)
 }
 
 func demoConfig(publicURL, listen, dbPath, apiKey, clientSecret string) string {

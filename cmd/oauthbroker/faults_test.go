@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/oauthbroker/oauthbroker/internal/app"
 	"github.com/oauthbroker/oauthbroker/internal/providertest"
 	"github.com/oauthbroker/oauthbroker/internal/sandbox"
 	"github.com/oauthbroker/oauthbroker/internal/server"
@@ -134,7 +135,7 @@ func TestProviderFaults(t *testing.T) {
           token_url: %s%s
           profile_url: %s%s
           email_url: %s/user/emails
-`, keyA, sbURL, proxy.URL, tokenPath, proxy.URL, profilePath, proxy.URL), appOptions{limits: &off})
+`, keyA, sbURL, proxy.URL, tokenPath, proxy.URL, profilePath, proxy.URL), app.Options{Limits: &off})
 	if err := sb.AddClient(sandbox.Client{ID: "gh-client", Secret: "gh-secret-0123456789", RedirectURIs: []string{b.URL + "/bots/alpha/github/callback"}}); err != nil {
 		t.Fatal(err)
 	}
@@ -227,7 +228,7 @@ func TestTwitterRequestTokenFault(t *testing.T) {
         type: twitter
         key: ck-alpha
         secret: cs-alpha-secret
-%s`, keyA, endpointsYAML(ep, "        ")), appOptions{limits: &off})
+%s`, keyA, endpointsYAML(ep, "        ")), app.Options{Limits: &off})
 	link := b.link("alpha", keyA, "twitter", "c", "u")
 	for _, fault := range []http.HandlerFunc{
 		answer(500, "text/html", "<h1>Over capacity</h1>"),
@@ -275,7 +276,7 @@ func TestSlackOkFalse(t *testing.T) {
     confirm: none
     providers:
       slack: {type: slack-classic, key: %s, secret: slack-secret-0123456789}
-`, keyA, client), appOptions{limits: &off})
+`, keyA, client), app.Options{Limits: &off})
 			if err := sb.AddClient(sandbox.Client{ID: client, Secret: "slack-secret-0123456789", RedirectURIs: []string{b.URL + "/bots/alpha/slack/callback"}}); err != nil {
 				t.Fatal(err)
 			}

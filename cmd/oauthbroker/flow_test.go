@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/oauthbroker/oauthbroker/internal/app"
 	"github.com/oauthbroker/oauthbroker/internal/config"
 	"github.com/oauthbroker/oauthbroker/internal/providertest"
 	"github.com/oauthbroker/oauthbroker/internal/sandbox"
@@ -87,13 +88,13 @@ func interactiveSandbox(t *testing.T) (*sandbox.Server, string) {
 // startSandboxBroker runs bot alpha (confirm: none, or code) with provider "sandbox".
 func startSandboxBroker(t *testing.T, confirm string) (*testBroker, *sandbox.Server) {
 	t.Helper()
-	return startSandboxBrokerWith(t, confirm, appOptions{})
+	return startSandboxBrokerWith(t, confirm, app.Options{})
 }
 
-func startSandboxBrokerWith(t *testing.T, confirm string, opts appOptions) (*testBroker, *sandbox.Server) {
+func startSandboxBrokerWith(t *testing.T, confirm string, opts app.Options) (*testBroker, *sandbox.Server) {
 	t.Helper()
 	sb, sbURL := interactiveSandbox(t)
-	opts.sandboxURL = sbURL
+	opts.SandboxURL = sbURL
 	b := startBrokerWith(t, fmt.Sprintf(`  alpha:
     api_keys: [%q]
     confirm: %s
@@ -433,7 +434,7 @@ func TestRequireCombinedAction(t *testing.T) {
         type: twitter
         key: ck-alpha
         secret: cs-alpha-secret
-%s`, keyA, endpointsYAML(tw.Endpoints(), "        ")), appOptions{sandboxURL: sbURL})
+%s`, keyA, endpointsYAML(tw.Endpoints(), "        ")), app.Options{SandboxURL: sbURL})
 	if err := sb.AddClient(sandbox.Client{ID: "client-a", Secret: "secret-a-0123456789", RedirectURIs: []string{b.URL + "/bots/alpha/rides/callback"}}); err != nil {
 		t.Fatal(err)
 	}
@@ -537,7 +538,7 @@ func TestTokensAreNotStoredInTheClear(t *testing.T) {
         type: twitter
         key: ck-alpha
         secret: cs-alpha-secret
-%s`, keyA, endpointsYAML(tw.Endpoints(), "        ")), appOptions{sandboxURL: sbURL})
+%s`, keyA, endpointsYAML(tw.Endpoints(), "        ")), app.Options{SandboxURL: sbURL})
 	if err := sb.AddClient(sandbox.Client{ID: "client-a", Secret: "secret-a-0123456789", RedirectURIs: []string{b.URL + "/bots/alpha/sandbox/callback"}}); err != nil {
 		t.Fatal(err)
 	}

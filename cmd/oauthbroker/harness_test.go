@@ -24,6 +24,7 @@ import (
 
 	_ "github.com/mattn/go-sqlite3"
 
+	"github.com/oauthbroker/oauthbroker/internal/app"
 	"github.com/oauthbroker/oauthbroker/internal/config"
 	"github.com/oauthbroker/oauthbroker/internal/providers"
 	"github.com/oauthbroker/oauthbroker/internal/sandbox"
@@ -34,7 +35,7 @@ import (
 type testBroker struct {
 	t      *testing.T
 	URL    string
-	app    *app
+	app    *app.App
 	dbPath string
 	logs   *syncBuffer
 }
@@ -42,17 +43,17 @@ type testBroker struct {
 // brokerYAML renders a providers.yaml for a test: {{URL}} and {{DB}} are filled in.
 func startBroker(t *testing.T, botsYAML string) *testBroker {
 	t.Helper()
-	return startBrokerWith(t, botsYAML, appOptions{})
+	return startBrokerWith(t, botsYAML, app.Options{})
 }
 
-func startBrokerWith(t *testing.T, botsYAML string, opts appOptions) *testBroker {
+func startBrokerWith(t *testing.T, botsYAML string, opts app.Options) *testBroker {
 	t.Helper()
 	return startBrokerServer(t, "  outbound_timeout: 5s\n", botsYAML, opts)
 }
 
 // startBrokerServer is the one way the tests start a broker: serverYAML is the lines of the
 // server: section besides public_url (which is the test server's own address).
-func startBrokerServer(t *testing.T, serverYAML, botsYAML string, opts appOptions) *testBroker {
+func startBrokerServer(t *testing.T, serverYAML, botsYAML string, opts app.Options) *testBroker {
 	t.Helper()
 	srv := httptest.NewUnstartedServer(nil)
 	publicURL := "http://" + srv.Listener.Addr().String()
@@ -63,21 +64,21 @@ func startBrokerServer(t *testing.T, serverYAML, botsYAML string, opts appOption
 		t.Fatalf("config:\n%v\n--- yaml:\n%s", err, yaml)
 	}
 	logs := &syncBuffer{}
-	if opts.log == nil {
-		opts.log = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	if opts.getenv == nil {
-		opts.getenv = func(string) (string, bool) { return "", false }
+	if opts.Getenv == nil {
+		opts.Getenv = func(string) (string, bool) { return "", false }
 	}
-	a, err := openApp(context.Background(), cfg, opts)
+	a, err := app.Open(context.Background(), cfg, opts)
 	if err != nil {
-		t.Fatalf("openApp: %v", err)
+		t.Fatalf("app.Open: %v", err)
 	}
-	srv.Config.Handler = a.handler
+	srv.Config.Handler = a.Handler
 	srv.Start()
 	t.Cleanup(func() {
 		srv.Close()
-		a.store.Close()
+		a.Store.Close()
 	})
 	return &testBroker{t: t, URL: publicURL, app: a, dbPath: dbPath, logs: logs}
 }

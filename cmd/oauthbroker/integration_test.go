@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/oauthbroker/oauthbroker/internal/app"
 	"github.com/oauthbroker/oauthbroker/internal/sandbox"
 	"github.com/oauthbroker/oauthbroker/internal/webhook"
 )
@@ -149,7 +150,7 @@ func startSnippetBroker(t *testing.T, hookAddr string) *snippetBroker {
     confirm: code
     providers:
       rides: {type: sandbox, key: bravo-client, secret: bravo-secret-0123456789}
-`, keyA, hookAddr, snippetHookSecret, gitlabYAML(f.URL), keyB), appOptions{sandboxURL: f.URL, now: clk.Now, refreshWait: 300 * time.Millisecond, webhooks: fastWebhooks})
+`, keyA, hookAddr, snippetHookSecret, gitlabYAML(f.URL), keyB), app.Options{SandboxURL: f.URL, Now: clk.Now, RefreshWait: 300 * time.Millisecond, Webhooks: fastWebhooks})
 	b.runBackground()
 	f.register(t, b.URL+"/bots/alpha/gl/callback")
 	for _, c := range []sandbox.Client{

@@ -17,6 +17,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/oauthbroker/oauthbroker/internal/app"
 	"github.com/oauthbroker/oauthbroker/internal/janitor"
 	"github.com/oauthbroker/oauthbroker/internal/store"
 	"github.com/oauthbroker/oauthbroker/internal/store/postgres/pgtest"
@@ -43,14 +44,14 @@ func TestJanitorDoesNotSlowCredentialReads(t *testing.T) {
 	dir := t.TempDir()
 	stores := []struct {
 		name, storage string
-		seed          func(t *testing.T, a *app, before time.Time)
+		seed          func(t *testing.T, a *app.App, before time.Time)
 	}{
 		{"sqlite", fmt.Sprintf("storage:\n  dsn: %s\n  keys_file: %s\n", filepath.Join(dir, "broker.db"), filepath.Join(dir, "sqlite.keys.json")), seedExpiredSQLite},
 	}
 	if pgtest.Available() == nil || os.Getenv("CI") == "true" { // under CI, pgtest fails rather than skips
 		stores = append(stores, struct {
 			name, storage string
-			seed          func(t *testing.T, a *app, before time.Time)
+			seed          func(t *testing.T, a *app.App, before time.Time)
 		}{"postgres", postgresStorage(pgtest.DSN(t), filepath.Join(dir, "pg.keys.json")), seedExpiredPostgres})
 	} else {
 		t.Log("PostgreSQL: no server; measuring SQLite only")
@@ -58,7 +59,7 @@ func TestJanitorDoesNotSlowCredentialReads(t *testing.T) {
 	for _, s := range stores {
 		t.Run(s.name, func(t *testing.T) {
 			a, base, ids := credentialsApp(t, s.storage, filepath.Join(dir, s.name))
-			retention := a.cfg.Storage.Retention
+			retention := a.Cfg.Storage.Retention
 			start := time.Now()
 			s.seed(t, a, time.Now().Add(-retention-24*time.Hour))
 			t.Logf("seeded in %v", time.Since(start))
@@ -70,7 +71,7 @@ func TestJanitorDoesNotSlowCredentialReads(t *testing.T) {
 			}
 			byJanitor := map[string]int64{} // what the app's janitor purged, as its metrics must say
 			purge := func(ctx context.Context) error {
-				purged, err := a.janitor.RunOnce(ctx)
+				purged, err := a.Janitor.RunOnce(ctx)
 				for table, n := range purged {
 					byJanitor[table] += n
 				}
@@ -99,7 +100,7 @@ func TestJanitorDoesNotSlowCredentialReads(t *testing.T) {
 				}
 				if phase == store.PurgeFlows {
 					for {
-						n, err := a.store.Purge(context.Background(), store.PurgeFlows, time.Now().Add(-retention), 50_000)
+						n, err := a.Store.Purge(context.Background(), store.PurgeFlows, time.Now().Add(-retention), 50_000)
 						if err != nil {
 							t.Fatal(err)
 						}
@@ -123,7 +124,7 @@ func TestJanitorDoesNotSlowCredentialReads(t *testing.T) {
 			}
 			// The janitor finishes the job (without pauses here, to save the test's time), and
 			// nothing but the expired rows went.
-			fast := janitor.New(a.store, janitor.Options{Retention: retention, Batch: 10_000, Pause: time.Microsecond, Duty: 1})
+			fast := janitor.New(a.Store, janitor.Options{Retention: retention, Batch: 10_000, Pause: time.Microsecond, Duty: 1})
 			for {
 				purged, err := fast.RunOnce(context.Background())
 				if err != nil {
@@ -145,7 +146,7 @@ func TestJanitorDoesNotSlowCredentialReads(t *testing.T) {
 				t.Errorf("%d link_providers rows after the purge, want the %d of the identities' links", n, len(ids))
 			}
 			for _, id := range ids[:3] {
-				if _, err := a.store.Identity(context.Background(), "alpha", id); err != nil {
+				if _, err := a.Store.Identity(context.Background(), "alpha", id); err != nil {
 					t.Errorf("identity %d after the purge: %v", id, err)
 				}
 			}
@@ -301,23 +302,23 @@ func median(ds []time.Duration) time.Duration {
 
 // countExpired counts the links and flows expired for longer than the retention, asking the
 // database directly.
-func countExpired(t *testing.T, a *app) int {
+func countExpired(t *testing.T, a *app.App) int {
 	t.Helper()
 	return countRows(t, a, `SELECT (SELECT count(*) FROM links WHERE expires_at < $1) + (SELECT count(*) FROM flows WHERE expires_at < $1)`,
-		time.Now().Add(-a.cfg.Storage.Retention))
+		time.Now().Add(-a.Cfg.Storage.Retention))
 }
 
 // countRows answers a SELECT count(*) query, whose $1 is at (when the query has it), asking
 // the database directly.
-func countRows(t *testing.T, a *app, q string, at time.Time) int {
+func countRows(t *testing.T, a *app.App, q string, at time.Time) int {
 	t.Helper()
 	var args []any
 	if strings.Contains(q, "$1") {
 		args = []any{at}
 	}
 	var n int
-	if a.cfg.Storage.Driver == "postgres" {
-		conn, err := pgx.Connect(context.Background(), a.cfg.Storage.DSN)
+	if a.Cfg.Storage.Driver == "postgres" {
+		conn, err := pgx.Connect(context.Background(), a.Cfg.Storage.DSN)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -330,7 +331,7 @@ func countRows(t *testing.T, a *app, q string, at time.Time) int {
 	if args != nil {
 		args = []any{at.UnixMilli()}
 	}
-	if err := openSQLiteFile(t, a.cfg.Storage.DSN).QueryRow(q, args...).Scan(&n); err != nil {
+	if err := openSQLiteFile(t, a.Cfg.Storage.DSN).QueryRow(q, args...).Scan(&n); err != nil {
 		t.Fatal(err)
 	}
 	return n
@@ -349,9 +350,9 @@ func openSQLiteFile(t *testing.T, path string) *sql.DB {
 // seedExpiredSQLite writes expiredRows links, each with its provider and a flow, created and
 // expired before the given time, straight into the database (through the store it would take
 // minutes).
-func seedExpiredSQLite(t *testing.T, a *app, before time.Time) {
+func seedExpiredSQLite(t *testing.T, a *app.App, before time.Time) {
 	t.Helper()
-	db := openSQLiteFile(t, a.cfg.Storage.DSN)
+	db := openSQLiteFile(t, a.Cfg.Storage.DSN)
 	created, expires := before.Add(-time.Hour).UnixMilli(), before.UnixMilli()
 	for _, q := range []string{
 		`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?3)
@@ -368,10 +369,10 @@ func seedExpiredSQLite(t *testing.T, a *app, before time.Time) {
 }
 
 // seedExpiredPostgres is seedExpiredSQLite on PostgreSQL.
-func seedExpiredPostgres(t *testing.T, a *app, before time.Time) {
+func seedExpiredPostgres(t *testing.T, a *app.App, before time.Time) {
 	t.Helper()
 	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, a.cfg.Storage.DSN)
+	conn, err := pgx.Connect(ctx, a.Cfg.Storage.DSN)
 	if err != nil {
 		t.Fatal(err)
 	}

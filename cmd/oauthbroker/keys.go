@@ -13,6 +13,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/oauthbroker/oauthbroker/internal/app"
 	"github.com/oauthbroker/oauthbroker/internal/broker"
 	"github.com/oauthbroker/oauthbroker/internal/config"
 	"github.com/oauthbroker/oauthbroker/internal/providers"
@@ -39,9 +40,9 @@ Flags:
 `
 
 // keysSettle is how long rotate waits after writing the new primary key before it
-// re-encrypts: every running broker checks its key file once per keyRingCheck, and must
+// re-encrypts: every running broker checks its key file once per app.KeyRingCheck, and must
 // seal under the new key before the pass starts, or its writes would be left behind.
-const keysSettle = 2 * keyRingCheck
+const keysSettle = 2 * app.KeyRingCheck
 
 func runKeys(ctx context.Context, args []string, getenv func(string) (string, bool), stdout, stderr io.Writer) error {
 	if len(args) > 0 && slices.Contains([]string{"-h", "-help", "--help", "help"}, args[0]) {
@@ -80,7 +81,7 @@ func runKeys(ctx context.Context, args []string, getenv func(string) (string, bo
 	if _, err := os.Stat(path); err != nil {
 		return exitError{code: 1, msg: fmt.Sprintf("oauthbroker keys: no key file at %s (storage.keys_file): %v", path, err)}
 	}
-	st, err := openStore(ctx, cfg)
+	st, err := app.OpenStore(ctx, cfg)
 	if err != nil {
 		return err
 	}

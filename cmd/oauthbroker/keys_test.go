@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/oauthbroker/oauthbroker/internal/app"
 	"github.com/oauthbroker/oauthbroker/internal/seal"
 )
 
@@ -70,7 +71,7 @@ func TestKeyRotationWhileServing(t *testing.T) {
 	clk := newClock()
 	f := newTokenFake(t, true)
 	botYAML := glBot(f.URL, "")
-	b := startBrokerWith(t, botYAML, appOptions{now: clk.Now})
+	b := startBrokerWith(t, botYAML, app.Options{Now: clk.Now})
 	f.register(t, b.URL+"/bots/alpha/gl/callback")
 	var ids []int64
 	for i := range 5 {
@@ -139,7 +140,7 @@ func TestKeyRotationWhileServing(t *testing.T) {
 				return
 			case <-time.After(100 * time.Millisecond):
 				jumping.Lock()
-				b.app.broker.Drain() // no read is in flight, so no refresh can start meanwhile
+				b.app.Broker.Drain() // no read is in flight, so no refresh can start meanwhile
 				clk.Advance(59 * time.Minute)
 				jumping.Unlock()
 			}

@@ -248,7 +248,7 @@ var fastWebhooks = webhook.Options{Poll: 10 * time.Millisecond, MinBackoff: 20 *
 
 // runBackground starts the broker's webhook delivery until the test ends.
 func (b *testBroker) runBackground() {
-	stop := b.app.startBackground(context.Background())
+	stop := b.app.StartBackground(context.Background())
 	b.t.Cleanup(stop)
 }
 

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/oauthbroker/oauthbroker/internal/app"
 	"github.com/oauthbroker/oauthbroker/internal/config"
 	"github.com/oauthbroker/oauthbroker/internal/sandbox"
 	"github.com/oauthbroker/oauthbroker/internal/server"
@@ -44,7 +45,7 @@ func startLimitedBrokerWith(t *testing.T, limits server.Limits, extraAlpha strin
     confirm: none
     providers:
       sandbox: {type: sandbox, key: client-b, secret: secret-b-0123456789}
-`, keyA, extraAlpha, keyB), appOptions{sandboxURL: sb.URL, limits: &limits, now: now})
+`, keyA, extraAlpha, keyB), app.Options{SandboxURL: sb.URL, Limits: &limits, Now: now})
 	for _, c := range []struct{ id, secret, bot string }{{"client-a", "secret-a-0123456789", "alpha"}, {"client-b", "secret-b-0123456789", "bravo"}} {
 		if err := sb.AddClient(sandbox.Client{ID: c.id, Secret: c.secret, RedirectURIs: []string{b.URL + "/bots/" + c.bot + "/sandbox/callback"}}); err != nil {
 			t.Fatal(err)
@@ -287,7 +288,7 @@ func TestJSONBodyLimits(t *testing.T) {
 // callback's two provider calls.
 func TestHTTPServerTimeouts(t *testing.T) {
 	cfg := &config.Config{Server: config.Server{OutboundTimeout: 10 * time.Second}}
-	srv := httpServer(http.NotFoundHandler(), cfg)
+	srv := app.HTTPServer(http.NotFoundHandler(), cfg)
 	for name, d := range map[string]time.Duration{
 		"ReadHeaderTimeout": srv.ReadHeaderTimeout, "ReadTimeout": srv.ReadTimeout,
 		"WriteTimeout": srv.WriteTimeout, "IdleTimeout": srv.IdleTimeout,

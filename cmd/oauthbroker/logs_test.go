@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/oauthbroker/oauthbroker/internal/app"
 	"github.com/oauthbroker/oauthbroker/internal/providertest"
 	"github.com/oauthbroker/oauthbroker/internal/sandbox"
 	"github.com/oauthbroker/oauthbroker/internal/server"
@@ -134,7 +135,7 @@ func TestNoSecretInAnyLogLine(t *testing.T) {
         key: ck-alpha
         secret: cs-alpha-secret-0123
 %s`, keyA, hooks.URL, hookSecret, srv.URL, endpointsYAML(tw.Endpoints(), "        ")),
-		appOptions{log: log, now: clk.Now, webhooks: fastWebhooks, limits: &off})
+		app.Options{Log: log, Now: clk.Now, Webhooks: fastWebhooks, Limits: &off})
 	b.runBackground()
 	if err := sb.AddClient(sandbox.Client{ID: "oidc-client", Secret: "oidc-secret-0123456789", RedirectURIs: []string{b.URL + "/bots/alpha/sso/callback"}}); err != nil {
 		t.Fatal(err)
@@ -232,7 +233,7 @@ func TestNoSecretInAnyLogLine(t *testing.T) {
 	}
 	secrets = append(secrets, rec.secrets()...)
 	var keyFile map[string]any
-	if data, err := os.ReadFile(b.app.cfg.Storage.KeysFile); err == nil && json.Unmarshal(data, &keyFile) == nil {
+	if data, err := os.ReadFile(b.app.Cfg.Storage.KeysFile); err == nil && json.Unmarshal(data, &keyFile) == nil {
 		secrets = append(secrets, stringsIn(keyFile)...)
 	}
 
@@ -305,7 +306,7 @@ func linesWith(text, s string) string {
 func TestRequestIDTiesPageHeaderAndLogLine(t *testing.T) {
 	var jsonLog syncBuffer
 	b := startBrokerWith(t, fmt.Sprintf("  alpha:\n    api_keys: [%q]\n    confirm: none\n    providers:\n      gh: {type: github, key: k, secret: s-0123456789}\n", keyA),
-		appOptions{log: slog.New(slog.NewJSONHandler(&jsonLog, nil))})
+		app.Options{Log: slog.New(slog.NewJSONHandler(&jsonLog, nil))})
 	token := strings.Repeat("x", 43)
 	st, page, id := getPage(t, newBrowser(t), b.URL+"/bots/alpha/gh/auth?link="+token)
 	if st != http.StatusNotFound || id == "" || !strings.Contains(page, id) {

@@ -35,17 +35,17 @@ func BenchmarkCallAPIOverProxy(b *testing.B) {
 	// No rate limit: it would stop the benchmark, not measure it.
 	a, base := startBrokerOn(b, fmt.Sprintf("  proxy:\n    rate_limit: 0\nstorage:\n  dsn: %s\n  keys_file: %s\n", filepath.Join(dir, "broker.db"), filepath.Join(dir, "keys.json")),
 		glBot(upstream.URL, "")+"        api_base_url: "+upstream.URL+"\n")
-	ring := keyRing(b, a.cfg.Storage.KeysFile)
+	ring := keyRing(b, a.Cfg.Storage.KeysFile)
 	now := time.Now().UTC()
 	in := store.Identity{Bot: "alpha", Channel: "slack", User: "U0", Provider: "gl", ProviderUserID: "1", Name: "Ada",
 		Status: store.StatusActive, TokenType: "bearer", ExpiresAt: now.Add(24 * time.Hour)}
 	in.AccessToken = sealAs(b, ring, in, "access_token", "at-0")
-	l, err := a.store.CreateLink(b.Context(), store.Link{TokenHash: []byte("bench"), Bot: "alpha", Providers: []store.LinkProvider{{Provider: "gl"}}, Channel: "slack", User: "U0",
+	l, err := a.Store.CreateLink(b.Context(), store.Link{TokenHash: []byte("bench"), Bot: "alpha", Providers: []store.LinkProvider{{Provider: "gl"}}, Channel: "slack", User: "U0",
 		CreatedAt: now, ExpiresAt: now.Add(time.Hour)})
 	if err != nil {
 		b.Fatal(err)
 	}
-	done, err := a.store.CompleteLink(b.Context(), store.CompleteLinkParams{LinkID: l.ID, Identity: in, Now: now})
+	done, err := a.Store.CompleteLink(b.Context(), store.CompleteLinkParams{LinkID: l.ID, Identity: in, Now: now})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/oauthbroker/oauthbroker/internal/app"
 	"github.com/oauthbroker/oauthbroker/internal/providertest"
 	"github.com/oauthbroker/oauthbroker/internal/sandbox"
 )
@@ -36,10 +37,10 @@ type agentBroker struct {
 
 func startAgentBroker(t *testing.T, serverYAML string) *agentBroker {
 	t.Helper()
-	return startAgentBrokerWith(t, serverYAML, appOptions{})
+	return startAgentBrokerWith(t, serverYAML, app.Options{})
 }
 
-func startAgentBrokerWith(t *testing.T, serverYAML string, opts appOptions) *agentBroker {
+func startAgentBrokerWith(t *testing.T, serverYAML string, opts app.Options) *agentBroker {
 	t.Helper()
 	sb, err := sandbox.New(sandbox.Options{
 		Users:       []sandbox.User{{ID: "1001", Login: "ada", Name: "Ada Lovelace", Email: "ada@example.com"}},
@@ -69,7 +70,7 @@ func startAgentBrokerWith(t *testing.T, serverYAML string, opts appOptions) *age
 	if !strings.Contains(serverYAML, "outbound_timeout") {
 		serverYAML += "  outbound_timeout: 5s\n"
 	}
-	opts.sandboxURL = a.rides.URL
+	opts.SandboxURL = a.rides.URL
 	a.testBroker = startBrokerServer(t, serverYAML, bots, opts)
 	for _, c := range []sandbox.Client{
 		{ID: "rides-alpha", Secret: "rides-alpha-secret-0123", RedirectURIs: []string{a.URL + "/bots/alpha/rides/callback"}},

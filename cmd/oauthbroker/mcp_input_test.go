@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/oauthbroker/oauthbroker/internal/app"
 	"github.com/oauthbroker/oauthbroker/internal/server"
 )
 
@@ -162,7 +163,7 @@ func TestMCPBodyAndRateLimits(t *testing.T) {
 // limit it answers rate_limited with retry_after_seconds and stores no link, and a call_api
 // that would offer a link says to connect the account without one.
 func TestMCPLinkLimitSharedWithTheBotAPI(t *testing.T) {
-	a := startAgentBrokerWith(t, "", appOptions{limits: &server.Limits{LinksPerBot: 2}})
+	a := startAgentBrokerWith(t, "", app.Options{Limits: &server.Limits{LinksPerBot: 2}})
 	cs := mustConnectMCP(t, a.URL, chatUser(keyA, "slack", "U1"))
 	var need connectAnswer
 	tool(t, cs, "connect_accounts", map[string]any{"providers": []string{"rides", "twitter"}}, &need)

@@ -12,6 +12,8 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+
+	"github.com/oauthbroker/oauthbroker/internal/app"
 )
 
 // scrape reads /metrics as Prometheus would.
@@ -81,7 +83,7 @@ func TestMetricsShowRealCounts(t *testing.T) {
 	f := newTokenFake(t, false)
 	f.firstTTL.Store(30) // expires within RefreshAhead: the first credentials read refreshes
 	b := startBrokerWith(t, glBot(f.URL, fmt.Sprintf("    webhook_url: %s\n    webhook_secret: %s\n", rc.URL, hookSecret)),
-		appOptions{webhooks: fastWebhooks})
+		app.Options{Webhooks: fastWebhooks})
 	b.runBackground()
 	f.register(t, b.URL+"/bots/alpha/gl/callback")
 
@@ -146,7 +148,7 @@ func TestMetricsShowRealCounts(t *testing.T) {
 	}
 
 	// A store that fails shows up as store errors, and /readyz says so.
-	b.app.store.Close()
+	b.app.Store.Close()
 	resp, err := http.Get(b.URL + "/readyz")
 	if err != nil {
 		t.Fatal(err)

@@ -277,12 +277,12 @@ func TestMigrateStoreSQLiteToPostgres(t *testing.T) {
 		t.Errorf("history of the unlinked identity: %v", kinds)
 	}
 	now := time.Now()
-	l, err := app.store.CreateLink(t.Context(), store.Link{TokenHash: []byte("after"), Bot: "alpha", Providers: []store.LinkProvider{{Provider: "gl"}},
+	l, err := app.Store.CreateLink(t.Context(), store.Link{TokenHash: []byte("after"), Bot: "alpha", Providers: []store.LinkProvider{{Provider: "gl"}},
 		Channel: "slack", User: "U-new", CreatedAt: now, ExpiresAt: now.Add(time.Hour)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	done, err := app.store.CompleteLink(t.Context(), store.CompleteLinkParams{LinkID: l.ID, Now: now, Webhook: true,
+	done, err := app.Store.CompleteLink(t.Context(), store.CompleteLinkParams{LinkID: l.ID, Now: now, Webhook: true,
 		Identity: store.Identity{Bot: "alpha", Channel: "slack", User: "U-new", Provider: "gl", ProviderUserID: "gl-new", Status: store.StatusActive}})
 	if err != nil {
 		t.Fatal(err)

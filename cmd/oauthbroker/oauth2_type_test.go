@@ -11,6 +11,7 @@ import (
 
 	"github.com/oauth2-proxy/mockoidc"
 
+	"github.com/oauthbroker/oauthbroker/internal/app"
 	"github.com/oauthbroker/oauthbroker/internal/config"
 	"github.com/oauthbroker/oauthbroker/internal/providers"
 	"github.com/oauthbroker/oauthbroker/internal/providertest"
@@ -36,8 +37,8 @@ const inhouseYAML = `      inhouse:
 // startInhouse starts a broker with the inhouse provider and a strict fake of it.
 func startInhouse(t *testing.T, clk *clock) (*testBroker, *providertest.StrictOAuth2) {
 	t.Helper()
-	b := startBrokerWith(t, fmt.Sprintf("  alpha:\n    api_keys: [%q]\n    confirm: none\n    providers:\n%s", keyA, inhouseYAML), appOptions{now: clk.Now})
-	reg, err := providers.NewRegistry(t.Context(), b.app.cfg, providers.Options{})
+	b := startBrokerWith(t, fmt.Sprintf("  alpha:\n    api_keys: [%q]\n    confirm: none\n    providers:\n%s", keyA, inhouseYAML), app.Options{Now: clk.Now})
+	reg, err := providers.NewRegistry(t.Context(), b.app.Cfg, providers.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

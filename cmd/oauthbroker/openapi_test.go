@@ -19,6 +19,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/oauthbroker/oauthbroker/internal/app"
 	"github.com/oauthbroker/oauthbroker/internal/httpapi"
 	"github.com/oauthbroker/oauthbroker/internal/sandbox"
 	"github.com/oauthbroker/oauthbroker/internal/server"
@@ -50,7 +51,7 @@ func TestOpenAPIDocument(t *testing.T) {
 	}
 
 	var routes []string
-	api := httpapi.New(b.app.broker, httpapi.Options{Logger: slog.New(slog.DiscardHandler)}).(chi.Routes)
+	api := httpapi.New(b.app.Broker, httpapi.Options{Logger: slog.New(slog.DiscardHandler)}).(chi.Routes)
 	err = chi.Walk(api, func(method, route string, _ http.Handler, _ ...func(http.Handler) http.Handler) error {
 		route = strings.Replace(route, "/*", "/{path:.*}", 1) // the proxy's catch-all, as newContract routes it
 		routes = append(routes, method+" "+strings.TrimSuffix(route, "/"))
@@ -90,7 +91,7 @@ func TestOpenAPIContract(t *testing.T) {
     confirm: code
     providers:
       sandbox: {type: sandbox, key: client-b, secret: secret-b-0123456789}
-`, keyA, gitlabYAML(f.URL), keyB), appOptions{sandboxURL: f.URL, now: clk.Now, refreshWait: 300 * time.Millisecond})
+`, keyA, gitlabYAML(f.URL), keyB), app.Options{SandboxURL: f.URL, Now: clk.Now, RefreshWait: 300 * time.Millisecond})
 	f.register(t, b.URL+"/bots/alpha/gl/callback")
 	for _, c := range []sandbox.Client{
 		{ID: "client-a", Secret: "secret-a-0123456789", RedirectURIs: []string{b.URL + "/bots/alpha/sandbox/callback"}},
@@ -223,7 +224,7 @@ func TestOpenAPIContract(t *testing.T) {
 	expect("PUT", "/bots/alpha/require", keyA, nil, 405, "method_not_allowed")
 
 	// The store goes away: every operation that needs it answers 500 internal.
-	b.app.store.Close()
+	b.app.Store.Close()
 	expect("POST", "/bots/alpha/links", keyA, linkReq, 500, "internal")
 	expect("POST", "/bots/bravo/links/confirm", keyB, confirm("confirmer", m[1]), 500, "internal")
 	expect("GET", "/bots/alpha/identities?channel=c&user=u", keyA, nil, 500, "internal")

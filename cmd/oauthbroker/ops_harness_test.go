@@ -8,6 +8,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/oauthbroker/oauthbroker/internal/app"
 	"github.com/oauthbroker/oauthbroker/internal/providertest"
 )
 
@@ -16,7 +17,7 @@ import (
 
 // startBrokerTimeout is startBrokerWith with server.outbound_timeout set to timeout (the
 // fault tests use the shortest allowed, 1s, so a hanging provider costs one second).
-func startBrokerTimeout(t *testing.T, timeout, botsYAML string, opts appOptions) *testBroker {
+func startBrokerTimeout(t *testing.T, timeout, botsYAML string, opts app.Options) *testBroker {
 	t.Helper()
 	return startBrokerServer(t, "  outbound_timeout: "+timeout+"\n", botsYAML, opts)
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/oauthbroker/oauthbroker/internal/app"
 	"github.com/oauthbroker/oauthbroker/internal/store"
 	"github.com/oauthbroker/oauthbroker/internal/store/postgres/pgtest"
 )
@@ -69,10 +70,10 @@ func credentialsBroker(b testing.TB, storage, keysDir string) (string, []int64) 
 }
 
 // credentialsApp is credentialsBroker with its app.
-func credentialsApp(b testing.TB, storage, keysDir string) (*app, string, []int64) {
+func credentialsApp(b testing.TB, storage, keysDir string) (*app.App, string, []int64) {
 	b.Helper()
 	a, base := startBrokerOn(b, storage, glBot("http://127.0.0.1:1", ""))
-	ring := keyRing(b, a.cfg.Storage.KeysFile)
+	ring := keyRing(b, a.Cfg.Storage.KeysFile)
 	now := time.Now().UTC()
 	var ids []int64
 	for i := range 100 {
@@ -80,12 +81,12 @@ func credentialsApp(b testing.TB, storage, keysDir string) (*app, string, []int6
 			Name: "Ada", Status: store.StatusActive, Scopes: []string{"api"}, TokenType: "bearer", ExpiresAt: now.Add(24 * time.Hour)}
 		in.AccessToken = sealAs(b, ring, in, "access_token", fmt.Sprint("at-", i))
 		in.RefreshToken = sealAs(b, ring, in, "refresh_token", fmt.Sprint("rt-", i))
-		l, err := a.store.CreateLink(b.Context(), store.Link{TokenHash: []byte(fmt.Sprint(keysDir, i)), Bot: "alpha",
+		l, err := a.Store.CreateLink(b.Context(), store.Link{TokenHash: []byte(fmt.Sprint(keysDir, i)), Bot: "alpha",
 			Providers: []store.LinkProvider{{Provider: "gl"}}, Channel: "slack", User: in.User, CreatedAt: now, ExpiresAt: now.Add(time.Hour)})
 		if err != nil {
 			b.Fatal(err)
 		}
-		got, err := a.store.CompleteLink(b.Context(), store.CompleteLinkParams{LinkID: l.ID, Identity: in, Now: now})
+		got, err := a.Store.CompleteLink(b.Context(), store.CompleteLinkParams{LinkID: l.ID, Identity: in, Now: now})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/oauthbroker/oauthbroker/internal/app"
 	"github.com/oauthbroker/oauthbroker/internal/config"
 	"github.com/oauthbroker/oauthbroker/internal/providers"
 	"github.com/oauthbroker/oauthbroker/internal/seal"
@@ -30,7 +31,7 @@ func postgresStorage(dsn, keysFile string) string {
 
 // startBrokerOn is startBroker with the storage section given: the real app (the code path of
 // `serve`) on an httptest server.
-func startBrokerOn(t testing.TB, storageYAML, botsYAML string) (*app, string) {
+func startBrokerOn(t testing.TB, storageYAML, botsYAML string) (*app.App, string) {
 	t.Helper()
 	srv := httptest.NewUnstartedServer(nil)
 	publicURL := "http://" + srv.Listener.Addr().String()
@@ -40,15 +41,15 @@ func startBrokerOn(t testing.TB, storageYAML, botsYAML string) (*app, string) {
 	if err != nil {
 		t.Fatalf("config:\n%v\n--- yaml:\n%s", err, yaml)
 	}
-	a, err := openApp(context.Background(), cfg, appOptions{getenv: noEnv, log: slog.New(slog.DiscardHandler)})
+	a, err := app.Open(context.Background(), cfg, app.Options{Getenv: noEnv, Log: slog.New(slog.DiscardHandler)})
 	if err != nil {
-		t.Fatalf("openApp: %v", err)
+		t.Fatalf("app.Open: %v", err)
 	}
-	srv.Config.Handler = a.handler
+	srv.Config.Handler = a.Handler
 	srv.Start()
 	t.Cleanup(func() {
 		srv.Close()
-		a.store.Close()
+		a.Store.Close()
 	})
 	return a, publicURL
 }

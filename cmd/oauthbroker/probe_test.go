@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/oauthbroker/oauthbroker/internal/app"
 	"github.com/oauthbroker/oauthbroker/internal/server"
 )
 
@@ -118,13 +119,13 @@ func TestMetricsListenerAndToken(t *testing.T) {
 		}
 	})
 	t.Run("main listener has none", func(t *testing.T) {
-		b := startBrokerServer(t, "  metrics_listen: 127.0.0.1:1\n", "  alpha:\n    api_keys: [\""+keyA+"\"]\n    providers:\n      gh: {type: github, key: k, secret: s}\n", appOptions{})
+		b := startBrokerServer(t, "  metrics_listen: 127.0.0.1:1\n", "  alpha:\n    api_keys: [\""+keyA+"\"]\n    providers:\n      gh: {type: github, key: k, secret: s}\n", app.Options{})
 		if st, _ := get(b.URL+"/metrics", ""); st != http.StatusNotFound {
 			t.Errorf("/metrics on server.listen with metrics_listen set: %d, want 404", st)
 		}
 	})
 	t.Run("token", func(t *testing.T) {
-		b := startBrokerServer(t, "  metrics_token: "+token+"\n", "  alpha:\n    api_keys: [\""+keyA+"\"]\n    providers:\n      gh: {type: github, key: k, secret: s}\n", appOptions{})
+		b := startBrokerServer(t, "  metrics_token: "+token+"\n", "  alpha:\n    api_keys: [\""+keyA+"\"]\n    providers:\n      gh: {type: github, key: k, secret: s}\n", app.Options{})
 		for _, auth := range []string{"", "Bearer wrong-token-0123456789", "Bearer " + token + "x", "bearer" + token, token, "Basic " + token} {
 			st, body := get(b.URL+"/metrics", auth)
 			if st != http.StatusUnauthorized || strings.Contains(body, "alpha") || strings.Contains(body, "oauthbroker_") {

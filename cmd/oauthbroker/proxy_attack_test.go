@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/oauthbroker/oauthbroker/internal/app"
 	"github.com/oauthbroker/oauthbroker/internal/sandbox"
 )
 
@@ -16,7 +17,7 @@ import (
 func canaryBroker(t *testing.T, canary *upstream, serverYAML ...string) (*testBroker, int64) {
 	t.Helper()
 	sb, sbURL := newSandbox(t)
-	b := startProxyBroker(t, strings.Join(serverYAML, ""), githubProxyBot(sbURL, canary.URL+"/api"), appOptions{getenv: adminEnv(adminPassword)})
+	b := startProxyBroker(t, strings.Join(serverYAML, ""), githubProxyBot(sbURL, canary.URL+"/api"), app.Options{Getenv: adminEnv(adminPassword)})
 	if err := sb.AddClient(sandbox.Client{ID: "gh-client", Secret: "gh-secret-0123456789", RedirectURIs: []string{b.URL + "/bots/alpha/github/callback"}}); err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +65,7 @@ func TestProxyRefusesEscapes(t *testing.T) {
 		t.Errorf("the API saw %d requests, first %s %s", len(seen), seen[0].Method, seen[0].URI)
 	}
 	// What is refused was never counted as a use of the identity.
-	if u, err := b.app.store.ProxyUsage(t.Context(), "alpha", id); err != nil || u.Calls != 0 {
+	if u, err := b.app.Store.ProxyUsage(t.Context(), "alpha", id); err != nil || u.Calls != 0 {
 		t.Errorf("usage %+v (%v), want none", u, err)
 	}
 }

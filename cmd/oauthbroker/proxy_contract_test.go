@@ -13,6 +13,7 @@ import (
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/routers"
 
+	"github.com/oauthbroker/oauthbroker/internal/app"
 	"github.com/oauthbroker/oauthbroker/internal/httpapi"
 	"github.com/oauthbroker/oauthbroker/internal/providertest"
 	"github.com/oauthbroker/oauthbroker/internal/sandbox"
@@ -116,7 +117,7 @@ func TestProxyContract(t *testing.T) {
     confirm: code
     providers:
       sandbox: {type: sandbox, key: client-b, secret: secret-b-0123456789}
-`, keyA, gitlabYAML(f.URL), api.URL, endpointsYAML(tw.Endpoints(), "        "), keyB), appOptions{sandboxURL: f.URL, now: clk.Now, refreshWait: 300 * time.Millisecond})
+`, keyA, gitlabYAML(f.URL), api.URL, endpointsYAML(tw.Endpoints(), "        "), keyB), app.Options{SandboxURL: f.URL, Now: clk.Now, RefreshWait: 300 * time.Millisecond})
 	f.register(t, b.URL+"/bots/alpha/gl/callback")
 	if err := f.AddClient(sandbox.Client{ID: "client-b", Secret: "secret-b-0123456789", RedirectURIs: []string{b.URL + "/bots/bravo/sandbox/callback"}}); err != nil {
 		t.Fatal(err)
@@ -177,7 +178,7 @@ func TestProxyContract(t *testing.T) {
 
 	// The rate limit, on a broker that allows one call a minute: counted before the identity
 	// is looked at, so the first call's 404 spends the allowance.
-	limited := startProxyBroker(t, "  proxy: {rate_limit: 1}\n", fmt.Sprintf("  alpha:\n    api_keys: [%q]\n    confirm: none\n    providers:\n      gh: {type: github, key: k, secret: s}\n", keyA), appOptions{})
+	limited := startProxyBroker(t, "  proxy: {rate_limit: 1}\n", fmt.Sprintf("  alpha:\n    api_keys: [%q]\n    confirm: none\n    providers:\n      gh: {type: github, key: k, secret: s}\n", keyA), app.Options{})
 	for i, want := range []struct {
 		status int
 		code   string
@@ -194,7 +195,7 @@ func TestProxyContract(t *testing.T) {
 		}
 	}
 
-	b.app.store.Close()
+	b.app.Store.Close()
 	expect("GET", proxyPath("alpha", gl, "user"), keyA, nil, "", 500, "internal")
 
 	c, err := newContract(httpapi.OpenAPI())
@@ -232,12 +233,12 @@ var proxyMethods = []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"}
 func plantIdentity(t *testing.T, b *testBroker, bot, provider string) int64 {
 	t.Helper()
 	now := time.Now().UTC()
-	l, err := b.app.store.CreateLink(t.Context(), store.Link{TokenHash: []byte("planted-" + provider), Bot: bot,
+	l, err := b.app.Store.CreateLink(t.Context(), store.Link{TokenHash: []byte("planted-" + provider), Bot: bot,
 		Providers: []store.LinkProvider{{Provider: provider}}, Channel: "c", User: "planted", CreatedAt: now, ExpiresAt: now.Add(time.Minute)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	done, err := b.app.store.CompleteLink(t.Context(), store.CompleteLinkParams{LinkID: l.ID, Now: now, Identity: store.Identity{
+	done, err := b.app.Store.CompleteLink(t.Context(), store.CompleteLinkParams{LinkID: l.ID, Now: now, Identity: store.Identity{
 		Bot: bot, Channel: "c", User: "planted", Provider: provider, ProviderUserID: "planted", Status: store.StatusActive,
 		TokenType: "bearer", AccessToken: []byte("placeholder")}})
 	if err != nil {

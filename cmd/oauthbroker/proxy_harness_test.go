@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/oauthbroker/oauthbroker/internal/app"
 )
 
 // The API proxy's tests (proxy_*_test.go) share this harness: a broker with server settings of
@@ -18,7 +20,7 @@ import (
 
 // startProxyBroker is startBrokerWith with extra lines for the server: section (the proxy's
 // limits, a shorter outbound_timeout), which the shared harness's fixed header does not take.
-func startProxyBroker(t *testing.T, serverYAML, botsYAML string, opts appOptions) *testBroker {
+func startProxyBroker(t *testing.T, serverYAML, botsYAML string, opts app.Options) *testBroker {
 	t.Helper()
 	if !strings.Contains(serverYAML, "outbound_timeout") {
 		serverYAML += "  outbound_timeout: 5s\n"

@@ -106,7 +106,7 @@ func TestProxyLimits(t *testing.T) {
 	})
 
 	t.Run("usage", func(t *testing.T) {
-		u, err := b.app.store.ProxyUsage(t.Context(), "alpha", id)
+		u, err := b.app.Store.ProxyUsage(t.Context(), "alpha", id)
 		// Sent: big-known, big-stream, exact, busy, slow. The refused bodies were never sent.
 		if err != nil || u.Calls != 5 || u.LastStatus != http.StatusGatewayTimeout {
 			t.Errorf("usage %+v (%v), want 5 calls, the last answered 504", u, err)

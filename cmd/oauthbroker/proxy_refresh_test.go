@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/oauthbroker/oauthbroker/internal/app"
 )
 
 // refreshProxyBot is bot alpha with a gitlab provider at the token fake (which refreshes and
@@ -28,7 +30,7 @@ func TestProxyRefreshesAnExpiredToken(t *testing.T) {
 	clk := newClock()
 	f := newTokenFake(t, true)
 	api := newUpstream(t, forwardTo(f.URL))
-	b := startBrokerWith(t, refreshProxyBot(f, api.URL), appOptions{now: clk.Now})
+	b := startBrokerWith(t, refreshProxyBot(f, api.URL), app.Options{Now: clk.Now})
 	f.register(t, b.URL+"/bots/alpha/gl/callback")
 	id := b.linkOne("alpha", keyA, "gl", "slack", "U1")
 	first := f.lastGrant(t)

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/oauthbroker/oauthbroker/internal/app"
 	"github.com/oauthbroker/oauthbroker/internal/providertest"
 	"github.com/oauthbroker/oauthbroker/internal/sandbox"
 )
@@ -34,7 +35,7 @@ func TestRefreshAtTheRealHosts(t *testing.T) {
 			}
 			clk := newClock()
 			b := startBrokerWith(t, fmt.Sprintf("  alpha:\n    api_keys: [%q]\n    confirm: none\n    providers:\n      p: {type: %s, key: p-client, secret: p-secret-0123456789%s}\n", keyA, tc.typ, extra),
-				appOptions{now: clk.Now})
+				app.Options{Now: clk.Now})
 			if err := sb.AddClient(sandbox.Client{ID: "p-client", Secret: "p-secret-0123456789", RedirectURIs: []string{b.URL + "/bots/alpha/p/callback"}}); err != nil {
 				t.Fatal(err)
 			}

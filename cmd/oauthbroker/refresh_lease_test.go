@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/oauthbroker/oauthbroker/internal/app"
 	"github.com/oauthbroker/oauthbroker/internal/broker"
 	"github.com/oauthbroker/oauthbroker/internal/seal"
 	"github.com/oauthbroker/oauthbroker/internal/store"
@@ -33,7 +34,7 @@ func TestRefreshThatOutlivesItsLease(t *testing.T) {
 			clk := newClock()
 			f := newTokenFake(t, true)
 			f.forgiveReuse.Store(true)
-			b := startBrokerWith(t, glBot(f.URL, ""), appOptions{now: clk.Now})
+			b := startBrokerWith(t, glBot(f.URL, ""), app.Options{Now: clk.Now})
 			f.register(t, b.URL+"/bots/alpha/gl/callback")
 			id := b.linkOne("alpha", keyA, "gl", "slack", "U1").ID
 			linked := f.lastGrant(t)
@@ -62,7 +63,7 @@ func TestRefreshThatOutlivesItsLease(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				stats, err := broker.Reseal(t.Context(), b.app.store, ring, 10)
+				stats, err := broker.Reseal(t.Context(), b.app.Store, ring, 10)
 				if err != nil || stats.Resealed != 2 {
 					t.Fatalf("re-encryption: %+v, %v; want the access and refresh token re-encrypted", stats, err)
 				}
@@ -100,7 +101,7 @@ func TestRefreshThatOutlivesItsLease(t *testing.T) {
 			if tc.refusalFirst {
 				wantKinds = slices.Insert(wantKinds, 1, store.EventRefreshFailed)
 			}
-			evs, err := b.app.store.Events(t.Context(), "alpha", id)
+			evs, err := b.app.Store.Events(t.Context(), "alpha", id)
 			if kinds := eventKinds(evs); err != nil || !slices.Equal(kinds, wantKinds) {
 				t.Errorf("history %v, want %v", kinds, wantKinds)
 			}

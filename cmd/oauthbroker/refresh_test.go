@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/oauthbroker/oauthbroker/internal/app"
 	"github.com/oauthbroker/oauthbroker/internal/store"
 )
 
@@ -72,7 +73,7 @@ func TestRefreshOnceUnderConcurrentReads(t *testing.T) {
 func TestRefreshRotationIsStored(t *testing.T) {
 	clk := newClock()
 	f := newTokenFake(t, true)
-	b := startBrokerWith(t, glBot(f.URL, ""), appOptions{now: clk.Now})
+	b := startBrokerWith(t, glBot(f.URL, ""), app.Options{Now: clk.Now})
 	f.register(t, b.URL+"/bots/alpha/gl/callback")
 	id := b.linkOne("alpha", keyA, "gl", "slack", "U1")
 	first := f.lastGrant(t)
@@ -103,7 +104,7 @@ func TestRefreshRotationIsStored(t *testing.T) {
 	if r := f.Stats().Rejected; len(r) != 0 {
 		t.Fatalf("the provider rejected requests (an old refresh token reused?): %v", r)
 	}
-	evs, err := b.app.store.Events(t.Context(), "alpha", id.ID)
+	evs, err := b.app.Store.Events(t.Context(), "alpha", id.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,7 +135,7 @@ func TestInvalidGrantMeansRelinkRequired(t *testing.T) {
 	f.firstTTL.Store(30)
 	rc := newReceiver(t, "hook-secret-0123456789")
 	b := startBrokerWith(t, glBot(f.URL, fmt.Sprintf("    webhook_url: %s\n    webhook_secret: %s\n", rc.URL, rc.secret)),
-		appOptions{webhooks: fastWebhooks})
+		app.Options{Webhooks: fastWebhooks})
 	b.runBackground()
 	f.register(t, b.URL+"/bots/alpha/gl/callback")
 	id := b.linkOne("alpha", keyA, "gl", "slack", "U1")
@@ -190,7 +191,7 @@ func TestTransientRefreshFailures(t *testing.T) {
 			clk := newClock()
 			f := newTokenFake(t, true)
 			f.firstTTL.Store(30)
-			b := startBrokerWith(t, glBot(f.URL, ""), appOptions{now: clk.Now, refreshWait: 300 * time.Millisecond})
+			b := startBrokerWith(t, glBot(f.URL, ""), app.Options{Now: clk.Now, RefreshWait: 300 * time.Millisecond})
 			f.register(t, b.URL+"/bots/alpha/gl/callback")
 			id := b.linkOne("alpha", keyA, "gl", "slack", "U1")
 			first := f.lastGrant(t)

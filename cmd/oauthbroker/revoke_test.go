@@ -21,7 +21,7 @@ func (b *testBroker) unlink(bot, key string, id int64) store.Event {
 	if st := b.api("GET", fmt.Sprintf("/bots/%s/identities/%d/credentials", bot, id), key, nil, nil); st != http.StatusNotFound {
 		b.t.Errorf("identity %d still answers after DELETE: %d", id, st)
 	}
-	evs, err := b.app.store.Events(b.t.Context(), bot, id)
+	evs, err := b.app.Store.Events(b.t.Context(), bot, id)
 	if err != nil || len(evs) == 0 {
 		b.t.Fatalf("history of %d: %v %v", id, evs, err)
 	}

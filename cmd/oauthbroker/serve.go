@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/oauthbroker/oauthbroker/internal/app"
 	"github.com/oauthbroker/oauthbroker/internal/config"
 	"github.com/oauthbroker/oauthbroker/internal/logbuf"
 	"github.com/oauthbroker/oauthbroker/internal/providers"
@@ -110,18 +111,18 @@ Flags:
 	if *hookTimeout < time.Second || *hookTimeout > 5*time.Minute {
 		return exitError{code: 2, msg: "-webhook-timeout: use 1s to 5m"}
 	}
-	a, err := openApp(ctx, cfg, appOptions{getenv: getenv, log: log, limits: &limits, webhooks: webhook.Options{Timeout: *hookTimeout}})
+	a, err := app.Open(ctx, cfg, app.Options{Getenv: getenv, Log: log, Limits: &limits, Webhooks: webhook.Options{Timeout: *hookTimeout}})
 	if err != nil {
 		return err
 	}
 	defer func() {
-		if err := a.store.Close(); err != nil {
+		if err := a.Store.Close(); err != nil {
 			log.Error("closing the store failed; the next start recovers what it holds", "err", err)
 		}
 	}()
 	// Webhook delivery runs on through the HTTP drain (events of the last callbacks go out
 	// too) and is stopped, and waited for, before the store closes.
-	defer a.startBackground(context.WithoutCancel(ctx))()
+	defer a.StartBackground(context.WithoutCancel(ctx))()
 	ln, err := net.Listen("tcp", cfg.Server.Listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s (server.listen): %w", cfg.Server.Listen, err)
@@ -138,7 +139,7 @@ Flags:
 		return err
 	}
 	defer stopMetrics()
-	return serveUntilDone(ctx, httpServer(a.handler, cfg), ln, log)
+	return serveUntilDone(ctx, app.HTTPServer(a.Handler, cfg), ln, log)
 }
 
 // startCPUProfile profiles the process into path until stop is called.
@@ -159,10 +160,10 @@ func startCPUProfile(path string) (stop func(), err error) {
 
 // serveMetrics serves /metrics on server.metrics_listen when it is set (and nothing else
 // there), or warns when /metrics is open to everyone who reaches server.listen.
-func serveMetrics(a *app, log *slog.Logger) (stop func(), err error) {
-	addr := a.cfg.Server.MetricsListen
+func serveMetrics(a *app.App, log *slog.Logger) (stop func(), err error) {
+	addr := a.Cfg.Server.MetricsListen
 	if addr == "" {
-		if a.cfg.Server.MetricsToken == "" {
+		if a.Cfg.Server.MetricsToken == "" {
 			log.Warn("/metrics answers anyone who reaches server.listen and names every bot and provider: set server.metrics_listen or server.metrics_token (docs/DEPLOY.md)")
 		}
 		return func() {}, nil
@@ -172,7 +173,7 @@ func serveMetrics(a *app, log *slog.Logger) (stop func(), err error) {
 		return nil, fmt.Errorf("listen on %s (server.metrics_listen): %w", addr, err)
 	}
 	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", a.metrics)
+	mux.Handle("GET /metrics", a.Metrics)
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
 		WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10}
 	go func() { _ = srv.Serve(ln) }()

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/oauthbroker/oauthbroker/internal/app"
 	"github.com/oauthbroker/oauthbroker/internal/providers"
 	"github.com/oauthbroker/oauthbroker/internal/providertest"
 )
@@ -41,10 +42,10 @@ func TestCatalogAgainstProviderShapes(t *testing.T) {
 				options = ", options: " + tc.options
 			}
 			b := startBrokerWith(t, fmt.Sprintf("  alpha:\n    api_keys: [%q]\n    confirm: none\n    providers:\n      %s: {type: %[2]s, key: shape-client, secret: shape-secret-0123456789%s}\n",
-				keyA, tc.typ, options), appOptions{now: clk.Now})
+				keyA, tc.typ, options), app.Options{Now: clk.Now})
 			shape := tc.start(t, providertest.ShapeClient{ID: "shape-client", Secret: "shape-secret-0123456789", RedirectURI: b.URL + "/bots/alpha/" + tc.typ + "/callback"})
 			providertest.NewRewriteTransport(shape.Rewrites()...).Install(t)
-			reg, err := providers.NewRegistry(t.Context(), b.app.cfg, providers.Options{})
+			reg, err := providers.NewRegistry(t.Context(), b.app.Cfg, providers.Options{})
 			if err != nil {
 				t.Fatal(err)
 			}

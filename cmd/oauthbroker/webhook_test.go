@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/oauthbroker/oauthbroker/internal/app"
 	"github.com/oauthbroker/oauthbroker/internal/store"
 	"github.com/oauthbroker/oauthbroker/internal/webhook"
 )
@@ -21,7 +22,7 @@ func webhookBroker(t *testing.T, rc *receiver, extra string, opts webhook.Option
 	t.Helper()
 	f := newTokenFake(t, false)
 	b := startBrokerWith(t, glBot(f.URL, fmt.Sprintf("    webhook_url: %s\n    webhook_secret: %s\n%s", rc.URL, hookSecret, extra)),
-		appOptions{webhooks: opts})
+		app.Options{Webhooks: opts})
 	b.runBackground()
 	f.register(t, b.URL+"/bots/alpha/gl/callback")
 	return b, f
@@ -51,7 +52,7 @@ func TestWebhookRetriedUntilDelivered(t *testing.T) {
 	if done.body.Identity != nil || done.body.Link == nil || !reflect.DeepEqual(*done.body.Link, wantLink) {
 		t.Errorf("link.completed %+v, want link %+v", done.body, wantLink)
 	}
-	evs, err := b.app.store.OutboxEvents(t.Context(), store.OutboxQuery{Limit: 10})
+	evs, err := b.app.Store.OutboxEvents(t.Context(), store.OutboxQuery{Limit: 10})
 	if err != nil || len(evs) != 2 || evs[1].State != store.OutboxDelivered || evs[1].Attempts != 4 || evs[1].EventID != d.body.ID {
 		t.Fatalf("outbox %+v, %v", evs, err)
 	}
@@ -118,7 +119,7 @@ func TestWebhookDeadAfterTheRetryWindow(t *testing.T) {
 	for time.Now().Before(deadline) && len(dead) < 2 {
 		time.Sleep(20 * time.Millisecond)
 		var err error
-		if dead, err = b.app.store.OutboxEvents(t.Context(), store.OutboxQuery{State: store.OutboxDead, Limit: 10}); err != nil {
+		if dead, err = b.app.Store.OutboxEvents(t.Context(), store.OutboxQuery{State: store.OutboxDead, Limit: 10}); err != nil {
 			t.Fatal(err)
 		}
 	}

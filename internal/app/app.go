@@ -1,9 +1,12 @@
-package main
+// Package app wires one broker: config → keys → store → providers → broker → HTTP (the bot
+// API, the connect pages, the admin pages, MCP, /metrics), the webhook delivery loop and the
+// retention janitor. The serve and demo commands run it, and the tests start it through
+// internal/testenv, so both exercise the same wiring.
+package app
 
 import (
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -27,36 +30,38 @@ import (
 	"github.com/oauthbroker/oauthbroker/templates"
 )
 
-// app is one running broker: everything serve and demo share.
-type app struct {
-	cfg      *config.Config
-	store    store.Store
-	broker   *broker.Broker
-	handler  http.Handler
-	metrics  http.Handler // /metrics, for its own listener when server.metrics_listen is set
-	webhooks *webhook.Deliverer
-	janitor  *janitor.Janitor
+// App is one running broker: everything serve and demo share.
+type App struct {
+	Cfg      *config.Config
+	Store    store.Store
+	Broker   *broker.Broker
+	Handler  http.Handler
+	Metrics  http.Handler // /metrics, for its own listener when server.metrics_listen is set
+	Webhooks *webhook.Deliverer
+	Janitor  *janitor.Janitor
 }
 
-type appOptions struct {
-	getenv      func(string) (string, bool)
-	log         *slog.Logger
-	sandboxURL  string           // demo only
-	mount       func(chi.Router) // demo only
-	now         func() time.Time // tests move the clock; nil: time.Now
-	webhooks    webhook.Options  // tests shorten the delivery loop's poll and back-off
-	refreshWait time.Duration    // tests shorten how long a read waits for a refresh
-	limits      *server.Limits   // rate limits; nil: server.DefaultLimits()
-	janitor     janitor.Options  // tests shorten the retention janitor's interval and pause
+// Options are what the commands and the tests choose; the zero value of each field is the
+// serve default.
+type Options struct {
+	Getenv      func(string) (string, bool)
+	Log         *slog.Logger
+	SandboxURL  string           // demo only
+	Mount       func(chi.Router) // demo only
+	Now         func() time.Time // tests move the clock; nil: time.Now
+	Webhooks    webhook.Options  // tests shorten the delivery loop's poll and back-off
+	RefreshWait time.Duration    // tests shorten how long a read waits for a refresh
+	Limits      *server.Limits   // rate limits; nil: server.DefaultLimits()
+	Janitor     janitor.Options  // tests shorten the retention janitor's interval and pause
 }
 
-// keyRingCheck is how often a running broker looks at its key file for a rotated key.
-const keyRingCheck = time.Second
+// KeyRingCheck is how often a running broker looks at its key file for a rotated key.
+const KeyRingCheck = time.Second
 
-// openApp wires config → keys → store → providers → broker → HTTP, in that order, and
+// Open wires config → keys → store → providers → broker → HTTP, in that order, and
 // fails before listening if any piece is missing.
-func openApp(ctx context.Context, cfg *config.Config, opts appOptions) (*app, error) {
-	keys, err := loadKeys(cfg, opts.getenv, opts.log)
+func Open(ctx context.Context, cfg *config.Config, opts Options) (*App, error) {
+	keys, err := loadKeys(cfg, opts.Getenv, opts.Log)
 	if err != nil {
 		return nil, err
 	}
@@ -64,7 +69,7 @@ func openApp(ctx context.Context, cfg *config.Config, opts appOptions) (*app, er
 	if err != nil {
 		return nil, err
 	}
-	st, err := openStore(ctx, cfg)
+	st, err := OpenStore(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -73,7 +78,7 @@ func openApp(ctx context.Context, cfg *config.Config, opts appOptions) (*app, er
 	providers.GuardDefaultClient(cfg.Server.OutboundTimeout)
 	reg, err := providers.NewRegistry(ctx, cfg, providers.Options{
 		HTTPClient: &http.Client{Timeout: cfg.Server.OutboundTimeout},
-		SandboxURL: opts.sandboxURL,
+		SandboxURL: opts.SandboxURL,
 	})
 	if err != nil {
 		st.Close()
@@ -84,37 +89,37 @@ func openApp(ctx context.Context, cfg *config.Config, opts appOptions) (*app, er
 	// webhook deliveries as they are written.
 	met := metrics.New()
 	observed := met.Store(st)
-	whOpts := opts.webhooks
-	whOpts.Logger, whOpts.Now = opts.log, opts.now
+	whOpts := opts.Webhooks
+	whOpts.Logger, whOpts.Now = opts.Log, opts.Now
 	hooks := webhook.New(observed, webhookTargets(cfg), whOpts)
-	b := broker.New(cfg, reg, observed, keys, broker.Options{Logger: opts.log, Now: opts.now,
-		Ring: seal.NewFileRing(keysPath(cfg, opts.getenv), keys.Ring, keyRingCheck), EventQueued: hooks.Wake,
-		RefreshWait: opts.refreshWait})
+	b := broker.New(cfg, reg, observed, keys, broker.Options{Logger: opts.Log, Now: opts.Now,
+		Ring: seal.NewFileRing(keysPath(cfg, opts.Getenv), keys.Ring, KeyRingCheck), EventQueued: hooks.Wake,
+		RefreshWait: opts.RefreshWait})
 	adm, err := adminPages(cfg, b, observed, pages, keys, opts)
 	if err != nil {
 		st.Close()
 		return nil, err
 	}
 	limits := server.DefaultLimits()
-	if opts.limits != nil {
-		limits = *opts.limits
+	if opts.Limits != nil {
+		limits = *opts.Limits
 	}
-	h := server.New(server.Deps{Broker: b, Pages: pages, Keys: keys, Logger: opts.log, Mount: opts.mount, Admin: adm,
-		Metrics: met, Limits: limits, Now: opts.now, MetricsToken: cfg.Server.MetricsToken, MetricsElsewhere: cfg.Server.MetricsListen != ""})
-	jOpts := opts.janitor
-	jOpts.Retention, jOpts.Logger, jOpts.Now, jOpts.Observer = cfg.Storage.Retention, opts.log, opts.now, met
-	return &app{cfg: cfg, store: st, broker: b, handler: h, metrics: h.MetricsHandler(), webhooks: hooks,
-		janitor: janitor.New(observed, jOpts)}, nil
+	h := server.New(server.Deps{Broker: b, Pages: pages, Keys: keys, Logger: opts.Log, Mount: opts.Mount, Admin: adm,
+		Metrics: met, Limits: limits, Now: opts.Now, MetricsToken: cfg.Server.MetricsToken, MetricsElsewhere: cfg.Server.MetricsListen != ""})
+	jOpts := opts.Janitor
+	jOpts.Retention, jOpts.Logger, jOpts.Now, jOpts.Observer = cfg.Storage.Retention, opts.Log, opts.Now, met
+	return &App{Cfg: cfg, Store: st, Broker: b, Handler: h, Metrics: h.MetricsHandler(), Webhooks: hooks,
+		Janitor: janitor.New(observed, jOpts)}, nil
 }
 
-// startBackground starts the webhook delivery loop and the retention janitor. stop ends them
+// StartBackground starts the webhook delivery loop and the retention janitor. stop ends them
 // and waits for them and for refreshes still running, so that the store can be closed after.
-func (a *app) startBackground(ctx context.Context) (stop func()) {
+func (a *App) StartBackground(ctx context.Context) (stop func()) {
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
-	wg.Go(func() { a.webhooks.Run(ctx) })
-	wg.Go(func() { a.janitor.Run(ctx) })
-	return func() { cancel(); wg.Wait(); a.broker.Drain() }
+	wg.Go(func() { a.Webhooks.Run(ctx) })
+	wg.Go(func() { a.Janitor.Run(ctx) })
+	return func() { cancel(); wg.Wait(); a.Broker.Drain() }
 }
 
 func webhookTargets(cfg *config.Config) map[string]webhook.Target {
@@ -137,13 +142,14 @@ func keysPath(cfg *config.Config, getenv func(string) (string, bool)) string {
 
 // adminPages builds the operators' pages, with the password from providers.yaml or
 // OAUTHBROKER_ADMIN_PASSWORD (without either they only say how to set one).
-func adminPages(cfg *config.Config, b *broker.Broker, st store.Store, pages *templates.Pages, keys seal.Keys, opts appOptions) (*admin.Handler, error) {
-	password, _ := opts.getenv("OAUTHBROKER_ADMIN_PASSWORD")
+func adminPages(cfg *config.Config, b *broker.Broker, st store.Store, pages *templates.Pages, keys seal.Keys, opts Options) (*admin.Handler, error) {
+	password, _ := opts.Getenv("OAUTHBROKER_ADMIN_PASSWORD")
 	return admin.New(admin.Options{Broker: b, Store: st, Pages: pages, Keys: keys,
-		PasswordHash: cfg.Admin.PasswordHash, Password: password, Logger: opts.log, Now: opts.now})
+		PasswordHash: cfg.Admin.PasswordHash, Password: password, Logger: opts.Log, Now: opts.Now})
 }
 
-func openStore(ctx context.Context, cfg *config.Config) (store.Store, error) {
+// OpenStore opens the store storage.driver names (the keys command opens it without a broker).
+func OpenStore(ctx context.Context, cfg *config.Config) (store.Store, error) {
 	switch cfg.Storage.Driver {
 	case "sqlite":
 		st, err := sqlite.Open(ctx, cfg.Storage.DSN)
@@ -184,24 +190,9 @@ func loadKeys(cfg *config.Config, getenv func(string) (string, bool), log *slog.
 	return keys, nil
 }
 
-func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
-	var lv slog.Level
-	if err := lv.UnmarshalText([]byte(level)); err != nil {
-		return nil, fmt.Errorf("-log-level %q: use debug, info, warn or error", level)
-	}
-	o := &slog.HandlerOptions{Level: lv}
-	switch format {
-	case "text":
-		return slog.New(slog.NewTextHandler(w, o)), nil
-	case "json":
-		return slog.New(slog.NewJSONHandler(w, o)), nil
-	}
-	return nil, fmt.Errorf("-log-format %q: use text or json", format)
-}
-
-// httpServer bounds every phase of a request, so slow clients cannot hold connections open.
+// HTTPServer bounds every phase of a request, so slow clients cannot hold connections open.
 // The write timeout leaves room for the slowest callback: two provider calls.
-func httpServer(h http.Handler, cfg *config.Config) *http.Server {
+func HTTPServer(h http.Handler, cfg *config.Config) *http.Server {
 	return &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
