@@ -66,7 +66,7 @@ func startServe(t *testing.T, bin, cfgPath, addr string) *serveProcess {
 	return p
 }
 
-func (p *serveProcess) broker(t *testing.T) *testBroker { return &testBroker{t: t, URL: p.URL} }
+func (p *serveProcess) broker(t *testing.T) *testBroker { return remote(t, p.URL) }
 
 func TestRealBinary(t *testing.T) {
 	if testing.Short() {
@@ -78,10 +78,10 @@ func TestRealBinary(t *testing.T) {
 	// each, cause exactly one refresh at the provider, and all get the new token.
 	t.Run("two processes refresh once", func(t *testing.T) {
 		f := newTokenFake(t, true)
-		f.firstTTL.Store(30)
+		f.FirstTTL.Store(30)
 		dir := t.TempDir()
 		addrA, addrB := freeAddr(t), freeAddr(t)
-		f.register(t, "http://"+addrA+"/bots/alpha/gl/callback", "http://"+addrB+"/bots/alpha/gl/callback")
+		f.Register(t, "http://"+addrA+"/bots/alpha/gl/callback", "http://"+addrB+"/bots/alpha/gl/callback")
 		a := startServe(t, bin, writeServeConfig(t, dir, "a.yaml", addrA, glBot(f.URL, "")), addrA) // creates the key file
 		b := startServe(t, bin, writeServeConfig(t, dir, "b.yaml", addrB, glBot(f.URL, "")), addrB)
 		brokers := []*testBroker{a.broker(t), b.broker(t)}
@@ -98,7 +98,7 @@ func TestRealBinary(t *testing.T) {
 		f := newTokenFake(t, false)
 		dir := t.TempDir()
 		addr := freeAddr(t)
-		f.register(t, "http://"+addr+"/bots/alpha/gl/callback")
+		f.Register(t, "http://"+addr+"/bots/alpha/gl/callback")
 		cfg := writeServeConfig(t, dir, "p.yaml", addr, glBot(f.URL, fmt.Sprintf("    webhook_url: %s\n    webhook_secret: %s\n", rc.URL, hookSecret)))
 		first := startServe(t, bin, cfg, addr)
 		b := first.broker(t)

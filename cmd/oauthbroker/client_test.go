@@ -57,7 +57,7 @@ func startClientBroker(t *testing.T) *clientBroker {
       sandbox: {type: sandbox, key: client-b, secret: secret-b-0123456789}
 `, keyA, inbox.URL, clientHookSecret, gitlabYAML(f.URL), keyB), app.Options{SandboxURL: f.URL, Now: clk.Now, RefreshWait: 300 * time.Millisecond, Webhooks: fastWebhooks})
 	b.runBackground()
-	f.register(t, b.URL+"/bots/alpha/gl/callback")
+	f.Register(t, b.URL+"/bots/alpha/gl/callback")
 	for _, c := range []sandbox.Client{
 		{ID: "client-a", Secret: "secret-a-0123456789", RedirectURIs: []string{b.URL + "/bots/alpha/sandbox/callback"}},
 		{ID: "client-b", Secret: "secret-b-0123456789", RedirectURIs: []string{b.URL + "/bots/bravo/sandbox/callback"}},
@@ -115,7 +115,7 @@ func TestClient(t *testing.T) {
 			t.Errorf("identity %+v", id)
 		}
 		c, err := cb.alpha.Credentials(ctx, id.ID)
-		if err != nil || c.AccessToken != cb.fake.lastGrant(t).AccessToken || c.TokenType != "bearer" || c.ExpiresAt == nil {
+		if err != nil || c.AccessToken != cb.fake.LastGrant(t).AccessToken || c.TokenType != "bearer" || c.ExpiresAt == nil {
 			t.Errorf("credentials %+v, %v", c, err)
 		}
 		if ids, err := cb.alpha.Identities(ctx, "slack", "U1", "gl"); err != nil || len(ids) != 0 {
@@ -167,11 +167,11 @@ func TestClient(t *testing.T) {
 	})
 
 	t.Run("the provider refuses the refresh: relink_required", func(t *testing.T) {
-		cb.fake.firstTTL.Store(30)
-		defer cb.fake.firstTTL.Store(0)
+		cb.fake.FirstTTL.Store(30)
+		defer cb.fake.FirstTTL.Store(0)
 		id := cb.linkOne("alpha", keyA, "gl", "slack", "U3")
-		cb.fake.refreshMode.Store(refreshInvalidGrant)
-		defer cb.fake.refreshMode.Store(refreshOK)
+		cb.fake.RefreshMode.Store(refreshInvalidGrant)
+		defer cb.fake.RefreshMode.Store(refreshOK)
 		_, err := cb.alpha.Credentials(ctx, id.ID)
 		wantCode(t, err, 409, client.CodeRelinkRequired)
 		r, err := cb.alpha.Require(ctx, client.RequireRequest{Channel: "slack", User: "U3", Providers: []client.Requirement{{Provider: "gl"}}})
@@ -185,11 +185,11 @@ func TestClient(t *testing.T) {
 	})
 
 	t.Run("the provider is down and the token expired: RetryAfter", func(t *testing.T) {
-		cb.fake.firstTTL.Store(30)
-		defer cb.fake.firstTTL.Store(0)
+		cb.fake.FirstTTL.Store(30)
+		defer cb.fake.FirstTTL.Store(0)
 		id := cb.linkOne("alpha", keyA, "gl", "slack", "U4")
-		cb.fake.refreshMode.Store(refreshServerError)
-		defer cb.fake.refreshMode.Store(refreshOK)
+		cb.fake.RefreshMode.Store(refreshServerError)
+		defer cb.fake.RefreshMode.Store(refreshOK)
 		cb.clock.Advance(31 * time.Second)
 		_, err := cb.alpha.Credentials(ctx, id.ID)
 		if e := wantCode(t, err, 503, client.CodeRefreshUnavailable); e.RetryAfter < time.Second {
@@ -293,7 +293,7 @@ func TestClientErrorCodesAreTheDocumented(t *testing.T) {
 		t.Fatal(err)
 	}
 	var documented []string
-	for _, e := range c.doc.Components.Schemas["Problem"].Value.Properties["code"].Value.Enum {
+	for _, e := range c.Doc.Components.Schemas["Problem"].Value.Properties["code"].Value.Enum {
 		documented = append(documented, fmt.Sprint(e))
 	}
 	named := []string{client.CodeInvalidRequest, client.CodeRedirectNotAllowed, client.CodeConfirmNotEnabled,
@@ -363,7 +363,7 @@ func newHookInbox(t *testing.T, secret string) *hookInbox {
 	in := &hookInbox{}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		raw, _ := io.ReadAll(r.Body)
-		if err := c.checkEvent(r.Header, raw); err != nil {
+		if err := c.CheckEvent(r.Header, raw); err != nil {
 			t.Errorf("webhook delivery %s: %v", raw, err)
 		}
 		r.Body = io.NopCloser(bytes.NewReader(raw))

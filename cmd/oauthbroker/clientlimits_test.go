@@ -139,9 +139,9 @@ func TestFlowLimitCountsRefusalsOnly(t *testing.T) {
 		{http.StatusGone, func() (int, string) { return visit(t, newBrowser(t), links[0]) }},  // spent
 		{http.StatusGone, func() (int, string) { return visit(t, newBrowser(t), cancelled) }}, // cancelled
 		{http.StatusForbidden, func() (int, string) { // the victim's page's form, posted from another site
-			return post(t, victim, form.action, form.fields, map[string]string{"Sec-Fetch-Site": "cross-site", "Origin": "https://evil.example"})
+			return post(t, victim, form.Action, form.Fields, map[string]string{"Sec-Fetch-Site": "cross-site", "Origin": "https://evil.example"})
 		}},
-		{http.StatusForbidden, func() (int, string) { return post(t, newBrowser(t), form.action, form.fields, sameOrigin) }}, // no page cookie
+		{http.StatusForbidden, func() (int, string) { return post(t, newBrowser(t), form.Action, form.Fields, sameOrigin) }}, // no page cookie
 		{http.StatusBadRequest, func() (int, string) { // a callback without a flow
 			return visit(t, newBrowser(t), b.URL+"/bots/alpha/sandbox/callback?code=x&state=y")
 		}},

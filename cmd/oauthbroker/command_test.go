@@ -184,7 +184,7 @@ bots:
 	}
 
 	stop := start()
-	b := &testBroker{t: t, URL: "http://" + addr}
+	b := remote(t, "http://"+addr)
 	// The bot says nothing about confirm: it confirms by code.
 	st, page := connectAll(t, newBrowser(t), b.link("alpha", keyA, "twitter", "c", "u"))
 	code := regexp.MustCompile(`id="code">(\d{6})<`).FindStringSubmatch(page)
@@ -273,7 +273,7 @@ func TestDemoCommand(t *testing.T) {
 	waitFor(t, stdout, regexp.MustCompile(`Linked: identity 1 \(Ada Lovelace @ada\), pending`))
 	// Step 2 of the printed instructions: the code, confirmed as the bot would.
 	base := strings.SplitN(confirmURL, "/api/v1", 2)[0]
-	b := &testBroker{t: t, URL: base}
+	b := remote(t, base)
 	if st := b.api("POST", "/bots/demo/links/confirm", key, map[string]string{"channel": "terminal", "user": "alice", "code": code[1]}, nil); st != http.StatusOK {
 		t.Fatalf("the printed confirm command: %d", st)
 	}

@@ -153,7 +153,7 @@ func TestConnectPageAttacks(t *testing.T) {
 			_, page := visit(t, browser, b.twoProviderLink("victim"))
 			f := formFor(t, page, "rides")
 			untouched(t, b, sb, http.StatusForbidden, "did not come from the broker", func() (int, string) {
-				return post(t, browser, f.action, f.fields, c.headers)
+				return post(t, browser, f.Action, f.Fields, c.headers)
 			})
 		})
 	}
@@ -163,13 +163,13 @@ func TestConnectPageAttacks(t *testing.T) {
 		f := formFor(t, page, "rides")
 		origin := map[string]string{"Sec-Fetch-Site": "same-origin", "Origin": b.URL}
 		untouched(t, b, sb, http.StatusForbidden, "did not open the link", func() (int, string) {
-			return post(t, newBrowser(t), f.action, f.fields, origin)
+			return post(t, newBrowser(t), f.Action, f.Fields, origin)
 		})
 		// Another browser's page cookie does not go with this form either.
 		other := newBrowser(t)
 		visit(t, other, b.twoProviderLink("other"))
 		untouched(t, b, sb, http.StatusForbidden, "did not open the link", func() (int, string) {
-			return post(t, other, f.action, f.fields, origin)
+			return post(t, other, f.Action, f.Fields, origin)
 		})
 	})
 
@@ -226,14 +226,14 @@ func TestLeakedLinkOpenedTwentyTimes(t *testing.T) {
 		f := formFor(t, page, []string{"rides", "social"}[i%2])
 		origin := map[string]string{"Sec-Fetch-Site": "same-origin", "Origin": b.URL}
 		if started < 10 {
-			if st, _ := post(t, browser, f.action, f.fields, origin); st != http.StatusFound {
+			if st, _ := post(t, browser, f.Action, f.Fields, origin); st != http.StatusFound {
 				t.Fatalf("click %d: %d, want 302 to the provider", i+1, st)
 			}
 			started++
 			continue
 		}
 		untouched(t, b, sb, http.StatusTooManyRequests, "Too many sign-ins started", func() (int, string) {
-			return post(t, browser, f.action, f.fields, origin)
+			return post(t, browser, f.Action, f.Fields, origin)
 		})
 	}
 	st, page := connectAll(t, newBrowser(t), b.twoProviderLink("popular"))

@@ -206,10 +206,10 @@ func runCrashFlow(tr http.RoundTripper, base, user string) crashFlow {
 	page, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	forms := connectForms(string(page))
-	if resp.StatusCode != http.StatusOK || len(forms) == 0 || forms[0].provider != "gl" {
+	if resp.StatusCode != http.StatusOK || len(forms) == 0 || forms[0].Provider != "gl" {
 		return f
 	}
-	req, _ = http.NewRequest(http.MethodPost, forms[0].action, strings.NewReader(forms[0].fields.Encode()))
+	req, _ = http.NewRequest(http.MethodPost, forms[0].Action, strings.NewReader(forms[0].Fields.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Sec-Fetch-Site", "same-origin")
 	req.Header.Set("Origin", base)
@@ -311,7 +311,7 @@ func TestCrashAndShutdownOfTheRealBinary(t *testing.T) {
 		for _, r := range rows {
 			byUser[r.user] = append(byUser[r.user], r)
 		}
-		b := &testBroker{t: t, URL: base}
+		b := remote(t, base)
 		for _, f := range results {
 			got := byUser[f.user]
 			if len(got) > 1 {

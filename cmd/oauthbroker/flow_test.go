@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -12,102 +11,9 @@ import (
 	"testing"
 
 	"github.com/oauthbroker/oauthbroker/internal/app"
-	"github.com/oauthbroker/oauthbroker/internal/config"
 	"github.com/oauthbroker/oauthbroker/internal/providertest"
 	"github.com/oauthbroker/oauthbroker/internal/sandbox"
 )
-
-const (
-	keyA = "key-for-bot-alpha-0123456789"
-	keyB = "key-for-bot-bravo-0123456789"
-)
-
-// consent clicks a button on the sandbox's consent page, as a person would, and returns the
-// final status and page.
-func consent(t *testing.T, browser *http.Client, pageURL, page, user, decision string) (int, string) {
-	t.Helper()
-	m := regexp.MustCompile(`name="form_token" value="([^"]+)"`).FindStringSubmatch(page)
-	a := regexp.MustCompile(`<form method="post" action="([^"]+)"`).FindStringSubmatch(page)
-	if m == nil || a == nil {
-		t.Fatalf("no consent form on the page:\n%s", page)
-	}
-	u, err := url.Parse(pageURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := browser.PostForm(u.Scheme+"://"+u.Host+a[1], url.Values{"form_token": {m[1]}, "user": {user}, "decision": {decision}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(body)
-}
-
-// openLink is a person opening a link and, for each provider not linked yet, clicking its
-// button and, on the sandbox's consent page, choosing an account and a button. It returns
-// the final status and page: the connect page once every provider is linked, or the first
-// page that is not the connect page.
-func openLink(t *testing.T, browser *http.Client, linkURL, user, decision string) (int, string) {
-	t.Helper()
-	status, page := visit(t, browser, linkURL)
-	for status == http.StatusOK {
-		forms := connectForms(page)
-		if len(forms) == 0 || forms[0].provider == "" {
-			break
-		}
-		resp := submit(t, browser, forms[0])
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		status, page = resp.StatusCode, string(body)
-		if strings.Contains(page, `name="form_token"`) {
-			status, page = consent(t, browser, resp.Request.URL.String(), page, user, decision)
-		}
-		if !strings.Contains(page, `data-connect="open"`) {
-			break
-		}
-	}
-	return status, page
-}
-
-// interactiveSandbox is the sandbox as the demo runs it: a consent page, two accounts.
-func interactiveSandbox(t *testing.T) (*sandbox.Server, string) {
-	t.Helper()
-	sb, err := sandbox.New(sandbox.Options{Users: []sandbox.User{
-		{ID: "1001", Login: "ada", Name: "Ada Lovelace", Email: "ada@example.com"},
-		{ID: "1002", Login: "grace", Name: "Grace Hopper", Email: "grace@example.com"},
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(sb)
-	t.Cleanup(srv.Close)
-	return sb, srv.URL
-}
-
-// startSandboxBroker runs bot alpha (confirm: none, or code) with provider "sandbox".
-func startSandboxBroker(t *testing.T, confirm string) (*testBroker, *sandbox.Server) {
-	t.Helper()
-	return startSandboxBrokerWith(t, confirm, app.Options{})
-}
-
-func startSandboxBrokerWith(t *testing.T, confirm string, opts app.Options) (*testBroker, *sandbox.Server) {
-	t.Helper()
-	sb, sbURL := interactiveSandbox(t)
-	opts.SandboxURL = sbURL
-	b := startBrokerWith(t, fmt.Sprintf(`  alpha:
-    api_keys: [%q]
-    confirm: %s
-    redirect_origins: [https://bot.example]
-    providers:
-      sandbox: {type: sandbox, key: client-a, secret: secret-a-0123456789}
-`, keyA, confirm), opts)
-	if err := sb.AddClient(sandbox.Client{ID: "client-a", Secret: "secret-a-0123456789", Name: "alpha",
-		RedirectURIs: []string{b.URL + "/bots/alpha/sandbox/callback"}}); err != nil {
-		t.Fatal(err)
-	}
-	return b, sb
-}
 
 // TestSandboxFlowThroughTheConsentPage is the demo's path: a person opens the link, picks an
 // account on the provider's page and clicks Authorize; the bot then sees the identity and
@@ -322,21 +228,6 @@ func startTwitterBroker(t *testing.T) (*testBroker, *providertest.Twitter) {
         secret: cs-alpha-secret
 %s`, keyA, endpointsYAML(tw.Endpoints(), "        ")))
 	return b, tw
-}
-
-// endpointsYAML renders a provider's endpoints block for a test config.
-func endpointsYAML(ep config.Endpoints, indent string) string {
-	var b strings.Builder
-	b.WriteString(indent + "endpoints:\n")
-	for _, kv := range [][2]string{
-		{"request_token_url", ep.RequestTokenURL}, {"auth_url", ep.AuthURL}, {"token_url", ep.TokenURL},
-		{"profile_url", ep.ProfileURL}, {"email_url", ep.EmailURL},
-	} {
-		if kv[1] != "" {
-			fmt.Fprintf(&b, "%s  %s: %s\n", indent, kv[0], kv[1])
-		}
-	}
-	return b.String()
 }
 
 // TestConfirmCode: with confirm: code the identity stays pending until the chat user types

@@ -152,7 +152,7 @@ func startSnippetBroker(t *testing.T, hookAddr string) *snippetBroker {
       rides: {type: sandbox, key: bravo-client, secret: bravo-secret-0123456789}
 `, keyA, hookAddr, snippetHookSecret, gitlabYAML(f.URL), keyB), app.Options{SandboxURL: f.URL, Now: clk.Now, RefreshWait: 300 * time.Millisecond, Webhooks: fastWebhooks})
 	b.runBackground()
-	f.register(t, b.URL+"/bots/alpha/gl/callback")
+	f.Register(t, b.URL+"/bots/alpha/gl/callback")
 	for _, c := range []sandbox.Client{
 		{ID: "rides-client", Secret: "rides-secret-0123456789", RedirectURIs: []string{b.URL + "/bots/alpha/rides/callback"}},
 		{ID: "social-client", Secret: "social-secret-0123456789", RedirectURIs: []string{b.URL + "/bots/alpha/social/callback"}},
@@ -382,9 +382,9 @@ func exerciseSnippets(t *testing.T, sb *snippetBroker, d, bravo *driver, l langu
 	}
 
 	// The provider refuses the refresh token.
-	sb.fake.firstTTL.Store(30)
+	sb.fake.FirstTTL.Store(30)
 	gl := sb.linkOne("alpha", keyA, "gl", "web", "u1")
-	sb.fake.refreshMode.Store(refreshInvalidGrant)
+	sb.fake.RefreshMode.Store(refreshInvalidGrant)
 	if st, code, _ := d.callErr(l.credentials, gl.ID); st != 409 || code != "relink_required" {
 		t.Errorf("credentials after invalid_grant: %d %s", st, code)
 	}
@@ -398,15 +398,15 @@ func exerciseSnippets(t *testing.T, sb *snippetBroker, d, bravo *driver, l langu
 	}
 
 	// The provider is down and the token expired.
-	sb.fake.refreshMode.Store(refreshOK)
+	sb.fake.RefreshMode.Store(refreshOK)
 	down := sb.linkOne("alpha", keyA, "gl", "web", "u2")
-	sb.fake.refreshMode.Store(refreshServerError)
+	sb.fake.RefreshMode.Store(refreshServerError)
 	sb.clock.Advance(31 * time.Second)
 	if st, code, retry := d.callErr(l.credentials, down.ID); st != 503 || code != "refresh_unavailable" || retry < 1 {
 		t.Errorf("credentials with the provider down: %d %s retry %d", st, code, retry)
 	}
-	sb.fake.refreshMode.Store(refreshOK)
-	sb.fake.firstTTL.Store(0)
+	sb.fake.RefreshMode.Store(refreshOK)
+	sb.fake.FirstTTL.Store(0)
 
 	// confirm: code.
 	_, page := connectAll(t, newBrowser(t), sb.link("bravo", keyB, "rides", "web", "u3"))

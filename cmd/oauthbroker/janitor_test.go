@@ -113,7 +113,7 @@ func TestJanitorDoesNotSlowCredentialReads(t *testing.T) {
 			if byJanitor[store.PurgeFlows] == 0 || byJanitor[store.PurgeLinks] == 0 {
 				t.Errorf("the janitor purged %v while measured: nothing of a table", byJanitor)
 			}
-			b := &testBroker{t: t, URL: base}
+			b := remote(t, base)
 			for _, table := range []string{store.PurgeFlows, store.PurgeLinks} {
 				if got := metricValue(t, b, "oauthbroker_janitor_rows_purged_total", map[string]string{"table": table}); got != float64(byJanitor[table]) {
 					t.Errorf("oauthbroker_janitor_rows_purged_total{table=%q} = %v, want %d", table, got, byJanitor[table])

@@ -72,7 +72,7 @@ func TestKeyRotationWhileServing(t *testing.T) {
 	f := newTokenFake(t, true)
 	botYAML := glBot(f.URL, "")
 	b := startBrokerWith(t, botYAML, app.Options{Now: clk.Now})
-	f.register(t, b.URL+"/bots/alpha/gl/callback")
+	f.Register(t, b.URL+"/bots/alpha/gl/callback")
 	var ids []int64
 	for i := range 5 {
 		ids = append(ids, b.linkOne("alpha", keyA, "gl", "slack", fmt.Sprint("U", i)).ID)
@@ -153,9 +153,9 @@ func TestKeyRotationWhileServing(t *testing.T) {
 	if err != nil {
 		t.Fatalf("keys rotate: %v\n%s", err, out)
 	}
-	t.Logf("%d reads, %d refreshes during rotation\n%s", reads.Load(), f.refreshCalls.Load(), out)
-	if failures.Load() != 0 || reads.Load() == 0 || f.refreshCalls.Load() == 0 {
-		t.Fatalf("%d of %d reads failed; %d refreshes", failures.Load(), reads.Load(), f.refreshCalls.Load())
+	t.Logf("%d reads, %d refreshes during rotation\n%s", reads.Load(), f.RefreshCalls.Load(), out)
+	if failures.Load() != 0 || reads.Load() == 0 || f.RefreshCalls.Load() == 0 {
+		t.Fatalf("%d of %d reads failed; %d refreshes", failures.Load(), reads.Load(), f.RefreshCalls.Load())
 	}
 	if r := f.Stats().Rejected; len(r) != 0 {
 		t.Fatalf("the provider rejected requests (a rotated refresh token presented again?): %v", r)

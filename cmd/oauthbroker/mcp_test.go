@@ -236,20 +236,20 @@ func TestMCPCallAPIRefreshesAfterA401(t *testing.T) {
 	rev := &revokingAPI{revoked: map[string]bool{}, next: forwardTo(f.URL)}
 	api := newUpstream(t, rev.serve)
 	b := startBroker(t, refreshProxyBot(f, api.URL))
-	f.register(t, b.URL+"/bots/alpha/gl/callback")
+	f.Register(t, b.URL+"/bots/alpha/gl/callback")
 	b.linkOne("alpha", keyA, "gl", "slack", "U1")
-	old := f.lastGrant(t).AccessToken
+	old := f.LastGrant(t).AccessToken
 	rev.revoke(old)
 	cs := mustConnectMCP(t, b.URL, chatUser(keyA, "slack", "U1"))
 
 	var echo callAnswer
 	tool(t, cs, "call_api", map[string]any{"provider": "gl", "method": "POST", "path": "/echo", "body": map[string]int{"n": 1}}, &echo)
-	if fresh := f.lastGrant(t).AccessToken; echo.Status != http.StatusOK || string(echo.Body) != `{"n":1}` || f.refreshCalls.Load() != 1 || fresh == old {
-		t.Fatalf("after a 401: %+v %s, %d refreshes", echo, echo.Body, f.refreshCalls.Load())
+	if fresh := f.LastGrant(t).AccessToken; echo.Status != http.StatusOK || string(echo.Body) != `{"n":1}` || f.RefreshCalls.Load() != 1 || fresh == old {
+		t.Fatalf("after a 401: %+v %s, %d refreshes", echo, echo.Body, f.RefreshCalls.Load())
 	}
 
-	f.refreshMode.Store(refreshInvalidGrant)
-	rev.revoke(f.lastGrant(t).AccessToken)
+	f.RefreshMode.Store(refreshInvalidGrant)
+	rev.revoke(f.LastGrant(t).AccessToken)
 	for i := range 2 {
 		seen := len(api.requests())
 		e := toolFails(t, cs, "call_api", map[string]any{"provider": "gl", "method": "GET", "path": "/user"})
@@ -270,7 +270,7 @@ func TestMCPCallAPIRefreshesAfterA401(t *testing.T) {
 		!strings.Contains(need.MessageForUser, "reconnect your GitLab account: "+need.ConnectURL) {
 		t.Fatalf("connect_accounts after invalid_grant: %+v", need)
 	}
-	f.refreshMode.Store(refreshOK)
+	f.RefreshMode.Store(refreshOK)
 	if st, page := connectAll(t, newBrowser(t), need.ConnectURL); st != http.StatusOK || !isComplete(page) {
 		t.Fatalf("reconnecting: %d\n%s", st, page)
 	}

@@ -81,16 +81,16 @@ func valueIn(fams map[string]*dto.MetricFamily, name string, labels map[string]s
 func TestMetricsShowRealCounts(t *testing.T) {
 	rc := newReceiver(t, hookSecret)
 	f := newTokenFake(t, false)
-	f.firstTTL.Store(30) // expires within RefreshAhead: the first credentials read refreshes
+	f.FirstTTL.Store(30) // expires within RefreshAhead: the first credentials read refreshes
 	b := startBrokerWith(t, glBot(f.URL, fmt.Sprintf("    webhook_url: %s\n    webhook_secret: %s\n", rc.URL, hookSecret)),
 		app.Options{Webhooks: fastWebhooks})
 	b.runBackground()
-	f.register(t, b.URL+"/bots/alpha/gl/callback")
+	f.Register(t, b.URL+"/bots/alpha/gl/callback")
 
 	// One linked account; then a credentials read refreshes its token.
 	id := b.linkOne("alpha", keyA, "gl", "slack", "U1")
-	if c := b.credentials("alpha", keyA, id.ID); c.AccessToken != f.lastGrant(t).AccessToken || f.refreshCalls.Load() != 1 {
-		t.Fatalf("credentials %+v after %d refreshes", c, f.refreshCalls.Load())
+	if c := b.credentials("alpha", keyA, id.ID); c.AccessToken != f.LastGrant(t).AccessToken || f.RefreshCalls.Load() != 1 {
+		t.Fatalf("credentials %+v after %d refreshes", c, f.RefreshCalls.Load())
 	}
 	rc.waitDeliveries(t, 2, 5*time.Second) // identity.linked, link.completed
 	// Failed flows: a tampered state, an unknown link, a made-up bot and provider.

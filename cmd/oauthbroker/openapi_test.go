@@ -61,8 +61,8 @@ func TestOpenAPIDocument(t *testing.T) {
 		t.Fatal(err)
 	}
 	var documented []string
-	for _, path := range c.doc.Paths.InMatchingOrder() {
-		for method := range c.doc.Paths.Value(path).Operations() {
+	for _, path := range c.Doc.Paths.InMatchingOrder() {
+		for method := range c.Doc.Paths.Value(path).Operations() {
 			documented = append(documented, method+" "+path)
 		}
 	}
@@ -92,7 +92,7 @@ func TestOpenAPIContract(t *testing.T) {
     providers:
       sandbox: {type: sandbox, key: client-b, secret: secret-b-0123456789}
 `, keyA, gitlabYAML(f.URL), keyB), app.Options{SandboxURL: f.URL, Now: clk.Now, RefreshWait: 300 * time.Millisecond})
-	f.register(t, b.URL+"/bots/alpha/gl/callback")
+	f.Register(t, b.URL+"/bots/alpha/gl/callback")
 	for _, c := range []sandbox.Client{
 		{ID: "client-a", Secret: "secret-a-0123456789", RedirectURIs: []string{b.URL + "/bots/alpha/sandbox/callback"}},
 		{ID: "client-b", Secret: "secret-b-0123456789", RedirectURIs: []string{b.URL + "/bots/bravo/sandbox/callback"}},
@@ -194,14 +194,14 @@ func TestOpenAPIContract(t *testing.T) {
 	expect("POST", "/bots/alpha/require", "", req("u", "sandbox"), 401, "unauthorized")
 
 	// The provider refuses the refresh token: relink_required.
-	f.firstTTL.Store(30) // expires within a minute: the next read refreshes
+	f.FirstTTL.Store(30) // expires within a minute: the next read refreshes
 	glRefused, _ := linked("alpha", keyA, "gl", "refused")
-	f.refreshMode.Store(refreshInvalidGrant)
+	f.RefreshMode.Store(refreshInvalidGrant)
 	expect("GET", creds("alpha", glRefused), keyA, nil, 409, "relink_required")
 	// The provider is down and the token has expired: 503 with Retry-After.
-	f.refreshMode.Store(refreshOK)
+	f.RefreshMode.Store(refreshOK)
 	glDown, _ := linked("alpha", keyA, "gl", "down")
-	f.refreshMode.Store(refreshServerError)
+	f.RefreshMode.Store(refreshServerError)
 	clk.Advance(31 * time.Second)
 	expect("GET", creds("alpha", glDown), keyA, nil, 503, "refresh_unavailable")
 	expect("POST", "/bots/alpha/require", keyA, req("down", "gl"), 503, "refresh_unavailable")
@@ -249,7 +249,7 @@ func TestOpenAPIContract(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := seen()
-	for _, k := range c.documented() {
+	for _, k := range c.Documented() {
 		if !got[k] && !proxyOperation(k) { // TestProxyContract (proxy_contract_test.go) drives the proxy's
 			t.Errorf("documented but never produced: %s", k)
 		}

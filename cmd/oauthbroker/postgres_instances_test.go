@@ -97,7 +97,7 @@ func TestTwoInstancesOnPostgres(t *testing.T) {
 	// exactly one refresh, and every read gets the new token.
 	t.Run("300 reads across both instances refresh once", func(t *testing.T) {
 		f := newTokenFake(t, true)
-		f.firstTTL.Store(30) // expires within the 60 s the broker refreshes ahead
+		f.FirstTTL.Store(30) // expires within the 60 s the broker refreshes ahead
 		c := startPair(t, bin, f)
 		id := c.lbBroker(t).linkOne("alpha", keyA, "gl", "slack", "U1")
 		brokers := c.brokers(t)
@@ -119,7 +119,7 @@ func startPair(t *testing.T, bin string, fake *tokenFake) *pair {
 	storage := postgresStorage(pgtest.DSN(t), filepath.Join(dir, "oauthbroker.keys.json"))
 	addrs := []string{freeAddr(t), freeAddr(t)}
 	lb := newBalancer(t, "http://"+addrs[0], "http://"+addrs[1])
-	fake.register(t, lb.URL+"/bots/alpha/gl/callback")
+	fake.Register(t, lb.URL+"/bots/alpha/gl/callback")
 	p := &pair{lb: lb}
 	// One after the other: the first start creates the key file the second one reads.
 	for i, addr := range addrs {
@@ -130,7 +130,7 @@ func startPair(t *testing.T, bin string, fake *tokenFake) *pair {
 }
 
 // lbBroker drives the pair through the balancer, as bots and browsers do.
-func (p *pair) lbBroker(t *testing.T) *testBroker { return &testBroker{t: t, URL: p.lb.URL} }
+func (p *pair) lbBroker(t *testing.T) *testBroker { return remote(t, p.lb.URL) }
 
 // brokers drives each instance directly.
 func (p *pair) brokers(t *testing.T) []*testBroker {

@@ -10,9 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/getkin/kin-openapi/openapi3"
-	"github.com/getkin/kin-openapi/routers"
-
 	"github.com/oauthbroker/oauthbroker/internal/app"
 	"github.com/oauthbroker/oauthbroker/internal/httpapi"
 	"github.com/oauthbroker/oauthbroker/internal/providertest"
@@ -23,46 +20,6 @@ import (
 // The API proxy in the OpenAPI contract (contract_test.go calls these three): its route is
 // one path with a catch-all parameter and an operation per method, and its answers are the
 // provider's or the broker's own problems.
-
-// proxyCatchAll routes the proxy's {path}, which spans segments like chi's catch-all "*", as
-// gorilla/mux's {path:.*}: the validator's router would otherwise match one segment only.
-func proxyCatchAll(doc *openapi3.T) {
-	for _, p := range doc.Paths.Keys() {
-		if rest, ok := strings.CutSuffix(p, "/{path}"); ok {
-			item := doc.Paths.Value(p)
-			doc.Paths.Delete(p)
-			doc.Paths.Set(rest+"/{path:.*}", item)
-		}
-	}
-}
-
-// proxyOperation reports whether a coverage key ("operationId status code") is one of the
-// proxy's operations, which TestProxyContract drives.
-func proxyOperation(key string) bool { return strings.HasPrefix(key, "proxy") }
-
-// proxyAnswer checks an answer of the proxy that carries X-OAuthBroker-Identity: the
-// provider's answer, passed through with whatever status and body the provider gave, which the
-// document does not describe beyond its default response. What the broker adds is checked
-// here: the identity header names the route's identity, and no provider cookie got through.
-// ok is false for every other exchange, which the caller validates as usual.
-func proxyAnswer(route *routers.Route, params map[string]string, ex exchange) (key string, ok bool, err error) {
-	if route.Operation == nil || !proxyOperation(route.Operation.OperationID) {
-		return "", false, nil
-	}
-	id := ex.header.Get("X-OAuthBroker-Identity")
-	if id == "" {
-		return "", false, nil
-	}
-	switch {
-	case id != params["id"]:
-		err = fmt.Errorf("X-OAuthBroker-Identity is %q on a call as identity %q", id, params["id"])
-	case ex.header.Get("Set-Cookie") != "":
-		err = fmt.Errorf("a provider's Set-Cookie reached the bot")
-	case ex.header.Get("Content-Type") == "application/problem+json" && ex.status >= 400 && strings.Contains(string(ex.body), "oauthbroker.dev/problems"):
-		err = fmt.Errorf("a broker problem carries X-OAuthBroker-Identity, so it reads as the provider's answer")
-	}
-	return route.Operation.OperationID + " default ", true, err
-}
 
 // contractAPI is the provider API of TestProxyContract: each failure the proxy reports has
 // its path; reads go to the sandbox behind f, writes are accepted.
@@ -118,7 +75,7 @@ func TestProxyContract(t *testing.T) {
     providers:
       sandbox: {type: sandbox, key: client-b, secret: secret-b-0123456789}
 `, keyA, gitlabYAML(f.URL), api.URL, endpointsYAML(tw.Endpoints(), "        "), keyB), app.Options{SandboxURL: f.URL, Now: clk.Now, RefreshWait: 300 * time.Millisecond})
-	f.register(t, b.URL+"/bots/alpha/gl/callback")
+	f.Register(t, b.URL+"/bots/alpha/gl/callback")
 	if err := f.AddClient(sandbox.Client{ID: "client-b", Secret: "secret-b-0123456789", RedirectURIs: []string{b.URL + "/bots/bravo/sandbox/callback"}}); err != nil {
 		t.Fatal(err)
 	}
@@ -150,7 +107,7 @@ func TestProxyContract(t *testing.T) {
 	damaged := b.linkOne("alpha", keyA, "gl", "c", "damaged").ID
 	damageToken(t, b.dbPath, damaged)
 	planted := plantIdentity(t, b, "alpha", "sso")
-	f.firstTTL.Store(30) // these expire within a minute: the next call refreshes
+	f.FirstTTL.Store(30) // these expire within a minute: the next call refreshes
 	refused := b.linkOne("alpha", keyA, "gl", "c", "refused").ID
 	down := b.linkOne("alpha", keyA, "gl", "c", "down").ID
 
@@ -170,9 +127,9 @@ func TestProxyContract(t *testing.T) {
 	expect("GET", proxyPath("alpha", gl, "drop"), keyA, nil, "", 502, "provider_error")
 	expect("GET", proxyPath("alpha", gl, "big"), keyA, nil, "", 502, "response_too_large")
 	expect("PATCH", proxyPath("alpha", gl, "slow"), keyA, nil, "{}", 504, "provider_timeout")
-	f.refreshMode.Store(refreshInvalidGrant)
+	f.RefreshMode.Store(refreshInvalidGrant)
 	expect("GET", proxyPath("alpha", refused, "user"), keyA, nil, "", 409, "relink_required")
-	f.refreshMode.Store(refreshServerError)
+	f.RefreshMode.Store(refreshServerError)
 	clk.Advance(31 * time.Second)
 	expect("GET", proxyPath("alpha", down, "user"), keyA, nil, "", 503, "refresh_unavailable")
 
@@ -203,7 +160,7 @@ func TestProxyContract(t *testing.T) {
 		t.Fatal(err)
 	}
 	got, missing := seen(), map[string]bool{}
-	for _, k := range c.documented() {
+	for _, k := range c.Documented() {
 		if !proxyOperation(k) {
 			continue
 		}

@@ -31,9 +31,9 @@ func TestProxyRefreshesAnExpiredToken(t *testing.T) {
 	f := newTokenFake(t, true)
 	api := newUpstream(t, forwardTo(f.URL))
 	b := startBrokerWith(t, refreshProxyBot(f, api.URL), app.Options{Now: clk.Now})
-	f.register(t, b.URL+"/bots/alpha/gl/callback")
+	f.Register(t, b.URL+"/bots/alpha/gl/callback")
 	id := b.linkOne("alpha", keyA, "gl", "slack", "U1")
-	first := f.lastGrant(t)
+	first := f.LastGrant(t)
 
 	clk.Advance(59*time.Minute + 30*time.Second) // within RefreshAhead of the expiry
 	for i := range 2 {
@@ -42,8 +42,8 @@ func TestProxyRefreshesAnExpiredToken(t *testing.T) {
 			t.Fatalf("call %d: %d %s", i, r.status, r.body)
 		}
 	}
-	fresh := f.lastGrant(t)
-	if n := f.refreshCalls.Load(); n != 1 || fresh.AccessToken == first.AccessToken {
+	fresh := f.LastGrant(t)
+	if n := f.RefreshCalls.Load(); n != 1 || fresh.AccessToken == first.AccessToken {
 		t.Fatalf("%d refreshes, want 1", n)
 	}
 	for i, s := range api.requests() {
@@ -96,9 +96,9 @@ func TestProxyRetriesOnceAfterA401(t *testing.T) {
 	rev := &revokingAPI{revoked: map[string]bool{}, next: forwardTo(f.URL)}
 	api := newUpstream(t, rev.serve)
 	b := startBroker(t, refreshProxyBot(f, api.URL))
-	f.register(t, b.URL+"/bots/alpha/gl/callback")
+	f.Register(t, b.URL+"/bots/alpha/gl/callback")
 	id := b.linkOne("alpha", keyA, "gl", "slack", "U1")
-	old := f.lastGrant(t).AccessToken
+	old := f.LastGrant(t).AccessToken
 	rev.revoke(old)
 
 	// Twenty calls, all refused at first: one refresh, twenty retries.
@@ -116,8 +116,8 @@ func TestProxyRetriesOnceAfterA401(t *testing.T) {
 			t.Errorf("call %d: %d %s, want 200 %s", i, r.status, r.body, want)
 		}
 	}
-	fresh := f.lastGrant(t).AccessToken
-	if n := f.refreshCalls.Load(); n != 1 || fresh == old {
+	fresh := f.LastGrant(t).AccessToken
+	if n := f.RefreshCalls.Load(); n != 1 || fresh == old {
 		t.Fatalf("%d refreshes for 20 refused calls, want 1", n)
 	}
 	var withOld, withNew int
@@ -138,8 +138,8 @@ func TestProxyRetriesOnceAfterA401(t *testing.T) {
 	rev.revoke(fresh)
 	big := `{"pad":"` + strings.Repeat("x", 1<<20) + `"}`
 	r := b.call("POST", proxyPath("alpha", id.ID, "echo"), keyA, http.Header{"Content-Type": {"application/json"}}, strings.NewReader(big))
-	if r.status != http.StatusUnauthorized || r.header.Get("X-OAuthBroker-Identity") == "" || f.refreshCalls.Load() != 2 {
-		t.Errorf("a long body refused: %d, %d refreshes in all; want the provider's 401 and a second refresh", r.status, f.refreshCalls.Load())
+	if r.status != http.StatusUnauthorized || r.header.Get("X-OAuthBroker-Identity") == "" || f.RefreshCalls.Load() != 2 {
+		t.Errorf("a long body refused: %d, %d refreshes in all; want the provider's 401 and a second refresh", r.status, f.RefreshCalls.Load())
 	}
 	r = b.call("POST", proxyPath("alpha", id.ID, "echo"), keyA, http.Header{"Content-Type": {"application/json"}}, strings.NewReader(big))
 	if r.status != http.StatusOK || string(r.body) != big {
@@ -155,12 +155,12 @@ func TestProxyRetriesOnceAfterA401(t *testing.T) {
 	if r.status != http.StatusUnauthorized || r.header.Get("X-OAuthBroker-Identity") == "" {
 		t.Errorf("%d %s, want the provider's 401", r.status, r.body)
 	}
-	if n, calls := f.refreshCalls.Load(), len(api.requests())-before; n != 3 || calls != 2 {
+	if n, calls := f.RefreshCalls.Load(), len(api.requests())-before; n != 3 || calls != 2 {
 		t.Errorf("%d refreshes in all and %d API calls, want 3 and 2 (no loop)", n, calls)
 	}
 
 	// The provider refuses the refresh token as well: the user must link again.
-	f.refreshMode.Store(refreshInvalidGrant)
+	f.RefreshMode.Store(refreshInvalidGrant)
 	if r := b.call("GET", proxyPath("alpha", id.ID, "user"), keyA, nil, nil); r.status != http.StatusConflict || r.problem.Code != "relink_required" {
 		t.Errorf("%d %s, want 409 relink_required", r.status, r.body)
 	}

@@ -33,24 +33,24 @@ func TestRefreshThatOutlivesItsLease(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			clk := newClock()
 			f := newTokenFake(t, true)
-			f.forgiveReuse.Store(true)
+			f.ForgiveReuse.Store(true)
 			b := startBrokerWith(t, glBot(f.URL, ""), app.Options{Now: clk.Now})
-			f.register(t, b.URL+"/bots/alpha/gl/callback")
+			f.Register(t, b.URL+"/bots/alpha/gl/callback")
 			id := b.linkOne("alpha", keyA, "gl", "slack", "U1").ID
-			linked := f.lastGrant(t)
+			linked := f.LastGrant(t)
 			holds := make(chan heldRefresh)
-			f.holds.Store(&holds)
+			f.Holds.Store(&holds)
 
 			clk.Advance(59*time.Minute + 30*time.Second) // within RefreshAhead of the expiry
 			first := readLater(b, id)
 			h1 := nextHeld(t, holds)
-			rotated := f.lastGrant(t) // the provider's answer to the first holder
+			rotated := f.LastGrant(t) // the provider's answer to the first holder
 			// Past the first holder's lease (15 s), not yet past the access token's expiry.
 			clk.Advance(16 * time.Second)
 			second := readLater(b, id)
 			h2 := nextHeld(t, holds)
-			if h1.presented != linked.RefreshToken || h1.status != http.StatusOK || rotated.RefreshToken == linked.RefreshToken ||
-				h2.presented != linked.RefreshToken || h2.status != http.StatusBadRequest {
+			if h1.Presented != linked.RefreshToken || h1.Status != http.StatusOK || rotated.RefreshToken == linked.RefreshToken ||
+				h2.Presented != linked.RefreshToken || h2.Status != http.StatusBadRequest {
 				t.Fatalf("the provider saw %+v then %+v; want the linked refresh token twice, rotated, then refused", h1, h2)
 			}
 
@@ -71,17 +71,17 @@ func TestRefreshThatOutlivesItsLease(t *testing.T) {
 
 			want := map[string]string{"first": rotated.AccessToken, "second": rotated.AccessToken}
 			if tc.refusalFirst {
-				close(h2.release)
+				close(h2.Release)
 				// The refusal may be the first holder's doing: not trusted yet, and the
 				// stored token is still valid.
 				want["second"] = linked.AccessToken
 				checkRead(t, "second", <-second, want["second"])
-				close(h1.release)
+				close(h1.Release)
 				checkRead(t, "first", <-first, want["first"])
 			} else {
-				close(h1.release)
+				close(h1.Release)
 				checkRead(t, "first", <-first, want["first"])
-				close(h2.release)
+				close(h2.Release)
 				checkRead(t, "second", <-second, want["second"])
 			}
 
@@ -89,11 +89,11 @@ func TestRefreshThatOutlivesItsLease(t *testing.T) {
 			clk.Advance(59*time.Minute + 30*time.Second)
 			third := readLater(b, id)
 			h3 := nextHeld(t, holds)
-			close(h3.release)
-			if h3.presented != rotated.RefreshToken || h3.status != http.StatusOK {
+			close(h3.Release)
+			if h3.Presented != rotated.RefreshToken || h3.Status != http.StatusOK {
 				t.Fatalf("next refresh: %+v, want the rotated refresh token accepted", h3)
 			}
-			checkRead(t, "after", <-third, f.lastGrant(t).AccessToken)
+			checkRead(t, "after", <-third, f.LastGrant(t).AccessToken)
 			if ids := b.identities("alpha", keyA, "slack", "U1"); len(ids) != 1 || ids[0].Status != store.StatusActive {
 				t.Errorf("identities %+v, want one, active", ids)
 			}

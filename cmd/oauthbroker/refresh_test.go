@@ -28,9 +28,9 @@ func glBot(fakeURL, extra string) string {
 // expire. The provider sees exactly one refresh, and every read answers the new token.
 func TestRefreshOnceUnderConcurrentReads(t *testing.T) {
 	f := newTokenFake(t, true)
-	f.firstTTL.Store(30) // expires within RefreshAhead: the first read must refresh
+	f.FirstTTL.Store(30) // expires within RefreshAhead: the first read must refresh
 	b := startBroker(t, glBot(f.URL, ""))
-	f.register(t, b.URL+"/bots/alpha/gl/callback")
+	f.Register(t, b.URL+"/bots/alpha/gl/callback")
 	id := b.linkOne("alpha", keyA, "gl", "slack", "U1")
 
 	const readers = 200
@@ -50,10 +50,10 @@ func TestRefreshOnceUnderConcurrentReads(t *testing.T) {
 	wg.Wait()
 	t.Logf("%d reads in %s", readers, time.Since(began))
 
-	if n := f.refreshCalls.Load(); n != 1 {
+	if n := f.RefreshCalls.Load(); n != 1 {
 		t.Fatalf("the provider saw %d refreshes, want exactly 1", n)
 	}
-	fresh := f.lastGrant(t)
+	fresh := f.LastGrant(t)
 	if fresh.GrantType != "refresh_token" {
 		t.Fatalf("last grant %+v, want the refresh", fresh)
 	}
@@ -74,19 +74,19 @@ func TestRefreshRotationIsStored(t *testing.T) {
 	clk := newClock()
 	f := newTokenFake(t, true)
 	b := startBrokerWith(t, glBot(f.URL, ""), app.Options{Now: clk.Now})
-	f.register(t, b.URL+"/bots/alpha/gl/callback")
+	f.Register(t, b.URL+"/bots/alpha/gl/callback")
 	id := b.linkOne("alpha", keyA, "gl", "slack", "U1")
-	first := f.lastGrant(t)
+	first := f.LastGrant(t)
 
-	if c := b.credentials("alpha", keyA, id.ID); c.AccessToken != first.AccessToken || f.refreshCalls.Load() != 0 {
-		t.Fatalf("a token valid for an hour was refreshed (%d refreshes)", f.refreshCalls.Load())
+	if c := b.credentials("alpha", keyA, id.ID); c.AccessToken != first.AccessToken || f.RefreshCalls.Load() != 0 {
+		t.Fatalf("a token valid for an hour was refreshed (%d refreshes)", f.RefreshCalls.Load())
 	}
 	for round := 1; round <= 3; round++ {
 		clk.Advance(59*time.Minute + 30*time.Second) // 30 s before expiry: within RefreshAhead
 		c := b.credentials("alpha", keyA, id.ID)
-		g := f.lastGrant(t)
-		if f.refreshCalls.Load() != int64(round) || c.AccessToken != g.AccessToken {
-			t.Fatalf("round %d: %d refreshes, token %.12s…, want the new %.12s…", round, f.refreshCalls.Load(), c.AccessToken, g.AccessToken)
+		g := f.LastGrant(t)
+		if f.RefreshCalls.Load() != int64(round) || c.AccessToken != g.AccessToken {
+			t.Fatalf("round %d: %d refreshes, token %.12s…, want the new %.12s…", round, f.RefreshCalls.Load(), c.AccessToken, g.AccessToken)
 		}
 		if c.ExpiresAt == nil {
 			t.Fatalf("round %d: no expiry", round)
@@ -132,14 +132,14 @@ type requireBody struct {
 // require hands out a link, and linking again brings the identity back.
 func TestInvalidGrantMeansRelinkRequired(t *testing.T) {
 	f := newTokenFake(t, false)
-	f.firstTTL.Store(30)
+	f.FirstTTL.Store(30)
 	rc := newReceiver(t, "hook-secret-0123456789")
 	b := startBrokerWith(t, glBot(f.URL, fmt.Sprintf("    webhook_url: %s\n    webhook_secret: %s\n", rc.URL, rc.secret)),
 		app.Options{Webhooks: fastWebhooks})
 	b.runBackground()
-	f.register(t, b.URL+"/bots/alpha/gl/callback")
+	f.Register(t, b.URL+"/bots/alpha/gl/callback")
 	id := b.linkOne("alpha", keyA, "gl", "slack", "U1")
-	f.refreshMode.Store(refreshInvalidGrant)
+	f.RefreshMode.Store(refreshInvalidGrant)
 
 	for range 3 {
 		st, _, p, _ := b.credentialsRaw("alpha", keyA, id.ID)
@@ -147,7 +147,7 @@ func TestInvalidGrantMeansRelinkRequired(t *testing.T) {
 			t.Fatalf("credentials: %d %+v, want 409 relink_required", st, p)
 		}
 	}
-	if n := f.refreshCalls.Load(); n != 1 {
+	if n := f.RefreshCalls.Load(); n != 1 {
 		t.Errorf("%d refresh attempts, want 1: a refused grant is not asked again", n)
 	}
 	if ids := b.identities("alpha", keyA, "slack", "U1"); ids[0].Status != store.StatusRelinkRequired {
@@ -168,12 +168,12 @@ func TestInvalidGrantMeansRelinkRequired(t *testing.T) {
 	if req.Ready || len(req.Missing) != 1 || req.Missing[0].Reason != "relink_required" || req.Missing[0].URL == "" {
 		t.Fatalf("require %+v, want a link with reason relink_required", req)
 	}
-	f.refreshMode.Store(refreshOK)
-	f.firstTTL.Store(0)
+	f.RefreshMode.Store(refreshOK)
+	f.FirstTTL.Store(0)
 	if st, page := connectAll(t, newBrowser(t), req.Missing[0].URL); st != http.StatusOK {
 		t.Fatalf("relink: %d %s", st, page)
 	}
-	if c := b.credentials("alpha", keyA, id.ID); c.AccessToken != f.lastGrant(t).AccessToken {
+	if c := b.credentials("alpha", keyA, id.ID); c.AccessToken != f.LastGrant(t).AccessToken {
 		t.Error("after relinking, credentials are not the new token")
 	}
 	checkDelivery(t, rc.waitDeliveries(t, 4, 5*time.Second)[3], store.WebhookRelinked)
@@ -190,13 +190,13 @@ func TestTransientRefreshFailures(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			clk := newClock()
 			f := newTokenFake(t, true)
-			f.firstTTL.Store(30)
+			f.FirstTTL.Store(30)
 			b := startBrokerWith(t, glBot(f.URL, ""), app.Options{Now: clk.Now, RefreshWait: 300 * time.Millisecond})
-			f.register(t, b.URL+"/bots/alpha/gl/callback")
+			f.Register(t, b.URL+"/bots/alpha/gl/callback")
 			id := b.linkOne("alpha", keyA, "gl", "slack", "U1")
-			first := f.lastGrant(t)
+			first := f.LastGrant(t)
 			before := tokenColumns(t, b.dbPath, id.ID)
-			f.refreshMode.Store(tc.mode)
+			f.RefreshMode.Store(tc.mode)
 
 			// Still valid for 30 s: the old token, twice, with one attempt at the provider.
 			for range 2 {
@@ -204,7 +204,7 @@ func TestTransientRefreshFailures(t *testing.T) {
 					t.Fatalf("valid token, refresh failing: %d %+v", st, p)
 				}
 			}
-			if n := f.refreshCalls.Load(); n != 1 {
+			if n := f.RefreshCalls.Load(); n != 1 {
 				t.Errorf("%d refresh attempts during the back-off, want 1", n)
 			}
 
@@ -219,9 +219,9 @@ func TestTransientRefreshFailures(t *testing.T) {
 			}
 
 			// The provider recovers; after the back-off the next read refreshes.
-			f.refreshMode.Store(refreshOK)
+			f.RefreshMode.Store(refreshOK)
 			clk.Advance(10 * time.Second)
-			if st, c, p, _ := b.credentialsRaw("alpha", keyA, id.ID); st != http.StatusOK || c.AccessToken != f.lastGrant(t).AccessToken || c.AccessToken == first.AccessToken {
+			if st, c, p, _ := b.credentialsRaw("alpha", keyA, id.ID); st != http.StatusOK || c.AccessToken != f.LastGrant(t).AccessToken || c.AccessToken == first.AccessToken {
 				t.Fatalf("after recovery: %d %+v", st, p)
 			}
 			if r := f.Stats().Rejected; len(r) != 0 {

@@ -44,9 +44,9 @@ func TestUnlinkRevokesAtTheProvider(t *testing.T) {
 	t.Run("RFC 7009 (gitlab)", func(t *testing.T) {
 		f := newTokenFake(t, false)
 		b := startBroker(t, glBot(f.URL, ""))
-		f.register(t, b.URL+"/bots/alpha/gl/callback")
+		f.Register(t, b.URL+"/bots/alpha/gl/callback")
 		id := b.linkOne("alpha", keyA, "gl", "slack", "U1")
-		g := f.lastGrant(t)
+		g := f.LastGrant(t)
 		ev := b.unlink("alpha", keyA, id.ID)
 		if ev.Outcome != "revoked" || f.Stats().Revocations != 1 {
 			t.Fatalf("event %+v, %d revocations at the provider", ev, f.Stats().Revocations)
@@ -59,9 +59,9 @@ func TestUnlinkRevokesAtTheProvider(t *testing.T) {
 	t.Run("a failing revocation still unlinks", func(t *testing.T) {
 		f := newTokenFake(t, false)
 		b := startBroker(t, glBot(f.URL, ""))
-		f.register(t, b.URL+"/bots/alpha/gl/callback")
+		f.Register(t, b.URL+"/bots/alpha/gl/callback")
 		id := b.linkOne("alpha", keyA, "gl", "slack", "U1")
-		f.revokeFails.Store(true)
+		f.RevokeFails.Store(true)
 		ev := b.unlink("alpha", keyA, id.ID)
 		if ev.Outcome != "revoke_failed" || !strings.Contains(ev.Detail, "HTTP 500") {
 			t.Fatalf("event %+v, want revoke_failed naming the 500", ev)

@@ -24,7 +24,7 @@ func webhookBroker(t *testing.T, rc *receiver, extra string, opts webhook.Option
 	b := startBrokerWith(t, glBot(f.URL, fmt.Sprintf("    webhook_url: %s\n    webhook_secret: %s\n%s", rc.URL, hookSecret, extra)),
 		app.Options{Webhooks: opts})
 	b.runBackground()
-	f.register(t, b.URL+"/bots/alpha/gl/callback")
+	f.Register(t, b.URL+"/bots/alpha/gl/callback")
 	return b, f
 }
 

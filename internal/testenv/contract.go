@@ -1,4 +1,4 @@
-package main
+package testenv
 
 import (
 	"bytes"
@@ -29,27 +29,27 @@ import (
 
 // The OpenAPI document is checked against the real broker in three ways:
 //
-//   - TestMain puts a validating transport into http.DefaultClient, which the harness's api()
-//     and every other bot API call of this package's tests go through: every answer any test
-//     receives from /api/v1 must match the document (operation, status, headers, body), or
-//     the run fails and names the exchange;
+//   - Main puts a validating transport into http.DefaultClient, which Broker.API and every
+//     other bot API call of a package's tests go through: every answer any test receives
+//     from /api/v1 must match the document (operation, status, headers, body), or the run
+//     fails and names the exchange;
 //   - TestOpenAPIContract drives every operation into every status and error code the
 //     document lists, and fails if one is documented but never produced;
 //   - TestOpenAPIDocument checks the document is valid OpenAPI 3.1, is what the broker serves,
 //     equals docs/openapi.yaml, and lists exactly the routes the API's router has.
 
-// contractHost is the server the loaded document is given, so that the router matches
+// ContractHost is the server the loaded document is given, so that the router matches
 // requests to any test broker: each request is matched as if sent there.
-const contractHost = "http://broker.test"
+const ContractHost = "http://broker.test"
 
-// contract is the bot API's OpenAPI document, loaded for validating exchanges.
-type contract struct {
-	doc    *openapi3.T
+// Contract is the bot API's OpenAPI document, loaded for validating exchanges.
+type Contract struct {
+	Doc    *openapi3.T
 	router routers.Router
 	mu     sync.Mutex // kin-openapi does not promise concurrent validation; tests call in parallel
 }
 
-func newContract(data []byte) (*contract, error) {
+func NewContract(data []byte) (*Contract, error) {
 	loader := openapi3.NewLoader()
 	doc, err := loader.LoadFromData(data)
 	if err != nil {
@@ -61,17 +61,17 @@ func newContract(data []byte) (*contract, error) {
 	if err := doc.Validate(loader.Context); err != nil {
 		return nil, fmt.Errorf("the OpenAPI document is invalid: %w", err)
 	}
-	doc.Servers = openapi3.Servers{{URL: contractHost + "/api/v1"}}
+	doc.Servers = openapi3.Servers{{URL: ContractHost + "/api/v1"}}
 	proxyCatchAll(doc) // proxy_contract_test.go
 	r, err := gorillamux.NewRouter(doc)
 	if err != nil {
 		return nil, err
 	}
-	return &contract{doc: doc, router: r}, nil
+	return &Contract{Doc: doc, router: r}, nil
 }
 
-// exchange is one request to the bot API and its answer, as a client saw them.
-type exchange struct {
+// Exchange is one request to the bot API and its answer, as a client saw them.
+type Exchange struct {
 	method    string
 	pathQuery string // the request URI: path and query
 	reqHeader http.Header
@@ -81,18 +81,18 @@ type exchange struct {
 	body      []byte
 }
 
-func (ex exchange) String() string {
+func (ex Exchange) String() string {
 	return fmt.Sprintf("%s %s → %d %s", ex.method, ex.pathQuery, ex.status, bytes.TrimSpace(ex.body))
 }
 
-// check validates one exchange against the document and returns its coverage key:
+// Check validates one exchange against the document and returns its coverage key:
 // "operationId status code" (code empty for a success). The request of a success must match
 // the document too: a request the broker accepts but the document forbids means the document
 // is stricter than the code. (Refused requests are not checked: tests send bad ones on purpose.)
-func (c *contract) check(ex exchange) (string, error) {
+func (c *Contract) Check(ex Exchange) (string, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	req, err := http.NewRequest(ex.method, contractHost+ex.pathQuery, bytes.NewReader(ex.reqBody))
+	req, err := http.NewRequest(ex.method, ContractHost+ex.pathQuery, bytes.NewReader(ex.reqBody))
 	if err != nil {
 		return "", err
 	}
@@ -136,21 +136,21 @@ func (c *contract) check(ex exchange) (string, error) {
 	return key, nil
 }
 
-// checkEvent validates one webhook delivery (its headers and raw body) against the
+// CheckEvent validates one webhook delivery (its headers and raw body) against the
 // document's webhook of its type: linkCompleted, or identityEvent.
-func (c *contract) checkEvent(h http.Header, body []byte) error {
+func (c *Contract) CheckEvent(h http.Header, body []byte) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	op := c.doc.Webhooks["identityEvent"].Post
+	op := c.Doc.Webhooks["identityEvent"].Post
 	if h.Get("X-OAuthBroker-Event") == "link.completed" {
-		op = c.doc.Webhooks["linkCompleted"].Post
+		op = c.Doc.Webhooks["linkCompleted"].Post
 	}
 	var v any
 	if err := json.Unmarshal(body, &v); err != nil {
 		return fmt.Errorf("event body: %v", err)
 	}
 	schema := op.RequestBody.Value.Content.Get("application/json").Schema.Value
-	if err := c.doc.ValidateSchemaJSON(schema, v, openapi3.EnableJSONSchema2020()); err != nil {
+	if err := c.Doc.ValidateSchemaJSON(schema, v, openapi3.EnableJSONSchema2020()); err != nil {
 		return fmt.Errorf("the event does not match the document: %w", err)
 	}
 	for _, p := range op.Parameters {
@@ -161,7 +161,7 @@ func (c *contract) checkEvent(h http.Header, body []byte) error {
 			}
 			continue
 		}
-		if err := c.doc.ValidateSchemaJSON(p.Value.Schema.Value, val, openapi3.EnableJSONSchema2020()); err != nil {
+		if err := c.Doc.ValidateSchemaJSON(p.Value.Schema.Value, val, openapi3.EnableJSONSchema2020()); err != nil {
 			return fmt.Errorf("header %s: %w", p.Value.Name, err)
 		}
 	}
@@ -170,21 +170,21 @@ func (c *contract) checkEvent(h http.Header, body []byte) error {
 
 // problemOf reads an error answer as RFC 9457 problem details and checks what a schema
 // cannot: status and type agree with the answer and the code.
-func problemOf(ex exchange) (problemBody, error) {
+func problemOf(ex Exchange) (ProblemBody, error) {
 	var p struct {
-		problemBody
+		ProblemBody
 		Type string `json:"type"`
 	}
 	if ct := ex.header.Get("Content-Type"); ct != "application/problem+json" {
-		return p.problemBody, fmt.Errorf("Content-Type %q, want application/problem+json", ct)
+		return p.ProblemBody, fmt.Errorf("Content-Type %q, want application/problem+json", ct)
 	}
 	if err := json.Unmarshal(ex.body, &p); err != nil {
-		return p.problemBody, fmt.Errorf("problem body: %v", err)
+		return p.ProblemBody, fmt.Errorf("problem body: %v", err)
 	}
 	if p.Status != ex.status || p.Type != "https://oauthbroker.dev/problems/"+p.Code {
-		return p.problemBody, fmt.Errorf("problem status %d and type %q do not match HTTP %d and code %q", p.Status, p.Type, ex.status, p.Code)
+		return p.ProblemBody, fmt.Errorf("problem status %d and type %q do not match HTTP %d and code %q", p.Status, p.Type, ex.status, p.Code)
 	}
-	return p.problemBody, nil
+	return p.ProblemBody, nil
 }
 
 func requireBearer(_ context.Context, in *openapi3filter.AuthenticationInput) error {
@@ -197,12 +197,12 @@ func requireBearer(_ context.Context, in *openapi3filter.AuthenticationInput) er
 	return nil
 }
 
-// documented lists every coverage key the document promises: each operation's statuses,
+// Documented lists every coverage key the document promises: each operation's statuses,
 // and for problem answers each code the status's schema allows.
-func (c *contract) documented() []string {
+func (c *Contract) Documented() []string {
 	var keys []string
-	for _, path := range c.doc.Paths.InMatchingOrder() {
-		for _, op := range c.doc.Paths.Value(path).Operations() {
+	for _, path := range c.Doc.Paths.InMatchingOrder() {
+		for _, op := range c.Doc.Paths.Value(path).Operations() {
 			for status, resp := range op.Responses.Map() {
 				media := resp.Value.Content.Get("application/problem+json")
 				if media == nil {
@@ -243,16 +243,16 @@ func problemCodes(s *openapi3.Schema) []string {
 	return []string{"(code not narrowed)"}
 }
 
-// contractTransport validates every exchange with /api/v1 against the contract. Other
+// ContractTransport validates every exchange with /api/v1 against the contract. Other
 // requests (to fake providers, to flow pages) pass untouched.
-type contractTransport struct {
-	contract *contract
+type ContractTransport struct {
+	Contract *Contract
 	base     http.RoundTripper // nil: http.DefaultTransport at the time of the call
-	report   func(exchange, error)
+	report   func(Exchange, error)
 	seen     func(key string)
 }
 
-func (t *contractTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+func (t *ContractTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	base := t.base
 	if base == nil {
 		base = http.DefaultTransport
@@ -280,9 +280,9 @@ func (t *contractTransport) RoundTrip(req *http.Request) (*http.Response, error)
 		return nil, err
 	}
 	resp.Body = io.NopCloser(bytes.NewReader(body))
-	ex := exchange{method: req.Method, pathQuery: req.URL.RequestURI(), reqHeader: req.Header,
+	ex := Exchange{method: req.Method, pathQuery: req.URL.RequestURI(), reqHeader: req.Header,
 		reqBody: reqBody, status: resp.StatusCode, header: resp.Header, body: body}
-	key, verr := t.contract.check(ex)
+	key, verr := t.Contract.Check(ex)
 	switch {
 	case verr != nil && t.report != nil:
 		t.report(ex, verr)
@@ -292,26 +292,32 @@ func (t *contractTransport) RoundTrip(req *http.Request) (*http.Response, error)
 	return resp, nil
 }
 
-// violations collects what TestMain's transport found, from any test's goroutine.
+// violations collects what Main's transport found, from any test's goroutine.
 type violations struct {
 	mu   sync.Mutex
 	list []string
 }
 
-func (v *violations) add(ex exchange, err error) {
+func (v *violations) add(ex Exchange, err error) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	v.list = append(v.list, fmt.Sprintf("%s\n    %v", ex, err))
 }
 
-func TestMain(m *testing.M) {
-	c, err := newContract(httpapi.OpenAPI())
+// Main runs a package's tests with a validating transport in http.DefaultClient, which
+// Broker.API and every other bot API call through it go through: every answer any test
+// receives from /api/v1 must match the OpenAPI document (operation, status, headers, body),
+// or the run fails and names the exchange. A package's TestMain returns its exit code:
+//
+//	func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }
+func Main(m *testing.M) int {
+	c, err := NewContract(httpapi.OpenAPI())
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "openapi:", err)
-		os.Exit(1)
+		return 1
 	}
 	var found violations
-	http.DefaultClient.Transport = &contractTransport{contract: c, report: found.add}
+	http.DefaultClient.Transport = &ContractTransport{Contract: c, report: found.add}
 	// app.Open gives http.DefaultClient a timeout the first time it runs (a process-wide
 	// setting, made once at start-up in production). Tests start brokers while other
 	// goroutines already use http.DefaultClient, so make that one write here, first.
@@ -324,25 +330,65 @@ func TestMain(m *testing.M) {
 		}
 		code = 1
 	}
-	os.Exit(code)
+	return code
 }
 
-// contractClient is an HTTP client whose every bot API exchange must match the document;
+// ContractClient is an HTTP client whose every bot API exchange must match the document;
 // it records what it saw, for coverage.
-func contractClient(t *testing.T) (*http.Client, func() map[string]bool) {
+func ContractClient(t testing.TB) (*http.Client, func() map[string]bool) {
 	t.Helper()
-	c, err := newContract(httpapi.OpenAPI())
+	c, err := NewContract(httpapi.OpenAPI())
 	if err != nil {
 		t.Fatal(err)
 	}
 	var mu sync.Mutex
 	seen := map[string]bool{}
-	tr := &contractTransport{contract: c,
-		report: func(ex exchange, err error) { t.Errorf("%s\n    %v", ex, err) },
+	tr := &ContractTransport{Contract: c,
+		report: func(ex Exchange, err error) { t.Errorf("%s\n    %v", ex, err) },
 		seen:   func(k string) { mu.Lock(); seen[k] = true; mu.Unlock() }}
 	return &http.Client{Transport: tr, Timeout: 30 * time.Second}, func() map[string]bool {
 		mu.Lock()
 		defer mu.Unlock()
 		return maps.Clone(seen)
 	}
+}
+
+// proxyCatchAll routes the proxy's {path}, which spans segments like chi's catch-all "*", as
+// gorilla/mux's {path:.*}: the validator's router would otherwise match one segment only.
+func proxyCatchAll(doc *openapi3.T) {
+	for _, p := range doc.Paths.Keys() {
+		if rest, ok := strings.CutSuffix(p, "/{path}"); ok {
+			item := doc.Paths.Value(p)
+			doc.Paths.Delete(p)
+			doc.Paths.Set(rest+"/{path:.*}", item)
+		}
+	}
+}
+
+// ProxyOperation reports whether a coverage key ("operationId status code") is one of the
+// proxy's operations, which TestProxyContract drives.
+func ProxyOperation(key string) bool { return strings.HasPrefix(key, "proxy") }
+
+// proxyAnswer checks an answer of the proxy that carries X-OAuthBroker-Identity: the
+// Provider's answer, passed through with whatever status and body the provider gave, which the
+// document does not describe beyond its default response. What the broker adds is checked
+// here: the identity header names the route's identity, and no provider cookie got through.
+// ok is false for every other exchange, which the caller validates as usual.
+func proxyAnswer(route *routers.Route, params map[string]string, ex Exchange) (key string, ok bool, err error) {
+	if route.Operation == nil || !ProxyOperation(route.Operation.OperationID) {
+		return "", false, nil
+	}
+	id := ex.header.Get("X-OAuthBroker-Identity")
+	if id == "" {
+		return "", false, nil
+	}
+	switch {
+	case id != params["id"]:
+		err = fmt.Errorf("X-OAuthBroker-Identity is %q on a call as identity %q", id, params["id"])
+	case ex.header.Get("Set-Cookie") != "":
+		err = fmt.Errorf("a provider's Set-Cookie reached the bot")
+	case ex.header.Get("Content-Type") == "application/problem+json" && ex.status >= 400 && strings.Contains(string(ex.body), "oauthbroker.dev/problems"):
+		err = fmt.Errorf("a broker problem carries X-OAuthBroker-Identity, so it reads as the provider's answer")
+	}
+	return route.Operation.OperationID + " default ", true, err
 }

@@ -1,0 +1,110 @@
+package testenv
+
+import (
+	"fmt"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/oauthbroker/oauthbroker/internal/app"
+	"github.com/oauthbroker/oauthbroker/internal/config"
+	"github.com/oauthbroker/oauthbroker/internal/sandbox"
+)
+
+const (
+	KeyA = "key-for-bot-alpha-0123456789"
+	KeyB = "key-for-bot-bravo-0123456789"
+)
+
+// NewSandbox starts the sandbox OAuth 2 server as a stand-alone fake provider that
+// approves as user 1001 without a page.
+func NewSandbox(t testing.TB, clients ...sandbox.Client) (*sandbox.Server, string) {
+	t.Helper()
+	sb, err := sandbox.New(sandbox.Options{
+		Clients:     clients,
+		Users:       []sandbox.User{{ID: "1001", Login: "ada", Name: "Ada Lovelace", Email: "ada@example.com"}, {ID: "1002", Login: "grace", Name: "Grace Hopper", Email: "grace@example.com"}},
+		AutoApprove: "1001",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(sb)
+	t.Cleanup(srv.Close)
+	return sb, srv.URL
+}
+
+// InteractiveSandbox is the sandbox as the demo runs it: a consent page, two accounts.
+func InteractiveSandbox(t testing.TB) (*sandbox.Server, string) {
+	t.Helper()
+	sb, err := sandbox.New(sandbox.Options{Users: []sandbox.User{
+		{ID: "1001", Login: "ada", Name: "Ada Lovelace", Email: "ada@example.com"},
+		{ID: "1002", Login: "grace", Name: "Grace Hopper", Email: "grace@example.com"},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(sb)
+	t.Cleanup(srv.Close)
+	return sb, srv.URL
+}
+
+// StartSandboxBroker runs bot alpha (confirm: none, or code) with provider "sandbox".
+func StartSandboxBroker(t testing.TB, confirm string) (*Broker, *sandbox.Server) {
+	t.Helper()
+	return StartSandboxBrokerWith(t, confirm, app.Options{})
+}
+
+func StartSandboxBrokerWith(t testing.TB, confirm string, opts app.Options) (*Broker, *sandbox.Server) {
+	t.Helper()
+	sb, sbURL := InteractiveSandbox(t)
+	opts.SandboxURL = sbURL
+	b := StartBrokerWith(t, fmt.Sprintf(`  alpha:
+    api_keys: [%q]
+    confirm: %s
+    redirect_origins: [https://bot.example]
+    providers:
+      sandbox: {type: sandbox, key: client-a, secret: secret-a-0123456789}
+`, KeyA, confirm), opts)
+	if err := sb.AddClient(sandbox.Client{ID: "client-a", Secret: "secret-a-0123456789", Name: "alpha",
+		RedirectURIs: []string{b.URL + "/bots/alpha/sandbox/callback"}}); err != nil {
+		t.Fatal(err)
+	}
+	return b, sb
+}
+
+// EndpointsYAML renders a provider's endpoints block for a test config.
+func EndpointsYAML(ep config.Endpoints, indent string) string {
+	var b strings.Builder
+	b.WriteString(indent + "endpoints:\n")
+	for _, kv := range [][2]string{
+		{"request_token_url", ep.RequestTokenURL}, {"auth_url", ep.AuthURL}, {"token_url", ep.TokenURL},
+		{"profile_url", ep.ProfileURL}, {"email_url", ep.EmailURL},
+	} {
+		if kv[1] != "" {
+			fmt.Fprintf(&b, "%s  %s: %s\n", indent, kv[0], kv[1])
+		}
+	}
+	return b.String()
+}
+
+// Clock is a test clock that only moves when told.
+type Clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func NewClock() *Clock { return &Clock{now: time.Now()} }
+
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *Clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
