@@ -7,35 +7,103 @@ import (
 	"io"
 	"log"
 	"net/http"
-	"net/url"
+	"net/http/httptest"
 	"os"
+	"slices"
 	"strings"
 	"sync"
+	"testing"
 	"time"
 
 	"github.com/oauthbroker/oauthbroker/client"
+	"github.com/oauthbroker/oauthbroker/internal/app"
+	"github.com/oauthbroker/oauthbroker/internal/sandbox"
+	"github.com/oauthbroker/oauthbroker/internal/testenv"
 )
+
+// The Examples run against a real broker (internal/testenv) that TestMain starts: bot
+// supportbot with providers uber (the sandbox, whose ride API the proxy calls) and twitter,
+// its webhook at http.DefaultServeMux, and uber linked for slack/U024BE7LH. The Examples read
+// where the broker is, as a bot would, from BROKER_URL, BROKER_API_KEY and
+// BROKER_WEBHOOK_SECRET.
+func TestMain(m *testing.M) {
+	setup := testenv.NewSetup("client examples")
+	startExampleBroker(setup)
+	code := testenv.Main(m)
+	setup.Close()
+	if setup.Failed() {
+		code = 1
+	}
+	os.Exit(code)
+}
+
+func startExampleBroker(t *testenv.Setup) {
+	const key, hookSecret = "key-for-supportbot-0123456789", "hook-secret-for-supportbot-0123"
+	sb, err := sandbox.New(sandbox.Options{
+		Users:       []sandbox.User{{ID: "1001", Login: "ada", Name: "Ada Lovelace", Email: "ada@example.com"}},
+		AutoApprove: "1001",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	apis := sandbox.NewDemoAPIs(sb)
+	provider := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/api/v4/") {
+			apis.ServeHTTP(w, r)
+			return
+		}
+		sb.ServeHTTP(w, r)
+	}))
+	t.Cleanup(provider.Close)
+	hooks := httptest.NewServer(http.DefaultServeMux) // where ExampleReadWebhook listens
+	t.Cleanup(hooks.Close)
+	b := testenv.Start(t, testenv.Config{
+		Bots: []*testenv.BotConfig{testenv.Bot("supportbot").Key(key).Confirm("none").
+			Webhook(hooks.URL+"/hooks/oauthbroker", hookSecret).
+			Provider("uber", "sandbox", "uber-client", "uber-secret-0123456789",
+				testenv.Scopes(sandbox.ScopeRides), testenv.APIBase(provider.URL+"/api/v4")).
+			Provider("twitter", "sandbox", "twitter-client", "twitter-secret-0123456789")},
+		App: app.Options{SandboxURL: provider.URL, Webhooks: testenv.FastWebhooks},
+	})
+	b.RunBackground()
+	for _, c := range []string{"uber", "twitter"} {
+		if err := sb.AddClient(sandbox.Client{ID: c + "-client", Secret: c + "-secret-0123456789",
+			RedirectURIs: []string{b.URL + "/bots/supportbot/" + c + "/callback"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b.LinkOne("supportbot", key, "uber", "slack", "U024BE7LH")
+	for k, v := range map[string]string{"BROKER_URL": b.URL, "BROKER_API_KEY": key, "BROKER_WEBHOOK_SECRET": hookSecret} {
+		os.Setenv(k, v)
+	}
+}
 
 // A combined action: one link for everything missing, or every credential at once.
 func ExampleClient_Require() {
 	ctx := context.Background()
-	c, err := client.New("https://broker.example.com", "supportbot", os.Getenv("BROKER_API_KEY"))
+	c, err := client.New(os.Getenv("BROKER_URL"), "supportbot", os.Getenv("BROKER_API_KEY"))
 	if err != nil {
 		log.Fatal(err)
 	}
 	req, err := c.Require(ctx, client.RequireRequest{Channel: "slack", User: "U024BE7LH",
-		Providers: []client.Requirement{{Provider: "uber"}, {Provider: "twitter", Scopes: []string{"tweet.write"}}}})
+		Providers: []client.Requirement{{Provider: "uber"}, {Provider: "twitter"}}})
 	if err != nil {
 		log.Fatal(err)
 	}
 	if !req.Ready {
 		// One message with one link: its page connects every missing account in one visit.
 		// Carry on when the link.completed webhook arrives.
-		fmt.Printf("send to the user: to go on, connect %d account(s): %s\n", len(req.Missing), req.ConnectURL)
+		for _, m := range req.Missing {
+			fmt.Printf("missing %s: %s\n", m.Provider, m.Reason)
+		}
+		fmt.Println("send to the user:", strings.HasPrefix(req.ConnectURL, os.Getenv("BROKER_URL")))
 	}
 	if req.Ready {
 		fmt.Println("uber token:", req.Credentials["uber"].AccessToken != "")
 	}
+	// Output:
+	// missing twitter: not_linked
+	// send to the user: true
 }
 
 // Acting as the user: the broker calls the provider with the identity's tokens, which the
@@ -43,13 +111,16 @@ func ExampleClient_Require() {
 // broker refused the call.
 func ExampleClient_Proxy() {
 	ctx := context.Background()
-	c, err := client.New("https://broker.example.com", "supportbot", os.Getenv("BROKER_API_KEY"))
+	c, err := client.New(os.Getenv("BROKER_URL"), "supportbot", os.Getenv("BROKER_API_KEY"))
 	if err != nil {
 		log.Fatal(err)
 	}
-	form := url.Values{"status": {"Booked a ride to the station"}}
-	resp, err := c.Proxy(ctx, 7, http.MethodPost, "1.1/statuses/update.json", strings.NewReader(form.Encode()),
-		http.Header{"Content-Type": {"application/x-www-form-urlencoded"}})
+	ids, err := c.Identities(ctx, "slack", "U024BE7LH", "uber")
+	if err != nil || len(ids) == 0 {
+		log.Fatal("no uber account linked: ", err)
+	}
+	resp, err := c.Proxy(ctx, ids[0].ID, http.MethodPost, "rides", strings.NewReader(`{"destination":"the station"}`),
+		http.Header{"Content-Type": {"application/json"}})
 	var e *client.Error
 	switch {
 	case client.IsCode(err, client.CodeRelinkRequired):
@@ -60,14 +131,15 @@ func ExampleClient_Proxy() {
 		log.Print(err) // the broker could not be reached
 	default:
 		defer resp.Body.Close()
-		tweet, _ := io.ReadAll(resp.Body)
-		fmt.Println("twitter answered", resp.StatusCode, len(tweet) > 0) // a 4xx here is Twitter's own
+		ride, _ := io.ReadAll(resp.Body)
+		fmt.Println("uber answered", resp.StatusCode, strings.Contains(string(ride), `"status":"booked"`)) // a 4xx here is Uber's own
 	}
+	// Output: uber answered 201 true
 }
 
 // Error answers carry the stable code, and Retry-After where there is one.
 func ExampleError() {
-	c, _ := client.New("https://broker.example.com", "supportbot", os.Getenv("BROKER_API_KEY"))
+	c, _ := client.New(os.Getenv("BROKER_URL"), "supportbot", os.Getenv("BROKER_API_KEY"))
 	_, err := c.Credentials(context.Background(), 42)
 	var e *client.Error
 	switch {
@@ -75,13 +147,17 @@ func ExampleError() {
 		// send the user a new link (Require makes one)
 	case errors.As(err, &e) && e.Code == client.CodeRefreshUnavailable:
 		time.Sleep(e.RetryAfter)
+	case errors.As(err, &e):
+		fmt.Println("the broker refused:", e.Status, e.Code)
 	}
+	// Output: the broker refused: 404 not_found
 }
 
 // A webhook endpoint: verify, refuse stale deliveries, handle each event id once.
 func ExampleReadWebhook() {
 	var mu sync.Mutex
 	seen := map[string]bool{} // in a real bot: a store shared by its instances
+	got := make(chan string, 8)
 	http.HandleFunc("POST /hooks/oauthbroker", func(w http.ResponseWriter, r *http.Request) {
 		ev, err := client.ReadWebhook(os.Getenv("BROKER_WEBHOOK_SECRET"), r)
 		if err != nil {
@@ -95,12 +171,20 @@ func ExampleReadWebhook() {
 		if first {
 			switch ev.Type {
 			case client.EventLinked:
-				fmt.Printf("%s/%s linked %s\n", ev.Identity.Channel, ev.Identity.User, ev.Identity.Provider)
+				got <- fmt.Sprintf("%s/%s linked %s", ev.Identity.Channel, ev.Identity.User, ev.Identity.Provider)
 			case client.EventLinkCompleted:
 				// Everything the link was for is linked: carry on with the user's action.
-				fmt.Printf("%s/%s finished a link of %d account(s)\n", ev.Link.Channel, ev.Link.User, len(ev.Link.Identities))
+				got <- fmt.Sprintf("%s/%s finished a link of %d account(s)", ev.Link.Channel, ev.Link.User, len(ev.Link.Identities))
 			}
 		}
 		w.WriteHeader(http.StatusNoContent)
 	})
+	// The broker retries what it could not deliver before: the events of the uber link
+	// arrive now (in either order).
+	lines := []string{<-got, <-got}
+	slices.Sort(lines)
+	fmt.Println(strings.Join(lines, "\n"))
+	// Output:
+	// slack/U024BE7LH finished a link of 1 account(s)
+	// slack/U024BE7LH linked uber
 }

@@ -24,22 +24,6 @@ import (
 // The admin pages over real HTTP against the real router, without a browser; the browser
 // tests are in admin_browser_test.go.
 
-const (
-	adminPassword = "correct horse battery staple"
-	// adminPasswordHash is bcrypt of adminPassword at cost 10, the lowest the broker accepts.
-	adminPasswordHash = "$2a$10$Cmu3pcezTKSUgz2jev4f4.CFXt7ICr222En0fjnOIlywN5HtWx866"
-)
-
-// adminEnv is an environment holding only the admin password.
-func adminEnv(password string) func(string) (string, bool) {
-	return func(k string) (string, bool) {
-		if k == "OAUTHBROKER_ADMIN_PASSWORD" && password != "" {
-			return password, true
-		}
-		return "", false
-	}
-}
-
 // startAdminBroker runs bot alpha with provider "sandbox" against sb (made by the caller, so
 // it can choose the accounts), with opts (the admin password comes through opts.Getenv).
 func startAdminBroker(t *testing.T, sb *sandbox.Server, sbURL, extraYAML string, opts app.Options) *testBroker {

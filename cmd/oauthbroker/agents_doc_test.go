@@ -61,7 +61,7 @@ func agentAnswers(t *testing.T) map[string]string {
 	get("list_connected_accounts", u1, "list_connected_accounts", map[string]any{}, false)
 	get("describe_provider", u1, "describe_provider", map[string]any{"provider": "twitter"}, false)
 	get("call_api", u1, "call_api", map[string]any{"provider": "rides", "method": "POST", "path": "/rides", "body": map[string]string{"destination": "the station"}}, false)
-	a.rides.setHandler(func(w http.ResponseWriter, r *http.Request) {
+	a.rides.SetHandler(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		fmt.Fprintf(w, "[%s{}]", strings.Repeat(`{"id":"ride_1","destination":"the station"},`, 2000))
 	})

@@ -57,6 +57,17 @@ func startSandboxBrokerWith(t testing.TB, confirm string, opts app.Options) (*te
 	return wrap(b), sb
 }
 
+func startProxyBroker(t testing.TB, serverYAML, botsYAML string, opts app.Options) *testBroker {
+	t.Helper()
+	return wrap(testenv.StartProxyBroker(t, serverYAML, botsYAML, opts))
+}
+
+func canaryBroker(t testing.TB, canary *upstream, serverYAML ...string) (*testBroker, int64) {
+	t.Helper()
+	b, id := testenv.CanaryBroker(t, canary, serverYAML...)
+	return wrap(b), id
+}
+
 func (b *testBroker) api(method, path, key string, body, out any) int {
 	b.t.Helper()
 	return b.API(method, path, key, body, out)
@@ -114,6 +125,9 @@ const (
 	refreshInvalidGrant = testenv.RefreshInvalidGrant
 	refreshServerError  = testenv.RefreshServerError
 	refreshHang         = testenv.RefreshHang
+
+	adminPassword     = testenv.AdminPassword
+	adminPasswordHash = testenv.AdminPasswordHash
 )
 
 type (
@@ -125,6 +139,8 @@ type (
 	clock           = testenv.Clock
 	tokenFake       = testenv.TokenFake
 	heldRefresh     = testenv.HeldRefresh
+	upstream        = testenv.Upstream
+	seenRequest     = testenv.SeenRequest
 )
 
 var (
@@ -152,6 +168,11 @@ var (
 	newContract        = testenv.NewContract
 	contractClient     = testenv.ContractClient
 	proxyOperation     = testenv.ProxyOperation
+	newUpstream        = testenv.NewUpstream
+	forwardTo          = testenv.ForwardTo
+	githubAPI          = testenv.GithubAPI
+	githubProxyBot     = testenv.GithubProxyBot
+	adminEnv           = testenv.AdminEnv
 )
 
 // remote is a broker running elsewhere (a process, behind a balancer), driven at url.

@@ -86,12 +86,12 @@ func startAgentBrokerWith(t *testing.T, serverYAML string, opts app.Options) *ag
 // apiCalls are the requests that reached the providers' APIs (not their OAuth endpoints).
 func (a *agentBroker) apiCalls() []seenRequest {
 	var out []seenRequest
-	for _, r := range a.rides.requests() {
+	for _, r := range a.rides.Requests() {
 		if strings.HasPrefix(r.URI, "/api/v4/rides") || strings.HasPrefix(r.URI, "/api/v4/posts") {
 			out = append(out, r)
 		}
 	}
-	for _, r := range a.twitter.requests() {
+	for _, r := range a.twitter.Requests() {
 		if strings.HasPrefix(r.URI, "/1.1/statuses") || strings.HasPrefix(r.URI, "/2/") {
 			out = append(out, r)
 		}

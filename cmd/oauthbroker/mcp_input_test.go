@@ -19,7 +19,7 @@ func TestMCPBadInput(t *testing.T) {
 	rt := chatUser(keyA, "slack", "U1")
 	a.linkViaMCP(t, rt, "rides")
 	cs := mustConnectMCP(t, a.URL, rt)
-	before, seen := a.snapshot(), len(a.rides.requests())
+	before, seen := a.snapshot(), len(a.rides.Requests())
 	call := func(extra map[string]any) map[string]any {
 		args := map[string]any{"provider": "rides", "method": "POST", "path": "/rides"}
 		for k, v := range extra {
@@ -70,7 +70,7 @@ func TestMCPBadInput(t *testing.T) {
 	if a.snapshot() != before {
 		t.Error("the store changed")
 	}
-	if got := a.rides.requests(); len(got) != seen {
+	if got := a.rides.Requests(); len(got) != seen {
 		t.Errorf("%d requests reached the provider", len(got)-seen)
 	}
 	for labels, want := range map[[2]string]float64{{"(unknown)", "unknown_tool"}: 1, {"call_api", "invalid_request"}: 11, {"connect_accounts", "unknown_provider"}: 1} {

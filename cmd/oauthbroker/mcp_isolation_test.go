@@ -216,7 +216,7 @@ func TestMCPProxyEscapesRefused(t *testing.T) {
 	rt := chatUser(keyA, "slack", "U1")
 	a.linkViaMCP(t, rt, "rides")
 	cs := mustConnectMCP(t, a.URL, rt)
-	before, seen := a.snapshot(), len(a.rides.requests())
+	before, seen := a.snapshot(), len(a.rides.Requests())
 	for _, path := range []string{
 		"../../credentials", "/../user", "/%2e%2e/%2e%2e/admin", "//evil.example/x", "http://evil.example/x",
 		"@evil.example/x", "/a%2Fb", `/a\b`, "/a%00b", "/a%zz", "/rides?destination=x", "/rides#x", "/a%0d%0aHost:%20evil",
@@ -226,7 +226,7 @@ func TestMCPProxyEscapesRefused(t *testing.T) {
 			t.Errorf("path %q: %+v", path, e)
 		}
 	}
-	if got := a.rides.requests(); len(got) != seen {
+	if got := a.rides.Requests(); len(got) != seen {
 		t.Errorf("%d requests reached the provider: %+v", len(got)-seen, got[seen:])
 	}
 	if a.snapshot() != before {

@@ -176,12 +176,12 @@ func TestMCPCallAPIAnswers(t *testing.T) {
 	if last := a.tw.Calls()[len(a.tw.Calls())-1]; last.Rejected != "" {
 		t.Errorf("the fake refused the signed GET: %+v", last)
 	}
-	if got := a.twitter.requests(); !strings.HasSuffix(got[len(got)-1].URI, "?include_email=true&skip_status=1") {
+	if got := a.twitter.Requests(); !strings.HasSuffix(got[len(got)-1].URI, "?include_email=true&skip_status=1") {
 		t.Errorf("the query sent: %s", got[len(got)-1].URI)
 	}
 
 	big := strings.Repeat(`{"name":"a ride in the past"},`, 3000)
-	a.rides.setHandler(func(w http.ResponseWriter, r *http.Request) {
+	a.rides.SetHandler(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/api/v4/history":
 			w.Header().Set("Content-Type", "application/json")
@@ -251,13 +251,13 @@ func TestMCPCallAPIRefreshesAfterA401(t *testing.T) {
 	f.RefreshMode.Store(refreshInvalidGrant)
 	rev.revoke(f.LastGrant(t).AccessToken)
 	for i := range 2 {
-		seen := len(api.requests())
+		seen := len(api.Requests())
 		e := toolFails(t, cs, "call_api", map[string]any{"provider": "gl", "method": "GET", "path": "/user"})
 		if e.Code != "relink_required" || !strings.HasPrefix(e.ConnectURL, b.URL+"/bots/alpha/connect?link=") || !strings.Contains(e.NextStep, e.ConnectURL) {
 			t.Errorf("call %d after invalid_grant: %+v; want relink_required with a link", i, e)
 		}
 		// The first call met the 401 that led to the refused refresh; the next never leaves.
-		if got := len(api.requests()) - seen; got != 1-i {
+		if got := len(api.Requests()) - seen; got != 1-i {
 			t.Errorf("call %d after invalid_grant reached the API %d times", i, got)
 		}
 	}

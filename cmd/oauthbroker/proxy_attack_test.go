@@ -7,22 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/oauthbroker/oauthbroker/internal/app"
-	"github.com/oauthbroker/oauthbroker/internal/sandbox"
 )
-
-// canaryBroker is bot alpha with a github identity whose API is canary at base path /api (so
-// that escaping the base path shows), and bot bravo, with its own key and no identity.
-// serverYAML adds settings to the server: section.
-func canaryBroker(t *testing.T, canary *upstream, serverYAML ...string) (*testBroker, int64) {
-	t.Helper()
-	sb, sbURL := newSandbox(t)
-	b := startProxyBroker(t, strings.Join(serverYAML, ""), githubProxyBot(sbURL, canary.URL+"/api"), app.Options{Getenv: adminEnv(adminPassword)})
-	if err := sb.AddClient(sandbox.Client{ID: "gh-client", Secret: "gh-secret-0123456789", RedirectURIs: []string{b.URL + "/bots/alpha/github/callback"}}); err != nil {
-		t.Fatal(err)
-	}
-	return b, b.linkOne("alpha", keyA, "github", "slack", "U1").ID
-}
 
 // TestProxyRefusesEscapes: every path that could leave the provider's API base, or be read as
 // another host on the way, is refused with 400 before anything is sent: the API sees nothing.
@@ -61,7 +46,7 @@ func TestProxyRefusesEscapes(t *testing.T) {
 			t.Errorf("…/proxy/%s: %d %s, want 400", raw, r.status, r.body)
 		}
 	}
-	if seen := canary.requests(); len(seen) != 0 {
+	if seen := canary.Requests(); len(seen) != 0 {
 		t.Errorf("the API saw %d requests, first %s %s", len(seen), seen[0].Method, seen[0].URI)
 	}
 	// What is refused was never counted as a use of the identity.
@@ -91,7 +76,7 @@ func TestProxyIdentityOfAnotherBot(t *testing.T) {
 			t.Errorf("%s with key %.10q: %d %s, want %d %s", c.path, c.key, r.status, r.body, c.status, c.code)
 		}
 	}
-	if n := len(canary.requests()); n != 0 {
+	if n := len(canary.Requests()); n != 0 {
 		t.Errorf("the API saw %d requests, want none", n)
 	}
 }
@@ -124,10 +109,10 @@ func TestProxyNeverFollowsRedirects(t *testing.T) {
 	if r.status != http.StatusTemporaryRedirect || r.header.Get("Location") != "/admin" {
 		t.Errorf("redirect out of the base path: %d Location %q", r.status, r.header.Get("Location"))
 	}
-	if n := len(evil.requests()); n != 0 {
+	if n := len(evil.Requests()); n != 0 {
 		t.Errorf("the other host saw %d requests", n)
 	}
-	for _, s := range canary.requests() {
+	for _, s := range canary.Requests() {
 		if s.URI == "/admin" {
 			t.Errorf("the broker followed a redirect out of the API base")
 		}

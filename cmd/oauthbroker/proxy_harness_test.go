@@ -1,105 +1,18 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 
-	"github.com/oauthbroker/oauthbroker/internal/app"
 )
 
 // The API proxy's tests (proxy_*_test.go) share this harness: a broker with server settings of
 // their own, provider APIs that record what reaches them, and a bot's client for the proxy.
-
-// startProxyBroker is startBrokerWith with extra lines for the server: section (the proxy's
-// limits, a shorter outbound_timeout), which the shared harness's fixed header does not take.
-func startProxyBroker(t *testing.T, serverYAML, botsYAML string, opts app.Options) *testBroker {
-	t.Helper()
-	if !strings.Contains(serverYAML, "outbound_timeout") {
-		serverYAML += "  outbound_timeout: 5s\n"
-	}
-	return startBrokerServer(t, serverYAML, botsYAML, opts)
-}
-
-// seenRequest is one request a provider API received.
-type seenRequest struct {
-	Method, URI string
-	Header      http.Header
-	Body        []byte
-}
-
-// upstream is a provider's API for the proxy to call. It records every request, then answers
-// with its handler, which may forward to a fake provider (forwardTo) or answer itself.
-type upstream struct {
-	URL string
-
-	mu      sync.Mutex
-	seen    []seenRequest
-	handler http.HandlerFunc
-}
-
-func newUpstream(t testing.TB, h http.HandlerFunc) *upstream {
-	t.Helper()
-	u := &upstream{handler: h}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		r.Body = io.NopCloser(bytes.NewReader(body))
-		u.mu.Lock()
-		u.seen = append(u.seen, seenRequest{Method: r.Method, URI: r.RequestURI, Header: r.Header.Clone(), Body: body})
-		h := u.handler
-		u.mu.Unlock()
-		h(w, r)
-	}))
-	t.Cleanup(srv.Close)
-	u.URL = srv.URL
-	return u
-}
-
-func (u *upstream) requests() []seenRequest {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	return append([]seenRequest(nil), u.seen...)
-}
-
-func (u *upstream) setHandler(h http.HandlerFunc) {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	u.handler = h
-}
-
-// forwardTo passes a request on to the fake provider at base, unchanged but for the two
-// X-Forwarded headers naming where the broker sent it: an OAuth 1.0a signature covers that
-// URL, and the Twitter fake verifies it against them (as behind providertest.RewriteTransport).
-func forwardTo(base string) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		out, err := http.NewRequest(r.Method, base+r.RequestURI, r.Body)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusInternalServerError)
-			return
-		}
-		out.Header = r.Header.Clone()
-		out.Header.Set("X-Forwarded-Host", r.Host)
-		out.Header.Set("X-Forwarded-Proto", "http")
-		resp, err := http.DefaultTransport.RoundTrip(out)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadGateway)
-			return
-		}
-		defer resp.Body.Close()
-		for k, vs := range resp.Header {
-			w.Header()[k] = vs
-		}
-		w.WriteHeader(resp.StatusCode)
-		io.Copy(w, resp.Body)
-	}
-}
 
 // reply is the proxy's answer as a bot sees it.
 type reply struct {

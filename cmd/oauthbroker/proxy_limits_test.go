@@ -62,7 +62,7 @@ func TestProxyLimits(t *testing.T) {
 				t.Errorf("%s: %d %s, want 413 payload_too_large", name, r.status, r.body)
 			}
 		}
-		if n := len(api.requests()); n != 0 {
+		if n := len(api.Requests()); n != 0 {
 			t.Errorf("the API saw %d requests", n)
 		}
 	})
@@ -149,7 +149,7 @@ func TestProxyRateLimit(t *testing.T) {
 			t.Errorf("call %d: %d %s Retry-After %q, want 429 rate_limited", i, r.status, r.body, r.header.Get("Retry-After"))
 		}
 	}
-	if n := len(api.requests()); n != 3 {
+	if n := len(api.Requests()); n != 3 {
 		t.Errorf("the API saw %d requests, want 3", n)
 	}
 	if r := b.call("GET", proxyPath("bravo", 999, "ok"), keyB, nil, nil); r.status != http.StatusNotFound {

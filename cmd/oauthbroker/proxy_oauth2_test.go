@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -9,76 +8,6 @@ import (
 
 	"github.com/oauthbroker/oauthbroker/internal/sandbox"
 )
-
-// githubAPI is GitHub's REST API for the tests: GET /user/repos answers from the sandbox's
-// grants (the bearer token must be one the sandbox issued and would accept now; the repos are
-// its user's), paginated with Link headers as GitHub does, with the headers GitHub sends
-// (a session cookie among them); every other path goes to the sandbox, which serves GitHub's
-// GET /user with its own bearer checks.
-func githubAPI(sb *sandbox.Server, sbURL string) http.HandlerFunc {
-	forward := forwardTo(sbURL)
-	return func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/user/repos" {
-			forward(w, r)
-			return
-		}
-		token, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		owner := ""
-		for _, g := range sb.Issued() {
-			if g.AccessToken == token && sb.Live(token) {
-				owner = g.UserID
-			}
-		}
-		w.Header().Set("Set-Cookie", "logged_in=no; Path=/; HttpOnly")
-		w.Header().Set("X-GitHub-Request-Id", "C0DE:1234")
-		if owner == "" {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="GitHub"`)
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(http.StatusUnauthorized)
-			fmt.Fprint(w, `{"message":"Bad credentials","documentation_url":"https://docs.github.com/rest"}`)
-			return
-		}
-		page := r.URL.Query().Get("page")
-		etag := `"repos-` + owner + `-` + page + `"`
-		w.Header().Set("ETag", etag)
-		w.Header().Set("X-RateLimit-Remaining", "4999")
-		if r.Header.Get("If-None-Match") == etag {
-			w.WriteHeader(http.StatusNotModified)
-			return
-		}
-		if page == "" {
-			page = "1"
-			w.Header().Set("Link", fmt.Sprintf(`<http://%s/user/repos?page=2>; rel="next", <https://docs.github.com/rest>; rel="help"`, r.Host))
-		}
-		w.Header().Set("Content-Type", "application/json; charset=utf-8")
-		json.NewEncoder(w).Encode([]map[string]string{{"full_name": "user" + owner + "/repo-page-" + page}})
-	}
-}
-
-// githubProxyBot is bot alpha with a github provider linked through the sandbox and its API at
-// api.
-func githubProxyBot(sbURL, api string) string {
-	return fmt.Sprintf(`  alpha:
-    api_keys: [%q]
-    confirm: none
-    providers:
-      github:
-        type: github
-        key: gh-client
-        secret: gh-secret-0123456789
-        api_base_url: %s
-        endpoints:
-          auth_url: %[3]s/login/oauth/authorize
-          token_url: %[3]s/login/oauth/access_token
-          profile_url: %[3]s/user
-          email_url: %[3]s/user/emails
-  bravo:
-    api_keys: [%[4]q]
-    confirm: none
-    providers:
-      github: {type: github, key: gh-bravo, secret: gh-bravo-secret-0123}
-`, keyA, api, sbURL, keyB)
-}
 
 // TestProxyListsGitHubRepos: a bot lists the user's repositories with its own key and no
 // token of the user; the API sees the identity's bearer token and nothing of the bot's
@@ -115,7 +44,7 @@ func TestProxyListsGitHubRepos(t *testing.T) {
 			t.Errorf("%s = %q, want %q", k, got, want)
 		}
 	}
-	seen := api.requests()[0]
+	seen := api.Requests()[0]
 	if got := seen.Header.Get("Authorization"); got != "Bearer "+token {
 		t.Errorf("the API got Authorization %q, want the identity's bearer token", got)
 	}
@@ -158,7 +87,7 @@ func TestProxyPassesAProvidersRefusal(t *testing.T) {
 		t.Fatal(err)
 	}
 	id := b.linkOne("alpha", keyA, "github", "slack", "U1")
-	api.setHandler(func(w http.ResponseWriter, r *http.Request) {
+	api.SetHandler(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusUnauthorized)
 		fmt.Fprint(w, `{"message":"Bad credentials"}`)
@@ -167,7 +96,7 @@ func TestProxyPassesAProvidersRefusal(t *testing.T) {
 	if r.status != http.StatusUnauthorized || r.header.Get("X-OAuthBroker-Identity") == "" || !strings.Contains(string(r.body), "Bad credentials") {
 		t.Errorf("%d %v %s, want the provider's 401", r.status, r.header, r.body)
 	}
-	if n := len(api.requests()); n != 1 {
+	if n := len(api.Requests()); n != 1 {
 		t.Errorf("the API saw %d requests, want 1 (no retry without a refresh)", n)
 	}
 }

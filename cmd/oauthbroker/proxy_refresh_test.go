@@ -46,7 +46,7 @@ func TestProxyRefreshesAnExpiredToken(t *testing.T) {
 	if n := f.RefreshCalls.Load(); n != 1 || fresh.AccessToken == first.AccessToken {
 		t.Fatalf("%d refreshes, want 1", n)
 	}
-	for i, s := range api.requests() {
+	for i, s := range api.Requests() {
 		if bearerOf(s) != fresh.AccessToken {
 			t.Errorf("API call %d was made with %.12s…, want the refreshed token", i, bearerOf(s))
 		}
@@ -121,7 +121,7 @@ func TestProxyRetriesOnceAfterA401(t *testing.T) {
 		t.Fatalf("%d refreshes for 20 refused calls, want 1", n)
 	}
 	var withOld, withNew int
-	for _, s := range api.requests() {
+	for _, s := range api.Requests() {
 		switch bearerOf(s) {
 		case old:
 			withOld++
@@ -150,12 +150,12 @@ func TestProxyRetriesOnceAfterA401(t *testing.T) {
 	rev.mu.Lock()
 	rev.all = true
 	rev.mu.Unlock()
-	before := len(api.requests())
+	before := len(api.Requests())
 	r = b.call("GET", proxyPath("alpha", id.ID, "user"), keyA, nil, nil)
 	if r.status != http.StatusUnauthorized || r.header.Get("X-OAuthBroker-Identity") == "" {
 		t.Errorf("%d %s, want the provider's 401", r.status, r.body)
 	}
-	if n, calls := f.RefreshCalls.Load(), len(api.requests())-before; n != 3 || calls != 2 {
+	if n, calls := f.RefreshCalls.Load(), len(api.Requests())-before; n != 3 || calls != 2 {
 		t.Errorf("%d refreshes in all and %d API calls, want 3 and 2 (no loop)", n, calls)
 	}
 

@@ -94,7 +94,7 @@ func TestProxyTweetsAsTheUser(t *testing.T) {
 			t.Errorf("API call %d: %+v, want accepted with token %.10s… of consumer ck-alpha", i, c, want)
 		}
 	}
-	for _, s := range api.requests() {
+	for _, s := range api.Requests() {
 		if !strings.HasPrefix(s.Header.Get("Authorization"), "OAuth ") || strings.Contains(s.Header.Get("Authorization"), keyA) {
 			t.Errorf("%s %s: Authorization %q, want an OAuth 1.0a signature and never the bot's key", s.Method, s.URI, s.Header.Get("Authorization"))
 		}
@@ -120,7 +120,7 @@ func TestProxyTwitterFakeRefusesAWrongSignature(t *testing.T) {
 	if r := b.call("GET", proxyPath("alpha", id.ID, "1.1/account/verify_credentials.json?include_email=true"), keyA, nil, nil); r.status != http.StatusOK {
 		t.Fatalf("verify_credentials: %d %s", r.status, r.body)
 	}
-	signed := api.requests()
+	signed := api.Requests()
 	host := strings.TrimPrefix(api.URL, "http://")
 	replay := func(s seenRequest, uri string, body []byte) (int, string) {
 		t.Helper()

@@ -1,4 +1,4 @@
-package main
+package client_test
 
 import (
 	"bytes"
@@ -19,19 +19,21 @@ import (
 	"github.com/oauthbroker/oauthbroker/internal/app"
 	"github.com/oauthbroker/oauthbroker/internal/httpapi"
 	"github.com/oauthbroker/oauthbroker/internal/sandbox"
+	"github.com/oauthbroker/oauthbroker/internal/testenv"
 	"github.com/oauthbroker/oauthbroker/internal/webhook"
 )
 
 // The Go client (package client) against the real broker: every method, every error it turns
 // into *client.Error, and webhook verification of real deliveries. Its HTTP goes through the
-// contract transport, so each of its requests the broker accepts must match the document too.
+// contract transport (testenv.ContractClient), so each of its requests the broker accepts must
+// match the document too.
 
 // clientBroker runs bot alpha (providers sandbox and gl, a webhook to a receiver of the
 // test's own) and bot bravo (confirm: code), and returns a client for each.
 type clientBroker struct {
-	*testBroker
-	fake         *tokenFake
-	clock        *clock
+	*testenv.Broker
+	fake         *testenv.TokenFake
+	clock        *testenv.Clock
 	alpha, bravo *client.Client
 	hooks        *hookInbox
 }
@@ -40,23 +42,19 @@ const clientHookSecret = "hook-secret-for-alpha-0123456789"
 
 func startClientBroker(t *testing.T) *clientBroker {
 	t.Helper()
-	clk := newClock()
-	f := newTokenFake(t, false)
+	clk := testenv.NewClock()
+	f := testenv.NewTokenFake(t, false)
 	inbox := newHookInbox(t, clientHookSecret)
-	b := startBrokerWith(t, fmt.Sprintf(`  alpha:
-    api_keys: [%q]
-    confirm: none
-    webhook_url: %s
-    webhook_secret: %s
-    providers:
-      sandbox: {type: sandbox, key: client-a, secret: secret-a-0123456789}
-%s  bravo:
-    api_keys: [%q]
-    confirm: code
-    providers:
-      sandbox: {type: sandbox, key: client-b, secret: secret-b-0123456789}
-`, keyA, inbox.URL, clientHookSecret, gitlabYAML(f.URL), keyB), app.Options{SandboxURL: f.URL, Now: clk.Now, RefreshWait: 300 * time.Millisecond, Webhooks: fastWebhooks})
-	b.runBackground()
+	b := testenv.Start(t, testenv.Config{
+		Bots: []*testenv.BotConfig{
+			testenv.Bot("alpha").Key(testenv.KeyA).Confirm("none").Webhook(inbox.URL, clientHookSecret).
+				Provider("sandbox", "sandbox", "client-a", "secret-a-0123456789").Gitlab(f.URL),
+			testenv.Bot("bravo").Key(testenv.KeyB).Confirm("code").
+				Provider("sandbox", "sandbox", "client-b", "secret-b-0123456789"),
+		},
+		App: app.Options{SandboxURL: f.URL, Now: clk.Now, RefreshWait: 300 * time.Millisecond, Webhooks: testenv.FastWebhooks},
+	})
+	b.RunBackground()
 	f.Register(t, b.URL+"/bots/alpha/gl/callback")
 	for _, c := range []sandbox.Client{
 		{ID: "client-a", Secret: "secret-a-0123456789", RedirectURIs: []string{b.URL + "/bots/alpha/sandbox/callback"}},
@@ -66,7 +64,7 @@ func startClientBroker(t *testing.T) *clientBroker {
 			t.Fatal(err)
 		}
 	}
-	hc, _ := contractClient(t)
+	hc, _ := testenv.ContractClient(t)
 	newClient := func(bot, key string) *client.Client {
 		c, err := client.New(b.URL, bot, key, client.WithHTTPClient(hc), client.WithUserAgent("client-test/1"))
 		if err != nil {
@@ -74,7 +72,7 @@ func startClientBroker(t *testing.T) *clientBroker {
 		}
 		return c
 	}
-	return &clientBroker{testBroker: b, fake: f, clock: clk, alpha: newClient("alpha", keyA), bravo: newClient("bravo", keyB), hooks: inbox}
+	return &clientBroker{Broker: b, fake: f, clock: clk, alpha: newClient("alpha", testenv.KeyA), bravo: newClient("bravo", testenv.KeyB), hooks: inbox}
 }
 
 // wantCode fails unless err is a *client.Error with this status and code.
@@ -103,7 +101,7 @@ func TestClient(t *testing.T) {
 			!slices.Equal(l.Providers, []string{"sandbox"}) {
 			t.Errorf("link %+v (expires in %s), want one of 90 s", l, d)
 		}
-		if st, page := connectAll(t, newBrowser(t), l.URL); st != http.StatusOK {
+		if st, page := testenv.ConnectAll(t, testenv.NewBrowser(t), l.URL); st != http.StatusOK {
 			t.Fatalf("%d %s", st, page)
 		}
 		ids, err := cb.alpha.Identities(ctx, "slack", "U1", "")
@@ -148,8 +146,8 @@ func TestClient(t *testing.T) {
 			len(r.Credentials) != 0 || r.ConnectURL == "" || r.ConnectExpiresAt == nil {
 			t.Fatalf("nothing linked: %+v, %v", r, err)
 		}
-		st, page := connectAll(t, newBrowser(t), r.ConnectURL)
-		if st != http.StatusOK || !isComplete(page) || !strings.Contains(page, "Ursula (@u2)") {
+		st, page := testenv.ConnectAll(t, testenv.NewBrowser(t), r.ConnectURL)
+		if st != http.StatusOK || !testenv.IsComplete(page) || !strings.Contains(page, "Ursula (@u2)") {
 			t.Fatalf("connect_url: %d %s", st, page)
 		}
 		done := cb.hooks.wait(t, func(e client.Event) bool { return e.Type == client.EventLinkCompleted && e.Link.User == "U2" })
@@ -169,9 +167,9 @@ func TestClient(t *testing.T) {
 	t.Run("the provider refuses the refresh: relink_required", func(t *testing.T) {
 		cb.fake.FirstTTL.Store(30)
 		defer cb.fake.FirstTTL.Store(0)
-		id := cb.linkOne("alpha", keyA, "gl", "slack", "U3")
-		cb.fake.RefreshMode.Store(refreshInvalidGrant)
-		defer cb.fake.RefreshMode.Store(refreshOK)
+		id := cb.LinkOne("alpha", testenv.KeyA, "gl", "slack", "U3")
+		cb.fake.RefreshMode.Store(testenv.RefreshInvalidGrant)
+		defer cb.fake.RefreshMode.Store(testenv.RefreshOK)
 		_, err := cb.alpha.Credentials(ctx, id.ID)
 		wantCode(t, err, 409, client.CodeRelinkRequired)
 		r, err := cb.alpha.Require(ctx, client.RequireRequest{Channel: "slack", User: "U3", Providers: []client.Requirement{{Provider: "gl"}}})
@@ -187,9 +185,9 @@ func TestClient(t *testing.T) {
 	t.Run("the provider is down and the token expired: RetryAfter", func(t *testing.T) {
 		cb.fake.FirstTTL.Store(30)
 		defer cb.fake.FirstTTL.Store(0)
-		id := cb.linkOne("alpha", keyA, "gl", "slack", "U4")
-		cb.fake.RefreshMode.Store(refreshServerError)
-		defer cb.fake.RefreshMode.Store(refreshOK)
+		id := cb.LinkOne("alpha", testenv.KeyA, "gl", "slack", "U4")
+		cb.fake.RefreshMode.Store(testenv.RefreshServerError)
+		defer cb.fake.RefreshMode.Store(testenv.RefreshOK)
 		cb.clock.Advance(31 * time.Second)
 		_, err := cb.alpha.Credentials(ctx, id.ID)
 		if e := wantCode(t, err, 503, client.CodeRefreshUnavailable); e.RetryAfter < time.Second {
@@ -198,7 +196,7 @@ func TestClient(t *testing.T) {
 	})
 
 	t.Run("confirm: code", func(t *testing.T) {
-		_, page := connectAll(t, newBrowser(t), mustLink(t, cb.bravo, "sandbox", "slack", "U5"))
+		_, page := testenv.ConnectAll(t, testenv.NewBrowser(t), mustLink(t, cb.bravo, "sandbox", "slack", "U5"))
 		m := regexp.MustCompile(`id="code">(\d{6})<`).FindStringSubmatch(page)
 		if m == nil {
 			t.Fatalf("no code on the page:\n%s", page)
@@ -235,14 +233,14 @@ func TestClient(t *testing.T) {
 		_, err = cb.alpha.Require(ctx, client.RequireRequest{Channel: "slack", User: "U1"})
 		wantCode(t, err, 400, client.CodeInvalidRequest)
 
-		wrongKey, _ := client.New(cb.URL, "alpha", keyB)
+		wrongKey, _ := client.New(cb.URL, "alpha", testenv.KeyB)
 		_, err = wrongKey.Identities(ctx, "slack", "U1", "")
 		wantCode(t, err, 401, client.CodeUnauthorized)
-		noBot, _ := client.New(cb.URL, "nosuch", keyA)
+		noBot, _ := client.New(cb.URL, "nosuch", testenv.KeyA)
 		_, err = noBot.Identities(ctx, "slack", "U1", "")
 		wantCode(t, err, 401, client.CodeUnauthorized) // as if the key were wrong: bot names cannot be probed
 		// A bot name that is not a path segment stays one: escaped, not a route of its own.
-		odd, _ := client.New(cb.URL, "../../openapi.yaml?", keyA)
+		odd, _ := client.New(cb.URL, "../../openapi.yaml?", testenv.KeyA)
 		_, err = odd.Identities(ctx, "slack", "U1", "")
 		if !client.IsCode(err, client.CodeRouteNotFound) && !client.IsCode(err, client.CodeUnauthorized) {
 			t.Errorf("odd bot name: %v", err)
@@ -255,7 +253,7 @@ func TestClient(t *testing.T) {
 		}
 
 		for _, u := range []string{"", "ftp://x", "http://", "http://h/?q=1", "no scheme"} {
-			if _, err := client.New(u, "alpha", keyA); err == nil {
+			if _, err := client.New(u, "alpha", testenv.KeyA); err == nil {
 				t.Errorf("New(%q) accepted", u)
 			}
 		}
@@ -270,7 +268,7 @@ func TestClient(t *testing.T) {
 			http.Error(w, "<html>bad gateway</html>", http.StatusBadGateway)
 		}))
 		defer gw.Close()
-		c, _ := client.New(gw.URL+"/prefix/", "alpha", keyA)
+		c, _ := client.New(gw.URL+"/prefix/", "alpha", testenv.KeyA)
 		_, err := c.Credentials(ctx, 1)
 		var e *client.Error
 		if !errors.As(err, &e) || e.Status != 502 || e.Code != "" || e.RetryAfter != 7*time.Second || !strings.Contains(e.Error(), "502") {
@@ -288,7 +286,7 @@ func TestClient(t *testing.T) {
 
 // TestClientErrorCodesAreTheDocumented: the client names every code the document lists.
 func TestClientErrorCodesAreTheDocumented(t *testing.T) {
-	c, err := newContract(httpapi.OpenAPI())
+	c, err := testenv.NewContract(httpapi.OpenAPI())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -356,7 +354,7 @@ type hookInbox struct {
 
 func newHookInbox(t *testing.T, secret string) *hookInbox {
 	t.Helper()
-	c, err := newContract(httpapi.OpenAPI())
+	c, err := testenv.NewContract(httpapi.OpenAPI())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package main
+package client_test
 
 import (
 	"errors"
@@ -9,15 +9,16 @@ import (
 	"testing"
 
 	"github.com/oauthbroker/oauthbroker/client"
+	"github.com/oauthbroker/oauthbroker/internal/testenv"
 )
 
 // TestClientProxy: client.Proxy against the real broker and the proxy harness's github API:
 // the provider's answer comes back as a response whatever its status, redirects are not
 // followed, and what the broker refuses is a *client.Error with its code. Its HTTP goes through
-// the contract transport, so every exchange must match the document.
+// the contract transport (testenv.ContractClient), so every exchange must match the document.
 func TestClientProxy(t *testing.T) {
-	evil := newUpstream(t, func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "stolen") })
-	canary := newUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+	evil := testenv.NewUpstream(t, func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "stolen") })
+	canary := testenv.NewUpstream(t, func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/api/user/repos":
 			w.Header().Set("Set-Cookie", "logged_in=no; Path=/")
@@ -41,8 +42,8 @@ func TestClientProxy(t *testing.T) {
 			fmt.Fprint(w, `{"message":"Not Found"}`)
 		}
 	})
-	b, id := canaryBroker(t, canary)
-	hc, _ := contractClient(t)
+	b, id := testenv.CanaryBroker(t, canary)
+	hc, _ := testenv.ContractClient(t)
 	newClient := func(bot, key string) *client.Client {
 		c, err := client.New(b.URL, bot, key, client.WithHTTPClient(hc), client.WithUserAgent("client-test/1"))
 		if err != nil {
@@ -50,7 +51,7 @@ func TestClientProxy(t *testing.T) {
 		}
 		return c
 	}
-	alpha, bravo := newClient("alpha", keyA), newClient("bravo", keyB)
+	alpha, bravo := newClient("alpha", testenv.KeyA), newClient("bravo", testenv.KeyB)
 
 	// answer calls Proxy and reads the whole answer, failing on an error.
 	answer := func(method, path, body string, header http.Header) (*http.Response, string) {
@@ -80,7 +81,7 @@ func TestClientProxy(t *testing.T) {
 			!strings.Contains(body, `"auth":"Bearer sbx_at_`) || !strings.Contains(body, `"accept":"application/vnd.github+json"`) {
 			t.Errorf("%d %s, want the API's answer to the identity's bearer token", resp.StatusCode, body)
 		}
-		if strings.Contains(body, keyA) {
+		if strings.Contains(body, testenv.KeyA) {
 			t.Error("the bot's key reached the provider")
 		}
 		if c := resp.Header.Values("Set-Cookie"); len(c) != 0 {
@@ -108,12 +109,12 @@ func TestClientProxy(t *testing.T) {
 		if resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != evil.URL+"/steal" {
 			t.Errorf("%d Location %q, want the provider's 302", resp.StatusCode, resp.Header.Get("Location"))
 		}
-		if n := len(evil.requests()); n != 0 {
+		if n := len(evil.Requests()); n != 0 {
 			t.Errorf("the other host saw %d requests", n)
 		}
 	})
 
-	before := len(canary.requests())
+	before := len(canary.Requests())
 	t.Run("a path the broker refuses", func(t *testing.T) {
 		for _, path := range []string{"..%2F..%2Fadmin", "../admin", "user/%2e%2e/%2e%2e/admin", "@evil.com/x"} {
 			resp, err := alpha.Proxy(t.Context(), id, "GET", path, nil, nil)
@@ -137,12 +138,12 @@ func TestClientProxy(t *testing.T) {
 	t.Run("another bot's identity", func(t *testing.T) {
 		_, err := bravo.Proxy(t.Context(), id, "GET", "user/repos", nil, nil)
 		wantCode(t, err, http.StatusNotFound, client.CodeNotFound)
-		_, err = newClient("alpha", keyB).Proxy(t.Context(), id, "GET", "user/repos", nil, nil)
+		_, err = newClient("alpha", testenv.KeyB).Proxy(t.Context(), id, "GET", "user/repos", nil, nil)
 		wantCode(t, err, http.StatusUnauthorized, client.CodeUnauthorized)
 		_, err = alpha.Proxy(t.Context(), id+1, "GET", "user/repos", nil, nil)
 		wantCode(t, err, http.StatusNotFound, client.CodeNotFound)
 	})
-	if n := len(canary.requests()) - before; n != 0 {
+	if n := len(canary.Requests()) - before; n != 0 {
 		t.Errorf("the API saw %d requests the broker or the client should have refused", n)
 	}
 }
