@@ -59,39 +59,39 @@ func TestAdminPagesEscapeNamesAndShowNoSecret(t *testing.T) {
 	}
 
 	a := newAdminBrowser(t, b.URL)
-	login := a.get("/admin/login")
-	list := a.mustLogin()
+	login := a.Get("/admin/login")
+	list := a.MustLogin()
 	idPath := fmt.Sprintf("/admin/bots/alpha/identities/%d", id)
 	pages := map[string]adminPage{
 		"login":         login,
 		"list":          list,
-		"search":        a.get("/admin/?q=" + url.QueryEscape(chatUser)),
-		"filter":        a.get("/admin/?bot=alpha&provider=sandbox&status=active"),
-		"identity":      a.get(idPath),
-		"unlink form":   a.get(idPath + "/unlink"),
-		"not found":     a.get("/admin/bots/alpha/identities/999999"),
-		"bad cursor":    a.get("/admin/?older=x"),
-		"no such page":  a.get("/admin/nothing/here"),
-		"wrong method":  a.do(http.MethodDelete, "/admin/", nil),
-		"wrong CSRF":    a.post(idPath+"/unlink", url.Values{"csrf": {"x"}}),
-		"list redirect": newAdminBrowser(t, b.URL).get("/admin/"),
+		"search":        a.Get("/admin/?q=" + url.QueryEscape(chatUser)),
+		"filter":        a.Get("/admin/?bot=alpha&provider=sandbox&status=active"),
+		"identity":      a.Get(idPath),
+		"unlink form":   a.Get(idPath + "/unlink"),
+		"not found":     a.Get("/admin/bots/alpha/identities/999999"),
+		"bad cursor":    a.Get("/admin/?older=x"),
+		"no such page":  a.Get("/admin/nothing/here"),
+		"wrong method":  a.Do(http.MethodDelete, "/admin/", nil),
+		"wrong CSRF":    a.Post(idPath+"/unlink", url.Values{"csrf": {"x"}}),
+		"list redirect": newAdminBrowser(t, b.URL).Get("/admin/"),
 	}
-	unlinked := a.post(idPath+"/unlink", url.Values{"csrf": {csrfOf(t, pages["unlink form"].body)}})
+	unlinked := a.Post(idPath+"/unlink", url.Values{"csrf": {csrfOf(t, pages["unlink form"].Body)}})
 	pages["unlink"] = unlinked
-	pages["history"] = a.get(idPath + "?unlinked=1")
+	pages["history"] = a.Get(idPath + "?unlinked=1")
 
 	for _, name := range []string{"list", "search", "filter", "identity", "unlink form"} {
-		if !strings.Contains(pages[name].body, "&lt;script&gt;alert(1)&lt;/script&gt;") {
-			t.Errorf("%s: the account name is not shown escaped:\n%s", name, pages[name].body)
+		if !strings.Contains(pages[name].Body, "&lt;script&gt;alert(1)&lt;/script&gt;") {
+			t.Errorf("%s: the account name is not shown escaped:\n%s", name, pages[name].Body)
 		}
-		if !strings.Contains(pages[name].body, "&lt;img src=x onerror=alert(3)&gt;") {
+		if !strings.Contains(pages[name].Body, "&lt;img src=x onerror=alert(3)&gt;") {
 			t.Errorf("%s: the chat user id is not shown escaped", name)
 		}
 	}
-	if got := rowIDs(pages["search"].body); len(got) != 1 || got[0] != fmt.Sprint(id) {
+	if got := rowIDs(pages["search"].Body); len(got) != 1 || got[0] != fmt.Sprint(id) {
 		t.Errorf("search for the chat user id: rows %v, want [%d]", got, id)
 	}
-	if h := pages["history"].body; !strings.Contains(h, "relinked") || !strings.Contains(h, "unlinked by an operator") {
+	if h := pages["history"].Body; !strings.Contains(h, "relinked") || !strings.Contains(h, "unlinked by an operator") {
 		t.Errorf("history after unlink lacks relinked or unlinked by an operator:\n%s", h)
 	}
 
@@ -102,18 +102,18 @@ func TestAdminPagesEscapeNamesAndShowNoSecret(t *testing.T) {
 	u, _ := url.Parse(link)
 	secrets = append(secrets, u.Query().Get("link"), keyA, "secret-a-0123456789", adminPassword)
 	adminURL, _ := url.Parse(b.URL + "/admin/")
-	for _, c := range a.c.Jar.Cookies(adminURL) {
+	for _, c := range a.Client.Jar.Cookies(adminURL) {
 		secrets = append(secrets, c.Value) // the session cookie, while it lived
 	}
 	for name, p := range pages {
 		checkAdminHeaders(t, name, p)
 		for _, s := range secrets {
-			if s != "" && strings.Contains(p.body, s) {
+			if s != "" && strings.Contains(p.Body, s) {
 				t.Errorf("%s: the page contains a secret (%d characters)", name, len(s))
 			}
 		}
 		for _, raw := range []string{"<script>alert(1)", "<img src=x onerror"} {
-			if strings.Contains(p.body, raw) {
+			if strings.Contains(p.Body, raw) {
 				t.Errorf("%s: %q reaches the page unescaped", name, raw)
 			}
 		}
@@ -133,12 +133,12 @@ func TestAdminUnlinkNeedsTheSessionsCSRFToken(t *testing.T) {
 	path := fmt.Sprintf("/admin/bots/alpha/identities/%d", id)
 
 	a, other := newAdminBrowser(t, b.URL), newAdminBrowser(t, b.URL)
-	a.mustLogin()
-	form := a.get(path + "/unlink")
-	if form.status != http.StatusOK || !strings.Contains(form.body, "Unlink this account?") {
-		t.Fatalf("unlink form: %d\n%s", form.status, form.body)
+	a.MustLogin()
+	form := a.Get(path + "/unlink")
+	if form.Status != http.StatusOK || !strings.Contains(form.Body, "Unlink this account?") {
+		t.Fatalf("unlink form: %d\n%s", form.Status, form.Body)
 	}
-	otherCSRF := csrfOf(t, other.mustLogin().body)
+	otherCSRF := csrfOf(t, other.MustLogin().Body)
 
 	before := b.snapshot()
 	for name, f := range map[string]url.Values{
@@ -147,14 +147,14 @@ func TestAdminUnlinkNeedsTheSessionsCSRFToken(t *testing.T) {
 		"wrong token":           {"csrf": {"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}},
 		"another session token": {"csrf": {otherCSRF}},
 	} {
-		if p := a.post(path+"/unlink", f); p.status != http.StatusForbidden || !strings.Contains(p.body, "Nothing was changed") {
-			t.Errorf("%s: %d\n%s", name, p.status, p.body)
+		if p := a.Post(path+"/unlink", f); p.Status != http.StatusForbidden || !strings.Contains(p.Body, "Nothing was changed") {
+			t.Errorf("%s: %d\n%s", name, p.Status, p.Body)
 		}
 	}
 	// Without a session at all, the form leads to the login page and changes nothing either.
-	if p := newAdminBrowser(t, b.URL).post(path+"/unlink", url.Values{"csrf": {csrfOf(t, form.body)}}); p.status != http.StatusSeeOther ||
-		!strings.HasPrefix(p.location(), "/admin/login") {
-		t.Errorf("unlink without a session: %d → %q", p.status, p.location())
+	if p := newAdminBrowser(t, b.URL).Post(path+"/unlink", url.Values{"csrf": {csrfOf(t, form.Body)}}); p.Status != http.StatusSeeOther ||
+		!strings.HasPrefix(p.Location(), "/admin/login") {
+		t.Errorf("unlink without a session: %d → %q", p.Status, p.Location())
 	}
 	if b.snapshot() != before {
 		t.Fatal("a refused unlink changed the store")
@@ -163,9 +163,9 @@ func TestAdminUnlinkNeedsTheSessionsCSRFToken(t *testing.T) {
 		t.Fatalf("credentials after refused unlinks: %d", st)
 	}
 
-	p := a.post(path+"/unlink", url.Values{"csrf": {csrfOf(t, form.body)}})
-	if p.status != http.StatusSeeOther || p.location() != path+"?unlinked=1" {
-		t.Fatalf("unlink: %d → %q\n%s", p.status, p.location(), p.body)
+	p := a.Post(path+"/unlink", url.Values{"csrf": {csrfOf(t, form.Body)}})
+	if p.Status != http.StatusSeeOther || p.Location() != path+"?unlinked=1" {
+		t.Fatalf("unlink: %d → %q\n%s", p.Status, p.Location(), p.Body)
 	}
 	if st := b.api("GET", fmt.Sprintf("/bots/alpha/identities/%d/credentials", id), keyA, nil, nil); st != http.StatusNotFound {
 		t.Errorf("credentials after the unlink: %d, want 404", st)
@@ -173,18 +173,18 @@ func TestAdminUnlinkNeedsTheSessionsCSRFToken(t *testing.T) {
 	if ids := b.identities("alpha", keyA, "slack", "U1"); len(ids) != 0 {
 		t.Errorf("the bot still lists %+v", ids)
 	}
-	gone := a.get(path + "?unlinked=1")
-	if gone.status != http.StatusGone || !strings.Contains(gone.body, "Unlinked.") || !strings.Contains(gone.body, "unlinked by an operator") {
-		t.Errorf("identity page after unlink: %d\n%s", gone.status, gone.body)
+	gone := a.Get(path + "?unlinked=1")
+	if gone.Status != http.StatusGone || !strings.Contains(gone.Body, "Unlinked.") || !strings.Contains(gone.Body, "unlinked by an operator") {
+		t.Errorf("identity page after unlink: %d\n%s", gone.Status, gone.Body)
 	}
-	if again := a.post(path+"/unlink", url.Values{"csrf": {csrfOf(t, form.body)}}); again.status != http.StatusNotFound {
-		t.Errorf("unlinking again: %d", again.status)
+	if again := a.Post(path+"/unlink", url.Values{"csrf": {csrfOf(t, form.Body)}}); again.Status != http.StatusNotFound {
+		t.Errorf("unlinking again: %d", again.Status)
 	}
-	if f := a.get(path + "/unlink"); f.status != http.StatusSeeOther || f.location() != path {
-		t.Errorf("unlink form of an unlinked identity: %d → %q", f.status, f.location())
+	if f := a.Get(path + "/unlink"); f.Status != http.StatusSeeOther || f.Location() != path {
+		t.Errorf("unlink form of an unlinked identity: %d → %q", f.Status, f.Location())
 	}
-	if list := a.get("/admin/"); len(rowIDs(list.body)) != 0 || !strings.Contains(list.body, "0 linked identities") {
-		t.Errorf("the list after the unlink:\n%s", list.body)
+	if list := a.Get("/admin/"); len(rowIDs(list.Body)) != 0 || !strings.Contains(list.Body, "0 linked identities") {
+		t.Errorf("the list after the unlink:\n%s", list.Body)
 	}
 }
 
@@ -200,22 +200,22 @@ func TestAdminListFiltersAndPages(t *testing.T) {
 		t.Fatalf("%d %s", st, page)
 	}
 	a := newAdminBrowser(t, b.URL)
-	first := a.mustLogin()
-	ids := rowIDs(first.body)
-	if len(ids) != 50 || ids[0] != "121" || !strings.Contains(first.body, "121 linked identities") {
+	first := a.MustLogin()
+	ids := rowIDs(first.Body)
+	if len(ids) != 50 || ids[0] != "121" || !strings.Contains(first.Body, "121 linked identities") {
 		t.Fatalf("first page: %d rows starting %v", len(ids), ids[:min(3, len(ids))])
 	}
-	if strings.Contains(first.body, `id="newer"`) || !strings.Contains(first.body, `id="older"`) {
+	if strings.Contains(first.Body, `id="newer"`) || !strings.Contains(first.Body, `id="older"`) {
 		t.Error("the first page offers newer, or no older, rows")
 	}
-	older := regexp.MustCompile(`id="older" href="([^"]+)"`).FindStringSubmatch(first.body)
-	second := a.get(strings.ReplaceAll(older[1], "&amp;", "&"))
-	if got := rowIDs(second.body); len(got) != 50 || got[0] != "71" {
+	older := regexp.MustCompile(`id="older" href="([^"]+)"`).FindStringSubmatch(first.Body)
+	second := a.Get(strings.ReplaceAll(older[1], "&amp;", "&"))
+	if got := rowIDs(second.Body); len(got) != 50 || got[0] != "71" {
 		t.Fatalf("second page starts %v", got[:min(3, len(got))])
 	}
-	newer := regexp.MustCompile(`id="newer" href="([^"]+)"`).FindStringSubmatch(second.body)
-	if back := a.get(strings.ReplaceAll(newer[1], "&amp;", "&")); strings.Join(rowIDs(back.body), ",") != strings.Join(ids, ",") {
-		t.Errorf("back from the second page: %v", rowIDs(back.body))
+	newer := regexp.MustCompile(`id="newer" href="([^"]+)"`).FindStringSubmatch(second.Body)
+	if back := a.Get(strings.ReplaceAll(newer[1], "&amp;", "&")); strings.Join(rowIDs(back.Body), ",") != strings.Join(ids, ",") {
+		t.Errorf("back from the second page: %v", rowIDs(back.Body))
 	}
 
 	for _, c := range []struct {
@@ -230,14 +230,14 @@ func TestAdminListFiltersAndPages(t *testing.T) {
 			return len(rowIDs(body)) > 0 && strings.Count(body, `class="badge err">relink required`) == len(rowIDs(body))
 		}},
 	} {
-		p := a.get("/admin/?" + c.query)
-		if p.status != http.StatusOK || !c.want(p.body) {
-			t.Errorf("?%s: %d, rows %v", c.query, p.status, rowIDs(p.body))
+		p := a.Get("/admin/?" + c.query)
+		if p.Status != http.StatusOK || !c.want(p.Body) {
+			t.Errorf("?%s: %d, rows %v", c.query, p.Status, rowIDs(p.Body))
 		}
 	}
 	for _, bad := range []string{"older=0", "older=x", "newer=-1", "older=5&newer=9", "q=" + strings.Repeat("x", 300)} {
-		if p := a.get("/admin/?" + bad); p.status != http.StatusBadRequest {
-			t.Errorf("?%s: %d, want 400", bad, p.status)
+		if p := a.Get("/admin/?" + bad); p.Status != http.StatusBadRequest {
+			t.Errorf("?%s: %d, want 400", bad, p.Status)
 		}
 	}
 }
@@ -272,22 +272,22 @@ func TestAdminPagesLoadNoThirdPartyImage(t *testing.T) {
 	}
 
 	a := newAdminBrowser(t, b.URL)
-	list := a.mustLogin()
-	identity := a.get(fmt.Sprintf("/admin/bots/alpha/identities/%d", ids[0].ID))
+	list := a.MustLogin()
+	identity := a.Get(fmt.Sprintf("/admin/bots/alpha/identities/%d", ids[0].ID))
 	img := regexp.MustCompile(`(?i)<img[^>]*\ssrc\s*=\s*["']?([^"'\s>]+)`)
 	for name, p := range map[string]adminPage{"list": list, "identity": identity} {
-		if p.status != http.StatusOK || !strings.Contains(p.body, ">AL</span>") {
-			t.Errorf("%s: %d, no initials in place of the avatar\n%s", name, p.status, p.body)
+		if p.Status != http.StatusOK || !strings.Contains(p.Body, ">AL</span>") {
+			t.Errorf("%s: %d, no initials in place of the avatar\n%s", name, p.Status, p.Body)
 		}
-		if strings.Contains(p.body, "tracker.example") {
+		if strings.Contains(p.Body, "tracker.example") {
 			t.Errorf("%s: the page names the avatar's host", name)
 		}
-		for _, m := range img.FindAllStringSubmatch(p.body, -1) {
+		for _, m := range img.FindAllStringSubmatch(p.Body, -1) {
 			if !strings.HasPrefix(m[1], "/") || strings.HasPrefix(m[1], "//") {
 				t.Errorf("%s: image from %q", name, m[1])
 			}
 		}
-		csp := p.header.Get("Content-Security-Policy")
+		csp := p.Header.Get("Content-Security-Policy")
 		if !strings.Contains(csp, "img-src 'self' data:;") || strings.Contains(csp, "https:") || strings.Contains(csp, "*") {
 			t.Errorf("%s: Content-Security-Policy %q lets images come from elsewhere", name, csp)
 		}

@@ -126,9 +126,9 @@ func TestCatalogEndToEnd(t *testing.T) {
 				}
 			}
 
-			r := b.call("GET", proxyPath("alpha", id.ID, "oauthbroker-e2e/ping"), keyA, nil, nil)
-			if r.status != http.StatusOK || !strings.Contains(string(r.body), `"ok":true`) {
-				t.Errorf("proxied call: %d %s", r.status, r.body)
+			r := b.Call("GET", proxyPath("alpha", id.ID, "oauthbroker-e2e/ping"), keyA, nil, nil)
+			if r.Status != http.StatusOK || !strings.Contains(string(r.Body), `"ok":true`) {
+				t.Errorf("proxied call: %d %s", r.Status, r.Body)
 			}
 
 			ev := b.unlink("alpha", keyA, id.ID)

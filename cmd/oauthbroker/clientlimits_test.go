@@ -24,29 +24,29 @@ func TestAdminLoginBehindATrustedProxy(t *testing.T) {
 	limits.TrustedProxies = []string{"127.0.0.1/32"}
 	b := startAdminBroker(t, sb, sbURL, "", app.Options{Getenv: adminEnv(adminPassword), Limits: &limits})
 	attacker, operator := newAdminBrowser(t, b.URL), newAdminBrowser(t, b.URL)
-	attacker.xff, operator.xff = "203.0.113.66", "198.51.100.10"
+	attacker.XFF, operator.XFF = "203.0.113.66", "198.51.100.10"
 
 	// The operator logs in more often than the failure budget: successes cost nothing.
 	for range admin.LoginBurst + 2 {
-		operator.mustLogin()
+		operator.MustLogin()
 	}
 	for i := range admin.LoginBurst {
-		if p := attacker.login(fmt.Sprintf("guess-%d", i)); p.status != http.StatusUnauthorized {
-			t.Fatalf("attacker's guess %d: %d, want 401", i+1, p.status)
+		if p := attacker.Login(fmt.Sprintf("guess-%d", i)); p.Status != http.StatusUnauthorized {
+			t.Fatalf("attacker's guess %d: %d, want 401", i+1, p.Status)
 		}
 	}
 	for i := range 3 {
-		if p := attacker.login("guess-more"); p.status != http.StatusTooManyRequests {
-			t.Fatalf("attacker past the limit (%d): %d, want 429", i+1, p.status)
+		if p := attacker.Login("guess-more"); p.Status != http.StatusTooManyRequests {
+			t.Fatalf("attacker past the limit (%d): %d, want 429", i+1, p.Status)
 		}
 		// Interleaved with the attacker's refused guesses, the operator is never refused.
-		operator.mustLogin()
+		operator.MustLogin()
 	}
 	// The attacker cannot get around the limit by writing its own X-Forwarded-For: the proxy
 	// appends the address it saw, and that right-most one is the client.
-	attacker.xff = "198.51.100.10, 203.0.113.66"
-	if p := attacker.login(adminPassword); p.status != http.StatusTooManyRequests {
-		t.Errorf("attacker with a forged hop: %d, want 429", p.status)
+	attacker.XFF = "198.51.100.10, 203.0.113.66"
+	if p := attacker.Login(adminPassword); p.Status != http.StatusTooManyRequests {
+		t.Errorf("attacker with a forged hop: %d, want 429", p.Status)
 	}
 }
 

@@ -57,15 +57,9 @@ func startSandboxBrokerWith(t testing.TB, confirm string, opts app.Options) (*te
 	return wrap(b), sb
 }
 
-func startProxyBroker(t testing.TB, serverYAML, botsYAML string, opts app.Options) *testBroker {
+func startAdminBroker(t testing.TB, sb *sandbox.Server, sbURL, extraYAML string, opts app.Options) *testBroker {
 	t.Helper()
-	return wrap(testenv.StartProxyBroker(t, serverYAML, botsYAML, opts))
-}
-
-func canaryBroker(t testing.TB, canary *upstream, serverYAML ...string) (*testBroker, int64) {
-	t.Helper()
-	b, id := testenv.CanaryBroker(t, canary, serverYAML...)
-	return wrap(b), id
+	return wrap(testenv.StartAdminBroker(t, sb, sbURL, extraYAML, opts))
 }
 
 func (b *testBroker) api(method, path, key string, body, out any) int {
@@ -141,6 +135,8 @@ type (
 	heldRefresh     = testenv.HeldRefresh
 	upstream        = testenv.Upstream
 	seenRequest     = testenv.SeenRequest
+	adminPage       = testenv.AdminPage
+	requireBody     = testenv.RequireBody
 )
 
 var (
@@ -170,9 +166,13 @@ var (
 	proxyOperation     = testenv.ProxyOperation
 	newUpstream        = testenv.NewUpstream
 	forwardTo          = testenv.ForwardTo
-	githubAPI          = testenv.GithubAPI
-	githubProxyBot     = testenv.GithubProxyBot
 	adminEnv           = testenv.AdminEnv
+	newAdminBrowser    = testenv.NewAdminBrowser
+	csrfOf             = testenv.CSRFOf
+	checkAdminHeaders  = testenv.CheckAdminHeaders
+	damageToken        = testenv.DamageToken
+	proxyPath          = testenv.ProxyPath
+	decodeJSON         = testenv.DecodeJSON
 )
 
 // remote is a broker running elsewhere (a process, behind a balancer), driven at url.

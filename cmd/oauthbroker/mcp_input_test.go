@@ -9,6 +9,7 @@ import (
 
 	"github.com/oauthbroker/oauthbroker/internal/app"
 	"github.com/oauthbroker/oauthbroker/internal/server"
+	"github.com/oauthbroker/oauthbroker/internal/testenv"
 )
 
 // TestMCPBadInput: an unknown tool, arguments of the wrong type or shape, and headers the
@@ -140,8 +141,8 @@ func TestMCPBodyAndRateLimits(t *testing.T) {
 
 	// The refused body counted as one call of the minute; one direct call and one call_api
 	// make three, and the fourth is refused whichever way it comes.
-	if r := a.call("POST", proxyPath("alpha", id, "rides"), keyA, http.Header{"Content-Type": {"application/json"}}, strings.NewReader(`{"destination":"a"}`)); r.status != http.StatusCreated {
-		t.Fatalf("direct proxy call: %d %s", r.status, r.body)
+	if r := a.Call("POST", testenv.ProxyPath("alpha", id, "rides"), keyA, http.Header{"Content-Type": {"application/json"}}, strings.NewReader(`{"destination":"a"}`)); r.Status != http.StatusCreated {
+		t.Fatalf("direct proxy call: %d %s", r.Status, r.Body)
 	}
 	var ok callAnswer
 	tool(t, cs, "call_api", map[string]any{"provider": "rides", "method": "POST", "path": "/rides", "body": map[string]string{"destination": "b"}}, &ok)

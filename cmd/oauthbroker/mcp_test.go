@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/oauthbroker/oauthbroker/internal/sandbox"
+	"github.com/oauthbroker/oauthbroker/internal/testenv"
 )
 
 // TestMCPShareMyRide is the combined action an agent performs for "share my ride": the model
@@ -89,7 +90,7 @@ func TestMCPShareMyRide(t *testing.T) {
 		t.Errorf("the rides API got %q and Twitter %q, want a bearer token and an OAuth 1.0a signature",
 			seen[0].Header.Get("Authorization"), seen[1].Header.Get("Authorization"))
 	}
-	a.noSecretLogged(issued[0].Token, issued[0].Secret, "cs-alpha-secret", string(ride.Body), text)
+	a.NoSecretLogged(issued[0].Token, issued[0].Secret, "cs-alpha-secret", string(ride.Body), text)
 	if strings.Contains(a.logs.String(), "On my way") {
 		t.Error("the log holds a request body")
 	}
@@ -233,13 +234,13 @@ func TestMCPCallAPIAnswers(t *testing.T) {
 // the API.
 func TestMCPCallAPIRefreshesAfterA401(t *testing.T) {
 	f := newTokenFake(t, true)
-	rev := &revokingAPI{revoked: map[string]bool{}, next: forwardTo(f.URL)}
-	api := newUpstream(t, rev.serve)
-	b := startBroker(t, refreshProxyBot(f, api.URL))
+	rev := testenv.NewRevokingAPI(testenv.ForwardTo(f.URL))
+	api := newUpstream(t, rev.ServeHTTP)
+	b := startBroker(t, testenv.RefreshProxyBot(f, api.URL))
 	f.Register(t, b.URL+"/bots/alpha/gl/callback")
 	b.linkOne("alpha", keyA, "gl", "slack", "U1")
 	old := f.LastGrant(t).AccessToken
-	rev.revoke(old)
+	rev.Revoke(old)
 	cs := mustConnectMCP(t, b.URL, chatUser(keyA, "slack", "U1"))
 
 	var echo callAnswer
@@ -249,7 +250,7 @@ func TestMCPCallAPIRefreshesAfterA401(t *testing.T) {
 	}
 
 	f.RefreshMode.Store(refreshInvalidGrant)
-	rev.revoke(f.LastGrant(t).AccessToken)
+	rev.Revoke(f.LastGrant(t).AccessToken)
 	for i := range 2 {
 		seen := len(api.Requests())
 		e := toolFails(t, cs, "call_api", map[string]any{"provider": "gl", "method": "GET", "path": "/user"})

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"database/sql"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -250,7 +249,7 @@ func TestOpenAPIContract(t *testing.T) {
 	}
 	got := seen()
 	for _, k := range c.Documented() {
-		if !got[k] && !proxyOperation(k) { // TestProxyContract (proxy_contract_test.go) drives the proxy's
+		if !got[k] && !proxyOperation(k) { // TestProxyContract (internal/proxy/contract_test.go) drives the proxy's
 			t.Errorf("documented but never produced: %s", k)
 		}
 	}
@@ -321,23 +320,4 @@ func contractJSON(t *testing.T, client *http.Client, base, method, path, key str
 		t.Fatalf("%s %s: %d %s, want %d", method, path, resp.StatusCode, out, want)
 	}
 	return out
-}
-
-// damageToken flips one bit of an identity's sealed access token in the database file, as
-// disk corruption or a bad restore would.
-func damageToken(t *testing.T, dbPath string, id int64) {
-	t.Helper()
-	db, err := sql.Open("sqlite3", "file:"+dbPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	var sealed []byte
-	if err := db.QueryRow(`SELECT access_token FROM identities WHERE id = ?`, id).Scan(&sealed); err != nil || len(sealed) == 0 {
-		t.Fatalf("read the sealed token: %v", err)
-	}
-	sealed[len(sealed)-1] ^= 1
-	if _, err := db.Exec(`UPDATE identities SET access_token = ? WHERE id = ?`, sealed, id); err != nil {
-		t.Fatal(err)
-	}
 }

@@ -117,16 +117,6 @@ func TestRefreshRotationIsStored(t *testing.T) {
 	}
 }
 
-type requireBody struct {
-	Ready   bool `json:"ready"`
-	Missing []struct {
-		Provider string `json:"provider"`
-		Reason   string `json:"reason"`
-		URL      string `json:"url"`
-	} `json:"missing"`
-	Credentials map[string]credentialsBody `json:"credentials"`
-}
-
 // TestInvalidGrantMeansRelinkRequired: the provider refuses the refresh token. The identity
 // becomes relink_required (once), credentials answer 409, the bot hears of it by webhook,
 // require hands out a link, and linking again brings the identity back.

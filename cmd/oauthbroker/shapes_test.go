@@ -75,9 +75,9 @@ func TestCatalogAgainstProviderShapes(t *testing.T) {
 			if method == "" {
 				method = http.MethodGet
 			}
-			r := b.call(method, proxyPath("alpha", id.ID, shape.APICall), keyA, nil, nil)
-			if r.status != http.StatusOK {
-				t.Errorf("proxied %s %s: %d %s", method, shape.APICall, r.status, r.body)
+			r := b.Call(method, proxyPath("alpha", id.ID, shape.APICall), keyA, nil, nil)
+			if r.Status != http.StatusOK {
+				t.Errorf("proxied %s %s: %d %s", method, shape.APICall, r.Status, r.Body)
 			}
 
 			ev := b.unlink("alpha", keyA, id.ID)

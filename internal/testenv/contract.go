@@ -62,7 +62,7 @@ func NewContract(data []byte) (*Contract, error) {
 		return nil, fmt.Errorf("the OpenAPI document is invalid: %w", err)
 	}
 	doc.Servers = openapi3.Servers{{URL: ContractHost + "/api/v1"}}
-	proxyCatchAll(doc) // proxy_contract_test.go
+	proxyCatchAll(doc) // below
 	r, err := gorillamux.NewRouter(doc)
 	if err != nil {
 		return nil, err
@@ -117,7 +117,7 @@ func (c *Contract) Check(ex Exchange) (string, error) {
 			return "", fmt.Errorf("the broker accepted a request the document does not allow: %w", err)
 		}
 	}
-	if key, ok, err := proxyAnswer(route, params, ex); ok { // the provider's answer: proxy_contract_test.go
+	if key, ok, err := proxyAnswer(route, params, ex); ok { // the provider's answer: below
 		return key, err
 	}
 	out := &openapi3filter.ResponseValidationInput{RequestValidationInput: in, Status: ex.status, Header: ex.header,

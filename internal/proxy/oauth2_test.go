@@ -1,4 +1,4 @@
-package main
+package proxy_test
 
 import (
 	"fmt"
@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/oauthbroker/oauthbroker/internal/sandbox"
+	"github.com/oauthbroker/oauthbroker/internal/testenv"
 )
 
 // TestProxyListsGitHubRepos: a bot lists the user's repositories with its own key and no
@@ -14,13 +15,13 @@ import (
 // credentials or cookies; the bot sees the answer with its safe headers (pagination links
 // pointing back into the proxy), and never the provider's cookie.
 func TestProxyListsGitHubRepos(t *testing.T) {
-	sb, sbURL := newSandbox(t)
-	api := newUpstream(t, githubAPI(sb, sbURL))
-	b := startBroker(t, githubProxyBot(sbURL, api.URL))
+	sb, sbURL := testenv.NewSandbox(t)
+	api := testenv.NewUpstream(t, testenv.GithubAPI(sb, sbURL))
+	b := testenv.StartBroker(t, testenv.GithubProxyBot(sbURL, api.URL))
 	if err := sb.AddClient(sandbox.Client{ID: "gh-client", Secret: "gh-secret-0123456789", RedirectURIs: []string{b.URL + "/bots/alpha/github/callback"}}); err != nil {
 		t.Fatal(err)
 	}
-	id := b.linkOne("alpha", keyA, "github", "slack", "U1")
+	id := b.LinkOne("alpha", testenv.KeyA, "github", "slack", "U1")
 	token := sb.Issued()[0].AccessToken
 
 	header := http.Header{
@@ -28,11 +29,11 @@ func TestProxyListsGitHubRepos(t *testing.T) {
 		"X-Forwarded-For": {"203.0.113.9"}, "X-Forwarded-Host": {"evil.example"}, "X-GitHub-Api-Version": {"2022-11-28"},
 		"User-Agent": {"supportbot/1.0"},
 	}
-	r := b.call("GET", proxyPath("alpha", id.ID, "user/repos"), keyA, header, nil)
-	if r.status != http.StatusOK || !strings.Contains(string(r.body), `"user1001/repo-page-1"`) {
-		t.Fatalf("repos: %d %s", r.status, r.body)
+	r := b.Call("GET", testenv.ProxyPath("alpha", id.ID, "user/repos"), testenv.KeyA, header, nil)
+	if r.Status != http.StatusOK || !strings.Contains(string(r.Body), `"user1001/repo-page-1"`) {
+		t.Fatalf("repos: %d %s", r.Status, r.Body)
 	}
-	if got := r.header.Values("Set-Cookie"); len(got) != 0 {
+	if got := r.Header.Values("Set-Cookie"); len(got) != 0 {
 		t.Errorf("the provider's Set-Cookie reached the bot: %q", got)
 	}
 	for k, want := range map[string]string{
@@ -40,7 +41,7 @@ func TestProxyListsGitHubRepos(t *testing.T) {
 		"X-Ratelimit-Remaining": "4999", "Etag": `"repos-1001-"`, "Www-Authenticate": "",
 		"Link": fmt.Sprintf(`</api/v1/bots/alpha/identities/%d/proxy/user/repos?page=2>; rel="next", <https://docs.github.com/rest>; rel="help"`, id.ID),
 	} {
-		if got := r.header.Get(k); got != want {
+		if got := r.Header.Get(k); got != want {
 			t.Errorf("%s = %q, want %q", k, got, want)
 		}
 	}
@@ -56,20 +57,20 @@ func TestProxyListsGitHubRepos(t *testing.T) {
 	}
 
 	// The next page, by following the rewritten Link as a bot's client would.
-	next := strings.TrimPrefix(strings.SplitN(r.header.Get("Link"), ">", 2)[0], "<")
-	r2 := b.call("GET", strings.TrimPrefix(next, "/api/v1"), keyA, nil, nil)
-	if r2.status != http.StatusOK || !strings.Contains(string(r2.body), "repo-page-2") {
-		t.Errorf("page 2: %d %s", r2.status, r2.body)
+	next := strings.TrimPrefix(strings.SplitN(r.Header.Get("Link"), ">", 2)[0], "<")
+	r2 := b.Call("GET", strings.TrimPrefix(next, "/api/v1"), testenv.KeyA, nil, nil)
+	if r2.Status != http.StatusOK || !strings.Contains(string(r2.Body), "repo-page-2") {
+		t.Errorf("page 2: %d %s", r2.Status, r2.Body)
 	}
 	// A conditional request: the ETag goes up, the 304 comes back.
-	r3 := b.call("GET", proxyPath("alpha", id.ID, "user/repos"), keyA, http.Header{"If-None-Match": {`"repos-1001-"`}}, nil)
-	if r3.status != http.StatusNotModified || len(r3.body) != 0 {
-		t.Errorf("If-None-Match: %d %q, want 304", r3.status, r3.body)
+	r3 := b.Call("GET", testenv.ProxyPath("alpha", id.ID, "user/repos"), testenv.KeyA, http.Header{"If-None-Match": {`"repos-1001-"`}}, nil)
+	if r3.Status != http.StatusNotModified || len(r3.Body) != 0 {
+		t.Errorf("If-None-Match: %d %q, want 304", r3.Status, r3.Body)
 	}
 	// GitHub's /user at the sandbox, which checks the bearer token itself.
-	r4 := b.call("GET", proxyPath("alpha", id.ID, "user"), keyA, nil, nil)
-	if r4.status != http.StatusOK || !strings.Contains(string(r4.body), `"login":"ada"`) {
-		t.Errorf("/user: %d %s", r4.status, r4.body)
+	r4 := b.Call("GET", testenv.ProxyPath("alpha", id.ID, "user"), testenv.KeyA, nil, nil)
+	if r4.Status != http.StatusOK || !strings.Contains(string(r4.Body), `"login":"ada"`) {
+		t.Errorf("/user: %d %s", r4.Status, r4.Body)
 	}
 	if st := sb.Stats(); len(st.Rejected) != 0 {
 		t.Errorf("the sandbox refused requests: %v", st.Rejected)
@@ -80,21 +81,21 @@ func TestProxyListsGitHubRepos(t *testing.T) {
 // provider's answer and goes back to the bot as it is (marked as the provider's), without a
 // refresh or a second try.
 func TestProxyPassesAProvidersRefusal(t *testing.T) {
-	sb, sbURL := newSandbox(t)
-	api := newUpstream(t, githubAPI(sb, sbURL))
-	b := startBroker(t, githubProxyBot(sbURL, api.URL))
+	sb, sbURL := testenv.NewSandbox(t)
+	api := testenv.NewUpstream(t, testenv.GithubAPI(sb, sbURL))
+	b := testenv.StartBroker(t, testenv.GithubProxyBot(sbURL, api.URL))
 	if err := sb.AddClient(sandbox.Client{ID: "gh-client", Secret: "gh-secret-0123456789", RedirectURIs: []string{b.URL + "/bots/alpha/github/callback"}}); err != nil {
 		t.Fatal(err)
 	}
-	id := b.linkOne("alpha", keyA, "github", "slack", "U1")
+	id := b.LinkOne("alpha", testenv.KeyA, "github", "slack", "U1")
 	api.SetHandler(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusUnauthorized)
 		fmt.Fprint(w, `{"message":"Bad credentials"}`)
 	})
-	r := b.call("GET", proxyPath("alpha", id.ID, "user/repos"), keyA, nil, nil)
-	if r.status != http.StatusUnauthorized || r.header.Get("X-OAuthBroker-Identity") == "" || !strings.Contains(string(r.body), "Bad credentials") {
-		t.Errorf("%d %v %s, want the provider's 401", r.status, r.header, r.body)
+	r := b.Call("GET", testenv.ProxyPath("alpha", id.ID, "user/repos"), testenv.KeyA, nil, nil)
+	if r.Status != http.StatusUnauthorized || r.Header.Get("X-OAuthBroker-Identity") == "" || !strings.Contains(string(r.Body), "Bad credentials") {
+		t.Errorf("%d %v %s, want the provider's 401", r.Status, r.Header, r.Body)
 	}
 	if n := len(api.Requests()); n != 1 {
 		t.Errorf("the API saw %d requests, want 1 (no retry without a refresh)", n)

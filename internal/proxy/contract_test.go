@@ -1,4 +1,4 @@
-package main
+package proxy_test
 
 import (
 	"bytes"
@@ -15,6 +15,7 @@ import (
 	"github.com/oauthbroker/oauthbroker/internal/providertest"
 	"github.com/oauthbroker/oauthbroker/internal/sandbox"
 	"github.com/oauthbroker/oauthbroker/internal/store"
+	"github.com/oauthbroker/oauthbroker/internal/testenv"
 )
 
 // The API proxy in the OpenAPI contract (contract_test.go calls these three): its route is
@@ -23,8 +24,8 @@ import (
 
 // contractAPI is the provider API of TestProxyContract: each failure the proxy reports has
 // its path; reads go to the sandbox behind f, writes are accepted.
-func contractAPI(f *tokenFake) http.HandlerFunc {
-	forward := forwardTo(f.URL)
+func contractAPI(f *testenv.TokenFake) http.HandlerFunc {
+	forward := testenv.ForwardTo(f.URL)
 	return func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/api/v4/big":
@@ -55,11 +56,11 @@ func contractAPI(f *tokenFake) http.HandlerFunc {
 // lists for them, through the validating client: each status and code once (by any method),
 // and the provider's own answer by every method.
 func TestProxyContract(t *testing.T) {
-	clk := newClock()
-	f := newTokenFake(t, false)
+	clk := testenv.NewClock()
+	f := testenv.NewTokenFake(t, false)
 	tw := providertest.NewTwitter(t, map[string]string{"ck-alpha": "cs-alpha-secret"})
-	api := newUpstream(t, contractAPI(f))
-	b := startProxyBroker(t, "  outbound_timeout: 1s\n  proxy: {max_request_body: 4KiB, max_response_body: 4KiB}\n", fmt.Sprintf(`  alpha:
+	api := testenv.NewUpstream(t, contractAPI(f))
+	b := testenv.StartProxyBroker(t, "  outbound_timeout: 1s\n  proxy: {max_request_body: 4KiB, max_response_body: 4KiB}\n", fmt.Sprintf(`  alpha:
     api_keys: [%q]
     confirm: none
     providers:
@@ -74,12 +75,12 @@ func TestProxyContract(t *testing.T) {
     confirm: code
     providers:
       sandbox: {type: sandbox, key: client-b, secret: secret-b-0123456789}
-`, keyA, gitlabYAML(f.URL), api.URL, endpointsYAML(tw.Endpoints(), "        "), keyB), app.Options{SandboxURL: f.URL, Now: clk.Now, RefreshWait: 300 * time.Millisecond})
+`, testenv.KeyA, testenv.GitlabYAML(f.URL), api.URL, testenv.EndpointsYAML(tw.Endpoints(), "        "), testenv.KeyB), app.Options{SandboxURL: f.URL, Now: clk.Now, RefreshWait: 300 * time.Millisecond})
 	f.Register(t, b.URL+"/bots/alpha/gl/callback")
 	if err := f.AddClient(sandbox.Client{ID: "client-b", Secret: "secret-b-0123456789", RedirectURIs: []string{b.URL + "/bots/bravo/sandbox/callback"}}); err != nil {
 		t.Fatal(err)
 	}
-	client, seen := contractClient(t)
+	client, seen := testenv.ContractClient(t)
 	expect := func(method, path, key string, header http.Header, body string, status int, code string) {
 		t.Helper()
 		req, _ := http.NewRequest(method, b.URL+"/api/v1"+path, strings.NewReader(body))
@@ -95,53 +96,53 @@ func TestProxyContract(t *testing.T) {
 		}
 		data, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		var p problemBody
+		var p testenv.ProblemBody
 		json.Unmarshal(data, &p)
 		if resp.StatusCode != status || p.Code != code {
 			t.Errorf("%s %s: %d %s, want %d %q", method, path, resp.StatusCode, data, status, code)
 		}
 	}
-	gl := b.linkOne("alpha", keyA, "gl", "c", "u").ID
-	twID := b.linkOne("alpha", keyA, "twitter", "c", "u").ID
-	pending := b.linkOne("bravo", keyB, "sandbox", "c", "u").ID
-	damaged := b.linkOne("alpha", keyA, "gl", "c", "damaged").ID
-	damageToken(t, b.dbPath, damaged)
+	gl := b.LinkOne("alpha", testenv.KeyA, "gl", "c", "u").ID
+	twID := b.LinkOne("alpha", testenv.KeyA, "twitter", "c", "u").ID
+	pending := b.LinkOne("bravo", testenv.KeyB, "sandbox", "c", "u").ID
+	damaged := b.LinkOne("alpha", testenv.KeyA, "gl", "c", "damaged").ID
+	testenv.DamageToken(t, b.DBPath, damaged)
 	planted := plantIdentity(t, b, "alpha", "sso")
 	f.FirstTTL.Store(30) // these expire within a minute: the next call refreshes
-	refused := b.linkOne("alpha", keyA, "gl", "c", "refused").ID
-	down := b.linkOne("alpha", keyA, "gl", "c", "down").ID
+	refused := b.LinkOne("alpha", testenv.KeyA, "gl", "c", "refused").ID
+	down := b.LinkOne("alpha", testenv.KeyA, "gl", "c", "down").ID
 
 	for _, m := range proxyMethods {
-		expect(m, proxyPath("alpha", gl, "user"), keyA, nil, "", http.StatusOK, "")
+		expect(m, testenv.ProxyPath("alpha", gl, "user"), testenv.KeyA, nil, "", http.StatusOK, "")
 	}
 	form := http.Header{"Content-Type": {"application/x-www-form-urlencoded"}}
-	expect("GET", proxyPath("alpha", gl, "..%2f"), keyA, nil, "", 400, "proxy_path_not_allowed")
-	expect("POST", proxyPath("alpha", twID, "1.1/statuses/update.json"), keyA, form, "status=%zz", 400, "invalid_request")
-	expect("GET", proxyPath("alpha", gl, "user"), "", nil, "", 401, "unauthorized")
-	expect("GET", proxyPath("nosuch", gl, "user"), keyA, nil, "", 401, "unauthorized")
-	expect("DELETE", proxyPath("alpha", 999999, "user"), keyA, nil, "", 404, "not_found")
-	expect("GET", proxyPath("bravo", pending, "user"), keyB, nil, "", 409, "identity_pending")
-	expect("PUT", proxyPath("alpha", gl, "user"), keyA, nil, strings.Repeat("x", 5000), 413, "payload_too_large")
-	expect("GET", proxyPath("alpha", damaged, "user"), keyA, nil, "", 500, "token_unreadable")
-	expect("GET", proxyPath("alpha", planted, "user"), keyA, nil, "", 501, "proxy_not_configured")
-	expect("GET", proxyPath("alpha", gl, "drop"), keyA, nil, "", 502, "provider_error")
-	expect("GET", proxyPath("alpha", gl, "big"), keyA, nil, "", 502, "response_too_large")
-	expect("PATCH", proxyPath("alpha", gl, "slow"), keyA, nil, "{}", 504, "provider_timeout")
-	f.RefreshMode.Store(refreshInvalidGrant)
-	expect("GET", proxyPath("alpha", refused, "user"), keyA, nil, "", 409, "relink_required")
-	f.RefreshMode.Store(refreshServerError)
+	expect("GET", testenv.ProxyPath("alpha", gl, "..%2f"), testenv.KeyA, nil, "", 400, "proxy_path_not_allowed")
+	expect("POST", testenv.ProxyPath("alpha", twID, "1.1/statuses/update.json"), testenv.KeyA, form, "status=%zz", 400, "invalid_request")
+	expect("GET", testenv.ProxyPath("alpha", gl, "user"), "", nil, "", 401, "unauthorized")
+	expect("GET", testenv.ProxyPath("nosuch", gl, "user"), testenv.KeyA, nil, "", 401, "unauthorized")
+	expect("DELETE", testenv.ProxyPath("alpha", 999999, "user"), testenv.KeyA, nil, "", 404, "not_found")
+	expect("GET", testenv.ProxyPath("bravo", pending, "user"), testenv.KeyB, nil, "", 409, "identity_pending")
+	expect("PUT", testenv.ProxyPath("alpha", gl, "user"), testenv.KeyA, nil, strings.Repeat("x", 5000), 413, "payload_too_large")
+	expect("GET", testenv.ProxyPath("alpha", damaged, "user"), testenv.KeyA, nil, "", 500, "token_unreadable")
+	expect("GET", testenv.ProxyPath("alpha", planted, "user"), testenv.KeyA, nil, "", 501, "proxy_not_configured")
+	expect("GET", testenv.ProxyPath("alpha", gl, "drop"), testenv.KeyA, nil, "", 502, "provider_error")
+	expect("GET", testenv.ProxyPath("alpha", gl, "big"), testenv.KeyA, nil, "", 502, "response_too_large")
+	expect("PATCH", testenv.ProxyPath("alpha", gl, "slow"), testenv.KeyA, nil, "{}", 504, "provider_timeout")
+	f.RefreshMode.Store(testenv.RefreshInvalidGrant)
+	expect("GET", testenv.ProxyPath("alpha", refused, "user"), testenv.KeyA, nil, "", 409, "relink_required")
+	f.RefreshMode.Store(testenv.RefreshServerError)
 	clk.Advance(31 * time.Second)
-	expect("GET", proxyPath("alpha", down, "user"), keyA, nil, "", 503, "refresh_unavailable")
+	expect("GET", testenv.ProxyPath("alpha", down, "user"), testenv.KeyA, nil, "", 503, "refresh_unavailable")
 
 	// The rate limit, on a broker that allows one call a minute: counted before the identity
 	// is looked at, so the first call's 404 spends the allowance.
-	limited := startProxyBroker(t, "  proxy: {rate_limit: 1}\n", fmt.Sprintf("  alpha:\n    api_keys: [%q]\n    confirm: none\n    providers:\n      gh: {type: github, key: k, secret: s}\n", keyA), app.Options{})
+	limited := testenv.StartProxyBroker(t, "  proxy: {rate_limit: 1}\n", fmt.Sprintf("  alpha:\n    api_keys: [%q]\n    confirm: none\n    providers:\n      gh: {type: github, key: k, secret: s}\n", testenv.KeyA), app.Options{})
 	for i, want := range []struct {
 		status int
 		code   string
 	}{{404, "not_found"}, {429, "rate_limited"}} {
-		req, _ := http.NewRequest("GET", limited.URL+"/api/v1"+proxyPath("alpha", 1, "user"), nil)
-		req.Header.Set("Authorization", "Bearer "+keyA)
+		req, _ := http.NewRequest("GET", limited.URL+"/api/v1"+testenv.ProxyPath("alpha", 1, "user"), nil)
+		req.Header.Set("Authorization", "Bearer "+testenv.KeyA)
 		resp, err := client.Do(req)
 		if err != nil {
 			t.Fatal(err)
@@ -152,16 +153,16 @@ func TestProxyContract(t *testing.T) {
 		}
 	}
 
-	b.app.Store.Close()
-	expect("GET", proxyPath("alpha", gl, "user"), keyA, nil, "", 500, "internal")
+	b.App.Store.Close()
+	expect("GET", testenv.ProxyPath("alpha", gl, "user"), testenv.KeyA, nil, "", 500, "internal")
 
-	c, err := newContract(httpapi.OpenAPI())
+	c, err := testenv.NewContract(httpapi.OpenAPI())
 	if err != nil {
 		t.Fatal(err)
 	}
 	got, missing := seen(), map[string]bool{}
 	for _, k := range c.Documented() {
-		if !proxyOperation(k) {
+		if !testenv.ProxyOperation(k) {
 			continue
 		}
 		_, statusCode, _ := strings.Cut(k, " ")
@@ -174,7 +175,7 @@ func TestProxyContract(t *testing.T) {
 		found := false
 		for s := range got {
 			_, sc, _ := strings.Cut(s, " ")
-			found = found || proxyOperation(s) && sc == statusCode
+			found = found || testenv.ProxyOperation(s) && sc == statusCode
 		}
 		if !found && !missing[statusCode] {
 			missing[statusCode] = true
@@ -187,15 +188,15 @@ var proxyMethods = []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"}
 
 // plantIdentity puts an identity of the bot's provider straight into the store, for a provider
 // no fake can link (its tokens are placeholders, never opened).
-func plantIdentity(t *testing.T, b *testBroker, bot, provider string) int64 {
+func plantIdentity(t *testing.T, b *testenv.Broker, bot, provider string) int64 {
 	t.Helper()
 	now := time.Now().UTC()
-	l, err := b.app.Store.CreateLink(t.Context(), store.Link{TokenHash: []byte("planted-" + provider), Bot: bot,
+	l, err := b.App.Store.CreateLink(t.Context(), store.Link{TokenHash: []byte("planted-" + provider), Bot: bot,
 		Providers: []store.LinkProvider{{Provider: provider}}, Channel: "c", User: "planted", CreatedAt: now, ExpiresAt: now.Add(time.Minute)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	done, err := b.app.Store.CompleteLink(t.Context(), store.CompleteLinkParams{LinkID: l.ID, Now: now, Identity: store.Identity{
+	done, err := b.App.Store.CompleteLink(t.Context(), store.CompleteLinkParams{LinkID: l.ID, Now: now, Identity: store.Identity{
 		Bot: bot, Channel: "c", User: "planted", Provider: provider, ProviderUserID: "planted", Status: store.StatusActive,
 		TokenType: "bearer", AccessToken: []byte("placeholder")}})
 	if err != nil {

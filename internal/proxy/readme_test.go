@@ -1,4 +1,4 @@
-package main
+package proxy_test
 
 import (
 	"encoding/json"
@@ -11,6 +11,7 @@ import (
 
 	"github.com/oauthbroker/oauthbroker/internal/providertest"
 	"github.com/oauthbroker/oauthbroker/internal/sandbox"
+	"github.com/oauthbroker/oauthbroker/internal/testenv"
 )
 
 // TestProxyCombinedAction is docs/API.md's "book the ride, then tweet it": require [uber,
@@ -28,7 +29,7 @@ func TestProxyCombinedAction(t *testing.T) {
 	tw := providertest.NewTwitter(t, map[string]string{"ck-rides": "cs-rides-secret"})
 	// Uber's ride request (POST /v1.2/requests), which the sandbox does not play: it takes the
 	// sandbox's live tokens, as the profile endpoint does.
-	rides := newUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+	rides := testenv.NewUpstream(t, func(w http.ResponseWriter, r *http.Request) {
 		tok, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		if !sb.Live(tok) {
 			http.Error(w, `{"code":"unauthorized"}`, http.StatusUnauthorized)
@@ -43,7 +44,7 @@ func TestProxyCombinedAction(t *testing.T) {
 	rules = append(rules, providertest.Rewrite{Host: "api.twitter.com", To: tw.URL()})
 	providertest.NewRewriteTransport(rules...).Install(t)
 
-	b := startBroker(t, fmt.Sprintf(`  rides:
+	b := testenv.StartBroker(t, fmt.Sprintf(`  rides:
     api_keys: [%q]
     confirm: none
     providers:
@@ -52,16 +53,16 @@ func TestProxyCombinedAction(t *testing.T) {
         type: twitter
         key: ck-rides
         secret: cs-rides-secret
-%s`, keyA, endpointsYAML(tw.Endpoints(), "        ")))
+%s`, testenv.KeyA, testenv.EndpointsYAML(tw.Endpoints(), "        ")))
 	if err := sb.AddClient(sandbox.Client{ID: "uber-client", Secret: "uber-secret-0123456789", RedirectURIs: []string{b.URL + "/bots/rides/uber/callback"}}); err != nil {
 		t.Fatal(err)
 	}
 
-	require := func() requireBody {
+	require := func() testenv.RequireBody {
 		t.Helper()
-		var out requireBody
+		var out testenv.RequireBody
 		body := map[string]any{"channel": "telegram", "user": "42", "providers": []string{"uber", "twitter"}}
-		if st := b.api("POST", "/bots/rides/require", keyA, body, &out); st != http.StatusOK {
+		if st := b.API("POST", "/bots/rides/require", testenv.KeyA, body, &out); st != http.StatusOK {
 			t.Fatalf("require: %d", st)
 		}
 		return out
@@ -71,7 +72,7 @@ func TestProxyCombinedAction(t *testing.T) {
 		t.Fatalf("require before linking: %+v", first)
 	}
 	for _, m := range first.Missing {
-		if st, page := connectAll(t, newBrowser(t), m.URL); st != http.StatusOK {
+		if st, page := testenv.ConnectAll(t, testenv.NewBrowser(t), m.URL); st != http.StatusOK {
 			t.Fatalf("linking %s: %d\n%s", m.Provider, st, page)
 		}
 	}
@@ -79,29 +80,29 @@ func TestProxyCombinedAction(t *testing.T) {
 		t.Fatalf("require after linking: %+v", again)
 	}
 	ids := map[string]int64{}
-	for _, id := range b.identities("rides", keyA, "telegram", "42") {
+	for _, id := range b.Identities("rides", testenv.KeyA, "telegram", "42") {
 		ids[id.Provider] = id.ID
 	}
 
-	ride := b.call("POST", proxyPath("rides", ids["uber"], "v1.2/requests"), keyA, http.Header{"Content-Type": {"application/json"}},
+	ride := b.Call("POST", testenv.ProxyPath("rides", ids["uber"], "v1.2/requests"), testenv.KeyA, http.Header{"Content-Type": {"application/json"}},
 		strings.NewReader(`{"product_id":"a1111c8c-c720-46c3-8534-2fcdd730040d","start_place_id":"home","end_place_id":"work"}`))
 	var booked struct {
 		RequestID string `json:"request_id"`
 		ETA       int    `json:"eta"`
 	}
-	if ride.status != http.StatusAccepted || json.Unmarshal(ride.body, &booked) != nil || booked.RequestID == "" {
-		t.Fatalf("ride: %d %s", ride.status, ride.body)
+	if ride.Status != http.StatusAccepted || json.Unmarshal(ride.Body, &booked) != nil || booked.RequestID == "" {
+		t.Fatalf("ride: %d %s", ride.Status, ride.Body)
 	}
-	me := b.call("GET", proxyPath("rides", ids["uber"], "v1/me"), keyA, nil, nil)
-	if me.status != http.StatusOK || !strings.Contains(string(me.body), `"email":"ada@example.com"`) {
-		t.Errorf("Uber's /v1/me: %d %s", me.status, me.body)
+	me := b.Call("GET", testenv.ProxyPath("rides", ids["uber"], "v1/me"), testenv.KeyA, nil, nil)
+	if me.Status != http.StatusOK || !strings.Contains(string(me.Body), `"email":"ada@example.com"`) {
+		t.Errorf("Uber's /v1/me: %d %s", me.Status, me.Body)
 	}
 
 	text := fmt.Sprintf("On my way to work, there in %d minutes", booked.ETA)
-	tweet := b.call("POST", proxyPath("rides", ids["twitter"], "1.1/statuses/update.json"), keyA,
+	tweet := b.Call("POST", testenv.ProxyPath("rides", ids["twitter"], "1.1/statuses/update.json"), testenv.KeyA,
 		http.Header{"Content-Type": {"application/x-www-form-urlencoded"}}, strings.NewReader(url.Values{"status": {text}}.Encode()))
-	if tweet.status != http.StatusOK || !strings.Contains(string(tweet.body), text) {
-		t.Fatalf("tweet: %d %s", tweet.status, tweet.body)
+	if tweet.Status != http.StatusOK || !strings.Contains(string(tweet.Body), text) {
+		t.Fatalf("tweet: %d %s", tweet.Status, tweet.Body)
 	}
 	calls := tw.Calls()
 	if last := calls[len(calls)-1]; last.Path != "/1.1/statuses/update.json" || last.Rejected != "" {

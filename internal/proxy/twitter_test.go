@@ -1,4 +1,4 @@
-package main
+package proxy_test
 
 import (
 	"bytes"
@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/oauthbroker/oauthbroker/internal/providertest"
+	"github.com/oauthbroker/oauthbroker/internal/testenv"
 )
 
 // twitterProxyBot is a bot whose twitter provider is the OAuth 1.0a fake, with the API at api
@@ -29,7 +30,7 @@ func twitterProxyBot(tw *providertest.Twitter, api string) string {
     confirm: none
     providers:
       twitter: {type: twitter, key: ck-bravo, secret: cs-bravo-secret}
-`, keyA, api, endpointsYAML(tw.Endpoints(), "        "), keyB)
+`, testenv.KeyA, api, testenv.EndpointsYAML(tw.Endpoints(), "        "), testenv.KeyB)
 }
 
 // TestProxyTweetsAsTheUser: a bot posts a tweet and reads the account as each of two linked
@@ -37,13 +38,13 @@ func twitterProxyBot(tw *providertest.Twitter, api string) string {
 // (query and form body included), and sees each identity's own token.
 func TestProxyTweetsAsTheUser(t *testing.T) {
 	tw := providertest.NewTwitter(t, map[string]string{"ck-alpha": "cs-alpha-secret"})
-	api := newUpstream(t, forwardTo(tw.URL()))
-	b := startBroker(t, twitterProxyBot(tw, api.URL))
+	api := testenv.NewUpstream(t, testenv.ForwardTo(tw.URL()))
+	b := testenv.StartBroker(t, twitterProxyBot(tw, api.URL))
 
-	ada := b.linkOne("alpha", keyA, "twitter", "slack", "U1")
+	ada := b.LinkOne("alpha", testenv.KeyA, "twitter", "slack", "U1")
 	grace := providertest.TwitterUser{ID: "2002", ScreenName: "grace", Name: "Grace Hopper", Email: "grace@example.com"}
 	tw.SetUser(grace)
-	gh := b.linkOne("alpha", keyA, "twitter", "slack", "U2")
+	gh := b.LinkOne("alpha", testenv.KeyA, "twitter", "slack", "U2")
 	issued := tw.Issued()
 	if len(issued) != 2 {
 		t.Fatalf("%d access tokens issued, want 2", len(issued))
@@ -52,19 +53,19 @@ func TestProxyTweetsAsTheUser(t *testing.T) {
 
 	form := http.Header{"Content-Type": {"application/x-www-form-urlencoded"}}
 	status := url.Values{"status": {"Booked a ride to the station ✓ (100% on time) #oauthbroker"}, "trim_user": {"true"}}
-	r := b.call("POST", proxyPath("alpha", ada.ID, "1.1/statuses/update.json"), keyA, form, strings.NewReader(status.Encode()))
+	r := b.Call("POST", testenv.ProxyPath("alpha", ada.ID, "1.1/statuses/update.json"), testenv.KeyA, form, strings.NewReader(status.Encode()))
 	var tweet struct {
 		Text string `json:"text"`
 		User struct {
 			ID string `json:"id_str"`
 		} `json:"user"`
 	}
-	decodeJSON(t, r.body, &tweet)
-	if r.status != http.StatusOK || tweet.Text != status.Get("status") || tweet.User.ID != providertest.DefaultTwitterUser.ID {
-		t.Fatalf("tweet: %d %s", r.status, r.body)
+	testenv.DecodeJSON(t, r.Body, &tweet)
+	if r.Status != http.StatusOK || tweet.Text != status.Get("status") || tweet.User.ID != providertest.DefaultTwitterUser.ID {
+		t.Fatalf("tweet: %d %s", r.Status, r.Body)
 	}
-	if r.header.Get("X-OAuthBroker-Identity") != fmt.Sprint(ada.ID) {
-		t.Errorf("X-OAuthBroker-Identity = %q, want %d", r.header.Get("X-OAuthBroker-Identity"), ada.ID)
+	if r.Header.Get("X-OAuthBroker-Identity") != fmt.Sprint(ada.ID) {
+		t.Errorf("X-OAuthBroker-Identity = %q, want %d", r.Header.Get("X-OAuthBroker-Identity"), ada.ID)
 	}
 
 	// A GET with query parameters, which the signature covers too; include_email reaching the
@@ -74,14 +75,14 @@ func TestProxyTweetsAsTheUser(t *testing.T) {
 		id   int64
 		user providertest.TwitterUser
 	}{{ada.ID, providertest.DefaultTwitterUser}, {gh.ID, grace}} {
-		r := b.call("GET", proxyPath("alpha", c.id, q), keyA, nil, nil)
+		r := b.Call("GET", testenv.ProxyPath("alpha", c.id, q), testenv.KeyA, nil, nil)
 		var me struct {
 			ID    string `json:"id_str"`
 			Email string `json:"email"`
 		}
-		decodeJSON(t, r.body, &me)
-		if r.status != http.StatusOK || me.ID != c.user.ID || me.Email != c.user.Email {
-			t.Errorf("identity %d: %d %s, want %s with email", c.id, r.status, r.body, c.user.ID)
+		testenv.DecodeJSON(t, r.Body, &me)
+		if r.Status != http.StatusOK || me.ID != c.user.ID || me.Email != c.user.Email {
+			t.Errorf("identity %d: %d %s, want %s with email", c.id, r.Status, r.Body, c.user.ID)
 		}
 	}
 
@@ -95,12 +96,12 @@ func TestProxyTweetsAsTheUser(t *testing.T) {
 		}
 	}
 	for _, s := range api.Requests() {
-		if !strings.HasPrefix(s.Header.Get("Authorization"), "OAuth ") || strings.Contains(s.Header.Get("Authorization"), keyA) {
+		if !strings.HasPrefix(s.Header.Get("Authorization"), "OAuth ") || strings.Contains(s.Header.Get("Authorization"), testenv.KeyA) {
 			t.Errorf("%s %s: Authorization %q, want an OAuth 1.0a signature and never the bot's key", s.Method, s.URI, s.Header.Get("Authorization"))
 		}
 	}
 	for _, c := range issued {
-		b.noSecretLogged(c.Token, c.Secret, "cs-alpha-secret")
+		b.NoSecretLogged(c.Token, c.Secret, "cs-alpha-secret")
 	}
 }
 
@@ -109,20 +110,20 @@ func TestProxyTweetsAsTheUser(t *testing.T) {
 // fake, and so is the same request sent twice (its nonce is spent).
 func TestProxyTwitterFakeRefusesAWrongSignature(t *testing.T) {
 	tw := providertest.NewTwitter(t, map[string]string{"ck-alpha": "cs-alpha-secret"})
-	api := newUpstream(t, forwardTo(tw.URL()))
-	b := startBroker(t, twitterProxyBot(tw, api.URL))
-	id := b.linkOne("alpha", keyA, "twitter", "slack", "U1")
+	api := testenv.NewUpstream(t, testenv.ForwardTo(tw.URL()))
+	b := testenv.StartBroker(t, twitterProxyBot(tw, api.URL))
+	id := b.LinkOne("alpha", testenv.KeyA, "twitter", "slack", "U1")
 
 	form := http.Header{"Content-Type": {"application/x-www-form-urlencoded"}}
-	if r := b.call("POST", proxyPath("alpha", id.ID, "1.1/statuses/update.json"), keyA, form, strings.NewReader("status=hello")); r.status != http.StatusOK {
-		t.Fatalf("tweet: %d %s", r.status, r.body)
+	if r := b.Call("POST", testenv.ProxyPath("alpha", id.ID, "1.1/statuses/update.json"), testenv.KeyA, form, strings.NewReader("status=hello")); r.Status != http.StatusOK {
+		t.Fatalf("tweet: %d %s", r.Status, r.Body)
 	}
-	if r := b.call("GET", proxyPath("alpha", id.ID, "1.1/account/verify_credentials.json?include_email=true"), keyA, nil, nil); r.status != http.StatusOK {
-		t.Fatalf("verify_credentials: %d %s", r.status, r.body)
+	if r := b.Call("GET", testenv.ProxyPath("alpha", id.ID, "1.1/account/verify_credentials.json?include_email=true"), testenv.KeyA, nil, nil); r.Status != http.StatusOK {
+		t.Fatalf("verify_credentials: %d %s", r.Status, r.Body)
 	}
 	signed := api.Requests()
 	host := strings.TrimPrefix(api.URL, "http://")
-	replay := func(s seenRequest, uri string, body []byte) (int, string) {
+	replay := func(s testenv.SeenRequest, uri string, body []byte) (int, string) {
 		t.Helper()
 		req, _ := http.NewRequest(s.Method, tw.URL()+uri, bytes.NewReader(body))
 		req.Header = s.Header.Clone()
@@ -139,7 +140,7 @@ func TestProxyTwitterFakeRefusesAWrongSignature(t *testing.T) {
 	}
 	for _, c := range []struct {
 		name      string
-		s         seenRequest
+		s         testenv.SeenRequest
 		uri, body string
 		want      string
 	}{
