@@ -151,7 +151,7 @@ func TestFlowLimitCountsRefusalsOnly(t *testing.T) {
 	// 200 refused requests from the same address, every kind in turn: the first FlowPerClient
 	// get their own answer, the rest 429. Views of the valid link's page in between are
 	// answered and do not count. Nothing reaches the store or the provider either way.
-	before, calls := b.snapshot(), sb.requests.Load()
+	before, calls := b.snapshot(), sb.Requests.Load()
 	for i := range 200 {
 		r := refusals[i%len(refusals)]
 		want := r.status
@@ -170,7 +170,7 @@ func TestFlowLimitCountsRefusalsOnly(t *testing.T) {
 	if b.snapshot() != before {
 		t.Error("refused requests changed the store")
 	}
-	if n := sb.requests.Load() - calls; n != 0 {
+	if n := sb.Requests.Load() - calls; n != 0 {
 		t.Errorf("refused requests reached the provider %d times", n)
 	}
 	if n := metricValue(t, b, "oauthbroker_rate_limited_total", map[string]string{"limit": "flow"}); n != 200-float64(limits.FlowPerClient) {

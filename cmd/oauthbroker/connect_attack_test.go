@@ -4,11 +4,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strings"
-	"sync/atomic"
 	"testing"
 
 	"github.com/oauthbroker/oauthbroker/internal/app"
@@ -17,32 +15,6 @@ import (
 
 // The attacks the connect page stops. Each asserts the answer's status, that no request
 // reached the provider, and that the store did not change.
-
-// countedSandbox is the auto-approving sandbox behind a counter of every request it gets.
-type countedSandbox struct {
-	*sandbox.Server
-	URL      string
-	requests atomic.Int64
-}
-
-func newCountedSandbox(t *testing.T) *countedSandbox {
-	t.Helper()
-	sb, err := sandbox.New(sandbox.Options{
-		Users:       []sandbox.User{{ID: "1001", Login: "ada", Name: "Ada Lovelace", Email: "ada@example.com"}},
-		AutoApprove: "1001",
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := &countedSandbox{Server: sb}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c.requests.Add(1)
-		sb.ServeHTTP(w, r)
-	}))
-	t.Cleanup(srv.Close)
-	c.URL = srv.URL
-	return c
-}
 
 // connectBroker runs bot alpha (confirm given; "" for the default) with two sandbox providers,
 // rides and social, on one counted sandbox.
@@ -83,9 +55,9 @@ func (b *testBroker) twoProviderLink(user string) string {
 // the store is as it was.
 func untouched(t *testing.T, b *testBroker, sb *countedSandbox, wantStatus int, wantText string, attack func() (int, string)) {
 	t.Helper()
-	before := sb.requests.Load()
+	before := sb.Requests.Load()
 	b.unchanged(t, wantStatus, wantText, attack)
-	if n := sb.requests.Load() - before; n != 0 {
+	if n := sb.Requests.Load() - before; n != 0 {
 		t.Errorf("%d requests reached the provider", n)
 	}
 }

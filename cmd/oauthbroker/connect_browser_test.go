@@ -61,8 +61,8 @@ func TestConnectPageInARealBrowser(t *testing.T) {
 	page := load("open the link", chromedp.Navigate(req.ConnectURL))
 	expect("the link's page", page, "open rides=not_linked social=not_linked")
 	text := pageText(t, ctx)
-	if !strings.Contains(text, "Ride Bot asks to connect these accounts for Ada (@ada)") || sb.requests.Load() != 0 {
-		t.Fatalf("the page (and %d provider requests):\n%s", sb.requests.Load(), text)
+	if !strings.Contains(text, "Ride Bot asks to connect these accounts for Ada (@ada)") || sb.Requests.Load() != 0 {
+		t.Fatalf("the page (and %d provider requests):\n%s", sb.Requests.Load(), text)
 	}
 	if n := eval[int](t, ctx, `document.scripts.length`); n != 0 {
 		t.Errorf("the page runs %d scripts; it must work without any", n)

@@ -4,9 +4,11 @@ import (
 	"net/http"
 	"os"
 	"testing"
+	"time"
 
 	"github.com/oauthbroker/oauthbroker/internal/app"
 	"github.com/oauthbroker/oauthbroker/internal/sandbox"
+	"github.com/oauthbroker/oauthbroker/internal/server"
 	"github.com/oauthbroker/oauthbroker/internal/testenv"
 )
 
@@ -60,6 +62,17 @@ func startSandboxBrokerWith(t testing.TB, confirm string, opts app.Options) (*te
 func startAdminBroker(t testing.TB, sb *sandbox.Server, sbURL, extraYAML string, opts app.Options) *testBroker {
 	t.Helper()
 	return wrap(testenv.StartAdminBroker(t, sb, sbURL, extraYAML, opts))
+}
+
+func startLimitedBroker(t testing.TB, limits server.Limits, extraAlpha string) *testBroker {
+	t.Helper()
+	return wrap(testenv.StartLimitedBroker(t, limits, extraAlpha))
+}
+
+func startLimitedBrokerWith(t testing.TB, limits server.Limits, extraAlpha string, now func() time.Time) (*testBroker, *countedSandbox) {
+	t.Helper()
+	b, sb := testenv.StartLimitedBrokerWith(t, limits, extraAlpha, now)
+	return wrap(b), sb
 }
 
 func (b *testBroker) api(method, path, key string, body, out any) int {
@@ -137,6 +150,7 @@ type (
 	seenRequest     = testenv.SeenRequest
 	adminPage       = testenv.AdminPage
 	requireBody     = testenv.RequireBody
+	countedSandbox  = testenv.CountedSandbox
 )
 
 var (
@@ -161,18 +175,17 @@ var (
 	newTokenFake       = testenv.NewTokenFake
 	gitlabYAML         = testenv.GitlabYAML
 	fastWebhooks       = testenv.FastWebhooks
-	newContract        = testenv.NewContract
-	contractClient     = testenv.ContractClient
-	proxyOperation     = testenv.ProxyOperation
 	newUpstream        = testenv.NewUpstream
 	forwardTo          = testenv.ForwardTo
 	adminEnv           = testenv.AdminEnv
 	newAdminBrowser    = testenv.NewAdminBrowser
 	csrfOf             = testenv.CSRFOf
 	checkAdminHeaders  = testenv.CheckAdminHeaders
-	damageToken        = testenv.DamageToken
 	proxyPath          = testenv.ProxyPath
 	decodeJSON         = testenv.DecodeJSON
+	fromAddress        = testenv.FromAddress
+	getWithXFF         = testenv.GetWithXFF
+	newCountedSandbox  = testenv.NewCountedSandbox
 )
 
 // remote is a broker running elsewhere (a process, behind a balancer), driven at url.

@@ -3,9 +3,7 @@ package main
 import (
 	"bufio"
 	"encoding/json"
-	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -16,68 +14,8 @@ import (
 
 	"github.com/oauthbroker/oauthbroker/internal/app"
 	"github.com/oauthbroker/oauthbroker/internal/config"
-	"github.com/oauthbroker/oauthbroker/internal/sandbox"
 	"github.com/oauthbroker/oauthbroker/internal/server"
 )
-
-// startLimitedBroker runs bots alpha (with extraAlpha in its entry) and bravo, each with the
-// auto-approving sandbox as provider "sandbox", under the given rate limits.
-func startLimitedBroker(t *testing.T, limits server.Limits, extraAlpha string) *testBroker {
-	t.Helper()
-	b, _ := startLimitedBrokerWith(t, limits, extraAlpha, nil)
-	return b
-}
-
-// startLimitedBrokerWith is startLimitedBroker on the clock now (nil: time.Now); it returns
-// the sandbox too, which counts the requests it gets.
-func startLimitedBrokerWith(t *testing.T, limits server.Limits, extraAlpha string, now func() time.Time) (*testBroker, *countedSandbox) {
-	t.Helper()
-	sb := newCountedSandbox(t)
-	if !strings.Contains(extraAlpha, "confirm:") {
-		extraAlpha = "    confirm: none\n" + extraAlpha
-	}
-	b := startBrokerWith(t, fmt.Sprintf(`  alpha:
-    api_keys: [%q]
-%s    providers:
-      sandbox: {type: sandbox, key: client-a, secret: secret-a-0123456789}
-  bravo:
-    api_keys: [%q]
-    confirm: none
-    providers:
-      sandbox: {type: sandbox, key: client-b, secret: secret-b-0123456789}
-`, keyA, extraAlpha, keyB), app.Options{SandboxURL: sb.URL, Limits: &limits, Now: now})
-	for _, c := range []struct{ id, secret, bot string }{{"client-a", "secret-a-0123456789", "alpha"}, {"client-b", "secret-b-0123456789", "bravo"}} {
-		if err := sb.AddClient(sandbox.Client{ID: c.id, Secret: c.secret, RedirectURIs: []string{b.URL + "/bots/" + c.bot + "/sandbox/callback"}}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return b, sb
-}
-
-// fromAddress is a client whose connections come from the given loopback address (Linux
-// routes all of 127.0.0.0/8 to the loopback interface).
-func fromAddress(ip string) *http.Client {
-	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}
-	return &http.Client{
-		Transport:     &http.Transport{DialContext: d.DialContext},
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
-}
-
-func getWithXFF(t *testing.T, c *http.Client, u, xff string) (*http.Response, string) {
-	t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, u, nil)
-	if xff != "" {
-		req.Header.Set("X-Forwarded-For", xff)
-	}
-	resp, err := c.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	return resp, string(body)
-}
 
 // TestFlowRateLimitPerClientAddress: one address gets FlowPerClient refused auth and callback
 // requests a minute (links that do not exist, callbacks without a flow), then a 429 page with

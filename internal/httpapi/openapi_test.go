@@ -1,4 +1,4 @@
-package main
+package httpapi_test
 
 import (
 	"bytes"
@@ -22,18 +22,21 @@ import (
 	"github.com/oauthbroker/oauthbroker/internal/httpapi"
 	"github.com/oauthbroker/oauthbroker/internal/sandbox"
 	"github.com/oauthbroker/oauthbroker/internal/server"
+	"github.com/oauthbroker/oauthbroker/internal/testenv"
 )
 
-// The validator these tests use is in contract_test.go.
+// The validator these tests use is internal/testenv's (contract.go), which TestMain puts in
+// front of every bot API call of this package's tests.
+func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }
 
 // TestOpenAPIDocument: the document is valid OpenAPI 3.1, the broker serves exactly it
 // without a key, docs/openapi.yaml is the same file, and its paths are the router's routes.
 func TestOpenAPIDocument(t *testing.T) {
-	c, err := newContract(httpapi.OpenAPI())
+	c, err := testenv.NewContract(httpapi.OpenAPI())
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := startBroker(t, fmt.Sprintf("  alpha:\n    api_keys: [%q]\n    confirm: none\n    providers:\n      github: {type: github, key: k, secret: s}\n", keyA))
+	b := testenv.StartBroker(t, fmt.Sprintf("  alpha:\n    api_keys: [%q]\n    confirm: none\n    providers:\n      github: {type: github, key: k, secret: s}\n", testenv.KeyA))
 
 	resp, err := http.Get(b.URL + "/api/v1/openapi.yaml")
 	if err != nil {
@@ -50,9 +53,9 @@ func TestOpenAPIDocument(t *testing.T) {
 	}
 
 	var routes []string
-	api := httpapi.New(b.app.Broker, httpapi.Options{Logger: slog.New(slog.DiscardHandler)}).(chi.Routes)
+	api := httpapi.New(b.App.Broker, httpapi.Options{Logger: slog.New(slog.DiscardHandler)}).(chi.Routes)
 	err = chi.Walk(api, func(method, route string, _ http.Handler, _ ...func(http.Handler) http.Handler) error {
-		route = strings.Replace(route, "/*", "/{path:.*}", 1) // the proxy's catch-all, as newContract routes it
+		route = strings.Replace(route, "/*", "/{path:.*}", 1) // the proxy's catch-all, as testenv.NewContract routes it
 		routes = append(routes, method+" "+strings.TrimSuffix(route, "/"))
 		return nil
 	})
@@ -77,9 +80,9 @@ func TestOpenAPIDocument(t *testing.T) {
 // request and answer. A documented answer no request produced fails the test, so the document
 // promises nothing the code does not do.
 func TestOpenAPIContract(t *testing.T) {
-	clk := newClock()
-	f := newTokenFake(t, false)
-	b := startBrokerWith(t, fmt.Sprintf(`  alpha:
+	clk := testenv.NewClock()
+	f := testenv.NewTokenFake(t, false)
+	b := testenv.StartBrokerWith(t, fmt.Sprintf(`  alpha:
     api_keys: [%q]
     confirm: none
     redirect_origins: [https://bot.example]
@@ -90,7 +93,7 @@ func TestOpenAPIContract(t *testing.T) {
     confirm: code
     providers:
       sandbox: {type: sandbox, key: client-b, secret: secret-b-0123456789}
-`, keyA, gitlabYAML(f.URL), keyB), app.Options{SandboxURL: f.URL, Now: clk.Now, RefreshWait: 300 * time.Millisecond})
+`, testenv.KeyA, testenv.GitlabYAML(f.URL), testenv.KeyB), app.Options{SandboxURL: f.URL, Now: clk.Now, RefreshWait: 300 * time.Millisecond})
 	f.Register(t, b.URL+"/bots/alpha/gl/callback")
 	for _, c := range []sandbox.Client{
 		{ID: "client-a", Secret: "secret-a-0123456789", RedirectURIs: []string{b.URL + "/bots/alpha/sandbox/callback"}},
@@ -100,7 +103,7 @@ func TestOpenAPIContract(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	client, seen := contractClient(t)
+	client, seen := testenv.ContractClient(t)
 	call := func(method, path, key string, body any) (int, string) {
 		t.Helper()
 		return contractCall(t, client, b.URL, method, path, key, body)
@@ -113,7 +116,7 @@ func TestOpenAPIContract(t *testing.T) {
 	}
 	link := func(bot, key, provider, user string) string {
 		t.Helper()
-		var l linkBody
+		var l testenv.LinkBody
 		data := contractJSON(t, client, b.URL, "POST", "/bots/"+bot+"/links", key, map[string]any{"provider": provider, "channel": "c", "user": user}, http.StatusCreated)
 		if err := json.Unmarshal(data, &l); err != nil {
 			t.Fatal(err)
@@ -122,11 +125,11 @@ func TestOpenAPIContract(t *testing.T) {
 	}
 	linked := func(bot, key, provider, user string) (int64, string) {
 		t.Helper()
-		st, page := connectAll(t, newBrowser(t), link(bot, key, provider, user))
+		st, page := testenv.ConnectAll(t, testenv.NewBrowser(t), link(bot, key, provider, user))
 		if st != http.StatusOK {
 			t.Fatalf("linking %s for %s: %d\n%s", provider, user, st, page)
 		}
-		var out struct{ Identities []identityBody }
+		var out struct{ Identities []testenv.IdentityBody }
 		data := contractJSON(t, client, b.URL, "GET", "/bots/"+bot+"/identities?channel=c&user="+user+"&provider="+provider, key, nil, http.StatusOK)
 		if err := json.Unmarshal(data, &out); err != nil || len(out.Identities) == 0 {
 			t.Fatalf("identities of %s: %s", user, data)
@@ -140,33 +143,33 @@ func TestOpenAPIContract(t *testing.T) {
 
 	// links
 	expect("POST", "/bots/alpha/links", "", linkReq, 401, "unauthorized")
-	expect("POST", "/bots/alpha/links", keyB, linkReq, 401, "unauthorized")
-	expect("POST", "/bots/nosuch/links", keyA, linkReq, 401, "unauthorized")
-	expect("POST", "/bots/alpha/links", keyA, map[string]any{"provider": "nosuch", "channel": "c", "user": "u"}, 404, "unknown_provider")
-	expect("POST", "/bots/alpha/links", keyA, map[string]any{"provider": "sandbox", "channel": "c", "user": "u", "ttl_seconds": 999999}, 400, "invalid_request")
-	expect("POST", "/bots/alpha/links", keyA, map[string]any{"provider": "sandbox", "channel": "c", "user": "u", "redirect_url": "https://evil.example/"}, 400, "redirect_url_not_allowed")
-	expect("POST", "/bots/alpha/links", keyA, map[string]any{"provider": "sandbox", "channel": "c", "user": "u", "redirect_url": "https://bot.example/done", "scopes": []string{"read"}, "ttl_seconds": 60}, 201, "")
+	expect("POST", "/bots/alpha/links", testenv.KeyB, linkReq, 401, "unauthorized")
+	expect("POST", "/bots/nosuch/links", testenv.KeyA, linkReq, 401, "unauthorized")
+	expect("POST", "/bots/alpha/links", testenv.KeyA, map[string]any{"provider": "nosuch", "channel": "c", "user": "u"}, 404, "unknown_provider")
+	expect("POST", "/bots/alpha/links", testenv.KeyA, map[string]any{"provider": "sandbox", "channel": "c", "user": "u", "ttl_seconds": 999999}, 400, "invalid_request")
+	expect("POST", "/bots/alpha/links", testenv.KeyA, map[string]any{"provider": "sandbox", "channel": "c", "user": "u", "redirect_url": "https://evil.example/"}, 400, "redirect_url_not_allowed")
+	expect("POST", "/bots/alpha/links", testenv.KeyA, map[string]any{"provider": "sandbox", "channel": "c", "user": "u", "redirect_url": "https://bot.example/done", "scopes": []string{"read"}, "ttl_seconds": 60}, 201, "")
 
 	// identities and credentials
-	sbID, _ := linked("alpha", keyA, "sandbox", "u")
-	expect("GET", "/bots/alpha/identities?channel=c&user=u", keyA, nil, 200, "")
-	expect("GET", "/bots/alpha/identities?channel=c", keyA, nil, 400, "invalid_request")
-	expect("GET", "/bots/alpha/identities?channel=c&user=u&provider=nosuch", keyA, nil, 404, "unknown_provider")
-	expect("GET", "/bots/nosuch/identities?channel=c&user=u", keyA, nil, 401, "unauthorized")
+	sbID, _ := linked("alpha", testenv.KeyA, "sandbox", "u")
+	expect("GET", "/bots/alpha/identities?channel=c&user=u", testenv.KeyA, nil, 200, "")
+	expect("GET", "/bots/alpha/identities?channel=c", testenv.KeyA, nil, 400, "invalid_request")
+	expect("GET", "/bots/alpha/identities?channel=c&user=u&provider=nosuch", testenv.KeyA, nil, 404, "unknown_provider")
+	expect("GET", "/bots/nosuch/identities?channel=c&user=u", testenv.KeyA, nil, 401, "unauthorized")
 	expect("GET", "/bots/alpha/identities?channel=c&user=u", "", nil, 401, "unauthorized")
-	expect("GET", creds("alpha", sbID), keyA, nil, 200, "")
+	expect("GET", creds("alpha", sbID), testenv.KeyA, nil, 200, "")
 	expect("GET", creds("alpha", sbID), "", nil, 401, "unauthorized")
-	expect("GET", creds("alpha", 999999), keyA, nil, 404, "not_found")
-	expect("GET", creds("nosuch", sbID), keyA, nil, 401, "unauthorized")
+	expect("GET", creds("alpha", 999999), testenv.KeyA, nil, 404, "not_found")
+	expect("GET", creds("nosuch", sbID), testenv.KeyA, nil, 401, "unauthorized")
 
 	// confirm: code, and a pending identity
-	_, page := linked("bravo", keyB, "sandbox", "confirmer")
+	_, page := linked("bravo", testenv.KeyB, "sandbox", "confirmer")
 	m := regexp.MustCompile(`id="code">(\d{6})<`).FindStringSubmatch(page)
 	if m == nil {
 		t.Fatalf("no code on the connect page:\n%s", page)
 	}
-	pendingID, _ := linked("bravo", keyB, "sandbox", "waiting")
-	expect("GET", creds("bravo", pendingID), keyB, nil, 409, "identity_pending")
+	pendingID, _ := linked("bravo", testenv.KeyB, "sandbox", "waiting")
+	expect("GET", creds("bravo", pendingID), testenv.KeyB, nil, 409, "identity_pending")
 	confirm := func(user, code string) map[string]string {
 		return map[string]string{"channel": "c", "user": user, "code": code}
 	}
@@ -174,68 +177,68 @@ func TestOpenAPIContract(t *testing.T) {
 	if m[1] == wrong {
 		wrong = "111111"
 	}
-	expect("POST", "/bots/bravo/links/confirm", keyB, confirm("confirmer", wrong), 422, "wrong_code")
-	expect("POST", "/bots/bravo/links/confirm", keyB, confirm("nobody", m[1]), 422, "no_pending_confirmation")
-	expect("POST", "/bots/bravo/links/confirm", keyB, map[string]string{"channel": "c", "user": "confirmer"}, 400, "invalid_request")
+	expect("POST", "/bots/bravo/links/confirm", testenv.KeyB, confirm("confirmer", wrong), 422, "wrong_code")
+	expect("POST", "/bots/bravo/links/confirm", testenv.KeyB, confirm("nobody", m[1]), 422, "no_pending_confirmation")
+	expect("POST", "/bots/bravo/links/confirm", testenv.KeyB, map[string]string{"channel": "c", "user": "confirmer"}, 400, "invalid_request")
 	expect("POST", "/bots/bravo/links/confirm", "", confirm("confirmer", m[1]), 401, "unauthorized")
-	expect("POST", "/bots/nosuch/links/confirm", keyB, confirm("confirmer", m[1]), 401, "unauthorized")
-	expect("POST", "/bots/alpha/links/confirm", keyA, confirm("confirmer", m[1]), 400, "confirm_not_enabled")
-	expect("POST", "/bots/bravo/links/confirm", keyB, confirm("confirmer", m[1]), 200, "")
+	expect("POST", "/bots/nosuch/links/confirm", testenv.KeyB, confirm("confirmer", m[1]), 401, "unauthorized")
+	expect("POST", "/bots/alpha/links/confirm", testenv.KeyA, confirm("confirmer", m[1]), 400, "confirm_not_enabled")
+	expect("POST", "/bots/bravo/links/confirm", testenv.KeyB, confirm("confirmer", m[1]), 200, "")
 
 	// require
 	req := func(user string, providers ...any) map[string]any {
 		return map[string]any{"channel": "c", "user": user, "providers": providers}
 	}
-	expect("POST", "/bots/alpha/require", keyA, req("u", "sandbox", map[string]any{"provider": "gl", "scopes": []string{"api"}}), 200, "")
-	expect("POST", "/bots/alpha/require", keyA, req("u"), 400, "invalid_request")
-	expect("POST", "/bots/alpha/require", keyA, req("u", "sandbox", "nosuch"), 404, "unknown_provider")
-	expect("POST", "/bots/nosuch/require", keyA, req("u", "sandbox"), 401, "unauthorized")
+	expect("POST", "/bots/alpha/require", testenv.KeyA, req("u", "sandbox", map[string]any{"provider": "gl", "scopes": []string{"api"}}), 200, "")
+	expect("POST", "/bots/alpha/require", testenv.KeyA, req("u"), 400, "invalid_request")
+	expect("POST", "/bots/alpha/require", testenv.KeyA, req("u", "sandbox", "nosuch"), 404, "unknown_provider")
+	expect("POST", "/bots/nosuch/require", testenv.KeyA, req("u", "sandbox"), 401, "unauthorized")
 	expect("POST", "/bots/alpha/require", "", req("u", "sandbox"), 401, "unauthorized")
 
 	// The provider refuses the refresh token: relink_required.
 	f.FirstTTL.Store(30) // expires within a minute: the next read refreshes
-	glRefused, _ := linked("alpha", keyA, "gl", "refused")
-	f.RefreshMode.Store(refreshInvalidGrant)
-	expect("GET", creds("alpha", glRefused), keyA, nil, 409, "relink_required")
+	glRefused, _ := linked("alpha", testenv.KeyA, "gl", "refused")
+	f.RefreshMode.Store(testenv.RefreshInvalidGrant)
+	expect("GET", creds("alpha", glRefused), testenv.KeyA, nil, 409, "relink_required")
 	// The provider is down and the token has expired: 503 with Retry-After.
-	f.RefreshMode.Store(refreshOK)
-	glDown, _ := linked("alpha", keyA, "gl", "down")
-	f.RefreshMode.Store(refreshServerError)
+	f.RefreshMode.Store(testenv.RefreshOK)
+	glDown, _ := linked("alpha", testenv.KeyA, "gl", "down")
+	f.RefreshMode.Store(testenv.RefreshServerError)
 	clk.Advance(31 * time.Second)
-	expect("GET", creds("alpha", glDown), keyA, nil, 503, "refresh_unavailable")
-	expect("POST", "/bots/alpha/require", keyA, req("down", "gl"), 503, "refresh_unavailable")
+	expect("GET", creds("alpha", glDown), testenv.KeyA, nil, 503, "refresh_unavailable")
+	expect("POST", "/bots/alpha/require", testenv.KeyA, req("down", "gl"), 503, "refresh_unavailable")
 
 	// A damaged sealed token is reported, never handed out.
-	damaged, _ := linked("alpha", keyA, "sandbox", "damaged")
-	damageToken(t, b.dbPath, damaged)
-	expect("GET", creds("alpha", damaged), keyA, nil, 500, "token_unreadable")
-	expect("POST", "/bots/alpha/require", keyA, req("damaged", "sandbox"), 500, "token_unreadable")
+	damaged, _ := linked("alpha", testenv.KeyA, "sandbox", "damaged")
+	testenv.DamageToken(t, b.DBPath, damaged)
+	expect("GET", creds("alpha", damaged), testenv.KeyA, nil, 500, "token_unreadable")
+	expect("POST", "/bots/alpha/require", testenv.KeyA, req("damaged", "sandbox"), 500, "token_unreadable")
 
 	// unlink
 	path := fmt.Sprintf("/bots/alpha/identities/%d", sbID)
 	expect("DELETE", path, "", nil, 401, "unauthorized")
-	expect("DELETE", fmt.Sprintf("/bots/nosuch/identities/%d", sbID), keyA, nil, 401, "unauthorized")
-	expect("DELETE", path, keyA, nil, 204, "")
-	expect("DELETE", path, keyA, nil, 404, "not_found")
+	expect("DELETE", fmt.Sprintf("/bots/nosuch/identities/%d", sbID), testenv.KeyA, nil, 401, "unauthorized")
+	expect("DELETE", path, testenv.KeyA, nil, 204, "")
+	expect("DELETE", path, testenv.KeyA, nil, 404, "not_found")
 
 	// Answers of the router itself.
-	expect("GET", "/no/such/route", keyA, nil, 404, "route_not_found")
-	expect("PUT", "/bots/alpha/require", keyA, nil, 405, "method_not_allowed")
+	expect("GET", "/no/such/route", testenv.KeyA, nil, 404, "route_not_found")
+	expect("PUT", "/bots/alpha/require", testenv.KeyA, nil, 405, "method_not_allowed")
 
 	// The store goes away: every operation that needs it answers 500 internal.
-	b.app.Store.Close()
-	expect("POST", "/bots/alpha/links", keyA, linkReq, 500, "internal")
-	expect("POST", "/bots/bravo/links/confirm", keyB, confirm("confirmer", m[1]), 500, "internal")
-	expect("GET", "/bots/alpha/identities?channel=c&user=u", keyA, nil, 500, "internal")
-	expect("GET", creds("alpha", glRefused), keyA, nil, 500, "internal")
-	expect("DELETE", fmt.Sprintf("/bots/alpha/identities/%d", glRefused), keyA, nil, 500, "internal")
-	expect("POST", "/bots/alpha/require", keyA, req("u", "sandbox"), 500, "internal")
+	b.App.Store.Close()
+	expect("POST", "/bots/alpha/links", testenv.KeyA, linkReq, 500, "internal")
+	expect("POST", "/bots/bravo/links/confirm", testenv.KeyB, confirm("confirmer", m[1]), 500, "internal")
+	expect("GET", "/bots/alpha/identities?channel=c&user=u", testenv.KeyA, nil, 500, "internal")
+	expect("GET", creds("alpha", glRefused), testenv.KeyA, nil, 500, "internal")
+	expect("DELETE", fmt.Sprintf("/bots/alpha/identities/%d", glRefused), testenv.KeyA, nil, 500, "internal")
+	expect("POST", "/bots/alpha/require", testenv.KeyA, req("u", "sandbox"), 500, "internal")
 
 	// 429: a broker whose bots may make one link-creating call a minute.
-	limited := startLimitedBroker(t, server.Limits{LinksPerBot: 1}, "")
+	limited := testenv.StartLimitedBroker(t, server.Limits{LinksPerBot: 1}, "")
 	limitedCall := func(method, path string, body any, status int, code string) {
 		t.Helper()
-		if st, c := contractCall(t, client, limited.URL, method, path, keyA, body); st != status || c != code {
+		if st, c := contractCall(t, client, limited.URL, method, path, testenv.KeyA, body); st != status || c != code {
 			t.Errorf("%s %s on the limited broker: %d %q, want %d %q", method, path, st, c, status, code)
 		}
 	}
@@ -243,13 +246,13 @@ func TestOpenAPIContract(t *testing.T) {
 	limitedCall("POST", "/bots/alpha/links", linkReq, 429, "rate_limited")
 	limitedCall("POST", "/bots/alpha/require", req("u", "sandbox"), 429, "rate_limited")
 
-	c, err := newContract(httpapi.OpenAPI())
+	c, err := testenv.NewContract(httpapi.OpenAPI())
 	if err != nil {
 		t.Fatal(err)
 	}
 	got := seen()
 	for _, k := range c.Documented() {
-		if !got[k] && !proxyOperation(k) { // TestProxyContract (internal/proxy/contract_test.go) drives the proxy's
+		if !got[k] && !testenv.ProxyOperation(k) { // TestProxyContract (internal/proxy/contract_test.go) drives the proxy's
 			t.Errorf("documented but never produced: %s", k)
 		}
 	}
@@ -283,7 +286,7 @@ func contractCall(t *testing.T, client *http.Client, base, method, path, key str
 	}
 	defer resp.Body.Close()
 	data, _ := io.ReadAll(resp.Body)
-	var p problemBody
+	var p testenv.ProblemBody
 	if resp.StatusCode >= 400 {
 		_ = json.Unmarshal(data, &p)
 	}
