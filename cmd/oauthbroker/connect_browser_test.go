@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"path/filepath"
@@ -10,10 +9,12 @@ import (
 	"testing"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/oauthbroker/oauthbroker/internal/testenv"
 )
 
 // TestConnectPageInARealBrowser: a combined action's one link, as a person goes through it
-// in Chromium (admin_browser_test.go has the browser's setup): require answers one
+// in Chromium (internal/testenv/chrome.go has the browser's setup): require answers one
 // connect_url for two providers; the page links both in one visit, one button with the
 // keyboard and one with a click; every page is reloaded and Back is pressed, and none of it
 // is an error; the address bar never keeps a code or a state; the code the page shows is
@@ -45,7 +46,7 @@ func TestConnectPageInARealBrowser(t *testing.T) {
 		if loc := location(t, ctx); loc != req.ConnectURL {
 			t.Fatalf("%s: the address bar shows %s, want the link's page", what, loc)
 		}
-		return eval[string](t, ctx, `document.documentElement.outerHTML`)
+		return testenv.Eval[string](t, ctx, `document.documentElement.outerHTML`)
 	}
 	state := func(page string) string {
 		return fmt.Sprintf("%s rides=%s social=%s", regexp.MustCompile(`data-connect="(\w+)"`).FindStringSubmatch(page)[1],
@@ -64,7 +65,7 @@ func TestConnectPageInARealBrowser(t *testing.T) {
 	if !strings.Contains(text, "Ride Bot asks to connect these accounts for Ada (@ada)") || sb.Requests.Load() != 0 {
 		t.Fatalf("the page (and %d provider requests):\n%s", sb.Requests.Load(), text)
 	}
-	if n := eval[int](t, ctx, `document.scripts.length`); n != 0 {
+	if n := testenv.Eval[int](t, ctx, `document.scripts.length`); n != 0 {
 		t.Errorf("the page runs %d scripts; it must work without any", n)
 	}
 	checkPNG(t, filepath.Join(shots, "connect-desktop.png"), screenshot(t, ctx))
@@ -97,14 +98,14 @@ func TestConnectPageInARealBrowser(t *testing.T) {
 	}
 
 	// At a phone's width the page fits without scrolling sideways.
-	step(t, ctx, "phone width", chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2)))
-	if w := eval[bool](t, ctx, `document.documentElement.scrollWidth <= window.innerWidth`); !w {
+	testenv.Step(t, ctx, "phone width", chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2)))
+	if w := testenv.Eval[bool](t, ctx, `document.documentElement.scrollWidth <= window.innerWidth`); !w {
 		t.Error("the page is wider than a phone's screen")
 	}
 	checkPNG(t, filepath.Join(shots, "connect-phone-complete.png"), screenshot(t, ctx))
 	l := b.twoProviderLink("phone")
-	step(t, ctx, "open another link at phone width", chromedp.Navigate(l))
-	if w := eval[bool](t, ctx, `document.documentElement.scrollWidth <= window.innerWidth`); !w {
+	testenv.Step(t, ctx, "open another link at phone width", chromedp.Navigate(l))
+	if w := testenv.Eval[bool](t, ctx, `document.documentElement.scrollWidth <= window.innerWidth`); !w {
 		t.Error("the open page is wider than a phone's screen")
 	}
 	checkPNG(t, filepath.Join(shots, "connect-phone.png"), screenshot(t, ctx))
@@ -118,13 +119,4 @@ func TestConnectPageInARealBrowser(t *testing.T) {
 		len(out.Identities) != 2 || out.Identities[0].Status != "active" || out.Identities[1].Status != "active" {
 		t.Fatalf("confirm: %d %+v", st, out)
 	}
-}
-
-func screenshot(t *testing.T, ctx context.Context) []byte {
-	t.Helper()
-	shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return shot
 }

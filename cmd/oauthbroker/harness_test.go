@@ -148,7 +148,6 @@ type (
 	heldRefresh     = testenv.HeldRefresh
 	upstream        = testenv.Upstream
 	seenRequest     = testenv.SeenRequest
-	adminPage       = testenv.AdminPage
 	requireBody     = testenv.RequireBody
 	countedSandbox  = testenv.CountedSandbox
 )
@@ -179,13 +178,16 @@ var (
 	forwardTo          = testenv.ForwardTo
 	adminEnv           = testenv.AdminEnv
 	newAdminBrowser    = testenv.NewAdminBrowser
-	csrfOf             = testenv.CSRFOf
-	checkAdminHeaders  = testenv.CheckAdminHeaders
 	proxyPath          = testenv.ProxyPath
 	decodeJSON         = testenv.DecodeJSON
 	fromAddress        = testenv.FromAddress
 	getWithXFF         = testenv.GetWithXFF
 	newCountedSandbox  = testenv.NewCountedSandbox
+	newChrome          = testenv.NewChrome
+	pageText           = testenv.PageText
+	location           = testenv.Location
+	checkPNG           = testenv.CheckPNG
+	screenshot         = testenv.Screenshot
 )
 
 // remote is a broker running elsewhere (a process, behind a balancer), driven at url.

@@ -149,3 +149,14 @@ func CheckAdminHeaders(t testing.TB, what string, p AdminPage) {
 		t.Errorf("%s: the page has a script element", what)
 	}
 }
+
+var identityRow = regexp.MustCompile(`<tr id="identity-(\d+)">`)
+
+// RowIDs are the identity ids an admin list page shows, in order.
+func RowIDs(body string) []string {
+	var ids []string
+	for _, m := range identityRow.FindAllStringSubmatch(body, -1) {
+		ids = append(ids, m[1])
+	}
+	return ids
+}

@@ -65,7 +65,7 @@ func StopAtCallbackFor(t testing.TB, browser *http.Client, linkURL, provider str
 	if provider == "" {
 		forms := ConnectForms(page)
 		if len(forms) == 0 || forms[0].Provider == "" {
-			t.Fatalf("no provider to Click on the page:\n%s", page)
+			t.Fatalf("no provider to click on the page:\n%s", page)
 		}
 		provider = forms[0].Provider
 	}
@@ -186,7 +186,7 @@ func Consent(t testing.TB, browser *http.Client, pageURL, page, user, decision s
 	m := regexp.MustCompile(`name="form_token" value="([^"]+)"`).FindStringSubmatch(page)
 	a := regexp.MustCompile(`<form method="post" action="([^"]+)"`).FindStringSubmatch(page)
 	if m == nil || a == nil {
-		t.Fatalf("no Consent form on the page:\n%s", page)
+		t.Fatalf("no consent form on the page:\n%s", page)
 	}
 	u, err := url.Parse(pageURL)
 	if err != nil {

@@ -1,4 +1,4 @@
-package main
+package admin_test
 
 import (
 	"fmt"
@@ -12,6 +12,7 @@ import (
 	"github.com/oauthbroker/oauthbroker/internal/app"
 	"github.com/oauthbroker/oauthbroker/internal/sandbox"
 	"github.com/oauthbroker/oauthbroker/internal/store/sqlite"
+	"github.com/oauthbroker/oauthbroker/internal/testenv"
 )
 
 // hostileSandbox is a provider whose only account is named like an attack on the admin page.
@@ -30,39 +31,28 @@ func hostileSandbox(t *testing.T) (*sandbox.Server, string) {
 	return sb, srv.URL
 }
 
-var identityRow = regexp.MustCompile(`<tr id="identity-(\d+)">`)
-
-// rowIDs are the identity ids a list page shows, in order.
-func rowIDs(body string) []string {
-	var ids []string
-	for _, m := range identityRow.FindAllStringSubmatch(body, -1) {
-		ids = append(ids, m[1])
-	}
-	return ids
-}
-
 // TestAdminPagesEscapeNamesAndShowNoSecret links an account named <script>alert(1)</script>
 // for a chat user whose id is HTML too, then reads every admin page: each carries the headers,
 // shows the names escaped, and none holds a token, a key, a secret or the link.
 func TestAdminPagesEscapeNamesAndShowNoSecret(t *testing.T) {
 	sb, sbURL := hostileSandbox(t)
-	b := startAdminBroker(t, sb, sbURL, "", app.Options{Getenv: adminEnv(adminPassword)})
+	b := testenv.StartAdminBroker(t, sb, sbURL, "", app.Options{Getenv: testenv.AdminEnv(testenv.AdminPassword)})
 	const chatUser = `<img src=x onerror=alert(3)>`
-	link := b.link("alpha", keyA, "sandbox", "telegram", chatUser)
-	if st, page := connectAll(t, newBrowser(t), link); st != http.StatusOK {
+	link := b.Link("alpha", testenv.KeyA, "sandbox", "telegram", chatUser)
+	if st, page := testenv.ConnectAll(t, testenv.NewBrowser(t), link); st != http.StatusOK {
 		t.Fatalf("link: %d\n%s", st, page)
 	}
-	id := b.identities("alpha", keyA, "telegram", chatUser)[0].ID
+	id := b.Identities("alpha", testenv.KeyA, "telegram", chatUser)[0].ID
 	// Relink the same account, so the history has two lines.
-	if st, _ := connectAll(t, newBrowser(t), b.link("alpha", keyA, "sandbox", "telegram", chatUser)); st != http.StatusOK {
+	if st, _ := testenv.ConnectAll(t, testenv.NewBrowser(t), b.Link("alpha", testenv.KeyA, "sandbox", "telegram", chatUser)); st != http.StatusOK {
 		t.Fatal("relink failed")
 	}
 
-	a := newAdminBrowser(t, b.URL)
+	a := testenv.NewAdminBrowser(t, b.URL)
 	login := a.Get("/admin/login")
 	list := a.MustLogin()
 	idPath := fmt.Sprintf("/admin/bots/alpha/identities/%d", id)
-	pages := map[string]adminPage{
+	pages := map[string]testenv.AdminPage{
 		"login":         login,
 		"list":          list,
 		"search":        a.Get("/admin/?q=" + url.QueryEscape(chatUser)),
@@ -74,9 +64,9 @@ func TestAdminPagesEscapeNamesAndShowNoSecret(t *testing.T) {
 		"no such page":  a.Get("/admin/nothing/here"),
 		"wrong method":  a.Do(http.MethodDelete, "/admin/", nil),
 		"wrong CSRF":    a.Post(idPath+"/unlink", url.Values{"csrf": {"x"}}),
-		"list redirect": newAdminBrowser(t, b.URL).Get("/admin/"),
+		"list redirect": testenv.NewAdminBrowser(t, b.URL).Get("/admin/"),
 	}
-	unlinked := a.Post(idPath+"/unlink", url.Values{"csrf": {csrfOf(t, pages["unlink form"].Body)}})
+	unlinked := a.Post(idPath+"/unlink", url.Values{"csrf": {testenv.CSRFOf(t, pages["unlink form"].Body)}})
 	pages["unlink"] = unlinked
 	pages["history"] = a.Get(idPath + "?unlinked=1")
 
@@ -88,7 +78,7 @@ func TestAdminPagesEscapeNamesAndShowNoSecret(t *testing.T) {
 			t.Errorf("%s: the chat user id is not shown escaped", name)
 		}
 	}
-	if got := rowIDs(pages["search"].Body); len(got) != 1 || got[0] != fmt.Sprint(id) {
+	if got := testenv.RowIDs(pages["search"].Body); len(got) != 1 || got[0] != fmt.Sprint(id) {
 		t.Errorf("search for the chat user id: rows %v, want [%d]", got, id)
 	}
 	if h := pages["history"].Body; !strings.Contains(h, "relinked") || !strings.Contains(h, "unlinked by an operator") {
@@ -100,13 +90,13 @@ func TestAdminPagesEscapeNamesAndShowNoSecret(t *testing.T) {
 		secrets = append(secrets, g.AccessToken, g.RefreshToken)
 	}
 	u, _ := url.Parse(link)
-	secrets = append(secrets, u.Query().Get("link"), keyA, "secret-a-0123456789", adminPassword)
+	secrets = append(secrets, u.Query().Get("link"), testenv.KeyA, "secret-a-0123456789", testenv.AdminPassword)
 	adminURL, _ := url.Parse(b.URL + "/admin/")
 	for _, c := range a.Client.Jar.Cookies(adminURL) {
 		secrets = append(secrets, c.Value) // the session cookie, while it lived
 	}
 	for name, p := range pages {
-		checkAdminHeaders(t, name, p)
+		testenv.CheckAdminHeaders(t, name, p)
 		for _, s := range secrets {
 			if s != "" && strings.Contains(p.Body, s) {
 				t.Errorf("%s: the page contains a secret (%d characters)", name, len(s))
@@ -124,23 +114,23 @@ func TestAdminPagesEscapeNamesAndShowNoSecret(t *testing.T) {
 // one or with another session's is refused with 403 and changes nothing; with it, the
 // identity is gone from the bot API, and the history says an operator did it.
 func TestAdminUnlinkNeedsTheSessionsCSRFToken(t *testing.T) {
-	sb, sbURL := interactiveSandbox(t)
-	b := startAdminBroker(t, sb, sbURL, "", app.Options{Getenv: adminEnv(adminPassword)})
-	if st, page := openLink(t, newBrowser(t), b.link("alpha", keyA, "sandbox", "slack", "U1"), "1001", "authorize"); st != http.StatusOK {
+	sb, sbURL := testenv.InteractiveSandbox(t)
+	b := testenv.StartAdminBroker(t, sb, sbURL, "", app.Options{Getenv: testenv.AdminEnv(testenv.AdminPassword)})
+	if st, page := testenv.OpenLink(t, testenv.NewBrowser(t), b.Link("alpha", testenv.KeyA, "sandbox", "slack", "U1"), "1001", "authorize"); st != http.StatusOK {
 		t.Fatalf("%d %s", st, page)
 	}
-	id := b.identities("alpha", keyA, "slack", "U1")[0].ID
+	id := b.Identities("alpha", testenv.KeyA, "slack", "U1")[0].ID
 	path := fmt.Sprintf("/admin/bots/alpha/identities/%d", id)
 
-	a, other := newAdminBrowser(t, b.URL), newAdminBrowser(t, b.URL)
+	a, other := testenv.NewAdminBrowser(t, b.URL), testenv.NewAdminBrowser(t, b.URL)
 	a.MustLogin()
 	form := a.Get(path + "/unlink")
 	if form.Status != http.StatusOK || !strings.Contains(form.Body, "Unlink this account?") {
 		t.Fatalf("unlink form: %d\n%s", form.Status, form.Body)
 	}
-	otherCSRF := csrfOf(t, other.MustLogin().Body)
+	otherCSRF := testenv.CSRFOf(t, other.MustLogin().Body)
 
-	before := b.snapshot()
+	before := b.Snapshot()
 	for name, f := range map[string]url.Values{
 		"no token":              {},
 		"empty token":           {"csrf": {""}},
@@ -152,38 +142,38 @@ func TestAdminUnlinkNeedsTheSessionsCSRFToken(t *testing.T) {
 		}
 	}
 	// Without a session at all, the form leads to the login page and changes nothing either.
-	if p := newAdminBrowser(t, b.URL).Post(path+"/unlink", url.Values{"csrf": {csrfOf(t, form.Body)}}); p.Status != http.StatusSeeOther ||
+	if p := testenv.NewAdminBrowser(t, b.URL).Post(path+"/unlink", url.Values{"csrf": {testenv.CSRFOf(t, form.Body)}}); p.Status != http.StatusSeeOther ||
 		!strings.HasPrefix(p.Location(), "/admin/login") {
 		t.Errorf("unlink without a session: %d → %q", p.Status, p.Location())
 	}
-	if b.snapshot() != before {
+	if b.Snapshot() != before {
 		t.Fatal("a refused unlink changed the store")
 	}
-	if st := b.api("GET", fmt.Sprintf("/bots/alpha/identities/%d/credentials", id), keyA, nil, nil); st != http.StatusOK {
+	if st := b.API("GET", fmt.Sprintf("/bots/alpha/identities/%d/credentials", id), testenv.KeyA, nil, nil); st != http.StatusOK {
 		t.Fatalf("credentials after refused unlinks: %d", st)
 	}
 
-	p := a.Post(path+"/unlink", url.Values{"csrf": {csrfOf(t, form.Body)}})
+	p := a.Post(path+"/unlink", url.Values{"csrf": {testenv.CSRFOf(t, form.Body)}})
 	if p.Status != http.StatusSeeOther || p.Location() != path+"?unlinked=1" {
 		t.Fatalf("unlink: %d → %q\n%s", p.Status, p.Location(), p.Body)
 	}
-	if st := b.api("GET", fmt.Sprintf("/bots/alpha/identities/%d/credentials", id), keyA, nil, nil); st != http.StatusNotFound {
+	if st := b.API("GET", fmt.Sprintf("/bots/alpha/identities/%d/credentials", id), testenv.KeyA, nil, nil); st != http.StatusNotFound {
 		t.Errorf("credentials after the unlink: %d, want 404", st)
 	}
-	if ids := b.identities("alpha", keyA, "slack", "U1"); len(ids) != 0 {
+	if ids := b.Identities("alpha", testenv.KeyA, "slack", "U1"); len(ids) != 0 {
 		t.Errorf("the bot still lists %+v", ids)
 	}
 	gone := a.Get(path + "?unlinked=1")
 	if gone.Status != http.StatusGone || !strings.Contains(gone.Body, "Unlinked.") || !strings.Contains(gone.Body, "unlinked by an operator") {
 		t.Errorf("identity page after unlink: %d\n%s", gone.Status, gone.Body)
 	}
-	if again := a.Post(path+"/unlink", url.Values{"csrf": {csrfOf(t, form.Body)}}); again.Status != http.StatusNotFound {
+	if again := a.Post(path+"/unlink", url.Values{"csrf": {testenv.CSRFOf(t, form.Body)}}); again.Status != http.StatusNotFound {
 		t.Errorf("unlinking again: %d", again.Status)
 	}
 	if f := a.Get(path + "/unlink"); f.Status != http.StatusSeeOther || f.Location() != path {
 		t.Errorf("unlink form of an unlinked identity: %d → %q", f.Status, f.Location())
 	}
-	if list := a.Get("/admin/"); len(rowIDs(list.Body)) != 0 || !strings.Contains(list.Body, "0 linked identities") {
+	if list := a.Get("/admin/"); len(testenv.RowIDs(list.Body)) != 0 || !strings.Contains(list.Body, "0 linked identities") {
 		t.Errorf("the list after the unlink:\n%s", list.Body)
 	}
 }
@@ -191,17 +181,17 @@ func TestAdminUnlinkNeedsTheSessionsCSRFToken(t *testing.T) {
 // TestAdminListFiltersAndPages drives the list's query string over HTTP on synthetic rows
 // (SeedIdentities, the benchmark's rows) and one real identity.
 func TestAdminListFiltersAndPages(t *testing.T) {
-	sb, sbURL := interactiveSandbox(t)
-	b := startAdminBroker(t, sb, sbURL, "", app.Options{Getenv: adminEnv(adminPassword)})
-	if err := b.app.Store.(*sqlite.Store).SeedIdentities(t.Context(), 120); err != nil {
+	sb, sbURL := testenv.InteractiveSandbox(t)
+	b := testenv.StartAdminBroker(t, sb, sbURL, "", app.Options{Getenv: testenv.AdminEnv(testenv.AdminPassword)})
+	if err := b.App.Store.(*sqlite.Store).SeedIdentities(t.Context(), 120); err != nil {
 		t.Fatal(err)
 	}
-	if st, page := openLink(t, newBrowser(t), b.link("alpha", keyA, "sandbox", "slack", "U-REAL"), "1002", "authorize"); st != http.StatusOK {
+	if st, page := testenv.OpenLink(t, testenv.NewBrowser(t), b.Link("alpha", testenv.KeyA, "sandbox", "slack", "U-REAL"), "1002", "authorize"); st != http.StatusOK {
 		t.Fatalf("%d %s", st, page)
 	}
-	a := newAdminBrowser(t, b.URL)
+	a := testenv.NewAdminBrowser(t, b.URL)
 	first := a.MustLogin()
-	ids := rowIDs(first.Body)
+	ids := testenv.RowIDs(first.Body)
 	if len(ids) != 50 || ids[0] != "121" || !strings.Contains(first.Body, "121 linked identities") {
 		t.Fatalf("first page: %d rows starting %v", len(ids), ids[:min(3, len(ids))])
 	}
@@ -210,29 +200,31 @@ func TestAdminListFiltersAndPages(t *testing.T) {
 	}
 	older := regexp.MustCompile(`id="older" href="([^"]+)"`).FindStringSubmatch(first.Body)
 	second := a.Get(strings.ReplaceAll(older[1], "&amp;", "&"))
-	if got := rowIDs(second.Body); len(got) != 50 || got[0] != "71" {
+	if got := testenv.RowIDs(second.Body); len(got) != 50 || got[0] != "71" {
 		t.Fatalf("second page starts %v", got[:min(3, len(got))])
 	}
 	newer := regexp.MustCompile(`id="newer" href="([^"]+)"`).FindStringSubmatch(second.Body)
-	if back := a.Get(strings.ReplaceAll(newer[1], "&amp;", "&")); strings.Join(rowIDs(back.Body), ",") != strings.Join(ids, ",") {
-		t.Errorf("back from the second page: %v", rowIDs(back.Body))
+	if back := a.Get(strings.ReplaceAll(newer[1], "&amp;", "&")); strings.Join(testenv.RowIDs(back.Body), ",") != strings.Join(ids, ",") {
+		t.Errorf("back from the second page: %v", testenv.RowIDs(back.Body))
 	}
 
 	for _, c := range []struct {
 		query string
 		want  func(body string) bool
 	}{
-		{"provider=sandbox", func(body string) bool { return strings.Join(rowIDs(body), ",") == "121" }},
-		{"q=Grace+Hopper", func(body string) bool { return len(rowIDs(body)) >= 1 && rowIDs(body)[0] == "121" }},
-		{"q=U-REAL&bot=alpha", func(body string) bool { return strings.Join(rowIDs(body), ",") == "121" }},
-		{"bot=alpha&status=pending", func(body string) bool { return len(rowIDs(body)) == 0 && strings.Contains(body, "No identity matches") }},
+		{"provider=sandbox", func(body string) bool { return strings.Join(testenv.RowIDs(body), ",") == "121" }},
+		{"q=Grace+Hopper", func(body string) bool { return len(testenv.RowIDs(body)) >= 1 && testenv.RowIDs(body)[0] == "121" }},
+		{"q=U-REAL&bot=alpha", func(body string) bool { return strings.Join(testenv.RowIDs(body), ",") == "121" }},
+		{"bot=alpha&status=pending", func(body string) bool {
+			return len(testenv.RowIDs(body)) == 0 && strings.Contains(body, "No identity matches")
+		}},
 		{"status=relink_required", func(body string) bool {
-			return len(rowIDs(body)) > 0 && strings.Count(body, `class="badge err">relink required`) == len(rowIDs(body))
+			return len(testenv.RowIDs(body)) > 0 && strings.Count(body, `class="badge err">relink required`) == len(testenv.RowIDs(body))
 		}},
 	} {
 		p := a.Get("/admin/?" + c.query)
 		if p.Status != http.StatusOK || !c.want(p.Body) {
-			t.Errorf("?%s: %d, rows %v", c.query, p.Status, rowIDs(p.Body))
+			t.Errorf("?%s: %d, rows %v", c.query, p.Status, testenv.RowIDs(p.Body))
 		}
 	}
 	for _, bad := range []string{"older=0", "older=x", "newer=-1", "older=5&newer=9", "q=" + strings.Repeat("x", 300)} {
@@ -256,26 +248,26 @@ func TestAdminPagesLoadNoThirdPartyImage(t *testing.T) {
 	}
 	srv := httptest.NewServer(sb)
 	t.Cleanup(srv.Close)
-	b := startAdminBroker(t, sb, srv.URL, "", app.Options{Getenv: adminEnv(adminPassword)})
-	if st, page := connectAll(t, newBrowser(t), b.link("alpha", keyA, "sandbox", "c", "u")); st != http.StatusOK || !isComplete(page) {
+	b := testenv.StartAdminBroker(t, sb, srv.URL, "", app.Options{Getenv: testenv.AdminEnv(testenv.AdminPassword)})
+	if st, page := testenv.ConnectAll(t, testenv.NewBrowser(t), b.Link("alpha", testenv.KeyA, "sandbox", "c", "u")); st != http.StatusOK || !testenv.IsComplete(page) {
 		t.Fatalf("link: %d\n%s", st, page)
 	}
-	ids := b.identities("alpha", keyA, "c", "u")
+	ids := b.Identities("alpha", testenv.KeyA, "c", "u")
 	var stored struct {
 		Identities []struct {
 			AvatarURL string `json:"avatar_url"`
 		} `json:"identities"`
 	}
-	b.api("GET", "/bots/alpha/identities?channel=c&user=u", keyA, nil, &stored)
+	b.API("GET", "/bots/alpha/identities?channel=c&user=u", testenv.KeyA, nil, &stored)
 	if len(stored.Identities) != 1 || stored.Identities[0].AvatarURL == "" {
 		t.Fatalf("the provider's avatar URL was not stored (the test would prove nothing): %+v", stored)
 	}
 
-	a := newAdminBrowser(t, b.URL)
+	a := testenv.NewAdminBrowser(t, b.URL)
 	list := a.MustLogin()
 	identity := a.Get(fmt.Sprintf("/admin/bots/alpha/identities/%d", ids[0].ID))
 	img := regexp.MustCompile(`(?i)<img[^>]*\ssrc\s*=\s*["']?([^"'\s>]+)`)
-	for name, p := range map[string]adminPage{"list": list, "identity": identity} {
+	for name, p := range map[string]testenv.AdminPage{"list": list, "identity": identity} {
 		if p.Status != http.StatusOK || !strings.Contains(p.Body, ">AL</span>") {
 			t.Errorf("%s: %d, no initials in place of the avatar\n%s", name, p.Status, p.Body)
 		}

@@ -1,4 +1,4 @@
-package main
+package admin_test
 
 import (
 	"context"
@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -15,15 +14,16 @@ import (
 	"github.com/oauthbroker/oauthbroker/internal/app"
 	"github.com/oauthbroker/oauthbroker/internal/config"
 	"github.com/oauthbroker/oauthbroker/internal/providers"
+	"github.com/oauthbroker/oauthbroker/internal/testenv"
 )
 
 // The admin pages over real HTTP against the real router, without a browser; the browser
 // tests are in admin_browser_test.go.
 
 func TestAdminWithoutAPasswordOnlySaysHowToSetOne(t *testing.T) {
-	sb, sbURL := interactiveSandbox(t)
-	b := startAdminBroker(t, sb, sbURL, "", app.Options{})
-	a := newAdminBrowser(t, b.URL)
+	sb, sbURL := testenv.InteractiveSandbox(t)
+	b := testenv.StartAdminBroker(t, sb, sbURL, "", app.Options{})
+	a := testenv.NewAdminBrowser(t, b.URL)
 	for _, c := range []struct{ method, path string }{
 		{"GET", "/admin/"}, {"GET", "/admin"}, {"GET", "/admin/login"}, {"POST", "/admin/login"},
 		{"GET", "/admin/bots/alpha/identities/1"}, {"POST", "/admin/bots/alpha/identities/1/unlink"}, {"GET", "/admin/nothing"},
@@ -33,7 +33,7 @@ func TestAdminWithoutAPasswordOnlySaysHowToSetOne(t *testing.T) {
 			!strings.Contains(p.Body, "OAUTHBROKER_ADMIN_PASSWORD") || strings.Contains(p.Body, `type="password"`) {
 			t.Errorf("%s %s: %d\n%s", c.method, c.path, p.Status, p.Body)
 		}
-		checkAdminHeaders(t, c.method+" "+c.path, p)
+		testenv.CheckAdminHeaders(t, c.method+" "+c.path, p)
 		if len(p.Header.Values("Set-Cookie")) > 0 {
 			t.Errorf("%s %s set a cookie", c.method, c.path)
 		}
@@ -41,10 +41,10 @@ func TestAdminWithoutAPasswordOnlySaysHowToSetOne(t *testing.T) {
 }
 
 func TestAdminLoginIsRateLimitedPerAddress(t *testing.T) {
-	clk := newClock()
-	sb, sbURL := interactiveSandbox(t)
-	b := startAdminBroker(t, sb, sbURL, "", app.Options{Getenv: adminEnv(adminPassword), Now: clk.Now})
-	a := newAdminBrowser(t, b.URL)
+	clk := testenv.NewClock()
+	sb, sbURL := testenv.InteractiveSandbox(t)
+	b := testenv.StartAdminBroker(t, sb, sbURL, "", app.Options{Getenv: testenv.AdminEnv(testenv.AdminPassword), Now: clk.Now})
+	a := testenv.NewAdminBrowser(t, b.URL)
 
 	p := a.Get("/admin/")
 	if p.Status != http.StatusSeeOther || p.Location() != "/admin/login?next=%2Fadmin%2F" {
@@ -55,38 +55,38 @@ func TestAdminLoginIsRateLimitedPerAddress(t *testing.T) {
 		if p.Status != http.StatusUnauthorized || !strings.Contains(p.Body, "That is not the admin password") || len(p.Header.Values("Set-Cookie")) > 0 {
 			t.Fatalf("wrong password %d: %d\n%s", i+1, p.Status, p.Body)
 		}
-		checkAdminHeaders(t, "wrong password", p)
+		testenv.CheckAdminHeaders(t, "wrong password", p)
 	}
-	for _, pw := range []string{"guess-again", adminPassword} {
+	for _, pw := range []string{"guess-again", testenv.AdminPassword} {
 		p = a.Login(pw)
 		if p.Status != http.StatusTooManyRequests || p.Header.Get("Retry-After") != "60" || !strings.Contains(p.Body, "Try again in 60 seconds") {
 			t.Fatalf("attempt past the limit (%q): %d, Retry-After %q\n%s", pw, p.Status, p.Header.Get("Retry-After"), p.Body)
 		}
-		checkAdminHeaders(t, "rate-limited", p)
+		testenv.CheckAdminHeaders(t, "rate-limited", p)
 	}
 	if p := a.Get("/admin/"); p.Status != http.StatusSeeOther {
 		t.Fatalf("a refused login opened the list: %d", p.Status)
 	}
 
 	// Another client address is not held up by this one's failures.
-	other := newAdminBrowser(t, b.URL).FromAddress("127.0.0.2")
+	other := testenv.NewAdminBrowser(t, b.URL).FromAddress("127.0.0.2")
 	other.MustLogin()
 
 	// The limit refills: one attempt per LoginRefill.
 	clk.Advance(admin.LoginRefill)
 	a.MustLogin()
-	if logs := b.logs.String(); strings.Contains(logs, adminPassword) || strings.Contains(logs, "guess-") {
+	if logs := b.Logs.String(); strings.Contains(logs, testenv.AdminPassword) || strings.Contains(logs, "guess-") {
 		t.Error("the log contains a tried password")
 	}
 }
 
 func TestAdminSessionExpiresAndLogoutEndsIt(t *testing.T) {
-	clk := newClock()
-	sb, sbURL := interactiveSandbox(t)
-	b := startAdminBroker(t, sb, sbURL, "", app.Options{Getenv: adminEnv(adminPassword), Now: clk.Now})
-	a := newAdminBrowser(t, b.URL)
+	clk := testenv.NewClock()
+	sb, sbURL := testenv.InteractiveSandbox(t)
+	b := testenv.StartAdminBroker(t, sb, sbURL, "", app.Options{Getenv: testenv.AdminEnv(testenv.AdminPassword), Now: clk.Now})
+	a := testenv.NewAdminBrowser(t, b.URL)
 
-	login := a.Login(adminPassword)
+	login := a.Login(testenv.AdminPassword)
 	cookies := login.Header.Values("Set-Cookie")
 	if len(cookies) != 1 {
 		t.Fatalf("login set cookies %q", cookies)
@@ -121,11 +121,11 @@ func TestAdminSessionExpiresAndLogoutEndsIt(t *testing.T) {
 	if p := a.Get("/admin/"); p.Status != http.StatusOK {
 		t.Fatalf("a refused logout ended the session: %d", p.Status)
 	}
-	p := a.Post("/admin/logout", url.Values{"csrf": {csrfOf(t, list.Body)}})
+	p := a.Post("/admin/logout", url.Values{"csrf": {testenv.CSRFOf(t, list.Body)}})
 	if p.Status != http.StatusSeeOther || p.Location() != "/admin/login?out=1" {
 		t.Fatalf("logout: %d → %q", p.Status, p.Location())
 	}
-	checkAdminHeaders(t, "logout", p)
+	testenv.CheckAdminHeaders(t, "logout", p)
 	if out := a.Get("/admin/login?out=1"); !strings.Contains(out.Body, "You are logged out") {
 		t.Errorf("the login page after logout:\n%s", out.Body)
 	}
@@ -133,7 +133,7 @@ func TestAdminSessionExpiresAndLogoutEndsIt(t *testing.T) {
 		t.Errorf("list after logout: %d", p.Status)
 	}
 	// A copy of the cookie taken before the logout is dead too: the store forgot the session.
-	thief := newAdminBrowser(t, b.URL)
+	thief := testenv.NewAdminBrowser(t, b.URL)
 	thief.Client.Jar.SetCookies(stolen, copied)
 	if p := thief.Get("/admin/"); p.Status != http.StatusSeeOther {
 		t.Errorf("list with a cookie copied before logout: %d", p.Status)
@@ -141,10 +141,10 @@ func TestAdminSessionExpiresAndLogoutEndsIt(t *testing.T) {
 }
 
 func TestAdminPasswordHashFromProvidersYAML(t *testing.T) {
-	const hash = adminPasswordHash
-	sb, sbURL := interactiveSandbox(t)
-	b := startAdminBroker(t, sb, sbURL, "admin:\n  password_hash: '"+hash+"'\n", app.Options{})
-	a := newAdminBrowser(t, b.URL)
+	const hash = testenv.AdminPasswordHash
+	sb, sbURL := testenv.InteractiveSandbox(t)
+	b := testenv.StartAdminBroker(t, sb, sbURL, "admin:\n  password_hash: '"+hash+"'\n", app.Options{})
+	a := testenv.NewAdminBrowser(t, b.URL)
 	if p := a.Login("not it"); p.Status != http.StatusUnauthorized {
 		t.Errorf("wrong password: %d", p.Status)
 	}
@@ -152,7 +152,7 @@ func TestAdminPasswordHashFromProvidersYAML(t *testing.T) {
 }
 
 func TestAdminRefusesBothAHashAndAPassword(t *testing.T) {
-	_, err := adminPagesFor(t, "admin:\n  password_hash: '"+adminPasswordHash+"'\n", adminEnv("also set"))
+	_, err := adminPagesFor(t, "admin:\n  password_hash: '"+testenv.AdminPasswordHash+"'\n", testenv.AdminEnv("also set"))
 	if err == nil || !strings.Contains(err.Error(), "keep one") {
 		t.Fatalf("app.Open with both: %v", err)
 	}
@@ -162,7 +162,7 @@ func TestAdminRefusesBothAHashAndAPassword(t *testing.T) {
 func adminPagesFor(t *testing.T, extraYAML string, getenv func(string) (string, bool)) (*app.App, error) {
 	t.Helper()
 	cfgText := fmt.Sprintf("server:\n  public_url: http://127.0.0.1:1\nstorage:\n  dsn: %s/b.db\nbots:\n  alpha:\n    api_keys: [%q]\n    confirm: none\n    providers:\n      github: {type: github, key: k, secret: s}\n%s",
-		t.TempDir(), keyA, extraYAML)
+		t.TempDir(), testenv.KeyA, extraYAML)
 	cfg, err := config.Parse("test.yaml", []byte(cfgText), config.LoadOptions{Getenv: func(string) (string, bool) { return "", false }, Types: providers.Types()})
 	if err != nil {
 		t.Fatal(err)
@@ -172,53 +172,4 @@ func adminPagesFor(t *testing.T, extraYAML string, getenv func(string) (string, 
 		t.Cleanup(func() { a.Store.Close() })
 	}
 	return a, err
-}
-
-// TestDemoAdminAsANewUser is the admin pages tried as a new user would: run demo,
-// link an account, open the printed admin URL, log in with the printed password, find the
-// identity by its user id and unlink it.
-func TestDemoAdminAsANewUser(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	stdout, stderr := &syncBuffer{}, &syncBuffer{}
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"demo", "-listen", "127.0.0.1:0"}, func(string) (string, bool) { return "", false }, stdout, stderr)
-	}()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("demo returned %v", err)
-		}
-	}()
-
-	linkURL := waitFor(t, stdout, regexp.MustCompile(`http://127\.0\.0\.1:\d+/bots/demo/connect\?link=[A-Za-z0-9_-]+`))
-	adminURL := waitFor(t, stdout, regexp.MustCompile(`http://127\.0\.0\.1:\d+/admin/`))
-	password := strings.TrimPrefix(waitFor(t, stdout, regexp.MustCompile(`password: \S+`)), "password: ")
-	if st, page := openLink(t, newBrowser(t), linkURL, "1001", "authorize"); st != http.StatusOK {
-		t.Fatalf("after Authorize: %d\n%s", st, page)
-	}
-	waitFor(t, stdout, regexp.MustCompile(`Linked: identity 1 `))
-
-	base := strings.TrimSuffix(adminURL, "/admin/")
-	a := newAdminBrowser(t, base)
-	if p := a.Get("/admin/"); p.Status != http.StatusSeeOther {
-		t.Fatalf("the admin URL before login: %d", p.Status)
-	}
-	if p := a.Login(password); p.Status != http.StatusSeeOther {
-		t.Fatalf("login with the printed password: %d\n%s", p.Status, p.Body)
-	}
-	found := a.Get("/admin/?q=alice")
-	if rows := rowIDs(found.Body); len(rows) != 1 || rows[0] != "1" || !strings.Contains(found.Body, "Ada Lovelace") {
-		t.Fatalf("search alice: rows %v\n%s", rows, found.Body)
-	}
-	form := a.Get("/admin/bots/demo/identities/1/unlink")
-	if p := a.Post("/admin/bots/demo/identities/1/unlink", url.Values{"csrf": {csrfOf(t, form.Body)}}); p.Status != http.StatusSeeOther {
-		t.Fatalf("unlink: %d\n%s", p.Status, p.Body)
-	}
-	if rows := rowIDs(a.Get("/admin/?q=alice").Body); len(rows) != 0 {
-		t.Errorf("alice is still listed: %v", rows)
-	}
-	if strings.Contains(stderr.String(), password) {
-		t.Error("the demo logged the admin password")
-	}
 }
