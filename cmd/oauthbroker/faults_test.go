@@ -173,7 +173,7 @@ func TestProviderFaults(t *testing.T) {
 			cb := stopAtCallback(t, browser, link)
 			flowsBefore := b.count("flows")
 			proxy.set(c.path, c.fault)
-			b.unchangedExcept(t, []string{"flows"}, http.StatusBadGateway, "did not complete the sign-in", func() (int, string) {
+			b.UnchangedExcept(t, []string{"flows"}, http.StatusBadGateway, "did not complete the sign-in", func() (int, string) {
 				start := time.Now()
 				st, page, reqID := getPage(t, browser, cb)
 				if d := time.Since(start); d > 3*time.Second {
@@ -239,7 +239,7 @@ func TestTwitterRequestTokenFault(t *testing.T) {
 		proxy.huge,
 	} {
 		proxy.set("/oauth/request_token", fault)
-		b.unchanged(t, http.StatusBadGateway, "did not answer as expected", func() (int, string) {
+		b.Unchanged(t, http.StatusBadGateway, "did not answer as expected", func() (int, string) {
 			browser := newBrowser(t)
 			_, page := visit(t, browser, link)
 			st, page := click(t, browser, page, "twitter")
@@ -282,7 +282,7 @@ func TestSlackOkFalse(t *testing.T) {
 			}
 			browser := newBrowser(t)
 			cb := stopAtCallback(t, browser, b.link("alpha", keyA, "slack", "c", "u"))
-			b.unchangedExcept(t, []string{"flows"}, http.StatusBadGateway, "did not complete the sign-in", func() (int, string) {
+			b.UnchangedExcept(t, []string{"flows"}, http.StatusBadGateway, "did not complete the sign-in", func() (int, string) {
 				st, page, _ := getPage(t, browser, cb)
 				noStackTrace(t, page)
 				return st, page

@@ -213,23 +213,6 @@ func TestRelinkKeepsTheIdentityAndASecondAccountIsNew(t *testing.T) {
 	}
 }
 
-// startTwitterBroker runs bot alpha with one twitter provider, its app registered at a fake
-// Twitter that verifies every signature.
-func startTwitterBroker(t *testing.T) (*testBroker, *providertest.Twitter) {
-	t.Helper()
-	tw := providertest.NewTwitter(t, map[string]string{"ck-alpha": "cs-alpha-secret"})
-	b := startBroker(t, fmt.Sprintf(`  alpha:
-    api_keys: [%q]
-    confirm: none
-    providers:
-      twitter:
-        type: twitter
-        key: ck-alpha
-        secret: cs-alpha-secret
-%s`, keyA, endpointsYAML(tw.Endpoints(), "        ")))
-	return b, tw
-}
-
 // TestConfirmCode: with confirm: code the identity stays pending until the chat user types
 // the code from the connect page; wrong codes count, and five of them void it.
 func TestConfirmCode(t *testing.T) {
@@ -379,7 +362,7 @@ func TestRequireCombinedAction(t *testing.T) {
 			map[string]any{"channel": "c", "user": "u", "providers": []string{"rides", "rides"}},
 			map[string]any{"channel": "c", "user": "u", "providers": []any{map[string]any{"provider": "rides", "scopes": []string{"bad scope"}}}},
 		} {
-			b.unchanged(t, 0, "", func() (int, string) {
+			b.Unchanged(t, 0, "", func() (int, string) {
 				st := b.api("POST", "/bots/alpha/require", keyA, body, nil)
 				if st != http.StatusBadRequest && st != http.StatusNotFound {
 					t.Errorf("%v: status %d", body, st)

@@ -1,12 +1,14 @@
 package main
 
 import (
+	dto "github.com/prometheus/client_model/go"
+
 	"net/http"
 	"os"
 	"testing"
-	"time"
 
 	"github.com/oauthbroker/oauthbroker/internal/app"
+	"github.com/oauthbroker/oauthbroker/internal/providertest"
 	"github.com/oauthbroker/oauthbroker/internal/sandbox"
 	"github.com/oauthbroker/oauthbroker/internal/server"
 	"github.com/oauthbroker/oauthbroker/internal/testenv"
@@ -59,20 +61,25 @@ func startSandboxBrokerWith(t testing.TB, confirm string, opts app.Options) (*te
 	return wrap(b), sb
 }
 
-func startAdminBroker(t testing.TB, sb *sandbox.Server, sbURL, extraYAML string, opts app.Options) *testBroker {
-	t.Helper()
-	return wrap(testenv.StartAdminBroker(t, sb, sbURL, extraYAML, opts))
-}
-
 func startLimitedBroker(t testing.TB, limits server.Limits, extraAlpha string) *testBroker {
 	t.Helper()
 	return wrap(testenv.StartLimitedBroker(t, limits, extraAlpha))
 }
 
-func startLimitedBrokerWith(t testing.TB, limits server.Limits, extraAlpha string, now func() time.Time) (*testBroker, *countedSandbox) {
+func startTwitterBroker(t testing.TB) (*testBroker, *providertest.Twitter) {
 	t.Helper()
-	b, sb := testenv.StartLimitedBrokerWith(t, limits, extraAlpha, now)
-	return wrap(b), sb
+	b, tw := testenv.StartTwitterBroker(t)
+	return wrap(b), tw
+}
+
+func scrape(t testing.TB, b *testBroker) map[string]*dto.MetricFamily {
+	t.Helper()
+	return testenv.Scrape(t, b.Broker)
+}
+
+func metricValue(t testing.TB, b *testBroker, name string, labels map[string]string) float64 {
+	t.Helper()
+	return testenv.MetricValue(t, b.Broker, name, labels)
 }
 
 func (b *testBroker) api(method, path, key string, body, out any) int {
@@ -132,9 +139,6 @@ const (
 	refreshInvalidGrant = testenv.RefreshInvalidGrant
 	refreshServerError  = testenv.RefreshServerError
 	refreshHang         = testenv.RefreshHang
-
-	adminPassword     = testenv.AdminPassword
-	adminPasswordHash = testenv.AdminPasswordHash
 )
 
 type (
@@ -149,45 +153,31 @@ type (
 	upstream        = testenv.Upstream
 	seenRequest     = testenv.SeenRequest
 	requireBody     = testenv.RequireBody
-	countedSandbox  = testenv.CountedSandbox
 )
 
 var (
-	newBrowser         = testenv.NewBrowser
-	visit              = testenv.Visit
-	mustContain        = testenv.MustContain
-	newSandbox         = testenv.NewSandbox
-	interactiveSandbox = testenv.InteractiveSandbox
-	stopAtCallback     = testenv.StopAtCallback
-	stopAtCallbackFor  = testenv.StopAtCallbackFor
-	newClock           = testenv.NewClock
-	connectForms       = testenv.ConnectForms
-	formFor            = testenv.FormFor
-	submit             = testenv.Submit
-	click              = testenv.Click
-	connectAll         = testenv.ConnectAll
-	providerState      = testenv.ProviderState
-	pageCode           = testenv.PageCode
-	isComplete         = testenv.IsComplete
-	openLink           = testenv.OpenLink
-	endpointsYAML      = testenv.EndpointsYAML
-	newTokenFake       = testenv.NewTokenFake
-	gitlabYAML         = testenv.GitlabYAML
-	fastWebhooks       = testenv.FastWebhooks
-	newUpstream        = testenv.NewUpstream
-	forwardTo          = testenv.ForwardTo
-	adminEnv           = testenv.AdminEnv
-	newAdminBrowser    = testenv.NewAdminBrowser
-	proxyPath          = testenv.ProxyPath
-	decodeJSON         = testenv.DecodeJSON
-	fromAddress        = testenv.FromAddress
-	getWithXFF         = testenv.GetWithXFF
-	newCountedSandbox  = testenv.NewCountedSandbox
-	newChrome          = testenv.NewChrome
-	pageText           = testenv.PageText
-	location           = testenv.Location
-	checkPNG           = testenv.CheckPNG
-	screenshot         = testenv.Screenshot
+	newBrowser     = testenv.NewBrowser
+	visit          = testenv.Visit
+	mustContain    = testenv.MustContain
+	newSandbox     = testenv.NewSandbox
+	stopAtCallback = testenv.StopAtCallback
+	newClock       = testenv.NewClock
+	connectForms   = testenv.ConnectForms
+	click          = testenv.Click
+	connectAll     = testenv.ConnectAll
+	providerState  = testenv.ProviderState
+	pageCode       = testenv.PageCode
+	isComplete     = testenv.IsComplete
+	openLink       = testenv.OpenLink
+	endpointsYAML  = testenv.EndpointsYAML
+	newTokenFake   = testenv.NewTokenFake
+	gitlabYAML     = testenv.GitlabYAML
+	fastWebhooks   = testenv.FastWebhooks
+	newUpstream    = testenv.NewUpstream
+	forwardTo      = testenv.ForwardTo
+	proxyPath      = testenv.ProxyPath
+	decodeJSON     = testenv.DecodeJSON
+	valueIn        = testenv.ValueIn
 )
 
 // remote is a broker running elsewhere (a process, behind a balancer), driven at url.

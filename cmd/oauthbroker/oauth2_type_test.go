@@ -142,7 +142,7 @@ func TestDisguisedTokenError(t *testing.T) {
 // complete, without a stack trace, and nothing stored but the spent flow.
 func (b *testBroker) failsCleanly(t *testing.T, browser *http.Client, cb string) {
 	t.Helper()
-	b.unchangedExcept(t, []string{"flows"}, http.StatusBadGateway, "did not complete the sign-in", func() (int, string) {
+	b.UnchangedExcept(t, []string{"flows"}, http.StatusBadGateway, "did not complete the sign-in", func() (int, string) {
 		st, page, _ := getPage(t, browser, cb)
 		noStackTrace(t, page)
 		return st, page

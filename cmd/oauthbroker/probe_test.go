@@ -154,7 +154,7 @@ func TestInvalidUTF8UserIsRefused(t *testing.T) {
 		{"/bots/alpha/require", "{\"channel\":\"c\",\"user\":\"bob\xff\",\"providers\":[\"sandbox\"]}"},
 	} {
 		t.Run(c.route, func(t *testing.T) {
-			b.unchanged(t, http.StatusBadRequest, "field user is not valid UTF-8", func() (int, string) {
+			b.Unchanged(t, http.StatusBadRequest, "field user is not valid UTF-8", func() (int, string) {
 				status, _, body := b.rawAPI(http.MethodPost, c.route, keyA, c.body)
 				if !strings.Contains(body, `"code":"invalid_request"`) {
 					t.Errorf("answer: %s", body)

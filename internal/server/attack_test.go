@@ -1,4 +1,4 @@
-package main
+package server_test
 
 import (
 	"database/sql"
@@ -15,15 +15,16 @@ import (
 	"github.com/oauthbroker/oauthbroker/internal/app"
 	"github.com/oauthbroker/oauthbroker/internal/providertest"
 	"github.com/oauthbroker/oauthbroker/internal/sandbox"
+	"github.com/oauthbroker/oauthbroker/internal/testenv"
 )
 
 // twoBots runs bots alpha and bravo, each with its own sandbox app, on one auto-approving
 // sandbox, with a test clock.
-func twoBots(t *testing.T) (*testBroker, *sandbox.Server, *clock) {
+func twoBots(t *testing.T) (*testenv.Broker, *sandbox.Server, *testenv.Clock) {
 	t.Helper()
-	sb, sbURL := newSandbox(t)
-	clk := newClock()
-	b := startBrokerWith(t, fmt.Sprintf(`  alpha:
+	sb, sbURL := testenv.NewSandbox(t)
+	clk := testenv.NewClock()
+	b := testenv.StartBrokerWith(t, fmt.Sprintf(`  alpha:
     api_keys: [%q]
     confirm: none
     providers:
@@ -33,7 +34,7 @@ func twoBots(t *testing.T) (*testBroker, *sandbox.Server, *clock) {
     confirm: none
     providers:
       sandbox: {type: sandbox, key: client-b, secret: secret-b-0123456789}
-`, keyA, keyB), app.Options{SandboxURL: sbURL, Now: clk.Now})
+`, testenv.KeyA, testenv.KeyB), app.Options{SandboxURL: sbURL, Now: clk.Now})
 	for _, c := range []sandbox.Client{
 		{ID: "client-a", Secret: "secret-a-0123456789", RedirectURIs: []string{b.URL + "/bots/alpha/sandbox/callback"}},
 		{ID: "client-b", Secret: "secret-b-0123456789", RedirectURIs: []string{b.URL + "/bots/bravo/sandbox/callback"}},
@@ -45,56 +46,34 @@ func twoBots(t *testing.T) (*testBroker, *sandbox.Server, *clock) {
 	return b, sb, clk
 }
 
-// unchanged runs attack and checks that it got the status and left every table as it was.
-func (b *testBroker) unchanged(t *testing.T, wantStatus int, wantText string, attack func() (int, string)) {
-	t.Helper()
-	b.unchangedExcept(t, nil, wantStatus, wantText, attack)
-}
-
-// unchangedExcept is unchanged for every table but the listed ones.
-func (b *testBroker) unchangedExcept(t *testing.T, tables []string, wantStatus int, wantText string, attack func() (int, string)) {
-	t.Helper()
-	before := b.snapshot(tables...)
-	status, body := attack()
-	if status != wantStatus {
-		t.Errorf("status %d, want %d:\n%s", status, wantStatus, body)
-	}
-	if wantText != "" && !strings.Contains(body, wantText) {
-		t.Errorf("answer does not say %q:\n%s", wantText, body)
-	}
-	if after := b.snapshot(tables...); after != before {
-		t.Errorf("the store changed")
-	}
-}
-
 func TestFlowAttacksChangeNothing(t *testing.T) {
 	b, _, clk := twoBots(t)
 
 	t.Run("link replayed after use", func(t *testing.T) {
-		link := b.link("alpha", keyA, "sandbox", "c", "replay")
-		if st, page := connectAll(t, newBrowser(t), link); st != http.StatusOK {
+		link := b.Link("alpha", testenv.KeyA, "sandbox", "c", "replay")
+		if st, page := testenv.ConnectAll(t, testenv.NewBrowser(t), link); st != http.StatusOK {
 			t.Fatalf("first use: %d\n%s", st, page)
 		}
-		b.unchanged(t, http.StatusGone, "already used", func() (int, string) { return visit(t, newBrowser(t), link) })
+		b.Unchanged(t, http.StatusGone, "already used", func() (int, string) { return testenv.Visit(t, testenv.NewBrowser(t), link) })
 		// The older link shape opens the same page, and answers the same.
 		older := strings.Replace(link, "/connect?", "/sandbox/auth?", 1)
-		b.unchanged(t, http.StatusGone, "already used", func() (int, string) { return visit(t, newBrowser(t), older) })
+		b.Unchanged(t, http.StatusGone, "already used", func() (int, string) { return testenv.Visit(t, testenv.NewBrowser(t), older) })
 	})
 
 	t.Run("expired link", func(t *testing.T) {
-		link := b.link("alpha", keyA, "sandbox", "c", "late")
+		link := b.Link("alpha", testenv.KeyA, "sandbox", "c", "late")
 		clk.Advance(11 * time.Minute)
-		b.unchanged(t, http.StatusGone, "expired", func() (int, string) { return visit(t, newBrowser(t), link) })
+		b.Unchanged(t, http.StatusGone, "expired", func() (int, string) { return testenv.Visit(t, testenv.NewBrowser(t), link) })
 	})
 
 	t.Run("bot A's link at bot B's route", func(t *testing.T) {
-		link := b.link("alpha", keyA, "sandbox", "c", "cross")
+		link := b.Link("alpha", testenv.KeyA, "sandbox", "c", "cross")
 		moved := strings.Replace(link, "/bots/alpha/", "/bots/bravo/", 1)
-		b.unchanged(t, http.StatusNotFound, "not valid", func() (int, string) { return visit(t, newBrowser(t), moved) })
+		b.Unchanged(t, http.StatusNotFound, "not valid", func() (int, string) { return testenv.Visit(t, testenv.NewBrowser(t), moved) })
 	})
 
 	t.Run("unknown bot and unknown provider", func(t *testing.T) {
-		link := b.link("alpha", keyA, "sandbox", "c", "unknown")
+		link := b.Link("alpha", testenv.KeyA, "sandbox", "c", "unknown")
 		token := link[strings.Index(link, "?"):]
 		for _, u := range []string{
 			strings.Replace(link, "/bots/alpha/", "/bots/nosuchbot/", 1),
@@ -103,63 +82,63 @@ func TestFlowAttacksChangeNothing(t *testing.T) {
 			b.URL + "/bots/bravo/sandbox/auth" + token, // a provider of the bot, not of the link
 			b.URL + "/bots/nosuchbot/sandbox/callback?code=x&state=y",
 		} {
-			b.unchanged(t, http.StatusNotFound, "", func() (int, string) { return visit(t, newBrowser(t), u) })
+			b.Unchanged(t, http.StatusNotFound, "", func() (int, string) { return testenv.Visit(t, testenv.NewBrowser(t), u) })
 		}
 	})
 
 	t.Run("garbage link token", func(t *testing.T) {
-		b.unchanged(t, http.StatusNotFound, "not valid", func() (int, string) {
-			return visit(t, newBrowser(t), b.URL+"/bots/alpha/sandbox/auth?link=%00%27--")
+		b.Unchanged(t, http.StatusNotFound, "not valid", func() (int, string) {
+			return testenv.Visit(t, testenv.NewBrowser(t), b.URL+"/bots/alpha/sandbox/auth?link=%00%27--")
 		})
 	})
 
 	t.Run("callback without the flow cookie", func(t *testing.T) {
-		cb := stopAtCallback(t, newBrowser(t), b.link("alpha", keyA, "sandbox", "c", "nocookie"))
-		b.unchanged(t, http.StatusBadRequest, "did not start", func() (int, string) { return visit(t, newBrowser(t), cb) })
+		cb := testenv.StopAtCallback(t, testenv.NewBrowser(t), b.Link("alpha", testenv.KeyA, "sandbox", "c", "nocookie"))
+		b.Unchanged(t, http.StatusBadRequest, "did not start", func() (int, string) { return testenv.Visit(t, testenv.NewBrowser(t), cb) })
 	})
 
 	t.Run("state tampered", func(t *testing.T) {
-		browser := newBrowser(t)
-		cb := stopAtCallback(t, browser, b.link("alpha", keyA, "sandbox", "c", "tamper"))
+		browser := testenv.NewBrowser(t)
+		cb := testenv.StopAtCallback(t, browser, b.Link("alpha", testenv.KeyA, "sandbox", "c", "tamper"))
 		u, _ := url.Parse(cb)
 		q := u.Query()
 		q.Set("state", q.Get("state")+"x")
 		u.RawQuery = q.Encode()
-		b.unchanged(t, http.StatusBadRequest, "does not belong", func() (int, string) { return visit(t, browser, u.String()) })
+		b.Unchanged(t, http.StatusBadRequest, "does not belong", func() (int, string) { return testenv.Visit(t, browser, u.String()) })
 	})
 
 	t.Run("another browser's cookie (forwarded callback)", func(t *testing.T) {
-		victim, attacker := newBrowser(t), newBrowser(t)
+		victim, attacker := testenv.NewBrowser(t), testenv.NewBrowser(t)
 		// The attacker starts a flow of their own, so they hold a valid cookie, then
 		// feeds the victim's callback to it (and the other way round).
-		cbVictim := stopAtCallback(t, victim, b.link("alpha", keyA, "sandbox", "c", "victim"))
-		cbAttacker := stopAtCallback(t, attacker, b.link("alpha", keyA, "sandbox", "c", "attacker"))
-		b.unchanged(t, http.StatusBadRequest, "does not belong", func() (int, string) { return visit(t, attacker, cbVictim) })
-		b.unchanged(t, http.StatusBadRequest, "does not belong", func() (int, string) { return visit(t, victim, cbAttacker) })
+		cbVictim := testenv.StopAtCallback(t, victim, b.Link("alpha", testenv.KeyA, "sandbox", "c", "victim"))
+		cbAttacker := testenv.StopAtCallback(t, attacker, b.Link("alpha", testenv.KeyA, "sandbox", "c", "attacker"))
+		b.Unchanged(t, http.StatusBadRequest, "does not belong", func() (int, string) { return testenv.Visit(t, attacker, cbVictim) })
+		b.Unchanged(t, http.StatusBadRequest, "does not belong", func() (int, string) { return testenv.Visit(t, victim, cbAttacker) })
 	})
 
 	t.Run("callback replayed after success", func(t *testing.T) {
-		browser := newBrowser(t)
-		cb := stopAtCallback(t, browser, b.link("alpha", keyA, "sandbox", "c", "twice"))
+		browser := testenv.NewBrowser(t)
+		cb := testenv.StopAtCallback(t, browser, b.Link("alpha", testenv.KeyA, "sandbox", "c", "twice"))
 		// Keep a copy of the flow cookie to replay it after the broker cleared it.
 		u, _ := url.Parse(b.URL + "/bots/alpha/sandbox/")
 		saved := browser.Jar.Cookies(u)
-		if st, page := visit(t, browser, cb); st != http.StatusOK {
+		if st, page := testenv.Visit(t, browser, cb); st != http.StatusOK {
 			t.Fatalf("first callback: %d\n%s", st, page)
 		}
 		browser.Jar.SetCookies(u, saved)
-		b.unchanged(t, http.StatusBadRequest, "already used", func() (int, string) { return visit(t, browser, cb) })
+		b.Unchanged(t, http.StatusBadRequest, "already used", func() (int, string) { return testenv.Visit(t, browser, cb) })
 	})
 
 	t.Run("denied at the provider", func(t *testing.T) {
-		browser := newBrowser(t)
-		link := b.link("alpha", keyA, "sandbox", "c", "denier")
-		cb := stopAtCallback(t, browser, link)
+		browser := testenv.NewBrowser(t)
+		link := b.Link("alpha", testenv.KeyA, "sandbox", "c", "denier")
+		cb := testenv.StopAtCallback(t, browser, link)
 		u, _ := url.Parse(cb)
 		denied := u.Scheme + "://" + u.Host + u.Path + "?error=access_denied&error_description=%3Cb%3Ephish%3C%2Fb%3E&state=" + url.QueryEscape(u.Query().Get("state"))
 		// Only the flow changes: it is spent, so it no longer counts against the link's cap.
-		b.unchangedExcept(t, []string{"flows"}, http.StatusForbidden, "You cancelled linking", func() (int, string) {
-			status, page := visit(t, browser, denied)
+		b.UnchangedExcept(t, []string{"flows"}, http.StatusForbidden, "You cancelled linking", func() (int, string) {
+			status, page := testenv.Visit(t, browser, denied)
 			if strings.Contains(page, "phish") {
 				t.Errorf("the page shows the attacker's error_description:\n%s", page)
 			}
@@ -168,39 +147,39 @@ func TestFlowAttacksChangeNothing(t *testing.T) {
 			}
 			return status, page
 		})
-		if n := len(b.identities("alpha", keyA, "c", "denier")); n != 0 {
+		if n := len(b.Identities("alpha", testenv.KeyA, "c", "denier")); n != 0 {
 			t.Errorf("%d identities after a denial", n)
 		}
 		if n := openFlows(t, b, "denier"); n != 0 {
 			t.Errorf("%d flows still open after the denial, want it spent", n)
 		}
 		// The browser's flow cookie is gone: the real callback cannot be used afterwards.
-		b.unchanged(t, http.StatusBadRequest, "", func() (int, string) { return visit(t, browser, cb) })
+		b.Unchanged(t, http.StatusBadRequest, "", func() (int, string) { return testenv.Visit(t, browser, cb) })
 		// The link is not spent: the user can change their mind.
-		if st, page := connectAll(t, browser, link); st != http.StatusOK || !isComplete(page) {
+		if st, page := testenv.ConnectAll(t, browser, link); st != http.StatusOK || !testenv.IsComplete(page) {
 			t.Errorf("the link after a denial: %d\n%s", st, page)
 		}
 	})
 }
 
 func TestTwitterDeniedAndTamperedToken(t *testing.T) {
-	b, tw := startTwitterBroker(t)
+	b, tw := testenv.StartTwitterBroker(t)
 
 	t.Run("oauth_token is not the request token we obtained", func(t *testing.T) {
-		browser := newBrowser(t)
-		cb := stopAtCallback(t, browser, b.link("alpha", keyA, "twitter", "c", "u"))
+		browser := testenv.NewBrowser(t)
+		cb := testenv.StopAtCallback(t, browser, b.Link("alpha", testenv.KeyA, "twitter", "c", "u"))
 		u, _ := url.Parse(cb)
 		q := u.Query()
 		q.Set("oauth_token", "attacker-request-token")
 		u.RawQuery = q.Encode()
-		b.unchanged(t, http.StatusBadRequest, "does not belong", func() (int, string) { return visit(t, browser, u.String()) })
+		b.Unchanged(t, http.StatusBadRequest, "does not belong", func() (int, string) { return testenv.Visit(t, browser, u.String()) })
 	})
 	t.Run("user cancels at twitter", func(t *testing.T) {
 		tw.SetDeny(true)
 		defer tw.SetDeny(false)
-		browser := newBrowser(t)
-		cb := stopAtCallback(t, browser, b.link("alpha", keyA, "twitter", "c", "u2"))
-		b.unchangedExcept(t, []string{"flows"}, http.StatusForbidden, "You cancelled linking", func() (int, string) { return visit(t, browser, cb) })
+		browser := testenv.NewBrowser(t)
+		cb := testenv.StopAtCallback(t, browser, b.Link("alpha", testenv.KeyA, "twitter", "c", "u2"))
+		b.UnchangedExcept(t, []string{"flows"}, http.StatusForbidden, "You cancelled linking", func() (int, string) { return testenv.Visit(t, browser, cb) })
 		if n := openFlows(t, b, "u2"); n != 0 {
 			t.Errorf("%d flows still open after the denial, want it spent", n)
 		}
@@ -220,24 +199,24 @@ func TestBotAPIAuthAndInputAttacks(t *testing.T) {
 	}{
 		{"no key", "alpha", "", link, http.StatusUnauthorized, "unauthorized"},
 		{"wrong key", "alpha", "not-a-key-of-anybody-000", link, http.StatusUnauthorized, "unauthorized"},
-		{"bot A's key on bot B", "bravo", keyA, link, http.StatusUnauthorized, "unauthorized"},
-		{"unknown bot", "nosuchbot", keyA, link, http.StatusUnauthorized, "unauthorized"},
-		{"unknown provider", "alpha", keyA, map[string]any{"provider": "github", "channel": "c", "user": "u"}, http.StatusNotFound, "unknown_provider"},
-		{"user with a control character", "alpha", keyA, map[string]any{"provider": "sandbox", "channel": "c", "user": "bob\x00"}, http.StatusBadRequest, "invalid_request"},
-		{"user with a newline", "alpha", keyA, map[string]any{"provider": "sandbox", "channel": "c", "user": "bob\nadmin"}, http.StatusBadRequest, "invalid_request"},
-		{"user over 256 bytes", "alpha", keyA, map[string]any{"provider": "sandbox", "channel": "c", "user": strings.Repeat("é", 129)}, http.StatusBadRequest, "invalid_request"},
-		{"empty user", "alpha", keyA, map[string]any{"provider": "sandbox", "channel": "c", "user": ""}, http.StatusBadRequest, "invalid_request"},
-		{"channel with a slash", "alpha", keyA, map[string]any{"provider": "sandbox", "channel": "a/b", "user": "u"}, http.StatusBadRequest, "invalid_request"},
-		{"unknown field", "alpha", keyA, map[string]any{"provider": "sandbox", "channel": "c", "user": "u", "userId": "x"}, http.StatusBadRequest, "invalid_request"},
-		{"redirect_url without redirect_origins", "alpha", keyA, map[string]any{"provider": "sandbox", "channel": "c", "user": "u", "redirect_url": "https://evil.example/"}, http.StatusBadRequest, "redirect_url_not_allowed"},
-		{"ttl too long", "alpha", keyA, map[string]any{"provider": "sandbox", "channel": "c", "user": "u", "ttl_seconds": 999999}, http.StatusBadRequest, "invalid_request"},
-		{"bad scope", "alpha", keyA, map[string]any{"provider": "sandbox", "channel": "c", "user": "u", "scopes": []string{"a b"}}, http.StatusBadRequest, "invalid_request"},
+		{"bot A's key on bot B", "bravo", testenv.KeyA, link, http.StatusUnauthorized, "unauthorized"},
+		{"unknown bot", "nosuchbot", testenv.KeyA, link, http.StatusUnauthorized, "unauthorized"},
+		{"unknown provider", "alpha", testenv.KeyA, map[string]any{"provider": "github", "channel": "c", "user": "u"}, http.StatusNotFound, "unknown_provider"},
+		{"user with a control character", "alpha", testenv.KeyA, map[string]any{"provider": "sandbox", "channel": "c", "user": "bob\x00"}, http.StatusBadRequest, "invalid_request"},
+		{"user with a newline", "alpha", testenv.KeyA, map[string]any{"provider": "sandbox", "channel": "c", "user": "bob\nadmin"}, http.StatusBadRequest, "invalid_request"},
+		{"user over 256 bytes", "alpha", testenv.KeyA, map[string]any{"provider": "sandbox", "channel": "c", "user": strings.Repeat("é", 129)}, http.StatusBadRequest, "invalid_request"},
+		{"empty user", "alpha", testenv.KeyA, map[string]any{"provider": "sandbox", "channel": "c", "user": ""}, http.StatusBadRequest, "invalid_request"},
+		{"channel with a slash", "alpha", testenv.KeyA, map[string]any{"provider": "sandbox", "channel": "a/b", "user": "u"}, http.StatusBadRequest, "invalid_request"},
+		{"unknown field", "alpha", testenv.KeyA, map[string]any{"provider": "sandbox", "channel": "c", "user": "u", "userId": "x"}, http.StatusBadRequest, "invalid_request"},
+		{"redirect_url without redirect_origins", "alpha", testenv.KeyA, map[string]any{"provider": "sandbox", "channel": "c", "user": "u", "redirect_url": "https://evil.example/"}, http.StatusBadRequest, "redirect_url_not_allowed"},
+		{"ttl too long", "alpha", testenv.KeyA, map[string]any{"provider": "sandbox", "channel": "c", "user": "u", "ttl_seconds": 999999}, http.StatusBadRequest, "invalid_request"},
+		{"bad scope", "alpha", testenv.KeyA, map[string]any{"provider": "sandbox", "channel": "c", "user": "u", "scopes": []string{"a b"}}, http.StatusBadRequest, "invalid_request"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			b.unchanged(t, c.status, "", func() (int, string) {
-				var p problemBody
-				st := b.api("POST", "/bots/"+c.bot+"/links", c.key, c.body, &p)
+			b.Unchanged(t, c.status, "", func() (int, string) {
+				var p testenv.ProblemBody
+				st := b.API("POST", "/bots/"+c.bot+"/links", c.key, c.body, &p)
 				if p.Code != c.code {
 					t.Errorf("code %q, want %q (%s)", p.Code, c.code, p.Detail)
 				}
@@ -247,16 +226,16 @@ func TestBotAPIAuthAndInputAttacks(t *testing.T) {
 	}
 
 	t.Run("a key opens only its own bot's identities", func(t *testing.T) {
-		if st, page := connectAll(t, newBrowser(t), b.link("alpha", keyA, "sandbox", "c", "owner")); st != http.StatusOK {
+		if st, page := testenv.ConnectAll(t, testenv.NewBrowser(t), b.Link("alpha", testenv.KeyA, "sandbox", "c", "owner")); st != http.StatusOK {
 			t.Fatalf("%d %s", st, page)
 		}
-		id := b.identities("alpha", keyA, "c", "owner")[0].ID
+		id := b.Identities("alpha", testenv.KeyA, "c", "owner")[0].ID
 		for _, req := range []struct{ method, path string }{
 			{"GET", fmt.Sprintf("/bots/bravo/identities/%d/credentials", id)},
 			{"DELETE", fmt.Sprintf("/bots/bravo/identities/%d", id)},
 		} {
-			b.unchanged(t, http.StatusNotFound, "", func() (int, string) { return b.api(req.method, req.path, keyB, nil, nil), "" })
-			b.unchanged(t, http.StatusUnauthorized, "", func() (int, string) { return b.api(req.method, req.path, keyA, nil, nil), "" })
+			b.Unchanged(t, http.StatusNotFound, "", func() (int, string) { return b.API(req.method, req.path, testenv.KeyB, nil, nil), "" })
+			b.Unchanged(t, http.StatusUnauthorized, "", func() (int, string) { return b.API(req.method, req.path, testenv.KeyA, nil, nil), "" })
 		}
 	})
 }
@@ -290,8 +269,8 @@ func TestPagesCarrySecurityHeaders(t *testing.T) {
 		}
 	}
 	// The connect page, before and after its provider.
-	browser := newBrowser(t)
-	link := b.link("alpha", keyA, "sandbox", "c", "headers")
+	browser := testenv.NewBrowser(t)
+	link := b.Link("alpha", testenv.KeyA, "sandbox", "c", "headers")
 	for i := range 2 {
 		resp, err := browser.Get(link)
 		if err != nil {
@@ -307,12 +286,12 @@ func TestPagesCarrySecurityHeaders(t *testing.T) {
 		}
 		if i == 0 {
 			// The button's answer sends the browser to the provider without a referrer.
-			resp := submit(t, noFollow(browser), formFor(t, string(page), "sandbox"))
+			resp := testenv.Submit(t, noFollow(browser), testenv.FormFor(t, string(page), "sandbox"))
 			resp.Body.Close()
 			if resp.StatusCode != http.StatusFound || resp.Header.Get("Referrer-Policy") != "no-referrer" {
 				t.Errorf("the button's redirect: %d %v", resp.StatusCode, resp.Header)
 			}
-			if st, _ := visit(t, browser, resp.Header.Get("Location")); st != http.StatusOK {
+			if st, _ := testenv.Visit(t, browser, resp.Header.Get("Location")); st != http.StatusOK {
 				t.Fatalf("the flow: %d", st)
 			}
 		}
@@ -328,7 +307,7 @@ func TestProviderFailuresGiveA502Page(t *testing.T) {
 	t.Run("null profile fields", func(t *testing.T) {
 		tw := providertest.NewTwitter(t, map[string]string{"ck-alpha": "cs-alpha-secret"})
 		tw.SetNullFields("id_str", "name", "screen_name")
-		b := startBroker(t, fmt.Sprintf(`  alpha:
+		b := testenv.StartBroker(t, fmt.Sprintf(`  alpha:
     api_keys: [%q]
     confirm: none
     providers:
@@ -336,12 +315,12 @@ func TestProviderFailuresGiveA502Page(t *testing.T) {
         type: twitter
         key: ck-alpha
         secret: cs-alpha-secret
-%s`, keyA, endpointsYAML(tw.Endpoints(), "        ")))
-		browser := newBrowser(t)
-		link := b.link("alpha", keyA, "twitter", "c", "u")
-		cb := stopAtCallback(t, browser, link)
-		b.unchangedExcept(t, []string{"flows"}, http.StatusBadGateway, "did not complete the sign-in", func() (int, string) {
-			st, page := visit(t, browser, cb)
+%s`, testenv.KeyA, testenv.EndpointsYAML(tw.Endpoints(), "        ")))
+		browser := testenv.NewBrowser(t)
+		link := b.Link("alpha", testenv.KeyA, "twitter", "c", "u")
+		cb := testenv.StopAtCallback(t, browser, link)
+		b.UnchangedExcept(t, []string{"flows"}, http.StatusBadGateway, "did not complete the sign-in", func() (int, string) {
+			st, page := testenv.Visit(t, browser, cb)
 			if strings.Contains(page, "goroutine") || strings.Contains(page, ".go:") {
 				t.Errorf("the page shows a stack trace:\n%s", page)
 			}
@@ -349,13 +328,13 @@ func TestProviderFailuresGiveA502Page(t *testing.T) {
 		})
 		// The link was not spent: once the provider behaves, the user's retry works.
 		tw.SetNullFields()
-		if st, page := connectAll(t, browser, link); st != http.StatusOK {
+		if st, page := testenv.ConnectAll(t, browser, link); st != http.StatusOK {
 			t.Errorf("retrying the link: %d\n%s", st, page)
 		}
 	})
 
 	t.Run("token endpoint hangs past the timeout", func(t *testing.T) {
-		sb, sbURL := newSandbox(t)
+		sb, sbURL := testenv.NewSandbox(t)
 		release := make(chan struct{})
 		hang := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			select {
@@ -364,7 +343,7 @@ func TestProviderFailuresGiveA502Page(t *testing.T) {
 			}
 		}))
 		t.Cleanup(func() { close(release); hang.Close() })
-		b := startBroker(t, fmt.Sprintf(`  alpha:
+		b := testenv.StartBroker(t, fmt.Sprintf(`  alpha:
     api_keys: [%q]
     confirm: none
     providers:
@@ -376,14 +355,14 @@ func TestProviderFailuresGiveA502Page(t *testing.T) {
           auth_url: %s/login/oauth/authorize
           token_url: %s/token
           profile_url: %s/user
-`, keyA, sbURL, hang.URL, sbURL))
+`, testenv.KeyA, sbURL, hang.URL, sbURL))
 		if err := sb.AddClient(sandbox.Client{ID: "gh-client", Secret: "gh-secret-0123456789", RedirectURIs: []string{b.URL + "/bots/alpha/github/callback"}}); err != nil {
 			t.Fatal(err)
 		}
-		browser := newBrowser(t)
-		cb := stopAtCallback(t, browser, b.link("alpha", keyA, "github", "c", "u"))
+		browser := testenv.NewBrowser(t)
+		cb := testenv.StopAtCallback(t, browser, b.Link("alpha", testenv.KeyA, "github", "c", "u"))
 		start := time.Now()
-		b.unchangedExcept(t, []string{"flows"}, http.StatusBadGateway, "", func() (int, string) { return visit(t, browser, cb) })
+		b.UnchangedExcept(t, []string{"flows"}, http.StatusBadGateway, "", func() (int, string) { return testenv.Visit(t, browser, cb) })
 		if d := time.Since(start); d > 8*time.Second {
 			t.Errorf("the callback took %v; outbound_timeout is 5s", d)
 		}
@@ -391,9 +370,9 @@ func TestProviderFailuresGiveA502Page(t *testing.T) {
 }
 
 // openFlows counts the flows of a chat user's links that were not consumed.
-func openFlows(t *testing.T, b *testBroker, user string) int {
+func openFlows(t *testing.T, b *testenv.Broker, user string) int {
 	t.Helper()
-	db, err := sql.Open("sqlite3", "file:"+b.dbPath+"?mode=ro")
+	db, err := sql.Open("sqlite3", "file:"+b.DBPath+"?mode=ro")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package main
+package server_test
 
 import (
 	"fmt"
@@ -12,6 +12,7 @@ import (
 	"github.com/oauthbroker/oauthbroker/internal/admin"
 	"github.com/oauthbroker/oauthbroker/internal/app"
 	"github.com/oauthbroker/oauthbroker/internal/server"
+	"github.com/oauthbroker/oauthbroker/internal/testenv"
 )
 
 // TestAdminLoginBehindATrustedProxy: behind a reverse proxy every login comes from the proxy's
@@ -19,11 +20,11 @@ import (
 // lock out the attacker only: the operator behind the same proxy logs in every time, and a
 // correct password never spends anything.
 func TestAdminLoginBehindATrustedProxy(t *testing.T) {
-	sb, sbURL := interactiveSandbox(t)
+	sb, sbURL := testenv.InteractiveSandbox(t)
 	limits := server.DefaultLimits()
 	limits.TrustedProxies = []string{"127.0.0.1/32"}
-	b := startAdminBroker(t, sb, sbURL, "", app.Options{Getenv: adminEnv(adminPassword), Limits: &limits})
-	attacker, operator := newAdminBrowser(t, b.URL), newAdminBrowser(t, b.URL)
+	b := testenv.StartAdminBroker(t, sb, sbURL, "", app.Options{Getenv: testenv.AdminEnv(testenv.AdminPassword), Limits: &limits})
+	attacker, operator := testenv.NewAdminBrowser(t, b.URL), testenv.NewAdminBrowser(t, b.URL)
 	attacker.XFF, operator.XFF = "203.0.113.66", "198.51.100.10"
 
 	// The operator logs in more often than the failure budget: successes cost nothing.
@@ -45,7 +46,7 @@ func TestAdminLoginBehindATrustedProxy(t *testing.T) {
 	// The attacker cannot get around the limit by writing its own X-Forwarded-For: the proxy
 	// appends the address it saw, and that right-most one is the client.
 	attacker.XFF = "198.51.100.10, 203.0.113.66"
-	if p := attacker.Login(adminPassword); p.Status != http.StatusTooManyRequests {
+	if p := attacker.Login(testenv.AdminPassword); p.Status != http.StatusTooManyRequests {
 		t.Errorf("attacker with a forged hop: %d, want 429", p.Status)
 	}
 }
@@ -58,8 +59,8 @@ func TestAdminLoginBehindATrustedProxy(t *testing.T) {
 // with the default limit, while viewing the page of a valid link never counts.
 func TestFlowLimitCountsRefusalsOnly(t *testing.T) {
 	limits := server.DefaultLimits()
-	clk := newClock() // the allowance refills only when the test says so, however slow the machine
-	b, sb := startLimitedBrokerWith(t, limits, "", clk.Now)
+	clk := testenv.NewClock() // the allowance refills only when the test says so, however slow the machine
+	b, sb := testenv.StartLimitedBrokerWith(t, limits, "", clk.Now)
 	const (
 		signIns = 300
 		// The connect page, its button (a POST), the callback, and the page it returns to.
@@ -71,7 +72,7 @@ func TestFlowLimitCountsRefusalsOnly(t *testing.T) {
 	}
 	links := make([]string, signIns)
 	for i := range links {
-		links[i] = b.link("alpha", keyA, "sandbox", "c", fmt.Sprintf("user-%d", i))
+		links[i] = b.Link("alpha", testenv.KeyA, "sandbox", "c", fmt.Sprintf("user-%d", i))
 		if i%2 == 1 { // half of them through the older address of a link, which opens the same page
 			links[i] = strings.Replace(links[i], "/connect?", "/sandbox/auth?", 1)
 		}
@@ -81,7 +82,7 @@ func TestFlowLimitCountsRefusalsOnly(t *testing.T) {
 	for w := range 4 { // four at a time, from the one loopback address
 		wg.Go(func() {
 			for i := w; i < signIns; i += 4 {
-				if st, page := connectAll(t, newBrowser(t), links[i]); st != http.StatusOK || !isComplete(page) {
+				if st, page := testenv.ConnectAll(t, testenv.NewBrowser(t), links[i]); st != http.StatusOK || !testenv.IsComplete(page) {
 					errs <- fmt.Sprintf("sign-in %d: %d", i, st)
 				}
 			}
@@ -92,34 +93,34 @@ func TestFlowLimitCountsRefusalsOnly(t *testing.T) {
 	for e := range errs {
 		t.Error(e)
 	}
-	if n := b.count("identities"); n != signIns {
+	if n := b.Count("identities"); n != signIns {
 		t.Fatalf("%d identities after %d sign-ins", n, signIns)
 	}
 	flowRequests := 0.0
 	for _, route := range []string{"/bots/{bot}/connect", "/bots/{bot}/{provider}/auth", "/bots/{bot}/{provider}/callback"} {
-		flowRequests += metricValue(t, b, "oauthbroker_http_request_duration_seconds", map[string]string{"route": route})
+		flowRequests += testenv.MetricValue(t, b, "oauthbroker_http_request_duration_seconds", map[string]string{"route": route})
 	}
 	if flowRequests != signIns*requestsPerSignIn {
 		t.Errorf("%v flow requests for %d sign-ins, want %d each", flowRequests, signIns, requestsPerSignIn)
 	}
-	if n := metricValue(t, b, "oauthbroker_rate_limited_total", map[string]string{"limit": "flow"}); n != 0 {
+	if n := testenv.MetricValue(t, b, "oauthbroker_rate_limited_total", map[string]string{"limit": "flow"}); n != 0 {
 		t.Errorf("successful sign-ins were rate-limited %v times", n)
 	}
 
 	// What the refusals use: a valid link whose page a victim's browser loaded, a link
 	// cancelled on its page, a spent one, and a sign-in waiting for its callback.
-	victim := newBrowser(t)
-	valid := b.link("alpha", keyA, "sandbox", "c", "victim")
-	_, page := visit(t, victim, valid)
-	form := formFor(t, page, "sandbox")
-	canceller := newBrowser(t)
-	cancelled := b.link("alpha", keyA, "sandbox", "c", "not-me")
-	_, page = visit(t, canceller, cancelled)
-	if st, page := click(t, canceller, page, ""); st != http.StatusOK || !strings.Contains(page, `data-connect="cancelled"`) {
+	victim := testenv.NewBrowser(t)
+	valid := b.Link("alpha", testenv.KeyA, "sandbox", "c", "victim")
+	_, page := testenv.Visit(t, victim, valid)
+	form := testenv.FormFor(t, page, "sandbox")
+	canceller := testenv.NewBrowser(t)
+	cancelled := b.Link("alpha", testenv.KeyA, "sandbox", "c", "not-me")
+	_, page = testenv.Visit(t, canceller, cancelled)
+	if st, page := testenv.Click(t, canceller, page, ""); st != http.StatusOK || !strings.Contains(page, `data-connect="cancelled"`) {
 		t.Fatalf("cancelling a link: %d\n%s", st, page)
 	}
-	midFlow := newBrowser(t)
-	callback, err := url.Parse(stopAtCallback(t, midFlow, b.link("alpha", keyA, "sandbox", "c", "mid-flow")))
+	midFlow := testenv.NewBrowser(t)
+	callback, err := url.Parse(testenv.StopAtCallback(t, midFlow, b.Link("alpha", testenv.KeyA, "sandbox", "c", "mid-flow")))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,24 +135,24 @@ func TestFlowLimitCountsRefusalsOnly(t *testing.T) {
 	}{
 		{http.StatusNotFound, func() (int, string) { // a guessed link
 			bogus++
-			return visit(t, newBrowser(t), fmt.Sprintf("%s/bots/alpha/connect?link=bogus-%d", b.URL, bogus))
+			return testenv.Visit(t, testenv.NewBrowser(t), fmt.Sprintf("%s/bots/alpha/connect?link=bogus-%d", b.URL, bogus))
 		}},
-		{http.StatusGone, func() (int, string) { return visit(t, newBrowser(t), links[0]) }},  // spent
-		{http.StatusGone, func() (int, string) { return visit(t, newBrowser(t), cancelled) }}, // cancelled
+		{http.StatusGone, func() (int, string) { return testenv.Visit(t, testenv.NewBrowser(t), links[0]) }},  // spent
+		{http.StatusGone, func() (int, string) { return testenv.Visit(t, testenv.NewBrowser(t), cancelled) }}, // cancelled
 		{http.StatusForbidden, func() (int, string) { // the victim's page's form, posted from another site
 			return post(t, victim, form.Action, form.Fields, map[string]string{"Sec-Fetch-Site": "cross-site", "Origin": "https://evil.example"})
 		}},
-		{http.StatusForbidden, func() (int, string) { return post(t, newBrowser(t), form.Action, form.Fields, sameOrigin) }}, // no page cookie
+		{http.StatusForbidden, func() (int, string) { return post(t, testenv.NewBrowser(t), form.Action, form.Fields, sameOrigin) }}, // no page cookie
 		{http.StatusBadRequest, func() (int, string) { // a callback without a flow
-			return visit(t, newBrowser(t), b.URL+"/bots/alpha/sandbox/callback?code=x&state=y")
+			return testenv.Visit(t, testenv.NewBrowser(t), b.URL+"/bots/alpha/sandbox/callback?code=x&state=y")
 		}},
-		{http.StatusBadRequest, func() (int, string) { return visit(t, midFlow, callback.String()) }}, // a wrong state
+		{http.StatusBadRequest, func() (int, string) { return testenv.Visit(t, midFlow, callback.String()) }}, // a wrong state
 	}
 
 	// 200 refused requests from the same address, every kind in turn: the first FlowPerClient
 	// get their own answer, the rest 429. Views of the valid link's page in between are
 	// answered and do not count. Nothing reaches the store or the provider either way.
-	before, calls := b.snapshot(), sb.Requests.Load()
+	before, calls := b.Snapshot(), sb.Requests.Load()
 	for i := range 200 {
 		r := refusals[i%len(refusals)]
 		want := r.status
@@ -162,35 +163,35 @@ func TestFlowLimitCountsRefusalsOnly(t *testing.T) {
 			t.Fatalf("refused request %d: %d, want %d\n%s", i+1, st, want, page)
 		}
 		if i%4 == 0 && i < limits.FlowPerClient {
-			if st, page := visit(t, victim, valid); st != http.StatusOK || providerState(page, "sandbox") != "not_linked" {
+			if st, page := testenv.Visit(t, victim, valid); st != http.StatusOK || testenv.ProviderState(page, "sandbox") != "not_linked" {
 				t.Fatalf("the valid link's page after %d refused requests: %d", i+1, st)
 			}
 		}
 	}
-	if b.snapshot() != before {
+	if b.Snapshot() != before {
 		t.Error("refused requests changed the store")
 	}
 	if n := sb.Requests.Load() - calls; n != 0 {
 		t.Errorf("refused requests reached the provider %d times", n)
 	}
-	if n := metricValue(t, b, "oauthbroker_rate_limited_total", map[string]string{"limit": "flow"}); n != 200-float64(limits.FlowPerClient) {
+	if n := testenv.MetricValue(t, b, "oauthbroker_rate_limited_total", map[string]string{"limit": "flow"}); n != 200-float64(limits.FlowPerClient) {
 		t.Errorf("oauthbroker_rate_limited_total{limit=flow} = %v, want %d", n, 200-limits.FlowPerClient)
 	}
 
 	// Now even a valid link from that address waits; another address is not affected.
-	link := b.link("alpha", keyA, "sandbox", "c", "late")
-	if st, _ := visit(t, newBrowser(t), link); st != http.StatusTooManyRequests {
+	link := b.Link("alpha", testenv.KeyA, "sandbox", "c", "late")
+	if st, _ := testenv.Visit(t, testenv.NewBrowser(t), link); st != http.StatusTooManyRequests {
 		t.Errorf("a valid link from the limited address: %d, want 429", st)
 	}
-	other := fromAddress("127.0.0.2")
-	other.Jar = newBrowser(t).Jar
+	other := testenv.FromAddress("127.0.0.2")
+	other.Jar = testenv.NewBrowser(t).Jar
 	other.CheckRedirect = nil
-	if st, page := connectAll(t, other, link); st != http.StatusOK || !isComplete(page) {
+	if st, page := testenv.ConnectAll(t, other, link); st != http.StatusOK || !testenv.IsComplete(page) {
 		t.Errorf("the same link from another address: %d, want it linked", st)
 	}
 	// The allowance refills with time: two refused requests a second at the default.
 	clk.Advance(time.Second)
-	if st, _ := visit(t, newBrowser(t), b.URL+"/bots/alpha/connect?link=bogus-again"); st != http.StatusNotFound {
+	if st, _ := testenv.Visit(t, testenv.NewBrowser(t), b.URL+"/bots/alpha/connect?link=bogus-again"); st != http.StatusNotFound {
 		t.Errorf("a second later, the limited address: %d, want 404 (refilled)", st)
 	}
 }

@@ -1,4 +1,4 @@
-package main
+package server_test
 
 import (
 	"fmt"
@@ -11,6 +11,7 @@ import (
 
 	"github.com/oauthbroker/oauthbroker/internal/app"
 	"github.com/oauthbroker/oauthbroker/internal/sandbox"
+	"github.com/oauthbroker/oauthbroker/internal/testenv"
 )
 
 // The attacks the connect page stops. Each asserts the answer's status, that no request
@@ -18,19 +19,19 @@ import (
 
 // connectBroker runs bot alpha (confirm given; "" for the default) with two sandbox providers,
 // rides and social, on one counted sandbox.
-func connectBroker(t *testing.T, confirm string) (*testBroker, *countedSandbox) {
+func connectBroker(t *testing.T, confirm string) (*testenv.Broker, *testenv.CountedSandbox) {
 	t.Helper()
-	sb := newCountedSandbox(t)
+	sb := testenv.NewCountedSandbox(t)
 	if confirm != "" {
 		confirm = "    confirm: " + confirm + "\n"
 	}
-	b := startBrokerWith(t, fmt.Sprintf(`  alpha:
+	b := testenv.StartBrokerWith(t, fmt.Sprintf(`  alpha:
     api_keys: [%q]
     display_name: Ride Bot
 %s    providers:
       rides: {type: sandbox, key: client-r, secret: secret-r-0123456789}
       social: {type: sandbox, key: client-s, secret: secret-s-0123456789}
-`, keyA, confirm), app.Options{SandboxURL: sb.URL})
+`, testenv.KeyA, confirm), app.Options{SandboxURL: sb.URL})
 	for _, p := range []string{"rides", "social"} {
 		if err := sb.AddClient(sandbox.Client{ID: "client-" + p[:1], Secret: "secret-" + p[:1] + "-0123456789",
 			RedirectURIs: []string{b.URL + "/bots/alpha/" + p + "/callback"}}); err != nil {
@@ -41,22 +42,22 @@ func connectBroker(t *testing.T, confirm string) (*testBroker, *countedSandbox) 
 }
 
 // twoProviderLink asks for a link of both providers for a chat user.
-func (b *testBroker) twoProviderLink(user string) string {
-	b.t.Helper()
-	var l linkBody
-	if st := b.api("POST", "/bots/alpha/links", keyA, map[string]any{"providers": []string{"rides", "social"},
+func twoProviderLink(b *testenv.Broker, user string) string {
+	b.T.Helper()
+	var l testenv.LinkBody
+	if st := b.API("POST", "/bots/alpha/links", testenv.KeyA, map[string]any{"providers": []string{"rides", "social"},
 		"channel": "telegram", "user": user}, &l); st != http.StatusCreated {
-		b.t.Fatalf("create link: %d", st)
+		b.T.Fatalf("create link: %d", st)
 	}
 	return l.URL
 }
 
 // untouched runs attack and checks its status, that the provider got no request and that
 // the store is as it was.
-func untouched(t *testing.T, b *testBroker, sb *countedSandbox, wantStatus int, wantText string, attack func() (int, string)) {
+func untouched(t *testing.T, b *testenv.Broker, sb *testenv.CountedSandbox, wantStatus int, wantText string, attack func() (int, string)) {
 	t.Helper()
 	before := sb.Requests.Load()
-	b.unchanged(t, wantStatus, wantText, attack)
+	b.Unchanged(t, wantStatus, wantText, attack)
 	if n := sb.Requests.Load() - before; n != 0 {
 		t.Errorf("%d requests reached the provider", n)
 	}
@@ -89,19 +90,19 @@ func TestConnectPageAttacks(t *testing.T) {
 	b, sb := connectBroker(t, "none")
 
 	t.Run("cross-site GET only shows the page", func(t *testing.T) {
-		link := b.twoProviderLink("drive-by")
+		link := twoProviderLink(b, "drive-by")
 		untouched(t, b, sb, http.StatusOK, "Connect Rides", func() (int, string) {
 			req, _ := http.NewRequest(http.MethodGet, link, nil)
 			req.Header.Set("Sec-Fetch-Site", "cross-site")
 			req.Header.Set("Sec-Fetch-Mode", "navigate")
-			resp, err := newBrowser(t).Do(req)
+			resp, err := testenv.NewBrowser(t).Do(req)
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer resp.Body.Close()
 			body, _ := io.ReadAll(resp.Body)
 			page := string(body)
-			if resp.Request.URL.String() != link || isComplete(page) || providerState(page, "rides") != "not_linked" {
+			if resp.Request.URL.String() != link || testenv.IsComplete(page) || testenv.ProviderState(page, "rides") != "not_linked" {
 				t.Errorf("a cross-site GET went beyond the page: ended at %s\n%s", resp.Request.URL, page)
 			}
 			return resp.StatusCode, page
@@ -121,9 +122,9 @@ func TestConnectPageAttacks(t *testing.T) {
 		{"POST with neither Sec-Fetch-Site nor Origin", nil},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			browser := newBrowser(t)
-			_, page := visit(t, browser, b.twoProviderLink("victim"))
-			f := formFor(t, page, "rides")
+			browser := testenv.NewBrowser(t)
+			_, page := testenv.Visit(t, browser, twoProviderLink(b, "victim"))
+			f := testenv.FormFor(t, page, "rides")
 			untouched(t, b, sb, http.StatusForbidden, "did not come from the broker", func() (int, string) {
 				return post(t, browser, f.Action, f.Fields, c.headers)
 			})
@@ -131,35 +132,35 @@ func TestConnectPageAttacks(t *testing.T) {
 	}
 
 	t.Run("POST with copied fields and no cookie", func(t *testing.T) {
-		_, page := visit(t, newBrowser(t), b.twoProviderLink("copied"))
-		f := formFor(t, page, "rides")
+		_, page := testenv.Visit(t, testenv.NewBrowser(t), twoProviderLink(b, "copied"))
+		f := testenv.FormFor(t, page, "rides")
 		origin := map[string]string{"Sec-Fetch-Site": "same-origin", "Origin": b.URL}
 		untouched(t, b, sb, http.StatusForbidden, "did not open the link", func() (int, string) {
-			return post(t, newBrowser(t), f.Action, f.Fields, origin)
+			return post(t, testenv.NewBrowser(t), f.Action, f.Fields, origin)
 		})
 		// Another browser's page cookie does not go with this form either.
-		other := newBrowser(t)
-		visit(t, other, b.twoProviderLink("other"))
+		other := testenv.NewBrowser(t)
+		testenv.Visit(t, other, twoProviderLink(b, "other"))
 		untouched(t, b, sb, http.StatusForbidden, "did not open the link", func() (int, string) {
 			return post(t, other, f.Action, f.Fields, origin)
 		})
 	})
 
 	t.Run("an error callback from another site mid-flow changes nothing and the flow completes", func(t *testing.T) {
-		browser := newBrowser(t)
-		link := b.twoProviderLink("mid-flow")
-		cb := stopAtCallbackFor(t, browser, link, "rides")
+		browser := testenv.NewBrowser(t)
+		link := twoProviderLink(b, "mid-flow")
+		cb := testenv.StopAtCallbackFor(t, browser, link, "rides")
 		for _, q := range []string{"error=access_denied", "error=access_denied&state=forged", "error=server_error&error_description=%3Cb%3Egone%3C%2Fb%3E"} {
 			untouched(t, b, sb, http.StatusBadRequest, "does not belong", func() (int, string) {
-				status, page := visit(t, browser, b.URL+"/bots/alpha/rides/callback?"+q)
+				status, page := testenv.Visit(t, browser, b.URL+"/bots/alpha/rides/callback?"+q)
 				if strings.Contains(page, "gone") {
 					t.Errorf("the page shows text from the URL:\n%s", page)
 				}
 				return status, page
 			})
 		}
-		st, page := visit(t, browser, cb)
-		if st != http.StatusOK || providerState(page, "rides") != "linked" || providerState(page, "social") != "not_linked" {
+		st, page := testenv.Visit(t, browser, cb)
+		if st != http.StatusOK || testenv.ProviderState(page, "rides") != "linked" || testenv.ProviderState(page, "social") != "not_linked" {
 			t.Fatalf("the real callback after the attack: %d\n%s", st, page)
 		}
 	})
@@ -173,7 +174,7 @@ func TestConnectPageAttacks(t *testing.T) {
 			b.URL + "/bots/alpha/connect?link=" + url.QueryEscape(words),
 		} {
 			untouched(t, b, sb, http.StatusNotFound, "This link is not valid", func() (int, string) {
-				status, page := visit(t, newBrowser(t), u)
+				status, page := testenv.Visit(t, testenv.NewBrowser(t), u)
 				// Not "555" alone: the page's random request id may hold it.
 				if strings.Contains(page, "suspended") || strings.Contains(page, "555 0100") || strings.Contains(page, "555%200100") {
 					t.Errorf("%s: the page repeats the URL's words:\n%s", u, page)
@@ -190,16 +191,16 @@ func TestConnectPageAttacks(t *testing.T) {
 // same chat user's other link works as if nothing happened.
 func TestLeakedLinkOpenedTwentyTimes(t *testing.T) {
 	b, sb := connectBroker(t, "none")
-	leaked := b.twoProviderLink("popular")
+	leaked := twoProviderLink(b, "popular")
 	started := 0
 	for i := range 20 {
-		browser := newBrowser(t)
-		_, page := visit(t, browser, leaked)
-		f := formFor(t, page, []string{"rides", "social"}[i%2])
+		browser := testenv.NewBrowser(t)
+		_, page := testenv.Visit(t, browser, leaked)
+		f := testenv.FormFor(t, page, []string{"rides", "social"}[i%2])
 		origin := map[string]string{"Sec-Fetch-Site": "same-origin", "Origin": b.URL}
 		if started < 10 {
 			if st, _ := post(t, browser, f.Action, f.Fields, origin); st != http.StatusFound {
-				t.Fatalf("click %d: %d, want 302 to the provider", i+1, st)
+				t.Fatalf("testenv.Click %d: %d, want 302 to the provider", i+1, st)
 			}
 			started++
 			continue
@@ -208,11 +209,11 @@ func TestLeakedLinkOpenedTwentyTimes(t *testing.T) {
 			return post(t, browser, f.Action, f.Fields, origin)
 		})
 	}
-	st, page := connectAll(t, newBrowser(t), b.twoProviderLink("popular"))
-	if st != http.StatusOK || !isComplete(page) {
+	st, page := testenv.ConnectAll(t, testenv.NewBrowser(t), twoProviderLink(b, "popular"))
+	if st != http.StatusOK || !testenv.IsComplete(page) {
 		t.Fatalf("the user's other link after the leaked one was opened 20 times: %d\n%s", st, page)
 	}
-	if ids := b.identities("alpha", keyA, "telegram", "popular"); len(ids) != 2 {
+	if ids := b.Identities("alpha", testenv.KeyA, "telegram", "popular"); len(ids) != 2 {
 		t.Errorf("identities %+v, want rides and social", ids)
 	}
 }
@@ -223,25 +224,25 @@ func TestLeakedLinkOpenedTwentyTimes(t *testing.T) {
 // who asked does not have it, and the person who has it cannot confirm as anyone else.
 func TestForwardedLinkWithTheDefaultConfirm(t *testing.T) {
 	b, _ := connectBroker(t, "")
-	st, page := connectAll(t, newBrowser(t), b.twoProviderLink("asker"))
+	st, page := testenv.ConnectAll(t, testenv.NewBrowser(t), twoProviderLink(b, "asker"))
 	m := regexp.MustCompile(`<p class="code" id="code">(\d{6})</p>`).FindStringSubmatch(page)
-	if st != http.StatusOK || !isComplete(page) || m == nil {
+	if st != http.StatusOK || !testenv.IsComplete(page) || m == nil {
 		t.Fatalf("the forwarded link, finished: %d\n%s", st, page)
 	}
 	code := m[1]
-	ids := b.identities("alpha", keyA, "telegram", "asker")
+	ids := b.Identities("alpha", testenv.KeyA, "telegram", "asker")
 	if len(ids) != 2 || ids[0].Status != "pending" || ids[1].Status != "pending" {
 		t.Fatalf("identities after the link: %+v, want two pending", ids)
 	}
 	for _, id := range ids {
-		var p problemBody
-		if st := b.api("GET", fmt.Sprintf("/bots/alpha/identities/%d/credentials", id.ID), keyA, nil, &p); st != http.StatusConflict || p.Code != "identity_pending" {
+		var p testenv.ProblemBody
+		if st := b.API("GET", fmt.Sprintf("/bots/alpha/identities/%d/credentials", id.ID), testenv.KeyA, nil, &p); st != http.StatusConflict || p.Code != "identity_pending" {
 			t.Errorf("credentials of pending identity %d: %d %+v", id.ID, st, p)
 		}
 	}
 	confirm := func(user, code string) (int, string) {
-		var p problemBody
-		st := b.api("POST", "/bots/alpha/links/confirm", keyA, map[string]string{"channel": "telegram", "user": user, "code": code}, &p)
+		var p testenv.ProblemBody
+		st := b.API("POST", "/bots/alpha/links/confirm", testenv.KeyA, map[string]string{"channel": "telegram", "user": user, "code": code}, &p)
 		return st, p.Code
 	}
 	// The person who saw the code types it in their own chat: it is not theirs to confirm.
@@ -256,16 +257,16 @@ func TestForwardedLinkWithTheDefaultConfirm(t *testing.T) {
 	if st, c := confirm("asker", wrong); st != http.StatusUnprocessableEntity || c != "wrong_code" {
 		t.Errorf("a guess: %d %s", st, c)
 	}
-	for _, id := range b.identities("alpha", keyA, "telegram", "asker") {
+	for _, id := range b.Identities("alpha", testenv.KeyA, "telegram", "asker") {
 		if id.Status != "pending" {
 			t.Errorf("identity %d is %s after the attempts, want pending", id.ID, id.Status)
 		}
 	}
 	// Only the right chat user with the right code activates both.
 	var out struct {
-		Identities []identityBody `json:"identities"`
+		Identities []testenv.IdentityBody `json:"identities"`
 	}
-	if st := b.api("POST", "/bots/alpha/links/confirm", keyA, map[string]string{"channel": "telegram", "user": "asker", "code": code}, &out); st != http.StatusOK ||
+	if st := b.API("POST", "/bots/alpha/links/confirm", testenv.KeyA, map[string]string{"channel": "telegram", "user": "asker", "code": code}, &out); st != http.StatusOK ||
 		len(out.Identities) != 2 || out.Identities[0].Provider != "rides" || out.Identities[1].Provider != "social" ||
 		out.Identities[0].Status != "active" || out.Identities[1].Status != "active" {
 		t.Fatalf("the right code from the right chat user: %d %+v", st, out)

@@ -1,4 +1,4 @@
-package main
+package server_test
 
 import (
 	"bufio"
@@ -15,6 +15,7 @@ import (
 	"github.com/oauthbroker/oauthbroker/internal/app"
 	"github.com/oauthbroker/oauthbroker/internal/config"
 	"github.com/oauthbroker/oauthbroker/internal/server"
+	"github.com/oauthbroker/oauthbroker/internal/testenv"
 )
 
 // TestFlowRateLimitPerClientAddress: one address gets FlowPerClient refused auth and callback
@@ -22,67 +23,67 @@ import (
 // Retry-After; another address is not affected, nor is the bot API, and a forged
 // X-Forwarded-For changes nothing unless the peer is a trusted proxy.
 func TestFlowRateLimitPerClientAddress(t *testing.T) {
-	b := startLimitedBroker(t, server.Limits{FlowPerClient: 4}, "")
+	b := testenv.StartLimitedBroker(t, server.Limits{FlowPerClient: 4}, "")
 	auth := b.URL + "/bots/alpha/sandbox/auth?link=not-a-link"
-	local, other := fromAddress("127.0.0.1"), fromAddress("127.0.0.2")
+	local, other := testenv.FromAddress("127.0.0.1"), testenv.FromAddress("127.0.0.2")
 	if resp, err := other.Get(b.URL + "/healthz"); err != nil {
 		t.Skipf("this host cannot connect from 127.0.0.2 (Linux routes all of 127/8 to loopback): %v", err)
 	} else {
 		resp.Body.Close()
 	}
 	for i := range 4 {
-		if resp, _ := getWithXFF(t, local, auth, ""); resp.StatusCode != http.StatusNotFound {
+		if resp, _ := testenv.GetWithXFF(t, local, auth, ""); resp.StatusCode != http.StatusNotFound {
 			t.Fatalf("request %d: %d, want 404 (unknown link, within the limit)", i+1, resp.StatusCode)
 		}
 	}
 	for _, xff := range []string{"", "198.51.100.7", "127.0.0.2"} {
-		resp, page := getWithXFF(t, local, auth, xff)
+		resp, page := testenv.GetWithXFF(t, local, auth, xff)
 		if resp.StatusCode != http.StatusTooManyRequests {
 			t.Fatalf("over the limit (X-Forwarded-For %q): %d, want 429", xff, resp.StatusCode)
 		}
-		mustContain(t, page, "Too many requests")
-		mustContain(t, page, resp.Header.Get("X-Request-Id"))
+		testenv.MustContain(t, page, "Too many requests")
+		testenv.MustContain(t, page, resp.Header.Get("X-Request-Id"))
 		if resp.Header.Get("Retry-After") == "" || resp.Header.Get("Content-Security-Policy") == "" {
 			t.Errorf("429 page headers: %v", resp.Header)
 		}
 	}
 	// The callback shares the allowance.
-	if resp, _ := getWithXFF(t, local, b.URL+"/bots/alpha/sandbox/callback?code=x&state=y", ""); resp.StatusCode != http.StatusTooManyRequests {
+	if resp, _ := testenv.GetWithXFF(t, local, b.URL+"/bots/alpha/sandbox/callback?code=x&state=y", ""); resp.StatusCode != http.StatusTooManyRequests {
 		t.Errorf("callback over the limit: %d, want 429", resp.StatusCode)
 	}
-	if resp, _ := getWithXFF(t, other, auth, ""); resp.StatusCode != http.StatusNotFound {
+	if resp, _ := testenv.GetWithXFF(t, other, auth, ""); resp.StatusCode != http.StatusNotFound {
 		t.Errorf("another client address: %d, want 404", resp.StatusCode)
 	}
-	b.link("alpha", keyA, "sandbox", "c", "u") // the bot API has its own limit
-	if n := metricValue(t, b, "oauthbroker_rate_limited_total", map[string]string{"limit": "flow"}); n != 4 {
+	b.Link("alpha", testenv.KeyA, "sandbox", "c", "u") // the bot API has its own limit
+	if n := testenv.MetricValue(t, b, "oauthbroker_rate_limited_total", map[string]string{"limit": "flow"}); n != 4 {
 		t.Errorf("oauthbroker_rate_limited_total{limit=flow} = %v, want 4", n)
 	}
 
 	t.Run("behind a trusted proxy", func(t *testing.T) {
-		b := startLimitedBroker(t, server.Limits{FlowPerClient: 2, TrustedProxies: []string{"127.0.0.1/32"}}, "")
+		b := testenv.StartLimitedBroker(t, server.Limits{FlowPerClient: 2, TrustedProxies: []string{"127.0.0.1/32"}}, "")
 		auth := b.URL + "/bots/alpha/sandbox/auth?link=not-a-link"
-		proxy := fromAddress("127.0.0.1")
+		proxy := testenv.FromAddress("127.0.0.1")
 		for _, xff := range []string{"203.0.113.1", "203.0.113.1"} {
-			if resp, _ := getWithXFF(t, proxy, auth, xff); resp.StatusCode != http.StatusNotFound {
+			if resp, _ := testenv.GetWithXFF(t, proxy, auth, xff); resp.StatusCode != http.StatusNotFound {
 				t.Fatalf("client %s within its limit: %d", xff, resp.StatusCode)
 			}
 		}
-		if resp, _ := getWithXFF(t, proxy, auth, "203.0.113.1"); resp.StatusCode != http.StatusTooManyRequests {
+		if resp, _ := testenv.GetWithXFF(t, proxy, auth, "203.0.113.1"); resp.StatusCode != http.StatusTooManyRequests {
 			t.Errorf("client 203.0.113.1 over its limit: %d, want 429", resp.StatusCode)
 		}
 		// The right-most untrusted address is the client: what it put further left is not believed.
-		if resp, _ := getWithXFF(t, proxy, auth, "10.9.9.9, 203.0.113.1"); resp.StatusCode != http.StatusTooManyRequests {
+		if resp, _ := testenv.GetWithXFF(t, proxy, auth, "10.9.9.9, 203.0.113.1"); resp.StatusCode != http.StatusTooManyRequests {
 			t.Errorf("a forged hop left of the client: %d, want 429", resp.StatusCode)
 		}
-		if resp, _ := getWithXFF(t, proxy, auth, "203.0.113.2"); resp.StatusCode != http.StatusNotFound {
+		if resp, _ := testenv.GetWithXFF(t, proxy, auth, "203.0.113.2"); resp.StatusCode != http.StatusNotFound {
 			t.Errorf("another client behind the proxy: %d, want 404", resp.StatusCode)
 		}
 		// A peer that is not a trusted proxy is the client, whatever its header says.
-		untrusted := fromAddress("127.0.0.2")
+		untrusted := testenv.FromAddress("127.0.0.2")
 		for range 2 {
-			getWithXFF(t, untrusted, auth, "203.0.113.3")
+			testenv.GetWithXFF(t, untrusted, auth, "203.0.113.3")
 		}
-		if resp, _ := getWithXFF(t, untrusted, auth, "203.0.113.4"); resp.StatusCode != http.StatusTooManyRequests {
+		if resp, _ := testenv.GetWithXFF(t, untrusted, auth, "203.0.113.4"); resp.StatusCode != http.StatusTooManyRequests {
 			t.Errorf("an untrusted peer changing its X-Forwarded-For: %d, want 429", resp.StatusCode)
 		}
 	})
@@ -93,28 +94,28 @@ func TestFlowRateLimitPerClientAddress(t *testing.T) {
 // with Retry-After; other bots and other routes, confirm included, are not affected, and
 // calls without the bot's key neither count nor are limited.
 func TestLinkRateLimitPerBot(t *testing.T) {
-	b := startLimitedBroker(t, server.Limits{LinksPerBot: 3}, "    confirm: code\n")
+	b := testenv.StartLimitedBroker(t, server.Limits{LinksPerBot: 3}, "    confirm: code\n")
 	body := map[string]any{"provider": "sandbox", "channel": "c", "user": "u"}
 	for range 5 { // someone without the key cannot use up bot alpha's allowance
-		if st := b.api("POST", "/bots/alpha/links", "wrong-key-0123456789abcdef", body, nil); st != http.StatusUnauthorized {
+		if st := b.API("POST", "/bots/alpha/links", "wrong-key-0123456789abcdef", body, nil); st != http.StatusUnauthorized {
 			t.Fatalf("wrong key: %d", st)
 		}
 	}
-	if st := b.api("POST", "/bots/alpha/links", keyA, body, nil); st != http.StatusCreated {
+	if st := b.API("POST", "/bots/alpha/links", testenv.KeyA, body, nil); st != http.StatusCreated {
 		t.Fatalf("a link of one provider: %d", st)
 	}
-	var several linkBody
-	if st := b.api("POST", "/bots/alpha/links", keyA, map[string]any{"providers": []any{map[string]any{"provider": "sandbox"}},
+	var several testenv.LinkBody
+	if st := b.API("POST", "/bots/alpha/links", testenv.KeyA, map[string]any{"providers": []any{map[string]any{"provider": "sandbox"}},
 		"channel": "c", "user": "ada", "user_label": "Ada"}, &several); st != http.StatusCreated {
 		t.Fatalf("a link in the providers form: %d", st)
 	}
 	var req struct {
 		ConnectURL string `json:"connect_url"`
 	}
-	if st := b.api("POST", "/bots/alpha/require", keyA, map[string]any{"channel": "c", "user": "u", "providers": []string{"sandbox"}}, &req); st != http.StatusOK || req.ConnectURL == "" {
+	if st := b.API("POST", "/bots/alpha/require", testenv.KeyA, map[string]any{"channel": "c", "user": "u", "providers": []string{"sandbox"}}, &req); st != http.StatusOK || req.ConnectURL == "" {
 		t.Fatalf("require within the limit: %d %+v", st, req)
 	}
-	links := b.count("links")
+	links := b.Count("links")
 	for _, c := range []struct{ route, body string }{
 		{"links", `{"provider":"sandbox","channel":"c","user":"u"}`},
 		{"links", `{"providers":["sandbox"],"channel":"c","user":"u","user_label":"Ada"}`},
@@ -122,35 +123,35 @@ func TestLinkRateLimitPerBot(t *testing.T) {
 	} {
 		// Through http.DefaultClient, so TestMain checks the 429 against the OpenAPI document.
 		req, _ := http.NewRequest(http.MethodPost, b.URL+"/api/v1/bots/alpha/"+c.route, strings.NewReader(c.body))
-		req.Header.Set("Authorization", "Bearer "+keyA)
+		req.Header.Set("Authorization", "Bearer "+testenv.KeyA)
 		req.Header.Set("Content-Type", "application/json")
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
-		var p problemBody
+		var p testenv.ProblemBody
 		json.NewDecoder(resp.Body).Decode(&p)
 		resp.Body.Close()
 		if resp.StatusCode != http.StatusTooManyRequests || p.Code != "rate_limited" || resp.Header.Get("Content-Type") != "application/problem+json" || resp.Header.Get("Retry-After") == "" {
 			t.Errorf("%s %s over the limit: %d %+v %v", c.route, c.body, resp.StatusCode, p, resp.Header)
 		}
 	}
-	if b.count("links") != links {
+	if b.Count("links") != links {
 		t.Errorf("a refused call stored a link")
 	}
 	// Confirming makes no link: the bot confirms the code of a link it made within the limit.
-	_, page := connectAll(t, newBrowser(t), several.URL)
+	_, page := testenv.ConnectAll(t, testenv.NewBrowser(t), several.URL)
 	code := regexp.MustCompile(`id="code">(\d{6})<`).FindStringSubmatch(page)
 	if code == nil {
 		t.Fatalf("no code on the page:\n%s", page)
 	}
-	if st := b.api("POST", "/bots/alpha/links/confirm", keyA, map[string]string{"channel": "c", "user": "ada", "code": code[1]}, nil); st != http.StatusOK {
+	if st := b.API("POST", "/bots/alpha/links/confirm", testenv.KeyA, map[string]string{"channel": "c", "user": "ada", "code": code[1]}, nil); st != http.StatusOK {
 		t.Errorf("confirm past the link limit: %d, want 200", st)
 	}
-	if st := b.api("GET", "/bots/alpha/identities?channel=c&user=u", keyA, nil, nil); st != http.StatusOK {
+	if st := b.API("GET", "/bots/alpha/identities?channel=c&user=u", testenv.KeyA, nil, nil); st != http.StatusOK {
 		t.Errorf("reading identities is not limited: %d", st)
 	}
-	if st := b.api("POST", "/bots/bravo/links", keyB, body, nil); st != http.StatusCreated {
+	if st := b.API("POST", "/bots/bravo/links", testenv.KeyB, body, nil); st != http.StatusCreated {
 		t.Errorf("bot bravo has its own allowance: %d", st)
 	}
 }
@@ -159,57 +160,57 @@ func TestLinkRateLimitPerBot(t *testing.T) {
 // finished; the next click gets a 429 page and stores nothing. The same chat user's other
 // link is not affected, and a flow the user cancelled at the provider no longer counts.
 func TestOpenFlowsCapPerLink(t *testing.T) {
-	b := startLimitedBroker(t, server.Limits{}, "")
-	link := b.link("alpha", keyA, "sandbox", "c", "u")
+	b := testenv.StartLimitedBroker(t, server.Limits{}, "")
+	link := b.Link("alpha", testenv.KeyA, "sandbox", "c", "u")
 	type started struct {
 		browser  *http.Client
 		callback string
 	}
 	var flows []started
 	for range 10 { // broker.MaxOpenFlows
-		browser := newBrowser(t)
-		flows = append(flows, started{browser, stopAtCallback(t, browser, link)})
+		browser := testenv.NewBrowser(t)
+		flows = append(flows, started{browser, testenv.StopAtCallback(t, browser, link)})
 	}
 	clickOnce := func() (int, string) {
-		browser := newBrowser(t)
-		_, page := visit(t, browser, link)
-		resp := submit(t, noFollow(browser), formFor(t, page, "sandbox"))
+		browser := testenv.NewBrowser(t)
+		_, page := testenv.Visit(t, browser, link)
+		resp := testenv.Submit(t, noFollow(browser), testenv.FormFor(t, page, "sandbox"))
 		defer resp.Body.Close()
 		body, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, string(body)
 	}
-	b.unchanged(t, http.StatusTooManyRequests, "Too many sign-ins started", clickOnce)
-	if st, page := connectAll(t, newBrowser(t), b.link("alpha", keyA, "sandbox", "c", "u")); st != http.StatusOK || !isComplete(page) {
+	b.Unchanged(t, http.StatusTooManyRequests, "Too many sign-ins started", clickOnce)
+	if st, page := testenv.ConnectAll(t, testenv.NewBrowser(t), b.Link("alpha", testenv.KeyA, "sandbox", "c", "u")); st != http.StatusOK || !testenv.IsComplete(page) {
 		t.Fatalf("the same user's other link: %d\n%s", st, page)
 	}
 	// One of the ten says no at the provider: its flow is spent and makes room for one more.
 	cb, _ := url.Parse(flows[0].callback)
 	denied := cb.Scheme + "://" + cb.Host + cb.Path + "?error=access_denied&state=" + url.QueryEscape(cb.Query().Get("state"))
-	if st, page := visit(t, flows[0].browser, denied); st != http.StatusForbidden {
+	if st, page := testenv.Visit(t, flows[0].browser, denied); st != http.StatusForbidden {
 		t.Fatalf("denying one flow: %d\n%s", st, page)
 	}
 	if st, _ := clickOnce(); st != http.StatusFound {
 		t.Fatalf("after one flow was cancelled: %d, want 302 to the provider", st)
 	}
-	b.unchanged(t, http.StatusTooManyRequests, "Too many sign-ins started", clickOnce)
+	b.Unchanged(t, http.StatusTooManyRequests, "Too many sign-ins started", clickOnce)
 }
 
 // TestJSONBodyLimits: every JSON route of the bot API refuses a body over 64 KiB with 400
 // before doing anything, and the callback refuses a form over 64 KiB.
 func TestJSONBodyLimits(t *testing.T) {
-	b := startLimitedBroker(t, server.Limits{}, "    confirm: code\n")
+	b := testenv.StartLimitedBroker(t, server.Limits{}, "    confirm: code\n")
 	big := strings.Repeat("a", 100<<10)
 	for _, route := range []string{"/bots/alpha/links", "/bots/alpha/links/confirm", "/bots/alpha/require"} {
 		t.Run(route, func(t *testing.T) {
-			b.unchanged(t, http.StatusBadRequest, "larger than 64 KiB", func() (int, string) {
-				var p problemBody
-				st := b.api("POST", route, keyA, map[string]any{"channel": "c", "user": big}, &p)
+			b.Unchanged(t, http.StatusBadRequest, "larger than 64 KiB", func() (int, string) {
+				var p testenv.ProblemBody
+				st := b.API("POST", route, testenv.KeyA, map[string]any{"channel": "c", "user": big}, &p)
 				return st, p.Detail
 			})
 		})
 	}
 	t.Run("callback form", func(t *testing.T) {
-		b.unchanged(t, http.StatusBadRequest, "malformed", func() (int, string) {
+		b.Unchanged(t, http.StatusBadRequest, "malformed", func() (int, string) {
 			resp, err := http.Post(b.URL+"/bots/alpha/sandbox/callback", "application/x-www-form-urlencoded", strings.NewReader("code=x&state="+big))
 			if err != nil {
 				t.Fatal(err)
@@ -250,7 +251,7 @@ func TestHTTPServerTimeouts(t *testing.T) {
 // test to the real API: every "deny" URL is refused with redirect_url_not_allowed and stores
 // nothing; every "allow" URL makes a link that sends the browser there once linked.
 func TestRedirectURLAttacksThroughTheAPI(t *testing.T) {
-	b := startLimitedBroker(t, server.Limits{}, "    redirect_origins: [https://bot.example, http://localhost:3978]\n")
+	b := testenv.StartLimitedBroker(t, server.Limits{}, "    redirect_origins: [https://bot.example, http://localhost:3978]\n")
 	f, err := os.Open("../../internal/broker/testdata/redirect_urls.txt")
 	if err != nil {
 		t.Fatal(err)
@@ -269,9 +270,9 @@ func TestRedirectURLAttacksThroughTheAPI(t *testing.T) {
 		n++
 		body := map[string]any{"provider": "sandbox", "channel": "c", "user": "redirect", "redirect_url": raw}
 		if verdict == "deny" {
-			b.unchanged(t, http.StatusBadRequest, "", func() (int, string) {
-				var p problemBody
-				st := b.api("POST", "/bots/alpha/links", keyA, body, &p)
+			b.Unchanged(t, http.StatusBadRequest, "", func() (int, string) {
+				var p testenv.ProblemBody
+				st := b.API("POST", "/bots/alpha/links", testenv.KeyA, body, &p)
 				if p.Code != "redirect_url_not_allowed" {
 					t.Errorf("%q: code %q", raw, p.Code)
 				}
@@ -279,8 +280,8 @@ func TestRedirectURLAttacksThroughTheAPI(t *testing.T) {
 			})
 			continue
 		}
-		var l linkBody
-		if st := b.api("POST", "/bots/alpha/links", keyA, body, &l); st != http.StatusCreated {
+		var l testenv.LinkBody
+		if st := b.API("POST", "/bots/alpha/links", testenv.KeyA, body, &l); st != http.StatusCreated {
 			t.Errorf("%q refused: %d", raw, st)
 		}
 	}
@@ -288,17 +289,17 @@ func TestRedirectURLAttacksThroughTheAPI(t *testing.T) {
 		t.Fatalf("read %d corpus lines", n)
 	}
 	// An allowed redirect is where the browser goes once the link's providers are linked.
-	browser := newBrowser(t)
+	browser := testenv.NewBrowser(t)
 	browser.CheckRedirect = func(req *http.Request, via []*http.Request) error {
 		if req.URL.Host == "bot.example" {
 			return http.ErrUseLastResponse
 		}
 		return nil
 	}
-	var l linkBody
-	b.api("POST", "/bots/alpha/links", keyA, map[string]any{"provider": "sandbox", "channel": "c", "user": "r2", "redirect_url": "https://bot.example/linked?x=1"}, &l)
-	_, page := visit(t, browser, l.URL)
-	resp := submit(t, browser, formFor(t, page, "sandbox"))
+	var l testenv.LinkBody
+	b.API("POST", "/bots/alpha/links", testenv.KeyA, map[string]any{"provider": "sandbox", "channel": "c", "user": "r2", "redirect_url": "https://bot.example/linked?x=1"}, &l)
+	_, page := testenv.Visit(t, browser, l.URL)
+	resp := testenv.Submit(t, browser, testenv.FormFor(t, page, "sandbox"))
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "https://bot.example/linked?x=1" {
 		t.Errorf("success: %d to %q", resp.StatusCode, resp.Header.Get("Location"))
