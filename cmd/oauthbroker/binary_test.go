@@ -94,7 +94,7 @@ func TestRealBinary(t *testing.T) {
 	// delivers every event, in order per identity.
 	t.Run("webhooks survive SIGKILL", func(t *testing.T) {
 		rc := newReceiver(t, hookSecret)
-		rc.down.Store(true)
+		rc.Down.Store(true)
 		f := newTokenFake(t, false)
 		dir := t.TempDir()
 		addr := freeAddr(t)
@@ -120,15 +120,15 @@ func TestRealBinary(t *testing.T) {
 			t.Fatalf("outbox after SIGKILL: %v, want 9 pending", pending)
 		}
 
-		rc.down.Store(false)
+		rc.Down.Store(false)
 		startServe(t, bin, cfg, addr)
-		got := rc.waitDeliveries(t, 9, time.Until(next)+10*time.Second)
+		got := rc.WaitDeliveries(t, 9, time.Until(next)+10*time.Second)
 		per := map[int64][]string{}
 		seen := map[string]bool{}
 		for _, d := range got {
-			checkDelivery(t, d, d.body.Type)
-			per[d.identityID()] = append(per[d.identityID()], d.body.Type)
-			seen[d.body.ID] = true
+			checkDelivery(t, d, d.Body.Type)
+			per[d.IdentityID()] = append(per[d.IdentityID()], d.Body.Type)
+			seen[d.Body.ID] = true
 		}
 		done := store.WebhookLinkCompleted
 		for id, want := range map[int64][]string{

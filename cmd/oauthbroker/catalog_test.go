@@ -131,7 +131,7 @@ func TestCatalogEndToEnd(t *testing.T) {
 				t.Errorf("proxied call: %d %s", r.Status, r.Body)
 			}
 
-			ev := b.unlink("alpha", keyA, id.ID)
+			ev := b.Unlink("alpha", keyA, id.ID)
 			switch {
 			case p.CanRevoke() && (ev.Outcome != "revoked" || len(fake.Revoked()) != 1):
 				t.Errorf("unlink: %+v, revoked at the fake %q; want revoked", ev, fake.Revoked())

@@ -249,7 +249,7 @@ func TestCrashAndShutdownOfTheRealBinary(t *testing.T) {
 		const flows, killAfter = 320, 100
 		prov := newIssuingProvider(t)
 		hooks := newReceiver(t, hookSecret)
-		hooks.down.Store(true) // the bot's endpoint is down until the restart: every event waits in the outbox
+		hooks.Down.Store(true) // the bot's endpoint is down until the restart: every event waits in the outbox
 		dir := t.TempDir()
 		addr := freeAddr(t)
 		base := "http://" + addr
@@ -351,19 +351,19 @@ func TestCrashAndShutdownOfTheRealBinary(t *testing.T) {
 		}
 
 		t.Logf("after the restart: %d identities (%d callbacks answered); %d delivery attempts before the kill, all refused",
-			len(rows), served, hooks.attempts.Load())
+			len(rows), served, hooks.Attempts.Load())
 
 		// The bot's endpoint is back: the restarted process delivers every identity's
 		// identity.linked event, including those the killed one had claimed.
-		hooks.down.Store(false)
+		hooks.Down.Store(false)
 		restarted := time.Now()
 		deadline := restarted.Add(20 * time.Second)
 		for {
 			missing := 0
 			delivered := map[int64]bool{}
-			for _, d := range hooks.deliveries() {
-				if d.body.Type == store.WebhookLinked && d.signature {
-					delivered[d.identityID()] = true
+			for _, d := range hooks.Deliveries() {
+				if d.Body.Type == store.WebhookLinked && d.Signature {
+					delivered[d.IdentityID()] = true
 				}
 			}
 			for _, r := range rows {

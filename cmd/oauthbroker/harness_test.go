@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"github.com/oauthbroker/oauthbroker/internal/app"
-	"github.com/oauthbroker/oauthbroker/internal/providertest"
 	"github.com/oauthbroker/oauthbroker/internal/sandbox"
 	"github.com/oauthbroker/oauthbroker/internal/server"
 	"github.com/oauthbroker/oauthbroker/internal/testenv"
@@ -49,12 +48,6 @@ func startBrokerServer(t testing.TB, serverYAML, botsYAML string, opts app.Optio
 	return wrap(testenv.StartBrokerServer(t, serverYAML, botsYAML, opts))
 }
 
-func startSandboxBroker(t testing.TB, confirm string) (*testBroker, *sandbox.Server) {
-	t.Helper()
-	b, sb := testenv.StartSandboxBroker(t, confirm)
-	return wrap(b), sb
-}
-
 func startSandboxBrokerWith(t testing.TB, confirm string, opts app.Options) (*testBroker, *sandbox.Server) {
 	t.Helper()
 	b, sb := testenv.StartSandboxBrokerWith(t, confirm, opts)
@@ -64,12 +57,6 @@ func startSandboxBrokerWith(t testing.TB, confirm string, opts app.Options) (*te
 func startLimitedBroker(t testing.TB, limits server.Limits, extraAlpha string) *testBroker {
 	t.Helper()
 	return wrap(testenv.StartLimitedBroker(t, limits, extraAlpha))
-}
-
-func startTwitterBroker(t testing.TB) (*testBroker, *providertest.Twitter) {
-	t.Helper()
-	b, tw := testenv.StartTwitterBroker(t)
-	return wrap(b), tw
 }
 
 func scrape(t testing.TB, b *testBroker) map[string]*dto.MetricFamily {
@@ -127,8 +114,6 @@ func (b *testBroker) count(table string) int {
 	return b.Count(table)
 }
 
-func (b *testBroker) rawFiles() []byte { return b.RawFiles() }
-
 func (b *testBroker) runBackground() { b.RunBackground() }
 
 const (
@@ -142,6 +127,7 @@ const (
 )
 
 type (
+	receiver        = testenv.Receiver
 	problemBody     = testenv.ProblemBody
 	linkBody        = testenv.LinkBody
 	identityBody    = testenv.IdentityBody
@@ -149,16 +135,18 @@ type (
 	syncBuffer      = testenv.SyncBuffer
 	clock           = testenv.Clock
 	tokenFake       = testenv.TokenFake
-	heldRefresh     = testenv.HeldRefresh
 	upstream        = testenv.Upstream
 	seenRequest     = testenv.SeenRequest
-	requireBody     = testenv.RequireBody
 )
 
 var (
+	glBot          = testenv.GlBot
+	startMockOIDC  = testenv.StartMockOIDC
+	newReceiver    = testenv.NewReceiver
+	checkDelivery  = testenv.CheckDelivery
+	eventKinds     = testenv.EventKinds
 	newBrowser     = testenv.NewBrowser
 	visit          = testenv.Visit
-	mustContain    = testenv.MustContain
 	newSandbox     = testenv.NewSandbox
 	stopAtCallback = testenv.StopAtCallback
 	newClock       = testenv.NewClock

@@ -191,7 +191,7 @@ func TestNoSecretInAnyLogLine(t *testing.T) {
 	if sb.Stats().Refreshes != 1 {
 		t.Fatalf("refreshes: %d, want 1", sb.Stats().Refreshes)
 	}
-	hooks.waitDeliveries(t, 2, 5*time.Second)
+	hooks.WaitDeliveries(t, 2, 5*time.Second)
 
 	// The failing paths: a provider that quotes what it got in its errors.
 	echo := func(status int) http.HandlerFunc {
@@ -227,9 +227,9 @@ func TestNoSecretInAnyLogLine(t *testing.T) {
 	if st := b.api("DELETE", fmt.Sprintf("/bots/alpha/identities/%d", ids[0].ID), keyA, nil, nil); st != http.StatusNoContent {
 		t.Fatalf("unlink: %d", st)
 	}
-	hooks.waitDeliveries(t, 3, 5*time.Second)
-	for _, d := range hooks.deliveries() {
-		secrets = append(secrets, strings.TrimPrefix(d.header.Get(webhook.HeaderSignature), "sha256="))
+	hooks.WaitDeliveries(t, 3, 5*time.Second)
+	for _, d := range hooks.Deliveries() {
+		secrets = append(secrets, strings.TrimPrefix(d.Header.Get(webhook.HeaderSignature), "sha256="))
 	}
 	secrets = append(secrets, rec.secrets()...)
 	var keyFile map[string]any

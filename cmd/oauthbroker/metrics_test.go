@@ -29,7 +29,7 @@ func TestMetricsShowRealCounts(t *testing.T) {
 	if c := b.credentials("alpha", keyA, id.ID); c.AccessToken != f.LastGrant(t).AccessToken || f.RefreshCalls.Load() != 1 {
 		t.Fatalf("credentials %+v after %d refreshes", c, f.RefreshCalls.Load())
 	}
-	rc.waitDeliveries(t, 2, 5*time.Second) // identity.linked, link.completed
+	rc.WaitDeliveries(t, 2, 5*time.Second) // identity.linked, link.completed
 	// Failed flows: a tampered state, an unknown link, a made-up bot and provider.
 	browser := newBrowser(t)
 	cb := stopAtCallback(t, browser, b.link("alpha", keyA, "gl", "slack", "U2"))

@@ -423,11 +423,3 @@ func must[T any](v T, err error) T {
 	}
 	return v
 }
-
-func eventKinds(evs []store.Event) []string {
-	out := make([]string, len(evs))
-	for i, e := range evs {
-		out[i] = e.Kind
-	}
-	return out
-}

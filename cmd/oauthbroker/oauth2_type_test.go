@@ -218,7 +218,7 @@ func TestHandWrittenOAuth2Provider(t *testing.T) {
 			t.Errorf("issued %+v; challenge %v, Basic %v, verifier %v: want one exchange with PKCE and Basic",
 				g, challenged.Load(), basic.Load(), verifier.Load())
 		}
-		if ev := b.unlink("alpha", keyA, id.ID); ev.Outcome != "revoked" || sb.Stats().Revocations != 1 {
+		if ev := b.Unlink("alpha", keyA, id.ID); ev.Outcome != "revoked" || sb.Stats().Revocations != 1 {
 			t.Errorf("unlink %+v, revocations %d", ev, sb.Stats().Revocations)
 		}
 	})

@@ -32,32 +32,32 @@ func webhookBroker(t *testing.T, rc *receiver, extra string, opts webhook.Option
 // afterwards, signed, with the same event id on every attempt; link.completed follows it.
 func TestWebhookRetriedUntilDelivered(t *testing.T) {
 	rc := newReceiver(t, hookSecret)
-	rc.failFirst.Store(3)
+	rc.FailFirst.Store(3)
 	b, _ := webhookBroker(t, rc, "", fastWebhooks)
 	id := b.linkOne("alpha", keyA, "gl", "slack", "U1")
 
-	both := rc.waitDeliveries(t, 2, 5*time.Second)
+	both := rc.WaitDeliveries(t, 2, 5*time.Second)
 	d := both[0]
 	checkDelivery(t, d, store.WebhookLinked)
-	if d.body.Attempt != 4 || rc.attempts.Load() != 5 {
-		t.Errorf("delivered on attempt %d after %d requests, want the 4th (and one for link.completed)", d.body.Attempt, rc.attempts.Load())
+	if d.Body.Attempt != 4 || rc.Attempts.Load() != 5 {
+		t.Errorf("delivered on attempt %d after %d requests, want the 4th (and one for link.completed)", d.Body.Attempt, rc.Attempts.Load())
 	}
 	want := webhook.Identity{ID: id.ID, Channel: "slack", User: "U1", Provider: "gl", ProviderUserID: "1001", Status: store.StatusActive}
-	if d.body.Identity == nil || *d.body.Identity != want || d.body.Link != nil || d.body.Bot != "alpha" || time.Since(d.body.CreatedAt) > time.Minute {
-		t.Errorf("body %+v, want identity %+v", d.body, want)
+	if d.Body.Identity == nil || *d.Body.Identity != want || d.Body.Link != nil || d.Body.Bot != "alpha" || time.Since(d.Body.CreatedAt) > time.Minute {
+		t.Errorf("body %+v, want identity %+v", d.Body, want)
 	}
 	done := both[1]
 	checkDelivery(t, done, store.WebhookLinkCompleted)
 	wantLink := webhook.Link{Channel: "slack", User: "U1", Identities: []webhook.LinkedIdentity{{ID: id.ID, Provider: "gl", ProviderUserID: "1001", Status: store.StatusActive}}}
-	if done.body.Identity != nil || done.body.Link == nil || !reflect.DeepEqual(*done.body.Link, wantLink) {
-		t.Errorf("link.completed %+v, want link %+v", done.body, wantLink)
+	if done.Body.Identity != nil || done.Body.Link == nil || !reflect.DeepEqual(*done.Body.Link, wantLink) {
+		t.Errorf("link.completed %+v, want link %+v", done.Body, wantLink)
 	}
 	evs, err := b.app.Store.OutboxEvents(t.Context(), store.OutboxQuery{Limit: 10})
-	if err != nil || len(evs) != 2 || evs[1].State != store.OutboxDelivered || evs[1].Attempts != 4 || evs[1].EventID != d.body.ID {
+	if err != nil || len(evs) != 2 || evs[1].State != store.OutboxDelivered || evs[1].Attempts != 4 || evs[1].EventID != d.Body.ID {
 		t.Fatalf("outbox %+v, %v", evs, err)
 	}
 	// A delivery with a forged body does not verify.
-	if webhook.Verify([]byte(strings.Replace(string(d.raw), "U1", "U2", 1)), d.header.Get(webhook.HeaderSignature), hookSecret) {
+	if webhook.Verify([]byte(strings.Replace(string(d.Raw), "U1", "U2", 1)), d.Header.Get(webhook.HeaderSignature), hookSecret) {
 		t.Error("a changed body still verifies")
 	}
 }
@@ -66,7 +66,7 @@ func TestWebhookRetriedUntilDelivered(t *testing.T) {
 // when deliveries fail and retry in between; every event type is sent.
 func TestWebhookOrderPerIdentity(t *testing.T) {
 	rc := newReceiver(t, hookSecret)
-	rc.failFirst.Store(5)
+	rc.FailFirst.Store(5)
 	b, _ := webhookBroker(t, rc, "    confirm: code\n", fastWebhooks)
 
 	confirmLink := func(user string) identityBody {
@@ -83,13 +83,13 @@ func TestWebhookOrderPerIdentity(t *testing.T) {
 	a := confirmLink("A")
 	confirmLink("A") // the same account again: relinked, then confirmed
 	c := confirmLink("C")
-	b.unlink("alpha", keyA, a.ID)
+	b.Unlink("alpha", keyA, a.ID)
 
-	got := rc.waitDeliveries(t, 10, 10*time.Second)
+	got := rc.WaitDeliveries(t, 10, 10*time.Second)
 	perIdentity := map[int64][]string{}
 	for _, d := range got {
-		checkDelivery(t, d, d.body.Type)
-		perIdentity[d.identityID()] = append(perIdentity[d.identityID()], d.body.Type)
+		checkDelivery(t, d, d.Body.Type)
+		perIdentity[d.IdentityID()] = append(perIdentity[d.IdentityID()], d.Body.Type)
 	}
 	wantA := []string{store.WebhookLinked, store.WebhookConfirmed, store.WebhookLinkCompleted,
 		store.WebhookRelinked, store.WebhookConfirmed, store.WebhookLinkCompleted, store.WebhookUnlinked}
@@ -99,8 +99,8 @@ func TestWebhookOrderPerIdentity(t *testing.T) {
 	if want := []string{store.WebhookLinked, store.WebhookConfirmed, store.WebhookLinkCompleted}; !slices.Equal(perIdentity[c.ID], want) {
 		t.Errorf("identity C: %v, want %v", perIdentity[c.ID], want)
 	}
-	if got[0].body.Identity.Status != store.StatusPending {
-		t.Errorf("linked before confirming: status %q, want pending", got[0].body.Identity.Status)
+	if got[0].Body.Identity.Status != store.StatusPending {
+		t.Errorf("linked before confirming: status %q, want pending", got[0].Body.Identity.Status)
 	}
 }
 
@@ -108,7 +108,7 @@ func TestWebhookOrderPerIdentity(t *testing.T) {
 // dead, visible to operators, and the log says so.
 func TestWebhookDeadAfterTheRetryWindow(t *testing.T) {
 	rc := newReceiver(t, hookSecret)
-	rc.down.Store(true)
+	rc.Down.Store(true)
 	opts := fastWebhooks
 	opts.MaxAge = 300 * time.Millisecond
 	b, _ := webhookBroker(t, rc, "", opts)
@@ -130,9 +130,9 @@ func TestWebhookDeadAfterTheRetryWindow(t *testing.T) {
 	if !strings.Contains(b.logs.String(), "webhook: event is dead") {
 		t.Error("the log does not say the event is dead")
 	}
-	n := rc.attempts.Load()
+	n := rc.Attempts.Load()
 	time.Sleep(100 * time.Millisecond)
-	if rc.attempts.Load() != n {
+	if rc.Attempts.Load() != n {
 		t.Error("a dead event is still being sent")
 	}
 }

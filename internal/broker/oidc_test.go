@@ -1,21 +1,22 @@
-package main
+package broker_test
 
 import (
 	"fmt"
-	"net"
 	"net/http"
 	"strings"
 	"sync/atomic"
 	"testing"
 
 	"github.com/oauth2-proxy/mockoidc"
+
+	"github.com/oauthbroker/oauthbroker/internal/testenv"
 )
 
 // TestOpenIDConnectFlow: an openid-connect provider configured by its discovery URL, against
 // mockoidc, which checks the client secret and the PKCE verifier the broker must send.
 func TestOpenIDConnectFlow(t *testing.T) {
 	var challenged, verified atomic.Bool // set by the provider's goroutines
-	m := startMockOIDC(t, func(next http.Handler) http.Handler {
+	m := testenv.StartMockOIDC(t, func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if r.URL.Path == mockoidc.AuthorizationEndpoint && r.URL.Query().Get("code_challenge_method") == "S256" {
 				challenged.Store(true)
@@ -28,7 +29,7 @@ func TestOpenIDConnectFlow(t *testing.T) {
 	})
 	m.QueueUser(&mockoidc.MockUser{Subject: "oidc-user-7", Email: "kim@example.com", PreferredUsername: "kim", EmailVerified: true})
 
-	b := startBroker(t, fmt.Sprintf(`  alpha:
+	b := testenv.StartBroker(t, fmt.Sprintf(`  alpha:
     api_keys: [%q]
     confirm: none
     providers:
@@ -38,24 +39,24 @@ func TestOpenIDConnectFlow(t *testing.T) {
         secret: %s
         discovery_url: %s
         scopes: [openid, email, profile]
-`, keyA, m.ClientID, m.ClientSecret, m.DiscoveryEndpoint()))
+`, testenv.KeyA, m.ClientID, m.ClientSecret, m.DiscoveryEndpoint()))
 
-	browser := newBrowser(t)
-	cb := stopAtCallback(t, browser, b.link("alpha", keyA, "sso", "teams", "29:abc"))
+	browser := testenv.NewBrowser(t)
+	cb := testenv.StopAtCallback(t, browser, b.Link("alpha", testenv.KeyA, "sso", "teams", "29:abc"))
 	if !strings.Contains(cb, "code=") {
 		t.Fatalf("callback without a code: %s", cb)
 	}
-	if st, page := visit(t, browser, cb); st != http.StatusOK {
+	if st, page := testenv.Visit(t, browser, cb); st != http.StatusOK {
 		t.Fatalf("callback: %d\n%s", st, page)
 	}
 	if !challenged.Load() || !verified.Load() {
 		t.Errorf("PKCE not used: challenge sent %v, verifier sent %v", challenged.Load(), verified.Load())
 	}
-	ids := b.identities("alpha", keyA, "teams", "29:abc")
+	ids := b.Identities("alpha", testenv.KeyA, "teams", "29:abc")
 	if len(ids) != 1 || ids[0].ProviderUserID != "oidc-user-7" || ids[0].Email != "kim@example.com" {
 		t.Fatalf("identities = %+v", ids)
 	}
-	creds := b.credentials("alpha", keyA, ids[0].ID)
+	creds := b.Credentials("alpha", testenv.KeyA, ids[0].ID)
 	// mockoidc's access tokens are JWTs signed with its key: one that verifies, for our
 	// user, is one mockoidc issued.
 	tok, err := m.Keypair.VerifyJWT(creds.AccessToken, m.Now)
@@ -65,28 +66,4 @@ func TestOpenIDConnectFlow(t *testing.T) {
 	if sub, _ := tok.Claims.GetSubject(); sub != "oidc-user-7" {
 		t.Errorf("access token subject %q", sub)
 	}
-}
-
-// startMockOIDC starts a mockoidc issuer (with middleware around its handlers) until the
-// test ends. One per test: its session store is not synchronised.
-func startMockOIDC(t *testing.T, middleware ...func(http.Handler) http.Handler) *mockoidc.MockOIDC {
-	t.Helper()
-	m, err := mockoidc.NewServer(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mw := range middleware {
-		if err := m.AddMiddleware(mw); err != nil {
-			t.Fatal(err)
-		}
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := m.Start(ln, nil); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = m.Shutdown() })
-	return m
 }

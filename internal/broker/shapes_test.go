@@ -1,4 +1,4 @@
-package main
+package broker_test
 
 import (
 	"fmt"
@@ -10,6 +10,7 @@ import (
 	"github.com/oauthbroker/oauthbroker/internal/app"
 	"github.com/oauthbroker/oauthbroker/internal/providers"
 	"github.com/oauthbroker/oauthbroker/internal/providertest"
+	"github.com/oauthbroker/oauthbroker/internal/testenv"
 )
 
 // TestCatalogAgainstProviderShapes runs catalog entries, unchanged, against fakes written
@@ -36,29 +37,29 @@ func TestCatalogAgainstProviderShapes(t *testing.T) {
 		{"trello", "", providertest.NewTrelloShape},
 	} {
 		t.Run(tc.typ, func(t *testing.T) {
-			clk := newClock()
+			clk := testenv.NewClock()
 			options := ""
 			if tc.options != "" {
 				options = ", options: " + tc.options
 			}
-			b := startBrokerWith(t, fmt.Sprintf("  alpha:\n    api_keys: [%q]\n    confirm: none\n    providers:\n      %s: {type: %[2]s, key: shape-client, secret: shape-secret-0123456789%s}\n",
-				keyA, tc.typ, options), app.Options{Now: clk.Now})
+			b := testenv.StartBrokerWith(t, fmt.Sprintf("  alpha:\n    api_keys: [%q]\n    confirm: none\n    providers:\n      %s: {type: %[2]s, key: shape-client, secret: shape-secret-0123456789%s}\n",
+				testenv.KeyA, tc.typ, options), app.Options{Now: clk.Now})
 			shape := tc.start(t, providertest.ShapeClient{ID: "shape-client", Secret: "shape-secret-0123456789", RedirectURI: b.URL + "/bots/alpha/" + tc.typ + "/callback"})
 			providertest.NewRewriteTransport(shape.Rewrites()...).Install(t)
-			reg, err := providers.NewRegistry(t.Context(), b.app.Cfg, providers.Options{})
+			reg, err := providers.NewRegistry(t.Context(), b.App.Cfg, providers.Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
 			p, _ := reg.Lookup("alpha", tc.typ)
 
-			id := b.linkOne("alpha", keyA, tc.typ, "chat", "U1")
+			id := b.LinkOne("alpha", testenv.KeyA, tc.typ, "chat", "U1")
 			a := shape.Account
 			for _, f := range [][3]string{{"id", id.ProviderUserID, a.ID}, {"name", id.Name, a.Name}, {"nickname", id.NickName, a.NickName}, {"email", id.Email, a.Email}} {
 				if f[2] != "" && f[1] != f[2] {
 					t.Errorf("%s %q, want the provider's %q", f[0], f[1], f[2])
 				}
 			}
-			if c := b.credentials("alpha", keyA, id.ID); c.AccessToken != shape.Issued()[0] {
+			if c := b.Credentials("alpha", testenv.KeyA, id.ID); c.AccessToken != shape.Issued()[0] {
 				t.Fatalf("credentials %q, the provider issued %q", c.AccessToken, shape.Issued())
 			}
 			if p.CanRefresh != shape.Refresh {
@@ -66,7 +67,7 @@ func TestCatalogAgainstProviderShapes(t *testing.T) {
 			}
 			for i := 1; shape.Refresh && i <= 2; i++ {
 				clk.Advance(25 * time.Hour) // past every expires_in the fakes give
-				if c, issued := b.credentials("alpha", keyA, id.ID), shape.Issued(); len(issued) != i+1 || c.AccessToken != issued[i] {
+				if c, issued := b.Credentials("alpha", testenv.KeyA, id.ID), shape.Issued(); len(issued) != i+1 || c.AccessToken != issued[i] {
 					t.Fatalf("refresh %d: credentials %q, the provider issued %q", i, c.AccessToken, issued)
 				}
 			}
@@ -75,12 +76,12 @@ func TestCatalogAgainstProviderShapes(t *testing.T) {
 			if method == "" {
 				method = http.MethodGet
 			}
-			r := b.Call(method, proxyPath("alpha", id.ID, shape.APICall), keyA, nil, nil)
+			r := b.Call(method, testenv.ProxyPath("alpha", id.ID, shape.APICall), testenv.KeyA, nil, nil)
 			if r.Status != http.StatusOK {
 				t.Errorf("proxied %s %s: %d %s", method, shape.APICall, r.Status, r.Body)
 			}
 
-			ev := b.unlink("alpha", keyA, id.ID)
+			ev := b.Unlink("alpha", testenv.KeyA, id.ID)
 			if p.CanRevoke() != shape.Revokes {
 				t.Errorf("entry revokes: %v, the provider documents revocation: %v", p.CanRevoke(), shape.Revokes)
 			}

@@ -1,4 +1,4 @@
-package main
+package broker_test
 
 import (
 	"database/sql"
@@ -6,32 +6,23 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/oauthbroker/oauthbroker/internal/app"
 	"github.com/oauthbroker/oauthbroker/internal/store"
+	"github.com/oauthbroker/oauthbroker/internal/testenv"
 )
-
-// glBot is bot alpha with provider gl at the fake, and extra lines in its entry; it says
-// confirm: none unless extra says otherwise.
-func glBot(fakeURL, extra string) string {
-	if !strings.Contains(extra, "confirm:") {
-		extra = "    confirm: none\n" + extra
-	}
-	return fmt.Sprintf("  alpha:\n    api_keys: [%q]\n%s    providers:\n%s", keyA, extra, gitlabYAML(fakeURL))
-}
 
 // TestRefreshOnceUnderConcurrentReads: 200 bots' reads arrive together on a token about to
 // expire. The provider sees exactly one refresh, and every read answers the new token.
 func TestRefreshOnceUnderConcurrentReads(t *testing.T) {
-	f := newTokenFake(t, true)
+	f := testenv.NewTokenFake(t, true)
 	f.FirstTTL.Store(30) // expires within RefreshAhead: the first read must refresh
-	b := startBroker(t, glBot(f.URL, ""))
+	b := testenv.StartBroker(t, testenv.GlBot(f.URL, ""))
 	f.Register(t, b.URL+"/bots/alpha/gl/callback")
-	id := b.linkOne("alpha", keyA, "gl", "slack", "U1")
+	id := b.LinkOne("alpha", testenv.KeyA, "gl", "slack", "U1")
 
 	const readers = 200
 	tokens := make([]string, readers)
@@ -41,7 +32,7 @@ func TestRefreshOnceUnderConcurrentReads(t *testing.T) {
 	for i := range readers {
 		wg.Go(func() {
 			<-start
-			st, c, _, _ := b.credentialsRaw("alpha", keyA, id.ID)
+			st, c, _, _ := b.CredentialsRaw("alpha", testenv.KeyA, id.ID)
 			statuses[i], tokens[i] = st, c.AccessToken
 		})
 	}
@@ -71,19 +62,19 @@ func TestRefreshOnceUnderConcurrentReads(t *testing.T) {
 // the old one is never presented again (the sandbox would take that for token theft and
 // revoke the whole grant, which would fail the next refresh).
 func TestRefreshRotationIsStored(t *testing.T) {
-	clk := newClock()
-	f := newTokenFake(t, true)
-	b := startBrokerWith(t, glBot(f.URL, ""), app.Options{Now: clk.Now})
+	clk := testenv.NewClock()
+	f := testenv.NewTokenFake(t, true)
+	b := testenv.StartBrokerWith(t, testenv.GlBot(f.URL, ""), app.Options{Now: clk.Now})
 	f.Register(t, b.URL+"/bots/alpha/gl/callback")
-	id := b.linkOne("alpha", keyA, "gl", "slack", "U1")
+	id := b.LinkOne("alpha", testenv.KeyA, "gl", "slack", "U1")
 	first := f.LastGrant(t)
 
-	if c := b.credentials("alpha", keyA, id.ID); c.AccessToken != first.AccessToken || f.RefreshCalls.Load() != 0 {
+	if c := b.Credentials("alpha", testenv.KeyA, id.ID); c.AccessToken != first.AccessToken || f.RefreshCalls.Load() != 0 {
 		t.Fatalf("a token valid for an hour was refreshed (%d refreshes)", f.RefreshCalls.Load())
 	}
 	for round := 1; round <= 3; round++ {
 		clk.Advance(59*time.Minute + 30*time.Second) // 30 s before expiry: within RefreshAhead
-		c := b.credentials("alpha", keyA, id.ID)
+		c := b.Credentials("alpha", testenv.KeyA, id.ID)
 		g := f.LastGrant(t)
 		if f.RefreshCalls.Load() != int64(round) || c.AccessToken != g.AccessToken {
 			t.Fatalf("round %d: %d refreshes, token %.12s…, want the new %.12s…", round, f.RefreshCalls.Load(), c.AccessToken, g.AccessToken)
@@ -104,7 +95,7 @@ func TestRefreshRotationIsStored(t *testing.T) {
 	if r := f.Stats().Rejected; len(r) != 0 {
 		t.Fatalf("the provider rejected requests (an old refresh token reused?): %v", r)
 	}
-	evs, err := b.app.Store.Events(t.Context(), "alpha", id.ID)
+	evs, err := b.App.Store.Events(t.Context(), "alpha", id.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,18 +112,18 @@ func TestRefreshRotationIsStored(t *testing.T) {
 // becomes relink_required (once), credentials answer 409, the bot hears of it by webhook,
 // require hands out a link, and linking again brings the identity back.
 func TestInvalidGrantMeansRelinkRequired(t *testing.T) {
-	f := newTokenFake(t, false)
+	f := testenv.NewTokenFake(t, false)
 	f.FirstTTL.Store(30)
-	rc := newReceiver(t, "hook-secret-0123456789")
-	b := startBrokerWith(t, glBot(f.URL, fmt.Sprintf("    webhook_url: %s\n    webhook_secret: %s\n", rc.URL, rc.secret)),
-		app.Options{Webhooks: fastWebhooks})
-	b.runBackground()
+	rc := testenv.NewReceiver(t, "hook-secret-0123456789")
+	b := testenv.StartBrokerWith(t, testenv.GlBot(f.URL, fmt.Sprintf("    webhook_url: %s\n    webhook_secret: %s\n", rc.URL, rc.Secret)),
+		app.Options{Webhooks: testenv.FastWebhooks})
+	b.RunBackground()
 	f.Register(t, b.URL+"/bots/alpha/gl/callback")
-	id := b.linkOne("alpha", keyA, "gl", "slack", "U1")
-	f.RefreshMode.Store(refreshInvalidGrant)
+	id := b.LinkOne("alpha", testenv.KeyA, "gl", "slack", "U1")
+	f.RefreshMode.Store(testenv.RefreshInvalidGrant)
 
 	for range 3 {
-		st, _, p, _ := b.credentialsRaw("alpha", keyA, id.ID)
+		st, _, p, _ := b.CredentialsRaw("alpha", testenv.KeyA, id.ID)
 		if st != http.StatusConflict || p.Code != "relink_required" {
 			t.Fatalf("credentials: %d %+v, want 409 relink_required", st, p)
 		}
@@ -140,33 +131,33 @@ func TestInvalidGrantMeansRelinkRequired(t *testing.T) {
 	if n := f.RefreshCalls.Load(); n != 1 {
 		t.Errorf("%d refresh attempts, want 1: a refused grant is not asked again", n)
 	}
-	if ids := b.identities("alpha", keyA, "slack", "U1"); ids[0].Status != store.StatusRelinkRequired {
+	if ids := b.Identities("alpha", testenv.KeyA, "slack", "U1"); ids[0].Status != store.StatusRelinkRequired {
 		t.Errorf("status %q", ids[0].Status)
 	}
-	got := rc.waitDeliveries(t, 3, 5*time.Second)
-	checkDelivery(t, got[0], store.WebhookLinked)
-	checkDelivery(t, got[1], store.WebhookLinkCompleted)
-	checkDelivery(t, got[2], store.WebhookRelinkRequired)
-	if r := got[2].body; r.Reason != "invalid_grant" || r.Identity == nil || r.Identity.ID != id.ID || r.Identity.Status != store.StatusRelinkRequired {
+	got := rc.WaitDeliveries(t, 3, 5*time.Second)
+	testenv.CheckDelivery(t, got[0], store.WebhookLinked)
+	testenv.CheckDelivery(t, got[1], store.WebhookLinkCompleted)
+	testenv.CheckDelivery(t, got[2], store.WebhookRelinkRequired)
+	if r := got[2].Body; r.Reason != "invalid_grant" || r.Identity == nil || r.Identity.ID != id.ID || r.Identity.Status != store.StatusRelinkRequired {
 		t.Errorf("relink_required event %+v", r)
 	}
 
-	var req requireBody
-	if st := b.api("POST", "/bots/alpha/require", keyA, map[string]any{"channel": "slack", "user": "U1", "providers": []string{"gl"}}, &req); st != http.StatusOK {
+	var req testenv.RequireBody
+	if st := b.API("POST", "/bots/alpha/require", testenv.KeyA, map[string]any{"channel": "slack", "user": "U1", "providers": []string{"gl"}}, &req); st != http.StatusOK {
 		t.Fatalf("require: %d", st)
 	}
 	if req.Ready || len(req.Missing) != 1 || req.Missing[0].Reason != "relink_required" || req.Missing[0].URL == "" {
 		t.Fatalf("require %+v, want a link with reason relink_required", req)
 	}
-	f.RefreshMode.Store(refreshOK)
+	f.RefreshMode.Store(testenv.RefreshOK)
 	f.FirstTTL.Store(0)
-	if st, page := connectAll(t, newBrowser(t), req.Missing[0].URL); st != http.StatusOK {
+	if st, page := testenv.ConnectAll(t, testenv.NewBrowser(t), req.Missing[0].URL); st != http.StatusOK {
 		t.Fatalf("relink: %d %s", st, page)
 	}
-	if c := b.credentials("alpha", keyA, id.ID); c.AccessToken != f.LastGrant(t).AccessToken {
+	if c := b.Credentials("alpha", testenv.KeyA, id.ID); c.AccessToken != f.LastGrant(t).AccessToken {
 		t.Error("after relinking, credentials are not the new token")
 	}
-	checkDelivery(t, rc.waitDeliveries(t, 4, 5*time.Second)[3], store.WebhookRelinked)
+	testenv.CheckDelivery(t, rc.WaitDeliveries(t, 4, 5*time.Second)[3], store.WebhookRelinked)
 }
 
 // TestTransientRefreshFailures: a refresh that fails with a 500 or gets no answer changes
@@ -176,21 +167,21 @@ func TestTransientRefreshFailures(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		mode int32
-	}{{"500", refreshServerError}, {"timeout", refreshHang}} {
+	}{{"500", testenv.RefreshServerError}, {"timeout", testenv.RefreshHang}} {
 		t.Run(tc.name, func(t *testing.T) {
-			clk := newClock()
-			f := newTokenFake(t, true)
+			clk := testenv.NewClock()
+			f := testenv.NewTokenFake(t, true)
 			f.FirstTTL.Store(30)
-			b := startBrokerWith(t, glBot(f.URL, ""), app.Options{Now: clk.Now, RefreshWait: 300 * time.Millisecond})
+			b := testenv.StartBrokerWith(t, testenv.GlBot(f.URL, ""), app.Options{Now: clk.Now, RefreshWait: 300 * time.Millisecond})
 			f.Register(t, b.URL+"/bots/alpha/gl/callback")
-			id := b.linkOne("alpha", keyA, "gl", "slack", "U1")
+			id := b.LinkOne("alpha", testenv.KeyA, "gl", "slack", "U1")
 			first := f.LastGrant(t)
-			before := tokenColumns(t, b.dbPath, id.ID)
+			before := tokenColumns(t, b.DBPath, id.ID)
 			f.RefreshMode.Store(tc.mode)
 
 			// Still valid for 30 s: the old token, twice, with one attempt at the provider.
 			for range 2 {
-				if st, c, p, _ := b.credentialsRaw("alpha", keyA, id.ID); st != http.StatusOK || c.AccessToken != first.AccessToken {
+				if st, c, p, _ := b.CredentialsRaw("alpha", testenv.KeyA, id.ID); st != http.StatusOK || c.AccessToken != first.AccessToken {
 					t.Fatalf("valid token, refresh failing: %d %+v", st, p)
 				}
 			}
@@ -200,18 +191,18 @@ func TestTransientRefreshFailures(t *testing.T) {
 
 			// Expired: never handed out.
 			clk.Advance(31 * time.Second)
-			st, _, p, retry := b.credentialsRaw("alpha", keyA, id.ID)
+			st, _, p, retry := b.CredentialsRaw("alpha", testenv.KeyA, id.ID)
 			if secs, err := strconv.Atoi(retry); st != http.StatusServiceUnavailable || p.Code != "refresh_unavailable" || err != nil || secs < 1 {
 				t.Fatalf("expired token, refresh failing: %d %+v Retry-After %q, want 503 refresh_unavailable with Retry-After", st, p, retry)
 			}
-			if after := tokenColumns(t, b.dbPath, id.ID); after != before {
+			if after := tokenColumns(t, b.DBPath, id.ID); after != before {
 				t.Errorf("a failed refresh changed the stored token:\n%s\n%s", before, after)
 			}
 
 			// The provider recovers; after the back-off the next read refreshes.
-			f.RefreshMode.Store(refreshOK)
+			f.RefreshMode.Store(testenv.RefreshOK)
 			clk.Advance(10 * time.Second)
-			if st, c, p, _ := b.credentialsRaw("alpha", keyA, id.ID); st != http.StatusOK || c.AccessToken != f.LastGrant(t).AccessToken || c.AccessToken == first.AccessToken {
+			if st, c, p, _ := b.CredentialsRaw("alpha", testenv.KeyA, id.ID); st != http.StatusOK || c.AccessToken != f.LastGrant(t).AccessToken || c.AccessToken == first.AccessToken {
 				t.Fatalf("after recovery: %d %+v", st, p)
 			}
 			if r := f.Stats().Rejected; len(r) != 0 {

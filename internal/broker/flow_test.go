@@ -1,4 +1,4 @@
-package main
+package broker_test
 
 import (
 	"fmt"
@@ -13,26 +13,27 @@ import (
 	"github.com/oauthbroker/oauthbroker/internal/app"
 	"github.com/oauthbroker/oauthbroker/internal/providertest"
 	"github.com/oauthbroker/oauthbroker/internal/sandbox"
+	"github.com/oauthbroker/oauthbroker/internal/testenv"
 )
 
 // TestSandboxFlowThroughTheConsentPage is the demo's path: a person opens the link, picks an
 // account on the provider's page and clicks Authorize; the bot then sees the identity and
 // exactly the token the provider issued.
 func TestSandboxFlowThroughTheConsentPage(t *testing.T) {
-	b, sb := startSandboxBroker(t, "none")
-	browser := newBrowser(t)
-	link := b.link("alpha", keyA, "sandbox", "telegram", "user-42")
+	b, sb := testenv.StartSandboxBroker(t, "none")
+	browser := testenv.NewBrowser(t)
+	link := b.Link("alpha", testenv.KeyA, "sandbox", "telegram", "user-42")
 
-	status, page := openLink(t, browser, link, "1002", "authorize")
+	status, page := testenv.OpenLink(t, browser, link, "1002", "authorize")
 	if status != http.StatusOK {
 		t.Fatalf("the page after the callback: status %d:\n%s", status, page)
 	}
-	if !isComplete(page) || providerState(page, "sandbox") != "linked" {
+	if !testenv.IsComplete(page) || testenv.ProviderState(page, "sandbox") != "linked" {
 		t.Errorf("the page after the callback does not show the account linked:\n%s", page)
 	}
-	mustContain(t, page, "Grace Hopper @grace")
+	testenv.MustContain(t, page, "Grace Hopper @grace")
 
-	ids := b.identities("alpha", keyA, "telegram", "user-42")
+	ids := b.Identities("alpha", testenv.KeyA, "telegram", "user-42")
 	if len(ids) != 1 {
 		t.Fatalf("identities = %+v, want one", ids)
 	}
@@ -40,7 +41,7 @@ func TestSandboxFlowThroughTheConsentPage(t *testing.T) {
 	if id.ProviderUserID != "1002" || id.Name != "Grace Hopper" || id.NickName != "grace" || id.Email != "grace@example.com" || id.Status != "active" || id.ExpiresAt == nil {
 		t.Errorf("identity = %+v", id)
 	}
-	creds := b.credentials("alpha", keyA, id.ID)
+	creds := b.Credentials("alpha", testenv.KeyA, id.ID)
 	issued := sb.Issued()
 	if len(issued) != 1 || creds.AccessToken != issued[0].AccessToken || creds.TokenType != "bearer" || creds.Provider != "sandbox" {
 		t.Errorf("credentials = %+v, provider issued %+v", creds, issued)
@@ -53,18 +54,18 @@ func TestSandboxFlowThroughTheConsentPage(t *testing.T) {
 // TestTwitterFlow: OAuth 1.0a against a fake that verifies every signature; the bot gets the
 // token and secret Twitter issued.
 func TestTwitterFlow(t *testing.T) {
-	b, tw := startTwitterBroker(t)
-	browser := newBrowser(t)
-	status, page := connectAll(t, browser, b.link("alpha", keyA, "twitter", "slack", "U123"))
-	if status != http.StatusOK || !isComplete(page) {
+	b, tw := testenv.StartTwitterBroker(t)
+	browser := testenv.NewBrowser(t)
+	status, page := testenv.ConnectAll(t, browser, b.Link("alpha", testenv.KeyA, "twitter", "slack", "U123"))
+	if status != http.StatusOK || !testenv.IsComplete(page) {
 		t.Fatalf("status %d:\n%s", status, page)
 	}
 
-	ids := b.identities("alpha", keyA, "slack", "U123")
+	ids := b.Identities("alpha", testenv.KeyA, "slack", "U123")
 	if len(ids) != 1 || ids[0].ProviderUserID != providertest.DefaultTwitterUser.ID || ids[0].NickName != providertest.DefaultTwitterUser.ScreenName {
 		t.Fatalf("identities = %+v", ids)
 	}
-	creds := b.credentials("alpha", keyA, ids[0].ID)
+	creds := b.Credentials("alpha", testenv.KeyA, ids[0].ID)
 	issued := tw.Issued()
 	if len(issued) != 1 || creds.AccessToken != issued[0].Token || creds.AccessTokenSecret != issued[0].Secret || creds.TokenType != "oauth1" {
 		t.Errorf("credentials = %+v, twitter issued %+v", creds, issued)
@@ -80,8 +81,8 @@ func TestTwitterFlow(t *testing.T) {
 // interleaved; every request is signed with its own bot's consumer key.
 func TestTwoBotsWithTheirOwnTwitterKeys(t *testing.T) {
 	tw := providertest.NewTwitter(t, map[string]string{"ck-alpha": "cs-alpha-secret", "ck-bravo": "cs-bravo-secret"})
-	ep := endpointsYAML(tw.Endpoints(), "        ")
-	b := startBroker(t, fmt.Sprintf(`  alpha:
+	ep := testenv.EndpointsYAML(tw.Endpoints(), "        ")
+	b := testenv.StartBroker(t, fmt.Sprintf(`  alpha:
     api_keys: [%q]
     confirm: none
     providers:
@@ -97,16 +98,16 @@ func TestTwoBotsWithTheirOwnTwitterKeys(t *testing.T) {
         type: twitter
         key: ck-bravo
         secret: cs-bravo-secret
-%s`, keyA, ep, keyB, ep))
+%s`, testenv.KeyA, ep, testenv.KeyB, ep))
 
-	browserA, browserB := newBrowser(t), newBrowser(t)
-	cbA := stopAtCallback(t, browserA, b.link("alpha", keyA, "twitter", "web", "same-user"))
-	cbB := stopAtCallback(t, browserB, b.link("bravo", keyB, "twitter", "web", "same-user"))
+	browserA, browserB := testenv.NewBrowser(t), testenv.NewBrowser(t)
+	cbA := testenv.StopAtCallback(t, browserA, b.Link("alpha", testenv.KeyA, "twitter", "web", "same-user"))
+	cbB := testenv.StopAtCallback(t, browserB, b.Link("bravo", testenv.KeyB, "twitter", "web", "same-user"))
 	// Complete in the opposite order to the start.
-	if st, page := visit(t, browserB, cbB); st != http.StatusOK {
+	if st, page := testenv.Visit(t, browserB, cbB); st != http.StatusOK {
 		t.Fatalf("bravo callback: %d\n%s", st, page)
 	}
-	if st, page := visit(t, browserA, cbA); st != http.StatusOK {
+	if st, page := testenv.Visit(t, browserA, cbA); st != http.StatusOK {
 		t.Fatalf("alpha callback: %d\n%s", st, page)
 	}
 
@@ -114,12 +115,12 @@ func TestTwoBotsWithTheirOwnTwitterKeys(t *testing.T) {
 	for _, c := range tw.Issued() {
 		byKey[c.ConsumerKey] = c
 	}
-	for _, bot := range []struct{ name, key, consumer string }{{"alpha", keyA, "ck-alpha"}, {"bravo", keyB, "ck-bravo"}} {
-		ids := b.identities(bot.name, bot.key, "web", "same-user")
+	for _, bot := range []struct{ name, key, consumer string }{{"alpha", testenv.KeyA, "ck-alpha"}, {"bravo", testenv.KeyB, "ck-bravo"}} {
+		ids := b.Identities(bot.name, bot.key, "web", "same-user")
 		if len(ids) != 1 {
 			t.Fatalf("%s: identities = %+v", bot.name, ids)
 		}
-		creds := b.credentials(bot.name, bot.key, ids[0].ID)
+		creds := b.Credentials(bot.name, bot.key, ids[0].ID)
 		if want := byKey[bot.consumer]; creds.AccessToken != want.Token || creds.AccessTokenSecret != want.Secret {
 			t.Errorf("%s got the token issued to another app: %+v, want %+v", bot.name, creds, want)
 		}
@@ -149,8 +150,8 @@ func TestTwoBotsWithTheirOwnTwitterKeys(t *testing.T) {
 // TestGitHubFlow: goth's github provider with endpoint overrides, against the sandbox in
 // GitHub's shape (client secret, exact redirect_uri and single-use codes checked).
 func TestGitHubFlow(t *testing.T) {
-	sb, sbURL := newSandbox(t)
-	b := startBroker(t, fmt.Sprintf(`  alpha:
+	sb, sbURL := testenv.NewSandbox(t)
+	b := testenv.StartBroker(t, fmt.Sprintf(`  alpha:
     api_keys: [%q]
     confirm: none
     providers:
@@ -164,18 +165,18 @@ func TestGitHubFlow(t *testing.T) {
           token_url: %s/login/oauth/access_token
           profile_url: %s/user
           email_url: %s/user/emails
-`, keyA, sbURL, sbURL, sbURL, sbURL))
+`, testenv.KeyA, sbURL, sbURL, sbURL, sbURL))
 	if err := sb.AddClient(sandbox.Client{ID: "gh-client", Secret: "gh-secret-0123456789", RedirectURIs: []string{b.URL + "/bots/alpha/github/callback"}}); err != nil {
 		t.Fatal(err)
 	}
-	if st, page := connectAll(t, newBrowser(t), b.link("alpha", keyA, "github", "discord", "42")); st != http.StatusOK {
+	if st, page := testenv.ConnectAll(t, testenv.NewBrowser(t), b.Link("alpha", testenv.KeyA, "github", "discord", "42")); st != http.StatusOK {
 		t.Fatalf("status %d:\n%s", st, page)
 	}
-	ids := b.identities("alpha", keyA, "discord", "42")
+	ids := b.Identities("alpha", testenv.KeyA, "discord", "42")
 	if len(ids) != 1 || ids[0].ProviderUserID != "1001" || ids[0].NickName != "ada" || !slices.Equal(ids[0].Scopes, []string{"read:user", "user:email"}) {
 		t.Fatalf("identities = %+v", ids)
 	}
-	if creds := b.credentials("alpha", keyA, ids[0].ID); creds.AccessToken != sb.Issued()[0].AccessToken {
+	if creds := b.Credentials("alpha", testenv.KeyA, ids[0].ID); creds.AccessToken != sb.Issued()[0].AccessToken {
 		t.Errorf("credentials %+v, issued %+v", creds, sb.Issued())
 	}
 	if r := sb.Stats().Rejected; len(r) != 0 {
@@ -186,29 +187,29 @@ func TestGitHubFlow(t *testing.T) {
 // TestRelinkKeepsTheIdentityAndASecondAccountIsNew: linking the same provider account again
 // updates the identity in place (docs/DESIGN.md); another account of that provider is a new one.
 func TestRelinkKeepsTheIdentityAndASecondAccountIsNew(t *testing.T) {
-	b, sb := startSandboxBroker(t, "none")
+	b, sb := testenv.StartSandboxBroker(t, "none")
 	link := func(account string) {
 		t.Helper()
-		if st, page := openLink(t, newBrowser(t), b.link("alpha", keyA, "sandbox", "c", "u"), account, "authorize"); st != http.StatusOK {
+		if st, page := testenv.OpenLink(t, testenv.NewBrowser(t), b.Link("alpha", testenv.KeyA, "sandbox", "c", "u"), account, "authorize"); st != http.StatusOK {
 			t.Fatalf("status %d:\n%s", st, page)
 		}
 	}
 	link("1001")
-	first := b.identities("alpha", keyA, "c", "u")
+	first := b.Identities("alpha", testenv.KeyA, "c", "u")
 	link("1001")
-	again := b.identities("alpha", keyA, "c", "u")
+	again := b.Identities("alpha", testenv.KeyA, "c", "u")
 	if len(again) != 1 || again[0].ID != first[0].ID {
 		t.Fatalf("relink: before %+v, after %+v", first, again)
 	}
-	if creds := b.credentials("alpha", keyA, again[0].ID); creds.AccessToken != sb.Issued()[1].AccessToken {
+	if creds := b.Credentials("alpha", testenv.KeyA, again[0].ID); creds.AccessToken != sb.Issued()[1].AccessToken {
 		t.Errorf("relink did not store the new token")
 	}
 	link("1002")
-	both := b.identities("alpha", keyA, "c", "u")
+	both := b.Identities("alpha", testenv.KeyA, "c", "u")
 	if len(both) != 2 || both[0].ID != first[0].ID || both[1].ProviderUserID != "1002" {
 		t.Fatalf("second account: %+v", both)
 	}
-	if n := b.count("identity_events"); n != 3 {
+	if n := b.Count("identity_events"); n != 3 {
 		t.Errorf("history has %d events, want linked, relinked, linked", n)
 	}
 }
@@ -216,8 +217,8 @@ func TestRelinkKeepsTheIdentityAndASecondAccountIsNew(t *testing.T) {
 // TestConfirmCode: with confirm: code the identity stays pending until the chat user types
 // the code from the connect page; wrong codes count, and five of them void it.
 func TestConfirmCode(t *testing.T) {
-	b, _ := startSandboxBroker(t, "code")
-	status, page := openLink(t, newBrowser(t), b.link("alpha", keyA, "sandbox", "c", "confirmer"), "1001", "authorize")
+	b, _ := testenv.StartSandboxBroker(t, "code")
+	status, page := testenv.OpenLink(t, testenv.NewBrowser(t), b.Link("alpha", testenv.KeyA, "sandbox", "c", "confirmer"), "1001", "authorize")
 	if status != http.StatusOK {
 		t.Fatalf("%d\n%s", status, page)
 	}
@@ -226,12 +227,12 @@ func TestConfirmCode(t *testing.T) {
 		t.Fatalf("no code on the connect page:\n%s", page)
 	}
 	code := m[1]
-	ids := b.identities("alpha", keyA, "c", "confirmer")
+	ids := b.Identities("alpha", testenv.KeyA, "c", "confirmer")
 	if len(ids) != 1 || ids[0].Status != "pending" {
 		t.Fatalf("before confirming: %+v", ids)
 	}
-	var p problemBody
-	if st := b.api("GET", fmt.Sprintf("/bots/alpha/identities/%d/credentials", ids[0].ID), keyA, nil, &p); st != http.StatusConflict || p.Code != "identity_pending" {
+	var p testenv.ProblemBody
+	if st := b.API("GET", fmt.Sprintf("/bots/alpha/identities/%d/credentials", ids[0].ID), testenv.KeyA, nil, &p); st != http.StatusConflict || p.Code != "identity_pending" {
 		t.Errorf("credentials of a pending identity: %d %+v", st, p)
 	}
 	wrong := "000000"
@@ -240,10 +241,10 @@ func TestConfirmCode(t *testing.T) {
 	}
 	confirm := func(user, code string) (int, string) {
 		var out struct {
-			Identity identityBody `json:"identity"`
-			Code     string       `json:"code"`
+			Identity testenv.IdentityBody `json:"identity"`
+			Code     string               `json:"code"`
 		}
-		st := b.api("POST", "/bots/alpha/links/confirm", keyA, map[string]string{"channel": "c", "user": user, "code": code}, &out)
+		st := b.API("POST", "/bots/alpha/links/confirm", testenv.KeyA, map[string]string{"channel": "c", "user": user, "code": code}, &out)
 		if st == http.StatusOK {
 			return st, out.Identity.Status
 		}
@@ -261,7 +262,7 @@ func TestConfirmCode(t *testing.T) {
 	if st, status := confirm("confirmer", code); st != http.StatusOK || status != "active" {
 		t.Fatalf("right code: %d %s", st, status)
 	}
-	if creds := b.credentials("alpha", keyA, ids[0].ID); creds.AccessToken == "" {
+	if creds := b.Credentials("alpha", testenv.KeyA, ids[0].ID); creds.AccessToken == "" {
 		t.Error("no credentials after confirming")
 	}
 	if st, c := confirm("confirmer", code); st != http.StatusUnprocessableEntity || c != "no_pending_confirmation" {
@@ -269,7 +270,7 @@ func TestConfirmCode(t *testing.T) {
 	}
 
 	t.Run("five wrong tries void the code", func(t *testing.T) {
-		_, page := openLink(t, newBrowser(t), b.link("alpha", keyA, "sandbox", "c", "guesser"), "1001", "authorize")
+		_, page := testenv.OpenLink(t, testenv.NewBrowser(t), b.Link("alpha", testenv.KeyA, "sandbox", "c", "guesser"), "1001", "authorize")
 		code := regexp.MustCompile(`id="code">(\d{6})<`).FindStringSubmatch(page)[1]
 		for i := 0; i < 5; i++ {
 			guess := fmt.Sprintf("%06d", i)
@@ -286,9 +287,9 @@ func TestConfirmCode(t *testing.T) {
 	})
 
 	t.Run("not for bots without confirm: code", func(t *testing.T) {
-		b2, _ := startSandboxBroker(t, "none")
-		var p problemBody
-		if st := b2.api("POST", "/bots/alpha/links/confirm", keyA, map[string]string{"channel": "c", "user": "u", "code": "123456"}, &p); st != http.StatusBadRequest || p.Code != "confirm_not_enabled" {
+		b2, _ := testenv.StartSandboxBroker(t, "none")
+		var p testenv.ProblemBody
+		if st := b2.API("POST", "/bots/alpha/links/confirm", testenv.KeyA, map[string]string{"channel": "c", "user": "u", "code": "123456"}, &p); st != http.StatusBadRequest || p.Code != "confirm_not_enabled" {
 			t.Errorf("status %d %+v", st, p)
 		}
 	})
@@ -298,8 +299,8 @@ func TestConfirmCode(t *testing.T) {
 // credential once all is linked.
 func TestRequireCombinedAction(t *testing.T) {
 	tw := providertest.NewTwitter(t, map[string]string{"ck-alpha": "cs-alpha-secret"})
-	sb, sbURL := newSandbox(t)
-	b := startBrokerWith(t, fmt.Sprintf(`  alpha:
+	sb, sbURL := testenv.NewSandbox(t)
+	b := testenv.StartBrokerWith(t, fmt.Sprintf(`  alpha:
     api_keys: [%q]
     confirm: none
     providers:
@@ -308,13 +309,13 @@ func TestRequireCombinedAction(t *testing.T) {
         type: twitter
         key: ck-alpha
         secret: cs-alpha-secret
-%s`, keyA, endpointsYAML(tw.Endpoints(), "        ")), app.Options{SandboxURL: sbURL})
+%s`, testenv.KeyA, testenv.EndpointsYAML(tw.Endpoints(), "        ")), app.Options{SandboxURL: sbURL})
 	if err := sb.AddClient(sandbox.Client{ID: "client-a", Secret: "secret-a-0123456789", RedirectURIs: []string{b.URL + "/bots/alpha/rides/callback"}}); err != nil {
 		t.Fatal(err)
 	}
 	type requireBody struct {
-		Ready       bool                       `json:"ready"`
-		Credentials map[string]credentialsBody `json:"credentials"`
+		Ready       bool                               `json:"ready"`
+		Credentials map[string]testenv.CredentialsBody `json:"credentials"`
 		Missing     []struct {
 			Provider, Reason, URL string
 		} `json:"missing"`
@@ -324,7 +325,7 @@ func TestRequireCombinedAction(t *testing.T) {
 	require := func(body any) requireBody {
 		t.Helper()
 		var out requireBody
-		if st := b.api("POST", "/bots/alpha/require", keyA, body, &out); st != http.StatusOK {
+		if st := b.API("POST", "/bots/alpha/require", testenv.KeyA, body, &out); st != http.StatusOK {
 			t.Fatalf("require: %d", st)
 		}
 		return out
@@ -337,7 +338,7 @@ func TestRequireCombinedAction(t *testing.T) {
 		t.Fatalf("nothing linked yet: %+v", first)
 	}
 	// One visit of the one connect_url links both.
-	if st, page := connectAll(t, newBrowser(t), first.ConnectURL); st != http.StatusOK || !isComplete(page) {
+	if st, page := testenv.ConnectAll(t, testenv.NewBrowser(t), first.ConnectURL); st != http.StatusOK || !testenv.IsComplete(page) {
 		t.Fatalf("connect_url: %d\n%s", st, page)
 	}
 	ready := require(req)
@@ -363,7 +364,7 @@ func TestRequireCombinedAction(t *testing.T) {
 			map[string]any{"channel": "c", "user": "u", "providers": []any{map[string]any{"provider": "rides", "scopes": []string{"bad scope"}}}},
 		} {
 			b.Unchanged(t, 0, "", func() (int, string) {
-				st := b.api("POST", "/bots/alpha/require", keyA, body, nil)
+				st := b.API("POST", "/bots/alpha/require", testenv.KeyA, body, nil)
 				if st != http.StatusBadRequest && st != http.StatusNotFound {
 					t.Errorf("%v: status %d", body, st)
 				}
@@ -375,25 +376,25 @@ func TestRequireCombinedAction(t *testing.T) {
 
 // TestUnlink: DELETE removes the identity from every route and keeps its history.
 func TestUnlink(t *testing.T) {
-	b, _ := startSandboxBroker(t, "none")
-	if st, page := openLink(t, newBrowser(t), b.link("alpha", keyA, "sandbox", "c", "u"), "1001", "authorize"); st != http.StatusOK {
+	b, _ := testenv.StartSandboxBroker(t, "none")
+	if st, page := testenv.OpenLink(t, testenv.NewBrowser(t), b.Link("alpha", testenv.KeyA, "sandbox", "c", "u"), "1001", "authorize"); st != http.StatusOK {
 		t.Fatalf("%d %s", st, page)
 	}
-	id := b.identities("alpha", keyA, "c", "u")[0].ID
+	id := b.Identities("alpha", testenv.KeyA, "c", "u")[0].ID
 	path := fmt.Sprintf("/bots/alpha/identities/%d", id)
-	if st := b.api("DELETE", path, keyA, nil, nil); st != http.StatusNoContent {
+	if st := b.API("DELETE", path, testenv.KeyA, nil, nil); st != http.StatusNoContent {
 		t.Fatalf("delete: %d", st)
 	}
-	if st := b.api("DELETE", path, keyA, nil, nil); st != http.StatusNotFound {
+	if st := b.API("DELETE", path, testenv.KeyA, nil, nil); st != http.StatusNotFound {
 		t.Errorf("second delete: %d", st)
 	}
-	if st := b.api("GET", path+"/credentials", keyA, nil, nil); st != http.StatusNotFound {
+	if st := b.API("GET", path+"/credentials", testenv.KeyA, nil, nil); st != http.StatusNotFound {
 		t.Errorf("credentials after delete: %d", st)
 	}
-	if ids := b.identities("alpha", keyA, "c", "u"); len(ids) != 0 {
+	if ids := b.Identities("alpha", testenv.KeyA, "c", "u"); len(ids) != 0 {
 		t.Errorf("still listed: %+v", ids)
 	}
-	if n := b.count("identity_events"); n != 2 {
+	if n := b.Count("identity_events"); n != 2 {
 		t.Errorf("history has %d events, want linked and unlinked", n)
 	}
 }
@@ -402,8 +403,8 @@ func TestUnlink(t *testing.T) {
 // every token the providers issued.
 func TestTokensAreNotStoredInTheClear(t *testing.T) {
 	tw := providertest.NewTwitter(t, map[string]string{"ck-alpha": "cs-alpha-secret"})
-	sb, sbURL := newSandbox(t)
-	b := startBrokerWith(t, fmt.Sprintf(`  alpha:
+	sb, sbURL := testenv.NewSandbox(t)
+	b := testenv.StartBrokerWith(t, fmt.Sprintf(`  alpha:
     api_keys: [%q]
     confirm: none
     providers:
@@ -412,19 +413,19 @@ func TestTokensAreNotStoredInTheClear(t *testing.T) {
         type: twitter
         key: ck-alpha
         secret: cs-alpha-secret
-%s`, keyA, endpointsYAML(tw.Endpoints(), "        ")), app.Options{SandboxURL: sbURL})
+%s`, testenv.KeyA, testenv.EndpointsYAML(tw.Endpoints(), "        ")), app.Options{SandboxURL: sbURL})
 	if err := sb.AddClient(sandbox.Client{ID: "client-a", Secret: "secret-a-0123456789", RedirectURIs: []string{b.URL + "/bots/alpha/sandbox/callback"}}); err != nil {
 		t.Fatal(err)
 	}
 	var links []string
 	for _, p := range []string{"sandbox", "twitter"} {
-		l := b.link("alpha", keyA, p, "c", "u")
+		l := b.Link("alpha", testenv.KeyA, p, "c", "u")
 		links = append(links, l)
-		if st, page := connectAll(t, newBrowser(t), l); st != http.StatusOK {
+		if st, page := testenv.ConnectAll(t, testenv.NewBrowser(t), l); st != http.StatusOK {
 			t.Fatalf("%s: %d %s", p, st, page)
 		}
 	}
-	raw := string(b.rawFiles())
+	raw := string(b.RawFiles())
 	var secrets []string
 	for _, g := range sb.Issued() {
 		secrets = append(secrets, g.AccessToken, g.RefreshToken)
@@ -446,7 +447,7 @@ func TestTokensAreNotStoredInTheClear(t *testing.T) {
 		if strings.Contains(raw, s) {
 			t.Errorf("the database files contain an issued secret in the clear (%d bytes long)", len(s))
 		}
-		if strings.Contains(b.logs.String(), s) {
+		if strings.Contains(b.Logs.String(), s) {
 			t.Errorf("the log contains an issued secret")
 		}
 	}
@@ -471,7 +472,7 @@ func TestGoogleFlow(t *testing.T) {
 	t.Cleanup(srv.Close)
 	providertest.NewRewriteTransport(providertest.SandboxRewrites("google", srv.URL)...).Install(t)
 
-	b := startBroker(t, fmt.Sprintf(`  alpha:
+	b := testenv.StartBroker(t, fmt.Sprintf(`  alpha:
     api_keys: [%q]
     confirm: none
     providers:
@@ -480,24 +481,24 @@ func TestGoogleFlow(t *testing.T) {
         key: google-client.apps.googleusercontent.com
         secret: google-secret-0123456789
         scopes: [email, profile]
-`, keyA))
+`, testenv.KeyA))
 	if err := sb.AddClient(sandbox.Client{ID: "google-client.apps.googleusercontent.com", Secret: "google-secret-0123456789",
 		RedirectURIs: []string{b.URL + "/bots/alpha/google/callback"}}); err != nil {
 		t.Fatal(err)
 	}
-	if st, page := connectAll(t, newBrowser(t), b.link("alpha", keyA, "google", "web", "g-user")); st != http.StatusOK {
+	if st, page := testenv.ConnectAll(t, testenv.NewBrowser(t), b.Link("alpha", testenv.KeyA, "google", "web", "g-user")); st != http.StatusOK {
 		t.Fatalf("status %d:\n%s", st, page)
 	}
-	ids := b.identities("alpha", keyA, "web", "g-user")
+	ids := b.Identities("alpha", testenv.KeyA, "web", "g-user")
 	if len(ids) != 1 || ids[0].ProviderUserID != "1001" || ids[0].Email != "ada@example.com" {
 		t.Fatalf("identities = %+v", ids)
 	}
 	issued := sb.Issued()
-	if creds := b.credentials("alpha", keyA, ids[0].ID); len(issued) != 1 || creds.AccessToken != issued[0].AccessToken || creds.ExpiresAt == nil {
+	if creds := b.Credentials("alpha", testenv.KeyA, ids[0].ID); len(issued) != 1 || creds.AccessToken != issued[0].AccessToken || creds.ExpiresAt == nil {
 		t.Errorf("credentials %+v, issued %+v", creds, issued)
 	}
 	if issued[0].RefreshToken == "" {
-		t.Error("google issued no refresh token: prompt=consent / access_type=offline missing")
+		t.Error("google issued no refresh token: prompt=testenv.Consent / access_type=offline missing")
 	}
 	if r := sb.Stats().Rejected; len(r) != 0 {
 		t.Errorf("the provider rejected requests: %v", r)

@@ -1,4 +1,4 @@
-package main
+package broker_test
 
 import (
 	"net/http"
@@ -11,6 +11,7 @@ import (
 	"github.com/oauthbroker/oauthbroker/internal/broker"
 	"github.com/oauthbroker/oauthbroker/internal/seal"
 	"github.com/oauthbroker/oauthbroker/internal/store"
+	"github.com/oauthbroker/oauthbroker/internal/testenv"
 )
 
 // TestRefreshThatOutlivesItsLease: a refresh whose lease runs out while the provider answers
@@ -31,14 +32,14 @@ func TestRefreshThatOutlivesItsLease(t *testing.T) {
 		{name: "key rotation re-encrypts in between", reseal: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			clk := newClock()
-			f := newTokenFake(t, true)
+			clk := testenv.NewClock()
+			f := testenv.NewTokenFake(t, true)
 			f.ForgiveReuse.Store(true)
-			b := startBrokerWith(t, glBot(f.URL, ""), app.Options{Now: clk.Now})
+			b := testenv.StartBrokerWith(t, testenv.GlBot(f.URL, ""), app.Options{Now: clk.Now})
 			f.Register(t, b.URL+"/bots/alpha/gl/callback")
-			id := b.linkOne("alpha", keyA, "gl", "slack", "U1").ID
+			id := b.LinkOne("alpha", testenv.KeyA, "gl", "slack", "U1").ID
 			linked := f.LastGrant(t)
-			holds := make(chan heldRefresh)
+			holds := make(chan testenv.HeldRefresh)
 			f.Holds.Store(&holds)
 
 			clk.Advance(59*time.Minute + 30*time.Second) // within RefreshAhead of the expiry
@@ -55,15 +56,15 @@ func TestRefreshThatOutlivesItsLease(t *testing.T) {
 			}
 
 			if tc.reseal {
-				keysPath := filepath.Join(filepath.Dir(b.dbPath), "oauthbroker.keys.json")
+				keysPath := filepath.Join(filepath.Dir(b.DBPath), "oauthbroker.keys.json")
 				if _, err := seal.AddPrimaryKey(keysPath, time.Now()); err != nil {
 					t.Fatal(err)
 				}
-				ring, err := readRing(keysPath)
+				ring, err := testenv.ReadRing(keysPath)
 				if err != nil {
 					t.Fatal(err)
 				}
-				stats, err := broker.Reseal(t.Context(), b.app.Store, ring, 10)
+				stats, err := broker.Reseal(t.Context(), b.App.Store, ring, 10)
 				if err != nil || stats.Resealed != 2 {
 					t.Fatalf("re-encryption: %+v, %v; want the access and refresh token re-encrypted", stats, err)
 				}
@@ -94,15 +95,15 @@ func TestRefreshThatOutlivesItsLease(t *testing.T) {
 				t.Fatalf("next refresh: %+v, want the rotated refresh token accepted", h3)
 			}
 			checkRead(t, "after", <-third, f.LastGrant(t).AccessToken)
-			if ids := b.identities("alpha", keyA, "slack", "U1"); len(ids) != 1 || ids[0].Status != store.StatusActive {
+			if ids := b.Identities("alpha", testenv.KeyA, "slack", "U1"); len(ids) != 1 || ids[0].Status != store.StatusActive {
 				t.Errorf("identities %+v, want one, active", ids)
 			}
 			wantKinds := []string{store.EventLinked, store.EventRefreshed, store.EventRefreshed}
 			if tc.refusalFirst {
 				wantKinds = slices.Insert(wantKinds, 1, store.EventRefreshFailed)
 			}
-			evs, err := b.app.Store.Events(t.Context(), "alpha", id)
-			if kinds := eventKinds(evs); err != nil || !slices.Equal(kinds, wantKinds) {
+			evs, err := b.App.Store.Events(t.Context(), "alpha", id)
+			if kinds := testenv.EventKinds(evs); err != nil || !slices.Equal(kinds, wantKinds) {
 				t.Errorf("history %v, want %v", kinds, wantKinds)
 			}
 			if r := f.Stats().Rejected; len(r) != 0 {
@@ -116,14 +117,14 @@ func TestRefreshThatOutlivesItsLease(t *testing.T) {
 type credentialsRead struct {
 	status  int
 	token   string
-	problem problemBody
+	problem testenv.ProblemBody
 }
 
 // readLater reads an identity's credentials in the background.
-func readLater(b *testBroker, id int64) <-chan credentialsRead {
+func readLater(b *testenv.Broker, id int64) <-chan credentialsRead {
 	done := make(chan credentialsRead, 1)
 	go func() {
-		st, c, p, _ := b.credentialsRaw("alpha", keyA, id)
+		st, c, p, _ := b.CredentialsRaw("alpha", testenv.KeyA, id)
 		done <- credentialsRead{st, c.AccessToken, p}
 	}()
 	return done
@@ -137,13 +138,13 @@ func checkRead(t *testing.T, which string, got credentialsRead, token string) {
 }
 
 // nextHeld waits for the next refresh answer the fake holds.
-func nextHeld(t *testing.T, holds chan heldRefresh) heldRefresh {
+func nextHeld(t *testing.T, holds chan testenv.HeldRefresh) testenv.HeldRefresh {
 	t.Helper()
 	select {
 	case h := <-holds:
 		return h
 	case <-time.After(10 * time.Second):
 		t.Fatal("no refresh reached the provider")
-		return heldRefresh{}
+		return testenv.HeldRefresh{}
 	}
 }

@@ -1,53 +1,27 @@
-package main
+package broker_test
 
 import (
 	"fmt"
-	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 
 	"github.com/oauthbroker/oauthbroker/internal/providertest"
 	"github.com/oauthbroker/oauthbroker/internal/sandbox"
-	"github.com/oauthbroker/oauthbroker/internal/store"
+	"github.com/oauthbroker/oauthbroker/internal/testenv"
 )
-
-// unlink deletes an identity through the API and returns its last history event.
-func (b *testBroker) unlink(bot, key string, id int64) store.Event {
-	b.t.Helper()
-	if st := b.api("DELETE", fmt.Sprintf("/bots/%s/identities/%d", bot, id), key, nil, nil); st != http.StatusNoContent {
-		b.t.Fatalf("DELETE identity %d: %d", id, st)
-	}
-	if st := b.api("GET", fmt.Sprintf("/bots/%s/identities/%d/credentials", bot, id), key, nil, nil); st != http.StatusNotFound {
-		b.t.Errorf("identity %d still answers after DELETE: %d", id, st)
-	}
-	evs, err := b.app.Store.Events(b.t.Context(), bot, id)
-	if err != nil || len(evs) == 0 {
-		b.t.Fatalf("history of %d: %v %v", id, evs, err)
-	}
-	ev := evs[len(evs)-1]
-	if ev.Kind != store.EventUnlinked {
-		b.t.Fatalf("last event %+v, want unlinked", ev)
-	}
-	for _, secret := range []string{"sbx_at_", "sbx_rt_"} {
-		if strings.Contains(ev.Detail, secret) {
-			b.t.Errorf("history holds a token: %q", ev.Detail)
-		}
-	}
-	return ev
-}
 
 // TestUnlinkRevokesAtTheProvider: DELETE first revokes the grant where the provider offers a
 // way (the right token, at the right endpoint), records the outcome, and deletes the identity
 // whether or not the revocation worked.
 func TestUnlinkRevokesAtTheProvider(t *testing.T) {
 	t.Run("RFC 7009 (gitlab)", func(t *testing.T) {
-		f := newTokenFake(t, false)
-		b := startBroker(t, glBot(f.URL, ""))
+		f := testenv.NewTokenFake(t, false)
+		b := testenv.StartBroker(t, testenv.GlBot(f.URL, ""))
 		f.Register(t, b.URL+"/bots/alpha/gl/callback")
-		id := b.linkOne("alpha", keyA, "gl", "slack", "U1")
+		id := b.LinkOne("alpha", testenv.KeyA, "gl", "slack", "U1")
 		g := f.LastGrant(t)
-		ev := b.unlink("alpha", keyA, id.ID)
+		ev := b.Unlink("alpha", testenv.KeyA, id.ID)
 		if ev.Outcome != "revoked" || f.Stats().Revocations != 1 {
 			t.Fatalf("event %+v, %d revocations at the provider", ev, f.Stats().Revocations)
 		}
@@ -57,22 +31,22 @@ func TestUnlinkRevokesAtTheProvider(t *testing.T) {
 		}
 	})
 	t.Run("a failing revocation still unlinks", func(t *testing.T) {
-		f := newTokenFake(t, false)
-		b := startBroker(t, glBot(f.URL, ""))
+		f := testenv.NewTokenFake(t, false)
+		b := testenv.StartBroker(t, testenv.GlBot(f.URL, ""))
 		f.Register(t, b.URL+"/bots/alpha/gl/callback")
-		id := b.linkOne("alpha", keyA, "gl", "slack", "U1")
+		id := b.LinkOne("alpha", testenv.KeyA, "gl", "slack", "U1")
 		f.RevokeFails.Store(true)
-		ev := b.unlink("alpha", keyA, id.ID)
+		ev := b.Unlink("alpha", testenv.KeyA, id.ID)
 		if ev.Outcome != "revoke_failed" || !strings.Contains(ev.Detail, "HTTP 500") {
 			t.Fatalf("event %+v, want revoke_failed naming the 500", ev)
 		}
-		if ids := b.identities("alpha", keyA, "slack", "U1"); len(ids) != 0 {
+		if ids := b.Identities("alpha", testenv.KeyA, "slack", "U1"); len(ids) != 0 {
 			t.Errorf("still listed: %+v", ids)
 		}
 	})
 	t.Run("GitHub grant deletion", func(t *testing.T) {
-		sb, sbURL := newSandbox(t)
-		b := startBroker(t, fmt.Sprintf(`  alpha:
+		sb, sbURL := testenv.NewSandbox(t)
+		b := testenv.StartBroker(t, fmt.Sprintf(`  alpha:
     api_keys: [%q]
     confirm: none
     providers:
@@ -81,13 +55,13 @@ func TestUnlinkRevokesAtTheProvider(t *testing.T) {
         key: gh-client
         secret: gh-secret-0123456789
         endpoints: {auth_url: %[2]s/login/oauth/authorize, token_url: %[2]s/login/oauth/access_token, profile_url: %[2]s/user, email_url: %[2]s/user/emails}
-`, keyA, sbURL))
+`, testenv.KeyA, sbURL))
 		if err := sb.AddClient(sandbox.Client{ID: "gh-client", Secret: "gh-secret-0123456789", RedirectURIs: []string{b.URL + "/bots/alpha/github/callback"}}); err != nil {
 			t.Fatal(err)
 		}
-		id := b.linkOne("alpha", keyA, "github", "slack", "U1")
+		id := b.LinkOne("alpha", testenv.KeyA, "github", "slack", "U1")
 		g := sb.Issued()[0]
-		if ev := b.unlink("alpha", keyA, id.ID); ev.Outcome != "revoked" {
+		if ev := b.Unlink("alpha", testenv.KeyA, id.ID); ev.Outcome != "revoked" {
 			t.Fatalf("event %+v", ev)
 		}
 		if sb.Live(g.AccessToken) || sb.Stats().Revocations != 1 || len(sb.Stats().Rejected) != 0 {
@@ -95,10 +69,10 @@ func TestUnlinkRevokesAtTheProvider(t *testing.T) {
 		}
 	})
 	t.Run("Twitter invalidate_token", func(t *testing.T) {
-		b, tw := startTwitterBroker(t)
-		id := b.linkOne("alpha", keyA, "twitter", "slack", "U1")
+		b, tw := testenv.StartTwitterBroker(t)
+		id := b.LinkOne("alpha", testenv.KeyA, "twitter", "slack", "U1")
 		token := tw.Issued()[0].Token
-		if ev := b.unlink("alpha", keyA, id.ID); ev.Outcome != "revoked" {
+		if ev := b.Unlink("alpha", testenv.KeyA, id.ID); ev.Outcome != "revoked" {
 			t.Fatalf("event %+v", ev)
 		}
 		var seen bool
@@ -132,13 +106,13 @@ func TestUnlinkRevokesAtTheProvider(t *testing.T) {
 			if tc.typ == "openid-connect" {
 				extra = ", discovery_url: " + srv.URL + "/.well-known/openid-configuration"
 			}
-			b := startBroker(t, fmt.Sprintf("  alpha:\n    api_keys: [%q]\n    confirm: none\n    providers:\n      p: {type: %s, key: p-client, secret: p-secret-0123456789%s}\n", keyA, tc.typ, extra))
+			b := testenv.StartBroker(t, fmt.Sprintf("  alpha:\n    api_keys: [%q]\n    confirm: none\n    providers:\n      p: {type: %s, key: p-client, secret: p-secret-0123456789%s}\n", testenv.KeyA, tc.typ, extra))
 			if err := sb.AddClient(sandbox.Client{ID: "p-client", Secret: "p-secret-0123456789", RedirectURIs: []string{b.URL + "/bots/alpha/p/callback"}}); err != nil {
 				t.Fatal(err)
 			}
-			id := b.linkOne("alpha", keyA, "p", "slack", "U1")
+			id := b.LinkOne("alpha", testenv.KeyA, "p", "slack", "U1")
 			g := sb.Issued()[0]
-			if ev := b.unlink("alpha", keyA, id.ID); ev.Outcome != "revoked" {
+			if ev := b.Unlink("alpha", testenv.KeyA, id.ID); ev.Outcome != "revoked" {
 				t.Fatalf("event %+v", ev)
 			}
 			if sb.Live(g.AccessToken) || sb.Stats().Revocations != 1 {
@@ -147,15 +121,15 @@ func TestUnlinkRevokesAtTheProvider(t *testing.T) {
 		})
 	}
 	t.Run("Slack auth.revoke", func(t *testing.T) {
-		sb, sbURL := newSandbox(t)
+		sb, sbURL := testenv.NewSandbox(t)
 		providertest.NewRewriteTransport(providertest.SandboxRewrites("slack-classic", sbURL)...).Install(t)
-		b := startBroker(t, fmt.Sprintf("  alpha:\n    api_keys: [%q]\n    confirm: none\n    providers:\n      slack: {type: slack-classic, key: sl-client, secret: sl-secret-0123456789}\n", keyA))
+		b := testenv.StartBroker(t, fmt.Sprintf("  alpha:\n    api_keys: [%q]\n    confirm: none\n    providers:\n      slack: {type: slack-classic, key: sl-client, secret: sl-secret-0123456789}\n", testenv.KeyA))
 		if err := sb.AddClient(sandbox.Client{ID: "sl-client", Secret: "sl-secret-0123456789", RedirectURIs: []string{b.URL + "/bots/alpha/slack/callback"}}); err != nil {
 			t.Fatal(err)
 		}
-		id := b.linkOne("alpha", keyA, "slack", "slack", "U1")
+		id := b.LinkOne("alpha", testenv.KeyA, "slack", "slack", "U1")
 		g := sb.Issued()[0]
-		if ev := b.unlink("alpha", keyA, id.ID); ev.Outcome != "revoked" {
+		if ev := b.Unlink("alpha", testenv.KeyA, id.ID); ev.Outcome != "revoked" {
 			t.Fatalf("event %+v", ev)
 		}
 		if sb.Live(g.AccessToken) || sb.Stats().Revocations != 1 {

@@ -1,4 +1,4 @@
-package main
+package broker_test
 
 import (
 	"fmt"
@@ -9,6 +9,7 @@ import (
 	"github.com/oauthbroker/oauthbroker/internal/app"
 	"github.com/oauthbroker/oauthbroker/internal/providertest"
 	"github.com/oauthbroker/oauthbroker/internal/sandbox"
+	"github.com/oauthbroker/oauthbroker/internal/testenv"
 )
 
 // TestRefreshAtTheRealHosts: the types whose URLs goth hard-codes refresh through the path
@@ -33,15 +34,15 @@ func TestRefreshAtTheRealHosts(t *testing.T) {
 			if tc.typ == "openid-connect" {
 				extra = ", discovery_url: " + srv.URL + "/.well-known/openid-configuration"
 			}
-			clk := newClock()
-			b := startBrokerWith(t, fmt.Sprintf("  alpha:\n    api_keys: [%q]\n    confirm: none\n    providers:\n      p: {type: %s, key: p-client, secret: p-secret-0123456789%s}\n", keyA, tc.typ, extra),
+			clk := testenv.NewClock()
+			b := testenv.StartBrokerWith(t, fmt.Sprintf("  alpha:\n    api_keys: [%q]\n    confirm: none\n    providers:\n      p: {type: %s, key: p-client, secret: p-secret-0123456789%s}\n", testenv.KeyA, tc.typ, extra),
 				app.Options{Now: clk.Now})
 			if err := sb.AddClient(sandbox.Client{ID: "p-client", Secret: "p-secret-0123456789", RedirectURIs: []string{b.URL + "/bots/alpha/p/callback"}}); err != nil {
 				t.Fatal(err)
 			}
-			id := b.linkOne("alpha", keyA, "p", "slack", "U1")
+			id := b.LinkOne("alpha", testenv.KeyA, "p", "slack", "U1")
 			clk.Advance(59*time.Minute + 30*time.Second)
-			c := b.credentials("alpha", keyA, id.ID)
+			c := b.Credentials("alpha", testenv.KeyA, id.ID)
 			g := sb.Issued()
 			if st := sb.Stats(); st.Refreshes != 1 || len(g) != 2 || c.AccessToken != g[1].AccessToken {
 				t.Fatalf("%d refreshes; credentials %.12s…; issued %+v", st.Refreshes, c.AccessToken, g)
