@@ -140,6 +140,8 @@ type (
 )
 
 var (
+	getPage        = testenv.GetPage
+	noStackTrace   = testenv.NoStackTrace
 	glBot          = testenv.GlBot
 	startMockOIDC  = testenv.StartMockOIDC
 	newReceiver    = testenv.NewReceiver

@@ -1,9 +1,7 @@
 package main
 
 import (
-	"io"
 	"net/http"
-	"strings"
 	"testing"
 
 	"go.uber.org/goleak"
@@ -42,27 +40,5 @@ func closeIdleConnections(rt http.RoundTripper) {
 		tr.CloseIdleConnections()
 	case *providertest.RewriteTransport:
 		closeIdleConnections(tr.Base)
-	}
-}
-
-// getPage GETs u in browser and returns the status, the page and the X-Request-Id header.
-func getPage(t *testing.T, browser *http.Client, u string) (int, string, string) {
-	t.Helper()
-	resp, err := browser.Get(u)
-	if err != nil {
-		t.Fatalf("GET %s: %v", u, err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(body), resp.Header.Get("X-Request-Id")
-}
-
-// noStackTrace fails if an answer shows anything of a Go panic or stack.
-func noStackTrace(t *testing.T, page string) {
-	t.Helper()
-	for _, s := range []string{"goroutine ", ".go:", "panic", "runtime."} {
-		if strings.Contains(page, s) {
-			t.Errorf("the answer shows %q (a stack trace?):\n%s", s, page)
-		}
 	}
 }

@@ -1,4 +1,4 @@
-package main
+package server_test
 
 import (
 	"bytes"
@@ -20,8 +20,12 @@ import (
 	"github.com/oauthbroker/oauthbroker/internal/providertest"
 	"github.com/oauthbroker/oauthbroker/internal/sandbox"
 	"github.com/oauthbroker/oauthbroker/internal/server"
+	"github.com/oauthbroker/oauthbroker/internal/testenv"
 	"github.com/oauthbroker/oauthbroker/internal/webhook"
 )
+
+// hookSecret is bot alpha's webhook secret here: the logs must never show it.
+const hookSecret = "hook-secret-0123456789"
 
 // secretRecorder stands in front of the sandbox and keeps every secret that crosses it: the
 // code, verifier and client secret the broker sends, and every token the provider answers.
@@ -102,7 +106,7 @@ func (s *secretRecorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // confirmation code, cookie, webhook secret or signature, key-file key — appears in any log
 // line, plain or URL-encoded.
 func TestNoSecretInAnyLogLine(t *testing.T) {
-	var textLog, jsonLog syncBuffer
+	var textLog, jsonLog testenv.SyncBuffer
 	log := slog.New(slog.NewMultiHandler(
 		slog.NewTextHandler(&textLog, &slog.HandlerOptions{Level: slog.LevelDebug}),
 		slog.NewJSONHandler(&jsonLog, &slog.HandlerOptions{Level: slog.LevelDebug}),
@@ -115,10 +119,10 @@ func TestNoSecretInAnyLogLine(t *testing.T) {
 	srv := httptest.NewServer(rec)
 	t.Cleanup(srv.Close)
 	tw := providertest.NewTwitter(t, map[string]string{"ck-alpha": "cs-alpha-secret-0123"})
-	hooks := newReceiver(t, hookSecret)
-	clk := newClock()
+	hooks := testenv.NewReceiver(t, hookSecret)
+	clk := testenv.NewClock()
 	off := server.Limits{}
-	b := startBrokerWith(t, fmt.Sprintf(`  alpha:
+	b := testenv.StartBrokerWith(t, fmt.Sprintf(`  alpha:
     api_keys: [%q]
     confirm: code
     webhook_url: %s
@@ -134,22 +138,22 @@ func TestNoSecretInAnyLogLine(t *testing.T) {
         type: twitter
         key: ck-alpha
         secret: cs-alpha-secret-0123
-%s`, keyA, hooks.URL, hookSecret, srv.URL, endpointsYAML(tw.Endpoints(), "        ")),
-		app.Options{Log: log, Now: clk.Now, Webhooks: fastWebhooks, Limits: &off})
-	b.runBackground()
+%s`, testenv.KeyA, hooks.URL, hookSecret, srv.URL, testenv.EndpointsYAML(tw.Endpoints(), "        ")),
+		app.Options{Log: log, Now: clk.Now, Webhooks: testenv.FastWebhooks, Limits: &off})
+	b.RunBackground()
 	if err := sb.AddClient(sandbox.Client{ID: "oidc-client", Secret: "oidc-secret-0123456789", RedirectURIs: []string{b.URL + "/bots/alpha/sso/callback"}}); err != nil {
 		t.Fatal(err)
 	}
-	secrets := []string{keyA, "oidc-secret-0123456789", "cs-alpha-secret-0123", hookSecret}
+	secrets := []string{testenv.KeyA, "oidc-secret-0123456789", "cs-alpha-secret-0123", hookSecret}
 	var codes []string // six-digit confirmation codes: matched as whole words
 	brokerURL, _ := url.Parse(b.URL)
 
 	// linkVia runs one flow to its end and keeps every secret it can see on the way.
 	linkVia := func(provider, user string) (int, string) {
-		browser := newBrowser(t)
-		link := b.link("alpha", keyA, provider, "c", user)
+		browser := testenv.NewBrowser(t)
+		link := b.Link("alpha", testenv.KeyA, provider, "c", user)
 		secrets = append(secrets, strings.SplitN(link, "link=", 2)[1])
-		cb := stopAtCallback(t, browser, link)
+		cb := testenv.StopAtCallback(t, browser, link)
 		u, _ := url.Parse(cb)
 		for _, k := range []string{"state", "code", "oauth_token", "oauth_verifier"} {
 			if v := u.Query().Get(k); v != "" {
@@ -159,10 +163,10 @@ func TestNoSecretInAnyLogLine(t *testing.T) {
 		for _, c := range browser.Jar.Cookies(&url.URL{Scheme: "http", Host: brokerURL.Host, Path: "/bots/alpha/" + provider + "/"}) {
 			secrets = append(secrets, c.Value)
 		}
-		st, page := visit(t, browser, cb)
+		st, page := testenv.Visit(t, browser, cb)
 		if m := regexp.MustCompile(`\b(\d{6})\b`).FindStringSubmatch(page); m != nil && st == http.StatusOK {
 			codes = append(codes, m[1])
-			if st := b.api("POST", "/bots/alpha/links/confirm", keyA, map[string]string{"channel": "c", "user": user, "code": m[1]}, nil); st != http.StatusOK {
+			if st := b.API("POST", "/bots/alpha/links/confirm", testenv.KeyA, map[string]string{"channel": "c", "user": user, "code": m[1]}, nil); st != http.StatusOK {
 				t.Fatalf("confirm: %d", st)
 			}
 		}
@@ -180,14 +184,14 @@ func TestNoSecretInAnyLogLine(t *testing.T) {
 		secrets = append(secrets, c.Token, c.Secret)
 	}
 	// A wrong confirmation code is logged as a wrong attempt, never as its digits.
-	b.api("POST", "/bots/alpha/links/confirm", keyA, map[string]string{"channel": "c", "user": "oidc-user", "code": "424242"}, nil)
+	b.API("POST", "/bots/alpha/links/confirm", testenv.KeyA, map[string]string{"channel": "c", "user": "oidc-user", "code": "424242"}, nil)
 	codes = append(codes, "424242")
-	ids := b.identities("alpha", keyA, "c", "oidc-user")
-	twIDs := b.identities("alpha", keyA, "c", "tw-user")
-	b.credentials("alpha", keyA, ids[0].ID)
-	b.credentials("alpha", keyA, twIDs[0].ID)
+	ids := b.Identities("alpha", testenv.KeyA, "c", "oidc-user")
+	twIDs := b.Identities("alpha", testenv.KeyA, "c", "tw-user")
+	b.Credentials("alpha", testenv.KeyA, ids[0].ID)
+	b.Credentials("alpha", testenv.KeyA, twIDs[0].ID)
 	clk.Advance(59*time.Minute + 30*time.Second) // the OIDC token is about to expire: the next read refreshes
-	b.credentials("alpha", keyA, ids[0].ID)
+	b.Credentials("alpha", testenv.KeyA, ids[0].ID)
 	if sb.Stats().Refreshes != 1 {
 		t.Fatalf("refreshes: %d, want 1", sb.Stats().Refreshes)
 	}
@@ -224,7 +228,7 @@ func TestNoSecretInAnyLogLine(t *testing.T) {
 	}
 	secrets = append(secrets, "sbx_at_leakcheck_0123456789", "sbx_rt_leakcheck_0123456789")
 	// An unlink revokes the token at the provider.
-	if st := b.api("DELETE", fmt.Sprintf("/bots/alpha/identities/%d", ids[0].ID), keyA, nil, nil); st != http.StatusNoContent {
+	if st := b.API("DELETE", fmt.Sprintf("/bots/alpha/identities/%d", ids[0].ID), testenv.KeyA, nil, nil); st != http.StatusNoContent {
 		t.Fatalf("unlink: %d", st)
 	}
 	hooks.WaitDeliveries(t, 3, 5*time.Second)
@@ -233,7 +237,7 @@ func TestNoSecretInAnyLogLine(t *testing.T) {
 	}
 	secrets = append(secrets, rec.secrets()...)
 	var keyFile map[string]any
-	if data, err := os.ReadFile(b.app.Cfg.Storage.KeysFile); err == nil && json.Unmarshal(data, &keyFile) == nil {
+	if data, err := os.ReadFile(b.App.Cfg.Storage.KeysFile); err == nil && json.Unmarshal(data, &keyFile) == nil {
 		secrets = append(secrets, stringsIn(keyFile)...)
 	}
 
@@ -304,11 +308,11 @@ func linesWith(text, s string) string {
 // shows it; and the one log line of that request has it, with the path but not the query
 // (which carries the link token).
 func TestRequestIDTiesPageHeaderAndLogLine(t *testing.T) {
-	var jsonLog syncBuffer
-	b := startBrokerWith(t, fmt.Sprintf("  alpha:\n    api_keys: [%q]\n    confirm: none\n    providers:\n      gh: {type: github, key: k, secret: s-0123456789}\n", keyA),
+	var jsonLog testenv.SyncBuffer
+	b := testenv.StartBrokerWith(t, fmt.Sprintf("  alpha:\n    api_keys: [%q]\n    confirm: none\n    providers:\n      gh: {type: github, key: k, secret: s-0123456789}\n", testenv.KeyA),
 		app.Options{Log: slog.New(slog.NewJSONHandler(&jsonLog, nil))})
 	token := strings.Repeat("x", 43)
-	st, page, id := getPage(t, newBrowser(t), b.URL+"/bots/alpha/gh/auth?link="+token)
+	st, page, id := testenv.GetPage(t, testenv.NewBrowser(t), b.URL+"/bots/alpha/gh/auth?link="+token)
 	if st != http.StatusNotFound || id == "" || !strings.Contains(page, id) {
 		t.Fatalf("status %d, request id %q, page:\n%s", st, id, page)
 	}
@@ -333,7 +337,7 @@ func TestRequestIDTiesPageHeaderAndLogLine(t *testing.T) {
 		t.Error("the log contains the link token from the query")
 	}
 	// Every answer has one, and ids differ.
-	_, _, id2 := getPage(t, newBrowser(t), b.URL+"/healthz")
+	_, _, id2 := testenv.GetPage(t, testenv.NewBrowser(t), b.URL+"/healthz")
 	if id2 == "" || id2 == id {
 		t.Errorf("request ids %q, %q", id, id2)
 	}
