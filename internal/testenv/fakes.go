@@ -10,6 +10,7 @@ import (
 
 	"github.com/oauthbroker/oauthbroker/internal/app"
 	"github.com/oauthbroker/oauthbroker/internal/config"
+	"github.com/oauthbroker/oauthbroker/internal/providertest"
 	"github.com/oauthbroker/oauthbroker/internal/sandbox"
 )
 
@@ -60,13 +61,8 @@ func StartSandboxBrokerWith(t testing.TB, confirm string, opts app.Options) (*Br
 	t.Helper()
 	sb, sbURL := InteractiveSandbox(t)
 	opts.SandboxURL = sbURL
-	b := StartBrokerWith(t, fmt.Sprintf(`  alpha:
-    api_keys: [%q]
-    confirm: %s
-    redirect_origins: [https://bot.example]
-    providers:
-      sandbox: {type: sandbox, key: client-a, secret: secret-a-0123456789}
-`, KeyA, confirm), opts)
+	b := Start(t, Config{Bots: []*BotConfig{Bot("alpha").Key(KeyA).Confirm(confirm).RedirectOrigins("https://bot.example").
+		Provider("sandbox", "sandbox", "client-a", "secret-a-0123456789")}, App: opts})
 	if err := sb.AddClient(sandbox.Client{ID: "client-a", Secret: "secret-a-0123456789", Name: "alpha",
 		RedirectURIs: []string{b.URL + "/bots/alpha/sandbox/callback"}}); err != nil {
 		t.Fatal(err)
@@ -107,4 +103,14 @@ func (c *Clock) Advance(d time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.now = c.now.Add(d)
+}
+
+// StartTwitterBroker runs bot alpha with one twitter provider, its app registered at a fake
+// Twitter that verifies every signature.
+func StartTwitterBroker(t testing.TB) (*Broker, *providertest.Twitter) {
+	t.Helper()
+	tw := providertest.NewTwitter(t, map[string]string{"ck-alpha": "cs-alpha-secret"})
+	b := Start(t, Config{Bots: []*BotConfig{Bot("alpha").Key(KeyA).Confirm("none").
+		Provider("twitter", "twitter", "ck-alpha", "cs-alpha-secret", At(tw.Endpoints()))}})
+	return b, tw
 }

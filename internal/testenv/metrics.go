@@ -1,12 +1,9 @@
 package testenv
 
 import (
-	"fmt"
 	"io"
 	"net/http"
 	"testing"
-
-	"github.com/oauthbroker/oauthbroker/internal/providertest"
 
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
@@ -71,21 +68,4 @@ func ValueIn(fams map[string]*dto.MetricFamily, name string, labels map[string]s
 		}
 	}
 	return sum
-}
-
-// StartTwitterBroker runs bot alpha with one twitter provider, its app registered at a fake
-// Twitter that verifies every signature.
-func StartTwitterBroker(t testing.TB) (*Broker, *providertest.Twitter) {
-	t.Helper()
-	tw := providertest.NewTwitter(t, map[string]string{"ck-alpha": "cs-alpha-secret"})
-	b := StartBroker(t, fmt.Sprintf(`  alpha:
-    api_keys: [%q]
-    confirm: none
-    providers:
-      twitter:
-        type: twitter
-        key: ck-alpha
-        secret: cs-alpha-secret
-%s`, KeyA, EndpointsYAML(tw.Endpoints(), "        ")))
-	return b, tw
 }
