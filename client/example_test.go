@@ -1,11 +1,13 @@
 package client_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -23,9 +25,9 @@ import (
 
 // The Examples run against a real broker (internal/testenv) that TestMain starts: bot
 // supportbot with providers uber (the sandbox, whose ride API the proxy calls) and twitter,
-// its webhook at http.DefaultServeMux, and uber linked for slack/U024BE7LH. The Examples read
-// where the broker is, as a bot would, from BROKER_URL, BROKER_API_KEY and
-// BROKER_WEBHOOK_SECRET.
+// its webhook relayed to BOT_WEBHOOK_ADDR (where ExampleReadWebhook listens), and uber linked
+// for slack/U024BE7LH. The Examples read where the broker is, as a bot would, from
+// BROKER_URL, BROKER_API_KEY and BROKER_WEBHOOK_SECRET.
 func TestMain(m *testing.M) {
 	setup := testenv.NewSetup("client examples")
 	startExampleBroker(setup)
@@ -55,7 +57,8 @@ func startExampleBroker(t *testenv.Setup) {
 		sb.ServeHTTP(w, r)
 	}))
 	t.Cleanup(provider.Close)
-	hooks := httptest.NewServer(http.DefaultServeMux) // where ExampleReadWebhook listens
+	r := startRelay(t)
+	hooks := httptest.NewServer(r)
 	t.Cleanup(hooks.Close)
 	b := testenv.Start(t, testenv.Config{
 		Bots: []*testenv.BotConfig{testenv.Bot("supportbot").Key(key).Confirm("none").
@@ -73,7 +76,8 @@ func startExampleBroker(t *testenv.Setup) {
 		}
 	}
 	b.LinkOne("supportbot", key, "uber", "slack", "U024BE7LH")
-	for k, v := range map[string]string{"BROKER_URL": b.URL, "BROKER_API_KEY": key, "BROKER_WEBHOOK_SECRET": hookSecret} {
+	for k, v := range map[string]string{"BROKER_URL": b.URL, "BROKER_API_KEY": key, "BROKER_WEBHOOK_SECRET": hookSecret,
+		"BOT_WEBHOOK_ADDR": r.addr} {
 		os.Setenv(k, v)
 	}
 }
@@ -158,7 +162,8 @@ func ExampleReadWebhook() {
 	var mu sync.Mutex
 	seen := map[string]bool{} // in a real bot: a store shared by its instances
 	got := make(chan string, 8)
-	http.HandleFunc("POST /hooks/oauthbroker", func(w http.ResponseWriter, r *http.Request) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /hooks/oauthbroker", func(w http.ResponseWriter, r *http.Request) {
 		ev, err := client.ReadWebhook(os.Getenv("BROKER_WEBHOOK_SECRET"), r)
 		if err != nil {
 			http.Error(w, "refused", http.StatusUnauthorized)
@@ -179,6 +184,13 @@ func ExampleReadWebhook() {
 		}
 		w.WriteHeader(http.StatusNoContent)
 	})
+	ln, err := net.Listen("tcp", os.Getenv("BOT_WEBHOOK_ADDR"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	srv := &http.Server{Handler: mux}
+	go srv.Serve(ln)
+	defer srv.Close()
 	// The broker retries what it could not deliver before: the events of the uber link
 	// arrive now (in either order).
 	lines := []string{<-got, <-got}
@@ -187,4 +199,68 @@ func ExampleReadWebhook() {
 	// Output:
 	// slack/U024BE7LH finished a link of 1 account(s)
 	// slack/U024BE7LH linked uber
+}
+
+// relay stands between the broker and ExampleReadWebhook's server. It takes each delivery
+// (answering the broker 204, so the broker's own order and retries are untouched) and sends
+// every delivery it took, as the broker signed it, to addr again and again until the
+// Examples end. So each run of the Example (go test -count=N) gets the events, repeats
+// included, as a bot gets at-least-once delivery; between runs nothing listens at addr and
+// the sends fail.
+type relay struct {
+	addr string
+	mu   sync.Mutex
+	got  []relayed
+}
+
+type relayed struct {
+	header http.Header
+	body   []byte
+}
+
+func startRelay(t *testenv.Setup) *relay {
+	ln, err := net.Listen("tcp", "127.0.0.1:0") // a free port for the bot, which listens itself
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &relay{addr: ln.Addr().String()}
+	ln.Close()
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		c := &http.Client{Timeout: time.Second}
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+			r.mu.Lock()
+			got := slices.Clone(r.got)
+			r.mu.Unlock()
+			for _, d := range got {
+				req, _ := http.NewRequest(http.MethodPost, "http://"+r.addr+"/hooks/oauthbroker", bytes.NewReader(d.body))
+				req.Header = d.header.Clone()
+				if resp, err := c.Do(req); err == nil {
+					resp.Body.Close()
+				}
+			}
+		}
+	}()
+	t.Cleanup(func() { close(stop); <-done })
+	return r
+}
+
+func (r *relay) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	body, err := io.ReadAll(req.Body)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	r.mu.Lock()
+	r.got = append(r.got, relayed{header: req.Header.Clone(), body: body})
+	r.mu.Unlock()
+	w.WriteHeader(http.StatusNoContent)
 }
