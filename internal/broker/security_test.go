@@ -7,7 +7,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -19,6 +18,7 @@ import (
 	"github.com/oauthbroker/oauthbroker/internal/seal"
 	"github.com/oauthbroker/oauthbroker/internal/store"
 	"github.com/oauthbroker/oauthbroker/internal/store/sqlite"
+	"github.com/oauthbroker/oauthbroker/internal/testenv/dbdigest"
 )
 
 // The broker's own security checks, each driven through its public flow and credentials API
@@ -105,54 +105,6 @@ func (b *secBroker) link(t *testing.T, provider, user string) IdentityInfo {
 	return done.Identity
 }
 
-// dump is every row of every table of the store's file, read over a connection of its own:
-// two equal dumps mean nothing was stored, consumed or counted in between.
-func (b *secBroker) dump(t *testing.T) string {
-	t.Helper()
-	db, err := sql.Open("sqlite3", "file:"+b.dbPath+"?mode=ro")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	tables, err := db.QueryContext(t.Context(), `SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for tables.Next() {
-		var n string
-		if err := tables.Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		names = append(names, n)
-	}
-	tables.Close()
-	var out strings.Builder
-	for _, n := range names {
-		rows, err := db.QueryContext(t.Context(), `SELECT * FROM "`+n+`"`)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cols, _ := rows.Columns()
-		var lines []string
-		for rows.Next() {
-			vals := make([]any, len(cols))
-			ptrs := make([]any, len(cols))
-			for i := range vals {
-				ptrs[i] = &vals[i]
-			}
-			if err := rows.Scan(ptrs...); err != nil {
-				t.Fatal(err)
-			}
-			lines = append(lines, fmt.Sprintf("%q", vals))
-		}
-		rows.Close()
-		slices.Sort(lines)
-		fmt.Fprintf(&out, "%s %d\n%s\n", n, len(lines), strings.Join(lines, "\n"))
-	}
-	return out.String()
-}
-
 func newServer(t *testing.T, h http.Handler) string {
 	t.Helper()
 	srv := httptest.NewServer(h)
@@ -174,7 +126,7 @@ func TestTamperedStateIsRefused(t *testing.T) {
 	}
 	flipped := []byte(state)
 	flipped[len(flipped)/2] ^= 1
-	before := b.dump(t)
+	before := dbdigest.Dump(t, b.dbPath)
 	for name, params := range map[string]url.Values{
 		"one character changed":             {"code": {q.Get("code")}, "state": {string(flipped)}},
 		"missing":                           {"code": {q.Get("code")}},
@@ -191,7 +143,7 @@ func TestTamperedStateIsRefused(t *testing.T) {
 		if ErrorCode(err) != CodeFlowInvalid {
 			t.Errorf("state %s: %v, want %s", name, err, CodeFlowInvalid)
 		}
-		if after := b.dump(t); after != before {
+		if after := dbdigest.Dump(t, b.dbPath); after != before {
 			t.Fatalf("state %s changed the store:\nbefore:\n%s\nafter:\n%s", name, before, after)
 		}
 	}
@@ -216,7 +168,7 @@ func TestOAuth1TokenOfAnotherFlowIsRefused(t *testing.T) {
 	if q.Get("oauth_token") == "" || q.Get("oauth_verifier") == "" || other.Get("oauth_token") == q.Get("oauth_token") {
 		t.Fatalf("callbacks %v and %v", q, other)
 	}
-	before := b.dump(t)
+	before := dbdigest.Dump(t, b.dbPath)
 	for name, params := range map[string]url.Values{
 		"another flow's token and verifier": other,
 		"another flow's token":              {"oauth_token": {other.Get("oauth_token")}, "oauth_verifier": {q.Get("oauth_verifier")}},
@@ -229,7 +181,7 @@ func TestOAuth1TokenOfAnotherFlowIsRefused(t *testing.T) {
 		if ErrorCode(err) != CodeFlowInvalid {
 			t.Errorf("%s: %v, want %s", name, err, CodeFlowInvalid)
 		}
-		if after := b.dump(t); after != before {
+		if after := dbdigest.Dump(t, b.dbPath); after != before {
 			t.Fatalf("%s changed the store:\nbefore:\n%s\nafter:\n%s", name, before, after)
 		}
 	}

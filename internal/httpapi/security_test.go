@@ -1,13 +1,11 @@
 package httpapi_test
 
 import (
-	"database/sql"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -20,6 +18,7 @@ import (
 	"github.com/oauthbroker/oauthbroker/internal/seal"
 	"github.com/oauthbroker/oauthbroker/internal/store"
 	"github.com/oauthbroker/oauthbroker/internal/store/sqlite"
+	"github.com/oauthbroker/oauthbroker/internal/testenv/dbdigest"
 )
 
 const (
@@ -127,52 +126,6 @@ func (env *keyEnv) call(t *testing.T, method, path, auth, body string) answer {
 	return answer{resp.StatusCode, resp.Header, string(data)}
 }
 
-// dump is every row of every table of the store's file, read over a connection of its own.
-func (env *keyEnv) dump(t *testing.T) string {
-	t.Helper()
-	db, err := sql.Open("sqlite3", "file:"+env.dbPath+"?mode=ro")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	var names []string
-	rows, err := db.QueryContext(t.Context(), `SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for rows.Next() {
-		var n string
-		if err := rows.Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		names = append(names, n)
-	}
-	rows.Close()
-	var out strings.Builder
-	for _, n := range names {
-		rows, err := db.QueryContext(t.Context(), `SELECT * FROM "`+n+`"`)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cols, _ := rows.Columns()
-		var lines []string
-		for rows.Next() {
-			vals, ptrs := make([]any, len(cols)), make([]any, len(cols))
-			for i := range vals {
-				ptrs[i] = &vals[i]
-			}
-			if err := rows.Scan(ptrs...); err != nil {
-				t.Fatal(err)
-			}
-			lines = append(lines, fmt.Sprintf("%q", vals))
-		}
-		rows.Close()
-		slices.Sort(lines)
-		fmt.Fprintf(&out, "%s %d\n%s\n", n, len(lines), strings.Join(lines, "\n"))
-	}
-	return out.String()
-}
-
 // alphaRoutes are every bot API route of bot alpha, with a body each accepts.
 func (env *keyEnv) alphaRoutes() []struct{ method, path, body string } {
 	id := fmt.Sprint(env.alpha.ID)
@@ -194,7 +147,7 @@ func (env *keyEnv) alphaRoutes() []struct{ method, path, body string } {
 // alpha's identity there.
 func TestBotKeyOpensOnlyItsBot(t *testing.T) {
 	env := newKeyEnv(t)
-	before := env.dump(t)
+	before := dbdigest.Dump(t, env.dbPath)
 	for _, auth := range []string{"", "Bearer ", "Bearer wrong-key-0123456789abcd", "Bearer " + keyBravo,
 		"Basic " + keyAlpha, "Bearer " + keyAlpha + " " + keyAlpha, "Bearer " + keyAlpha + "x", "Bearer " + keyAlpha[:len(keyAlpha)-1]} {
 		for _, rt := range env.alphaRoutes() {
@@ -211,7 +164,7 @@ func TestBotKeyOpensOnlyItsBot(t *testing.T) {
 	if n := env.upstream.Load(); n != 0 {
 		t.Errorf("the provider's API got %d calls without alpha's key", n)
 	}
-	if after := env.dump(t); after != before {
+	if after := dbdigest.Dump(t, env.dbPath); after != before {
 		t.Fatalf("refused calls changed the store:\nbefore:\n%s\nafter:\n%s", before, after)
 	}
 
