@@ -81,24 +81,12 @@ func TestTwitterFlow(t *testing.T) {
 // interleaved; every request is signed with its own bot's consumer key.
 func TestTwoBotsWithTheirOwnTwitterKeys(t *testing.T) {
 	tw := providertest.NewTwitter(t, map[string]string{"ck-alpha": "cs-alpha-secret", "ck-bravo": "cs-bravo-secret"})
-	ep := testenv.EndpointsYAML(tw.Endpoints(), "        ")
-	b := testenv.StartBroker(t, fmt.Sprintf(`  alpha:
-    api_keys: [%q]
-    confirm: none
-    providers:
-      twitter:
-        type: twitter
-        key: ck-alpha
-        secret: cs-alpha-secret
-%s  bravo:
-    api_keys: [%q]
-    confirm: none
-    providers:
-      twitter:
-        type: twitter
-        key: ck-bravo
-        secret: cs-bravo-secret
-%s`, testenv.KeyA, ep, testenv.KeyB, ep))
+	b := testenv.Start(t, testenv.Config{Bots: []*testenv.BotConfig{
+		testenv.Bot("alpha").Key(testenv.KeyA).Confirm("none").
+			Provider("twitter", "twitter", "ck-alpha", "cs-alpha-secret", testenv.At(tw.Endpoints())),
+		testenv.Bot("bravo").Key(testenv.KeyB).Confirm("none").
+			Provider("twitter", "twitter", "ck-bravo", "cs-bravo-secret", testenv.At(tw.Endpoints())),
+	}})
 
 	browserA, browserB := testenv.NewBrowser(t), testenv.NewBrowser(t)
 	cbA := testenv.StopAtCallback(t, browserA, b.Link("alpha", testenv.KeyA, "twitter", "web", "same-user"))
@@ -151,21 +139,9 @@ func TestTwoBotsWithTheirOwnTwitterKeys(t *testing.T) {
 // GitHub's shape (client secret, exact redirect_uri and single-use codes checked).
 func TestGitHubFlow(t *testing.T) {
 	sb, sbURL := testenv.NewSandbox(t)
-	b := testenv.StartBroker(t, fmt.Sprintf(`  alpha:
-    api_keys: [%q]
-    confirm: none
-    providers:
-      github:
-        type: github
-        key: gh-client
-        secret: gh-secret-0123456789
-        scopes: [read:user, user:email]
-        endpoints:
-          auth_url: %s/login/oauth/authorize
-          token_url: %s/login/oauth/access_token
-          profile_url: %s/user
-          email_url: %s/user/emails
-`, testenv.KeyA, sbURL, sbURL, sbURL, sbURL))
+	b := testenv.Start(t, testenv.Config{Bots: []*testenv.BotConfig{testenv.Bot("alpha").Key(testenv.KeyA).Confirm("none").
+		Provider("github", "github", "gh-client", "gh-secret-0123456789",
+			testenv.Scopes("read:user", "user:email"), testenv.At(testenv.GithubAt(sbURL)))}})
 	if err := sb.AddClient(sandbox.Client{ID: "gh-client", Secret: "gh-secret-0123456789", RedirectURIs: []string{b.URL + "/bots/alpha/github/callback"}}); err != nil {
 		t.Fatal(err)
 	}
@@ -300,16 +276,12 @@ func TestConfirmCode(t *testing.T) {
 func TestRequireCombinedAction(t *testing.T) {
 	tw := providertest.NewTwitter(t, map[string]string{"ck-alpha": "cs-alpha-secret"})
 	sb, sbURL := testenv.NewSandbox(t)
-	b := testenv.StartBrokerWith(t, fmt.Sprintf(`  alpha:
-    api_keys: [%q]
-    confirm: none
-    providers:
-      rides: {type: sandbox, key: client-a, secret: secret-a-0123456789, scopes: [profile]}
-      twitter:
-        type: twitter
-        key: ck-alpha
-        secret: cs-alpha-secret
-%s`, testenv.KeyA, testenv.EndpointsYAML(tw.Endpoints(), "        ")), app.Options{SandboxURL: sbURL})
+	b := testenv.Start(t, testenv.Config{
+		Bots: []*testenv.BotConfig{testenv.Bot("alpha").Key(testenv.KeyA).Confirm("none").
+			Provider("rides", "sandbox", "client-a", "secret-a-0123456789", testenv.Scopes("profile")).
+			Provider("twitter", "twitter", "ck-alpha", "cs-alpha-secret", testenv.At(tw.Endpoints()))},
+		App: app.Options{SandboxURL: sbURL},
+	})
 	if err := sb.AddClient(sandbox.Client{ID: "client-a", Secret: "secret-a-0123456789", RedirectURIs: []string{b.URL + "/bots/alpha/rides/callback"}}); err != nil {
 		t.Fatal(err)
 	}
@@ -404,16 +376,12 @@ func TestUnlink(t *testing.T) {
 func TestTokensAreNotStoredInTheClear(t *testing.T) {
 	tw := providertest.NewTwitter(t, map[string]string{"ck-alpha": "cs-alpha-secret"})
 	sb, sbURL := testenv.NewSandbox(t)
-	b := testenv.StartBrokerWith(t, fmt.Sprintf(`  alpha:
-    api_keys: [%q]
-    confirm: none
-    providers:
-      sandbox: {type: sandbox, key: client-a, secret: secret-a-0123456789}
-      twitter:
-        type: twitter
-        key: ck-alpha
-        secret: cs-alpha-secret
-%s`, testenv.KeyA, testenv.EndpointsYAML(tw.Endpoints(), "        ")), app.Options{SandboxURL: sbURL})
+	b := testenv.Start(t, testenv.Config{
+		Bots: []*testenv.BotConfig{testenv.Bot("alpha").Key(testenv.KeyA).Confirm("none").
+			Provider("sandbox", "sandbox", "client-a", "secret-a-0123456789").
+			Provider("twitter", "twitter", "ck-alpha", "cs-alpha-secret", testenv.At(tw.Endpoints()))},
+		App: app.Options{SandboxURL: sbURL},
+	})
 	if err := sb.AddClient(sandbox.Client{ID: "client-a", Secret: "secret-a-0123456789", RedirectURIs: []string{b.URL + "/bots/alpha/sandbox/callback"}}); err != nil {
 		t.Fatal(err)
 	}
@@ -472,16 +440,9 @@ func TestGoogleFlow(t *testing.T) {
 	t.Cleanup(srv.Close)
 	providertest.NewRewriteTransport(providertest.SandboxRewrites("google", srv.URL)...).Install(t)
 
-	b := testenv.StartBroker(t, fmt.Sprintf(`  alpha:
-    api_keys: [%q]
-    confirm: none
-    providers:
-      google:
-        type: google
-        key: google-client.apps.googleusercontent.com
-        secret: google-secret-0123456789
-        scopes: [email, profile]
-`, testenv.KeyA))
+	b := testenv.Start(t, testenv.Config{Bots: []*testenv.BotConfig{testenv.Bot("alpha").Key(testenv.KeyA).Confirm("none").
+		Provider("google", "google", "google-client.apps.googleusercontent.com", "google-secret-0123456789",
+			testenv.Scopes("email", "profile"))}})
 	if err := sb.AddClient(sandbox.Client{ID: "google-client.apps.googleusercontent.com", Secret: "google-secret-0123456789",
 		RedirectURIs: []string{b.URL + "/bots/alpha/google/callback"}}); err != nil {
 		t.Fatal(err)

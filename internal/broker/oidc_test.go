@@ -1,7 +1,6 @@
 package broker_test
 
 import (
-	"fmt"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -29,17 +28,9 @@ func TestOpenIDConnectFlow(t *testing.T) {
 	})
 	m.QueueUser(&mockoidc.MockUser{Subject: "oidc-user-7", Email: "kim@example.com", PreferredUsername: "kim", EmailVerified: true})
 
-	b := testenv.StartBroker(t, fmt.Sprintf(`  alpha:
-    api_keys: [%q]
-    confirm: none
-    providers:
-      sso:
-        type: openid-connect
-        key: %s
-        secret: %s
-        discovery_url: %s
-        scopes: [openid, email, profile]
-`, testenv.KeyA, m.ClientID, m.ClientSecret, m.DiscoveryEndpoint()))
+	b := testenv.Start(t, testenv.Config{Bots: []*testenv.BotConfig{testenv.Bot("alpha").Key(testenv.KeyA).Confirm("none").
+		Provider("sso", "openid-connect", m.ClientID, m.ClientSecret,
+			testenv.DiscoveryURL(m.DiscoveryEndpoint()), testenv.Scopes("openid", "email", "profile"))}})
 
 	browser := testenv.NewBrowser(t)
 	cb := testenv.StopAtCallback(t, browser, b.Link("alpha", testenv.KeyA, "sso", "teams", "29:abc"))

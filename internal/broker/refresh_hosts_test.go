@@ -1,7 +1,6 @@
 package broker_test
 
 import (
-	"fmt"
 	"net/http/httptest"
 	"testing"
 	"time"
@@ -30,13 +29,16 @@ func TestRefreshAtTheRealHosts(t *testing.T) {
 			srv := httptest.NewServer(sb)
 			t.Cleanup(srv.Close)
 			providertest.NewRewriteTransport(providertest.SandboxRewrites(tc.typ, srv.URL)...).Install(t)
-			extra := ""
+			var opts []testenv.ProviderOption
 			if tc.typ == "openid-connect" {
-				extra = ", discovery_url: " + srv.URL + "/.well-known/openid-configuration"
+				opts = append(opts, testenv.DiscoveryURL(srv.URL+"/.well-known/openid-configuration"))
 			}
 			clk := testenv.NewClock()
-			b := testenv.StartBrokerWith(t, fmt.Sprintf("  alpha:\n    api_keys: [%q]\n    confirm: none\n    providers:\n      p: {type: %s, key: p-client, secret: p-secret-0123456789%s}\n", testenv.KeyA, tc.typ, extra),
-				app.Options{Now: clk.Now})
+			b := testenv.Start(t, testenv.Config{
+				Bots: []*testenv.BotConfig{testenv.Bot("alpha").Key(testenv.KeyA).Confirm("none").
+					Provider("p", tc.typ, "p-client", "p-secret-0123456789", opts...)},
+				App: app.Options{Now: clk.Now},
+			})
 			if err := sb.AddClient(sandbox.Client{ID: "p-client", Secret: "p-secret-0123456789", RedirectURIs: []string{b.URL + "/bots/alpha/p/callback"}}); err != nil {
 				t.Fatal(err)
 			}

@@ -35,7 +35,7 @@ func TestRefreshThatOutlivesItsLease(t *testing.T) {
 			clk := testenv.NewClock()
 			f := testenv.NewTokenFake(t, true)
 			f.ForgiveReuse.Store(true)
-			b := testenv.StartBrokerWith(t, testenv.GlBot(f.URL, ""), app.Options{Now: clk.Now})
+			b := testenv.Start(t, testenv.Config{Bots: []*testenv.BotConfig{testenv.Bot("alpha").Key(testenv.KeyA).Confirm("none").Gitlab(f.URL)}, App: app.Options{Now: clk.Now}})
 			f.Register(t, b.URL+"/bots/alpha/gl/callback")
 			id := b.LinkOne("alpha", testenv.KeyA, "gl", "slack", "U1").ID
 			linked := f.LastGrant(t)

@@ -20,7 +20,7 @@ import (
 func TestRefreshOnceUnderConcurrentReads(t *testing.T) {
 	f := testenv.NewTokenFake(t, true)
 	f.FirstTTL.Store(30) // expires within RefreshAhead: the first read must refresh
-	b := testenv.StartBroker(t, testenv.GlBot(f.URL, ""))
+	b := testenv.Start(t, testenv.Config{Bots: []*testenv.BotConfig{testenv.Bot("alpha").Key(testenv.KeyA).Confirm("none").Gitlab(f.URL)}})
 	f.Register(t, b.URL+"/bots/alpha/gl/callback")
 	id := b.LinkOne("alpha", testenv.KeyA, "gl", "slack", "U1")
 
@@ -64,7 +64,7 @@ func TestRefreshOnceUnderConcurrentReads(t *testing.T) {
 func TestRefreshRotationIsStored(t *testing.T) {
 	clk := testenv.NewClock()
 	f := testenv.NewTokenFake(t, true)
-	b := testenv.StartBrokerWith(t, testenv.GlBot(f.URL, ""), app.Options{Now: clk.Now})
+	b := testenv.Start(t, testenv.Config{Bots: []*testenv.BotConfig{testenv.Bot("alpha").Key(testenv.KeyA).Confirm("none").Gitlab(f.URL)}, App: app.Options{Now: clk.Now}})
 	f.Register(t, b.URL+"/bots/alpha/gl/callback")
 	id := b.LinkOne("alpha", testenv.KeyA, "gl", "slack", "U1")
 	first := f.LastGrant(t)
@@ -115,8 +115,10 @@ func TestInvalidGrantMeansRelinkRequired(t *testing.T) {
 	f := testenv.NewTokenFake(t, false)
 	f.FirstTTL.Store(30)
 	rc := testenv.NewReceiver(t, "hook-secret-0123456789")
-	b := testenv.StartBrokerWith(t, testenv.GlBot(f.URL, fmt.Sprintf("    webhook_url: %s\n    webhook_secret: %s\n", rc.URL, rc.Secret)),
-		app.Options{Webhooks: testenv.FastWebhooks})
+	b := testenv.Start(t, testenv.Config{
+		Bots: []*testenv.BotConfig{testenv.Bot("alpha").Key(testenv.KeyA).Confirm("none").Webhook(rc.URL, rc.Secret).Gitlab(f.URL)},
+		App:  app.Options{Webhooks: testenv.FastWebhooks},
+	})
 	b.RunBackground()
 	f.Register(t, b.URL+"/bots/alpha/gl/callback")
 	id := b.LinkOne("alpha", testenv.KeyA, "gl", "slack", "U1")
@@ -172,7 +174,7 @@ func TestTransientRefreshFailures(t *testing.T) {
 			clk := testenv.NewClock()
 			f := testenv.NewTokenFake(t, true)
 			f.FirstTTL.Store(30)
-			b := testenv.StartBrokerWith(t, testenv.GlBot(f.URL, ""), app.Options{Now: clk.Now, RefreshWait: 300 * time.Millisecond})
+			b := testenv.Start(t, testenv.Config{Bots: []*testenv.BotConfig{testenv.Bot("alpha").Key(testenv.KeyA).Confirm("none").Gitlab(f.URL)}, App: app.Options{Now: clk.Now, RefreshWait: 300 * time.Millisecond}})
 			f.Register(t, b.URL+"/bots/alpha/gl/callback")
 			id := b.LinkOne("alpha", testenv.KeyA, "gl", "slack", "U1")
 			first := f.LastGrant(t)

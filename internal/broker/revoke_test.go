@@ -1,7 +1,6 @@
 package broker_test
 
 import (
-	"fmt"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -17,7 +16,7 @@ import (
 func TestUnlinkRevokesAtTheProvider(t *testing.T) {
 	t.Run("RFC 7009 (gitlab)", func(t *testing.T) {
 		f := testenv.NewTokenFake(t, false)
-		b := testenv.StartBroker(t, testenv.GlBot(f.URL, ""))
+		b := testenv.Start(t, testenv.Config{Bots: []*testenv.BotConfig{testenv.Bot("alpha").Key(testenv.KeyA).Confirm("none").Gitlab(f.URL)}})
 		f.Register(t, b.URL+"/bots/alpha/gl/callback")
 		id := b.LinkOne("alpha", testenv.KeyA, "gl", "slack", "U1")
 		g := f.LastGrant(t)
@@ -32,7 +31,7 @@ func TestUnlinkRevokesAtTheProvider(t *testing.T) {
 	})
 	t.Run("a failing revocation still unlinks", func(t *testing.T) {
 		f := testenv.NewTokenFake(t, false)
-		b := testenv.StartBroker(t, testenv.GlBot(f.URL, ""))
+		b := testenv.Start(t, testenv.Config{Bots: []*testenv.BotConfig{testenv.Bot("alpha").Key(testenv.KeyA).Confirm("none").Gitlab(f.URL)}})
 		f.Register(t, b.URL+"/bots/alpha/gl/callback")
 		id := b.LinkOne("alpha", testenv.KeyA, "gl", "slack", "U1")
 		f.RevokeFails.Store(true)
@@ -46,16 +45,8 @@ func TestUnlinkRevokesAtTheProvider(t *testing.T) {
 	})
 	t.Run("GitHub grant deletion", func(t *testing.T) {
 		sb, sbURL := testenv.NewSandbox(t)
-		b := testenv.StartBroker(t, fmt.Sprintf(`  alpha:
-    api_keys: [%q]
-    confirm: none
-    providers:
-      github:
-        type: github
-        key: gh-client
-        secret: gh-secret-0123456789
-        endpoints: {auth_url: %[2]s/login/oauth/authorize, token_url: %[2]s/login/oauth/access_token, profile_url: %[2]s/user, email_url: %[2]s/user/emails}
-`, testenv.KeyA, sbURL))
+		b := testenv.Start(t, testenv.Config{Bots: []*testenv.BotConfig{testenv.Bot("alpha").Key(testenv.KeyA).Confirm("none").
+			Provider("github", "github", "gh-client", "gh-secret-0123456789", testenv.At(testenv.GithubAt(sbURL)))}})
 		if err := sb.AddClient(sandbox.Client{ID: "gh-client", Secret: "gh-secret-0123456789", RedirectURIs: []string{b.URL + "/bots/alpha/github/callback"}}); err != nil {
 			t.Fatal(err)
 		}
@@ -102,11 +93,12 @@ func TestUnlinkRevokesAtTheProvider(t *testing.T) {
 			srv := httptest.NewServer(sb)
 			t.Cleanup(srv.Close)
 			providertest.NewRewriteTransport(providertest.SandboxRewrites(tc.typ, srv.URL)...).Install(t)
-			extra := ""
+			var opts []testenv.ProviderOption
 			if tc.typ == "openid-connect" {
-				extra = ", discovery_url: " + srv.URL + "/.well-known/openid-configuration"
+				opts = append(opts, testenv.DiscoveryURL(srv.URL+"/.well-known/openid-configuration"))
 			}
-			b := testenv.StartBroker(t, fmt.Sprintf("  alpha:\n    api_keys: [%q]\n    confirm: none\n    providers:\n      p: {type: %s, key: p-client, secret: p-secret-0123456789%s}\n", testenv.KeyA, tc.typ, extra))
+			b := testenv.Start(t, testenv.Config{Bots: []*testenv.BotConfig{testenv.Bot("alpha").Key(testenv.KeyA).Confirm("none").
+				Provider("p", tc.typ, "p-client", "p-secret-0123456789", opts...)}})
 			if err := sb.AddClient(sandbox.Client{ID: "p-client", Secret: "p-secret-0123456789", RedirectURIs: []string{b.URL + "/bots/alpha/p/callback"}}); err != nil {
 				t.Fatal(err)
 			}
@@ -123,7 +115,8 @@ func TestUnlinkRevokesAtTheProvider(t *testing.T) {
 	t.Run("Slack auth.revoke", func(t *testing.T) {
 		sb, sbURL := testenv.NewSandbox(t)
 		providertest.NewRewriteTransport(providertest.SandboxRewrites("slack-classic", sbURL)...).Install(t)
-		b := testenv.StartBroker(t, fmt.Sprintf("  alpha:\n    api_keys: [%q]\n    confirm: none\n    providers:\n      slack: {type: slack-classic, key: sl-client, secret: sl-secret-0123456789}\n", testenv.KeyA))
+		b := testenv.Start(t, testenv.Config{Bots: []*testenv.BotConfig{testenv.Bot("alpha").Key(testenv.KeyA).Confirm("none").
+			Provider("slack", "slack-classic", "sl-client", "sl-secret-0123456789")}})
 		if err := sb.AddClient(sandbox.Client{ID: "sl-client", Secret: "sl-secret-0123456789", RedirectURIs: []string{b.URL + "/bots/alpha/slack/callback"}}); err != nil {
 			t.Fatal(err)
 		}

@@ -1,7 +1,6 @@
 package broker_test
 
 import (
-	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -21,29 +20,33 @@ import (
 // provider documents it.
 func TestCatalogAgainstProviderShapes(t *testing.T) {
 	for _, tc := range []struct {
-		typ, options string
-		start        func(testing.TB, providertest.ShapeClient) *providertest.Shape
+		typ     string
+		options map[string]string
+		start   func(testing.TB, providertest.ShapeClient) *providertest.Shape
 	}{
-		{"notion", "", providertest.NewNotionShape},
-		{"slack", "", providertest.NewSlackShape},
-		{"atlassian", "", providertest.NewAtlassianShape},
-		{"reddit", "", providertest.NewRedditShape},
-		{"x", "", providertest.NewXShape},
-		{"microsoft", "{tenant: contoso.example}", func(t testing.TB, c providertest.ShapeClient) *providertest.Shape {
+		{"notion", nil, providertest.NewNotionShape},
+		{"slack", nil, providertest.NewSlackShape},
+		{"atlassian", nil, providertest.NewAtlassianShape},
+		{"reddit", nil, providertest.NewRedditShape},
+		{"x", nil, providertest.NewXShape},
+		{"microsoft", map[string]string{"tenant": "contoso.example"}, func(t testing.TB, c providertest.ShapeClient) *providertest.Shape {
 			return providertest.NewMicrosoftShape(t, c, "contoso.example")
 		}},
-		{"dropbox", "", providertest.NewDropboxShape},
-		{"linear", "", providertest.NewLinearShape},
-		{"trello", "", providertest.NewTrelloShape},
+		{"dropbox", nil, providertest.NewDropboxShape},
+		{"linear", nil, providertest.NewLinearShape},
+		{"trello", nil, providertest.NewTrelloShape},
 	} {
 		t.Run(tc.typ, func(t *testing.T) {
 			clk := testenv.NewClock()
-			options := ""
-			if tc.options != "" {
-				options = ", options: " + tc.options
+			var opts []testenv.ProviderOption
+			if tc.options != nil {
+				opts = append(opts, testenv.Options(tc.options))
 			}
-			b := testenv.StartBrokerWith(t, fmt.Sprintf("  alpha:\n    api_keys: [%q]\n    confirm: none\n    providers:\n      %s: {type: %[2]s, key: shape-client, secret: shape-secret-0123456789%s}\n",
-				testenv.KeyA, tc.typ, options), app.Options{Now: clk.Now})
+			b := testenv.Start(t, testenv.Config{
+				Bots: []*testenv.BotConfig{testenv.Bot("alpha").Key(testenv.KeyA).Confirm("none").
+					Provider(tc.typ, tc.typ, "shape-client", "shape-secret-0123456789", opts...)},
+				App: app.Options{Now: clk.Now},
+			})
 			shape := tc.start(t, providertest.ShapeClient{ID: "shape-client", Secret: "shape-secret-0123456789", RedirectURI: b.URL + "/bots/alpha/" + tc.typ + "/callback"})
 			providertest.NewRewriteTransport(shape.Rewrites()...).Install(t)
 			reg, err := providers.NewRegistry(t.Context(), b.App.Cfg, providers.Options{})

@@ -17,7 +17,7 @@ import (
 func TestProxyListsGitHubRepos(t *testing.T) {
 	sb, sbURL := testenv.NewSandbox(t)
 	api := testenv.NewUpstream(t, testenv.GithubAPI(sb, sbURL))
-	b := testenv.StartBroker(t, testenv.GithubProxyBot(sbURL, api.URL))
+	b := testenv.Start(t, testenv.Config{Bots: testenv.GithubProxyBots(sbURL, api.URL)})
 	if err := sb.AddClient(sandbox.Client{ID: "gh-client", Secret: "gh-secret-0123456789", RedirectURIs: []string{b.URL + "/bots/alpha/github/callback"}}); err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +83,7 @@ func TestProxyListsGitHubRepos(t *testing.T) {
 func TestProxyPassesAProvidersRefusal(t *testing.T) {
 	sb, sbURL := testenv.NewSandbox(t)
 	api := testenv.NewUpstream(t, testenv.GithubAPI(sb, sbURL))
-	b := testenv.StartBroker(t, testenv.GithubProxyBot(sbURL, api.URL))
+	b := testenv.Start(t, testenv.Config{Bots: testenv.GithubProxyBots(sbURL, api.URL)})
 	if err := sb.AddClient(sandbox.Client{ID: "gh-client", Secret: "gh-secret-0123456789", RedirectURIs: []string{b.URL + "/bots/alpha/github/callback"}}); err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,8 @@ package testenv
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"testing"
 
@@ -33,7 +35,7 @@ type Config struct {
 
 // BotConfig is one bot under `bots:`; Bot starts one, its methods add to it.
 type BotConfig struct {
-	name, confirm          string
+	name, confirm, display string
 	keys, origins          []string
 	webhookURL, webhookSec string
 	providers              []string // each rendered already, indented under providers:
@@ -47,6 +49,9 @@ func (b *BotConfig) Key(keys ...string) *BotConfig { b.keys = append(b.keys, key
 
 // Confirm sets the bot's confirm mode: "none" or "code".
 func (b *BotConfig) Confirm(mode string) *BotConfig { b.confirm = mode; return b }
+
+// DisplayName sets how the connect page names the bot.
+func (b *BotConfig) DisplayName(name string) *BotConfig { b.display = name; return b }
 
 // RedirectOrigins sets where links may send the user after the flow.
 func (b *BotConfig) RedirectOrigins(origins ...string) *BotConfig {
@@ -73,6 +78,27 @@ func APIBase(url string) ProviderOption {
 	return func(w *strings.Builder) { fmt.Fprintf(w, "        api_base_url: %s\n", url) }
 }
 
+// DiscoveryURL sets an openid-connect provider's discovery document.
+func DiscoveryURL(url string) ProviderOption {
+	return func(w *strings.Builder) { fmt.Fprintf(w, "        discovery_url: %s\n", url) }
+}
+
+// Options sets the provider type's options (microsoft's tenant, auth0's domain, ...).
+func Options(opts map[string]string) ProviderOption {
+	return func(w *strings.Builder) {
+		w.WriteString("        options:\n")
+		for _, k := range slices.Sorted(maps.Keys(opts)) {
+			fmt.Fprintf(w, "          %s: %s\n", k, opts[k])
+		}
+	}
+}
+
+// GithubAt is GitHub's endpoints at base (the sandbox, which serves GitHub's paths).
+func GithubAt(base string) config.Endpoints {
+	return config.Endpoints{AuthURL: base + "/login/oauth/authorize", TokenURL: base + "/login/oauth/access_token",
+		ProfileURL: base + "/user", EmailURL: base + "/user/emails"}
+}
+
 // At overrides the provider type's endpoints (a fake provider's URLs).
 func At(ep config.Endpoints) ProviderOption {
 	return func(w *strings.Builder) { w.WriteString(EndpointsYAML(ep, "        ")) }
@@ -89,9 +115,15 @@ func (b *BotConfig) Provider(name, typ, key, secret string, opts ...ProviderOpti
 	return b
 }
 
-// Gitlab adds provider gl, of type gitlab, pointing at a TokenFake's URL (GitlabYAML).
-func (b *BotConfig) Gitlab(fakeURL string) *BotConfig {
-	b.providers = append(b.providers, GitlabYAML(fakeURL))
+// Gitlab adds provider gl, of type gitlab, pointing at a TokenFake's URL (as GitlabYAML),
+// with more fields when opts says so.
+func (b *BotConfig) Gitlab(fakeURL string, opts ...ProviderOption) *BotConfig {
+	var w strings.Builder
+	w.WriteString(GitlabYAML(fakeURL))
+	for _, o := range opts {
+		o(&w)
+	}
+	b.providers = append(b.providers, w.String())
 	return b
 }
 
@@ -101,6 +133,9 @@ func (b *BotConfig) YAML() string {
 	fmt.Fprintf(&w, "  %s:\n", b.name)
 	if len(b.keys) > 0 {
 		fmt.Fprintf(&w, "    api_keys: [%s]\n", quoted(b.keys))
+	}
+	if b.display != "" {
+		fmt.Fprintf(&w, "    display_name: %s\n", b.display)
 	}
 	if b.confirm != "" {
 		fmt.Fprintf(&w, "    confirm: %s\n", b.confirm)

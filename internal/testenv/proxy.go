@@ -1,7 +1,6 @@
 package testenv
 
 import (
-	"fmt"
 	"strings"
 	"testing"
 
@@ -19,29 +18,14 @@ func StartProxyBroker(t testing.TB, serverYAML, botsYAML string, opts app.Option
 	return StartBrokerServer(t, serverYAML, botsYAML, opts)
 }
 
-// GithubProxyBot is bot alpha with a github provider linked through the sandbox and its API at
-// api.
-func GithubProxyBot(sbURL, api string) string {
-	return fmt.Sprintf(`  alpha:
-    api_keys: [%q]
-    confirm: none
-    providers:
-      github:
-        type: github
-        key: gh-client
-        secret: gh-secret-0123456789
-        api_base_url: %s
-        endpoints:
-          auth_url: %[3]s/login/oauth/authorize
-          token_url: %[3]s/login/oauth/access_token
-          profile_url: %[3]s/user
-          email_url: %[3]s/user/emails
-  bravo:
-    api_keys: [%[4]q]
-    confirm: none
-    providers:
-      github: {type: github, key: gh-bravo, secret: gh-bravo-secret-0123}
-`, KeyA, api, sbURL, KeyB)
+// GithubProxyBots are bot alpha with a github provider linked through the sandbox and its API
+// at api, and bot bravo with a github provider of its own.
+func GithubProxyBots(sbURL, api string) []*BotConfig {
+	return []*BotConfig{
+		Bot("alpha").Key(KeyA).Confirm("none").
+			Provider("github", "github", "gh-client", "gh-secret-0123456789", APIBase(api), At(GithubAt(sbURL))),
+		Bot("bravo").Key(KeyB).Confirm("none").Provider("github", "github", "gh-bravo", "gh-bravo-secret-0123"),
+	}
 }
 
 // CanaryBroker is bot alpha with a github identity whose API is canary at base path /api (so
@@ -50,7 +34,11 @@ func GithubProxyBot(sbURL, api string) string {
 func CanaryBroker(t testing.TB, canary *Upstream, serverYAML ...string) (*Broker, int64) {
 	t.Helper()
 	sb, sbURL := NewSandbox(t)
-	b := StartProxyBroker(t, strings.Join(serverYAML, ""), GithubProxyBot(sbURL, canary.URL+"/api"), app.Options{Getenv: AdminEnv(AdminPassword)})
+	var bots strings.Builder
+	for _, bot := range GithubProxyBots(sbURL, canary.URL+"/api") {
+		bots.WriteString(bot.YAML())
+	}
+	b := StartProxyBroker(t, strings.Join(serverYAML, ""), bots.String(), app.Options{Getenv: AdminEnv(AdminPassword)})
 	if err := sb.AddClient(sandbox.Client{ID: "gh-client", Secret: "gh-secret-0123456789", RedirectURIs: []string{b.URL + "/bots/alpha/github/callback"}}); err != nil {
 		t.Fatal(err)
 	}

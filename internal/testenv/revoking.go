@@ -1,17 +1,19 @@
 package testenv
 
 import (
-	"fmt"
 	"io"
 	"net/http"
 	"strings"
 	"sync"
 )
 
-// RefreshProxyBot is bot alpha with a gitlab provider at the token fake (which refreshes and
+// RefreshProxyBot is RefreshProxy's bot as providers.yaml lines.
+func RefreshProxyBot(f *TokenFake, api string) string { return RefreshProxy(f, api).YAML() }
+
+// RefreshProxy is bot alpha with a gitlab provider at the token fake (which refreshes and
 // rotates), whose API is reached through api, an upstream in front of the fake's /api/v4.
-func RefreshProxyBot(f *TokenFake, api string) string {
-	return fmt.Sprintf("  alpha:\n    api_keys: [%q]\n    confirm: none\n    providers:\n%s        api_base_url: %s/api/v4\n", KeyA, GitlabYAML(f.URL), api)
+func RefreshProxy(f *TokenFake, api string) *BotConfig {
+	return Bot("alpha").Key(KeyA).Confirm("none").Gitlab(f.URL, APIBase(api+"/api/v4"))
 }
 
 // RevokingAPI answers 401 to every request bearing one of the revoked tokens, as a provider
