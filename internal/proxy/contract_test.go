@@ -60,22 +60,18 @@ func TestProxyContract(t *testing.T) {
 	f := testenv.NewTokenFake(t, false)
 	tw := providertest.NewTwitter(t, map[string]string{"ck-alpha": "cs-alpha-secret"})
 	api := testenv.NewUpstream(t, contractAPI(f))
-	b := testenv.StartProxyBroker(t, "  outbound_timeout: 1s\n  proxy: {max_request_body: 4KiB, max_response_body: 4KiB}\n", fmt.Sprintf(`  alpha:
-    api_keys: [%q]
-    confirm: none
-    providers:
-%s        api_base_url: %s/api/v4
-      twitter:
-        type: twitter
-        key: ck-alpha
-        secret: cs-alpha-secret
-%s      sso: {type: auth0, key: sso-client, secret: sso-secret, options: {domain: id.example.com}}
-  bravo:
-    api_keys: [%q]
-    confirm: code
-    providers:
-      sandbox: {type: sandbox, key: client-b, secret: secret-b-0123456789}
-`, testenv.KeyA, testenv.GitlabYAML(f.URL), api.URL, testenv.EndpointsYAML(tw.Endpoints(), "        "), testenv.KeyB), app.Options{SandboxURL: f.URL, Now: clk.Now, RefreshWait: 300 * time.Millisecond})
+	b := testenv.Start(t, testenv.Config{
+		Server: []string{"outbound_timeout: 1s", "proxy: {max_request_body: 4KiB, max_response_body: 4KiB}"},
+		Bots: []*testenv.BotConfig{
+			testenv.Bot("alpha").Key(testenv.KeyA).Confirm("none").
+				Gitlab(f.URL, testenv.APIBase(api.URL+"/api/v4")).
+				Provider("twitter", "twitter", "ck-alpha", "cs-alpha-secret", testenv.At(tw.Endpoints())).
+				Provider("sso", "auth0", "sso-client", "sso-secret", testenv.Options(map[string]string{"domain": "id.example.com"})),
+			testenv.Bot("bravo").Key(testenv.KeyB).Confirm("code").
+				Provider("sandbox", "sandbox", "client-b", "secret-b-0123456789"),
+		},
+		App: app.Options{SandboxURL: f.URL, Now: clk.Now, RefreshWait: 300 * time.Millisecond},
+	})
 	f.Register(t, b.URL+"/bots/alpha/gl/callback")
 	if err := f.AddClient(sandbox.Client{ID: "client-b", Secret: "secret-b-0123456789", RedirectURIs: []string{b.URL + "/bots/bravo/sandbox/callback"}}); err != nil {
 		t.Fatal(err)
@@ -136,7 +132,8 @@ func TestProxyContract(t *testing.T) {
 
 	// The rate limit, on a broker that allows one call a minute: counted before the identity
 	// is looked at, so the first call's 404 spends the allowance.
-	limited := testenv.StartProxyBroker(t, "  proxy: {rate_limit: 1}\n", fmt.Sprintf("  alpha:\n    api_keys: [%q]\n    confirm: none\n    providers:\n      gh: {type: github, key: k, secret: s}\n", testenv.KeyA), app.Options{})
+	limited := testenv.Start(t, testenv.Config{Server: []string{"proxy: {rate_limit: 1}"},
+		Bots: []*testenv.BotConfig{testenv.Bot("alpha").Key(testenv.KeyA).Confirm("none").Provider("gh", "github", "k", "s")}})
 	for i, want := range []struct {
 		status int
 		code   string

@@ -44,16 +44,9 @@ func TestProxyCombinedAction(t *testing.T) {
 	rules = append(rules, providertest.Rewrite{Host: "api.twitter.com", To: tw.URL()})
 	providertest.NewRewriteTransport(rules...).Install(t)
 
-	b := testenv.StartBroker(t, fmt.Sprintf(`  rides:
-    api_keys: [%q]
-    confirm: none
-    providers:
-      uber: {type: uber, key: uber-client, secret: uber-secret-0123456789, scopes: [profile, request]}
-      twitter:
-        type: twitter
-        key: ck-rides
-        secret: cs-rides-secret
-%s`, testenv.KeyA, testenv.EndpointsYAML(tw.Endpoints(), "        ")))
+	b := testenv.Start(t, testenv.Config{Bots: []*testenv.BotConfig{testenv.Bot("rides").Key(testenv.KeyA).Confirm("none").
+		Provider("uber", "uber", "uber-client", "uber-secret-0123456789", testenv.Scopes("profile", "request")).
+		Provider("twitter", "twitter", "ck-rides", "cs-rides-secret", testenv.At(tw.Endpoints()))}})
 	if err := sb.AddClient(sandbox.Client{ID: "uber-client", Secret: "uber-secret-0123456789", RedirectURIs: []string{b.URL + "/bots/rides/uber/callback"}}); err != nil {
 		t.Fatal(err)
 	}

@@ -24,7 +24,7 @@ func TestProxyRefreshesAnExpiredToken(t *testing.T) {
 	clk := testenv.NewClock()
 	f := testenv.NewTokenFake(t, true)
 	api := testenv.NewUpstream(t, testenv.ForwardTo(f.URL))
-	b := testenv.StartBrokerWith(t, testenv.RefreshProxyBot(f, api.URL), app.Options{Now: clk.Now})
+	b := testenv.Start(t, testenv.Config{Bots: []*testenv.BotConfig{testenv.RefreshProxy(f, api.URL)}, App: app.Options{Now: clk.Now}})
 	f.Register(t, b.URL+"/bots/alpha/gl/callback")
 	id := b.LinkOne("alpha", testenv.KeyA, "gl", "slack", "U1")
 	first := f.LastGrant(t)
@@ -54,7 +54,7 @@ func TestProxyRetriesOnceAfterA401(t *testing.T) {
 	f := testenv.NewTokenFake(t, true)
 	rev := testenv.NewRevokingAPI(testenv.ForwardTo(f.URL))
 	api := testenv.NewUpstream(t, rev.ServeHTTP)
-	b := testenv.StartBroker(t, testenv.RefreshProxyBot(f, api.URL))
+	b := testenv.Start(t, testenv.Config{Bots: []*testenv.BotConfig{testenv.RefreshProxy(f, api.URL)}})
 	f.Register(t, b.URL+"/bots/alpha/gl/callback")
 	id := b.LinkOne("alpha", testenv.KeyA, "gl", "slack", "U1")
 	old := f.LastGrant(t).AccessToken

@@ -13,24 +13,14 @@ import (
 	"github.com/oauthbroker/oauthbroker/internal/testenv"
 )
 
-// twitterProxyBot is a bot whose twitter provider is the OAuth 1.0a fake, with the API at api
+// twitterProxyBot is a broker whose bot alpha has a twitter provider is the OAuth 1.0a fake, with the API at api
 // (an upstream forwarding to the fake, so the test sees what was signed).
-func twitterProxyBot(tw *providertest.Twitter, api string) string {
-	return fmt.Sprintf(`  alpha:
-    api_keys: [%q]
-    confirm: none
-    providers:
-      twitter:
-        type: twitter
-        key: ck-alpha
-        secret: cs-alpha-secret
-        api_base_url: %s
-%s  bravo:
-    api_keys: [%q]
-    confirm: none
-    providers:
-      twitter: {type: twitter, key: ck-bravo, secret: cs-bravo-secret}
-`, testenv.KeyA, api, testenv.EndpointsYAML(tw.Endpoints(), "        "), testenv.KeyB)
+func twitterProxyBot(tw *providertest.Twitter, api string) testenv.Config {
+	return testenv.Config{Bots: []*testenv.BotConfig{
+		testenv.Bot("alpha").Key(testenv.KeyA).Confirm("none").
+			Provider("twitter", "twitter", "ck-alpha", "cs-alpha-secret", testenv.APIBase(api), testenv.At(tw.Endpoints())),
+		testenv.Bot("bravo").Key(testenv.KeyB).Confirm("none").Provider("twitter", "twitter", "ck-bravo", "cs-bravo-secret"),
+	}}
 }
 
 // TestProxyTweetsAsTheUser: a bot posts a tweet and reads the account as each of two linked
@@ -39,7 +29,7 @@ func twitterProxyBot(tw *providertest.Twitter, api string) string {
 func TestProxyTweetsAsTheUser(t *testing.T) {
 	tw := providertest.NewTwitter(t, map[string]string{"ck-alpha": "cs-alpha-secret"})
 	api := testenv.NewUpstream(t, testenv.ForwardTo(tw.URL()))
-	b := testenv.StartBroker(t, twitterProxyBot(tw, api.URL))
+	b := testenv.Start(t, twitterProxyBot(tw, api.URL))
 
 	ada := b.LinkOne("alpha", testenv.KeyA, "twitter", "slack", "U1")
 	grace := providertest.TwitterUser{ID: "2002", ScreenName: "grace", Name: "Grace Hopper", Email: "grace@example.com"}
@@ -111,7 +101,7 @@ func TestProxyTweetsAsTheUser(t *testing.T) {
 func TestProxyTwitterFakeRefusesAWrongSignature(t *testing.T) {
 	tw := providertest.NewTwitter(t, map[string]string{"ck-alpha": "cs-alpha-secret"})
 	api := testenv.NewUpstream(t, testenv.ForwardTo(tw.URL()))
-	b := testenv.StartBroker(t, twitterProxyBot(tw, api.URL))
+	b := testenv.Start(t, twitterProxyBot(tw, api.URL))
 	id := b.LinkOne("alpha", testenv.KeyA, "twitter", "slack", "U1")
 
 	form := http.Header{"Content-Type": {"application/x-www-form-urlencoded"}}
