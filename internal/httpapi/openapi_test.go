@@ -36,7 +36,8 @@ func TestOpenAPIDocument(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := testenv.StartBroker(t, fmt.Sprintf("  alpha:\n    api_keys: [%q]\n    confirm: none\n    providers:\n      github: {type: github, key: k, secret: s}\n", testenv.KeyA))
+	b := testenv.Start(t, testenv.Config{Bots: []*testenv.BotConfig{testenv.Bot("alpha").Key(testenv.KeyA).Confirm("none").
+		Provider("github", "github", "k", "s")}})
 
 	resp, err := http.Get(b.URL + "/api/v1/openapi.yaml")
 	if err != nil {
@@ -82,18 +83,15 @@ func TestOpenAPIDocument(t *testing.T) {
 func TestOpenAPIContract(t *testing.T) {
 	clk := testenv.NewClock()
 	f := testenv.NewTokenFake(t, false)
-	b := testenv.StartBrokerWith(t, fmt.Sprintf(`  alpha:
-    api_keys: [%q]
-    confirm: none
-    redirect_origins: [https://bot.example]
-    providers:
-      sandbox: {type: sandbox, key: client-a, secret: secret-a-0123456789}
-%s  bravo:
-    api_keys: [%q]
-    confirm: code
-    providers:
-      sandbox: {type: sandbox, key: client-b, secret: secret-b-0123456789}
-`, testenv.KeyA, testenv.GitlabYAML(f.URL), testenv.KeyB), app.Options{SandboxURL: f.URL, Now: clk.Now, RefreshWait: 300 * time.Millisecond})
+	b := testenv.Start(t, testenv.Config{
+		Bots: []*testenv.BotConfig{
+			testenv.Bot("alpha").Key(testenv.KeyA).Confirm("none").RedirectOrigins("https://bot.example").
+				Provider("sandbox", "sandbox", "client-a", "secret-a-0123456789").Gitlab(f.URL),
+			testenv.Bot("bravo").Key(testenv.KeyB).Confirm("code").
+				Provider("sandbox", "sandbox", "client-b", "secret-b-0123456789"),
+		},
+		App: app.Options{SandboxURL: f.URL, Now: clk.Now, RefreshWait: 300 * time.Millisecond},
+	})
 	f.Register(t, b.URL+"/bots/alpha/gl/callback")
 	for _, c := range []sandbox.Client{
 		{ID: "client-a", Secret: "secret-a-0123456789", RedirectURIs: []string{b.URL + "/bots/alpha/sandbox/callback"}},

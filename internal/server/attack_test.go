@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/oauthbroker/oauthbroker/internal/app"
+	"github.com/oauthbroker/oauthbroker/internal/config"
 	"github.com/oauthbroker/oauthbroker/internal/providertest"
 	"github.com/oauthbroker/oauthbroker/internal/sandbox"
 	"github.com/oauthbroker/oauthbroker/internal/testenv"
@@ -24,17 +25,13 @@ func twoBots(t *testing.T) (*testenv.Broker, *sandbox.Server, *testenv.Clock) {
 	t.Helper()
 	sb, sbURL := testenv.NewSandbox(t)
 	clk := testenv.NewClock()
-	b := testenv.StartBrokerWith(t, fmt.Sprintf(`  alpha:
-    api_keys: [%q]
-    confirm: none
-    providers:
-      sandbox: {type: sandbox, key: client-a, secret: secret-a-0123456789}
-  bravo:
-    api_keys: [%q]
-    confirm: none
-    providers:
-      sandbox: {type: sandbox, key: client-b, secret: secret-b-0123456789}
-`, testenv.KeyA, testenv.KeyB), app.Options{SandboxURL: sbURL, Now: clk.Now})
+	b := testenv.Start(t, testenv.Config{
+		Bots: []*testenv.BotConfig{
+			testenv.Bot("alpha").Key(testenv.KeyA).Confirm("none").Provider("sandbox", "sandbox", "client-a", "secret-a-0123456789"),
+			testenv.Bot("bravo").Key(testenv.KeyB).Confirm("none").Provider("sandbox", "sandbox", "client-b", "secret-b-0123456789"),
+		},
+		App: app.Options{SandboxURL: sbURL, Now: clk.Now},
+	})
 	for _, c := range []sandbox.Client{
 		{ID: "client-a", Secret: "secret-a-0123456789", RedirectURIs: []string{b.URL + "/bots/alpha/sandbox/callback"}},
 		{ID: "client-b", Secret: "secret-b-0123456789", RedirectURIs: []string{b.URL + "/bots/bravo/sandbox/callback"}},
@@ -307,15 +304,8 @@ func TestProviderFailuresGiveA502Page(t *testing.T) {
 	t.Run("null profile fields", func(t *testing.T) {
 		tw := providertest.NewTwitter(t, map[string]string{"ck-alpha": "cs-alpha-secret"})
 		tw.SetNullFields("id_str", "name", "screen_name")
-		b := testenv.StartBroker(t, fmt.Sprintf(`  alpha:
-    api_keys: [%q]
-    confirm: none
-    providers:
-      twitter:
-        type: twitter
-        key: ck-alpha
-        secret: cs-alpha-secret
-%s`, testenv.KeyA, testenv.EndpointsYAML(tw.Endpoints(), "        ")))
+		b := testenv.Start(t, testenv.Config{Bots: []*testenv.BotConfig{testenv.Bot("alpha").Key(testenv.KeyA).Confirm("none").
+			Provider("twitter", "twitter", "ck-alpha", "cs-alpha-secret", testenv.At(tw.Endpoints()))}})
 		browser := testenv.NewBrowser(t)
 		link := b.Link("alpha", testenv.KeyA, "twitter", "c", "u")
 		cb := testenv.StopAtCallback(t, browser, link)
@@ -343,19 +333,9 @@ func TestProviderFailuresGiveA502Page(t *testing.T) {
 			}
 		}))
 		t.Cleanup(func() { close(release); hang.Close() })
-		b := testenv.StartBroker(t, fmt.Sprintf(`  alpha:
-    api_keys: [%q]
-    confirm: none
-    providers:
-      github:
-        type: github
-        key: gh-client
-        secret: gh-secret-0123456789
-        endpoints:
-          auth_url: %s/login/oauth/authorize
-          token_url: %s/token
-          profile_url: %s/user
-`, testenv.KeyA, sbURL, hang.URL, sbURL))
+		b := testenv.Start(t, testenv.Config{Bots: []*testenv.BotConfig{testenv.Bot("alpha").Key(testenv.KeyA).Confirm("none").
+			Provider("github", "github", "gh-client", "gh-secret-0123456789", testenv.At(config.Endpoints{
+				AuthURL: sbURL + "/login/oauth/authorize", TokenURL: hang.URL + "/token", ProfileURL: sbURL + "/user"}))}})
 		if err := sb.AddClient(sandbox.Client{ID: "gh-client", Secret: "gh-secret-0123456789", RedirectURIs: []string{b.URL + "/bots/alpha/github/callback"}}); err != nil {
 			t.Fatal(err)
 		}

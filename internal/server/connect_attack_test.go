@@ -22,16 +22,12 @@ import (
 func connectBroker(t *testing.T, confirm string) (*testenv.Broker, *testenv.CountedSandbox) {
 	t.Helper()
 	sb := testenv.NewCountedSandbox(t)
-	if confirm != "" {
-		confirm = "    confirm: " + confirm + "\n"
-	}
-	b := testenv.StartBrokerWith(t, fmt.Sprintf(`  alpha:
-    api_keys: [%q]
-    display_name: Ride Bot
-%s    providers:
-      rides: {type: sandbox, key: client-r, secret: secret-r-0123456789}
-      social: {type: sandbox, key: client-s, secret: secret-s-0123456789}
-`, testenv.KeyA, confirm), app.Options{SandboxURL: sb.URL})
+	b := testenv.Start(t, testenv.Config{
+		Bots: []*testenv.BotConfig{testenv.Bot("alpha").Key(testenv.KeyA).DisplayName("Ride Bot").Confirm(confirm).
+			Provider("rides", "sandbox", "client-r", "secret-r-0123456789").
+			Provider("social", "sandbox", "client-s", "secret-s-0123456789")},
+		App: app.Options{SandboxURL: sb.URL},
+	})
 	for _, p := range []string{"rides", "social"} {
 		if err := sb.AddClient(sandbox.Client{ID: "client-" + p[:1], Secret: "secret-" + p[:1] + "-0123456789",
 			RedirectURIs: []string{b.URL + "/bots/alpha/" + p + "/callback"}}); err != nil {

@@ -122,24 +122,13 @@ func TestNoSecretInAnyLogLine(t *testing.T) {
 	hooks := testenv.NewReceiver(t, hookSecret)
 	clk := testenv.NewClock()
 	off := server.Limits{}
-	b := testenv.StartBrokerWith(t, fmt.Sprintf(`  alpha:
-    api_keys: [%q]
-    confirm: code
-    webhook_url: %s
-    webhook_secret: %s
-    providers:
-      sso:
-        type: openid-connect
-        key: oidc-client
-        secret: oidc-secret-0123456789
-        discovery_url: %s/.well-known/openid-configuration
-        scopes: [openid, email, profile]
-      twitter:
-        type: twitter
-        key: ck-alpha
-        secret: cs-alpha-secret-0123
-%s`, testenv.KeyA, hooks.URL, hookSecret, srv.URL, testenv.EndpointsYAML(tw.Endpoints(), "        ")),
-		app.Options{Log: log, Now: clk.Now, Webhooks: testenv.FastWebhooks, Limits: &off})
+	b := testenv.Start(t, testenv.Config{
+		Bots: []*testenv.BotConfig{testenv.Bot("alpha").Key(testenv.KeyA).Confirm("code").Webhook(hooks.URL, hookSecret).
+			Provider("sso", "openid-connect", "oidc-client", "oidc-secret-0123456789",
+				testenv.DiscoveryURL(srv.URL+"/.well-known/openid-configuration"), testenv.Scopes("openid", "email", "profile")).
+			Provider("twitter", "twitter", "ck-alpha", "cs-alpha-secret-0123", testenv.At(tw.Endpoints()))},
+		App: app.Options{Log: log, Now: clk.Now, Webhooks: testenv.FastWebhooks, Limits: &off},
+	})
 	b.RunBackground()
 	if err := sb.AddClient(sandbox.Client{ID: "oidc-client", Secret: "oidc-secret-0123456789", RedirectURIs: []string{b.URL + "/bots/alpha/sso/callback"}}); err != nil {
 		t.Fatal(err)
@@ -309,8 +298,10 @@ func linesWith(text, s string) string {
 // (which carries the link token).
 func TestRequestIDTiesPageHeaderAndLogLine(t *testing.T) {
 	var jsonLog testenv.SyncBuffer
-	b := testenv.StartBrokerWith(t, fmt.Sprintf("  alpha:\n    api_keys: [%q]\n    confirm: none\n    providers:\n      gh: {type: github, key: k, secret: s-0123456789}\n", testenv.KeyA),
-		app.Options{Log: slog.New(slog.NewJSONHandler(&jsonLog, nil))})
+	b := testenv.Start(t, testenv.Config{
+		Bots: []*testenv.BotConfig{testenv.Bot("alpha").Key(testenv.KeyA).Confirm("none").Provider("gh", "github", "k", "s-0123456789")},
+		App:  app.Options{Log: slog.New(slog.NewJSONHandler(&jsonLog, nil))},
+	})
 	token := strings.Repeat("x", 43)
 	st, page, id := testenv.GetPage(t, testenv.NewBrowser(t), b.URL+"/bots/alpha/gh/auth?link="+token)
 	if st != http.StatusNotFound || id == "" || !strings.Contains(page, id) {
