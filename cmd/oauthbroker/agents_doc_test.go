@@ -12,6 +12,8 @@ import (
 	"testing"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/oauthbroker/oauthbroker/internal/testenv"
 )
 
 // TestAgentsDocAnswers: every answer docs/AGENTS.md shows (a fenced json block right after an
@@ -41,27 +43,27 @@ func TestAgentsDocAnswers(t *testing.T) {
 // agentAnswers runs the documented scenario and returns each answer by the name the document
 // gives it.
 func agentAnswers(t *testing.T) map[string]string {
-	a := startAgentBroker(t, "  proxy:\n    rate_limit: 3\n")
+	a := testenv.StartAgentBroker(t, "  proxy:\n    rate_limit: 3\n")
 	out := map[string]string{}
 	get := func(name string, cs *mcp.ClientSession, tool string, args any, wantErr bool) {
 		t.Helper()
-		text, isErr := callTool(t, cs, tool, args)
+		text, isErr := testenv.CallTool(t, cs, tool, args)
 		if isErr != wantErr {
 			t.Fatalf("%s: %s", name, text)
 		}
 		out[name] = text
 	}
-	rt := chatUser(keyA, "slack", "U1")
-	u1 := mustConnectMCP(t, a.URL, rt)
+	rt := testenv.ChatUser(testenv.KeyA, "slack", "U1")
+	u1 := testenv.MustConnectMCP(t, a.URL, rt)
 	get("connect_accounts.not_ready", u1, "connect_accounts", map[string]any{"providers": []string{"rides", "twitter"}}, false)
-	var need connectAnswer
-	decodeJSON(t, []byte(out["connect_accounts.not_ready"]), &need)
-	a.completeLink(t, rt, need.ConnectURL)
+	var need testenv.ConnectAnswer
+	testenv.DecodeJSON(t, []byte(out["connect_accounts.not_ready"]), &need)
+	a.CompleteLink(t, rt, need.ConnectURL)
 	get("connect_accounts.ready", u1, "connect_accounts", map[string]any{"providers": []string{"rides", "twitter"}}, false)
 	get("list_connected_accounts", u1, "list_connected_accounts", map[string]any{}, false)
 	get("describe_provider", u1, "describe_provider", map[string]any{"provider": "twitter"}, false)
 	get("call_api", u1, "call_api", map[string]any{"provider": "rides", "method": "POST", "path": "/rides", "body": map[string]string{"destination": "the station"}}, false)
-	a.rides.SetHandler(func(w http.ResponseWriter, r *http.Request) {
+	a.Rides.SetHandler(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		fmt.Fprintf(w, "[%s{}]", strings.Repeat(`{"id":"ride_1","destination":"the station"},`, 2000))
 	})
@@ -72,11 +74,11 @@ func agentAnswers(t *testing.T) map[string]string {
 	get("call_api.provider_error", u1, "call_api", map[string]any{"provider": "twitter", "method": "GET", "path": "/1.1/nothing/here.json"}, false)
 	get("error.rate_limited", u1, "call_api", map[string]any{"provider": "rides", "method": "GET", "path": "/rides"}, true)
 
-	u2 := mustConnectMCP(t, a.URL, chatUser(keyA, "slack", "U2"))
+	u2 := testenv.MustConnectMCP(t, a.URL, testenv.ChatUser(testenv.KeyA, "slack", "U2"))
 	get("error.not_linked", u2, "call_api", map[string]any{"provider": "rides", "method": "GET", "path": "/rides"}, true)
-	nobody := mustConnectMCP(t, a.URL, chatUser(keyA, "", ""))
+	nobody := testenv.MustConnectMCP(t, a.URL, testenv.ChatUser(testenv.KeyA, "", ""))
 	get("error.chat_user_missing", nobody, "list_connected_accounts", map[string]any{}, true)
-	_, body, _ := mcpPost(t, a.URL, http.Header{"Authorization": {"Bearer not-a-key-of-any-bot-0123456"}}, listAccountsCall)
+	_, body, _ := testenv.MCPPost(t, a.URL, http.Header{"Authorization": {"Bearer not-a-key-of-any-bot-0123456"}}, testenv.ListAccountsCall)
 	out["http.unauthorized"] = body
 	return out
 }

@@ -135,8 +135,6 @@ type (
 	syncBuffer      = testenv.SyncBuffer
 	clock           = testenv.Clock
 	tokenFake       = testenv.TokenFake
-	upstream        = testenv.Upstream
-	seenRequest     = testenv.SeenRequest
 )
 
 var (
@@ -163,10 +161,7 @@ var (
 	newTokenFake   = testenv.NewTokenFake
 	gitlabYAML     = testenv.GitlabYAML
 	fastWebhooks   = testenv.FastWebhooks
-	newUpstream    = testenv.NewUpstream
-	forwardTo      = testenv.ForwardTo
 	proxyPath      = testenv.ProxyPath
-	decodeJSON     = testenv.DecodeJSON
 	valueIn        = testenv.ValueIn
 )
 

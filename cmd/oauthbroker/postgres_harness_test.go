@@ -1,23 +1,16 @@
 package main
 
 import (
-	"context"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
-	"os"
 	"path/filepath"
 	"sync"
 	"testing"
 
-	"github.com/oauthbroker/oauthbroker/internal/app"
-	"github.com/oauthbroker/oauthbroker/internal/config"
-	"github.com/oauthbroker/oauthbroker/internal/providers"
-	"github.com/oauthbroker/oauthbroker/internal/seal"
-	"github.com/oauthbroker/oauthbroker/internal/store"
+	"github.com/oauthbroker/oauthbroker/internal/testenv"
 )
 
 // Helpers of the PostgreSQL tests: a broker configured for any storage section, a load
@@ -29,55 +22,12 @@ func postgresStorage(dsn, keysFile string) string {
 	return fmt.Sprintf("storage:\n  driver: postgres\n  dsn: '%s'\n  keys_file: %s\n  max_conns: 8\n", dsn, keysFile)
 }
 
-// startBrokerOn is startBroker with the storage section given: the real app (the code path of
-// `serve`) on an httptest server.
-func startBrokerOn(t testing.TB, storageYAML, botsYAML string) (*app.App, string) {
-	t.Helper()
-	srv := httptest.NewUnstartedServer(nil)
-	publicURL := "http://" + srv.Listener.Addr().String()
-	yaml := fmt.Sprintf("server:\n  public_url: %s\n  outbound_timeout: 5s\n%sbots:\n%s", publicURL, storageYAML, botsYAML)
-	noEnv := func(string) (string, bool) { return "", false }
-	cfg, err := config.Parse("test.yaml", []byte(yaml), config.LoadOptions{Getenv: noEnv, Types: providers.Types()})
-	if err != nil {
-		t.Fatalf("config:\n%v\n--- yaml:\n%s", err, yaml)
-	}
-	a, err := app.Open(context.Background(), cfg, app.Options{Getenv: noEnv, Log: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatalf("app.Open: %v", err)
-	}
-	srv.Config.Handler = a.Handler
-	srv.Start()
-	t.Cleanup(func() {
-		srv.Close()
-		a.Store.Close()
-	})
-	return a, publicURL
-}
-
-// keyRing reads the broker's token key ring from a key file.
-func keyRing(t testing.TB, path string) *seal.KeyRing {
-	t.Helper()
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keys, err := seal.ParseKeys(data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return keys.Ring
-}
-
-// sealAs seals value as the broker seals an identity's token field: the AAD (seal.TokenAAD)
-// binds it to the identity's natural key and the field.
-func sealAs(t testing.TB, ring *seal.KeyRing, in store.Identity, field, value string) []byte {
-	t.Helper()
-	sealed, err := ring.Seal([]byte(value), seal.TokenAAD(in.Bot, in.Channel, in.User, in.Provider, in.ProviderUserID, field))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return sealed
-}
+// startBrokerOn, keyRing and sealAs are testenv's, under the names the tests here use.
+var (
+	startBrokerOn = testenv.StartBrokerOn
+	keyRing       = testenv.KeyRing
+	sealAs        = testenv.SealAs
+)
 
 // balancer is a load balancer in front of broker instances, as operators run one: every
 // request goes to the backend pick chooses (by default, turn by turn), and it records which

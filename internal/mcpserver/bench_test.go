@@ -1,4 +1,4 @@
-package main
+package mcpserver_test
 
 import (
 	"fmt"
@@ -12,6 +12,8 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/oauthbroker/oauthbroker/internal/store"
+
+	"github.com/oauthbroker/oauthbroker/internal/testenv"
 )
 
 // BenchmarkCallAPIOverProxy measures what MCP adds to a proxied call: the same GET of the same
@@ -20,7 +22,7 @@ import (
 // the in-process proxy call and the answer's shaping). One caller at a time: the figure is
 // latency, not throughput. docs/BENCHMARKS.md has the ratio and the command:
 //
-//	go test -run '^$' -bench BenchmarkCallAPIOverProxy -benchtime 3s -count 5 ./cmd/oauthbroker/
+//	go test -run '^$' -bench BenchmarkCallAPIOverProxy -benchtime 3s -count 5 ./internal/mcpserver/
 func BenchmarkCallAPIOverProxy(b *testing.B) {
 	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("Authorization") != "Bearer at-0" {
@@ -33,13 +35,13 @@ func BenchmarkCallAPIOverProxy(b *testing.B) {
 	b.Cleanup(upstream.Close)
 	dir := b.TempDir()
 	// No rate limit: it would stop the benchmark, not measure it.
-	a, base := startBrokerOn(b, fmt.Sprintf("  proxy:\n    rate_limit: 0\nstorage:\n  dsn: %s\n  keys_file: %s\n", filepath.Join(dir, "broker.db"), filepath.Join(dir, "keys.json")),
-		glBot(upstream.URL, "")+"        api_base_url: "+upstream.URL+"\n")
-	ring := keyRing(b, a.Cfg.Storage.KeysFile)
+	a, base := testenv.StartBrokerOn(b, fmt.Sprintf("  proxy:\n    rate_limit: 0\nstorage:\n  dsn: %s\n  keys_file: %s\n", filepath.Join(dir, "broker.db"), filepath.Join(dir, "keys.json")),
+		testenv.GlBot(upstream.URL, "")+"        api_base_url: "+upstream.URL+"\n")
+	ring := testenv.KeyRing(b, a.Cfg.Storage.KeysFile)
 	now := time.Now().UTC()
 	in := store.Identity{Bot: "alpha", Channel: "slack", User: "U0", Provider: "gl", ProviderUserID: "1", Name: "Ada",
 		Status: store.StatusActive, TokenType: "bearer", ExpiresAt: now.Add(24 * time.Hour)}
-	in.AccessToken = sealAs(b, ring, in, "access_token", "at-0")
+	in.AccessToken = testenv.SealAs(b, ring, in, "access_token", "at-0")
 	l, err := a.Store.CreateLink(b.Context(), store.Link{TokenHash: []byte("bench"), Bot: "alpha", Providers: []store.LinkProvider{{Provider: "gl"}}, Channel: "slack", User: "U0",
 		CreatedAt: now, ExpiresAt: now.Add(time.Hour)})
 	if err != nil {
@@ -53,7 +55,7 @@ func BenchmarkCallAPIOverProxy(b *testing.B) {
 
 	b.Run("direct proxy", func(b *testing.B) {
 		req, _ := http.NewRequest(http.MethodGet, fmt.Sprintf("%s/api/v1/bots/alpha/identities/%d/proxy/user", base, done.Identity.ID), nil)
-		req.Header.Set("Authorization", "Bearer "+keyA)
+		req.Header.Set("Authorization", "Bearer "+testenv.KeyA)
 		for b.Loop() {
 			resp, err := client.Do(req)
 			if err != nil {
@@ -67,7 +69,7 @@ func BenchmarkCallAPIOverProxy(b *testing.B) {
 		}
 	})
 	b.Run("call_api", func(b *testing.B) {
-		rt := &runtime{header: http.Header{"Authorization": {"Bearer " + keyA}, "X-Oauthbroker-Channel": {"slack"}, "X-Oauthbroker-User": {"U0"}}}
+		rt := testenv.ChatUser(testenv.KeyA, "slack", "U0")
 		cs, err := mcp.NewClient(&mcp.Implementation{Name: "bench", Version: "1"}, nil).Connect(b.Context(), &mcp.StreamableClientTransport{
 			Endpoint: base + "/mcp", HTTPClient: &http.Client{Transport: rt}, MaxRetries: -1, DisableStandaloneSSE: true}, nil)
 		if err != nil {

@@ -1,9 +1,10 @@
-package main
+package testenv
 
 import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"regexp"
 	"strings"
@@ -18,29 +19,29 @@ import (
 	"github.com/oauthbroker/oauthbroker/internal/sandbox"
 )
 
-// The MCP endpoint's tests (mcp_*_test.go) share this harness: a broker whose bot alpha has a
-// rides provider (the sandbox with its demo rides API) and a twitter provider (the OAuth 1.0a
-// fake, which verifies every signature), bot bravo a rides provider of its own, both with the
-// default confirm: code, and an MCP client as a bot's runtime opens it, with the SDK's own
-// client over real HTTP.
+// The MCP endpoint's tests (internal/mcpserver) and the command's agent tests share this
+// harness: a broker whose bot alpha has a rides provider (the sandbox with its demo rides API)
+// and a twitter provider (the OAuth 1.0a fake, which verifies every signature), bot bravo a
+// rides provider of its own, both with the default confirm: code, and an MCP client as a bot's
+// runtime opens it, with the SDK's own client over real HTTP.
 
-// agentBroker is the broker with the providers' APIs, which record every request that
+// AgentBroker is the broker with the providers' APIs, which record every request that
 // reaches them.
-type agentBroker struct {
-	*testBroker
-	sandbox *sandbox.Server
-	demo    *sandbox.DemoAPIs
-	rides   *upstream // the sandbox and its demo APIs; ride bookings are POST /api/v4/rides
-	twitter *upstream // the Twitter API, forwarding to the fake
-	tw      *providertest.Twitter
+type AgentBroker struct {
+	*Broker
+	Sandbox     *sandbox.Server
+	Demo        *sandbox.DemoAPIs
+	Rides       *Upstream // the sandbox and its demo APIs; ride bookings are POST /api/v4/rides
+	Twitter     *Upstream // the Twitter API, forwarding to the fake
+	TwitterFake *providertest.Twitter
 }
 
-func startAgentBroker(t *testing.T, serverYAML string) *agentBroker {
+func StartAgentBroker(t testing.TB, serverYAML string) *AgentBroker {
 	t.Helper()
-	return startAgentBrokerWith(t, serverYAML, app.Options{})
+	return StartAgentBrokerWith(t, serverYAML, app.Options{})
 }
 
-func startAgentBrokerWith(t *testing.T, serverYAML string, opts app.Options) *agentBroker {
+func StartAgentBrokerWith(t testing.TB, serverYAML string, opts app.Options) *AgentBroker {
 	t.Helper()
 	sb, err := sandbox.New(sandbox.Options{
 		Users:       []sandbox.User{{ID: "1001", Login: "ada", Name: "Ada Lovelace", Email: "ada@example.com"}},
@@ -49,10 +50,10 @@ func startAgentBrokerWith(t *testing.T, serverYAML string, opts app.Options) *ag
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := &agentBroker{sandbox: sb, tw: providertest.NewTwitter(t, map[string]string{"ck-alpha": "cs-alpha-secret"})}
-	a.demo = sandbox.NewDemoAPIs(sb)
-	a.rides = newUpstream(t, a.demo.ServeHTTP)
-	a.twitter = newUpstream(t, forwardTo(a.tw.URL()))
+	a := &AgentBroker{Sandbox: sb, TwitterFake: providertest.NewTwitter(t, map[string]string{"ck-alpha": "cs-alpha-secret"})}
+	a.Demo = sandbox.NewDemoAPIs(sb)
+	a.Rides = NewUpstream(t, a.Demo.ServeHTTP)
+	a.Twitter = NewUpstream(t, ForwardTo(a.TwitterFake.URL()))
 	bots := fmt.Sprintf(`  alpha:
     api_keys: [%q]
     providers:
@@ -66,12 +67,12 @@ func startAgentBrokerWith(t *testing.T, serverYAML string, opts app.Options) *ag
     api_keys: [%q]
     providers:
       rides: {type: sandbox, key: rides-bravo, secret: rides-bravo-secret-0123, scopes: [%s]}
-`, keyA, sandbox.ScopeRides, a.twitter.URL, endpointsYAML(a.tw.Endpoints(), "        "), keyB, sandbox.ScopeRides)
+`, KeyA, sandbox.ScopeRides, a.Twitter.URL, EndpointsYAML(a.TwitterFake.Endpoints(), "        "), KeyB, sandbox.ScopeRides)
 	if !strings.Contains(serverYAML, "outbound_timeout") {
 		serverYAML += "  outbound_timeout: 5s\n"
 	}
-	opts.SandboxURL = a.rides.URL
-	a.testBroker = startBrokerServer(t, serverYAML, bots, opts)
+	opts.SandboxURL = a.Rides.URL
+	a.Broker = StartBrokerServer(t, serverYAML, bots, opts)
 	for _, c := range []sandbox.Client{
 		{ID: "rides-alpha", Secret: "rides-alpha-secret-0123", RedirectURIs: []string{a.URL + "/bots/alpha/rides/callback"}},
 		{ID: "rides-bravo", Secret: "rides-bravo-secret-0123", RedirectURIs: []string{a.URL + "/bots/bravo/rides/callback"}},
@@ -83,15 +84,15 @@ func startAgentBrokerWith(t *testing.T, serverYAML string, opts app.Options) *ag
 	return a
 }
 
-// apiCalls are the requests that reached the providers' APIs (not their OAuth endpoints).
-func (a *agentBroker) apiCalls() []seenRequest {
-	var out []seenRequest
-	for _, r := range a.rides.Requests() {
+// APICalls are the requests that reached the providers' APIs (not their OAuth endpoints).
+func (a *AgentBroker) APICalls() []SeenRequest {
+	var out []SeenRequest
+	for _, r := range a.Rides.Requests() {
 		if strings.HasPrefix(r.URI, "/api/v4/rides") || strings.HasPrefix(r.URI, "/api/v4/posts") {
 			out = append(out, r)
 		}
 	}
-	for _, r := range a.twitter.Requests() {
+	for _, r := range a.Twitter.Requests() {
 		if strings.HasPrefix(r.URI, "/1.1/statuses") || strings.HasPrefix(r.URI, "/2/") {
 			out = append(out, r)
 		}
@@ -99,14 +100,14 @@ func (a *agentBroker) apiCalls() []seenRequest {
 	return out
 }
 
-// runtime is what a bot's model runtime sends with every MCP request: the bot's key and the
+// Runtime is what a bot's model runtime sends with every MCP request: the bot's key and the
 // chat user's headers. A test may change them between requests of one session.
-type runtime struct {
+type Runtime struct {
 	mu     sync.Mutex
 	header http.Header
 }
 
-func (rt *runtime) set(k, v string) {
+func (rt *Runtime) Set(k, v string) {
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
 	if v == "" {
@@ -116,7 +117,7 @@ func (rt *runtime) set(k, v string) {
 	}
 }
 
-func (rt *runtime) RoundTrip(r *http.Request) (*http.Response, error) {
+func (rt *Runtime) RoundTrip(r *http.Request) (*http.Response, error) {
 	r = r.Clone(r.Context())
 	rt.mu.Lock()
 	for k, vs := range rt.header {
@@ -126,17 +127,17 @@ func (rt *runtime) RoundTrip(r *http.Request) (*http.Response, error) {
 	return http.DefaultTransport.RoundTrip(r)
 }
 
-// chatUser is the headers of a runtime acting for (channel, user); "" leaves a header out.
-func chatUser(key, channel, user string) *runtime {
-	rt := &runtime{header: http.Header{}}
-	rt.set("Authorization", "Bearer "+key)
-	rt.set("X-OAuthBroker-Channel", channel)
-	rt.set("X-OAuthBroker-User", user)
+// ChatUser is the headers of a runtime acting for (channel, user); "" leaves a header out.
+func ChatUser(key, channel, user string) *Runtime {
+	rt := &Runtime{header: http.Header{}}
+	rt.Set("Authorization", "Bearer "+key)
+	rt.Set("X-OAuthBroker-Channel", channel)
+	rt.Set("X-OAuthBroker-User", user)
 	return rt
 }
 
-// connectMCP opens an MCP session at the broker's /mcp with the SDK's client.
-func connectMCP(t *testing.T, base string, rt *runtime) (*mcp.ClientSession, error) {
+// ConnectMCP opens an MCP session at the broker's /mcp with the SDK's client.
+func ConnectMCP(t testing.TB, base string, rt *Runtime) (*mcp.ClientSession, error) {
 	t.Helper()
 	client := mcp.NewClient(&mcp.Implementation{Name: "test-runtime", Version: "1"}, nil)
 	return client.Connect(t.Context(), &mcp.StreamableClientTransport{
@@ -144,9 +145,9 @@ func connectMCP(t *testing.T, base string, rt *runtime) (*mcp.ClientSession, err
 	}, nil)
 }
 
-func mustConnectMCP(t *testing.T, base string, rt *runtime) *mcp.ClientSession {
+func MustConnectMCP(t testing.TB, base string, rt *Runtime) *mcp.ClientSession {
 	t.Helper()
-	cs, err := connectMCP(t, base, rt)
+	cs, err := ConnectMCP(t, base, rt)
 	if err != nil {
 		t.Fatalf("connect to /mcp: %v", err)
 	}
@@ -154,8 +155,8 @@ func mustConnectMCP(t *testing.T, base string, rt *runtime) *mcp.ClientSession {
 	return cs
 }
 
-// toolError is a tool's refusal as the model reads it.
-type toolError struct {
+// ToolError is a tool's refusal as the model reads it.
+type ToolError struct {
 	Code              string `json:"code"`
 	Message           string `json:"message"`
 	NextStep          string `json:"next_step"`
@@ -163,9 +164,9 @@ type toolError struct {
 	RetryAfterSeconds int    `json:"retry_after_seconds"`
 }
 
-// callTool calls a tool and returns its result's text, which is JSON, and whether it is an
+// CallTool calls a tool and returns its result's text, which is JSON, and whether it is an
 // error; a protocol error fails the test.
-func callTool(t *testing.T, cs *mcp.ClientSession, name string, args any) (string, bool) {
+func CallTool(t testing.TB, cs *mcp.ClientSession, name string, args any) (string, bool) {
 	t.Helper()
 	res, err := cs.CallTool(context.Background(), &mcp.CallToolParams{Name: name, Arguments: args})
 	if err != nil {
@@ -194,34 +195,34 @@ func jsonEqual(a, b []byte) bool {
 	return string(ja) == string(jb)
 }
 
-// tool calls a tool that must succeed and decodes its answer into out.
-func tool(t *testing.T, cs *mcp.ClientSession, name string, args, out any) {
+// Tool calls a tool that must succeed and decodes its answer into out.
+func Tool(t testing.TB, cs *mcp.ClientSession, name string, args, out any) {
 	t.Helper()
-	text, isErr := callTool(t, cs, name, args)
+	text, isErr := CallTool(t, cs, name, args)
 	if isErr {
 		t.Fatalf("%s(%v): tool error %s", name, args, text)
 	}
 	if out != nil {
-		decodeJSON(t, []byte(text), out)
+		DecodeJSON(t, []byte(text), out)
 	}
 }
 
-// toolFails calls a tool that must answer a tool error, and returns it.
-func toolFails(t *testing.T, cs *mcp.ClientSession, name string, args any) toolError {
+// ToolFails calls a tool that must answer a tool error, and returns it.
+func ToolFails(t testing.TB, cs *mcp.ClientSession, name string, args any) ToolError {
 	t.Helper()
-	text, isErr := callTool(t, cs, name, args)
+	text, isErr := CallTool(t, cs, name, args)
 	var out struct {
-		Error toolError `json:"error"`
+		Error ToolError `json:"error"`
 	}
-	decodeJSON(t, []byte(text), &out)
+	DecodeJSON(t, []byte(text), &out)
 	if !isErr || out.Error.Code == "" || out.Error.Message == "" {
 		t.Fatalf("%s(%v): %s, want a tool error with a code and a message", name, args, text)
 	}
 	return out.Error
 }
 
-// connectAnswer is connect_accounts' answer.
-type connectAnswer struct {
+// ConnectAnswer is connect_accounts' answer.
+type ConnectAnswer struct {
 	Ready      bool       `json:"ready"`
 	ConnectURL string     `json:"connect_url"`
 	ExpiresAt  *time.Time `json:"expires_at"`
@@ -233,8 +234,8 @@ type connectAnswer struct {
 	NextStep       string `json:"next_step"`
 }
 
-// callAnswer is call_api's answer.
-type callAnswer struct {
+// CallAnswer is call_api's answer.
+type CallAnswer struct {
 	AccountID int64             `json:"account_id"`
 	Provider  string            `json:"provider"`
 	Status    int               `json:"status"`
@@ -245,16 +246,16 @@ type callAnswer struct {
 	Note      string            `json:"note"`
 }
 
-// completeLink is the user opening the one link the model showed them, in a browser of their
+// CompleteLink is the user opening the one link the model showed them, in a browser of their
 // own, and connecting every provider it lists in that one visit (the fakes approve at once).
 // The page then shows one code for them all, which the user types in the chat; the bot's
 // runtime rt confirms it with the bot API itself, so the model never sees it. It returns the
 // connect page as it ended.
-func (a *agentBroker) completeLink(t *testing.T, rt *runtime, link string) string {
+func (a *AgentBroker) CompleteLink(t testing.TB, rt *Runtime, link string) string {
 	t.Helper()
-	st, page := connectAll(t, newBrowser(t), link)
-	code := pageCode(page)
-	if st != http.StatusOK || !isComplete(page) || code == "" {
+	st, page := ConnectAll(t, NewBrowser(t), link)
+	code := PageCode(page)
+	if st != http.StatusOK || !IsComplete(page) || code == "" {
 		t.Fatalf("opening %s and connecting every provider: %d, want the page complete with a code\n%s", link, st, page)
 	}
 	bot := regexp.MustCompile(`/bots/([^/]+)/connect\?`).FindStringSubmatch(link)
@@ -265,9 +266,28 @@ func (a *agentBroker) completeLink(t *testing.T, rt *runtime, link string) strin
 	key := strings.TrimPrefix(rt.header.Get("Authorization"), "Bearer ")
 	who := map[string]string{"channel": rt.header.Get("X-OAuthBroker-Channel"), "user": rt.header.Get("X-OAuthBroker-User"), "code": code}
 	rt.mu.Unlock()
-	var p problemBody
-	if st := a.api("POST", "/bots/"+bot[1]+"/links/confirm", key, who, &p); st != http.StatusOK {
+	var p ProblemBody
+	if st := a.API("POST", "/bots/"+bot[1]+"/links/confirm", key, who, &p); st != http.StatusOK {
 		t.Fatalf("confirming the page's code: %d %+v", st, p)
 	}
 	return page
 }
+
+// MCPPost sends one JSON-RPC message to /mcp over plain HTTP, as a runtime's transport would.
+func MCPPost(t testing.TB, base string, header http.Header, body string) (int, string, http.Header) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, base+"/mcp", strings.NewReader(body))
+	req.Header = header.Clone()
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json, text/event-stream")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(data), resp.Header
+}
+
+// ListAccountsCall is a JSON-RPC call of list_connected_accounts, for MCPPost.
+const ListAccountsCall = `{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"list_connected_accounts","arguments":{}}}`

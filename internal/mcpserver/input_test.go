@@ -1,4 +1,4 @@
-package main
+package mcpserver_test
 
 import (
 	"context"
@@ -16,11 +16,11 @@ import (
 // proxy would not pass each get a tool error with its code and a next step, and change
 // nothing: the store is as it was and no request reaches a provider.
 func TestMCPBadInput(t *testing.T) {
-	a := startAgentBroker(t, "")
-	rt := chatUser(keyA, "slack", "U1")
-	a.linkViaMCP(t, rt, "rides")
-	cs := mustConnectMCP(t, a.URL, rt)
-	before, seen := a.snapshot(), len(a.rides.Requests())
+	a := testenv.StartAgentBroker(t, "")
+	rt := testenv.ChatUser(testenv.KeyA, "slack", "U1")
+	linkViaMCP(t, a, rt, "rides")
+	cs := testenv.MustConnectMCP(t, a.URL, rt)
+	before, seen := a.Snapshot(), len(a.Rides.Requests())
 	call := func(extra map[string]any) map[string]any {
 		args := map[string]any{"provider": "rides", "method": "POST", "path": "/rides"}
 		for k, v := range extra {
@@ -53,7 +53,7 @@ func TestMCPBadInput(t *testing.T) {
 		{"an unknown method", "call_api", call(map[string]any{"method": "CONNECT"}), "invalid_request", "enum"},
 		{"no path", "call_api", call(map[string]any{"path": nil}), "invalid_request", "path"},
 		{"a nested query", "call_api", call(map[string]any{"query": map[string]any{"a": map[string]any{"b": 1}}}), "invalid_request", "type"},
-		{"the bot's own Authorization", "call_api", call(map[string]any{"headers": map[string]string{"Authorization": "Bearer " + keyA}}), "invalid_request", `header "Authorization" does not reach providers`},
+		{"the bot's own Authorization", "call_api", call(map[string]any{"headers": map[string]string{"Authorization": "Bearer " + testenv.KeyA}}), "invalid_request", `header "Authorization" does not reach providers`},
 		{"a cookie", "call_api", call(map[string]any{"headers": map[string]string{"Cookie": "s=1"}}), "invalid_request", "does not reach providers"},
 		{"a header with a line break", "call_api", call(map[string]any{"headers": map[string]string{"Accept": "a\r\nX-Evil: 1"}}), "invalid_request", "control character"},
 		{"a body on GET", "call_api", call(map[string]any{"method": "GET", "body": map[string]string{"a": "b"}}), "invalid_request", "GET takes no body"},
@@ -62,20 +62,20 @@ func TestMCPBadInput(t *testing.T) {
 		{"arguments that are not an object", "list_connected_accounts", []int{1}, "invalid_request", "JSON object"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			e := toolFails(t, cs, c.tool, c.args)
+			e := testenv.ToolFails(t, cs, c.tool, c.args)
 			if e.Code != c.code || !strings.Contains(e.Message, c.says) || e.NextStep == "" {
 				t.Errorf("%+v, want code %s saying %q, with a next step", e, c.code, c.says)
 			}
 		})
 	}
-	if a.snapshot() != before {
+	if a.Snapshot() != before {
 		t.Error("the store changed")
 	}
-	if got := a.rides.Requests(); len(got) != seen {
+	if got := a.Rides.Requests(); len(got) != seen {
 		t.Errorf("%d requests reached the provider", len(got)-seen)
 	}
 	for labels, want := range map[[2]string]float64{{"(unknown)", "unknown_tool"}: 1, {"call_api", "invalid_request"}: 11, {"connect_accounts", "unknown_provider"}: 1} {
-		if got := metricValue(t, a.testBroker, "oauthbroker_mcp_tool_calls_total", map[string]string{"bot": "alpha", "tool": labels[0], "outcome": labels[1]}); got != want {
+		if got := testenv.MetricValue(t, a.Broker, "oauthbroker_mcp_tool_calls_total", map[string]string{"bot": "alpha", "tool": labels[0], "outcome": labels[1]}); got != want {
 			t.Errorf("oauthbroker_mcp_tool_calls_total{tool=%q,outcome=%q} = %v, want %v", labels[0], labels[1], got, want)
 		}
 	}
@@ -85,8 +85,8 @@ func TestMCPBadInput(t *testing.T) {
 // one, can list the tools, but every tool answers a clear error naming the headers, and
 // nothing happens.
 func TestMCPSessionWithoutChatUser(t *testing.T) {
-	a := startAgentBroker(t, "")
-	before := a.snapshot()
+	a := testenv.StartAgentBroker(t, "")
+	before := a.Snapshot()
 	for _, c := range []struct {
 		name          string
 		channel, user string
@@ -100,22 +100,22 @@ func TestMCPSessionWithoutChatUser(t *testing.T) {
 		{"a label too long", "slack", "U1", strings.Repeat("l", 65), "invalid_request", "X-OAuthBroker-User-Label"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			rt := chatUser(keyA, c.channel, c.user)
-			rt.set("X-OAuthBroker-User-Label", c.label)
-			cs := mustConnectMCP(t, a.URL, rt)
+			rt := testenv.ChatUser(testenv.KeyA, c.channel, c.user)
+			rt.Set("X-OAuthBroker-User-Label", c.label)
+			cs := testenv.MustConnectMCP(t, a.URL, rt)
 			tools, err := cs.ListTools(context.Background(), nil)
 			if err != nil || len(tools.Tools) != 4 {
 				t.Fatalf("tools/list: %v", err)
 			}
 			for _, tl := range tools.Tools {
-				e := toolFails(t, cs, tl.Name, map[string]any{"providers": []string{"rides"}})
+				e := testenv.ToolFails(t, cs, tl.Name, map[string]any{"providers": []string{"rides"}})
 				if e.Code != c.code || !strings.Contains(e.Message, c.says) || e.NextStep == "" {
 					t.Errorf("%s: %+v, want %s saying %q", tl.Name, e, c.code, c.says)
 				}
 			}
 		})
 	}
-	if a.snapshot() != before {
+	if a.Snapshot() != before {
 		t.Error("the store changed")
 	}
 }
@@ -124,37 +124,37 @@ func TestMCPSessionWithoutChatUser(t *testing.T) {
 // API: a body over server.proxy.max_request_body is refused before it is sent, and the
 // per-bot rate limit counts a bot's direct proxy calls and its call_api calls together.
 func TestMCPBodyAndRateLimits(t *testing.T) {
-	a := startAgentBroker(t, "  proxy:\n    max_request_body: 1KiB\n    rate_limit: 3\n")
-	rt := chatUser(keyA, "slack", "U1")
-	id := a.linkViaMCP(t, rt, "rides")
-	cs := mustConnectMCP(t, a.URL, rt)
-	before, seen := a.snapshot(), len(a.apiCalls())
+	a := testenv.StartAgentBroker(t, "  proxy:\n    max_request_body: 1KiB\n    rate_limit: 3\n")
+	rt := testenv.ChatUser(testenv.KeyA, "slack", "U1")
+	id := linkViaMCP(t, a, rt, "rides")
+	cs := testenv.MustConnectMCP(t, a.URL, rt)
+	before, seen := a.Snapshot(), len(a.APICalls())
 
-	e := toolFails(t, cs, "call_api", map[string]any{"provider": "rides", "method": "POST", "path": "/rides",
+	e := testenv.ToolFails(t, cs, "call_api", map[string]any{"provider": "rides", "method": "POST", "path": "/rides",
 		"body": map[string]string{"destination": strings.Repeat("x", 2048)}})
 	if e.Code != "payload_too_large" || !strings.Contains(e.Message, "max_request_body") || e.NextStep == "" {
 		t.Errorf("a 2 KiB body: %+v", e)
 	}
-	if len(a.apiCalls()) != seen || a.snapshot() != before {
+	if len(a.APICalls()) != seen || a.Snapshot() != before {
 		t.Error("the refused body reached the provider or changed the store")
 	}
 
 	// The refused body counted as one call of the minute; one direct call and one call_api
 	// make three, and the fourth is refused whichever way it comes.
-	if r := a.Call("POST", testenv.ProxyPath("alpha", id, "rides"), keyA, http.Header{"Content-Type": {"application/json"}}, strings.NewReader(`{"destination":"a"}`)); r.Status != http.StatusCreated {
+	if r := a.Call("POST", testenv.ProxyPath("alpha", id, "rides"), testenv.KeyA, http.Header{"Content-Type": {"application/json"}}, strings.NewReader(`{"destination":"a"}`)); r.Status != http.StatusCreated {
 		t.Fatalf("direct proxy call: %d %s", r.Status, r.Body)
 	}
-	var ok callAnswer
-	tool(t, cs, "call_api", map[string]any{"provider": "rides", "method": "POST", "path": "/rides", "body": map[string]string{"destination": "b"}}, &ok)
+	var ok testenv.CallAnswer
+	testenv.Tool(t, cs, "call_api", map[string]any{"provider": "rides", "method": "POST", "path": "/rides", "body": map[string]string{"destination": "b"}}, &ok)
 	if ok.Status != http.StatusCreated {
 		t.Fatalf("call_api: %+v", ok)
 	}
-	seen = len(a.apiCalls())
-	e = toolFails(t, cs, "call_api", map[string]any{"provider": "rides", "method": "POST", "path": "/rides", "body": map[string]string{"destination": "c"}})
+	seen = len(a.APICalls())
+	e = testenv.ToolFails(t, cs, "call_api", map[string]any{"provider": "rides", "method": "POST", "path": "/rides", "body": map[string]string{"destination": "c"}})
 	if e.Code != "rate_limited" || e.RetryAfterSeconds <= 0 || !strings.Contains(e.NextStep, "retry_after_seconds") {
 		t.Errorf("over the rate limit: %+v", e)
 	}
-	if len(a.apiCalls()) != seen {
+	if len(a.APICalls()) != seen {
 		t.Error("the refused call reached the provider")
 	}
 }
@@ -164,37 +164,37 @@ func TestMCPBodyAndRateLimits(t *testing.T) {
 // limit it answers rate_limited with retry_after_seconds and stores no link, and a call_api
 // that would offer a link says to connect the account without one.
 func TestMCPLinkLimitSharedWithTheBotAPI(t *testing.T) {
-	a := startAgentBrokerWith(t, "", app.Options{Limits: &server.Limits{LinksPerBot: 2}})
-	cs := mustConnectMCP(t, a.URL, chatUser(keyA, "slack", "U1"))
-	var need connectAnswer
-	tool(t, cs, "connect_accounts", map[string]any{"providers": []string{"rides", "twitter"}}, &need)
+	a := testenv.StartAgentBrokerWith(t, "", app.Options{Limits: &server.Limits{LinksPerBot: 2}})
+	cs := testenv.MustConnectMCP(t, a.URL, testenv.ChatUser(testenv.KeyA, "slack", "U1"))
+	var need testenv.ConnectAnswer
+	testenv.Tool(t, cs, "connect_accounts", map[string]any{"providers": []string{"rides", "twitter"}}, &need)
 	if need.ConnectURL == "" {
 		t.Fatalf("connect_accounts within the limit: %+v", need)
 	}
-	if st := a.api("POST", "/bots/alpha/links", keyA, map[string]any{"provider": "rides", "channel": "slack", "user": "U1"}, nil); st != http.StatusCreated {
+	if st := a.API("POST", "/bots/alpha/links", testenv.KeyA, map[string]any{"provider": "rides", "channel": "slack", "user": "U1"}, nil); st != http.StatusCreated {
 		t.Fatalf("the bot's own link within the limit: %d", st)
 	}
-	before := a.snapshot()
-	e := toolFails(t, cs, "connect_accounts", map[string]any{"providers": []string{"rides"}})
+	before := a.Snapshot()
+	e := testenv.ToolFails(t, cs, "connect_accounts", map[string]any{"providers": []string{"rides"}})
 	if e.Code != "rate_limited" || e.RetryAfterSeconds <= 0 || e.ConnectURL != "" {
 		t.Errorf("connect_accounts over the limit: %+v", e)
 	}
-	e = toolFails(t, cs, "call_api", map[string]any{"provider": "rides", "method": "GET", "path": "/rides"})
+	e = testenv.ToolFails(t, cs, "call_api", map[string]any{"provider": "rides", "method": "GET", "path": "/rides"})
 	if e.Code != "not_linked" || e.ConnectURL != "" || !strings.Contains(e.NextStep, "connect_accounts") {
 		t.Errorf("call_api over the link limit: %+v", e)
 	}
-	if a.snapshot() != before || len(a.apiCalls()) != 0 {
+	if a.Snapshot() != before || len(a.APICalls()) != 0 {
 		t.Error("a refused call stored a link or reached a provider")
 	}
 	// Another bot has its own allowance.
-	tool(t, mustConnectMCP(t, a.URL, chatUser(keyB, "slack", "U1")), "connect_accounts", map[string]any{"providers": []string{"rides"}}, nil)
+	testenv.Tool(t, testenv.MustConnectMCP(t, a.URL, testenv.ChatUser(testenv.KeyB, "slack", "U1")), "connect_accounts", map[string]any{"providers": []string{"rides"}}, nil)
 }
 
 // TestMCPToolList: the tools, each with a description for a model, a JSON schema of its
 // arguments and the annotations that say what it may do.
 func TestMCPToolList(t *testing.T) {
-	a := startAgentBroker(t, "")
-	cs := mustConnectMCP(t, a.URL, chatUser(keyA, "slack", "U1"))
+	a := testenv.StartAgentBroker(t, "")
+	cs := testenv.MustConnectMCP(t, a.URL, testenv.ChatUser(testenv.KeyA, "slack", "U1"))
 	res, err := cs.ListTools(context.Background(), nil)
 	if err != nil {
 		t.Fatal(err)

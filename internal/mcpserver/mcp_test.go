@@ -1,4 +1,4 @@
-package main
+package mcpserver_test
 
 import (
 	"net/http"
@@ -18,13 +18,13 @@ import (
 // with the rides API and tweets it; the Twitter fake verifies the OAuth 1.0a signature of the
 // tweet, and both calls are made as the chat user's own accounts.
 func TestMCPShareMyRide(t *testing.T) {
-	a := startAgentBroker(t, "")
-	rt := chatUser(keyA, "slack", "U1")
-	rt.set("X-OAuthBroker-User-Label", "Ada (Slack)")
-	cs := mustConnectMCP(t, a.URL, rt)
+	a := testenv.StartAgentBroker(t, "")
+	rt := testenv.ChatUser(testenv.KeyA, "slack", "U1")
+	rt.Set("X-OAuthBroker-User-Label", "Ada (Slack)")
+	cs := testenv.MustConnectMCP(t, a.URL, rt)
 
-	var need connectAnswer
-	tool(t, cs, "connect_accounts", map[string]any{"providers": []string{"rides", "twitter"}}, &need)
+	var need testenv.ConnectAnswer
+	testenv.Tool(t, cs, "connect_accounts", map[string]any{"providers": []string{"rides", "twitter"}}, &need)
 	if need.Ready || len(need.Missing) != 2 || need.Missing[0].Reason != "not_linked" || need.Missing[1].Reason != "not_linked" ||
 		!strings.HasPrefix(need.ConnectURL, a.URL+"/bots/alpha/connect?link=") || need.ExpiresAt == nil || !need.ExpiresAt.After(time.Now()) {
 		t.Fatalf("connect_accounts before linking: %+v", need)
@@ -34,23 +34,23 @@ func TestMCPShareMyRide(t *testing.T) {
 	if need.MessageForUser != want {
 		t.Errorf("message_for_user:\n  %s\nwant\n  %s", need.MessageForUser, want)
 	}
-	page := a.completeLink(t, rt, need.ConnectURL)
-	if providerState(page, "rides") != "linked" || providerState(page, "twitter") != "linked" || !strings.Contains(page, `<strong class="user">Ada (Slack)</strong>`) {
-		t.Errorf("the connect page after one visit:\n%s", page)
+	page := a.CompleteLink(t, rt, need.ConnectURL)
+	if testenv.ProviderState(page, "rides") != "linked" || testenv.ProviderState(page, "twitter") != "linked" || !strings.Contains(page, `<strong class="user">Ada (Slack)</strong>`) {
+		t.Errorf("the connect page after one testenv.Visit:\n%s", page)
 	}
-	var ready connectAnswer
-	tool(t, cs, "connect_accounts", map[string]any{"providers": []string{"rides", "twitter"}}, &ready)
+	var ready testenv.ConnectAnswer
+	testenv.Tool(t, cs, "connect_accounts", map[string]any{"providers": []string{"rides", "twitter"}}, &ready)
 	if !ready.Ready || ready.ConnectURL != "" || ready.MessageForUser != "" {
 		t.Fatalf("connect_accounts after linking: %+v", ready)
 	}
 
-	var ride callAnswer
-	tool(t, cs, "call_api", map[string]any{"provider": "rides", "method": "POST", "path": "/rides",
+	var ride testenv.CallAnswer
+	testenv.Tool(t, cs, "call_api", map[string]any{"provider": "rides", "method": "POST", "path": "/rides",
 		"body": map[string]string{"destination": "the station"}}, &ride)
 	var booked struct {
 		ID, Rider, Destination, Driver string
 	}
-	decodeJSON(t, ride.Body, &booked)
+	testenv.DecodeJSON(t, ride.Body, &booked)
 	if ride.Status != http.StatusCreated || booked.Rider != "ada" || booked.Destination != "the station" || ride.Provider != "rides" {
 		t.Fatalf("booking: %+v %s", ride, ride.Body)
 	}
@@ -59,30 +59,30 @@ func TestMCPShareMyRide(t *testing.T) {
 	}
 
 	text := "On my way to the station with " + booked.Driver + " (100% on time) #oauthbroker"
-	var tweet callAnswer
-	tool(t, cs, "call_api", map[string]any{"provider": "twitter", "method": "POST", "path": "/1.1/statuses/update.json",
+	var tweet testenv.CallAnswer
+	testenv.Tool(t, cs, "call_api", map[string]any{"provider": "twitter", "method": "POST", "path": "/1.1/statuses/update.json",
 		"headers": map[string]string{"Content-Type": "application/x-www-form-urlencoded"},
 		"body":    map[string]any{"status": text, "trim_user": true}}, &tweet)
 	var posted struct {
 		Text string `json:"text"`
 	}
-	decodeJSON(t, tweet.Body, &posted)
+	testenv.DecodeJSON(t, tweet.Body, &posted)
 	if tweet.Status != http.StatusOK || posted.Text != text {
 		t.Fatalf("tweet: %+v %s", tweet, tweet.Body)
 	}
 
-	issued := a.tw.Issued()
-	calls := a.tw.Calls()
+	issued := a.TwitterFake.Issued()
+	calls := a.TwitterFake.Calls()
 	last := calls[len(calls)-1]
 	if len(issued) != 1 || last.Rejected != "" || last.Token != issued[0].Token || last.ConsumerKey != "ck-alpha" {
 		t.Errorf("the Twitter fake's last call %+v, want accepted, signed with the token it issued (%d issued)", last, len(issued))
 	}
-	seen := a.apiCalls()
+	seen := a.APICalls()
 	if len(seen) != 2 {
 		t.Fatalf("the providers' APIs saw %d calls, want 2: %+v", len(seen), seen)
 	}
 	for _, s := range seen {
-		if auth := s.Header.Get("Authorization"); auth == "" || strings.Contains(auth, keyA) {
+		if auth := s.Header.Get("Authorization"); auth == "" || strings.Contains(auth, testenv.KeyA) {
 			t.Errorf("%s %s: Authorization %q, want the account's credentials and never the bot's key", s.Method, s.URI, auth)
 		}
 	}
@@ -91,7 +91,7 @@ func TestMCPShareMyRide(t *testing.T) {
 			seen[0].Header.Get("Authorization"), seen[1].Header.Get("Authorization"))
 	}
 	a.NoSecretLogged(issued[0].Token, issued[0].Secret, "cs-alpha-secret", string(ride.Body), text)
-	if strings.Contains(a.logs.String(), "On my way") {
+	if strings.Contains(a.Logs.String(), "On my way") {
 		t.Error("the log holds a request body")
 	}
 }
@@ -100,12 +100,12 @@ func TestMCPShareMyRide(t *testing.T) {
 // statuses and scopes and never a token; describe_provider tells where each API is and how
 // calls are signed.
 func TestMCPListAndDescribe(t *testing.T) {
-	a := startAgentBroker(t, "")
-	rt := chatUser(keyA, "slack", "U1")
-	id := a.linkViaMCP(t, rt, "rides")
-	cs := mustConnectMCP(t, a.URL, rt)
+	a := testenv.StartAgentBroker(t, "")
+	rt := testenv.ChatUser(testenv.KeyA, "slack", "U1")
+	id := linkViaMCP(t, a, rt, "rides")
+	cs := testenv.MustConnectMCP(t, a.URL, rt)
 
-	text, _ := callTool(t, cs, "list_connected_accounts", map[string]any{})
+	text, _ := testenv.CallTool(t, cs, "list_connected_accounts", map[string]any{})
 	var list struct {
 		Accounts []struct {
 			AccountID   int64    `json:"account_id"`
@@ -116,7 +116,7 @@ func TestMCPListAndDescribe(t *testing.T) {
 		} `json:"accounts"`
 		Providers []string `json:"providers"`
 	}
-	decodeJSON(t, []byte(text), &list)
+	testenv.DecodeJSON(t, []byte(text), &list)
 	if len(list.Accounts) != 1 || strings.Join(list.Providers, ",") != "rides,twitter" {
 		t.Fatalf("list: %s", text)
 	}
@@ -124,12 +124,12 @@ func TestMCPListAndDescribe(t *testing.T) {
 		acc.Status != "active" || strings.Join(acc.Scopes, ",") != "rides" {
 		t.Errorf("the account: %+v", acc)
 	}
-	for _, g := range a.sandbox.Issued() {
+	for _, g := range a.Sandbox.Issued() {
 		if strings.Contains(text, g.AccessToken) || strings.Contains(text, g.RefreshToken) {
 			t.Error("the list holds a token")
 		}
 	}
-	tool(t, cs, "list_connected_accounts", map[string]any{"provider": "twitter"}, &list)
+	testenv.Tool(t, cs, "list_connected_accounts", map[string]any{"provider": "twitter"}, &list)
 	if len(list.Accounts) != 0 {
 		t.Errorf("twitter accounts: %+v", list.Accounts)
 	}
@@ -137,7 +137,7 @@ func TestMCPListAndDescribe(t *testing.T) {
 	for _, c := range []struct {
 		provider, base, signing string
 		refresh                 bool
-	}{{"rides", a.rides.URL + "/api/v4", "bearer", true}, {"twitter", a.twitter.URL, "oauth1", false}} {
+	}{{"rides", a.Rides.URL + "/api/v4", "bearer", true}, {"twitter", a.Twitter.URL, "oauth1", false}} {
 		var d struct {
 			Provider   string   `json:"provider"`
 			Type       string   `json:"type"`
@@ -147,13 +147,13 @@ func TestMCPListAndDescribe(t *testing.T) {
 			Scopes     []string `json:"scopes"`
 			HowToCall  string   `json:"how_to_call"`
 		}
-		tool(t, cs, "describe_provider", map[string]any{"provider": c.provider}, &d)
+		testenv.Tool(t, cs, "describe_provider", map[string]any{"provider": c.provider}, &d)
 		if d.Provider != c.provider || d.APIBaseURL != c.base || d.Signing != c.signing || d.CanRefresh != c.refresh ||
 			!strings.Contains(d.HowToCall, c.base+"/user") || d.Scopes == nil {
 			t.Errorf("describe %s: %+v", c.provider, d)
 		}
 	}
-	if strings.Contains(a.logs.String(), "rides-alpha-secret") {
+	if strings.Contains(a.Logs.String(), "rides-alpha-secret") {
 		t.Error("the log holds a client secret")
 	}
 }
@@ -162,27 +162,27 @@ func TestMCPListAndDescribe(t *testing.T) {
 // the OAuth 1.0a signature covers, pagination links as call_api paths, a long answer cut with
 // a note, a binary one described, and a provider's own error as an answer with its status.
 func TestMCPCallAPIAnswers(t *testing.T) {
-	a := startAgentBroker(t, "")
-	rt := chatUser(keyA, "slack", "U1")
-	a.linkViaMCP(t, rt, "rides")
-	a.linkViaMCP(t, rt, "twitter")
-	cs := mustConnectMCP(t, a.URL, rt)
+	a := testenv.StartAgentBroker(t, "")
+	rt := testenv.ChatUser(testenv.KeyA, "slack", "U1")
+	linkViaMCP(t, a, rt, "rides")
+	linkViaMCP(t, a, rt, "twitter")
+	cs := testenv.MustConnectMCP(t, a.URL, rt)
 
-	var me callAnswer
-	tool(t, cs, "call_api", map[string]any{"provider": "twitter", "method": "GET", "path": "1.1/account/verify_credentials.json",
+	var me testenv.CallAnswer
+	testenv.Tool(t, cs, "call_api", map[string]any{"provider": "twitter", "method": "GET", "path": "1.1/account/verify_credentials.json",
 		"query": map[string]any{"include_email": true, "skip_status": 1}}, &me)
 	if me.Status != http.StatusOK || !strings.Contains(string(me.Body), `"email":"`) {
 		t.Errorf("verify_credentials: %+v %s", me, me.Body)
 	}
-	if last := a.tw.Calls()[len(a.tw.Calls())-1]; last.Rejected != "" {
+	if last := a.TwitterFake.Calls()[len(a.TwitterFake.Calls())-1]; last.Rejected != "" {
 		t.Errorf("the fake refused the signed GET: %+v", last)
 	}
-	if got := a.twitter.Requests(); !strings.HasSuffix(got[len(got)-1].URI, "?include_email=true&skip_status=1") {
+	if got := a.Twitter.Requests(); !strings.HasSuffix(got[len(got)-1].URI, "?include_email=true&skip_status=1") {
 		t.Errorf("the query sent: %s", got[len(got)-1].URI)
 	}
 
 	big := strings.Repeat(`{"name":"a ride in the past"},`, 3000)
-	a.rides.SetHandler(func(w http.ResponseWriter, r *http.Request) {
+	a.Rides.SetHandler(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/api/v4/history":
 			w.Header().Set("Content-Type", "application/json")
@@ -197,13 +197,13 @@ func TestMCPCallAPIAnswers(t *testing.T) {
 			w.WriteHeader(http.StatusNotFound)
 			w.Write([]byte(`{"error":"no such thing"}`))
 		default:
-			a.demo.ServeHTTP(w, r)
+			a.Demo.ServeHTTP(w, r)
 		}
 	})
-	var hist callAnswer
-	tool(t, cs, "call_api", map[string]any{"provider": "rides", "method": "GET", "path": "/history"}, &hist)
+	var hist testenv.CallAnswer
+	testenv.Tool(t, cs, "call_api", map[string]any{"provider": "rides", "method": "GET", "path": "/history"}, &hist)
 	var cut string
-	decodeJSON(t, hist.Body, &cut)
+	testenv.DecodeJSON(t, hist.Body, &cut)
 	if hist.Status != http.StatusOK || !hist.Truncated || len(cut) != 32<<10 || hist.BodyBytes != int64(len(big)+4) ||
 		!strings.Contains(hist.Note, "only its first 32768 are shown") {
 		t.Errorf("a long answer: status %d, truncated %v, %d bytes shown of %d, note %q", hist.Status, hist.Truncated, len(cut), hist.BodyBytes, hist.Note)
@@ -211,16 +211,16 @@ func TestMCPCallAPIAnswers(t *testing.T) {
 	if hist.Headers["Link"] != `</history?page=2>; rel="next"` || hist.Headers["Set-Cookie"] != "" {
 		t.Errorf("headers: %v", hist.Headers)
 	}
-	var png callAnswer
-	tool(t, cs, "call_api", map[string]any{"provider": "rides", "method": "GET", "path": "/receipt.png"}, &png)
+	var png testenv.CallAnswer
+	testenv.Tool(t, cs, "call_api", map[string]any{"provider": "rides", "method": "GET", "path": "/receipt.png"}, &png)
 	if png.Body != nil || !strings.Contains(png.Note, "binary (image/png, 18 bytes)") {
 		t.Errorf("a binary answer: %+v", png)
 	}
-	var missing callAnswer
-	if text, isErr := callTool(t, cs, "call_api", map[string]any{"provider": "rides", "method": "GET", "path": "/missing"}); isErr {
+	var missing testenv.CallAnswer
+	if text, isErr := testenv.CallTool(t, cs, "call_api", map[string]any{"provider": "rides", "method": "GET", "path": "/missing"}); isErr {
 		t.Errorf("a provider's 404 is a tool error: %s", text)
 	} else {
-		decodeJSON(t, []byte(text), &missing)
+		testenv.DecodeJSON(t, []byte(text), &missing)
 	}
 	if missing.Status != http.StatusNotFound || string(missing.Body) != `{"error":"no such thing"}` {
 		t.Errorf("a provider's 404: %+v", missing)
@@ -233,27 +233,27 @@ func TestMCPCallAPIAnswers(t *testing.T) {
 // call_api answers relink_required with a fresh link for this user, and nothing more reaches
 // the API.
 func TestMCPCallAPIRefreshesAfterA401(t *testing.T) {
-	f := newTokenFake(t, true)
+	f := testenv.NewTokenFake(t, true)
 	rev := testenv.NewRevokingAPI(testenv.ForwardTo(f.URL))
-	api := newUpstream(t, rev.ServeHTTP)
-	b := startBroker(t, testenv.RefreshProxyBot(f, api.URL))
+	api := testenv.NewUpstream(t, rev.ServeHTTP)
+	b := testenv.StartBroker(t, testenv.RefreshProxyBot(f, api.URL))
 	f.Register(t, b.URL+"/bots/alpha/gl/callback")
-	b.linkOne("alpha", keyA, "gl", "slack", "U1")
+	b.LinkOne("alpha", testenv.KeyA, "gl", "slack", "U1")
 	old := f.LastGrant(t).AccessToken
 	rev.Revoke(old)
-	cs := mustConnectMCP(t, b.URL, chatUser(keyA, "slack", "U1"))
+	cs := testenv.MustConnectMCP(t, b.URL, testenv.ChatUser(testenv.KeyA, "slack", "U1"))
 
-	var echo callAnswer
-	tool(t, cs, "call_api", map[string]any{"provider": "gl", "method": "POST", "path": "/echo", "body": map[string]int{"n": 1}}, &echo)
+	var echo testenv.CallAnswer
+	testenv.Tool(t, cs, "call_api", map[string]any{"provider": "gl", "method": "POST", "path": "/echo", "body": map[string]int{"n": 1}}, &echo)
 	if fresh := f.LastGrant(t).AccessToken; echo.Status != http.StatusOK || string(echo.Body) != `{"n":1}` || f.RefreshCalls.Load() != 1 || fresh == old {
 		t.Fatalf("after a 401: %+v %s, %d refreshes", echo, echo.Body, f.RefreshCalls.Load())
 	}
 
-	f.RefreshMode.Store(refreshInvalidGrant)
+	f.RefreshMode.Store(testenv.RefreshInvalidGrant)
 	rev.Revoke(f.LastGrant(t).AccessToken)
 	for i := range 2 {
 		seen := len(api.Requests())
-		e := toolFails(t, cs, "call_api", map[string]any{"provider": "gl", "method": "GET", "path": "/user"})
+		e := testenv.ToolFails(t, cs, "call_api", map[string]any{"provider": "gl", "method": "GET", "path": "/user"})
 		if e.Code != "relink_required" || !strings.HasPrefix(e.ConnectURL, b.URL+"/bots/alpha/connect?link=") || !strings.Contains(e.NextStep, e.ConnectURL) {
 			t.Errorf("call %d after invalid_grant: %+v; want relink_required with a link", i, e)
 		}
@@ -265,17 +265,17 @@ func TestMCPCallAPIRefreshesAfterA401(t *testing.T) {
 
 	// connect_accounts says the same, with the link that reconnects the account; through it
 	// the account is usable again.
-	var need connectAnswer
-	tool(t, cs, "connect_accounts", map[string]any{"providers": []string{"gl"}}, &need)
+	var need testenv.ConnectAnswer
+	testenv.Tool(t, cs, "connect_accounts", map[string]any{"providers": []string{"gl"}}, &need)
 	if need.Ready || len(need.Missing) != 1 || need.Missing[0].Reason != "relink_required" || need.ConnectURL == "" ||
 		!strings.Contains(need.MessageForUser, "reconnect your GitLab account: "+need.ConnectURL) {
 		t.Fatalf("connect_accounts after invalid_grant: %+v", need)
 	}
-	f.RefreshMode.Store(refreshOK)
-	if st, page := connectAll(t, newBrowser(t), need.ConnectURL); st != http.StatusOK || !isComplete(page) {
+	f.RefreshMode.Store(testenv.RefreshOK)
+	if st, page := testenv.ConnectAll(t, testenv.NewBrowser(t), need.ConnectURL); st != http.StatusOK || !testenv.IsComplete(page) {
 		t.Fatalf("reconnecting: %d\n%s", st, page)
 	}
-	tool(t, cs, "call_api", map[string]any{"provider": "gl", "method": "POST", "path": "/echo", "body": map[string]int{"n": 2}}, &echo)
+	testenv.Tool(t, cs, "call_api", map[string]any{"provider": "gl", "method": "POST", "path": "/echo", "body": map[string]int{"n": 2}}, &echo)
 	if echo.Status != http.StatusOK || string(echo.Body) != `{"n":2}` {
 		t.Errorf("after reconnecting: %+v %s", echo, echo.Body)
 	}
@@ -286,25 +286,25 @@ func TestMCPCallAPIRefreshesAfterA401(t *testing.T) {
 // what each needs; one visit to its connect page and one code make every one usable, with
 // the scope asked for.
 func TestMCPConnectAccountsOneLink(t *testing.T) {
-	a := startAgentBroker(t, "")
-	rt := chatUser(keyA, "slack", "U1")
-	a.linkViaMCP(t, rt, "rides")
-	cs := mustConnectMCP(t, a.URL, rt)
+	a := testenv.StartAgentBroker(t, "")
+	rt := testenv.ChatUser(testenv.KeyA, "slack", "U1")
+	linkViaMCP(t, a, rt, "rides")
+	cs := testenv.MustConnectMCP(t, a.URL, rt)
 	args := map[string]any{"providers": []string{"rides", "twitter"}, "scopes": map[string][]string{"rides": {sandbox.ScopePosts}}}
 
-	var need connectAnswer
-	tool(t, cs, "connect_accounts", args, &need)
+	var need testenv.ConnectAnswer
+	testenv.Tool(t, cs, "connect_accounts", args, &need)
 	if need.Ready || len(need.Missing) != 2 || need.Missing[0].Provider != "rides" || need.Missing[0].Reason != "missing_scopes" ||
 		need.Missing[1].Provider != "twitter" || need.Missing[1].Reason != "not_linked" ||
 		!strings.Contains(need.MessageForUser, "give your Rides account the permissions this needs and connect your Twitter account: "+need.ConnectURL+" ") {
 		t.Fatalf("connect_accounts: %+v", need)
 	}
-	page := a.completeLink(t, rt, need.ConnectURL)
-	if providerState(page, "rides") != "linked" || providerState(page, "twitter") != "linked" {
-		t.Errorf("the connect page after one visit:\n%s", page)
+	page := a.CompleteLink(t, rt, need.ConnectURL)
+	if testenv.ProviderState(page, "rides") != "linked" || testenv.ProviderState(page, "twitter") != "linked" {
+		t.Errorf("the connect page after one testenv.Visit:\n%s", page)
 	}
-	var ready connectAnswer
-	tool(t, cs, "connect_accounts", args, &ready)
+	var ready testenv.ConnectAnswer
+	testenv.Tool(t, cs, "connect_accounts", args, &ready)
 	if !ready.Ready {
 		t.Fatalf("connect_accounts after linking: %+v", ready)
 	}
@@ -314,7 +314,7 @@ func TestMCPConnectAccountsOneLink(t *testing.T) {
 			Scopes   []string `json:"scopes"`
 		} `json:"accounts"`
 	}
-	tool(t, cs, "list_connected_accounts", map[string]any{"provider": "rides"}, &list)
+	testenv.Tool(t, cs, "list_connected_accounts", map[string]any{"provider": "rides"}, &list)
 	if len(list.Accounts) != 1 || !slices.Contains(list.Accounts[0].Scopes, sandbox.ScopePosts) {
 		t.Errorf("the rides account: %+v, want one account with the scope asked for", list.Accounts)
 	}
