@@ -116,6 +116,9 @@ func (b *testBroker) count(table string) int {
 
 func (b *testBroker) runBackground() { b.RunBackground() }
 
+// hookSecret is the webhook secret of the brokers the crash and binary tests run.
+const hookSecret = "hook-secret-0123456789"
+
 const (
 	keyA = testenv.KeyA
 	keyB = testenv.KeyB
@@ -127,7 +130,6 @@ const (
 )
 
 type (
-	receiver        = testenv.Receiver
 	problemBody     = testenv.ProblemBody
 	linkBody        = testenv.LinkBody
 	identityBody    = testenv.IdentityBody

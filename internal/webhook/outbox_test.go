@@ -1,4 +1,4 @@
-package main
+package webhook_test
 
 import (
 	"fmt"
@@ -12,18 +12,19 @@ import (
 
 	"github.com/oauthbroker/oauthbroker/internal/app"
 	"github.com/oauthbroker/oauthbroker/internal/store"
+	"github.com/oauthbroker/oauthbroker/internal/testenv"
 	"github.com/oauthbroker/oauthbroker/internal/webhook"
 )
 
 const hookSecret = "hook-secret-0123456789"
 
 // webhookBroker runs bot alpha with provider gl and a webhook to rc, delivering fast.
-func webhookBroker(t *testing.T, rc *receiver, extra string, opts webhook.Options) (*testBroker, *tokenFake) {
+func webhookBroker(t *testing.T, rc *testenv.Receiver, extra string, opts webhook.Options) (*testenv.Broker, *testenv.TokenFake) {
 	t.Helper()
-	f := newTokenFake(t, false)
-	b := startBrokerWith(t, glBot(f.URL, fmt.Sprintf("    webhook_url: %s\n    webhook_secret: %s\n%s", rc.URL, hookSecret, extra)),
+	f := testenv.NewTokenFake(t, false)
+	b := testenv.StartBrokerWith(t, testenv.GlBot(f.URL, fmt.Sprintf("    webhook_url: %s\n    webhook_secret: %s\n%s", rc.URL, hookSecret, extra)),
 		app.Options{Webhooks: opts})
-	b.runBackground()
+	b.RunBackground()
 	f.Register(t, b.URL+"/bots/alpha/gl/callback")
 	return b, f
 }
@@ -31,14 +32,14 @@ func webhookBroker(t *testing.T, rc *receiver, extra string, opts webhook.Option
 // TestWebhookRetriedUntilDelivered: a receiver that fails the first attempts gets the event
 // afterwards, signed, with the same event id on every attempt; link.completed follows it.
 func TestWebhookRetriedUntilDelivered(t *testing.T) {
-	rc := newReceiver(t, hookSecret)
+	rc := testenv.NewReceiver(t, hookSecret)
 	rc.FailFirst.Store(3)
-	b, _ := webhookBroker(t, rc, "", fastWebhooks)
-	id := b.linkOne("alpha", keyA, "gl", "slack", "U1")
+	b, _ := webhookBroker(t, rc, "", testenv.FastWebhooks)
+	id := b.LinkOne("alpha", testenv.KeyA, "gl", "slack", "U1")
 
 	both := rc.WaitDeliveries(t, 2, 5*time.Second)
 	d := both[0]
-	checkDelivery(t, d, store.WebhookLinked)
+	testenv.CheckDelivery(t, d, store.WebhookLinked)
 	if d.Body.Attempt != 4 || rc.Attempts.Load() != 5 {
 		t.Errorf("delivered on attempt %d after %d requests, want the 4th (and one for link.completed)", d.Body.Attempt, rc.Attempts.Load())
 	}
@@ -47,12 +48,12 @@ func TestWebhookRetriedUntilDelivered(t *testing.T) {
 		t.Errorf("body %+v, want identity %+v", d.Body, want)
 	}
 	done := both[1]
-	checkDelivery(t, done, store.WebhookLinkCompleted)
+	testenv.CheckDelivery(t, done, store.WebhookLinkCompleted)
 	wantLink := webhook.Link{Channel: "slack", User: "U1", Identities: []webhook.LinkedIdentity{{ID: id.ID, Provider: "gl", ProviderUserID: "1001", Status: store.StatusActive}}}
 	if done.Body.Identity != nil || done.Body.Link == nil || !reflect.DeepEqual(*done.Body.Link, wantLink) {
 		t.Errorf("link.completed %+v, want link %+v", done.Body, wantLink)
 	}
-	evs, err := b.app.Store.OutboxEvents(t.Context(), store.OutboxQuery{Limit: 10})
+	evs, err := b.App.Store.OutboxEvents(t.Context(), store.OutboxQuery{Limit: 10})
 	if err != nil || len(evs) != 2 || evs[1].State != store.OutboxDelivered || evs[1].Attempts != 4 || evs[1].EventID != d.Body.ID {
 		t.Fatalf("outbox %+v, %v", evs, err)
 	}
@@ -65,30 +66,30 @@ func TestWebhookRetriedUntilDelivered(t *testing.T) {
 // TestWebhookOrderPerIdentity: one identity's events arrive in the order they happened, even
 // when deliveries fail and retry in between; every event type is sent.
 func TestWebhookOrderPerIdentity(t *testing.T) {
-	rc := newReceiver(t, hookSecret)
+	rc := testenv.NewReceiver(t, hookSecret)
 	rc.FailFirst.Store(5)
-	b, _ := webhookBroker(t, rc, "    confirm: code\n", fastWebhooks)
+	b, _ := webhookBroker(t, rc, "    confirm: code\n", testenv.FastWebhooks)
 
-	confirmLink := func(user string) identityBody {
-		st, page := connectAll(t, newBrowser(t), b.link("alpha", keyA, "gl", "slack", user))
+	confirmLink := func(user string) testenv.IdentityBody {
+		st, page := testenv.ConnectAll(t, testenv.NewBrowser(t), b.Link("alpha", testenv.KeyA, "gl", "slack", user))
 		m := regexp.MustCompile(`<p class="code" id="code">(\d{6})</p>`).FindStringSubmatch(page)
 		if st != http.StatusOK || m == nil {
 			t.Fatalf("link %s: %d\n%s", user, st, page)
 		}
-		if st := b.api("POST", "/bots/alpha/links/confirm", keyA, map[string]string{"channel": "slack", "user": user, "code": m[1]}, nil); st != http.StatusOK {
+		if st := b.API("POST", "/bots/alpha/links/confirm", testenv.KeyA, map[string]string{"channel": "slack", "user": user, "code": m[1]}, nil); st != http.StatusOK {
 			t.Fatalf("confirm %s: %d", user, st)
 		}
-		return b.identities("alpha", keyA, "slack", user)[0]
+		return b.Identities("alpha", testenv.KeyA, "slack", user)[0]
 	}
 	a := confirmLink("A")
 	confirmLink("A") // the same account again: relinked, then confirmed
 	c := confirmLink("C")
-	b.Unlink("alpha", keyA, a.ID)
+	b.Unlink("alpha", testenv.KeyA, a.ID)
 
 	got := rc.WaitDeliveries(t, 10, 10*time.Second)
 	perIdentity := map[int64][]string{}
 	for _, d := range got {
-		checkDelivery(t, d, d.Body.Type)
+		testenv.CheckDelivery(t, d, d.Body.Type)
 		perIdentity[d.IdentityID()] = append(perIdentity[d.IdentityID()], d.Body.Type)
 	}
 	wantA := []string{store.WebhookLinked, store.WebhookConfirmed, store.WebhookLinkCompleted,
@@ -107,19 +108,19 @@ func TestWebhookOrderPerIdentity(t *testing.T) {
 // TestWebhookDeadAfterTheRetryWindow: an event nobody accepts within the window is marked
 // dead, visible to operators, and the log says so.
 func TestWebhookDeadAfterTheRetryWindow(t *testing.T) {
-	rc := newReceiver(t, hookSecret)
+	rc := testenv.NewReceiver(t, hookSecret)
 	rc.Down.Store(true)
-	opts := fastWebhooks
+	opts := testenv.FastWebhooks
 	opts.MaxAge = 300 * time.Millisecond
 	b, _ := webhookBroker(t, rc, "", opts)
-	b.linkOne("alpha", keyA, "gl", "slack", "U1")
+	b.LinkOne("alpha", testenv.KeyA, "gl", "slack", "U1")
 
 	deadline := time.Now().Add(5 * time.Second)
 	var dead []store.OutboxEvent
 	for time.Now().Before(deadline) && len(dead) < 2 {
 		time.Sleep(20 * time.Millisecond)
 		var err error
-		if dead, err = b.app.Store.OutboxEvents(t.Context(), store.OutboxQuery{State: store.OutboxDead, Limit: 10}); err != nil {
+		if dead, err = b.App.Store.OutboxEvents(t.Context(), store.OutboxQuery{State: store.OutboxDead, Limit: 10}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -127,7 +128,7 @@ func TestWebhookDeadAfterTheRetryWindow(t *testing.T) {
 		dead[0].LastError != "answered HTTP 503" || dead[1].LastError != "answered HTTP 503" {
 		t.Fatalf("dead events %+v, want the linked event after several attempts, then link.completed", dead)
 	}
-	if !strings.Contains(b.logs.String(), "webhook: event is dead") {
+	if !strings.Contains(b.Logs.String(), "webhook: event is dead") {
 		t.Error("the log does not say the event is dead")
 	}
 	n := rc.Attempts.Load()
