@@ -1,8 +1,6 @@
 package main
 
 import (
-	dto "github.com/prometheus/client_model/go"
-
 	"net/http"
 	"os"
 	"testing"
@@ -57,11 +55,6 @@ func startSandboxBrokerWith(t testing.TB, confirm string, opts app.Options) (*te
 func startLimitedBroker(t testing.TB, limits server.Limits, extraAlpha string) *testBroker {
 	t.Helper()
 	return wrap(testenv.StartLimitedBroker(t, limits, extraAlpha))
-}
-
-func scrape(t testing.TB, b *testBroker) map[string]*dto.MetricFamily {
-	t.Helper()
-	return testenv.Scrape(t, b.Broker)
 }
 
 func metricValue(t testing.TB, b *testBroker, name string, labels map[string]string) float64 {
@@ -164,7 +157,6 @@ var (
 	gitlabYAML     = testenv.GitlabYAML
 	fastWebhooks   = testenv.FastWebhooks
 	proxyPath      = testenv.ProxyPath
-	valueIn        = testenv.ValueIn
 )
 
 // remote is a broker running elsewhere (a process, behind a balancer), driven at url.

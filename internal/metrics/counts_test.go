@@ -1,4 +1,4 @@
-package main
+package metrics_test
 
 import (
 	"fmt"
@@ -10,44 +10,48 @@ import (
 	"time"
 
 	"github.com/oauthbroker/oauthbroker/internal/app"
+	"github.com/oauthbroker/oauthbroker/internal/testenv"
 )
+
+// hookSecret is the secret of the webhook the broker delivers to.
+const hookSecret = "hook-secret-0123456789"
 
 // TestMetricsShowRealCounts drives flows (one linked, others failing), bot API calls, a token
 // refresh, a webhook delivery and a store failure, then reads /metrics and finds each counted
 // with bounded labels.
 func TestMetricsShowRealCounts(t *testing.T) {
-	rc := newReceiver(t, hookSecret)
-	f := newTokenFake(t, false)
+	rc := testenv.NewReceiver(t, hookSecret)
+	f := testenv.NewTokenFake(t, false)
 	f.FirstTTL.Store(30) // expires within RefreshAhead: the first credentials read refreshes
-	b := startBrokerWith(t, glBot(f.URL, fmt.Sprintf("    webhook_url: %s\n    webhook_secret: %s\n", rc.URL, hookSecret)),
-		app.Options{Webhooks: fastWebhooks})
-	b.runBackground()
+	b := testenv.StartBrokerWith(t, testenv.GlBot(f.URL, fmt.Sprintf("    webhook_url: %s\n    webhook_secret: %s\n", rc.URL, hookSecret)),
+		app.Options{Webhooks: testenv.FastWebhooks})
+	b.RunBackground()
 	f.Register(t, b.URL+"/bots/alpha/gl/callback")
 
 	// One linked account; then a credentials read refreshes its token.
-	id := b.linkOne("alpha", keyA, "gl", "slack", "U1")
-	if c := b.credentials("alpha", keyA, id.ID); c.AccessToken != f.LastGrant(t).AccessToken || f.RefreshCalls.Load() != 1 {
+	id := b.LinkOne("alpha", testenv.KeyA, "gl", "slack", "U1")
+	if c := b.Credentials("alpha", testenv.KeyA, id.ID); c.AccessToken != f.LastGrant(t).AccessToken || f.RefreshCalls.Load() != 1 {
 		t.Fatalf("credentials %+v after %d refreshes", c, f.RefreshCalls.Load())
 	}
 	rc.WaitDeliveries(t, 2, 5*time.Second) // identity.linked, link.completed
 	// Failed flows: a tampered state, an unknown link, a made-up bot and provider.
-	browser := newBrowser(t)
-	cb := stopAtCallback(t, browser, b.link("alpha", keyA, "gl", "slack", "U2"))
+	browser := testenv.NewBrowser(t)
+	cb := testenv.StopAtCallback(t, browser, b.Link("alpha", testenv.KeyA, "gl", "slack", "U2"))
 	u, _ := url.Parse(cb)
 	q := u.Query()
 	q.Set("state", "forged")
 	u.RawQuery = q.Encode()
-	visit(t, browser, u.String())
-	visit(t, newBrowser(t), b.URL+"/bots/alpha/gl/auth?link=nope")
-	visit(t, newBrowser(t), b.URL+"/bots/made-up-bot/gl/auth?link=nope")
-	visit(t, newBrowser(t), b.URL+"/bots/alpha/made-up-provider/auth?link=nope")
-	b.api("POST", "/bots/alpha/links", "wrong-key-0123456789abcdef", map[string]any{"provider": "gl", "channel": "c", "user": "u"}, nil)
+	testenv.Visit(t, browser, u.String())
+	testenv.Visit(t, testenv.NewBrowser(t), b.URL+"/bots/alpha/gl/auth?link=nope")
+	testenv.Visit(t, testenv.NewBrowser(t), b.URL+"/bots/made-up-bot/gl/auth?link=nope")
+	testenv.Visit(t, testenv.NewBrowser(t), b.URL+"/bots/alpha/made-up-provider/auth?link=nope")
+	b.API("POST", "/bots/alpha/links", "wrong-key-0123456789abcdef", map[string]any{"provider": "gl", "channel": "c", "user": "u"}, nil)
 	req, _ := http.NewRequest("FROBNICATE", b.URL+"/api/v1/bots/alpha/links", nil)
 	if resp, err := http.DefaultClient.Do(req); err == nil {
 		resp.Body.Close()
 	}
 
-	fams := scrape(t, b)
+	fams := testenv.Scrape(t, b)
 	for _, c := range []struct {
 		name   string
 		labels map[string]string
@@ -69,23 +73,23 @@ func TestMetricsShowRealCounts(t *testing.T) {
 		{"oauthbroker_webhook_deliveries_total", map[string]string{"bot": "alpha", "outcome": "delivered"}, 2},
 		{"oauthbroker_store_errors_total", nil, 0},
 	} {
-		if got := valueIn(fams, c.name, c.labels); got != c.want {
+		if got := testenv.ValueIn(fams, c.name, c.labels); got != c.want {
 			t.Errorf("%s%v = %v, want %v", c.name, c.labels, got, c.want)
 		}
 	}
-	if valueIn(fams, "go_goroutines", nil) == 0 || fams["process_cpu_seconds_total"] == nil {
+	if testenv.ValueIn(fams, "go_goroutines", nil) == 0 || fams["process_cpu_seconds_total"] == nil {
 		t.Error("the Go runtime and process metrics are missing")
 	}
 	// No label anywhere holds what a client made up, a chat user id or a token.
 	text := metricsText(t, b)
-	for _, s := range []string{"made-up", "U1", "FROBNICATE", "sbx_at_", "sbx_rt_", keyA, "/bots/alpha/"} {
+	for _, s := range []string{"made-up", "U1", "FROBNICATE", "sbx_at_", "sbx_rt_", testenv.KeyA, "/bots/alpha/"} {
 		if strings.Contains(text, s) {
 			t.Errorf("/metrics contains %q", s)
 		}
 	}
 
 	// A store that fails shows up as store errors, and /readyz says so.
-	b.app.Store.Close()
+	b.App.Store.Close()
 	resp, err := http.Get(b.URL + "/readyz")
 	if err != nil {
 		t.Fatal(err)
@@ -94,12 +98,13 @@ func TestMetricsShowRealCounts(t *testing.T) {
 	if resp.StatusCode != http.StatusServiceUnavailable {
 		t.Errorf("/readyz with the store closed: %d", resp.StatusCode)
 	}
-	if n := metricValue(t, b, "oauthbroker_store_errors_total", map[string]string{"op": "ping"}); n < 1 {
+	if n := testenv.MetricValue(t, b, "oauthbroker_store_errors_total", map[string]string{"op": "ping"}); n < 1 {
 		t.Errorf("oauthbroker_store_errors_total{op=ping} = %v after a failed ping", n)
 	}
 }
 
-func metricsText(t *testing.T, b *testBroker) string {
+// metricsText is the body of the broker's /metrics.
+func metricsText(t *testing.T, b *testenv.Broker) string {
 	t.Helper()
 	resp, err := http.Get(b.URL + "/metrics")
 	if err != nil {
