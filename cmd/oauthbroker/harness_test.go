@@ -57,11 +57,6 @@ func startLimitedBroker(t testing.TB, limits server.Limits, extraAlpha string) *
 	return wrap(testenv.StartLimitedBroker(t, limits, extraAlpha))
 }
 
-func metricValue(t testing.TB, b *testBroker, name string, labels map[string]string) float64 {
-	t.Helper()
-	return testenv.MetricValue(t, b.Broker, name, labels)
-}
-
 func (b *testBroker) api(method, path, key string, body, out any) int {
 	b.t.Helper()
 	return b.API(method, path, key, body, out)

@@ -7,11 +7,9 @@ import (
 	"net/http"
 	"path/filepath"
 	"testing"
-	"time"
 
-	"github.com/oauthbroker/oauthbroker/internal/app"
-	"github.com/oauthbroker/oauthbroker/internal/store"
 	"github.com/oauthbroker/oauthbroker/internal/store/postgres/pgtest"
+	"github.com/oauthbroker/oauthbroker/internal/testenv"
 )
 
 // BenchmarkCredentials measures the bot API's hottest call, GET …/credentials of a token that
@@ -65,32 +63,6 @@ func BenchmarkCredentials(b *testing.B) {
 // good for a day, and returns its URL and the identities' ids.
 func credentialsBroker(b testing.TB, storage, keysDir string) (string, []int64) {
 	b.Helper()
-	_, base, ids := credentialsApp(b, storage, keysDir)
+	_, base, ids := testenv.CredentialsApp(b, storage, keysDir)
 	return base, ids
-}
-
-// credentialsApp is credentialsBroker with its app.
-func credentialsApp(b testing.TB, storage, keysDir string) (*app.App, string, []int64) {
-	b.Helper()
-	a, base := startBrokerOn(b, storage, glBot("http://127.0.0.1:1", ""))
-	ring := keyRing(b, a.Cfg.Storage.KeysFile)
-	now := time.Now().UTC()
-	var ids []int64
-	for i := range 100 {
-		in := store.Identity{Bot: "alpha", Channel: "slack", User: fmt.Sprint("U", i), Provider: "gl", ProviderUserID: fmt.Sprint(i),
-			Name: "Ada", Status: store.StatusActive, Scopes: []string{"api"}, TokenType: "bearer", ExpiresAt: now.Add(24 * time.Hour)}
-		in.AccessToken = sealAs(b, ring, in, "access_token", fmt.Sprint("at-", i))
-		in.RefreshToken = sealAs(b, ring, in, "refresh_token", fmt.Sprint("rt-", i))
-		l, err := a.Store.CreateLink(b.Context(), store.Link{TokenHash: []byte(fmt.Sprint(keysDir, i)), Bot: "alpha",
-			Providers: []store.LinkProvider{{Provider: "gl"}}, Channel: "slack", User: in.User, CreatedAt: now, ExpiresAt: now.Add(time.Hour)})
-		if err != nil {
-			b.Fatal(err)
-		}
-		got, err := a.Store.CompleteLink(b.Context(), store.CompleteLinkParams{LinkID: l.ID, Identity: in, Now: now})
-		if err != nil {
-			b.Fatal(err)
-		}
-		ids = append(ids, got.Identity.ID)
-	}
-	return a, base, ids
 }

@@ -16,17 +16,13 @@ import (
 // Helpers of the PostgreSQL tests: a broker configured for any storage section, a load
 // balancer in front of several broker processes, and sealing as the broker seals.
 
-// postgresStorage is a storage section for the DSN, with the key file at keysFile (shared by
-// every instance of a test, as operators share it).
-func postgresStorage(dsn, keysFile string) string {
-	return fmt.Sprintf("storage:\n  driver: postgres\n  dsn: '%s'\n  keys_file: %s\n  max_conns: 8\n", dsn, keysFile)
-}
-
-// startBrokerOn, keyRing and sealAs are testenv's, under the names the tests here use.
+// postgresStorage, startBrokerOn, keyRing and sealAs are testenv's, under the names the tests
+// here use.
 var (
-	startBrokerOn = testenv.StartBrokerOn
-	keyRing       = testenv.KeyRing
-	sealAs        = testenv.SealAs
+	postgresStorage = testenv.PostgresStorage
+	startBrokerOn   = testenv.StartBrokerOn
+	keyRing         = testenv.KeyRing
+	sealAs          = testenv.SealAs
 )
 
 // balancer is a load balancer in front of broker instances, as operators run one: every

@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"testing"
+	"time"
 
 	"github.com/oauthbroker/oauthbroker/internal/app"
 	"github.com/oauthbroker/oauthbroker/internal/config"
@@ -14,6 +15,12 @@ import (
 	"github.com/oauthbroker/oauthbroker/internal/seal"
 	"github.com/oauthbroker/oauthbroker/internal/store"
 )
+
+// PostgresStorage is a storage section for the DSN, with the key file at keysFile (shared by
+// every instance of a test, as operators share it).
+func PostgresStorage(dsn, keysFile string) string {
+	return fmt.Sprintf("storage:\n  driver: postgres\n  dsn: '%s'\n  keys_file: %s\n  max_conns: 8\n", dsn, keysFile)
+}
 
 // StartBrokerOn is StartBroker with the storage section given (any driver, the key file
 // where it says): the real app (the code path of `serve`) on an httptest server. It returns
@@ -64,4 +71,32 @@ func SealAs(t testing.TB, ring *seal.KeyRing, in store.Identity, field, value st
 		t.Fatal(err)
 	}
 	return sealed
+}
+
+// CredentialsApp starts a broker on storage (StartBrokerOn) with 100 linked identities of bot
+// alpha's provider gl whose tokens are good for a day, and returns its app, its URL and the
+// identities' ids; keysDir makes the links' token hashes unique to it.
+func CredentialsApp(t testing.TB, storage, keysDir string) (*app.App, string, []int64) {
+	t.Helper()
+	a, base := StartBrokerOn(t, storage, GlBot("http://127.0.0.1:1", ""))
+	ring := KeyRing(t, a.Cfg.Storage.KeysFile)
+	now := time.Now().UTC()
+	var ids []int64
+	for i := range 100 {
+		in := store.Identity{Bot: "alpha", Channel: "slack", User: fmt.Sprint("U", i), Provider: "gl", ProviderUserID: fmt.Sprint(i),
+			Name: "Ada", Status: store.StatusActive, Scopes: []string{"api"}, TokenType: "bearer", ExpiresAt: now.Add(24 * time.Hour)}
+		in.AccessToken = SealAs(t, ring, in, "access_token", fmt.Sprint("at-", i))
+		in.RefreshToken = SealAs(t, ring, in, "refresh_token", fmt.Sprint("rt-", i))
+		l, err := a.Store.CreateLink(t.Context(), store.Link{TokenHash: []byte(fmt.Sprint(keysDir, i)), Bot: "alpha",
+			Providers: []store.LinkProvider{{Provider: "gl"}}, Channel: "slack", User: in.User, CreatedAt: now, ExpiresAt: now.Add(time.Hour)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := a.Store.CompleteLink(t.Context(), store.CompleteLinkParams{LinkID: l.ID, Identity: in, Now: now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, got.Identity.ID)
+	}
+	return a, base, ids
 }

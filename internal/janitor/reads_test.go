@@ -1,4 +1,4 @@
-package main
+package janitor_test
 
 import (
 	"context"
@@ -21,6 +21,7 @@ import (
 	"github.com/oauthbroker/oauthbroker/internal/janitor"
 	"github.com/oauthbroker/oauthbroker/internal/store"
 	"github.com/oauthbroker/oauthbroker/internal/store/postgres/pgtest"
+	"github.com/oauthbroker/oauthbroker/internal/testenv"
 )
 
 // expiredRows is how many expired links (each with one expired flow) the janitor test purges.
@@ -39,7 +40,7 @@ const expiredRows = 200_000
 // measurement over the limit is repeated once; the test fails when both are. docs/BENCHMARKS.md
 // has the figures of
 //
-//	go test -count=1 -run TestJanitorDoesNotSlowCredentialReads -v ./cmd/oauthbroker/
+//	go test -count=1 -run TestJanitorDoesNotSlowCredentialReads -v ./internal/janitor/
 func TestJanitorDoesNotSlowCredentialReads(t *testing.T) {
 	dir := t.TempDir()
 	stores := []struct {
@@ -52,13 +53,13 @@ func TestJanitorDoesNotSlowCredentialReads(t *testing.T) {
 		stores = append(stores, struct {
 			name, storage string
 			seed          func(t *testing.T, a *app.App, before time.Time)
-		}{"postgres", postgresStorage(pgtest.DSN(t), filepath.Join(dir, "pg.keys.json")), seedExpiredPostgres})
+		}{"postgres", testenv.PostgresStorage(pgtest.DSN(t), filepath.Join(dir, "pg.keys.json")), seedExpiredPostgres})
 	} else {
 		t.Log("PostgreSQL: no server; measuring SQLite only")
 	}
 	for _, s := range stores {
 		t.Run(s.name, func(t *testing.T) {
-			a, base, ids := credentialsApp(t, s.storage, filepath.Join(dir, s.name))
+			a, base, ids := testenv.CredentialsApp(t, s.storage, filepath.Join(dir, s.name))
 			retention := a.Cfg.Storage.Retention
 			start := time.Now()
 			s.seed(t, a, time.Now().Add(-retention-24*time.Hour))
@@ -113,13 +114,13 @@ func TestJanitorDoesNotSlowCredentialReads(t *testing.T) {
 			if byJanitor[store.PurgeFlows] == 0 || byJanitor[store.PurgeLinks] == 0 {
 				t.Errorf("the janitor purged %v while measured: nothing of a table", byJanitor)
 			}
-			b := remote(t, base)
+			b := &testenv.Broker{T: t, URL: base}
 			for _, table := range []string{store.PurgeFlows, store.PurgeLinks} {
-				if got := metricValue(t, b, "oauthbroker_janitor_rows_purged_total", map[string]string{"table": table}); got != float64(byJanitor[table]) {
+				if got := testenv.MetricValue(t, b, "oauthbroker_janitor_rows_purged_total", map[string]string{"table": table}); got != float64(byJanitor[table]) {
 					t.Errorf("oauthbroker_janitor_rows_purged_total{table=%q} = %v, want %d", table, got, byJanitor[table])
 				}
 			}
-			if n := metricValue(t, b, "oauthbroker_janitor_runs_total", map[string]string{"outcome": "failed"}); n == 0 {
+			if n := testenv.MetricValue(t, b, "oauthbroker_janitor_runs_total", map[string]string{"outcome": "failed"}); n == 0 {
 				t.Error("the runs cut short at the end of a window are not counted as failed")
 			}
 			// The janitor finishes the job (without pauses here, to save the test's time), and
@@ -180,7 +181,7 @@ func measureWindows(t *testing.T, base string, ids []int64, purge func(context.C
 		wg.Go(func() {
 			for i := 0; ctx.Err() == nil; i++ {
 				req, _ := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("%s/api/v1/bots/alpha/identities/%d/credentials", base, ids[(r*31+i)%len(ids)]), nil)
-				req.Header.Set("Authorization", "Bearer "+keyA)
+				req.Header.Set("Authorization", "Bearer "+testenv.KeyA)
 				start := time.Now()
 				resp, err := client.Do(req)
 				if err != nil {
