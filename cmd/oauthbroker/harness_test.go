@@ -31,11 +31,6 @@ func wrap(b *testenv.Broker) *testBroker {
 	return &testBroker{Broker: b, t: b.T, app: b.App, dbPath: b.DBPath, logs: b.Logs}
 }
 
-func startBroker(t testing.TB, botsYAML string) *testBroker {
-	t.Helper()
-	return wrap(testenv.StartBroker(t, botsYAML))
-}
-
 func startBrokerWith(t testing.TB, botsYAML string, opts app.Options) *testBroker {
 	t.Helper()
 	return wrap(testenv.StartBrokerWith(t, botsYAML, opts))
@@ -131,7 +126,6 @@ var (
 	getPage        = testenv.GetPage
 	noStackTrace   = testenv.NoStackTrace
 	glBot          = testenv.GlBot
-	startMockOIDC  = testenv.StartMockOIDC
 	newReceiver    = testenv.NewReceiver
 	checkDelivery  = testenv.CheckDelivery
 	eventKinds     = testenv.EventKinds
@@ -151,7 +145,6 @@ var (
 	newTokenFake   = testenv.NewTokenFake
 	gitlabYAML     = testenv.GitlabYAML
 	fastWebhooks   = testenv.FastWebhooks
-	proxyPath      = testenv.ProxyPath
 )
 
 // remote is a broker running elsewhere (a process, behind a balancer), driven at url.

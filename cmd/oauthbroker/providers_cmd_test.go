@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/oauthbroker/oauthbroker/internal/providers"
+	"github.com/oauthbroker/oauthbroker/internal/testenv"
 )
 
 // TestProvidersCommand: `oauthbroker providers` lists every type providers.yaml can name,
@@ -65,7 +66,7 @@ func TestProvidersDoc(t *testing.T) {
 	if doc := readFile(t, "../../docs/PROVIDERS.md"); doc != out.String() {
 		t.Errorf("docs/PROVIDERS.md differs from the catalog: run go run ./cmd/oauthbroker providers -markdown > docs/PROVIDERS.md")
 	}
-	for _, r := range catalogTypes() {
+	for _, r := range testenv.CatalogTypes() {
 		if !strings.Contains(out.String(), "| `"+r.Name+"` | "+r.Title+" |") || !strings.Contains(out.String(), "[docs]("+r.Docs+")") {
 			t.Errorf("PROVIDERS.md has no row for %s with its documentation page", r.Name)
 		}

@@ -1,4 +1,4 @@
-package main
+package providers_test
 
 import (
 	"fmt"
@@ -13,26 +13,15 @@ import (
 	"github.com/oauthbroker/oauthbroker/internal/providers"
 	"github.com/oauthbroker/oauthbroker/internal/providertest"
 	"github.com/oauthbroker/oauthbroker/internal/server"
+	"github.com/oauthbroker/oauthbroker/internal/testenv"
 )
-
-// catalogTypes are the catalog's entries the broker runs itself: every one is driven end to
-// end below.
-func catalogTypes() []*providers.Record {
-	var out []*providers.Record
-	for _, r := range providers.Records() {
-		if r.ImplementationName() != "goth" && !r.Generic {
-			out = append(out, r)
-		}
-	}
-	return out
-}
 
 // catalogBot is bot alpha with one provider per catalog entry, named by its type, with the
 // options its URLs need and scopes where the entry has no defaults.
 func catalogBot() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "  alpha:\n    api_keys: [%q]\n    confirm: none\n    providers:\n", keyA)
-	for _, r := range catalogTypes() {
+	fmt.Fprintf(&b, "  alpha:\n    api_keys: [%q]\n    confirm: none\n    providers:\n", testenv.KeyA)
+	for _, r := range testenv.CatalogTypes() {
 		fmt.Fprintf(&b, "      %s:\n        type: %[1]s\n        key: ck-%[1]s\n        secret: cs-%[1]s-0123456789\n", r.Name)
 		if len(r.Scopes) == 0 && r.Protocol() == "oauth2" {
 			b.WriteString("        scopes: [read, write]\n")
@@ -57,7 +46,7 @@ type strictFake interface {
 
 // strictFor starts the strict fake of a configured provider: it enforces what the provider's
 // entry declares, for the app the broker has there.
-func strictFor(t *testing.T, b *testBroker, p *providers.Provider) strictFake {
+func strictFor(t *testing.T, b *testenv.Broker, p *providers.Provider) strictFake {
 	t.Helper()
 	e := providertest.Entry{
 		Spec: p.Spec(), PKCE: p.PKCE, APIBaseURL: p.APIBaseURL, RevocationForm: p.RevocationForm(),
@@ -77,27 +66,27 @@ func strictFor(t *testing.T, b *testBroker, p *providers.Provider) strictFake {
 // works only if the rotated token was stored), one call through the API proxy, and unlink,
 // revoking at the provider where the entry declares a way.
 func TestCatalogEndToEnd(t *testing.T) {
-	entries := catalogTypes()
+	entries := testenv.CatalogTypes()
 	if len(entries) < 60 {
 		t.Errorf("the catalog has %d entries of its own, want at least 60", len(entries))
 	}
-	clk := newClock()
+	clk := testenv.NewClock()
 	off := server.Limits{} // sixty-odd links from one address in a second
-	broker := startBrokerWith(t, catalogBot(), app.Options{Now: clk.Now, Limits: &off})
-	reg, err := providers.NewRegistry(t.Context(), broker.app.Cfg, providers.Options{})
+	broker := testenv.StartBrokerWith(t, catalogBot(), app.Options{Now: clk.Now, Limits: &off})
+	reg, err := providers.NewRegistry(t.Context(), broker.App.Cfg, providers.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, r := range entries {
 		t.Run(r.Name, func(t *testing.T) {
 			b := *broker // its helpers fail this subtest, not the whole table
-			b.t = t
+			b.T = t
 			p, _ := reg.Lookup("alpha", r.Name)
 			fake := strictFor(t, &b, p)
 			providertest.NewRewriteTransport(fake.Rewrites()...).Install(t)
 			user := providertest.DefaultStrictUser
 
-			id := b.linkOne("alpha", keyA, r.Name, "chat", "U-"+r.Name)
+			id := b.LinkOne("alpha", testenv.KeyA, r.Name, "chat", "U-"+r.Name)
 			prof := p.Spec().Profile
 			mapped := func(ptr string) bool { return ptr != "" && ptr != prof.ID } // else it holds the id
 			if id.ProviderUserID != user.ID || (mapped(prof.Name) && id.Name != user.Name) ||
@@ -108,7 +97,7 @@ func TestCatalogEndToEnd(t *testing.T) {
 				t.Errorf("scopes %q, want the granted %q", id.Scopes, p.Scopes)
 			}
 			issued := fake.Issued()
-			if c := b.credentials("alpha", keyA, id.ID); len(issued) != 1 || c.AccessToken != issued[0].AccessToken {
+			if c := b.Credentials("alpha", testenv.KeyA, id.ID); len(issued) != 1 || c.AccessToken != issued[0].AccessToken {
 				t.Fatalf("credentials %q, fake issued %+v", c.AccessToken, issued)
 			}
 
@@ -119,19 +108,19 @@ func TestCatalogEndToEnd(t *testing.T) {
 				}
 				for i := 1; i <= rounds; i++ {
 					clk.Advance(2 * time.Hour)
-					c := b.credentials("alpha", keyA, id.ID)
+					c := b.Credentials("alpha", testenv.KeyA, id.ID)
 					if issued := fake.Issued(); len(issued) != i+1 || c.AccessToken != issued[i].AccessToken || issued[i].GrantType != "refresh_token" {
 						t.Fatalf("refresh %d: credentials %q, fake issued %+v", i, c.AccessToken, issued)
 					}
 				}
 			}
 
-			r := b.Call("GET", proxyPath("alpha", id.ID, "oauthbroker-e2e/ping"), keyA, nil, nil)
+			r := b.Call("GET", testenv.ProxyPath("alpha", id.ID, "oauthbroker-e2e/ping"), testenv.KeyA, nil, nil)
 			if r.Status != http.StatusOK || !strings.Contains(string(r.Body), `"ok":true`) {
 				t.Errorf("proxied call: %d %s", r.Status, r.Body)
 			}
 
-			ev := b.Unlink("alpha", keyA, id.ID)
+			ev := b.Unlink("alpha", testenv.KeyA, id.ID)
 			switch {
 			case p.CanRevoke() && (ev.Outcome != "revoked" || len(fake.Revoked()) != 1):
 				t.Errorf("unlink: %+v, revoked at the fake %q; want revoked", ev, fake.Revoked())

@@ -1,4 +1,4 @@
-package main
+package providers_test
 
 import (
 	"fmt"
@@ -16,6 +16,7 @@ import (
 	"github.com/oauthbroker/oauthbroker/internal/providers"
 	"github.com/oauthbroker/oauthbroker/internal/providertest"
 	"github.com/oauthbroker/oauthbroker/internal/sandbox"
+	"github.com/oauthbroker/oauthbroker/internal/testenv"
 )
 
 // inhouseYAML is a provider the catalog lacks, added with YAML alone.
@@ -35,10 +36,10 @@ const inhouseYAML = `      inhouse:
 `
 
 // startInhouse starts a broker with the inhouse provider and a strict fake of it.
-func startInhouse(t *testing.T, clk *clock) (*testBroker, *providertest.StrictOAuth2) {
+func startInhouse(t *testing.T, clk *testenv.Clock) (*testenv.Broker, *providertest.StrictOAuth2) {
 	t.Helper()
-	b := startBrokerWith(t, fmt.Sprintf("  alpha:\n    api_keys: [%q]\n    confirm: none\n    providers:\n%s", keyA, inhouseYAML), app.Options{Now: clk.Now})
-	reg, err := providers.NewRegistry(t.Context(), b.app.Cfg, providers.Options{})
+	b := testenv.StartBrokerWith(t, fmt.Sprintf("  alpha:\n    api_keys: [%q]\n    confirm: none\n    providers:\n%s", testenv.KeyA, inhouseYAML), app.Options{Now: clk.Now})
+	reg, err := providers.NewRegistry(t.Context(), b.App.Cfg, providers.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,12 +56,12 @@ type requireAnswer struct {
 	} `json:"missing"`
 }
 
-func (b *testBroker) require(provider string, scopes ...string) requireAnswer {
-	b.t.Helper()
+func require(b *testenv.Broker, provider string, scopes ...string) requireAnswer {
+	b.T.Helper()
 	var out requireAnswer
 	body := map[string]any{"channel": "chat", "user": "U1", "providers": []any{map[string]any{"provider": provider, "scopes": scopes}}}
-	if st := b.api("POST", "/bots/alpha/require", keyA, body, &out); st != http.StatusOK {
-		b.t.Fatalf("require: %d", st)
+	if st := b.API("POST", "/bots/alpha/require", testenv.KeyA, body, &out); st != http.StatusOK {
+		b.T.Fatalf("require: %d", st)
 	}
 	return out
 }
@@ -68,16 +69,16 @@ func (b *testBroker) require(provider string, scopes ...string) requireAnswer {
 // TestGrantedScopes: the identity holds what the provider granted. A user who granted less
 // than asked is not ready for what is missing: require answers missing_scopes with a link.
 func TestGrantedScopes(t *testing.T) {
-	b, fake := startInhouse(t, newClock())
+	b, fake := startInhouse(t, testenv.NewClock())
 	fake.SetGrant("read")
-	id := b.linkOne("alpha", keyA, "inhouse", "chat", "U1")
+	id := b.LinkOne("alpha", testenv.KeyA, "inhouse", "chat", "U1")
 	if !slices.Equal(id.Scopes, []string{"read"}) {
 		t.Fatalf("scopes %q, want the granted [read]", id.Scopes)
 	}
-	if r := b.require("inhouse", "read"); !r.Ready {
+	if r := require(b, "inhouse", "read"); !r.Ready {
 		t.Errorf("require read: %+v, want ready", r)
 	}
-	r := b.require("inhouse", "write")
+	r := require(b, "inhouse", "write")
 	if r.Ready || len(r.Missing) != 1 || r.Missing[0].Reason != "missing_scopes" {
 		t.Errorf("require write: %+v, want missing_scopes", r)
 	}
@@ -86,15 +87,15 @@ func TestGrantedScopes(t *testing.T) {
 // TestTokenWithoutExpiry: a provider issuing tokens that do not expire, and no refresh
 // token: the identity has no expiry and is handed out as it is, however much later.
 func TestTokenWithoutExpiry(t *testing.T) {
-	clk := newClock()
+	clk := testenv.NewClock()
 	b, fake := startInhouse(t, clk)
 	fake.SetNoExpiry()
-	id := b.linkOne("alpha", keyA, "inhouse", "chat", "U1")
+	id := b.LinkOne("alpha", testenv.KeyA, "inhouse", "chat", "U1")
 	if id.ExpiresAt != nil {
 		t.Errorf("expires_at %v, want none", *id.ExpiresAt)
 	}
 	clk.Advance(90 * 24 * time.Hour)
-	if c := b.credentials("alpha", keyA, id.ID); c.AccessToken != fake.Issued()[0].AccessToken || len(fake.Issued()) != 1 || c.ExpiresAt != nil {
+	if c := b.Credentials("alpha", testenv.KeyA, id.ID); c.AccessToken != fake.Issued()[0].AccessToken || len(fake.Issued()) != 1 || c.ExpiresAt != nil {
 		t.Errorf("credentials %+v after 90 days, issued %+v", c, fake.Issued())
 	}
 }
@@ -104,18 +105,18 @@ func TestTokenWithoutExpiry(t *testing.T) {
 // gets a clean 502 and nothing is stored.
 func TestDisguisedTokenError(t *testing.T) {
 	t.Run("type oauth2", func(t *testing.T) {
-		b, fake := startInhouse(t, newClock())
+		b, fake := startInhouse(t, testenv.NewClock())
 		fake.SetDisguisedError("bad_verification_code")
-		browser := newBrowser(t)
-		cb := stopAtCallback(t, browser, b.link("alpha", keyA, "inhouse", "chat", "U1"))
-		b.failsCleanly(t, browser, cb)
+		browser := testenv.NewBrowser(t)
+		cb := testenv.StopAtCallback(t, browser, b.Link("alpha", testenv.KeyA, "inhouse", "chat", "U1"))
+		failsCleanly(t, b, browser, cb)
 		if len(fake.Issued()) != 0 {
 			t.Errorf("tokens issued: %+v", fake.Issued())
 		}
 		answeredToken(t, fake)
 	})
 	t.Run("type github (goth)", func(t *testing.T) {
-		b := startBroker(t, fmt.Sprintf(`  alpha:
+		b := testenv.StartBroker(t, fmt.Sprintf(`  alpha:
     api_keys: [%q]
     confirm: none
     providers:
@@ -124,27 +125,27 @@ func TestDisguisedTokenError(t *testing.T) {
         key: ck-gh
         secret: cs-gh-0123456789
         endpoints: {auth_url: "https://github.com/login/oauth/authorize", token_url: "https://github.com/login/oauth/access_token"}
-`, keyA))
+`, testenv.KeyA))
 		fake := providertest.NewStrictOAuth2(t, providertest.Entry{
 			Spec:     config.Spec{AuthURL: "https://github.com/login/oauth/authorize", TokenURL: "https://github.com/login/oauth/access_token"},
 			ClientID: "ck-gh", ClientSecret: "cs-gh-0123456789", RedirectURI: b.URL + "/bots/alpha/gh/callback",
 		})
 		fake.SetDisguisedError("bad_verification_code")
 		providertest.NewRewriteTransport(fake.Rewrites()...).Install(t)
-		browser := newBrowser(t)
-		cb := stopAtCallback(t, browser, b.link("alpha", keyA, "gh", "chat", "U1"))
-		b.failsCleanly(t, browser, cb)
+		browser := testenv.NewBrowser(t)
+		cb := testenv.StopAtCallback(t, browser, b.Link("alpha", testenv.KeyA, "gh", "chat", "U1"))
+		failsCleanly(t, b, browser, cb)
 		answeredToken(t, fake)
 	})
 }
 
 // failsCleanly opens the callback cb in browser: a 502 page that says the sign-in did not
 // complete, without a stack trace, and nothing stored but the spent flow.
-func (b *testBroker) failsCleanly(t *testing.T, browser *http.Client, cb string) {
+func failsCleanly(t *testing.T, b *testenv.Broker, browser *http.Client, cb string) {
 	t.Helper()
 	b.UnchangedExcept(t, []string{"flows"}, http.StatusBadGateway, "did not complete the sign-in", func() (int, string) {
-		st, page, _ := getPage(t, browser, cb)
-		noStackTrace(t, page)
+		st, page, _ := testenv.GetPage(t, browser, cb)
+		testenv.NoStackTrace(t, page)
 		return st, page
 	})
 }
@@ -189,7 +190,7 @@ func TestHandWrittenOAuth2Provider(t *testing.T) {
 			sb.ServeHTTP(w, r)
 		}))
 		t.Cleanup(srv.Close)
-		b := startBroker(t, fmt.Sprintf(`  alpha:
+		b := testenv.StartBroker(t, fmt.Sprintf(`  alpha:
     api_keys: [%q]
     confirm: none
     providers:
@@ -206,11 +207,11 @@ func TestHandWrittenOAuth2Provider(t *testing.T) {
         refresh: yes
         revocation_url: %[2]s/revoke
         scopes: [openid, email, profile]
-`, keyA, srv.URL))
+`, testenv.KeyA, srv.URL))
 		if err := sb.AddClient(sandbox.Client{ID: "own-client", Secret: "own-secret-0123456789", RedirectURIs: []string{b.URL + "/bots/alpha/own/callback"}}); err != nil {
 			t.Fatal(err)
 		}
-		id := b.linkOne("alpha", keyA, "own", "chat", "U1")
+		id := b.LinkOne("alpha", testenv.KeyA, "own", "chat", "U1")
 		if id.ProviderUserID != "1001" || id.Name != "Ada Lovelace" || id.Email != "ada@example.com" {
 			t.Errorf("identity %+v, want the sandbox's Ada", id)
 		}
@@ -218,15 +219,15 @@ func TestHandWrittenOAuth2Provider(t *testing.T) {
 			t.Errorf("issued %+v; challenge %v, Basic %v, verifier %v: want one exchange with PKCE and Basic",
 				g, challenged.Load(), basic.Load(), verifier.Load())
 		}
-		if ev := b.Unlink("alpha", keyA, id.ID); ev.Outcome != "revoked" || sb.Stats().Revocations != 1 {
+		if ev := b.Unlink("alpha", testenv.KeyA, id.ID); ev.Outcome != "revoked" || sb.Stats().Revocations != 1 {
 			t.Errorf("unlink %+v, revocations %d", ev, sb.Stats().Revocations)
 		}
 	})
 	t.Run("mockoidc, credentials in the body", func(t *testing.T) {
-		m := startMockOIDC(t)
+		m := testenv.StartMockOIDC(t)
 		m.QueueUser(&mockoidc.MockUser{Subject: "kim-7", Email: "kim@example.com", PreferredUsername: "kim", EmailVerified: true})
 		base := m.Addr() // the endpoints below carry their /oidc prefix
-		b := startBroker(t, fmt.Sprintf(`  alpha:
+		b := testenv.StartBroker(t, fmt.Sprintf(`  alpha:
     api_keys: [%q]
     confirm: none
     providers:
@@ -240,8 +241,8 @@ func TestHandWrittenOAuth2Provider(t *testing.T) {
         profile: {id: /sub, nickname: /preferred_username, email: /email}
         token_auth: post
         scopes: [openid, email, profile]
-`, keyA, m.ClientID, m.ClientSecret, base, mockoidc.AuthorizationEndpoint, mockoidc.TokenEndpoint, mockoidc.UserinfoEndpoint))
-		id := b.linkOne("alpha", keyA, "own", "chat", "U1")
+`, testenv.KeyA, m.ClientID, m.ClientSecret, base, mockoidc.AuthorizationEndpoint, mockoidc.TokenEndpoint, mockoidc.UserinfoEndpoint))
+		id := b.LinkOne("alpha", testenv.KeyA, "own", "chat", "U1")
 		if id.ProviderUserID != "kim-7" || id.NickName != "kim" || id.Email != "kim@example.com" {
 			t.Errorf("identity %+v, want mockoidc's kim", id)
 		}
