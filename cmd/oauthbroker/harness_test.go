@@ -92,11 +92,6 @@ func (b *testBroker) snapshot(except ...string) string {
 	return b.Snapshot(except...)
 }
 
-func (b *testBroker) count(table string) int {
-	b.t.Helper()
-	return b.Count(table)
-}
-
 func (b *testBroker) runBackground() { b.RunBackground() }
 
 // hookSecret is the webhook secret of the brokers the crash and binary tests run.
@@ -123,19 +118,15 @@ type (
 )
 
 var (
-	getPage        = testenv.GetPage
-	noStackTrace   = testenv.NoStackTrace
 	glBot          = testenv.GlBot
 	newReceiver    = testenv.NewReceiver
 	checkDelivery  = testenv.CheckDelivery
 	eventKinds     = testenv.EventKinds
 	newBrowser     = testenv.NewBrowser
 	visit          = testenv.Visit
-	newSandbox     = testenv.NewSandbox
 	stopAtCallback = testenv.StopAtCallback
 	newClock       = testenv.NewClock
 	connectForms   = testenv.ConnectForms
-	click          = testenv.Click
 	connectAll     = testenv.ConnectAll
 	providerState  = testenv.ProviderState
 	pageCode       = testenv.PageCode

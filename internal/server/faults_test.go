@@ -1,4 +1,4 @@
-package main
+package server_test
 
 import (
 	"bytes"
@@ -13,10 +13,13 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
+
 	"github.com/oauthbroker/oauthbroker/internal/app"
 	"github.com/oauthbroker/oauthbroker/internal/providertest"
 	"github.com/oauthbroker/oauthbroker/internal/sandbox"
 	"github.com/oauthbroker/oauthbroker/internal/server"
+	"github.com/oauthbroker/oauthbroker/internal/testenv"
 )
 
 // faultProxy stands between the broker and a provider: it passes requests through, or answers
@@ -117,7 +120,7 @@ func redirectLoop(w http.ResponseWriter, r *http.Request) {
 // goroutine behind.
 func TestProviderFaults(t *testing.T) {
 	checkNoGoroutineLeaks(t)
-	sb, sbURL := newSandbox(t)
+	sb, sbURL := testenv.NewSandbox(t)
 	proxy := newFaultProxy(t, sb)
 	const tokenPath, profilePath = "/login/oauth/access_token", "/user"
 	off := server.Limits{}
@@ -135,7 +138,7 @@ func TestProviderFaults(t *testing.T) {
           token_url: %s%s
           profile_url: %s%s
           email_url: %s/user/emails
-`, keyA, sbURL, proxy.URL, tokenPath, proxy.URL, profilePath, proxy.URL), app.Options{Limits: &off})
+`, testenv.KeyA, sbURL, proxy.URL, tokenPath, proxy.URL, profilePath, proxy.URL), app.Options{Limits: &off})
 	if err := sb.AddClient(sandbox.Client{ID: "gh-client", Secret: "gh-secret-0123456789", RedirectURIs: []string{b.URL + "/bots/alpha/github/callback"}}); err != nil {
 		t.Fatal(err)
 	}
@@ -168,35 +171,35 @@ func TestProviderFaults(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			user := fmt.Sprintf("fault-%d", i)
-			link := b.link("alpha", keyA, "github", "c", user)
-			browser := newBrowser(t)
-			cb := stopAtCallback(t, browser, link)
-			flowsBefore := b.count("flows")
+			link := b.Link("alpha", testenv.KeyA, "github", "c", user)
+			browser := testenv.NewBrowser(t)
+			cb := testenv.StopAtCallback(t, browser, link)
+			flowsBefore := b.Count("flows")
 			proxy.set(c.path, c.fault)
 			b.UnchangedExcept(t, []string{"flows"}, http.StatusBadGateway, "did not complete the sign-in", func() (int, string) {
 				start := time.Now()
-				st, page, reqID := getPage(t, browser, cb)
+				st, page, reqID := testenv.GetPage(t, browser, cb)
 				if d := time.Since(start); d > 3*time.Second {
 					t.Errorf("the error page took %v; outbound_timeout is 1s", d)
 				}
-				noStackTrace(t, page)
+				testenv.NoStackTrace(t, page)
 				if reqID == "" || !strings.Contains(page, reqID) {
 					t.Errorf("the page does not show its request id %q", reqID)
 				}
 				return st, page
 			})
 			proxy.clear()
-			if c.wantLog != "" && !strings.Contains(b.logs.String(), c.wantLog) {
-				t.Errorf("the log does not say %q:\n%s", c.wantLog, b.logs.String())
+			if c.wantLog != "" && !strings.Contains(b.Logs.String(), c.wantLog) {
+				t.Errorf("the log does not say %q:\n%s", c.wantLog, b.Logs.String())
 			}
-			if b.count("flows") != flowsBefore {
-				t.Errorf("flows: %d, want %d (the failed flow is spent, not removed)", b.count("flows"), flowsBefore)
+			if b.Count("flows") != flowsBefore {
+				t.Errorf("flows: %d, want %d (the failed flow is spent, not removed)", b.Count("flows"), flowsBefore)
 			}
 			// The link was not used up: once the provider behaves, the same link works.
-			if st, page := connectAll(t, newBrowser(t), link); st != http.StatusOK {
+			if st, page := testenv.ConnectAll(t, testenv.NewBrowser(t), link); st != http.StatusOK {
 				t.Fatalf("the same link after the fault: %d\n%s", st, page)
 			}
-			if ids := b.identities("alpha", keyA, "c", user); len(ids) != 1 || ids[0].ProviderUserID != "1001" {
+			if ids := b.Identities("alpha", testenv.KeyA, "c", user); len(ids) != 1 || ids[0].ProviderUserID != "1001" {
 				t.Fatalf("identities after the retry: %+v", ids)
 			}
 		})
@@ -228,8 +231,8 @@ func TestTwitterRequestTokenFault(t *testing.T) {
         type: twitter
         key: ck-alpha
         secret: cs-alpha-secret
-%s`, keyA, endpointsYAML(ep, "        ")), app.Options{Limits: &off})
-	link := b.link("alpha", keyA, "twitter", "c", "u")
+%s`, testenv.KeyA, testenv.EndpointsYAML(ep, "        ")), app.Options{Limits: &off})
+	link := b.Link("alpha", testenv.KeyA, "twitter", "c", "u")
 	for _, fault := range []http.HandlerFunc{
 		answer(500, "text/html", "<h1>Over capacity</h1>"),
 		answer(200, "application/x-www-form-urlencoded", "oauth_callback_confirmed=true"), // no token
@@ -240,15 +243,15 @@ func TestTwitterRequestTokenFault(t *testing.T) {
 	} {
 		proxy.set("/oauth/request_token", fault)
 		b.Unchanged(t, http.StatusBadGateway, "did not answer as expected", func() (int, string) {
-			browser := newBrowser(t)
-			_, page := visit(t, browser, link)
-			st, page := click(t, browser, page, "twitter")
-			noStackTrace(t, page)
+			browser := testenv.NewBrowser(t)
+			_, page := testenv.Visit(t, browser, link)
+			st, page := testenv.Click(t, browser, page, "twitter")
+			testenv.NoStackTrace(t, page)
 			return st, page
 		})
 	}
 	proxy.clear()
-	if st, page := connectAll(t, newBrowser(t), link); st != http.StatusOK {
+	if st, page := testenv.ConnectAll(t, testenv.NewBrowser(t), link); st != http.StatusOK {
 		t.Fatalf("the same link once Twitter answers: %d\n%s", st, page)
 	}
 }
@@ -259,7 +262,7 @@ func TestTwitterRequestTokenFault(t *testing.T) {
 // http.DefaultTransport: this test must not run in parallel.
 func TestSlackOkFalse(t *testing.T) {
 	checkNoGoroutineLeaks(t)
-	sb, sbURL := newSandbox(t)
+	sb, sbURL := testenv.NewSandbox(t)
 	for i, c := range []struct{ name, host, path, body string }{
 		{"token endpoint", "slack.com", "/api/oauth.access", `{"ok":false,"error":"invalid_code"}`},
 		{"profile (auth.test)", "slack.com", "/api/auth.test", `{"ok":false,"error":"invalid_auth"}`},
@@ -276,17 +279,50 @@ func TestSlackOkFalse(t *testing.T) {
     confirm: none
     providers:
       slack: {type: slack-classic, key: %s, secret: slack-secret-0123456789}
-`, keyA, client), app.Options{Limits: &off})
+`, testenv.KeyA, client), app.Options{Limits: &off})
 			if err := sb.AddClient(sandbox.Client{ID: client, Secret: "slack-secret-0123456789", RedirectURIs: []string{b.URL + "/bots/alpha/slack/callback"}}); err != nil {
 				t.Fatal(err)
 			}
-			browser := newBrowser(t)
-			cb := stopAtCallback(t, browser, b.link("alpha", keyA, "slack", "c", "u"))
+			browser := testenv.NewBrowser(t)
+			cb := testenv.StopAtCallback(t, browser, b.Link("alpha", testenv.KeyA, "slack", "c", "u"))
 			b.UnchangedExcept(t, []string{"flows"}, http.StatusBadGateway, "did not complete the sign-in", func() (int, string) {
-				st, page, _ := getPage(t, browser, cb)
-				noStackTrace(t, page)
+				st, page, _ := testenv.GetPage(t, browser, cb)
+				testenv.NoStackTrace(t, page)
 				return st, page
 			})
 		})
+	}
+}
+
+// The fault tests start brokers with a chosen outbound timeout, and check that nothing leaks.
+
+// startBrokerTimeout is testenv.StartBrokerWith with server.outbound_timeout set to timeout (the
+// fault tests use the shortest allowed, 1s, so a hanging provider costs one second).
+func startBrokerTimeout(t *testing.T, timeout, botsYAML string, opts app.Options) *testenv.Broker {
+	t.Helper()
+	return testenv.StartBrokerServer(t, "  outbound_timeout: "+timeout+"\n", botsYAML, opts)
+}
+
+// checkNoGoroutineLeaks fails the test if goroutines started during it are still running
+// once it and all its cleanups are done. Call it first, so that its cleanup runs last.
+// Idle keep-alive connections are closed first: they are pooled, not leaked.
+func checkNoGoroutineLeaks(t *testing.T) {
+	t.Helper()
+	baseline := goleak.IgnoreCurrent()
+	t.Cleanup(func() {
+		closeIdleConnections(http.DefaultTransport)
+		if err := goleak.Find(baseline); err != nil {
+			t.Errorf("goroutines leaked:\n%v", err)
+		}
+	})
+}
+
+// closeIdleConnections closes the idle connections of rt, or of the transport it wraps.
+func closeIdleConnections(rt http.RoundTripper) {
+	switch tr := rt.(type) {
+	case *http.Transport:
+		tr.CloseIdleConnections()
+	case *providertest.RewriteTransport:
+		closeIdleConnections(tr.Base)
 	}
 }
