@@ -1,13 +1,11 @@
 package main
 
 import (
-	"net/http"
 	"os"
 	"testing"
 
 	"github.com/oauthbroker/oauthbroker/internal/app"
 	"github.com/oauthbroker/oauthbroker/internal/sandbox"
-	"github.com/oauthbroker/oauthbroker/internal/server"
 	"github.com/oauthbroker/oauthbroker/internal/testenv"
 )
 
@@ -47,19 +45,9 @@ func startSandboxBrokerWith(t testing.TB, confirm string, opts app.Options) (*te
 	return wrap(b), sb
 }
 
-func startLimitedBroker(t testing.TB, limits server.Limits, extraAlpha string) *testBroker {
-	t.Helper()
-	return wrap(testenv.StartLimitedBroker(t, limits, extraAlpha))
-}
-
 func (b *testBroker) api(method, path, key string, body, out any) int {
 	b.t.Helper()
 	return b.API(method, path, key, body, out)
-}
-
-func (b *testBroker) rawAPI(method, path, key, body string) (int, http.Header, string) {
-	b.t.Helper()
-	return b.RawAPI(method, path, key, body)
 }
 
 func (b *testBroker) link(bot, key, provider, channel, user string) string {
@@ -85,11 +73,6 @@ func (b *testBroker) linkOne(bot, key, provider, channel, user string) identityB
 func (b *testBroker) credentialsRaw(bot, key string, id int64) (int, credentialsBody, problemBody, string) {
 	b.t.Helper()
 	return b.CredentialsRaw(bot, key, id)
-}
-
-func (b *testBroker) snapshot(except ...string) string {
-	b.t.Helper()
-	return b.Snapshot(except...)
 }
 
 func (b *testBroker) runBackground() { b.RunBackground() }
