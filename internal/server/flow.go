@@ -52,6 +52,16 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request) {
 		// one is left alone: it may belong to a flow still running in another tab.
 		s.clearFlow(w, r, bot, provider)
 	}
+	if broker.ErrorCode(err) == broker.CodeFlowMissing {
+		if account, ok := s.readPage(r).linked(provider); ok {
+			// Back to the provider's page after linking, and Authorize again: the flow is
+			// over, but this browser's page cookie shows it linked this provider, so say so
+			// rather than call it an error. Nothing is exchanged or stored.
+			s.renderFlowError(w, r, flowErrorPage{Status: http.StatusOK, Title: "Already linked",
+				Message: alreadyLinkedMessage(account), RequestID: requestIDFrom(r.Context())})
+			return
+		}
+	}
 	if broker.ErrorCode(err) == broker.CodeAccessDenied {
 		// The state matched, so the cookie is this browser's own: offer the way back.
 		s.flowErrorBack(w, r, err, broker.ConnectURL(s.broker.Config(), bot, fs.Link))
@@ -77,6 +87,15 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+// alreadyLinkedMessage is the page for a provider's answer that comes back after its flow
+// ended in this browser.
+func alreadyLinkedMessage(account string) string {
+	if account == "" {
+		return "This account is already linked. Nothing more to do here: go back to the chat."
+	}
+	return "Your account " + account + " is already linked. Nothing more to do here: go back to the chat."
 }
 
 // accountName is how pages name a linked account: "Grace Hopper @grace".

@@ -57,6 +57,20 @@ func (p *pageState) done(link int64) *doneLink {
 	return nil
 }
 
+// linked returns the account this browser linked at provider on the newest link it
+// remembers doing so; p may be nil (no page cookie).
+func (p *pageState) linked(provider string) (account string, ok bool) {
+	if p == nil {
+		return "", false
+	}
+	for i := len(p.Done) - 1; i >= 0; i-- {
+		if account, ok := p.Done[i].Accounts[provider]; ok {
+			return account, true
+		}
+	}
+	return "", false
+}
+
 // record notes that this browser linked provider's account on link (and was shown code), or,
 // with provider "", that it cancelled link. The newest record goes last.
 func (p *pageState) record(link int64, provider, account, code string) {
