@@ -32,6 +32,31 @@ type fuzzServer struct {
 	users   atomic.Int64
 }
 
+// realServer is the real server for cfg on an in-memory store, with the providers of cfg
+// (built with opts), fresh keys and the parsed pages.
+func realServer(t testing.TB, cfg *config.Config, opts providers.Options) (*Server, *broker.Broker, store.Store, *providers.Registry) {
+	t.Helper()
+	reg, err := providers.NewRegistry(t.Context(), cfg, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := sqlite.Open(t.Context(), ":memory:")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	keys, _, err := seal.GenerateKeys(time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pages, err := templates.Parse()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := broker.New(cfg, reg, st, keys, broker.Options{Logger: slog.New(slog.DiscardHandler)})
+	return New(Deps{Broker: b, Pages: pages, Keys: keys}), b, st, reg
+}
+
 func newFuzzServer(f testing.TB) *fuzzServer {
 	sb, err := sandbox.New(sandbox.Options{Users: []sandbox.User{{ID: "1001", Login: "ada", Name: "Ada"}}, AutoApprove: "1001"})
 	if err != nil {
@@ -45,31 +70,14 @@ func newFuzzServer(f testing.TB) *fuzzServer {
 		Bots: []*config.Bot{{Name: "a", APIKeys: []string{"key-0123456789abcdef"}, Confirm: config.ConfirmNone,
 			Providers: []*config.Provider{{Name: "sb", Type: "sandbox"}}}},
 	}
-	reg, err := providers.NewRegistry(f.Context(), cfg, providers.Options{HTTPClient: &http.Client{Timeout: 2 * time.Second}, SandboxURL: sbSrv.URL})
-	if err != nil {
-		f.Fatal(err)
-	}
+	srv, b, st, reg := realServer(f, cfg, providers.Options{HTTPClient: &http.Client{Timeout: 2 * time.Second}, SandboxURL: sbSrv.URL})
 	for _, c := range reg.SandboxClients() {
 		if err := sb.AddClient(sandbox.Client{ID: c.ClientID, Secret: c.ClientSecret, RedirectURIs: []string{c.RedirectURI}}); err != nil {
 			f.Fatal(err)
 		}
 	}
-	st, err := sqlite.Open(f.Context(), ":memory:")
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Cleanup(func() { st.Close() })
-	keys, _, err := seal.GenerateKeys(time.Now())
-	if err != nil {
-		f.Fatal(err)
-	}
-	pages, err := templates.Parse()
-	if err != nil {
-		f.Fatal(err)
-	}
-	b := broker.New(cfg, reg, st, keys, broker.Options{Logger: slog.New(slog.DiscardHandler)})
 	return &fuzzServer{
-		srv: New(Deps{Broker: b, Pages: pages, Keys: keys}), broker: b, store: st,
+		srv: srv, broker: b, store: st,
 		sandbox: &http.Client{CheckRedirect: func(req *http.Request, _ []*http.Request) error {
 			if req.URL.Host == "broker.test" {
 				return http.ErrUseLastResponse

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -22,8 +21,6 @@ import (
 	"github.com/oauthbroker/oauthbroker/internal/sandbox"
 	"github.com/oauthbroker/oauthbroker/internal/seal"
 	"github.com/oauthbroker/oauthbroker/internal/store"
-	"github.com/oauthbroker/oauthbroker/internal/store/sqlite"
-	"github.com/oauthbroker/oauthbroker/templates"
 )
 
 // Names long and distinct enough that finding one in a cookie means it is there in clear.
@@ -53,25 +50,8 @@ func newCookieServer(t *testing.T) (*Server, *broker.Broker, store.Store) {
 			Providers: []*config.Provider{{Name: "sso", Type: "openid-connect", Key: "sso-client", Secret: "sso-secret-0123456789",
 				DiscoveryURL: sbSrv.URL + "/.well-known/openid-configuration", Scopes: []string{"openid", "email", "profile"}}}}},
 	}
-	reg, err := providers.NewRegistry(t.Context(), cfg, providers.Options{HTTPClient: &http.Client{Timeout: 2 * time.Second}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := sqlite.Open(t.Context(), ":memory:")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	keys, _, err := seal.GenerateKeys(time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	pages, err := templates.Parse()
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := broker.New(cfg, reg, st, keys, broker.Options{Logger: slog.New(slog.DiscardHandler)})
-	return New(Deps{Broker: b, Pages: pages, Keys: keys}), b, st
+	srv, b, st, _ := realServer(t, cfg, providers.Options{HTTPClient: &http.Client{Timeout: 2 * time.Second}})
+	return srv, b, st
 }
 
 // TestFlowCookieIsSealed starts a flow through the real router and takes the flow cookie
