@@ -3,6 +3,7 @@ package main
 import (
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -75,13 +76,21 @@ func proseLines(text string) []string {
 }
 
 var (
-	codeSpan    = regexp.MustCompile("`[^`]*`")
-	mdLink      = regexp.MustCompile(`\]\(([^)\s]+)\)`)
-	mdHeading   = regexp.MustCompile(`^#{1,6}\s+(.+?)\s*#*\s*$`)
-	citedTest   = regexp.MustCompile("`((?:Test|Fuzz|Benchmark|Example)[A-Za-z0-9_]+)")
-	citedPath   = regexp.MustCompile("`((?:cmd|internal|client|examples|templates|docs)/[A-Za-z0-9_.*/-]*)`")
-	outsideRepo = regexp.MustCompile(`(?i)GOTH-NOTES|STYLE\.md|SPEC\.md|SPEC\s*§|/work/|\.\./shared|\bissues? #?\d+`)
-	testFunc    = regexp.MustCompile(`(?m)^func ((?:Test|Fuzz|Benchmark|Example)\w+)\(`)
+	codeSpan  = regexp.MustCompile("`[^`]*`")
+	mdLink    = regexp.MustCompile(`\]\(([^)\s]+)\)`)
+	mdHeading = regexp.MustCompile(`^#{1,6}\s+(.+?)\s*#*\s*$`)
+	citedTest = regexp.MustCompile("`((?:Test|Fuzz|Benchmark|Example)[A-Za-z0-9_]+)")
+	citedPath = regexp.MustCompile("`((?:cmd|internal|client|examples|templates|docs)/[A-Za-z0-9_.*/-]*)`")
+	// What points a reader at notes they do not have: a document name (the repository's are
+	// upper case, as README.md and docs/API.md) that no Markdown file here has, a section sign
+	// right after an upper-case name (an RFC's number stands in between), an issue number, and
+	// a relative path that climbs out of the repository.
+	docName    = regexp.MustCompile(`(?:[\w.-]+/)*[A-Z][A-Z0-9_-]*\.md\b`)
+	docSection = regexp.MustCompile(`\b[A-Z]{3,}(?:\.md)?\s*§`)
+	issueRef   = regexp.MustCompile(`(?i)\bissues? #?\d+\b`)
+	parentPath = regexp.MustCompile(`(?:\.\./)+[\w.-]+`)
+	webURL     = regexp.MustCompile(`[a-z][a-z0-9+.-]*://\S+`)
+	testFunc   = regexp.MustCompile(`(?m)^func ((?:Test|Fuzz|Benchmark|Example)\w+)\(`)
 )
 
 // anchors returns the GitHub heading anchors of a Markdown file: lower case, punctuation
@@ -163,17 +172,101 @@ func TestDocsLinksResolve(t *testing.T) {
 	}
 }
 
-// TestDocsStandAlone: no document points at notes outside the repository.
+// TestDocsStandAlone: no document, comment or file of the repository points at notes outside
+// it. Every text file is read but this one, whose examples are such references.
 func TestDocsStandAlone(t *testing.T) {
-	for _, f := range markdownFiles(t) {
-		data, err := os.ReadFile(filepath.Join(repoRoot, f.path))
+	mdNames := map[string]bool{} // the base names of the repository's Markdown files
+	var texts []string
+	err := filepath.WalkDir(repoRoot, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && path != repoRoot && strings.HasPrefix(d.Name(), ".") && d.Name() != ".ci" {
+			return filepath.SkipDir
+		}
+		rel, err := filepath.Rel(repoRoot, path)
+		if err != nil {
+			return err
+		}
+		rel = filepath.ToSlash(rel)
+		if d.IsDir() || rel == "cmd/oauthbroker/docs_test.go" {
+			return nil
+		}
+		if strings.HasSuffix(rel, ".md") {
+			mdNames[d.Name()] = true
+		}
+		switch filepath.Ext(rel) {
+		case ".go", ".md", ".yaml", ".yml", ".html", ".css", ".js", ".py", ".sh", ".mod":
+			texts = append(texts, rel)
+		case "":
+			if strings.HasPrefix(rel, ".ci/") {
+				texts = append(texts, rel)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, rel := range texts {
+		data, err := os.ReadFile(filepath.Join(repoRoot, rel))
 		if err != nil {
 			t.Fatal(err)
 		}
 		for i, l := range strings.Split(string(data), "\n") {
-			if m := outsideRepo.FindString(l); m != "" {
-				t.Errorf("%s:%d: %q points outside the repository: say it here instead", f.path, i+1, m)
+			for _, m := range outsideRefs(l, path.Dir(rel), mdNames) {
+				t.Errorf("%s:%d: %q points outside the repository: say it here instead", rel, i+1, m)
 			}
+		}
+	}
+	if len(texts) < 100 {
+		t.Errorf("read %d text files; was the repository found?", len(texts))
+	}
+}
+
+// outsideRefs returns what line, in a file of directory dir, names outside the repository.
+func outsideRefs(line, dir string, mdNames map[string]bool) []string {
+	line = webURL.ReplaceAllString(line, "")
+	var out []string
+	for _, m := range docName.FindAllString(line, -1) {
+		if !mdNames[path.Base(m)] {
+			out = append(out, m)
+		}
+	}
+	out = append(out, docSection.FindAllString(line, -1)...)
+	out = append(out, issueRef.FindAllString(line, -1)...)
+	if trimmed := strings.TrimSpace(line); strings.HasPrefix(trimmed, "//") || strings.HasPrefix(trimmed, "#") || !strings.Contains(line, `"`) {
+		// A comment or prose: a relative path in it must stay inside the repository. (Code
+		// holds "../" in attack strings, which are not references.)
+		for _, m := range parentPath.FindAllString(line, -1) {
+			if p := path.Join(dir, m); p == ".." || strings.HasPrefix(p, "../") {
+				out = append(out, m)
+			}
+		}
+	}
+	return out
+}
+
+// TestOutsideRefs: each kind of reference to notes outside the repository is found, and the
+// repository's own names are not.
+func TestOutsideRefs(t *testing.T) {
+	mdNames := map[string]bool{"API.md": true, "README.md": true}
+	for _, c := range []struct {
+		line string
+		want int
+	}{
+		{"see docs/API.md and README.md", 0},
+		{"// RFC 6749 §10.5 and RFC 5849 §3.4.1", 0},
+		{"https://github.com/o/r/blob/main/docs/GUIDE.md", 0},
+		{"see NOTES.md for why", 1},
+		{"see docs/GUIDE.md", 1},
+		{"as the CONTRACT §3.1 says", 1},
+		{"fixed in issue #12", 1},
+		{"// from ../../../notes/x.txt", 1},
+		{"// the fixture at ../testdata/x.json", 0},
+	} {
+		if got := outsideRefs(c.line, "cmd/oauthbroker", mdNames); len(got) != c.want {
+			t.Errorf("%q: found %q, want %d", c.line, got, c.want)
 		}
 	}
 }

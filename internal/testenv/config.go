@@ -19,7 +19,7 @@ import (
 //		App: app.Options{Now: clk.Now},
 //	})
 //
-// Start renders it into the providers.yaml that `serve` would read (docs/CONFIG.md), so the
+// Start renders it into the providers.yaml that `serve` would read (docs/CONFIGURATION.md), so the
 // config package checks it as it checks an operator's file.
 type Config struct {
 	Bots []*BotConfig
