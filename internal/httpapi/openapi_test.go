@@ -256,9 +256,9 @@ func TestOpenAPIContract(t *testing.T) {
 	}
 }
 
-// contractCall sends one bot API request through client and returns the status and, for a
-// problem, its code.
-func contractCall(t *testing.T, client *http.Client, base, method, path, key string, body any) (int, string) {
+// contractDo sends one bot API request through client (with the key, when there is one) and
+// returns the status and body.
+func contractDo(t *testing.T, client *http.Client, base, method, path, key string, body any) (int, []byte) {
 	t.Helper()
 	var rd io.Reader
 	if body != nil {
@@ -284,41 +284,27 @@ func contractCall(t *testing.T, client *http.Client, base, method, path, key str
 	}
 	defer resp.Body.Close()
 	data, _ := io.ReadAll(resp.Body)
-	var p testenv.ProblemBody
-	if resp.StatusCode >= 400 {
-		_ = json.Unmarshal(data, &p)
-	}
-	return resp.StatusCode, p.Code
+	return resp.StatusCode, data
 }
 
-// contractJSON is contractCall for an answer the test needs: it fails unless the status is
+// contractCall is contractDo for the status and, for a problem, its code.
+func contractCall(t *testing.T, client *http.Client, base, method, path, key string, body any) (int, string) {
+	t.Helper()
+	status, data := contractDo(t, client, base, method, path, key, body)
+	var p testenv.ProblemBody
+	if status >= 400 {
+		_ = json.Unmarshal(data, &p)
+	}
+	return status, p.Code
+}
+
+// contractJSON is contractDo for an answer the test needs: it fails unless the status is
 // want, and returns the body.
 func contractJSON(t *testing.T, client *http.Client, base, method, path, key string, body any, want int) []byte {
 	t.Helper()
-	var rd io.Reader
-	if body != nil {
-		data, err := json.Marshal(body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rd = bytes.NewReader(data)
-	}
-	req, err := http.NewRequest(method, base+"/api/v1"+path, rd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+key)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	out, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != want {
-		t.Fatalf("%s %s: %d %s, want %d", method, path, resp.StatusCode, out, want)
+	status, out := contractDo(t, client, base, method, path, key, body)
+	if status != want {
+		t.Fatalf("%s %s: %d %s, want %d", method, path, status, out, want)
 	}
 	return out
 }
