@@ -74,6 +74,7 @@ const busyTimeoutMS = 5000
 // writes alike: it has no WAL and vanishes on Close. It suits throwaway use (a demo, another
 // package's tests); the store's own tests run on a file, as production does.
 func Open(ctx context.Context, path string) (*Store, error) {
+	keepFreedMemory()
 	s, err := open(path)
 	if err != nil {
 		return nil, err
