@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"database/sql"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -27,6 +28,33 @@ func TestReadPoolCannotWrite(t *testing.T) {
 	_, err = s.reader.ExecContext(t.Context(), `INSERT INTO identity_events (identity_id, bot, kind, at) VALUES (1, 'b', 'k', 0)`)
 	if err == nil || !strings.Contains(err.Error(), "readonly") {
 		t.Fatalf("write through the read pool: %v, want a read-only error", err)
+	}
+}
+
+// Every read connection has the larger page cache, not SQLite's default.
+func TestReadPoolCacheSize(t *testing.T) {
+	s, err := Open(t.Context(), t.TempDir()+"/db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var conns []*sql.Conn
+	for range 2 { // two at once: two connections of the pool
+		c, err := s.reader.Conn(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		conns = append(conns, c)
+	}
+	for _, c := range conns {
+		var kib int
+		if err := c.QueryRowContext(t.Context(), `PRAGMA cache_size`).Scan(&kib); err != nil {
+			t.Fatal(err)
+		}
+		if kib != -readerCacheKiB {
+			t.Errorf("a read connection's cache_size is %d, want %d (KiB)", kib, -readerCacheKiB)
+		}
 	}
 }
 

