@@ -74,8 +74,12 @@ type Credentials struct {
 
 // Credentials opens an identity's tokens for its bot, refreshing them first when they expire
 // within RefreshAhead (see fresh): a bot is never handed an expired token.
+//
+// It reads the identity through store.IdentityTokens, which leaves the profile fields zero:
+// nothing here, in fresh or in credentialsOf reads them, and a refresh works on the identity
+// the store returns with its lease, read whole.
 func (b *Broker) Credentials(ctx context.Context, bot string, identityID int64) (Credentials, error) {
-	id, err := b.identity(ctx, bot, identityID)
+	id, err := b.identityTokens(ctx, bot, identityID)
 	if err != nil {
 		return Credentials{}, err
 	}
@@ -107,10 +111,27 @@ func (b *Broker) credentialsOf(id store.Identity) (Credentials, error) {
 }
 
 func (b *Broker) identity(ctx context.Context, bot string, identityID int64) (store.Identity, error) {
+	return b.readIdentity(ctx, bot, identityID, false)
+}
+
+// identityTokens is identity through store.IdentityTokens: keys, status and tokens only.
+func (b *Broker) identityTokens(ctx context.Context, bot string, identityID int64) (store.Identity, error) {
+	return b.readIdentity(ctx, bot, identityID, true)
+}
+
+func (b *Broker) readIdentity(ctx context.Context, bot string, identityID int64, tokensOnly bool) (store.Identity, error) {
 	if b.cfg.Bot(bot) == nil {
 		return store.Identity{}, newError(CodeUnknownBot, "there is no bot %q", bot)
 	}
-	id, err := b.store.Identity(ctx, bot, identityID)
+	var (
+		id  store.Identity
+		err error
+	)
+	if tokensOnly {
+		id, err = b.store.IdentityTokens(ctx, bot, identityID)
+	} else {
+		id, err = b.store.Identity(ctx, bot, identityID)
+	}
 	if errors.Is(err, store.ErrNotFound) {
 		return store.Identity{}, newError(CodeNotFound, "bot %q has no identity %d", bot, identityID)
 	}

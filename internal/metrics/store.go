@@ -95,6 +95,11 @@ func (s *observedStore) Identity(ctx context.Context, bot string, id int64) (sto
 	return out, s.observe("identity", err)
 }
 
+func (s *observedStore) IdentityTokens(ctx context.Context, bot string, id int64) (store.Identity, error) {
+	out, err := s.next.IdentityTokens(ctx, bot, id)
+	return out, s.observe("identity_tokens", err)
+}
+
 func (s *observedStore) DeleteIdentity(ctx context.Context, bot string, id int64, ev store.Event) error {
 	return s.observe("delete_identity", s.next.DeleteIdentity(ctx, bot, id, ev))
 }

@@ -281,6 +281,11 @@ type Store interface {
 	// Identity returns one identity of a bot; ErrNotFound if it does not exist or belongs to
 	// another bot.
 	Identity(ctx context.Context, bot string, id int64) (Identity, error)
+	// IdentityTokens is Identity narrowed to what handing out credentials needs: ID, Bot,
+	// Channel, User, Provider, ProviderUserID (the sealed tokens' AAD), Status, AccessToken,
+	// AccessTokenSecret, RefreshToken, TokenType and ExpiresAt. The profile fields, Scopes,
+	// LinkedAt and UpdatedAt are left zero. Errors as Identity.
+	IdentityTokens(ctx context.Context, bot string, id int64) (Identity, error)
 	// DeleteIdentity removes an identity (and its pending confirmations) and records an
 	// unlinked event, in one transaction.
 	DeleteIdentity(ctx context.Context, bot string, id int64, ev Event) error

@@ -71,6 +71,7 @@ func TestQueriesUseIndexes(t *testing.T) {
 		index string
 	}{
 		{selectIdentity + ` WHERE id = ? AND bot = ?`, []any{1, "b"}, "INTEGER PRIMARY KEY"},
+		{selectIdentityTokens, []any{1, "b"}, "INTEGER PRIMARY KEY"},
 		{selectIdentitiesOfUser, []any{"b", "c", "u"}, "sqlite_autoindex_identities_1"},
 		{selectIdentitiesOfUserOf, []any{"b", "c", "u", "p"}, "sqlite_autoindex_identities_1"},
 		{selectLink + ` WHERE l.token_hash = ?` + selectLinkOrder, []any{[]byte("h")}, "sqlite_autoindex_links_1"},

@@ -151,6 +151,52 @@ var completeLinkTests = []test{
 }
 
 var identityTests = []test{
+	{"IdentityTokens reads the keys, status and tokens and leaves the profile zero", func(t *testing.T, s store.Store) {
+		in := account("twitter", "1")
+		in.AccessTokenSecret = []byte("sealed-secret-1")
+		in.TokenType = "oauth1"
+		stored, _ := linkAccount(t, s, in, t0)
+		got, err := s.IdentityTokens(t.Context(), bot, stored.ID)
+		if err != nil {
+			t.Fatalf("IdentityTokens: %v", err)
+		}
+		want := store.Identity{
+			ID: stored.ID, Bot: stored.Bot, Channel: stored.Channel, User: stored.User,
+			Provider: stored.Provider, ProviderUserID: stored.ProviderUserID, Status: stored.Status,
+			AccessToken: stored.AccessToken, AccessTokenSecret: stored.AccessTokenSecret,
+			RefreshToken: stored.RefreshToken, TokenType: stored.TokenType, ExpiresAt: stored.ExpiresAt,
+		}
+		checkIdentity(t, got, want)
+
+		// A token the provider never issued stays absent, and no expiry stays zero.
+		bare := account("github", "2")
+		bare.RefreshToken, bare.ExpiresAt = nil, time.Time{}
+		stored, _ = linkAccount(t, s, bare, t0)
+		if got, err = s.IdentityTokens(t.Context(), bot, stored.ID); err != nil {
+			t.Fatalf("IdentityTokens: %v", err)
+		}
+		if got.RefreshToken != nil || got.AccessTokenSecret != nil || !got.ExpiresAt.IsZero() {
+			t.Errorf("IdentityTokens of an identity without refresh token, secret and expiry: %q, %q, %v",
+				got.RefreshToken, got.AccessTokenSecret, got.ExpiresAt)
+		}
+	}},
+	{"IdentityTokens follows the status", func(t *testing.T, s store.Store) {
+		pending := linkPending(t, s, "1", "code:123456", t0)
+		got, err := s.IdentityTokens(t.Context(), bot, pending.ID)
+		if err != nil {
+			t.Fatalf("IdentityTokens: %v", err)
+		}
+		if got.Status != store.StatusPending {
+			t.Errorf("IdentityTokens status %q, want %q", got.Status, store.StatusPending)
+		}
+	}},
+	{"IdentityTokens of another bot's identity or of an unknown id is not found", func(t *testing.T, s store.Store) {
+		id, _ := linkAccount(t, s, account("github", "1"), t0)
+		_, err := s.IdentityTokens(t.Context(), "otherbot", id.ID)
+		wantErr(t, "IdentityTokens", err, store.ErrNotFound)
+		_, err = s.IdentityTokens(t.Context(), bot, 4242)
+		wantErr(t, "IdentityTokens", err, store.ErrNotFound)
+	}},
 	{"an identity of another bot is not found", func(t *testing.T, s store.Store) {
 		id, _ := linkAccount(t, s, account("github", "1"), t0)
 		_, err := s.Identity(t.Context(), "otherbot", id.ID)
