@@ -2,6 +2,8 @@ package sqlite_test
 
 import (
 	"fmt"
+	"runtime"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -21,6 +23,27 @@ func BenchmarkCreateLink(b *testing.B) {
 	}
 }
 
+// BenchmarkCreateLinkParallel is BenchmarkCreateLink from about 64 goroutines at once, as
+// POST /links under load: the writes queue for the one writer connection.
+func BenchmarkCreateLinkParallel(b *testing.B) {
+	s := seeded(b)
+	now := time.Now()
+	var next atomic.Int64
+	b.SetParallelism(writers())
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := s.CreateLink(b.Context(), benchLink(int(next.Add(1)), now)); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
+// writers is the parallelism that gives RunParallel about 64 goroutines.
+func writers() int { return max(1, 64/runtime.GOMAXPROCS(0)) }
+
 // BenchmarkLinkWrites is the store's writes of one complete link flow on a store of 100,000
 // identities: create the link, start a flow, consume it at the callback and complete the
 // link with a new identity and its webhook events.
@@ -29,26 +52,49 @@ func BenchmarkLinkWrites(b *testing.B) {
 	now := time.Now()
 	b.ResetTimer()
 	for i := range b.N {
-		l, err := s.CreateLink(b.Context(), benchLink(i, now))
-		if err != nil {
-			b.Fatal(err)
-		}
-		state := fmt.Appendf(nil, "state-%032d", i)
-		if err := s.CreateFlow(b.Context(), store.Flow{StateHash: state, LinkID: l.ID, CreatedAt: now, ExpiresAt: now.Add(10 * time.Minute)}); err != nil {
-			b.Fatal(err)
-		}
-		if _, err := s.ConsumeFlow(b.Context(), state, now); err != nil {
-			b.Fatal(err)
-		}
-		_, err = s.CompleteLink(b.Context(), store.CompleteLinkParams{LinkID: l.ID, Now: now, Webhook: true,
-			Identity: store.Identity{Bot: l.Bot, Channel: l.Channel, User: l.User, Provider: "github",
-				ProviderUserID: fmt.Sprint(900_000_000 + i), Name: "Ada Lovelace", NickName: "ada", Email: "ada@example.com",
-				Status: store.StatusActive, Scopes: []string{"read:user"}, AccessToken: make([]byte, 120),
-				RefreshToken: make([]byte, 120), TokenType: "bearer", ExpiresAt: now.Add(time.Hour)}})
-		if err != nil {
+		if err := linkFlow(b, s, i, now); err != nil {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkLinkWritesParallel is BenchmarkLinkWrites from about 64 goroutines at once, each
+// running whole link flows.
+func BenchmarkLinkWritesParallel(b *testing.B) {
+	s := seeded(b)
+	now := time.Now()
+	var next atomic.Int64
+	b.SetParallelism(writers())
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if err := linkFlow(b, s, int(next.Add(1)), now); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
+// linkFlow runs the store's four write transactions of link flow i.
+func linkFlow(b *testing.B, s store.Store, i int, now time.Time) error {
+	l, err := s.CreateLink(b.Context(), benchLink(i, now))
+	if err != nil {
+		return err
+	}
+	state := fmt.Appendf(nil, "state-%032d", i)
+	if err := s.CreateFlow(b.Context(), store.Flow{StateHash: state, LinkID: l.ID, CreatedAt: now, ExpiresAt: now.Add(10 * time.Minute)}); err != nil {
+		return err
+	}
+	if _, err := s.ConsumeFlow(b.Context(), state, now); err != nil {
+		return err
+	}
+	_, err = s.CompleteLink(b.Context(), store.CompleteLinkParams{LinkID: l.ID, Now: now, Webhook: true,
+		Identity: store.Identity{Bot: l.Bot, Channel: l.Channel, User: l.User, Provider: "github",
+			ProviderUserID: fmt.Sprint(900_000_000 + i), Name: "Ada Lovelace", NickName: "ada", Email: "ada@example.com",
+			Status: store.StatusActive, Scopes: []string{"read:user"}, AccessToken: make([]byte, 120),
+			RefreshToken: make([]byte, 120), TokenType: "bearer", ExpiresAt: now.Add(time.Hour)}})
+	return err
 }
 
 func benchLink(i int, now time.Time) store.Link {
