@@ -36,7 +36,7 @@ func (s *Store) SeedIdentities(ctx context.Context, n int) error {
 	filler := []byte(strings.Repeat("\x01sealed-token-filler", 6)) // about a sealed OAuth 2 token
 	for done := 0; done < n; {
 		m := min(batch, n-done)
-		err := s.inTx(ctx, func(tx *sql.Tx) error {
+		err := s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 			ins, err := tx.PrepareContext(ctx, `INSERT INTO identities (id, bot, channel, user_id, provider,
 				provider_user_id, name, nickname, email, avatar_url, status, scopes, access_token, refresh_token,
 				token_type, expires_at, linked_at, updated_at)

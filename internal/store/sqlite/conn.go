@@ -17,11 +17,49 @@ import (
 type rulesDB struct{ s *Store }
 
 func (d rulesDB) InTx(ctx context.Context, fn func(sqlstore.Conn) error) error {
-	return d.s.inTx(ctx, func(tx *sql.Tx) error { return fn(d.s.tx(tx)) })
+	return d.s.inTx(ctx, func(_ context.Context, tx *sql.Tx) error { return fn(d.s.tx(tx)) })
 }
 
-func (d rulesDB) Writer() sqlstore.Conn { return conn{d.s.writer, d.s.writeStmts} }
-func (d rulesDB) Reader() sqlstore.Conn { return conn{d.s.reader, d.s.readStmts} }
+// Writer runs each single write as a write transaction of its own through the writer loop,
+// so that it shares the batches' commits too.
+func (d rulesDB) Writer() sqlstore.Conn { return singleWrites(d) }
+func (d rulesDB) Reader() sqlstore.Conn { return conn{q: d.s.reader, stmts: d.s.readStmts} }
+
+// singleWrites are the rules' single writes. Exec and QueryRow (whose Scan runs the
+// statement) go through the writer loop; Query, whose rows outlive the call, runs on the
+// writer connection between batches.
+type singleWrites struct{ s *Store }
+
+func (w singleWrites) Exec(ctx context.Context, query string, args ...any) (int64, error) {
+	var n int64
+	err := w.s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) (err error) {
+		n, err = w.s.tx(tx).Exec(ctx, query, args...)
+		return err
+	})
+	return n, err
+}
+
+func (w singleWrites) QueryRow(ctx context.Context, query string, args ...any) sqlstore.Row {
+	return singleRow{w.s, ctx, query, args}
+}
+
+func (w singleWrites) Query(ctx context.Context, query string, args ...any) (sqlstore.Rows, error) {
+	return conn{q: w.s.writer, stmts: w.s.writeStmts}.Query(ctx, query, args...)
+}
+
+// singleRow is a single write's result row; Scan runs the statement.
+type singleRow struct {
+	s     *Store
+	ctx   context.Context
+	query string
+	args  []any
+}
+
+func (r singleRow) Scan(dest ...any) error {
+	return r.s.inTx(r.ctx, func(ctx context.Context, tx *sql.Tx) error {
+		return r.s.tx(tx).QueryRow(ctx, r.query, r.args...).Scan(dest...)
+	})
+}
 
 // querier is a *sql.DB, a *sql.Tx or a *sql.Stmt bound to one of them.
 type querier interface {
@@ -40,10 +78,21 @@ type prepared map[string]*sql.Stmt
 type conn struct {
 	q     querier
 	stmts prepared
+	// uncancel drops the cancellation of the contexts statements get: set in a write
+	// transaction, which shares its batch with other callers' writes (see inTx).
+	uncancel bool
 }
 
-// tx is the rules' view of a write transaction.
-func (s *Store) tx(tx *sql.Tx) conn { return conn{tx, s.writeStmts} }
+// tx is the view of a write transaction of the writer loop, for the rules and this store.
+func (s *Store) tx(tx *sql.Tx) conn { return conn{q: tx, stmts: s.writeStmts, uncancel: true} }
+
+// context is ctx as c's statements run with it.
+func (c conn) context(ctx context.Context) context.Context {
+	if c.uncancel {
+		return context.WithoutCancel(ctx)
+	}
+	return ctx
+}
 
 // stmt is the prepared statement for query on c, or nil.
 func (c conn) stmt(ctx context.Context, query string) *sql.Stmt {
@@ -58,6 +107,7 @@ func (c conn) stmt(ctx context.Context, query string) *sql.Stmt {
 }
 
 func (c conn) QueryRow(ctx context.Context, query string, args ...any) sqlstore.Row {
+	ctx = c.context(ctx)
 	if st := c.stmt(ctx, query); st != nil {
 		return st.QueryRowContext(ctx, args...)
 	}
@@ -65,6 +115,7 @@ func (c conn) QueryRow(ctx context.Context, query string, args ...any) sqlstore.
 }
 
 func (c conn) Query(ctx context.Context, query string, args ...any) (sqlstore.Rows, error) {
+	ctx = c.context(ctx)
 	var (
 		rows *sql.Rows
 		err  error
@@ -81,6 +132,7 @@ func (c conn) Query(ctx context.Context, query string, args ...any) (sqlstore.Ro
 }
 
 func (c conn) Exec(ctx context.Context, query string, args ...any) (int64, error) {
+	ctx = c.context(ctx)
 	var (
 		res sql.Result
 		err error

@@ -20,7 +20,7 @@ func (s *Store) ConsumeFlow(ctx context.Context, stateHash []byte, now time.Time
 		return store.Link{}, errors.New("sqlite: consume flow: now is the zero time")
 	}
 	var link store.Link
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var linkID int64
 		c := s.tx(tx)
 		err := c.QueryRow(ctx, consumeFlow, millis(now), stateHash, millis(now)).Scan(&linkID)

@@ -21,7 +21,7 @@ func (s *Store) AcquireRefreshLease(ctx context.Context, bot string, identityID 
 		id    store.Identity
 		lease store.RefreshLease
 	)
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		// The transaction holds the write lock from its start, so the holder read here is the
 		// one the UPDATE replaces.
 		var prev sql.NullString

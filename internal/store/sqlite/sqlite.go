@@ -9,9 +9,10 @@
 // which reads every table for `oauthbroker migrate-store` (export.go).
 //
 // SQLite allows one writer at a time. Funnelling every write through one connection whose
-// transactions begin IMMEDIATE (they take the write lock up front) means writers queue in
-// database/sql instead of failing with SQLITE_BUSY or deadlocking on a read-to-write lock
-// upgrade; readers never wait for writers in WAL mode.
+// transactions begin IMMEDIATE (they take the write lock up front) means writers queue
+// instead of failing with SQLITE_BUSY or deadlocking on a read-to-write lock upgrade; readers
+// never wait for writers in WAL mode. They queue for a writer loop that commits the writes
+// queued together in one transaction, each in a savepoint of its own (writer.go).
 //
 // Times are stored as INTEGER unix milliseconds UTC, so they round-trip exactly at millisecond
 // precision (finer parts are truncated) and come back in UTC; the zero time is stored as NULL.
@@ -56,6 +57,12 @@ type Store struct {
 	// (reads and writes alike, as transactions run them there) and, for the reads, on the
 	// read pool. Compiling a statement costs more than running most of them.
 	writeStmts, readStmts prepared
+
+	// The writer loop (writer.go): write transactions queue on ops; gate guards closing it.
+	ops        chan *writeOp
+	writerDone chan struct{}
+	gate       sync.RWMutex
+	closed     bool
 
 	closeOnce sync.Once
 	closeErr  error
@@ -145,6 +152,7 @@ func open(path string) (*Store, error) {
 func newStore(writer, reader *sql.DB) *Store {
 	s := &Store{writer: writer, reader: reader}
 	s.Rules = sqlstore.New("sqlite", rulesDB{s}, &statements, codec{})
+	s.startWriter()
 	return s
 }
 
@@ -251,14 +259,15 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Close closes the prepared statements and both connection pools. Closing again returns
-// the first call's outcome.
+// Close lets the writes already queued finish, then closes the prepared statements and both
+// connection pools; writes after it fail. Closing again returns the first call's outcome.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() { s.closeErr = s.close() })
 	return s.closeErr
 }
 
 func (s *Store) close() error {
+	s.stopWriter()
 	var errs []error
 	for _, stmt := range []*sql.Stmt{s.identityByID, s.identityTokensByID, s.identitiesByUser, s.identitiesByUserOf, s.linkByTokenHash} {
 		if stmt != nil {
@@ -284,19 +293,6 @@ func (s *Store) close() error {
 		return fmt.Errorf("sqlite: close: %w", err)
 	}
 	return nil
-}
-
-// inTx runs fn in one write transaction and commits it when fn returns nil.
-func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	tx, err := s.writer.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	if err := fn(tx); err != nil {
-		_ = tx.Rollback()
-		return err
-	}
-	return tx.Commit()
 }
 
 // constraint turns a UNIQUE or PRIMARY KEY violation into store.ErrConflict, keeping the
