@@ -8,11 +8,11 @@
 // whose statements SQLite shapes differently (AcquireRefreshLease, ConsumeFlow), and Export,
 // which reads every table for `oauthbroker migrate-store` (export.go).
 //
-// SQLite allows one writer at a time. Funnelling every write through one connection whose
-// transactions begin IMMEDIATE (they take the write lock up front) means writers queue
-// instead of failing with SQLITE_BUSY or deadlocking on a read-to-write lock upgrade; readers
-// never wait for writers in WAL mode. They queue for a writer loop that commits the writes
-// queued together in one transaction, each in a savepoint of its own (writer.go).
+// SQLite allows one writer at a time. Every write goes through one connection whose
+// transactions begin IMMEDIATE (they take the write lock up front), so writers queue instead
+// of failing with SQLITE_BUSY or deadlocking on a read-to-write lock upgrade; readers never
+// wait for writers in WAL mode. The writes queue for a writer loop, which runs those queued
+// together in one transaction, each in a savepoint of its own, and commits once (writer.go).
 //
 // Times are stored as INTEGER unix milliseconds UTC, so they round-trip exactly at millisecond
 // precision (finer parts are truncated) and come back in UTC; the zero time is stored as NULL.
