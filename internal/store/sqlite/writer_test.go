@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -536,5 +537,42 @@ func TestCloseRunsQueuedWrites(t *testing.T) {
 	var n int
 	if err := db.QueryRow(`SELECT count(*) FROM marks`).Scan(&n); err != nil || n != 4 {
 		t.Errorf("marks after Close: %d, %v; want 4", n, err)
+	}
+}
+
+// Close returns only after the queued writes have run and committed, also on ":memory:",
+// where no checkpoint waits for the writer connection first.
+func TestCloseWaitsForTheRunningBatch(t *testing.T) {
+	s, err := Open(t.Context(), ":memory:")
+	if err != nil {
+		t.Fatal(err)
+	}
+	held, release := make(chan struct{}), make(chan struct{})
+	go func() {
+		_ = s.inTx(context.Background(), func(context.Context, *sql.Tx) error { close(held); <-release; return nil })
+	}()
+	<-held
+	done := make(chan error, 1)
+	var ran atomic.Bool
+	go func() {
+		done <- s.inTx(context.Background(), func(ctx context.Context, tx *sql.Tx) error {
+			time.Sleep(100 * time.Millisecond) // Close, which got past the queue, goes on meanwhile
+			_, err := s.tx(tx).Exec(ctx, statements.DeleteAdminSession, []byte("none"))
+			ran.Store(true)
+			return err
+		})
+	}()
+	waitQueued(t, 1)
+	closed := make(chan error, 1)
+	go func() { closed <- s.Close() }()
+	close(release)
+	if err := <-closed; err != nil {
+		t.Errorf("Close: %v", err)
+	}
+	if !ran.Load() {
+		t.Error("Close returned while a write queued before it was still running")
+	}
+	if err := <-done; err != nil {
+		t.Errorf("the write queued before Close: %v", err)
 	}
 }
