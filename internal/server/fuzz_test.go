@@ -33,8 +33,9 @@ type fuzzServer struct {
 }
 
 // realServer is the real server for cfg on an in-memory store, with the providers of cfg
-// (built with opts), fresh keys and the parsed pages.
-func realServer(t testing.TB, cfg *config.Config, opts providers.Options) (*Server, *broker.Broker, store.Store, *providers.Registry) {
+// (built with opts), fresh keys and the parsed pages; deps, when given, change its Deps
+// (a benchmark's logger).
+func realServer(t testing.TB, cfg *config.Config, opts providers.Options, deps ...func(*Deps)) (*Server, *broker.Broker, store.Store, *providers.Registry) {
 	t.Helper()
 	reg, err := providers.NewRegistry(t.Context(), cfg, opts)
 	if err != nil {
@@ -54,10 +55,14 @@ func realServer(t testing.TB, cfg *config.Config, opts providers.Options) (*Serv
 		t.Fatal(err)
 	}
 	b := broker.New(cfg, reg, st, keys, broker.Options{Logger: slog.New(slog.DiscardHandler)})
-	return New(Deps{Broker: b, Pages: pages, Keys: keys}), b, st, reg
+	d := Deps{Broker: b, Pages: pages, Keys: keys}
+	for _, f := range deps {
+		f(&d)
+	}
+	return New(d), b, st, reg
 }
 
-func newFuzzServer(f testing.TB) *fuzzServer {
+func newFuzzServer(f testing.TB, deps ...func(*Deps)) *fuzzServer {
 	sb, err := sandbox.New(sandbox.Options{Users: []sandbox.User{{ID: "1001", Login: "ada", Name: "Ada"}}, AutoApprove: "1001"})
 	if err != nil {
 		f.Fatal(err)
@@ -70,7 +75,7 @@ func newFuzzServer(f testing.TB) *fuzzServer {
 		Bots: []*config.Bot{{Name: "a", APIKeys: []string{"key-0123456789abcdef"}, Confirm: config.ConfirmNone,
 			Providers: []*config.Provider{{Name: "sb", Type: "sandbox"}}}},
 	}
-	srv, b, st, reg := realServer(f, cfg, providers.Options{HTTPClient: &http.Client{Timeout: 2 * time.Second}, SandboxURL: sbSrv.URL})
+	srv, b, st, reg := realServer(f, cfg, providers.Options{HTTPClient: &http.Client{Timeout: 2 * time.Second}, SandboxURL: sbSrv.URL}, deps...)
 	for _, c := range reg.SandboxClients() {
 		if err := sb.AddClient(sandbox.Client{ID: c.ClientID, Secret: c.ClientSecret, RedirectURIs: []string{c.RedirectURI}}); err != nil {
 			f.Fatal(err)

@@ -1,0 +1,111 @@
+package server
+
+import (
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/oauthbroker/oauthbroker/internal/broker"
+	"github.com/oauthbroker/oauthbroker/internal/logbuf"
+)
+
+// BenchmarkServer sends browser requests through the real server (every middleware, the
+// access log through serve's log buffer to io.Discard, the metrics, the page and flow
+// cookies, the templates) to the broker on an in-memory store. The whole path with real
+// sockets and a million identities is cmd/oauthbroker-bench.
+func BenchmarkServer(b *testing.B) {
+	lw := logbuf.New(io.Discard, logbuf.DefaultSize, logbuf.DefaultInterval)
+	b.Cleanup(func() { lw.Close() })
+	log := slog.New(logbuf.Handler(slog.NewTextHandler(lw, nil), lw))
+	fs := newFuzzServer(b, func(d *Deps) { d.Logger = log })
+	newLink := func(b *testing.B) (string, string) {
+		l, err := fs.broker.CreateLink(b.Context(), broker.LinkRequest{Bot: "a", Providers: []broker.Requirement{{Provider: "sb"}}, Channel: "c", User: "bench"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		u, _ := url.Parse(l.URL)
+		return l.URL, u.Query().Get("link")
+	}
+	serve := func(b *testing.B, req *http.Request, status int) *httptest.ResponseRecorder {
+		rec := httptest.NewRecorder()
+		fs.srv.ServeHTTP(rec, req)
+		if rec.Code != status {
+			b.Fatalf("%s %s: %d, want %d\n%s", req.Method, req.URL, rec.Code, status, rec.Body)
+		}
+		return rec
+	}
+	linkURL, _ := newLink(b)
+	first := serve(b, httptest.NewRequest(http.MethodGet, linkURL, nil), http.StatusOK)
+	page := first.Result().Cookies()[0]
+	pageState := fs.srv.readPage(func() *http.Request {
+		r := httptest.NewRequest(http.MethodGet, linkURL, nil)
+		r.AddCookie(page)
+		return r
+	}())
+	if pageState == nil {
+		b.Fatal("the page cookie does not read back")
+	}
+	click := func(link string) *http.Request {
+		r := httptest.NewRequest(http.MethodPost, "https://broker.test/bots/a/sb/auth",
+			strings.NewReader(url.Values{"link": {link}, "form": {fs.srv.formToken(pageState, link)}}.Encode()))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		r.Header.Set("Sec-Fetch-Site", "same-origin")
+		r.AddCookie(page)
+		return r
+	}
+
+	b.Run("healthz", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			serve(b, httptest.NewRequest(http.MethodGet, "https://broker.test/healthz", nil), http.StatusOK)
+		}
+	})
+	b.Run("connect page, first visit", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			serve(b, httptest.NewRequest(http.MethodGet, linkURL, nil), http.StatusOK)
+		}
+	})
+	b.Run("connect page, its cookie", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			r := httptest.NewRequest(http.MethodGet, linkURL, nil)
+			r.AddCookie(page)
+			serve(b, r, http.StatusOK)
+		}
+	})
+	// A fresh link per start (a link allows a few open flows only): its creation, a store
+	// write, is timed too.
+	b.Run("link and start", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			_, link := newLink(b)
+			serve(b, click(link), http.StatusFound)
+		}
+	})
+	// The provider's answer with the flow cookie but another state: the cookie is opened, the
+	// flow checked and refused with the error page; the flow stays open.
+	_, link := newLink(b)
+	var flow *http.Cookie
+	for _, c := range serve(b, click(link), http.StatusFound).Result().Cookies() {
+		if c.Name == flowCookie {
+			flow = c
+		}
+	}
+	if flow == nil || !regexp.MustCompile(`^[A-Za-z0-9_=-]+$`).MatchString(flow.Value) {
+		b.Fatalf("no flow cookie: %v", flow)
+	}
+	b.Run("callback, wrong state", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			r := httptest.NewRequest(http.MethodGet, "https://broker.test/bots/a/sb/callback?code=x&state=not-the-state", nil)
+			r.AddCookie(flow)
+			serve(b, r, http.StatusBadRequest)
+		}
+	})
+}
