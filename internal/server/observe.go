@@ -10,22 +10,14 @@ import (
 	"github.com/oauthbroker/oauthbroker/internal/metrics"
 )
 
-// observe records every request in the HTTP metrics by its route pattern (never the raw
-// path, which carries ids and would make a series per request), method and status.
-func (s *Server) observe(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		rec := &statusRecorder{ResponseWriter: w}
-		next.ServeHTTP(rec, r)
-		if rec.status == 0 {
-			rec.status = http.StatusOK
-		}
-		route := ""
-		if rctx := chi.RouteContext(r.Context()); rctx != nil {
-			route = rctx.RoutePattern()
-		}
-		s.metrics.ObserveRequest(route, r.Method, rec.status, time.Since(start))
-	})
+// observe records a request in the HTTP metrics by its route pattern (never the raw path,
+// which carries ids and would make a series per request), method and status.
+func (s *Server) observe(r *http.Request, status int, took time.Duration) {
+	route := ""
+	if rctx := chi.RouteContext(r.Context()); rctx != nil {
+		route = rctx.RoutePattern()
+	}
+	s.metrics.ObserveRequest(route, r.Method, status, took)
 }
 
 // recordFlowDone notes that a flow request did its work, for instrumentFlow.

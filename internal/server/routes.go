@@ -15,8 +15,9 @@ import (
 // routes lists every route of the broker in one place.
 func (s *Server) routes(api, admin http.Handler, mount func(chi.Router)) chi.Router {
 	r := chi.NewRouter()
-	// observe sits outside recoverPanics, so a recovered panic is recorded as the 500 it became.
-	r.Use(s.requestID, s.clientAddr, s.logRequests, s.observe, s.recoverPanics)
+	// accessLog sits outside recoverPanics, so a recovered panic is logged and counted as the
+	// 500 it became.
+	r.Use(s.requestID, s.clientAddr, s.accessLog, s.recoverPanics)
 
 	// Operations.
 	r.Get("/healthz", s.healthz)
