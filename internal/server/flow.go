@@ -29,6 +29,7 @@ func newFlowCookieStore(keys seal.Keys, secure bool) *sessions.CookieStore {
 	cs := sessions.NewCookieStore(keys.CookieHashKey, keys.CookieBlockKey)
 	cs.Options = &sessions.Options{HttpOnly: true, Secure: secure, SameSite: http.SameSiteLaxMode}
 	cs.MaxAge(int(broker.FlowTTL.Seconds()))
+	useCookieSerializer(cs.Codecs)
 	return cs
 }
 

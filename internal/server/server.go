@@ -96,6 +96,7 @@ func New(d Deps) *Server {
 			sc.MaxAge(s.pageMaxAge)
 		}
 	}
+	useCookieSerializer(s.pageCodecs)
 	s.formKey = d.Keys.MACKey
 	if u, err := url.Parse(cfg.Server.PublicURL); err == nil {
 		s.publicOrigin = broker.Origin(u)
