@@ -13,6 +13,7 @@ import (
 	"io/fs"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 )
 
@@ -104,8 +105,9 @@ func (p *Pages) Render(w http.ResponseWriter, status int, name string, data any)
 		return fmt.Errorf("templates: no page %s", name)
 	}
 	pg.headers(w.Header())
-	var buf bytes.Buffer
-	if err := pg.t.ExecuteTemplate(&buf, pg.layout, data); err != nil {
+	buf := buffers.Get().(*bytes.Buffer)
+	defer putBuffer(buf)
+	if err := pg.t.ExecuteTemplate(buf, pg.layout, data); err != nil {
 		http.Error(w, "internal error: the page could not be rendered", http.StatusInternalServerError)
 		return fmt.Errorf("templates: render %s: %w", name, err)
 	}
@@ -113,6 +115,19 @@ func (p *Pages) Render(w http.ResponseWriter, status int, name string, data any)
 	w.WriteHeader(status)
 	_, _ = buf.WriteTo(w)
 	return nil
+}
+
+// buffers are Render's page buffers, used again: a page is a few KB, which a fresh buffer
+// reaches by growing (and copying) several times.
+var buffers = sync.Pool{New: func() any { return bytes.NewBuffer(make([]byte, 0, 16<<10)) }}
+
+// putBuffer returns buf to the pool, unless a page grew it past what pages usually need.
+func putBuffer(buf *bytes.Buffer) {
+	if buf.Cap() > 64<<10 {
+		return
+	}
+	buf.Reset()
+	buffers.Put(buf)
 }
 
 // Thousands writes n with thousands separators: 1,000,000.
