@@ -49,8 +49,14 @@ func writeServeConfig(t *testing.T, dir, name, addr, botsYAML string) string {
 
 func startServe(t *testing.T, bin, cfgPath, addr string) *serveProcess {
 	t.Helper()
+	return startServeEnv(t, bin, cfgPath, addr, nil)
+}
+
+// startServeEnv is startServe with env as the process's whole environment.
+func startServeEnv(t *testing.T, bin, cfgPath, addr string, env []string) *serveProcess {
+	t.Helper()
 	p := &serveProcess{cmd: exec.Command(bin, "serve", "-config", cfgPath), logs: &syncBuffer{}, URL: "http://" + addr}
-	p.cmd.Env = []string{} // nothing from the test's environment, OAUTHBROKER_KEYS least of all
+	p.cmd.Env = append([]string{}, env...) // nothing from the test's environment, OAUTHBROKER_KEYS least of all
 	p.cmd.Stdout, p.cmd.Stderr = p.logs, p.logs
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)

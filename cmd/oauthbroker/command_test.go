@@ -120,7 +120,7 @@ func TestHelpOfEveryCommand(t *testing.T) {
 		flags []string
 	}{
 		{[]string{"-help"}, []string{"demo", "serve", "check", "OAUTHBROKER_KEYS"}},
-		{[]string{"serve", "-help"}, []string{"-config", "-log-format", "-log-level", "SIGTERM"}},
+		{[]string{"serve", "-help"}, []string{"-config", "-log-format", "-log-level", "SIGTERM", "GOGC=400", "GOMEMLIMIT=64MiB"}},
 		{[]string{"demo", "-help"}, []string{"-listen", "-data", "-log-level", "sandbox"}},
 		{[]string{"check", "-help"}, []string{"-config", "file:line: field"}},
 		{[]string{"providers", "-help"}, []string{"-json", "TYPE"}},

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime/debug"
 	"runtime/pprof"
 	"strings"
 	"time"
@@ -47,6 +48,10 @@ requests get 15 seconds).
 
 Keys: OAUTHBROKER_KEYS (JSON), or the key file storage.keys_file, created on first start.
 Logs go to standard error and never contain tokens, secrets or codes.
+
+Garbage collector: GOGC=400 and a soft memory limit of GOMEMLIMIT=64MiB, each unless set
+in the environment (GOGC=100 and GOMEMLIMIT=off are Go's own defaults). The start-up line
+shows what is in effect.
 
 Flags:
 `)
@@ -87,6 +92,10 @@ Flags:
 		}
 		defer stop()
 	}
+	// What the runtime had, given back on return for callers that run serve in-process (tests).
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(-1))
+	defer debug.SetGCPercent(gcPercentNow())
+	gcPercent, gcLimit := gcSettings(getenv)
 	limits := server.Limits{FlowPerClient: max(*flowLimit, 0), LinksPerBot: max(*linkLimit, 0)}
 	for p := range strings.SplitSeq(*trustedProxies, ",") {
 		if p = strings.TrimSpace(p); p != "" {
@@ -132,7 +141,8 @@ Flags:
 			log.Warn(confirmNoneWarning(b.Name))
 		}
 	}
-	log.Info("oauthbroker serving", "listen", ln.Addr().String(), "public_url", cfg.Server.PublicURL, "bots", len(cfg.Bots))
+	log.Info("oauthbroker serving", "listen", ln.Addr().String(), "public_url", cfg.Server.PublicURL, "bots", len(cfg.Bots),
+		"gogc", gcPercent, "gomemlimit", memoryLimitText(gcLimit))
 	stopMetrics, err := serveMetrics(a, log)
 	if err != nil {
 		ln.Close()
