@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/oauthbroker/oauthbroker/internal/store"
+	"github.com/oauthbroker/oauthbroker/internal/store/sqlite"
 )
 
 // BenchmarkCreateLink is the store's part of POST /links: one link with one provider, on a
@@ -26,23 +27,29 @@ func BenchmarkCreateLink(b *testing.B) {
 // BenchmarkCreateLinkParallel is BenchmarkCreateLink from about 64 goroutines at once, as
 // POST /links under load: the writes queue for the one writer connection.
 func BenchmarkCreateLinkParallel(b *testing.B) {
+	inParallel(b, func(s *sqlite.Store, i int, now time.Time) error {
+		_, err := s.CreateLink(b.Context(), benchLink(i, now))
+		return err
+	})
+}
+
+// inParallel runs write on a seeded store from about 64 goroutines at once (RunParallel's
+// goroutines are GOMAXPROCS × the parallelism), each call with an index of its own.
+func inParallel(b *testing.B, write func(s *sqlite.Store, i int, now time.Time) error) {
 	s := seeded(b)
 	now := time.Now()
 	var next atomic.Int64
-	b.SetParallelism(writers())
+	b.SetParallelism(max(1, 64/runtime.GOMAXPROCS(0)))
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			if _, err := s.CreateLink(b.Context(), benchLink(int(next.Add(1)), now)); err != nil {
+			if err := write(s, int(next.Add(1)), now); err != nil {
 				b.Error(err)
 				return
 			}
 		}
 	})
 }
-
-// writers is the parallelism that gives RunParallel about 64 goroutines.
-func writers() int { return max(1, 64/runtime.GOMAXPROCS(0)) }
 
 // BenchmarkLinkWrites is the store's writes of one complete link flow on a store of 100,000
 // identities: create the link, start a flow, consume it at the callback and complete the
@@ -61,19 +68,7 @@ func BenchmarkLinkWrites(b *testing.B) {
 // BenchmarkLinkWritesParallel is BenchmarkLinkWrites from about 64 goroutines at once, each
 // running whole link flows.
 func BenchmarkLinkWritesParallel(b *testing.B) {
-	s := seeded(b)
-	now := time.Now()
-	var next atomic.Int64
-	b.SetParallelism(writers())
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			if err := linkFlow(b, s, int(next.Add(1)), now); err != nil {
-				b.Error(err)
-				return
-			}
-		}
-	})
+	inParallel(b, func(s *sqlite.Store, i int, now time.Time) error { return linkFlow(b, s, i, now) })
 }
 
 // linkFlow runs the store's four write transactions of link flow i.
