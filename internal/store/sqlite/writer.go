@@ -36,6 +36,10 @@ const maxBatch = 64
 // errClosed answers a write after Close.
 var errClosed = errors.New("sqlite: the store is closed")
 
+// errPanicked stands for a write that panicked while the loop undoes it; its caller gets the
+// panic itself. The panic's value is not put in the error: it may quote what was being written.
+var errPanicked = errors.New("sqlite: the write panicked")
+
 // writeOp is one write transaction queued for the writer loop.
 type writeOp struct {
 	ctx context.Context
@@ -214,7 +218,7 @@ func call(op *writeOp, tx *sql.Tx) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			op.panicked, op.panicVal = true, r
-			err = fmt.Errorf("panic: %v", r)
+			err = errPanicked
 		}
 	}()
 	return op.fn(context.WithoutCancel(op.ctx), tx)
