@@ -111,27 +111,23 @@ func (b *Broker) credentialsOf(id store.Identity) (Credentials, error) {
 }
 
 func (b *Broker) identity(ctx context.Context, bot string, identityID int64) (store.Identity, error) {
-	return b.readIdentity(ctx, bot, identityID, false)
+	return b.readIdentity(ctx, bot, identityID, store.Store.Identity)
 }
 
 // identityTokens is identity through store.IdentityTokens: keys, status and tokens only.
 func (b *Broker) identityTokens(ctx context.Context, bot string, identityID int64) (store.Identity, error) {
-	return b.readIdentity(ctx, bot, identityID, true)
+	return b.readIdentity(ctx, bot, identityID, store.Store.IdentityTokens)
 }
 
-func (b *Broker) readIdentity(ctx context.Context, bot string, identityID int64, tokensOnly bool) (store.Identity, error) {
+// readIdentity reads one of bot's identities with read (the whole row, or its tokens only),
+// answering an unknown bot or identity with the API's errors. read is a method expression, so
+// choosing it costs the credentials read no closure.
+func (b *Broker) readIdentity(ctx context.Context, bot string, identityID int64,
+	read func(s store.Store, ctx context.Context, bot string, id int64) (store.Identity, error)) (store.Identity, error) {
 	if b.cfg.Bot(bot) == nil {
 		return store.Identity{}, newError(CodeUnknownBot, "there is no bot %q", bot)
 	}
-	var (
-		id  store.Identity
-		err error
-	)
-	if tokensOnly {
-		id, err = b.store.IdentityTokens(ctx, bot, identityID)
-	} else {
-		id, err = b.store.Identity(ctx, bot, identityID)
-	}
+	id, err := read(b.store, ctx, bot, identityID)
 	if errors.Is(err, store.ErrNotFound) {
 		return store.Identity{}, newError(CodeNotFound, "bot %q has no identity %d", bot, identityID)
 	}
