@@ -53,16 +53,26 @@ func StartBrokerServer(t testing.TB, serverYAML, botsYAML string, opts app.Optio
 	publicURL := "http://" + srv.Listener.Addr().String()
 	dbPath := filepath.Join(t.TempDir(), "broker.db")
 	yaml := fmt.Sprintf("server:\n  public_url: %s\n%sstorage:\n  dsn: %s\nbots:\n%s", publicURL, serverYAML, dbPath, botsYAML)
-	cfg, err := config.Parse("test.yaml", []byte(yaml), config.LoadOptions{Getenv: func(string) (string, bool) { return "", false }, Types: providers.Types()})
-	if err != nil {
-		t.Fatalf("config:\n%v\n--- yaml:\n%s", err, yaml)
-	}
 	logs := &SyncBuffer{}
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
+	a := serveApp(t, srv, yaml, opts)
+	return &Broker{T: t, URL: publicURL, App: a, DBPath: dbPath, Logs: logs}
+}
+
+// serveApp is what every test broker shares: the configuration parsed from yaml without the
+// process environment, the real app (the code path of `serve`) opened with opts and served by
+// the unstarted srv, and both closed when the test ends.
+func serveApp(t testing.TB, srv *httptest.Server, yaml string, opts app.Options) *app.App {
+	t.Helper()
+	noEnv := func(string) (string, bool) { return "", false }
+	cfg, err := config.Parse("test.yaml", []byte(yaml), config.LoadOptions{Getenv: noEnv, Types: providers.Types()})
+	if err != nil {
+		t.Fatalf("config:\n%v\n--- yaml:\n%s", err, yaml)
+	}
 	if opts.Getenv == nil {
-		opts.Getenv = func(string) (string, bool) { return "", false }
+		opts.Getenv = noEnv
 	}
 	a, err := app.Open(context.Background(), cfg, opts)
 	if err != nil {
@@ -74,7 +84,7 @@ func StartBrokerServer(t testing.TB, serverYAML, botsYAML string, opts app.Optio
 		srv.Close()
 		a.Store.Close()
 	})
-	return &Broker{T: t, URL: publicURL, App: a, DBPath: dbPath, Logs: logs}
+	return a
 }
 
 // API sends one bot API request and decodes the JSON answer into out (when non-nil).

@@ -1,7 +1,6 @@
 package testenv
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
 	"net/http/httptest"
@@ -10,8 +9,6 @@ import (
 	"time"
 
 	"github.com/oauthbroker/oauthbroker/internal/app"
-	"github.com/oauthbroker/oauthbroker/internal/config"
-	"github.com/oauthbroker/oauthbroker/internal/providers"
 	"github.com/oauthbroker/oauthbroker/internal/seal"
 	"github.com/oauthbroker/oauthbroker/internal/store"
 )
@@ -30,21 +27,7 @@ func StartBrokerOn(t testing.TB, storageYAML, botsYAML string) (*app.App, string
 	srv := httptest.NewUnstartedServer(nil)
 	publicURL := "http://" + srv.Listener.Addr().String()
 	yaml := fmt.Sprintf("server:\n  public_url: %s\n  outbound_timeout: 5s\n%sbots:\n%s", publicURL, storageYAML, botsYAML)
-	noEnv := func(string) (string, bool) { return "", false }
-	cfg, err := config.Parse("test.yaml", []byte(yaml), config.LoadOptions{Getenv: noEnv, Types: providers.Types()})
-	if err != nil {
-		t.Fatalf("config:\n%v\n--- yaml:\n%s", err, yaml)
-	}
-	a, err := app.Open(context.Background(), cfg, app.Options{Getenv: noEnv, Log: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatalf("app.Open: %v", err)
-	}
-	srv.Config.Handler = a.Handler
-	srv.Start()
-	t.Cleanup(func() {
-		srv.Close()
-		a.Store.Close()
-	})
+	a := serveApp(t, srv, yaml, app.Options{Log: slog.New(slog.DiscardHandler)})
 	return a, publicURL
 }
 
