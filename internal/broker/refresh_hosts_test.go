@@ -1,12 +1,10 @@
 package broker_test
 
 import (
-	"net/http/httptest"
 	"testing"
 	"time"
 
 	"github.com/oauthbroker/oauthbroker/internal/app"
-	"github.com/oauthbroker/oauthbroker/internal/providertest"
 	"github.com/oauthbroker/oauthbroker/internal/sandbox"
 	"github.com/oauthbroker/oauthbroker/internal/testenv"
 )
@@ -21,18 +19,7 @@ func TestRefreshAtTheRealHosts(t *testing.T) {
 		{"google", "https://accounts.google.com"}, {"discord", ""}, {"spotify", ""}, {"uber", ""}, {"openid-connect", ""},
 	} {
 		t.Run(tc.typ, func(t *testing.T) {
-			sb, err := sandbox.New(sandbox.Options{Users: []sandbox.User{{ID: "1001", Login: "ada", Name: "Ada Lovelace", Email: "ada@example.com"}},
-				AutoApprove: "1001", Issuer: tc.issuer})
-			if err != nil {
-				t.Fatal(err)
-			}
-			srv := httptest.NewServer(sb)
-			t.Cleanup(srv.Close)
-			providertest.NewRewriteTransport(providertest.SandboxRewrites(tc.typ, srv.URL)...).Install(t)
-			var opts []testenv.ProviderOption
-			if tc.typ == "openid-connect" {
-				opts = append(opts, testenv.DiscoveryURL(srv.URL+"/.well-known/openid-configuration"))
-			}
+			sb, opts := testenv.TypeSandbox(t, tc.typ, tc.issuer)
 			clk := testenv.NewClock()
 			b := testenv.Start(t, testenv.Config{
 				Bots: []*testenv.BotConfig{testenv.Bot("alpha").Key(testenv.KeyA).Confirm("none").

@@ -1,7 +1,6 @@
 package broker_test
 
 import (
-	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -85,18 +84,7 @@ func TestUnlinkRevokesAtTheProvider(t *testing.T) {
 		{"discord", ""}, {"google", "https://accounts.google.com"}, {"uber", ""}, {"openid-connect", ""},
 	} {
 		t.Run(tc.typ+" (RFC 7009)", func(t *testing.T) {
-			sb, err := sandbox.New(sandbox.Options{Users: []sandbox.User{{ID: "1001", Login: "ada", Name: "Ada Lovelace", Email: "ada@example.com"}},
-				AutoApprove: "1001", Issuer: tc.issuer})
-			if err != nil {
-				t.Fatal(err)
-			}
-			srv := httptest.NewServer(sb)
-			t.Cleanup(srv.Close)
-			providertest.NewRewriteTransport(providertest.SandboxRewrites(tc.typ, srv.URL)...).Install(t)
-			var opts []testenv.ProviderOption
-			if tc.typ == "openid-connect" {
-				opts = append(opts, testenv.DiscoveryURL(srv.URL+"/.well-known/openid-configuration"))
-			}
+			sb, opts := testenv.TypeSandbox(t, tc.typ, tc.issuer)
 			b := testenv.Start(t, testenv.Config{Bots: []*testenv.BotConfig{testenv.Bot("alpha").Key(testenv.KeyA).Confirm("none").
 				Provider("p", tc.typ, "p-client", "p-secret-0123456789", opts...)}})
 			if err := sb.AddClient(sandbox.Client{ID: "p-client", Secret: "p-secret-0123456789", RedirectURIs: []string{b.URL + "/bots/alpha/p/callback"}}); err != nil {

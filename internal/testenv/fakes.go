@@ -36,6 +36,27 @@ func NewSandbox(t testing.TB, clients ...sandbox.Client) (*sandbox.Server, strin
 	return sb, srv.URL
 }
 
+// TypeSandbox starts a sandbox that plays provider type typ for the test: the type's own hosts,
+// which goth hard-codes, are routed to it, and it signs ID tokens as issuer ("" for none). The
+// options make a provider of that type find it (a discovery URL for openid-connect); register
+// the broker's client with sb.AddClient once the broker runs.
+func TypeSandbox(t testing.TB, typ, issuer string) (*sandbox.Server, []ProviderOption) {
+	t.Helper()
+	sb, err := sandbox.New(sandbox.Options{Users: []sandbox.User{{ID: "1001", Login: "ada", Name: "Ada Lovelace", Email: "ada@example.com"}},
+		AutoApprove: "1001", Issuer: issuer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(sb)
+	t.Cleanup(srv.Close)
+	providertest.NewRewriteTransport(providertest.SandboxRewrites(typ, srv.URL)...).Install(t)
+	var opts []ProviderOption
+	if typ == "openid-connect" {
+		opts = append(opts, DiscoveryURL(srv.URL+"/.well-known/openid-configuration"))
+	}
+	return sb, opts
+}
+
 // InteractiveSandbox is the sandbox as the demo runs it: a consent page, two accounts.
 func InteractiveSandbox(t testing.TB) (*sandbox.Server, string) {
 	t.Helper()
