@@ -6,7 +6,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/oauthbroker/oauthbroker/internal/sandbox"
 	"github.com/oauthbroker/oauthbroker/internal/testenv"
 )
 
@@ -15,12 +14,7 @@ import (
 // credentials or cookies; the bot sees the answer with its safe headers (pagination links
 // pointing back into the proxy), and never the provider's cookie.
 func TestProxyListsGitHubRepos(t *testing.T) {
-	sb, sbURL := testenv.NewSandbox(t)
-	api := testenv.NewUpstream(t, testenv.GithubAPI(sb, sbURL))
-	b := testenv.Start(t, testenv.Config{Bots: testenv.GithubProxyBots(sbURL, api.URL)})
-	if err := sb.AddClient(sandbox.Client{ID: "gh-client", Secret: "gh-secret-0123456789", RedirectURIs: []string{b.URL + "/bots/alpha/github/callback"}}); err != nil {
-		t.Fatal(err)
-	}
+	b, sb, api := testenv.GithubProxyBroker(t)
 	id := b.LinkOne("alpha", testenv.KeyA, "github", "slack", "U1")
 	token := sb.Issued()[0].AccessToken
 
@@ -81,12 +75,7 @@ func TestProxyListsGitHubRepos(t *testing.T) {
 // provider's answer and goes back to the bot as it is (marked as the provider's), without a
 // refresh or a second try.
 func TestProxyPassesAProvidersRefusal(t *testing.T) {
-	sb, sbURL := testenv.NewSandbox(t)
-	api := testenv.NewUpstream(t, testenv.GithubAPI(sb, sbURL))
-	b := testenv.Start(t, testenv.Config{Bots: testenv.GithubProxyBots(sbURL, api.URL)})
-	if err := sb.AddClient(sandbox.Client{ID: "gh-client", Secret: "gh-secret-0123456789", RedirectURIs: []string{b.URL + "/bots/alpha/github/callback"}}); err != nil {
-		t.Fatal(err)
-	}
+	b, _, api := testenv.GithubProxyBroker(t)
 	id := b.LinkOne("alpha", testenv.KeyA, "github", "slack", "U1")
 	api.SetHandler(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")

@@ -28,6 +28,19 @@ func GithubProxyBots(sbURL, api string) []*BotConfig {
 	}
 }
 
+// GithubProxyBroker runs GithubProxyBots against a fresh sandbox (alpha's client registered)
+// and the sandbox's GitHub-shaped API upstream.
+func GithubProxyBroker(t testing.TB) (*Broker, *sandbox.Server, *Upstream) {
+	t.Helper()
+	sb, sbURL := NewSandbox(t)
+	api := NewUpstream(t, GithubAPI(sb, sbURL))
+	b := Start(t, Config{Bots: GithubProxyBots(sbURL, api.URL)})
+	if err := sb.AddClient(sandbox.Client{ID: "gh-client", Secret: "gh-secret-0123456789", RedirectURIs: []string{b.URL + "/bots/alpha/github/callback"}}); err != nil {
+		t.Fatal(err)
+	}
+	return b, sb, api
+}
+
 // CanaryBroker is bot alpha with a github identity whose API is canary at base path /api (so
 // that escaping the base path shows), and bot bravo, with its own key and no identity.
 // serverYAML adds settings to the server: section.
