@@ -18,7 +18,6 @@ import (
 	"github.com/oauthbroker/oauthbroker/client"
 	"github.com/oauthbroker/oauthbroker/internal/app"
 	"github.com/oauthbroker/oauthbroker/internal/httpapi"
-	"github.com/oauthbroker/oauthbroker/internal/sandbox"
 	"github.com/oauthbroker/oauthbroker/internal/testenv"
 	"github.com/oauthbroker/oauthbroker/internal/webhook"
 )
@@ -56,14 +55,7 @@ func startClientBroker(t *testing.T) *clientBroker {
 	})
 	b.RunBackground()
 	f.Register(t, b.URL+"/bots/alpha/gl/callback")
-	for _, c := range []sandbox.Client{
-		{ID: "client-a", Secret: "secret-a-0123456789", RedirectURIs: []string{b.URL + "/bots/alpha/sandbox/callback"}},
-		{ID: "client-b", Secret: "secret-b-0123456789", RedirectURIs: []string{b.URL + "/bots/bravo/sandbox/callback"}},
-	} {
-		if err := f.AddClient(c); err != nil {
-			t.Fatal(err)
-		}
-	}
+	testenv.AddSandboxClients(t, f, b.URL)
 	hc, _ := testenv.ContractClient(t)
 	newClient := func(bot, key string) *client.Client {
 		c, err := client.New(b.URL, bot, key, client.WithHTTPClient(hc), client.WithUserAgent("client-test/1"))

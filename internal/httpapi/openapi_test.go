@@ -20,7 +20,6 @@ import (
 
 	"github.com/oauthbroker/oauthbroker/internal/app"
 	"github.com/oauthbroker/oauthbroker/internal/httpapi"
-	"github.com/oauthbroker/oauthbroker/internal/sandbox"
 	"github.com/oauthbroker/oauthbroker/internal/server"
 	"github.com/oauthbroker/oauthbroker/internal/testenv"
 )
@@ -93,14 +92,7 @@ func TestOpenAPIContract(t *testing.T) {
 		App: app.Options{SandboxURL: f.URL, Now: clk.Now, RefreshWait: 300 * time.Millisecond},
 	})
 	f.Register(t, b.URL+"/bots/alpha/gl/callback")
-	for _, c := range []sandbox.Client{
-		{ID: "client-a", Secret: "secret-a-0123456789", RedirectURIs: []string{b.URL + "/bots/alpha/sandbox/callback"}},
-		{ID: "client-b", Secret: "secret-b-0123456789", RedirectURIs: []string{b.URL + "/bots/bravo/sandbox/callback"}},
-	} {
-		if err := f.AddClient(c); err != nil {
-			t.Fatal(err)
-		}
-	}
+	testenv.AddSandboxClients(t, f, b.URL)
 	client, seen := testenv.ContractClient(t)
 	call := func(method, path, key string, body any) (int, string) {
 		t.Helper()

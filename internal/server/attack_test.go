@@ -32,14 +32,7 @@ func twoBots(t *testing.T) (*testenv.Broker, *sandbox.Server, *testenv.Clock) {
 		},
 		App: app.Options{SandboxURL: sbURL, Now: clk.Now},
 	})
-	for _, c := range []sandbox.Client{
-		{ID: "client-a", Secret: "secret-a-0123456789", RedirectURIs: []string{b.URL + "/bots/alpha/sandbox/callback"}},
-		{ID: "client-b", Secret: "secret-b-0123456789", RedirectURIs: []string{b.URL + "/bots/bravo/sandbox/callback"}},
-	} {
-		if err := sb.AddClient(c); err != nil {
-			t.Fatal(err)
-		}
-	}
+	testenv.AddSandboxClients(t, sb, b.URL)
 	return b, sb, clk
 }
 

@@ -57,6 +57,20 @@ func TypeSandbox(t testing.TB, typ, issuer string) (*sandbox.Server, []ProviderO
 	return sb, opts
 }
 
+// AddSandboxClients registers on sb the OAuth clients of the two bots' "sandbox" providers:
+// alpha's client-a and bravo's client-b, each with its callback at the broker at brokerURL.
+func AddSandboxClients(t testing.TB, sb interface{ AddClient(sandbox.Client) error }, brokerURL string) {
+	t.Helper()
+	for _, c := range []sandbox.Client{
+		{ID: "client-a", Secret: "secret-a-0123456789", RedirectURIs: []string{brokerURL + "/bots/alpha/sandbox/callback"}},
+		{ID: "client-b", Secret: "secret-b-0123456789", RedirectURIs: []string{brokerURL + "/bots/bravo/sandbox/callback"}},
+	} {
+		if err := sb.AddClient(c); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // InteractiveSandbox is the sandbox as the demo runs it: a consent page, two accounts.
 func InteractiveSandbox(t testing.TB) (*sandbox.Server, string) {
 	t.Helper()
