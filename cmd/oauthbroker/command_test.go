@@ -248,18 +248,7 @@ bots:
 // the demo, open the printed link, click the provider's button and Authorize, confirm the code
 // the page shows with the printed curl command, then use the other printed commands.
 func TestDemoCommand(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	stdout, stderr := &syncBuffer{}, &syncBuffer{}
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"demo", "-listen", "127.0.0.1:0"}, func(string) (string, bool) { return "", false }, stdout, stderr)
-	}()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("demo returned %v", err)
-		}
-	}()
+	stdout, stderr := startDemo(t)
 
 	linkURL := waitFor(t, stdout, regexp.MustCompile(`http://127\.0\.0\.1:\d+/bots/demo/connect\?link=[A-Za-z0-9_-]+`))
 	key := waitFor(t, stdout, regexp.MustCompile(`Bearer ([A-Za-z0-9_-]+)`))

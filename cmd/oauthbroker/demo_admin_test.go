@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -15,18 +14,7 @@ import (
 // link an account, open the printed admin URL, log in with the printed password, find the
 // identity by its user id and unlink it.
 func TestDemoAdminAsANewUser(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	stdout, stderr := &testenv.SyncBuffer{}, &testenv.SyncBuffer{}
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"demo", "-listen", "127.0.0.1:0"}, func(string) (string, bool) { return "", false }, stdout, stderr)
-	}()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("demo returned %v", err)
-		}
-	}()
+	stdout, stderr := startDemo(t)
 
 	linkURL := waitFor(t, stdout, regexp.MustCompile(`http://127\.0\.0\.1:\d+/bots/demo/connect\?link=[A-Za-z0-9_-]+`))
 	adminURL := waitFor(t, stdout, regexp.MustCompile(`http://127\.0\.0\.1:\d+/admin/`))
