@@ -106,6 +106,9 @@ func open(path string) (*Store, error) {
 	if path == "" {
 		return nil, errors.New("sqlite: open: empty database path")
 	}
+	if err := registerWALVFS(); err != nil {
+		return nil, err
+	}
 	if path == ":memory:" {
 		db, err := sql.Open("sqlite3", dsn(":memory:", writerParams()))
 		if err != nil {
@@ -122,7 +125,9 @@ func open(path string) (*Store, error) {
 	if err := ownerOnly(abs); err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
-	writer, err := sql.Open("sqlite3", dsn(fileURI(abs), writerParams()))
+	wp := writerParams()
+	wp.Set("vfs", walVFSName)
+	writer, err := sql.Open("sqlite3", dsn(fileURI(abs), wp))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
@@ -138,6 +143,7 @@ func open(path string) (*Store, error) {
 	// the identities table cached beside the leaves that pass through it, so a lookup by id at
 	// a million identities reads one page from the file, not 1.2 on average.
 	readParams.Set("_cache_size", fmt.Sprint(-readerCacheKiB))
+	readParams.Set("vfs", walVFSName) // a reader's WAL reads must see what the writer gathered
 	reader, err := sql.Open("sqlite3", dsn(fileURI(abs), readParams))
 	if err != nil {
 		_ = writer.Close()
