@@ -166,7 +166,7 @@ func statementTexts() []string {
 	for _, q := range statements.Purge {
 		out = append(out, q)
 	}
-	return append(out, consumeFlow, selectLinkByID, leaseHolder, takeLease)
+	return append(out, consumeFlow, selectLinkByID, leaseHolder, takeLease, savepointOp, releaseOp, rollbackToOp)
 }
 
 // prepare prepares each of queries on db; reads only selects the statements that only read

@@ -159,16 +159,16 @@ func (s *Store) runBatch(first *writeOp) {
 		if !live(op) {
 			continue
 		}
-		if _, err := tx.ExecContext(ctx, `SAVEPOINT op`); err != nil {
+		if err := s.execOwn(ctx, tx, savepointOp); err != nil {
 			abort(tx, append(batch, op), err)
 			return
 		}
 		if err := call(op, tx); err != nil {
 			// Undo op's changes alone. When this fails, SQLite has rolled back the whole
 			// transaction (or cannot undo op), and nothing of the batch may be stored.
-			_, rerr := tx.ExecContext(ctx, `ROLLBACK TO op`)
+			rerr := s.execOwn(ctx, tx, rollbackToOp)
 			if rerr == nil {
-				_, rerr = tx.ExecContext(ctx, `RELEASE op`)
+				rerr = s.execOwn(ctx, tx, releaseOp)
 			}
 			if rerr != nil {
 				abort(tx, batch, fmt.Errorf("undo a failed write of the batch: %w", rerr))
@@ -177,7 +177,7 @@ func (s *Store) runBatch(first *writeOp) {
 			}
 			op.finish(err) // final: nothing of op is in the transaction
 		} else {
-			if _, err := tx.ExecContext(ctx, `RELEASE op`); err != nil {
+			if err := s.execOwn(ctx, tx, releaseOp); err != nil {
 				abort(tx, append(batch, op), err)
 				return
 			}
@@ -250,4 +250,19 @@ func abort(tx *sql.Tx, batch []*writeOp, err error) {
 	for _, op := range batch {
 		op.finish(err)
 	}
+}
+
+// The statements the writer loop runs around each write after the first of a batch. They
+// are prepared with the store's statements (statementTexts): run as text, SQLite would parse
+// and compile each one every time, two per write.
+const (
+	savepointOp  = `SAVEPOINT op`
+	releaseOp    = `RELEASE op`
+	rollbackToOp = `ROLLBACK TO op`
+)
+
+// execOwn runs one of the writer loop's prepared statements in tx.
+func (s *Store) execOwn(ctx context.Context, tx *sql.Tx, query string) error {
+	_, err := tx.StmtContext(ctx, s.writeStmts[query]).ExecContext(ctx)
+	return err
 }
