@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/oauthbroker/oauthbroker/internal/broker"
 	"github.com/oauthbroker/oauthbroker/internal/logbuf"
+	"github.com/oauthbroker/oauthbroker/internal/store"
 )
 
 // BenchmarkServer sends browser requests through the real server (every middleware, the
@@ -108,6 +110,38 @@ func BenchmarkServer(b *testing.B) {
 			r := httptest.NewRequest(http.MethodGet, "https://broker.test/bots/a/sb/callback?code=x&state=not-the-state", nil)
 			r.AddCookie(flow)
 			serve(b, r, http.StatusBadRequest)
+		}
+	})
+
+	// The bot API through the same middleware: a link created (its store write timed too) and
+	// the credentials of an identity a real flow linked.
+	api := func(method, path, body string) *http.Request {
+		r := httptest.NewRequest(method, "https://broker.test/api/v1/bots/a"+path, strings.NewReader(body))
+		r.Header.Set("Authorization", "Bearer key-0123456789abcdef")
+		if body != "" {
+			r.Header.Set("Content-Type", "application/json")
+		}
+		return r
+	}
+	b.Run("POST links", func(b *testing.B) {
+		defer reportCPU(b)()
+		for b.Loop() {
+			serve(b, api(http.MethodPost, "/links", `{"provider":"sb","channel":"c","user":"bench"}`), http.StatusCreated)
+		}
+	})
+	user, cookie, sent := fs.startFlow(b)
+	cb := httptest.NewRequest(http.MethodGet, "https://broker.test/bots/a/sb/callback?"+sent.Encode(), nil)
+	cb.AddCookie(cookie)
+	serve(b, cb, http.StatusSeeOther)
+	ids, err := fs.store.Identities(b.Context(), store.IdentityQuery{Bot: "a", Channel: "c", User: user})
+	if err != nil || len(ids) != 1 {
+		b.Fatalf("the flow linked %d identities (%v)", len(ids), err)
+	}
+	credentials := "/identities/" + strconv.FormatInt(ids[0].ID, 10) + "/credentials"
+	b.Run("credentials", func(b *testing.B) {
+		defer reportCPU(b)()
+		for b.Loop() {
+			serve(b, api(http.MethodGet, credentials, ""), http.StatusOK)
 		}
 	})
 }
