@@ -41,6 +41,15 @@ type Metrics struct {
 	proxyCalls     *prometheus.CounterVec // proxy.go
 	mcpToolCalls   *prometheus.CounterVec // mcp.go
 	janitor        janitorMetrics         // janitor.go
+
+	// requests' children by their labels, as every request looks one up (cache.go).
+	requestsBy children[requestLabels, prometheus.Observer]
+}
+
+// requestLabels are a request's labels before the status is formatted.
+type requestLabels struct {
+	route, method string
+	status        int
 }
 
 // requestBuckets reach past the slowest legitimate request: a callback makes two provider calls
@@ -133,7 +142,10 @@ func (m *Metrics) ObserveRequest(route, method string, status int, d time.Durati
 	if route == "" {
 		route = "unmatched"
 	}
-	m.requests.WithLabelValues(route, normalMethod(method), strconv.Itoa(status)).Observe(d.Seconds())
+	k := requestLabels{route: route, method: normalMethod(method), status: status}
+	m.requestsBy.get(k, func() prometheus.Observer {
+		return m.requests.WithLabelValues(k.route, k.method, strconv.Itoa(k.status))
+	}).Observe(d.Seconds())
 }
 
 // RateLimited counts a request a rate limit refused.

@@ -178,3 +178,40 @@ func TestOwnRegistry(t *testing.T) {
 		t.Errorf("/metrics:\n%s", rec.Body)
 	}
 }
+
+// TestRequestsAreCountedPerRouteMethodAndStatus: each request lands in the series of its own
+// route, method and status, however often each was seen before.
+func TestRequestsAreCountedPerRouteMethodAndStatus(t *testing.T) {
+	m := New()
+	want := map[string]int{}
+	for i := range 30 {
+		route := []string{"/bots/{bot}/connect", "/api/v1/bots/{bot}/links", ""}[i%3]
+		method := []string{http.MethodGet, http.MethodPost}[i%2]
+		status := []int{200, 201, 404, 500}[i%4]
+		m.ObserveRequest(route, method, status, time.Millisecond)
+		if route == "" {
+			route = "unmatched"
+		}
+		want[fmt.Sprintf("%s %s %d", route, method, status)]++
+	}
+	fams, err := m.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]int{}
+	for _, f := range fams {
+		if f.GetName() != "oauthbroker_http_request_duration_seconds" {
+			continue
+		}
+		for _, s := range f.GetMetric() {
+			l := map[string]string{}
+			for _, p := range s.GetLabel() {
+				l[p.GetName()] = p.GetValue()
+			}
+			got[l["route"]+" "+l["method"]+" "+l["status"]] = int(s.GetHistogram().GetSampleCount())
+		}
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("series and counts:\n got %v\nwant %v", got, want)
+	}
+}
