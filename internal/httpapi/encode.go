@@ -9,11 +9,12 @@ import (
 	"github.com/oauthbroker/oauthbroker/internal/broker"
 )
 
-// The two answers a bot asks for most — its credentials before every action and a user's
-// identities — are encoded by hand: encoding/json's reflection, its map wrapper and the
-// intermediate structs were a tenth of the broker's time in a credentials read (see
-// docs/BENCHMARKS.md). The bytes are exactly encoding/json's, HTML escaping and trailing
-// newline included; handlers_json_test.go holds the two side by side.
+// The answers a bot asks for most — its credentials before every action, a user's
+// identities and a new link — are encoded by hand: encoding/json's reflection, its map
+// wrapper and the intermediate structs were a tenth of the broker's time in a credentials
+// read and a third of createLink's own (see docs/BENCHMARKS.md). The bytes are exactly
+// encoding/json's, HTML escaping and trailing newline included; handlers_json_test.go holds
+// the two side by side.
 
 // writeCredentials answers 200 with c as credentialsJSON.
 func writeCredentials(w http.ResponseWriter, c broker.Credentials) {
@@ -23,7 +24,7 @@ func writeCredentials(w http.ResponseWriter, c broker.Credentials) {
 	}
 	b := make([]byte, 0, 256)
 	b = appendCredentials(b, c)
-	writeRaw(w, append(b, '\n'))
+	writeRaw(w, http.StatusOK, append(b, '\n'))
 }
 
 func appendCredentials(b []byte, c broker.Credentials) []byte {
@@ -64,7 +65,7 @@ func writeIdentities(w http.ResponseWriter, ids []broker.IdentityInfo) {
 		}
 		b = appendIdentity(b, id)
 	}
-	writeRaw(w, append(b, "]}\n"...))
+	writeRaw(w, http.StatusOK, append(b, "]}\n"...))
 }
 
 func appendIdentity(b []byte, id broker.IdentityInfo) []byte {
@@ -97,11 +98,42 @@ func appendIdentity(b []byte, id broker.IdentityInfo) []byte {
 	return append(b, '}')
 }
 
-func writeRaw(w http.ResponseWriter, body []byte) {
+// writeLink answers 201 with link as linkResponse.
+func writeLink(w http.ResponseWriter, link broker.NewLink) {
+	if !encodableTime(link.ExpiresAt) {
+		writeJSON(w, http.StatusCreated, linkResponse{URL: link.URL, ExpiresAt: link.ExpiresAt, Providers: link.Providers})
+		return
+	}
+	n := 80 + len(link.URL) // the keys, punctuation and the longest time
+	for _, p := range link.Providers {
+		n += len(p) + 3
+	}
+	b := make([]byte, 0, n)
+	b = append(b, `{"url":`...)
+	b = appendString(b, link.URL)
+	b = append(b, `,"expires_at":`...)
+	b = appendTime(b, link.ExpiresAt)
+	b = append(b, `,"providers":`...)
+	if link.Providers == nil {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, '[')
+		for i, p := range link.Providers {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendString(b, p)
+		}
+		b = append(b, ']')
+	}
+	writeRaw(w, http.StatusCreated, append(b, "}\n"...))
+}
+
+func writeRaw(w http.ResponseWriter, status int, body []byte) {
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Set("Cache-Control", "no-store")
-	w.WriteHeader(http.StatusOK)
+	w.WriteHeader(status)
 	_, _ = w.Write(body)
 }
 

@@ -59,3 +59,22 @@ func BenchmarkEncodeIdentities(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkEncodeLink compares the two on POST links' answer.
+func BenchmarkEncodeLink(b *testing.B) {
+	l := broker.NewLink{URL: "https://broker.example.com/bots/supportbot/connect?link=3q2-7wAAAAAb4XqkVZ0cyMZ4mWcDcVOYxR5e1_wJj9Y",
+		ExpiresAt: time.Date(2026, 12, 6, 20, 15, 0, 0, time.UTC), Providers: []string{"github"}}
+	w := &discardWriter{h: http.Header{}}
+	b.Run("hand", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			writeLink(w, l)
+		}
+	})
+	b.Run("encoding-json", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			writeJSON(w, http.StatusCreated, linkResponse{URL: l.URL, ExpiresAt: l.ExpiresAt, Providers: l.Providers})
+		}
+	})
+}

@@ -71,7 +71,7 @@ func (a *API) createLink(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, linkResponse{URL: link.URL, ExpiresAt: link.ExpiresAt, Providers: link.Providers})
+	writeLink(w, link)
 }
 
 type confirmRequest struct {

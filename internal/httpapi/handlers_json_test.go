@@ -28,6 +28,14 @@ func TestHandEncodersMatchEncodingJSON(t *testing.T) {
 			compare(t, func(w *httptest.ResponseRecorder) { writeCredentials(w, c) },
 				func(w *httptest.ResponseRecorder) { writeJSON(w, 200, toCredentialsJSON(c)) })
 
+			for _, ps := range [][]string{nil, {}, {s}, {"github", s, "google"}} {
+				l := broker.NewLink{URL: "https://broker.example/bots/b/connect?link=" + s, ExpiresAt: at, Providers: ps}
+				compare(t, func(w *httptest.ResponseRecorder) { writeLink(w, l) },
+					func(w *httptest.ResponseRecorder) {
+						writeJSON(w, 201, linkResponse{URL: l.URL, ExpiresAt: l.ExpiresAt, Providers: l.Providers})
+					})
+			}
+
 			id := broker.IdentityInfo{ID: 42, Provider: s, ProviderUserID: s + "1", Name: s, NickName: s, Email: s, AvatarURL: s,
 				Status: "active", Scopes: []string{s, "repo"}, ExpiresAt: at, LinkedAt: times[2], UpdatedAt: at}
 			for _, ids := range [][]broker.IdentityInfo{nil, {id}, {id, {ID: 7, LinkedAt: times[1], UpdatedAt: times[1]}}} {
