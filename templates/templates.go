@@ -117,6 +117,22 @@ func (p *Pages) Render(w http.ResponseWriter, status int, name string, data any)
 	return nil
 }
 
+// Write sends a page built outside its template (internal/server builds the connect page
+// by hand, the same bytes as its template) with status and the headers Render sends it with.
+func (p *Pages) Write(w http.ResponseWriter, status int, name string, page []byte) error {
+	pg, ok := p.byName[name]
+	if !ok {
+		SetHTMLHeaders(w.Header())
+		http.Error(w, "internal error: the page could not be rendered", http.StatusInternalServerError)
+		return fmt.Errorf("templates: no page %s", name)
+	}
+	pg.headers(w.Header())
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = w.Write(page)
+	return nil
+}
+
 // buffers are Render's page buffers, used again: a page is a few KB, which a fresh buffer
 // reaches by growing (and copying) several times.
 var buffers = sync.Pool{New: func() any { return bytes.NewBuffer(make([]byte, 0, 16<<10)) }}

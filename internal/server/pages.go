@@ -54,9 +54,15 @@ type flowErrorPage struct {
 	RequestID string
 }
 
-// renderConnect writes the connect page.
+// renderConnect writes the connect page, built by hand (connecthtml.go).
 func (s *Server) renderConnect(w http.ResponseWriter, r *http.Request, data connectPage) {
-	s.rendered(r, s.pages.Render(w, http.StatusOK, templates.Connect, data))
+	buf := pageBuffers.Get().(*[]byte)
+	page := appendConnectPage((*buf)[:0], &data)
+	s.rendered(r, s.pages.Write(w, http.StatusOK, templates.Connect, page))
+	if cap(page) <= 64<<10 { // a page grown by outsized values is not kept
+		*buf = page
+		pageBuffers.Put(buf)
+	}
 }
 
 // renderFlowError writes an error page with its status.

@@ -9,8 +9,9 @@ import (
 	"github.com/oauthbroker/oauthbroker/templates"
 )
 
-// TestConnectPage: the connect page's markers (docs/INTEGRATION.md), what a person reads on
-// it, escaping of what bots and providers supply, and its two header changes.
+// TestConnectPage: the connect page as the server builds it (connecthtml.go): its markers
+// (docs/INTEGRATION.md), what a person reads on it, escaping of what bots and providers
+// supply, and its two header changes.
 func TestConnectPage(t *testing.T) {
 	p, err := templates.Parse()
 	if err != nil {
@@ -25,7 +26,7 @@ func TestConnectPage(t *testing.T) {
 		Link: "tok\"en", FormToken: "ft", CancelAction: "https://broker.test/bots/b/connect", Confirm: true, CodeMinutes: 10,
 	}
 	rec := httptest.NewRecorder()
-	p.Render(rec, http.StatusOK, templates.Connect, open)
+	p.Write(rec, http.StatusOK, templates.Connect, appendConnectPage(nil, &open))
 	page := rec.Body.String()
 	for _, want := range []string{
 		`data-connect="open"`, `<li data-provider="rides" data-state="linked">`, `<li data-provider="social" data-state="not_linked">`,
@@ -49,7 +50,7 @@ func TestConnectPage(t *testing.T) {
 	done.Complete, done.Code, done.RedirectURL = true, "042137", "https://bot.example/done"
 	done.Providers = []connectProvider{{Name: "rides", Title: "Rides", Linked: true}, {Name: "social", Title: "Social", Linked: true}}
 	rec = httptest.NewRecorder()
-	p.Render(rec, http.StatusOK, templates.Connect, done)
+	p.Write(rec, http.StatusOK, templates.Connect, appendConnectPage(nil, &done))
 	page = rec.Body.String()
 	for _, want := range []string{`data-connect="complete"`, `<p class="code" id="code">042137</p>`, `href="https://bot.example/done"`} {
 		if !strings.Contains(page, want) {
