@@ -111,19 +111,33 @@ type flowOutcome struct {
 type flowOutcomeKey struct{}
 
 // withFlowOutcome gives the request a flowOutcome to fill in, or the one it already has (the
-// flow limit and the flow metrics read the same one).
+// flow limit and the flow metrics read the same one). Behind the requestID middleware it is
+// the request's requestInfo's, so the request is not copied for it.
 func withFlowOutcome(r *http.Request) (*http.Request, *flowOutcome) {
-	if o, ok := r.Context().Value(flowOutcomeKey{}).(*flowOutcome); ok {
+	if o := flowOutcomeOf(r.Context()); o != nil {
 		return r, o
+	}
+	if ri, ok := r.Context().Value(requestIDKey).(*requestInfo); ok {
+		ri.flowed = true
+		return r, &ri.flow
 	}
 	o := &flowOutcome{}
 	return r.WithContext(context.WithValue(r.Context(), flowOutcomeKey{}, o)), o
 }
 
+// flowOutcomeOf returns the request's flowOutcome, or nil outside the flow routes.
+func flowOutcomeOf(ctx context.Context) *flowOutcome {
+	if ri, ok := ctx.Value(requestIDKey).(*requestInfo); ok && ri.flowed {
+		return &ri.flow
+	}
+	o, _ := ctx.Value(flowOutcomeKey{}).(*flowOutcome)
+	return o
+}
+
 // recordFlowError notes the broker error code a flow page shows, for the flow limit and
 // instrumentFlow.
 func recordFlowError(ctx context.Context, code string) {
-	if o, ok := ctx.Value(flowOutcomeKey{}).(*flowOutcome); ok {
+	if o := flowOutcomeOf(ctx); o != nil {
 		o.code = code
 	}
 }

@@ -22,10 +22,19 @@ const requestIDKey ctxKey = iota
 // from the system's randomness), at less than half the cost of a crypto/rand read.
 func (s *Server) requestID(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id := newRequestID()
-		w.Header()["X-Request-Id"] = []string{id}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestIDKey, id)))
+		ri := &requestInfo{id: newRequestID()}
+		w.Header()["X-Request-Id"] = []string{ri.id}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestIDKey, ri)))
 	})
+}
+
+// requestInfo is what the middleware keeps of a request in its context: its id and, on the
+// flow routes, how the request ended. One context value and one copy of the request serve
+// both, instead of a copy each.
+type requestInfo struct {
+	id     string
+	flow   flowOutcome
+	flowed bool // a flow route gave the request its flowOutcome (withFlowOutcome)
 }
 
 // newRequestID is 16 hex digits of a random 64-bit number.
@@ -38,8 +47,10 @@ func newRequestID() string {
 }
 
 func requestIDFrom(ctx context.Context) string {
-	id, _ := ctx.Value(requestIDKey).(string)
-	return id
+	if ri, ok := ctx.Value(requestIDKey).(*requestInfo); ok {
+		return ri.id
+	}
+	return ""
 }
 
 // statusRecorder notes the status a handler answered with, for the access log and the

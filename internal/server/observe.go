@@ -22,7 +22,7 @@ func (s *Server) observe(r *http.Request, status int, took time.Duration) {
 
 // recordFlowDone notes that a flow request did its work, for instrumentFlow.
 func recordFlowDone(ctx context.Context) {
-	if o, ok := ctx.Value(flowOutcomeKey{}).(*flowOutcome); ok {
+	if o := flowOutcomeOf(ctx); o != nil {
 		o.done = true
 	}
 }
