@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/gorilla/securecookie"
 	"github.com/gorilla/sessions"
 
 	"github.com/oauthbroker/oauthbroker/internal/broker"
@@ -111,13 +112,19 @@ func accountName(name, nick string) string {
 }
 
 // readFlow returns the browser's flow state, or nil when there is none or it does not verify
-// (tampered, expired, made with other keys).
+// (tampered, expired, made with other keys). It opens the cookie as the flow cookie store's
+// Get does, with the store's codecs, without the session registry Get builds into the
+// request (a map, a session and two copies of the request, for one value read once).
 func (s *Server) readFlow(r *http.Request) *broker.FlowState {
-	sess, err := s.cookies.Get(r, flowCookie)
-	if err != nil || sess.IsNew {
+	c, err := r.Cookie(flowCookie)
+	if err != nil {
 		return nil
 	}
-	raw, ok := sess.Values["flow"].(string)
+	var values map[any]any
+	if securecookie.DecodeMulti(flowCookie, c.Value, &values, s.cookies.Codecs...) != nil {
+		return nil
+	}
+	raw, ok := values["flow"].(string)
 	if !ok {
 		return nil
 	}
