@@ -113,6 +113,26 @@ func BenchmarkServer(b *testing.B) {
 		}
 	})
 
+	// A whole link flow of one browser: the link (a store write), its page, the provider's
+	// button, the fake provider's approval (served in this process: its CPU counts too), the
+	// callback and the page it sends the browser to.
+	b.Run("whole flow", func(b *testing.B) {
+		defer reportCPU(b)()
+		for b.Loop() {
+			_, flow, sent := fs.startFlow(b)
+			cb := httptest.NewRequest(http.MethodGet, "https://broker.test/bots/a/sb/callback?"+sent.Encode(), nil)
+			cb.AddCookie(flow)
+			done := serve(b, cb, http.StatusSeeOther)
+			r := httptest.NewRequest(http.MethodGet, done.Header().Get("Location"), nil)
+			for _, c := range done.Result().Cookies() {
+				if c.Name == pageCookie {
+					r.AddCookie(c)
+				}
+			}
+			serve(b, r, http.StatusOK)
+		}
+	})
+
 	// The bot API through the same middleware: a link created (its store write timed too) and
 	// the credentials of an identity a real flow linked.
 	api := func(method, path, body string) *http.Request {
