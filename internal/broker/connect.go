@@ -3,6 +3,7 @@ package broker
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/oauthbroker/oauthbroker/internal/config"
@@ -61,6 +62,30 @@ func (b *Broker) ConnectPage(ctx context.Context, bot, provider, token string) (
 		return c, usedError(link)
 	}
 	if !b.now().Before(link.ExpiresAt) {
+		return Connect{}, expiredError()
+	}
+	return c, nil
+}
+
+// RecentPage is ConnectPage for the page a callback just sent this browser to, from what the
+// callback left (Completed.Page) instead of a read of the link: the same checks, on that
+// view. It is the link as of the callback, moments before; the HTTP edge uses it once, for
+// the browser that ran the callback, and reads the link for every other view. Display only:
+// every action on the page reads the link again and the store's conditional writes decide.
+func (b *Broker) RecentPage(bot, provider string, c Connect) (Connect, error) {
+	if _, _, err := b.pageLookup(bot, provider); err != nil {
+		return Connect{}, err
+	}
+	if c.Bot != bot {
+		return Connect{}, linkNotValid()
+	}
+	if provider != "" && !slices.ContainsFunc(c.Providers, func(p ConnectProvider) bool { return p.Name == provider }) {
+		return Connect{}, linkNotValid()
+	}
+	if c.Complete || c.Cancelled {
+		return c, spentError(c.Cancelled)
+	}
+	if !b.now().Before(c.ExpiresAt) {
 		return Connect{}, expiredError()
 	}
 	return c, nil
@@ -169,8 +194,10 @@ func (b *Broker) liveLink(ctx context.Context, bot, token string) (store.Link, e
 	return link, nil
 }
 
-func usedError(link store.Link) *Error {
-	if !link.CancelledAt.IsZero() {
+func usedError(link store.Link) *Error { return spentError(!link.CancelledAt.IsZero()) }
+
+func spentError(cancelled bool) *Error {
+	if cancelled {
 		return newError(CodeLinkUsed, "this link was cancelled; ask the bot for a new one")
 	}
 	return newError(CodeLinkUsed, "this link was already used; ask the bot for a new one")

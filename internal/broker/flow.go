@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"math/big"
 	"net/url"
+	"slices"
 	"time"
 
 	"github.com/oauthbroker/oauthbroker/internal/config"
@@ -90,6 +91,10 @@ type Completed struct {
 	LinkComplete bool
 	Code         string
 	RedirectURL  string // the link's redirect_url, if the bot gave one
+	// Page is the link's connect page as this callback left it, for the page the browser is
+	// sent to next (RecentPage): the link as the flow was consumed, with this provider linked
+	// and, when this callback completed the link, every provider linked and the link spent.
+	Page Connect
 }
 
 // CompleteAuth finishes a flow. fs is the browser's flow cookie (nil when it sent none) and
@@ -234,7 +239,25 @@ func (b *Broker) storeLinked(ctx context.Context, bc *config.Bot, p *providers.P
 	return Completed{
 		Identity: infoOf(stored.Identity), Relinked: !stored.Created, Provider: providerTitle(p),
 		LinkID: link.ID, LinkComplete: stored.LinkComplete, Code: code, RedirectURL: link.RedirectURL,
+		Page: b.connectOf(bc, linkedNow(link, lp.Provider, stored.LinkComplete, now)),
 	}, nil
+}
+
+// linkedNow is link as the callback that linked provider left it: that provider linked and,
+// when the callback completed the link, every provider linked and the link spent.
+func linkedNow(link store.Link, provider string, complete bool, now time.Time) store.Link {
+	link.Providers = slices.Clone(link.Providers)
+	for i := range link.Providers {
+		if link.Providers[i].Provider == provider || complete {
+			if link.Providers[i].LinkedAt.IsZero() {
+				link.Providers[i].LinkedAt = now
+			}
+		}
+	}
+	if complete {
+		link.UsedAt = now
+	}
+	return link
 }
 
 // sixDigits is a uniformly random confirmation code.

@@ -3,6 +3,7 @@ package server
 import (
 	"encoding/json"
 	"net/http"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/gorilla/sessions"
@@ -25,8 +26,14 @@ const (
 // /bots/{bot}/{provider}/auth?link=TOKEN.
 func (s *Server) connectPage(w http.ResponseWriter, r *http.Request) {
 	bot, provider, token := chi.URLParam(r, "bot"), chi.URLParam(r, "provider"), r.URL.Query().Get("link")
-	c, err := s.broker.ConnectPage(r.Context(), bot, provider, token)
 	page := s.readPage(r)
+	var c broker.Connect
+	var err error
+	if recent, ok := s.recentPage(page, token); ok {
+		c, err = s.broker.RecentPage(bot, provider, recent)
+	} else {
+		c, err = s.broker.ConnectPage(r.Context(), bot, provider, token)
+	}
 	if err != nil {
 		// A spent link shows its outcome to a browser that took part in it, and is gone for
 		// everyone else.
@@ -47,6 +54,15 @@ func (s *Server) connectPage(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	s.renderConnect(w, r, s.connectView(c, page, token, requestIDFrom(r.Context())))
+}
+
+// recentPage is the page a callback in this browser left for token's page moments ago, if any
+// (recent.go).
+func (s *Server) recentPage(page *pageState, token string) (broker.Connect, bool) {
+	if page == nil {
+		return broker.Connect{}, false
+	}
+	return s.recent.take(page.Browser, token, time.Now())
 }
 
 func (s *Server) connectView(c broker.Connect, page *pageState, token, requestID string) connectPage {

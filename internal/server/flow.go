@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -78,14 +79,18 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request) {
 		page = newPageState()
 	}
 	page.record(done.LinkID, provider, accountName(done.Identity.Name, done.Identity.NickName), done.Code)
-	if err := s.savePage(w, bot, page); err != nil {
-		s.log.ErrorContext(r.Context(), "flow: saving the page cookie failed", "request_id", requestIDFrom(r.Context()), "err", err)
+	saved := s.savePage(w, bot, page)
+	if saved != nil {
+		s.log.ErrorContext(r.Context(), "flow: saving the page cookie failed", "request_id", requestIDFrom(r.Context()), "err", saved)
 	}
 	recordFlowDone(r.Context())
 	next := done.LinkURL
 	if done.LinkComplete && done.RedirectURL != "" && done.Code == "" {
 		next = done.RedirectURL
 		w.Header().Set("Referrer-Policy", "no-referrer")
+	} else if saved == nil {
+		// The connect page this browser goes to next shows what this callback left.
+		s.recent.put(page.Browser, fs.Link, done.Page, time.Now())
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	http.Redirect(w, r, next, http.StatusSeeOther)

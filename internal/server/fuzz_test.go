@@ -22,8 +22,8 @@ import (
 	"github.com/oauthbroker/oauthbroker/templates"
 )
 
-// fuzzServer is the real server for bot "a" with provider "sb" at an auto-approving sandbox,
-// on an in-memory store.
+// fuzzServer is the real server for bot "a" with providers "sb" and "sb2" at an
+// auto-approving sandbox, on an in-memory store.
 type fuzzServer struct {
 	srv     *Server
 	broker  *broker.Broker
@@ -73,7 +73,7 @@ func newFuzzServer(f testing.TB, deps ...func(*Deps)) *fuzzServer {
 	cfg := &config.Config{
 		Server: config.Server{PublicURL: public, OutboundTimeout: 2 * time.Second, LinkTTL: 10 * time.Minute, MaxLinkTTL: time.Hour},
 		Bots: []*config.Bot{{Name: "a", APIKeys: []string{"key-0123456789abcdef"}, Confirm: config.ConfirmNone,
-			Providers: []*config.Provider{{Name: "sb", Type: "sandbox"}}}},
+			Providers: []*config.Provider{{Name: "sb", Type: "sandbox"}, {Name: "sb2", Type: "sandbox"}}}},
 	}
 	srv, b, st, reg := realServer(f, cfg, providers.Options{HTTPClient: &http.Client{Timeout: 2 * time.Second}, SandboxURL: sbSrv.URL}, deps...)
 	for _, c := range reg.SandboxClients() {

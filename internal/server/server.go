@@ -66,6 +66,7 @@ type Server struct {
 	formKey      []byte
 	publicOrigin string
 	pageMaxAge   int
+	recent       recentPages // the page a callback left, for the view it redirects to (recent.go)
 
 	metrics          *metrics.Metrics
 	metricsToken     string
