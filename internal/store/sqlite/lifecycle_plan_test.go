@@ -25,9 +25,8 @@ func TestLifecycleQueriesUseIndexes(t *testing.T) {
 		{"dead events", `SELECT id FROM webhook_outbox WHERE state = ? ORDER BY id DESC LIMIT ?`, []any{"dead", 10}, []string{"webhook_outbox_state"}},
 		{"pruning", `SELECT id FROM webhook_outbox WHERE state = 'delivered' AND delivered_at < ?`, []any{0}, []string{"webhook_outbox_state"}},
 		{"next identity id", `SELECT ` + nextIdentityID, nil, []string{"identity_events_identity"}},
-		// The janitor's batches (retention.go): the oldest rows through their expiry and use indexes.
-		{"purge flows", purgeSQL[store.PurgeFlows], []any{0, 10}, []string{"flows_expires", "flows_consumed"}},
-		{"purge links", purgeSQL[store.PurgeLinks], []any{0, 10}, []string{"links_expires", "links_used"}},
+		// The janitor's batches (retention.go): the oldest rows through their expiry indexes,
+		// or, for links and flows, the table's own b-tree from its start (TestPurgePlans).
 		{"purge confirmations", purgeSQL[store.PurgeConfirmations], []any{0, 10}, []string{"confirmations_expires"}},
 		{"purge admin sessions", purgeSQL[store.PurgeAdminSessions], []any{0, 10}, []string{"admin_sessions_expires"}},
 		// What deleting a link cascades to: SQLite looks each up by the link's id.
@@ -57,6 +56,47 @@ func TestLifecycleQueriesUseIndexes(t *testing.T) {
 		}
 		if strings.Contains(joined, "SCAN ") && !strings.Contains(joined, "SCAN CONSTANT ROW") {
 			t.Errorf("%s: plan %s scans a table", q.name, joined)
+		}
+	}
+}
+
+// The janitor's batch of links or flows reads the table from its oldest row and stops after
+// the window (a co-routine's LIMIT), then deletes by rowid, and a link's dependants by their
+// link_id: no sort, no scan of a whole table.
+func TestPurgePlans(t *testing.T) {
+	s, err := Open(t.Context(), t.TempDir()+"/db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for table, want := range map[string]string{
+		store.PurgeLinks: "SEARCH links USING INTEGER PRIMARY KEY (rowid=?)\nLIST SUBQUERY 2\n" +
+			"  CO-ROUTINE (subquery-1)\n    SCAN links\n  SCAN (subquery-1)\n" +
+			// What the deleted links cascade to, each by its link_id.
+			"SEARCH link_providers USING PRIMARY KEY (link_id=?)\n" +
+			"SEARCH confirmations USING COVERING INDEX confirmations_link (link_id=?)\n" +
+			"SEARCH flows USING COVERING INDEX flows_link_id (link_id=?)",
+		store.PurgeFlows: "SEARCH flows USING INTEGER PRIMARY KEY (rowid=?)\nLIST SUBQUERY 2\n" +
+			"  CO-ROUTINE (subquery-1)\n    SCAN flows\n  SCAN (subquery-1)",
+	} {
+		rows, err := s.reader.QueryContext(t.Context(), `EXPLAIN QUERY PLAN `+purgeSQL[table], 0, 10)
+		if err != nil {
+			t.Fatalf("%s: %v", table, err)
+		}
+		var lines []string
+		depth := map[int]int{}
+		for rows.Next() {
+			var id, parent, unused int
+			var detail string
+			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+				t.Fatal(err)
+			}
+			depth[id] = depth[parent] + 1
+			lines = append(lines, strings.Repeat("  ", depth[id]-1)+detail)
+		}
+		rows.Close()
+		if got := strings.Join(lines, "\n"); got != want {
+			t.Errorf("purge %s: plan\n%s\nwant\n%s", table, got, want)
 		}
 	}
 }

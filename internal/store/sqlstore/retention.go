@@ -7,8 +7,9 @@ import (
 
 // Purge deletes up to limit rows of table spent or expired before the cutoff, in one
 // statement: each batch is its own short transaction, so a purge never holds the database
-// for long. The backend's statement picks the batch through the table's expiry and use
-// indexes, so a batch costs the rows it deletes, not the table.
+// for long. The backend's statement picks the batch among the table's oldest rows (through
+// expiry and use indexes, or in SQLite by rowid within a bounded window), so a batch costs
+// the rows it deletes, not the table.
 func (r *Rules) Purge(ctx context.Context, table string, before time.Time, limit int) (int64, error) {
 	query, ok := r.sql.Purge[table]
 	if !ok || limit <= 0 {
