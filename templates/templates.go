@@ -98,13 +98,10 @@ func Parse() (*Pages, error) {
 // headers. The page is rendered into a buffer first: a failed render sends a plain 500, never
 // half a page, and Render returns the error for the caller's log.
 func (p *Pages) Render(w http.ResponseWriter, status int, name string, data any) error {
-	pg, ok := p.byName[name]
-	if !ok {
-		SetHTMLHeaders(w.Header())
-		http.Error(w, "internal error: the page could not be rendered", http.StatusInternalServerError)
-		return fmt.Errorf("templates: no page %s", name)
+	pg, err := p.start(w, name)
+	if err != nil {
+		return err
 	}
-	pg.headers(w.Header())
 	buf := buffers.Get().(*bytes.Buffer)
 	defer putBuffer(buf)
 	if err := pg.t.ExecuteTemplate(buf, pg.layout, data); err != nil {
@@ -120,17 +117,26 @@ func (p *Pages) Render(w http.ResponseWriter, status int, name string, data any)
 // Write sends a page built outside its template (internal/server builds the connect page
 // by hand, the same bytes as its template) with status and the headers Render sends it with.
 func (p *Pages) Write(w http.ResponseWriter, status int, name string, page []byte) error {
-	pg, ok := p.byName[name]
-	if !ok {
-		SetHTMLHeaders(w.Header())
-		http.Error(w, "internal error: the page could not be rendered", http.StatusInternalServerError)
-		return fmt.Errorf("templates: no page %s", name)
+	if _, err := p.start(w, name); err != nil {
+		return err
 	}
-	pg.headers(w.Header())
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
 	_, _ = w.Write(page)
 	return nil
+}
+
+// start finds page name and sets its headers; for a name it does not know it answers a plain
+// 500 and returns the error for the caller's log.
+func (p *Pages) start(w http.ResponseWriter, name string) (page, error) {
+	pg, ok := p.byName[name]
+	if !ok {
+		SetHTMLHeaders(w.Header())
+		http.Error(w, "internal error: the page could not be rendered", http.StatusInternalServerError)
+		return page{}, fmt.Errorf("templates: no page %s", name)
+	}
+	pg.headers(w.Header())
+	return pg, nil
 }
 
 // buffers are Render's page buffers, used again: a page is a few KB, which a fresh buffer

@@ -35,25 +35,35 @@ func plan(t testing.TB, s *Store, q store.IdentityListQuery) []string {
 	}
 	var plans []string
 	for _, st := range stmts {
-		rows, err := s.reader.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+st.query, st.args...)
-		if err != nil {
-			t.Fatalf("explain %s: %v", st.query, err)
-		}
-		var lines []string
-		depth := map[int]int{}
-		for rows.Next() {
-			var id, parent, unused int
-			var detail string
-			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-				t.Fatal(err)
-			}
-			depth[id] = depth[parent] + 1
-			lines = append(lines, strings.Repeat("  ", depth[id]-1)+detail)
-		}
-		rows.Close()
-		plans = append(plans, strings.Join(lines, "\n"))
+		plans = append(plans, explain(t, s, st.query, st.args...))
 	}
 	return plans
+}
+
+// explain is SQLite's EXPLAIN QUERY PLAN of query, one line per step, each indented under its
+// parent as the sqlite3 shell shows it.
+func explain(t testing.TB, s *Store, query string, args ...any) string {
+	t.Helper()
+	rows, err := s.reader.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+query, args...)
+	if err != nil {
+		t.Fatalf("explain %s: %v", query, err)
+	}
+	defer rows.Close()
+	var lines []string
+	depth := map[int]int{}
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		depth[id] = depth[parent] + 1
+		lines = append(lines, strings.Repeat("  ", depth[id]-1)+detail)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return strings.Join(lines, "\n")
 }
 
 func TestListPlansUseTheirIndexes(t *testing.T) {

@@ -79,23 +79,7 @@ func TestPurgePlans(t *testing.T) {
 		store.PurgeFlows: "SEARCH flows USING INTEGER PRIMARY KEY (rowid=?)\nLIST SUBQUERY 2\n" +
 			"  CO-ROUTINE (subquery-1)\n    SCAN flows\n  SCAN (subquery-1)",
 	} {
-		rows, err := s.reader.QueryContext(t.Context(), `EXPLAIN QUERY PLAN `+purgeSQL[table], 0, 10)
-		if err != nil {
-			t.Fatalf("%s: %v", table, err)
-		}
-		var lines []string
-		depth := map[int]int{}
-		for rows.Next() {
-			var id, parent, unused int
-			var detail string
-			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-				t.Fatal(err)
-			}
-			depth[id] = depth[parent] + 1
-			lines = append(lines, strings.Repeat("  ", depth[id]-1)+detail)
-		}
-		rows.Close()
-		if got := strings.Join(lines, "\n"); got != want {
+		if got := explain(t, s, purgeSQL[table], 0, 10); got != want {
 			t.Errorf("purge %s: plan\n%s\nwant\n%s", table, got, want)
 		}
 	}
