@@ -54,17 +54,7 @@ func (b *Broker) ConnectPage(ctx context.Context, bot, provider, token string) (
 	if err != nil {
 		return Connect{}, err
 	}
-	if _, ok := link.Provider(provider); provider != "" && !ok {
-		return Connect{}, linkNotValid()
-	}
-	c := b.connectOf(bc, link)
-	if !link.UsedAt.IsZero() {
-		return c, usedError(link)
-	}
-	if !b.now().Before(link.ExpiresAt) {
-		return Connect{}, expiredError()
-	}
-	return c, nil
+	return b.checkPage(b.connectOf(bc, link), provider)
 }
 
 // RecentPage is ConnectPage for the page a callback just sent this browser to, from what the
@@ -76,9 +66,16 @@ func (b *Broker) RecentPage(bot, provider string, c Connect) (Connect, error) {
 	if _, _, err := b.pageLookup(bot, provider); err != nil {
 		return Connect{}, err
 	}
-	if c.Bot != bot {
+	if c.Bot != bot { // what readLink checks of a link read from the store
 		return Connect{}, linkNotValid()
 	}
+	return b.checkPage(c, provider)
+}
+
+// checkPage is what ConnectPage and RecentPage answer for a link's page c: not valid when the
+// address names a provider the link does not cover; c with CodeLinkUsed when the link is spent
+// (complete or cancelled); expired past its expiry; else c.
+func (b *Broker) checkPage(c Connect, provider string) (Connect, error) {
 	if provider != "" && !slices.ContainsFunc(c.Providers, func(p ConnectProvider) bool { return p.Name == provider }) {
 		return Connect{}, linkNotValid()
 	}
