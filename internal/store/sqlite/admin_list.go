@@ -400,12 +400,24 @@ func (g listGroups) asc() bool { return g.newer > 0 }
 // where is the filter on identity_counts.
 func (g listGroups) where() (string, []any) {
 	var c conditions
-	for _, f := range []struct{ column, value string }{{"bot", g.bot}, {"provider", g.provider}, {"status", g.status}} {
-		if f.value != "" {
-			c.add(f.column+" = ?", f.value)
-		}
+	for _, f := range g.set() {
+		c.add(f.column+" = ?", f.value)
 	}
 	return c.where(), c.args
+}
+
+// filter is one of a filter's columns and the value it must have.
+type filter struct{ column, value string }
+
+// set is the filter's columns that have a value, in the filter index's order.
+func (g listGroups) set() []filter {
+	var out []filter
+	for _, f := range [...]filter{{"bot", g.bot}, {"provider", g.provider}, {"status", g.status}} {
+		if f.value != "" {
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 // within reads columns of the first ?3 rows of the filter in the page's order from the cursor
@@ -444,12 +456,8 @@ func (g listGroups) density() string {
 // takes its three arguments first and names them after the filter's.
 func (g listGroups) numbered() conditions {
 	var c conditions
-	n := 4
-	for _, f := range []struct{ column, value string }{{"bot", g.bot}, {"provider", g.provider}, {"status", g.status}} {
-		if f.value != "" {
-			c.add(fmt.Sprintf("%s = ?%d", f.column, n))
-			n++
-		}
+	for i, f := range g.set() {
+		c.add(fmt.Sprintf("%s = ?%d", f.column, 4+i))
 	}
 	return c
 }
