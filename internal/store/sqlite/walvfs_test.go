@@ -8,8 +8,11 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strconv"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -254,4 +257,87 @@ func writeUntilKilled(path string) {
 	for i := range printed {
 		fmt.Println(i)
 	}
+}
+
+// A commit whose gathered WAL write fails fails itself, and leaves the database as it was
+// before it. The child runs under a file size limit the WAL soon reaches (the write then fails
+// with EFBIG, as it would with a full disk); it prints each link once its CreateLink returned
+// and then the first error. Every printed link is there afterwards, the failed one is not.
+func TestFailedWALWriteFailsTheCommit(t *testing.T) {
+	if path := os.Getenv("OAUTHBROKER_TEST_WAL_LIMIT_CHILD"); path != "" {
+		writeUntilFull(path)
+		return
+	}
+	path := filepath.Join(t.TempDir(), "db")
+	s, err := Open(t.Context(), path) // the schema, made before the limit
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestFailedWALWriteFailsTheCommit$")
+	cmd.Env = append(os.Environ(), "OAUTHBROKER_TEST_WAL_LIMIT_CHILD="+path)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("child: %v\n%s", err, out)
+	}
+	var printed []int
+	failed := -1
+	for _, line := range strings.Split(string(out), "\n") {
+		if rest, ok := strings.CutPrefix(line, "failed "); ok {
+			failed, _ = strconv.Atoi(strings.Fields(rest)[0])
+			if !strings.Contains(rest, "disk I/O error") && !strings.Contains(rest, "full") {
+				t.Errorf("the failed commit's error: %s", rest)
+			}
+		} else if n, err := strconv.Atoi(line); err == nil {
+			printed = append(printed, n)
+		}
+	}
+	if failed < 0 || len(printed) == 0 {
+		t.Fatalf("the child committed %d links and no commit failed:\n%s", len(printed), out)
+	}
+
+	s, err = Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for _, i := range printed {
+		if _, err := s.LinkByTokenHash(t.Context(), testLink(i, time.Now()).TokenHash); err != nil {
+			t.Fatalf("link %d was committed before the failure, then: %v", i, err)
+		}
+	}
+	if _, err := s.LinkByTokenHash(t.Context(), testLink(failed, time.Now()).TokenHash); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("link %d, whose commit failed: %v, want not found", failed, err)
+	}
+	integrityOK(t, s)
+}
+
+// writeUntilFull is the child of TestFailedWALWriteFailsTheCommit.
+func writeUntilFull(path string) {
+	info, err := os.Stat(path)
+	if err != nil {
+		fmt.Println("stat:", err)
+		return
+	}
+	signal.Ignore(syscall.SIGXFSZ) // a write past the limit fails with EFBIG instead of killing the process
+	limit := uint64(info.Size()) + 128<<10
+	if err := syscall.Setrlimit(syscall.RLIMIT_FSIZE, &syscall.Rlimit{Cur: limit, Max: limit}); err != nil {
+		fmt.Println("setrlimit:", err)
+		return
+	}
+	s, err := Open(context.Background(), path)
+	if err != nil {
+		fmt.Println("open:", err)
+		return
+	}
+	for i := range 10_000 {
+		if _, err := s.CreateLink(context.Background(), testLink(i, time.Now())); err != nil {
+			fmt.Printf("failed %d %v\n", i, err)
+			break
+		}
+		fmt.Println(i)
+	}
+	_ = s.Close()
 }
