@@ -41,6 +41,9 @@ func (rep *report) print(out io.Writer) {
 	if rep.fillTook > 0 {
 		fmt.Fprintf(out, "filling the store with %d Twitter link flows: %s\n", o.n, rep.fillTook.Round(100*time.Millisecond))
 	}
+	if rep.warmTook > 0 {
+		fmt.Fprintf(out, "store read into the OS page cache before the read tests: %.0f MB in %s\n", mb(rep.warmed), rep.warmTook.Round(time.Millisecond))
+	}
 	if rep.seedTook > 0 {
 		fmt.Fprintf(out, "seeding %d identities: %s\n", o.n, rep.seedTook.Round(100*time.Millisecond))
 	}
