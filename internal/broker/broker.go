@@ -13,6 +13,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"encoding/binary"
 	"log/slog"
 	"net/url"
 	"sync"
@@ -191,11 +192,47 @@ func randomToken(n int) string {
 	return base64.RawURLEncoding.EncodeToString(buf)
 }
 
-// hashToken is how link tokens and flow states are stored: a database dump must not
-// contain anything that opens a live link or flow.
-func hashToken(token string) []byte {
-	h := sha256.Sum256([]byte(token))
-	return h[:]
+// Link tokens and flow states are ordered tokens: 8 bytes of their creation time (Unix
+// nanoseconds, big-endian) and 32 random bytes, base64url without padding. The store keeps
+// tokenKey of each, the same time followed by the token's SHA-256, and finds the link or
+// flow by it through a unique index. With random keys every new link and every new flow
+// dirtied a random leaf page of that index, as large as the table, and wrote it to the WAL
+// and again at the checkpoint (and under load read it back first). Keys that start with the
+// time go to the index's last pages, which the inserts of one batch and the next ones share.
+// The time tells nothing the link's own created_at does not; the 32 random bytes are the
+// secret, as before.
+const (
+	orderedTokenBytes = 8 + 32
+	orderedTokenLen   = (orderedTokenBytes*8 + 5) / 6 // its base64url length
+	// legacyTokenLen is the length of a link token made before tokens were ordered: 32
+	// random bytes, base64url.
+	legacyTokenLen = (32*8 + 5) / 6
+)
+
+// newOrderedToken makes a link token or flow state created at now.
+func newOrderedToken(now time.Time) string {
+	var buf [orderedTokenBytes]byte
+	binary.BigEndian.PutUint64(buf[:8], uint64(now.UnixNano()))
+	if _, err := rand.Read(buf[8:]); err != nil {
+		panic("broker: crypto/rand failed: " + err.Error())
+	}
+	return base64.RawURLEncoding.EncodeToString(buf[:])
+}
+
+// tokenKey is how link tokens and flow states are stored, and looked up: a database dump
+// must not contain anything that opens a live link or flow. An ordered token's key is its
+// time followed by its SHA-256; any other token's, its SHA-256 alone, which is how links
+// made before tokens were ordered are stored (and how a made-up token finds nothing).
+func tokenKey(token string) []byte {
+	sum := sha256.Sum256([]byte(token))
+	var raw [orderedTokenBytes]byte
+	if len(token) != orderedTokenLen {
+		return sum[:]
+	}
+	if n, err := base64.RawURLEncoding.Decode(raw[:], []byte(token)); err != nil || n != orderedTokenBytes {
+		return sum[:]
+	}
+	return append(raw[:8:8], sum[:]...)
 }
 
 // codeHash keys a confirmation code to its chat user, so the same digits typed by another

@@ -160,10 +160,12 @@ func (b *Broker) pageLookup(bot, provider string) (*config.Bot, *providers.Provi
 // A link of another bot is reported as not valid, not as "wrong bot": the answer must not
 // confirm that a token exists elsewhere.
 func (b *Broker) readLink(ctx context.Context, bot, token string) (store.Link, error) {
-	if len(token) != 43 { // 32 random bytes, base64url without padding
+	// An ordered token, or one of 32 random bytes alone (a link made before tokens were
+	// ordered, still live for up to max_link_ttl after an upgrade); both base64url.
+	if len(token) != orderedTokenLen && len(token) != legacyTokenLen {
 		return store.Link{}, linkNotValid()
 	}
-	link, err := b.store.LinkByTokenHash(ctx, hashToken(token))
+	link, err := b.store.LinkByTokenHash(ctx, tokenKey(token))
 	if errors.Is(err, store.ErrNotFound) {
 		return store.Link{}, linkNotValid()
 	}

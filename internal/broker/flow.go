@@ -58,7 +58,7 @@ func (b *Broker) BeginAuth(ctx context.Context, bot, provider, linkToken string)
 		return "", FlowState{}, err
 	}
 	now := b.now().UTC()
-	fs = FlowState{Bot: bot, Provider: provider, State: randomToken(32), ExpiresAt: now.Add(FlowTTL), Link: linkToken}
+	fs = FlowState{Bot: bot, Provider: provider, State: newOrderedToken(now), ExpiresAt: now.Add(FlowTTL), Link: linkToken}
 	challenge := ""
 	if p.PKCE {
 		fs.CodeVerifier = randomToken(32)
@@ -71,7 +71,7 @@ func (b *Broker) BeginAuth(ctx context.Context, bot, provider, linkToken string)
 		return "", FlowState{}, wrapError(err, CodeUpstream, "%s did not answer as expected; try again in a moment", providerTitle(p))
 	}
 	if err := b.store.CreateFlow(ctx, store.Flow{
-		StateHash: hashToken(fs.State), LinkID: link.ID, CreatedAt: now, ExpiresAt: fs.ExpiresAt,
+		StateHash: tokenKey(fs.State), LinkID: link.ID, CreatedAt: now, ExpiresAt: fs.ExpiresAt,
 	}); err != nil {
 		return "", FlowState{}, wrapError(err, CodeInternal, "storing the flow failed")
 	}
@@ -116,7 +116,7 @@ func (b *Broker) CompleteAuth(ctx context.Context, bot, provider string, fs *Flo
 	if !b.now().Before(fs.ExpiresAt) {
 		return Completed{}, newError(CodeFlowExpired, "linking took too long; open the link from the chat again")
 	}
-	link, err := b.store.ConsumeFlow(ctx, hashToken(fs.State), b.now().UTC())
+	link, err := b.store.ConsumeFlow(ctx, tokenKey(fs.State), b.now().UTC())
 	switch {
 	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrFlowConsumed):
 		return Completed{}, newError(CodeFlowInvalid, "this sign-in answer was already used; open the link from the chat again")

@@ -117,8 +117,9 @@ func FuzzLinkToken(f *testing.F) {
 	f.Cleanup(func() { st.Close() })
 	b := &Broker{store: st, now: time.Now, log: slog.New(slog.DiscardHandler)}
 	now := time.Now().UTC()
-	token := randomToken(32)
-	// A live link of bot b for provider p, and live links of another bot and another provider.
+	token := randomToken(32) // as links were made before tokens were ordered
+	ordered := newOrderedToken(now)
+	// Live links of bot b for provider p, and live links of another bot and another provider.
 	for i, l := range []struct {
 		token, bot, provider string
 		used                 bool
@@ -127,22 +128,25 @@ func FuzzLinkToken(f *testing.F) {
 		{token + "x", "b", "p", false}, // a longer token's link must not match a prefix
 		{randomToken(32), "other", "p", false},
 		{randomToken(32), "b", "other", false},
+		{ordered, "b", "p", false},
+		{newOrderedToken(now), "b", "p", false}, // the same time, another secret
 	} {
-		link, err := st.CreateLink(f.Context(), store.Link{TokenHash: hashToken(l.token), Bot: l.bot,
+		link, err := st.CreateLink(f.Context(), store.Link{TokenHash: tokenKey(l.token), Bot: l.bot,
 			Providers: []store.LinkProvider{{Provider: l.provider}}, Channel: "c", User: "u", CreatedAt: now, ExpiresAt: now.Add(24 * time.Hour)})
 		if err != nil || link.ID != int64(i+1) {
 			f.Fatalf("CreateLink: %v", err)
 		}
 	}
 	for _, s := range []string{token, token[:42], token + "=", strings.ToUpper(token), url.QueryEscape(token + "/+"),
-		"", "x", strings.Repeat("A", 43), strings.Repeat("\x00", 43), strings.Repeat("é", 22)[:43], "%00'--", token[1:] + token[:1]} {
+		"", "x", strings.Repeat("A", 43), strings.Repeat("\x00", 43), strings.Repeat("é", 22)[:43], "%00'--", token[1:] + token[:1],
+		ordered[:11] + token, ordered[:53] + "A", strings.Repeat("A", 54), ordered[:53] + "!", ordered + "x"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		link, err := b.liveLink(t.Context(), "b", s)
-		if s == token {
-			if err != nil || link.ID != 1 {
-				t.Fatalf("the link's own token: link %d, %v", link.ID, err)
+		if want := map[string]int64{token: 1, ordered: 5}[s]; want != 0 {
+			if err != nil || link.ID != want {
+				t.Fatalf("the link's own token: link %d, %v; want link %d", link.ID, err, want)
 			}
 			return
 		}

@@ -59,7 +59,7 @@ func storeIdentity(t *testing.T, b *Broker, provider string, expiresAt time.Time
 		t.Fatal(err)
 	}
 	now := b.now()
-	l, err := b.store.CreateLink(t.Context(), store.Link{TokenHash: hashToken(randomToken(8)), Bot: "b",
+	l, err := b.store.CreateLink(t.Context(), store.Link{TokenHash: tokenKey(randomToken(8)), Bot: "b",
 		Providers: []store.LinkProvider{{Provider: provider}}, Channel: "slack", User: "U1", CreatedAt: now, ExpiresAt: now.Add(time.Minute)})
 	if err != nil {
 		t.Fatal(err)

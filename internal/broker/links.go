@@ -92,10 +92,10 @@ func (b *Broker) validateRequirements(bot string, reqs []Requirement) error {
 
 // createLink stores a link for a request that is already validated.
 func (b *Broker) createLink(ctx context.Context, req LinkRequest) (NewLink, error) {
-	token := randomToken(32)
 	now := b.now().UTC()
+	token := newOrderedToken(now)
 	l := store.Link{
-		TokenHash:   hashToken(token),
+		TokenHash:   tokenKey(token),
 		Bot:         req.Bot,
 		Channel:     req.Channel,
 		User:        req.User,

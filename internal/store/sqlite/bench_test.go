@@ -23,7 +23,11 @@ var benchProviders = [perUser]string{"github", "twitter", "uber", "spotify"}
 // seeded opens a store on a file holding benchIdentities identities: a copy of one seeded
 // file, made once per test binary (seeding takes seconds, and a benchmark function runs
 // several times as b.N grows).
-func seeded(b *testing.B) *sqlite.Store {
+func seeded(b *testing.B) *sqlite.Store { return seededWith(b, nil) }
+
+// seededWith is seeded with more rows that more writes into the copy of the seeded file,
+// before the store opens it (nil: none).
+func seededWith(b *testing.B, more func(*sql.DB) error) *sqlite.Store {
 	b.Helper()
 	seedOnce.Do(func() { seedPath, seedErr = seedTemplate() })
 	if seedErr != nil {
@@ -36,6 +40,19 @@ func seeded(b *testing.B) *sqlite.Store {
 	path := filepath.Join(b.TempDir(), "bench.db")
 	if err := os.WriteFile(path, data, 0o600); err != nil {
 		b.Fatal(err)
+	}
+	if more != nil {
+		db, err := sql.Open("sqlite3", path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		err = more(db)
+		if cerr := db.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
 	}
 	s, err := sqlite.Open(b.Context(), path)
 	if err != nil {

@@ -2,6 +2,9 @@ package sqlite_test
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/binary"
 	"fmt"
 	"os"
 	"runtime"
@@ -38,10 +41,74 @@ func BenchmarkCreateLinkParallel(b *testing.B) {
 	})
 }
 
+// BenchmarkCreateLinkKeys is BenchmarkCreateLinkParallel on a store that already holds
+// 300,000 links, as one in service does (the janitor keeps spent links for the retention
+// period), with link keys as the broker stores them (internal/broker, tokenKey): "random",
+// a token's SHA-256, as it did before its tokens began with their creation time, and
+// "ordered", that time followed by the SHA-256. Each random key dirties a random leaf page of
+// the links' unique index (writes/op and wKiB/op show the page at the commit and again at
+// the checkpoint); ordered keys share the index's last pages.
+func BenchmarkCreateLinkKeys(b *testing.B) {
+	for _, ordered := range []bool{false, true} {
+		name := map[bool]string{false: "random", true: "ordered"}[ordered]
+		b.Run("keys="+name, func(b *testing.B) {
+			s := seededWithLinks(b, 300_000)
+			start := time.Now()
+			inParallelOn(b, s, func(s *sqlite.Store, i int, now time.Time) error {
+				l := benchLink(i, now)
+				sum := sha256.Sum256(fmt.Appendf(nil, "token %d", i))
+				l.TokenHash = sum[:]
+				if ordered {
+					l.TokenHash = binary.BigEndian.AppendUint64(nil, uint64(start.UnixNano())+uint64(i))
+					l.TokenHash = append(l.TokenHash, sum[:]...)
+				}
+				_, err := s.CreateLink(b.Context(), l)
+				return err
+			})
+		})
+	}
+}
+
+// seededWithLinks is seeded with n spent links more, of random keys, written straight into
+// the file before the store opens it.
+func seededWithLinks(b *testing.B, n int) *sqlite.Store {
+	b.Helper()
+	return seededWith(b, func(db *sql.DB) error {
+		tx, err := db.Begin()
+		if err != nil {
+			return err
+		}
+		defer tx.Rollback()
+		link, err := tx.Prepare(`INSERT INTO links (id, token_hash, bot, channel, user_id, created_at, expires_at, used_at)
+			VALUES (?, ?, 'supportbot', 'slack', ?, 1700000000000, 1700000600000, 1700000300000)`)
+		if err != nil {
+			return err
+		}
+		provider, err := tx.Prepare(`INSERT INTO link_providers (link_id, position, provider, linked_at) VALUES (?, 0, 'github', 1700000300000)`)
+		if err != nil {
+			return err
+		}
+		for i := range n {
+			sum := sha256.Sum256(fmt.Appendf(nil, "old link %d", i))
+			if _, err := link.Exec(i+1, sum[:], fmt.Sprintf("O%08d", i)); err != nil {
+				return err
+			}
+			if _, err := provider.Exec(i + 1); err != nil {
+				return err
+			}
+		}
+		return tx.Commit()
+	})
+}
+
 // inParallel runs write on a seeded store from about 64 goroutines at once (RunParallel's
 // goroutines are GOMAXPROCS × the parallelism), each call with an index of its own.
 func inParallel(b *testing.B, write func(s *sqlite.Store, i int, now time.Time) error) {
-	s := seeded(b)
+	inParallelOn(b, seeded(b), write)
+}
+
+// inParallelOn is inParallel on the store s.
+func inParallelOn(b *testing.B, s *sqlite.Store, write func(s *sqlite.Store, i int, now time.Time) error) {
 	now := time.Now()
 	var next atomic.Int64
 	b.SetParallelism(max(1, 64/runtime.GOMAXPROCS(0)))

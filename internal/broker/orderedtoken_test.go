@@ -1,0 +1,57 @@
+package broker
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/base64"
+	"regexp"
+	"testing"
+	"time"
+)
+
+// TestOrderedTokensKeyInCreationOrder: a link token or flow state is 40 bytes of base64url,
+// its key in the store the creation time followed by the token's SHA-256, so keys made later
+// sort later; tokens made at the same instant still differ in their 32 random bytes.
+func TestOrderedTokensKeyInCreationOrder(t *testing.T) {
+	base := time.Date(2026, 12, 6, 22, 0, 0, 0, time.UTC)
+	urlSafe := regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+	var prevKey []byte
+	seen := map[string]bool{}
+	for i := range 200 {
+		at := base.Add(time.Duration(i/2) * time.Microsecond) // two tokens per instant
+		tok := newOrderedToken(at)
+		if len(tok) != orderedTokenLen || !urlSafe.MatchString(tok) || seen[tok] {
+			t.Fatalf("token %d: %q (length %d, want %d, unreserved URL characters, never seen)", i, tok, len(tok), orderedTokenLen)
+		}
+		seen[tok] = true
+		key := tokenKey(tok)
+		sum := sha256.Sum256([]byte(tok))
+		if len(key) != 8+sha256.Size || !bytes.Equal(key[8:], sum[:]) {
+			t.Fatalf("key of %q = %x, want 8 bytes of time then %x", tok, key, sum)
+		}
+		if at.UnixNano() != int64(uint64(key[0])<<56|uint64(key[1])<<48|uint64(key[2])<<40|uint64(key[3])<<32|
+			uint64(key[4])<<24|uint64(key[5])<<16|uint64(key[6])<<8|uint64(key[7])) {
+			t.Fatalf("key of %q starts with %x, not the creation time %d", tok, key[:8], at.UnixNano())
+		}
+		if i%2 == 0 && prevKey != nil && bytes.Compare(prevKey, key) >= 0 {
+			t.Fatalf("key %d (%x) does not sort after the key made before it (%x)", i, key, prevKey)
+		}
+		prevKey = key
+	}
+}
+
+// TestTokenKeyOfOtherTokens: a token of 32 random bytes (a link made before tokens were
+// ordered) keys to its SHA-256 alone, as that release stored it; so does anything that is not
+// an ordered token, whatever its length, so it can only miss.
+func TestTokenKeyOfOtherTokens(t *testing.T) {
+	ordered := newOrderedToken(time.Now())
+	for _, tok := range []string{
+		randomToken(32), "", "x", ordered[:53], ordered + "A", ordered[:53] + "!", ordered[:53] + "=",
+		base64.StdEncoding.EncodeToString(make([]byte, 40))[:orderedTokenLen-1] + "+",
+	} {
+		sum := sha256.Sum256([]byte(tok))
+		if got := tokenKey(tok); !bytes.Equal(got, sum[:]) {
+			t.Errorf("tokenKey(%q) = %x, want its SHA-256 %x", tok, got, sum)
+		}
+	}
+}
