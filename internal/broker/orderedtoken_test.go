@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"testing"
 	"time"
+
+	"github.com/oauthbroker/oauthbroker/internal/store"
 )
 
 // TestOrderedTokensKeyInCreationOrder: a link token or flow state is 40 bytes of base64url,
@@ -53,5 +55,40 @@ func TestTokenKeyOfOtherTokens(t *testing.T) {
 		if got := tokenKey(tok); !bytes.Equal(got, sum[:]) {
 			t.Errorf("tokenKey(%q) = %x, want its SHA-256 %x", tok, got, sum)
 		}
+	}
+}
+
+// TestFlowStartedBeforeOrderedStatesCompletes: a sign-in begun by the release before ordered
+// states (32 random bytes, stored as their SHA-256 alone) and answered by the provider after
+// the upgrade completes, for OAuth 2 (the state comes back) and OAuth 1.0a (it does not); it
+// is consumed once.
+func TestFlowStartedBeforeOrderedStatesCompletes(t *testing.T) {
+	for _, provider := range []string{"sb", "tw"} {
+		t.Run(provider, func(t *testing.T) {
+			b := newSecBroker(t)
+			fs, q := b.begin(t, provider, "U1")
+			link, err := b.store.LinkByTokenHash(t.Context(), tokenKey(fs.Link))
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The flow as the old release stored it: the same sign-in, under an old state.
+			old := randomToken(32)
+			sum := sha256.Sum256([]byte(old))
+			if err := b.store.CreateFlow(t.Context(), store.Flow{StateHash: sum[:], LinkID: link.ID,
+				CreatedAt: time.Now().UTC(), ExpiresAt: fs.ExpiresAt}); err != nil {
+				t.Fatal(err)
+			}
+			fs.State = old
+			if q.Has("state") {
+				q.Set("state", old)
+			}
+			done, err := b.CompleteAuth(t.Context(), "alpha", provider, &fs, q)
+			if err != nil || done.Identity.ID == 0 || !done.LinkComplete {
+				t.Fatalf("the old flow's callback: %+v, %v", done, err)
+			}
+			if _, err := b.CompleteAuth(t.Context(), "alpha", provider, &fs, q); ErrorCode(err) != CodeFlowInvalid {
+				t.Errorf("the same callback again: %v, want %s", err, CodeFlowInvalid)
+			}
+		})
 	}
 }
