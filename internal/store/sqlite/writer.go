@@ -143,6 +143,7 @@ func (s *Store) runBatch(first *writeOp) {
 		return
 	}
 	batch := []*writeOp{first}
+	own := s.tx(tx) // the loop's own statements, prepared like the rules' (statementTexts)
 	if err := dropped(c); err != nil {
 		abort(tx, batch, err)
 		return
@@ -159,16 +160,16 @@ func (s *Store) runBatch(first *writeOp) {
 		if !live(op) {
 			continue
 		}
-		if err := s.execOwn(ctx, tx, savepointOp); err != nil {
+		if _, err := own.Exec(ctx, savepointOp); err != nil {
 			abort(tx, append(batch, op), err)
 			return
 		}
 		if err := call(op, tx); err != nil {
 			// Undo op's changes alone. When this fails, SQLite has rolled back the whole
 			// transaction (or cannot undo op), and nothing of the batch may be stored.
-			rerr := s.execOwn(ctx, tx, rollbackToOp)
+			_, rerr := own.Exec(ctx, rollbackToOp)
 			if rerr == nil {
-				rerr = s.execOwn(ctx, tx, releaseOp)
+				_, rerr = own.Exec(ctx, releaseOp)
 			}
 			if rerr != nil {
 				abort(tx, batch, fmt.Errorf("undo a failed write of the batch: %w", rerr))
@@ -177,7 +178,7 @@ func (s *Store) runBatch(first *writeOp) {
 			}
 			op.finish(err) // final: nothing of op is in the transaction
 		} else {
-			if err := s.execOwn(ctx, tx, releaseOp); err != nil {
+			if _, err := own.Exec(ctx, releaseOp); err != nil {
 				abort(tx, append(batch, op), err)
 				return
 			}
@@ -253,16 +254,10 @@ func abort(tx *sql.Tx, batch []*writeOp, err error) {
 }
 
 // The statements the writer loop runs around each write after the first of a batch. They
-// are prepared with the store's statements (statementTexts): run as text, SQLite would parse
-// and compile each one every time, two per write.
+// are prepared with the store's statements (statementTexts), so conn.Exec runs them prepared:
+// run as text, SQLite would parse and compile each one every time, two per write.
 const (
 	savepointOp  = `SAVEPOINT op`
 	releaseOp    = `RELEASE op`
 	rollbackToOp = `ROLLBACK TO op`
 )
-
-// execOwn runs one of the writer loop's prepared statements in tx.
-func (s *Store) execOwn(ctx context.Context, tx *sql.Tx, query string) error {
-	_, err := tx.StmtContext(ctx, s.writeStmts[query]).ExecContext(ctx)
-	return err
-}
