@@ -108,21 +108,18 @@ type flowOutcome struct {
 	done bool
 }
 
-type flowOutcomeKey struct{}
-
 // withFlowOutcome gives the request a flowOutcome to fill in, or the one it already has (the
-// flow limit and the flow metrics read the same one). Behind the requestID middleware it is
-// the request's requestInfo's, so the request is not copied for it.
+// flow limit and the flow metrics read the same one). It lives in the request's requestInfo,
+// so behind the requestID middleware the request is not copied for it; a request without one
+// gets one, without an id.
 func withFlowOutcome(r *http.Request) (*http.Request, *flowOutcome) {
-	if o := flowOutcomeOf(r.Context()); o != nil {
-		return r, o
+	ri, ok := r.Context().Value(requestIDKey).(*requestInfo)
+	if !ok {
+		ri = &requestInfo{}
+		r = r.WithContext(context.WithValue(r.Context(), requestIDKey, ri))
 	}
-	if ri, ok := r.Context().Value(requestIDKey).(*requestInfo); ok {
-		ri.flowed = true
-		return r, &ri.flow
-	}
-	o := &flowOutcome{}
-	return r.WithContext(context.WithValue(r.Context(), flowOutcomeKey{}, o)), o
+	ri.flowed = true
+	return r, &ri.flow
 }
 
 // flowOutcomeOf returns the request's flowOutcome, or nil outside the flow routes.
@@ -130,8 +127,7 @@ func flowOutcomeOf(ctx context.Context) *flowOutcome {
 	if ri, ok := ctx.Value(requestIDKey).(*requestInfo); ok && ri.flowed {
 		return &ri.flow
 	}
-	o, _ := ctx.Value(flowOutcomeKey{}).(*flowOutcome)
-	return o
+	return nil
 }
 
 // recordFlowError notes the broker error code a flow page shows, for the flow limit and
