@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/binary"
 	"regexp"
 	"testing"
 	"time"
@@ -31,8 +32,7 @@ func TestOrderedTokensKeyInCreationOrder(t *testing.T) {
 		if len(key) != 8+sha256.Size || !bytes.Equal(key[8:], sum[:]) {
 			t.Fatalf("key of %q = %x, want 8 bytes of time then %x", tok, key, sum)
 		}
-		if at.UnixNano() != int64(uint64(key[0])<<56|uint64(key[1])<<48|uint64(key[2])<<40|uint64(key[3])<<32|
-			uint64(key[4])<<24|uint64(key[5])<<16|uint64(key[6])<<8|uint64(key[7])) {
+		if at.UnixNano() != int64(binary.BigEndian.Uint64(key[:8])) {
 			t.Fatalf("key of %q starts with %x, not the creation time %d", tok, key[:8], at.UnixNano())
 		}
 		if i%2 == 0 && prevKey != nil && bytes.Compare(prevKey, key) >= 0 {
