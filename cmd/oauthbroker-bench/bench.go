@@ -177,13 +177,15 @@ func bench(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		if !selected(o.tests, t.key) {
 			continue
 		}
-		for _, tg := range targets {
-			logf("%s → %s (%s, concurrency %d)", t.name, tg.name, o.duration, o.concurrency)
-			r := drive(ctx, client, o.concurrency, o.warmup, o.duration, t.op(tg.url, tg.name == "broker"), tg.pid)
-			r.test, r.target = t.name, tg.name
-			rep.results = append(rep.results, r)
-			if r.errs > 0 {
-				logf("  %d errors; first: %v", r.errs, r.firstErr)
+		for round := 1; round <= o.rounds; round++ {
+			for _, tg := range targets {
+				logf("%s → %s (%s, concurrency %d%s)", t.name, tg.name, o.duration, o.concurrency, roundOf(round, o.rounds))
+				r := drive(ctx, client, o.concurrency, o.warmup, o.duration, t.op(tg.url, tg.name == "broker"), tg.pid)
+				r.test, r.target, r.round = t.name, tg.name, round
+				rep.results = append(rep.results, r)
+				if r.errs > 0 {
+					logf("  %d errors; first: %v", r.errs, r.firstErr)
+				}
 			}
 		}
 		if t.key != "links" { // a read test: the peak so far is the read tests'
@@ -193,26 +195,38 @@ func bench(ctx context.Context, o options, stdout, stderr io.Writer) error {
 
 	if selected(o.tests, "flows") {
 		callback := func(provider string) string { return brokerURL + "/bots/" + benchBot + "/" + provider + "/callback" }
+		type step struct {
+			target string
+			op     op
+			pids   []int
+		}
 		flows := []struct {
-			name, target string
-			op           op
-			pids         []int
+			name  string
+			steps []step // the fake alone, then the broker with it
 		}{
-			{"link flow, OAuth 2", "fake alone", fakeOAuth2Op(fu.Sandbox, callback("gitlab")), []int{fakes.pid()}},
-			{"link flow, OAuth 2", "broker+fake", flowOp(brokerURL, "gitlab", run), []int{broker.pid(), fakes.pid()}},
-			{"link flow, OAuth 1.0a", "fake alone", fakeOAuth1Op(fu.Twitter, callback("twitter")), []int{fakes.pid()}},
-			{"link flow, OAuth 1.0a", "broker+fake", flowOp(brokerURL, "twitter", run), []int{broker.pid(), fakes.pid()}},
+			{"link flow, OAuth 2", []step{
+				{"fake alone", fakeOAuth2Op(fu.Sandbox, callback("gitlab")), []int{fakes.pid()}},
+				{"broker+fake", flowOp(brokerURL, "gitlab", run), []int{broker.pid(), fakes.pid()}},
+			}},
+			{"link flow, OAuth 1.0a", []step{
+				{"fake alone", fakeOAuth1Op(fu.Twitter, callback("twitter")), []int{fakes.pid()}},
+				{"broker+fake", flowOp(brokerURL, "twitter", run), []int{broker.pid(), fakes.pid()}},
+			}},
 		}
 		for _, f := range flows {
-			logf("%s → %s", f.name, f.target)
-			r := drive(ctx, client, o.concurrency, o.warmup, o.duration, f.op, f.pids...)
-			r.test, r.target = f.name, f.target
-			if len(f.pids) == 1 { // the fake alone: its CPU is the "other" column
-				r.otherCPU, r.serverCPU = r.serverCPU, 0
-			}
-			rep.results = append(rep.results, r)
-			if r.errs > 0 {
-				logf("  %d errors; first: %v", r.errs, r.firstErr)
+			for round := 1; round <= o.rounds; round++ {
+				for _, s := range f.steps {
+					logf("%s → %s%s", f.name, s.target, roundOf(round, o.rounds))
+					r := drive(ctx, client, o.concurrency, o.warmup, o.duration, s.op, s.pids...)
+					r.test, r.target, r.round = f.name, s.target, round
+					if len(s.pids) == 1 { // the fake alone: its CPU is the "other" column
+						r.otherCPU, r.serverCPU = r.serverCPU, 0
+					}
+					rep.results = append(rep.results, r)
+					if r.errs > 0 {
+						logf("  %d errors; first: %v", r.errs, r.firstErr)
+					}
+				}
 			}
 		}
 	}
@@ -228,6 +242,14 @@ func bench(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		}
 	}
 	return nil
+}
+
+// roundOf names a round in the progress lines when there is more than one.
+func roundOf(round, rounds int) string {
+	if rounds == 1 {
+		return ""
+	}
+	return fmt.Sprintf(", round %d of %d", round, rounds)
 }
 
 // brokerConfig is the providers.yaml of the broker under test: one bot with an OAuth 2

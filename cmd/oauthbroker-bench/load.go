@@ -26,6 +26,7 @@ type op func(ctx context.Context, w *worker) error
 // result is one test against one target.
 type result struct {
 	test, target string
+	round        int // 1 … -rounds
 	n, errs      int
 	firstErr     error
 	elapsed      time.Duration

@@ -4,6 +4,7 @@
 //
 //	go run ./cmd/oauthbroker-bench                 # 1,000,000 identities, concurrency 64, 10 s per test
 //	go run ./cmd/oauthbroker-bench -n 20000 -duration 1s -concurrency 8   # a smoke run
+//	go run ./cmd/oauthbroker-bench -duration 8s -rounds 5   # each test five times, the median round shown
 //
 // It seeds a fresh SQLite store (or, -store, a PostgreSQL database) with openable sealed
 // tokens, or fills an empty one through real link flows (-fill flows); builds the real
@@ -51,6 +52,7 @@ type options struct {
 	cpuProfile  string
 	store       string
 	fill        string
+	rounds      int
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -67,6 +69,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.BoolVar(&o.keep, "keep", false, "keep the temporary directory")
 	fs.StringVar(&o.store, "store", "sqlite", "the broker's store: sqlite (in -dir), or a postgres:// URL of a server on which the bench creates (and recreates) its own database "+benchDatabase+"[_fresh]")
 	fs.StringVar(&o.fill, "fill", "seed", "how the store gets its -n identities: seed (rows written straight into the database, sealed tokens openable) or flows (a fresh store, filled by -n complete Twitter link flows through the running broker)")
+	fs.IntVar(&o.rounds, "rounds", 1, "how many times each test runs, its baseline and the broker in turn (bare, broker, bare, broker, …); the table shows each test's round with the median ratio, and a line per test lists every round's")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "have the broker write a CPU profile of the whole run to this file (serve -cpuprofile), for go tool pprof")
 	role := fs.String("role", "", "internal: run as the bare handler (bare) or the fake providers (fakes)")
 	roleArg := fs.String("role-arg", "", "internal: the role's argument")
@@ -80,8 +83,10 @@ providers (driven alone too, so the broker's share of a flow shows). It seeds a 
 store (a million identities take about a minute) or, with -store, a PostgreSQL database of
 its own, or with -fill flows fills a fresh store through real Twitter link flows; builds and
 starts the real broker with 'serve', and prints one table: req/s, p50/p90/p99, ratios to the bare handler, CPU per
-request and peak RSS of each server process. Only loopback addresses are used; every test
-runs for a fixed time and the whole run stops by itself (Ctrl-C stops it early).
+request and peak RSS of each server process. With -rounds N each test runs N times, the
+baseline and the broker in turn, and the table shows the round with the median ratio: on a
+noisy machine one round can land either side of a target. Only loopback addresses are used;
+every test runs for a fixed time and the whole run stops by itself (Ctrl-C stops it early).
 docs/BENCHMARKS.md keeps the figures from this machine.
 
 Flags:
@@ -100,8 +105,8 @@ Flags:
 	default:
 		return fmt.Errorf("unknown -role %q", *role)
 	}
-	if o.n < 1 || o.concurrency < 1 || o.duration <= 0 {
-		return errors.New("-n, -concurrency and -duration must be positive")
+	if o.n < 1 || o.concurrency < 1 || o.duration <= 0 || o.rounds < 1 {
+		return errors.New("-n, -concurrency, -duration and -rounds must be positive")
 	}
 	if o.fill != "seed" && o.fill != "flows" {
 		return errors.New("-fill: seed or flows")

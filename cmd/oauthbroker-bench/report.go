@@ -1,9 +1,11 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"runtime"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -15,26 +17,33 @@ func (rep *report) print(out io.Writer) {
 		rep.startedAt.Format("2006-01-02 15:04 MST"), runtime.NumCPU(), runtime.Version(), rep.storeLabel, o.concurrency, o.duration, o.warmup, rep.loadavg)
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight|tabwriter.Debug)
 	fmt.Fprintln(tw, "test\ttarget\treq/s\t× bare\tp50\tp90\tp99\tp99 × bare\tserver CPU/req\tfakes CPU/req\tserver ÷ fakes CPU\terrors\t")
-	var bare result
-	for _, r := range rep.results {
-		ratio, p99ratio := "", ""
-		switch r.target {
-		case "bare", "fake alone":
-			bare = r
-		default:
-			if bare.test == r.test && bare.n > 0 {
-				ratio = fmt.Sprintf("%.2f", r.rate()/bare.rate())
-				p99ratio = fmt.Sprintf("%.2f", float64(r.pct(0.99))/float64(bare.pct(0.99)))
+	tests, rounds := rep.rounds()
+	for _, test := range tests {
+		p := rounds[test][medianRound(rounds[test])]
+		for _, r := range []result{p.base, p.subject} {
+			if r.target == "" {
+				continue // no baseline ran for this test
 			}
+			ratio, p99ratio := "", ""
+			if r.target == p.subject.target && p.base.n > 0 {
+				ratio = fmt.Sprintf("%.2f", r.rate()/p.base.rate())
+				p99ratio = fmt.Sprintf("%.2f", p.p99Ratio())
+			}
+			cpuRatio := ""
+			if r.serverCPU > 0 && r.otherCPU > 0 {
+				cpuRatio = fmt.Sprintf("%.2f", float64(r.serverCPU)/float64(r.otherCPU))
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%.0f\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t\n", r.test, r.target, r.rate(), ratio,
+				ms(r.pct(0.50)), ms(r.pct(0.90)), ms(r.pct(0.99)), p99ratio, perReq(r.serverCPU, r.n), perReq(r.otherCPU, r.n), cpuRatio, r.errs)
 		}
-		cpuRatio := ""
-		if r.serverCPU > 0 && r.otherCPU > 0 {
-			cpuRatio = fmt.Sprintf("%.2f", float64(r.serverCPU)/float64(r.otherCPU))
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%.0f\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t\n", r.test, r.target, r.rate(), ratio,
-			ms(r.pct(0.50)), ms(r.pct(0.90)), ms(r.pct(0.99)), p99ratio, perReq(r.serverCPU, r.n), perReq(r.otherCPU, r.n), cpuRatio, r.errs)
 	}
 	_ = tw.Flush()
+	if o.rounds > 1 {
+		fmt.Fprintf(out, "\n%d rounds per test, each its baseline then the broker; the table shows each test's round with the median ratio:\n", o.rounds)
+		for _, test := range tests {
+			fmt.Fprintln(out, roundsLine(test, rounds[test]))
+		}
+	}
 	fmt.Fprintf(out, "\nbroker peak RSS (VmHWM): %.1f MB after the read tests, %.1f MB at the end (bare handler: %.1f MB)\n",
 		mb(rep.rssRead), mb(rep.rssEnd), mb(rep.bareRSS))
 	fmt.Fprintf(out, "broker start-up on the existing store (exec to /readyz answering 200): %s\n", ms(rep.startup))
@@ -50,6 +59,96 @@ func (rep *report) print(out io.Writer) {
 	fmt.Fprintln(out, strings.TrimSpace(`
 For flows, "× bare" compares with the fake provider driven alone through the same steps;
 server CPU/req is the broker's CPU per flow, fakes CPU/req the fake provider's.`))
+}
+
+// pair is one round of a test: its baseline (the bare handler, or the fake provider alone)
+// and the broker measured right after it.
+type pair struct{ base, subject result }
+
+// ratio is the round's figure for the test's target: for flows the broker's CPU over the
+// fake's in the same flows, else the broker's req/s over the bare handler's.
+func (p pair) ratio() float64 {
+	if p.subject.serverCPU > 0 && p.subject.otherCPU > 0 {
+		return float64(p.subject.serverCPU) / float64(p.subject.otherCPU)
+	}
+	if p.base.n == 0 {
+		return 0
+	}
+	return p.subject.rate() / p.base.rate()
+}
+
+func (p pair) p99Ratio() float64 {
+	if p.base.pct(0.99) == 0 {
+		return 0
+	}
+	return float64(p.subject.pct(0.99)) / float64(p.base.pct(0.99))
+}
+
+// rounds pairs each baseline with the broker run after it, by test, the tests in the order
+// they ran.
+func (rep *report) rounds() (tests []string, byTest map[string][]pair) {
+	byTest = map[string][]pair{}
+	var base result
+	for _, r := range rep.results {
+		if r.target == "bare" || r.target == "fake alone" {
+			base = r
+			continue
+		}
+		if _, seen := byTest[r.test]; !seen {
+			tests = append(tests, r.test)
+		}
+		if base.test != r.test || base.round != r.round {
+			base = result{test: r.test, round: r.round} // no baseline ran: no ratio
+		}
+		byTest[r.test] = append(byTest[r.test], pair{base, r})
+	}
+	return tests, byTest
+}
+
+// medianRound is the index of the round whose ratio is the median; for an even number of
+// rounds, the lower of the two middle ratios.
+func medianRound(rounds []pair) int {
+	order := make([]int, len(rounds))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(rounds[a].ratio(), rounds[b].ratio()) })
+	return order[(len(order)-1)/2]
+}
+
+// roundsLine lists a test's ratio in every round, in the order they ran, with their median,
+// smallest and largest, and the same for the p99 ratio where there is one (not for flows).
+func roundsLine(test string, rounds []pair) string {
+	flows := rounds[0].subject.otherCPU > 0
+	what := "× bare"
+	if flows {
+		what = "server ÷ fakes CPU"
+	}
+	ratios := make([]float64, len(rounds))
+	p99s := make([]float64, len(rounds))
+	for i, p := range rounds {
+		ratios[i], p99s[i] = p.ratio(), p.p99Ratio()
+	}
+	line := fmt.Sprintf("  %s: %s %s", test, what, spread(ratios))
+	if !flows {
+		line += "; p99 × bare " + spread(p99s)
+	}
+	return line
+}
+
+// spread is "a b c (median b, b–c)": the values in order, then their median (the lower
+// middle one for an even count) and range.
+func spread(v []float64) string {
+	var b strings.Builder
+	for i, x := range v {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		fmt.Fprintf(&b, "%.2f", x)
+	}
+	sorted := slices.Sorted(slices.Values(v))
+	fmt.Fprintf(&b, " (median %.2f, %.2f–%.2f)", sorted[(len(sorted)-1)/2], sorted[0], sorted[len(sorted)-1])
+	return b.String()
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d)/float64(time.Millisecond)) }

@@ -1,0 +1,107 @@
+package main
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+	"time"
+)
+
+// measured is a result of n requests in one second, all of them taking lat, and cpu of the
+// process under test (and other, the fake's, for flows).
+func measured(test, target string, round, n int, lat, cpu, other time.Duration) result {
+	lats := make([]time.Duration, n)
+	for i := range lats {
+		lats[i] = lat
+	}
+	return result{test: test, target: target, round: round, n: n, elapsed: time.Second, lat: lats,
+		serverCPU: cpu, otherCPU: other}
+}
+
+// TestReportShowsTheMedianRound runs the report over three rounds of a read test and of a
+// flow, each round's figures different: the table shows the round with the median ratio, and
+// the rounds' lines list every round in the order they ran.
+func TestReportShowsTheMedianRound(t *testing.T) {
+	ms := time.Millisecond
+	rep := &report{opts: options{concurrency: 64, duration: time.Second, rounds: 3}, startedAt: time.Now()}
+	// GET credentials: × bare 0.50, 0.70, 0.60 → the median is round 3 (broker 600 req/s).
+	for i, b := range []int{500, 700, 600} {
+		rep.results = append(rep.results,
+			measured("GET credentials", "bare", i+1, 1000, 2*ms, 0, 0),
+			measured("GET credentials", "broker", i+1, b, 3*ms+time.Duration(i)*ms, 0, 0))
+	}
+	// OAuth 2 flows: server ÷ fakes CPU 5.00, 4.00, 6.00 → the median is round 1.
+	for i, cpu := range []time.Duration{500, 400, 600} {
+		rep.results = append(rep.results,
+			measured("link flow, OAuth 2", "fake alone", i+1, 4000, ms, 0, 100*ms),
+			measured("link flow, OAuth 2", "broker+fake", i+1, 700+i, 90*ms, cpu*ms, 100*ms))
+	}
+	var out bytes.Buffer
+	rep.print(&out)
+	text := out.String()
+
+	// row is the table's cells for test → target: req/s, × bare, p50, p90, p99, p99 × bare,
+	// server CPU/req, fakes CPU/req, server ÷ fakes CPU, errors.
+	row := func(test, target string) []string {
+		for line := range strings.Lines(text) {
+			cells := strings.Split(line, "|")
+			for i := range cells {
+				cells[i] = strings.TrimSpace(cells[i])
+			}
+			if len(cells) > 2 && cells[0] == test && cells[1] == target {
+				return cells[2:]
+			}
+		}
+		t.Fatalf("no row for %s → %s in\n%s", test, target, text)
+		return nil
+	}
+	if got := row("GET credentials", "broker"); got[0] != "600" || got[1] != "0.60" || got[5] != "2.50" {
+		t.Errorf("the credentials row is not round 3's (600 req/s, 0.60 × bare, p99 5 ms over 2 ms): %q", got)
+	}
+	if got := row("GET credentials", "bare"); got[0] != "1000" || got[1] != "" {
+		t.Errorf("the bare handler's row: %q", got)
+	}
+	if got := row("link flow, OAuth 2", "broker+fake"); got[0] != "700" || got[8] != "5.00" {
+		t.Errorf("the flow row is not round 1's (700 flows/s, 5.00 × the fake's CPU): %q", got)
+	}
+	for _, want := range []string{
+		"3 rounds per test",
+		"  GET credentials: × bare 0.50 0.70 0.60 (median 0.60, 0.50–0.70); p99 × bare 1.50 2.00 2.50 (median 2.00, 1.50–2.50)\n",
+		"  link flow, OAuth 2: server ÷ fakes CPU 5.00 4.00 6.00 (median 5.00, 4.00–6.00)\n",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("the report lacks %q:\n%s", want, text)
+		}
+	}
+}
+
+// TestReportOfOneRound keeps the report of a single round as it always was: the table, no
+// rounds' lines.
+func TestReportOfOneRound(t *testing.T) {
+	rep := &report{opts: options{concurrency: 64, duration: time.Second, rounds: 1}, startedAt: time.Now()}
+	rep.results = append(rep.results,
+		measured("POST links", "bare", 1, 1000, time.Millisecond, 0, 0),
+		measured("POST links", "broker", 1, 450, 2*time.Millisecond, 0, 0))
+	var out bytes.Buffer
+	rep.print(&out)
+	if !strings.Contains(out.String(), "|    0.45|") { // the broker's row, × bare
+		t.Errorf("no 0.45 × bare in\n%s", out.String())
+	}
+	if strings.Contains(out.String(), "rounds per test") {
+		t.Errorf("a single round lists its rounds:\n%s", out.String())
+	}
+}
+
+// TestMedianRoundOfAnEvenNumber takes the lower of the two middle ratios.
+func TestMedianRoundOfAnEvenNumber(t *testing.T) {
+	var rounds []pair
+	for _, rate := range []int{700, 400, 600, 500} {
+		rounds = append(rounds, pair{
+			base:    measured("t", "bare", 1, 1000, time.Millisecond, 0, 0),
+			subject: measured("t", "broker", 1, rate, time.Millisecond, 0, 0),
+		})
+	}
+	if got := medianRound(rounds); got != 3 { // 0.50, the lower of 0.50 and 0.60
+		t.Errorf("medianRound = %d (ratio %.2f), want 3 (0.50)", got, rounds[got].ratio())
+	}
+}
