@@ -68,7 +68,7 @@ type pair struct{ base, subject result }
 // ratio is the round's figure for the test's target: for flows the broker's CPU over the
 // fake's in the same flows, else the broker's req/s over the bare handler's.
 func (p pair) ratio() float64 {
-	if p.subject.serverCPU > 0 && p.subject.otherCPU > 0 {
+	if p.isFlow() {
 		return float64(p.subject.serverCPU) / float64(p.subject.otherCPU)
 	}
 	if p.base.n == 0 {
@@ -105,21 +105,33 @@ func (rep *report) rounds() (tests []string, byTest map[string][]pair) {
 	return tests, byTest
 }
 
-// medianRound is the index of the round whose ratio is the median; for an even number of
-// rounds, the lower of the two middle ratios.
+// isFlow tells a round of a flow test, whose figure is the broker's CPU over the fake's.
+func (p pair) isFlow() bool { return p.subject.serverCPU > 0 && p.subject.otherCPU > 0 }
+
+// medianRound is the index of the round whose ratio is the median. For an even number of
+// rounds it is the worse of the two middle ones: the lower × bare, the higher CPU ratio.
 func medianRound(rounds []pair) int {
 	order := make([]int, len(rounds))
 	for i := range order {
 		order[i] = i
 	}
 	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(rounds[a].ratio(), rounds[b].ratio()) })
-	return order[(len(order)-1)/2]
+	return order[middle(len(order), !rounds[0].isFlow())]
+}
+
+// middle is the index of the median in n sorted values; for an even n, the worse of the two
+// middle ones: the lower when a higher value is better, else the higher.
+func middle(n int, higherIsBetter bool) int {
+	if higherIsBetter {
+		return (n - 1) / 2
+	}
+	return n / 2
 }
 
 // roundsLine lists a test's ratio in every round, in the order they ran, with their median,
 // smallest and largest, and the same for the p99 ratio where there is one (not for flows).
 func roundsLine(test string, rounds []pair) string {
-	flows := rounds[0].subject.otherCPU > 0
+	flows := rounds[0].isFlow()
 	what := "× bare"
 	if flows {
 		what = "server ÷ fakes CPU"
@@ -129,16 +141,16 @@ func roundsLine(test string, rounds []pair) string {
 	for i, p := range rounds {
 		ratios[i], p99s[i] = p.ratio(), p.p99Ratio()
 	}
-	line := fmt.Sprintf("  %s: %s %s", test, what, spread(ratios))
+	line := fmt.Sprintf("  %s: %s %s", test, what, spread(ratios, !flows))
 	if !flows {
-		line += "; p99 × bare " + spread(p99s)
+		line += "; p99 × bare " + spread(p99s, false)
 	}
 	return line
 }
 
-// spread is "a b c (median b, b–c)": the values in order, then their median (the lower
-// middle one for an even count) and range.
-func spread(v []float64) string {
+// spread is "a b c (median b, b–c)": the values in order, then their median (middle) and
+// range.
+func spread(v []float64, higherIsBetter bool) string {
 	var b strings.Builder
 	for i, x := range v {
 		if i > 0 {
@@ -147,7 +159,7 @@ func spread(v []float64) string {
 		fmt.Fprintf(&b, "%.2f", x)
 	}
 	sorted := slices.Sorted(slices.Values(v))
-	fmt.Fprintf(&b, " (median %.2f, %.2f–%.2f)", sorted[(len(sorted)-1)/2], sorted[0], sorted[len(sorted)-1])
+	fmt.Fprintf(&b, " (median %.2f, %.2f–%.2f)", sorted[middle(len(sorted), higherIsBetter)], sorted[0], sorted[len(sorted)-1])
 	return b.String()
 }
 

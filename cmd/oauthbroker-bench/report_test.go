@@ -92,16 +92,27 @@ func TestReportOfOneRound(t *testing.T) {
 	}
 }
 
-// TestMedianRoundOfAnEvenNumber takes the lower of the two middle ratios.
+// TestMedianRoundOfAnEvenNumber takes the worse of the two middle rounds: the lower × bare,
+// and for flows the higher CPU ratio.
 func TestMedianRoundOfAnEvenNumber(t *testing.T) {
-	var rounds []pair
-	for _, rate := range []int{700, 400, 600, 500} {
-		rounds = append(rounds, pair{
-			base:    measured("t", "bare", 1, 1000, time.Millisecond, 0, 0),
-			subject: measured("t", "broker", 1, rate, time.Millisecond, 0, 0),
+	var reads, flows []pair
+	for i, rate := range []int{700, 400, 600, 500} {
+		reads = append(reads, pair{
+			base:    measured("t", "bare", i+1, 1000, time.Millisecond, 0, 0),
+			subject: measured("t", "broker", i+1, rate, time.Millisecond, 0, 0),
+		})
+		flows = append(flows, pair{
+			base:    measured("f", "fake alone", i+1, 1000, time.Millisecond, 0, time.Second),
+			subject: measured("f", "broker+fake", i+1, 100, time.Millisecond, time.Duration(rate)*time.Second, 100*time.Second),
 		})
 	}
-	if got := medianRound(rounds); got != 3 { // 0.50, the lower of 0.50 and 0.60
-		t.Errorf("medianRound = %d (ratio %.2f), want 3 (0.50)", got, rounds[got].ratio())
+	if got := medianRound(reads); got != 3 { // 0.50, the lower of 0.50 and 0.60
+		t.Errorf("medianRound of reads = %d (ratio %.2f), want 3 (0.50)", got, reads[got].ratio())
+	}
+	if got := medianRound(flows); got != 2 { // 6.00, the higher of 5.00 and 6.00
+		t.Errorf("medianRound of flows = %d (ratio %.2f), want 2 (6.00)", got, flows[got].ratio())
+	}
+	if got := spread([]float64{1.5, 1.2, 1.4, 1.3}, false); got != "1.50 1.20 1.40 1.30 (median 1.40, 1.20–1.50)" {
+		t.Errorf("spread of p99 ratios = %q", got)
 	}
 }
