@@ -164,6 +164,18 @@ func bench(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		pid  int
 	}
 	targets := []target{{"bare", bareURL, bare.pid()}, {"broker", brokerURL, broker.pid()}}
+	// measure runs one round of a test against one target and keeps its result; pids are the
+	// processes whose CPU it reports (drive).
+	measure := func(test, target string, round int, do op, pids ...int) *result {
+		logf("%s → %s (%s, concurrency %d%s)", test, target, o.duration, o.concurrency, roundOf(round, o.rounds))
+		r := drive(ctx, client, o.concurrency, o.warmup, o.duration, do, pids...)
+		r.test, r.target, r.round = test, target, round
+		if r.errs > 0 {
+			logf("  %d errors; first: %v", r.errs, r.firstErr)
+		}
+		rep.results = append(rep.results, r)
+		return &rep.results[len(rep.results)-1]
+	}
 	run := fmt.Sprint(time.Now().UnixNano())
 	tests := []struct {
 		key, name string
@@ -179,13 +191,7 @@ func bench(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		}
 		for round := 1; round <= o.rounds; round++ {
 			for _, tg := range targets {
-				logf("%s → %s (%s, concurrency %d%s)", t.name, tg.name, o.duration, o.concurrency, roundOf(round, o.rounds))
-				r := drive(ctx, client, o.concurrency, o.warmup, o.duration, t.op(tg.url, tg.name == "broker"), tg.pid)
-				r.test, r.target, r.round = t.name, tg.name, round
-				rep.results = append(rep.results, r)
-				if r.errs > 0 {
-					logf("  %d errors; first: %v", r.errs, r.firstErr)
-				}
+				measure(t.name, tg.name, round, t.op(tg.url, tg.name == "broker"), tg.pid)
 			}
 		}
 		if t.key != "links" { // a read test: the peak so far is the read tests'
@@ -216,15 +222,9 @@ func bench(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		for _, f := range flows {
 			for round := 1; round <= o.rounds; round++ {
 				for _, s := range f.steps {
-					logf("%s → %s%s", f.name, s.target, roundOf(round, o.rounds))
-					r := drive(ctx, client, o.concurrency, o.warmup, o.duration, s.op, s.pids...)
-					r.test, r.target, r.round = f.name, s.target, round
+					r := measure(f.name, s.target, round, s.op, s.pids...)
 					if len(s.pids) == 1 { // the fake alone: its CPU is the "other" column
 						r.otherCPU, r.serverCPU = r.serverCPU, 0
-					}
-					rep.results = append(rep.results, r)
-					if r.errs > 0 {
-						logf("  %d errors; first: %v", r.errs, r.firstErr)
 					}
 				}
 			}
