@@ -24,14 +24,14 @@ func (rep *report) print(out io.Writer) {
 			if r.target == "" {
 				continue // no baseline ran for this test
 			}
-			ratio, p99ratio := "", ""
-			if r.target == p.subject.target && p.base.n > 0 {
-				ratio = fmt.Sprintf("%.2f", r.rate()/p.base.rate())
-				p99ratio = fmt.Sprintf("%.2f", p.p99Ratio())
-			}
-			cpuRatio := ""
-			if r.serverCPU > 0 && r.otherCPU > 0 {
-				cpuRatio = fmt.Sprintf("%.2f", float64(r.serverCPU)/float64(r.otherCPU))
+			ratio, p99ratio, cpuRatio := "", "", ""
+			if r.target == p.subject.target {
+				if p.base.n > 0 {
+					ratio, p99ratio = fmt.Sprintf("%.2f", p.rateRatio()), fmt.Sprintf("%.2f", p.p99Ratio())
+				}
+				if p.isFlow() {
+					cpuRatio = fmt.Sprintf("%.2f", p.ratio())
+				}
 			}
 			fmt.Fprintf(tw, "%s\t%s\t%.0f\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t\n", r.test, r.target, r.rate(), ratio,
 				ms(r.pct(0.50)), ms(r.pct(0.90)), ms(r.pct(0.99)), p99ratio, perReq(r.serverCPU, r.n), perReq(r.otherCPU, r.n), cpuRatio, r.errs)
@@ -71,6 +71,11 @@ func (p pair) ratio() float64 {
 	if p.isFlow() {
 		return float64(p.subject.serverCPU) / float64(p.subject.otherCPU)
 	}
+	return p.rateRatio()
+}
+
+// rateRatio is the broker's req/s (flows/s) over the baseline's: the table's "× bare".
+func (p pair) rateRatio() float64 {
 	if p.base.n == 0 {
 		return 0
 	}
