@@ -116,3 +116,29 @@ func TestMedianRoundOfAnEvenNumber(t *testing.T) {
 		t.Errorf("spread of p99 ratios = %q", got)
 	}
 }
+
+// TestReportWithoutBaseline: a broker result with no baseline of its own test and round
+// before it gets no ratio, rather than one against another test's baseline.
+func TestReportWithoutBaseline(t *testing.T) {
+	rep := &report{opts: options{concurrency: 64, duration: time.Second, rounds: 1}, startedAt: time.Now()}
+	rep.results = append(rep.results,
+		measured("GET credentials", "bare", 1, 1000, time.Millisecond, 0, 0),
+		measured("POST links", "broker", 1, 450, 2*time.Millisecond, 0, 0))
+	var out bytes.Buffer
+	rep.print(&out)
+	for line := range strings.Lines(out.String()) {
+		cells := strings.Split(line, "|")
+		if len(cells) < 4 {
+			continue
+		}
+		if strings.TrimSpace(cells[0]) == "GET credentials" {
+			t.Errorf("a baseline with no broker result is in the table: %s", line)
+		}
+		if strings.TrimSpace(cells[0]) == "POST links" && strings.TrimSpace(cells[3]) != "" {
+			t.Errorf("POST links has a ratio without a baseline of its own: %s", line)
+		}
+	}
+	if !strings.Contains(out.String(), "POST links") {
+		t.Errorf("the broker's row is missing:\n%s", out.String())
+	}
+}
