@@ -18,42 +18,41 @@ func measured(test, target string, round, n int, lat, cpu, other time.Duration) 
 		serverCPU: cpu, otherCPU: other}
 }
 
+// printed is the report of results over rounds rounds.
+func printed(rounds int, results ...result) string {
+	rep := &report{opts: options{concurrency: 64, duration: time.Second, rounds: rounds}, startedAt: time.Now(), results: results}
+	var out bytes.Buffer
+	rep.print(&out)
+	return out.String()
+}
+
 // TestReportShowsTheMedianRound runs the report over three rounds of a read test and of a
 // flow, each round's figures different: the table shows the round with the median ratio, and
 // the rounds' lines list every round in the order they ran.
 func TestReportShowsTheMedianRound(t *testing.T) {
 	ms := time.Millisecond
-	rep := &report{opts: options{concurrency: 64, duration: time.Second, rounds: 3}, startedAt: time.Now()}
+	var results []result
 	// GET credentials: × bare 0.50, 0.70, 0.60 → the median is round 3 (broker 600 req/s).
 	for i, b := range []int{500, 700, 600} {
-		rep.results = append(rep.results,
+		results = append(results,
 			measured("GET credentials", "bare", i+1, 1000, 2*ms, 0, 0),
 			measured("GET credentials", "broker", i+1, b, 3*ms+time.Duration(i)*ms, 0, 0))
 	}
 	// OAuth 2 flows: server ÷ fakes CPU 5.00, 4.00, 6.00 → the median is round 1.
 	for i, cpu := range []time.Duration{500, 400, 600} {
-		rep.results = append(rep.results,
+		results = append(results,
 			measured("link flow, OAuth 2", "fake alone", i+1, 4000, ms, 0, 100*ms),
 			measured("link flow, OAuth 2", "broker+fake", i+1, 700+i, 90*ms, cpu*ms, 100*ms))
 	}
-	var out bytes.Buffer
-	rep.print(&out)
-	text := out.String()
+	text := printed(3, results...)
 
-	// row is the table's cells for test → target: req/s, × bare, p50, p90, p99, p99 × bare,
-	// server CPU/req, fakes CPU/req, server ÷ fakes CPU, errors.
+	rows := tableRows(text)
 	row := func(test, target string) []string {
-		for line := range strings.Lines(text) {
-			cells := strings.Split(line, "|")
-			for i := range cells {
-				cells[i] = strings.TrimSpace(cells[i])
-			}
-			if len(cells) > 2 && cells[0] == test && cells[1] == target {
-				return cells[2:]
-			}
+		cells, ok := rows[[2]string{test, target}]
+		if !ok {
+			t.Fatalf("no row for %s → %s in\n%s", test, target, text)
 		}
-		t.Fatalf("no row for %s → %s in\n%s", test, target, text)
-		return nil
+		return cells
 	}
 	if got := row("GET credentials", "broker"); got[0] != "600" || got[1] != "0.60" || got[5] != "2.50" {
 		t.Errorf("the credentials row is not round 3's (600 req/s, 0.60 × bare, p99 5 ms over 2 ms): %q", got)
@@ -61,8 +60,8 @@ func TestReportShowsTheMedianRound(t *testing.T) {
 	if got := row("GET credentials", "bare"); got[0] != "1000" || got[1] != "" {
 		t.Errorf("the bare handler's row: %q", got)
 	}
-	if got := row("link flow, OAuth 2", "broker+fake"); got[0] != "700" || got[8] != "5.00" {
-		t.Errorf("the flow row is not round 1's (700 flows/s, 5.00 × the fake's CPU): %q", got)
+	if got := row("link flow, OAuth 2", "broker+fake"); got[0] != "700" || got[1] != "0.17" || got[8] != "5.00" {
+		t.Errorf("the flow row is not round 1's (700 flows/s, 0.17 × the fake alone, 5.00 × its CPU): %q", got)
 	}
 	for _, want := range []string{
 		"3 rounds per test",
@@ -78,17 +77,14 @@ func TestReportShowsTheMedianRound(t *testing.T) {
 // TestReportOfOneRound keeps the report of a single round as it always was: the table, no
 // rounds' lines.
 func TestReportOfOneRound(t *testing.T) {
-	rep := &report{opts: options{concurrency: 64, duration: time.Second, rounds: 1}, startedAt: time.Now()}
-	rep.results = append(rep.results,
+	text := printed(1,
 		measured("POST links", "bare", 1, 1000, time.Millisecond, 0, 0),
 		measured("POST links", "broker", 1, 450, 2*time.Millisecond, 0, 0))
-	var out bytes.Buffer
-	rep.print(&out)
-	if !strings.Contains(out.String(), "|    0.45|") { // the broker's row, × bare
-		t.Errorf("no 0.45 × bare in\n%s", out.String())
+	if got := tableRows(text)[[2]string{"POST links", "broker"}]; len(got) < 2 || got[1] != "0.45" {
+		t.Errorf("the broker's row: %q, want 0.45 × bare\n%s", got, text)
 	}
-	if strings.Contains(out.String(), "rounds per test") {
-		t.Errorf("a single round lists its rounds:\n%s", out.String())
+	if strings.Contains(text, "rounds per test") {
+		t.Errorf("a single round lists its rounds:\n%s", text)
 	}
 }
 
@@ -120,25 +116,32 @@ func TestMedianRoundOfAnEvenNumber(t *testing.T) {
 // TestReportWithoutBaseline: a broker result with no baseline of its own test and round
 // before it gets no ratio, rather than one against another test's baseline.
 func TestReportWithoutBaseline(t *testing.T) {
-	rep := &report{opts: options{concurrency: 64, duration: time.Second, rounds: 1}, startedAt: time.Now()}
-	rep.results = append(rep.results,
+	text := printed(1,
 		measured("GET credentials", "bare", 1, 1000, time.Millisecond, 0, 0),
 		measured("POST links", "broker", 1, 450, 2*time.Millisecond, 0, 0))
-	var out bytes.Buffer
-	rep.print(&out)
-	for line := range strings.Lines(out.String()) {
+	rows := tableRows(text)
+	if _, ok := rows[[2]string{"GET credentials", "bare"}]; ok {
+		t.Errorf("a baseline with no broker result is in the table:\n%s", text)
+	}
+	if cells, ok := rows[[2]string{"POST links", "broker"}]; !ok || cells[1] != "" {
+		t.Errorf("POST links: %q (in the table: %v), want its row without a ratio:\n%s", cells, ok, text)
+	}
+}
+
+// tableRows is the report's table by test and target: each row's cells after those two
+// (req/s, × bare, p50, p90, p99, p99 × bare, server CPU/req, fakes CPU/req, server ÷ fakes
+// CPU, errors), trimmed.
+func tableRows(text string) map[[2]string][]string {
+	rows := map[[2]string][]string{}
+	for line := range strings.Lines(text) {
 		cells := strings.Split(line, "|")
-		if len(cells) < 4 {
+		if len(cells) < 3 {
 			continue
 		}
-		if strings.TrimSpace(cells[0]) == "GET credentials" {
-			t.Errorf("a baseline with no broker result is in the table: %s", line)
+		for i := range cells {
+			cells[i] = strings.TrimSpace(cells[i])
 		}
-		if strings.TrimSpace(cells[0]) == "POST links" && strings.TrimSpace(cells[3]) != "" {
-			t.Errorf("POST links has a ratio without a baseline of its own: %s", line)
-		}
+		rows[[2]string{cells[0], cells[1]}] = cells[2:]
 	}
-	if !strings.Contains(out.String(), "POST links") {
-		t.Errorf("the broker's row is missing:\n%s", out.String())
-	}
+	return rows
 }
