@@ -41,6 +41,13 @@ func (c pgConn) Exec(ctx context.Context, query string, args ...any) (int64, err
 	return tag.RowsAffected(), err
 }
 
+// Insert runs a statement ending with RETURNING id.
+func (c pgConn) Insert(ctx context.Context, query string, args ...any) (int64, error) {
+	var id int64
+	err := c.q.QueryRow(ctx, query, args...).Scan(&id)
+	return id, err
+}
+
 // codec is how this store keeps the values the rules pass and read.
 type codec struct{}
 

@@ -13,7 +13,7 @@ import (
 var statements = sqlstore.Statements{
 	InsertLink: `INSERT INTO links
 		(token_hash, bot, channel, user_id, user_label, redirect_url, created_at, expires_at, used_at, cancelled_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 	InsertLinkProvider: `INSERT INTO link_providers (link_id, position, provider, scopes, identity_id, linked_at)
 		VALUES (?, ?, ?, ?, ?, ?)`,
 	CancelLink:     `UPDATE links SET used_at = ?1, cancelled_at = ?1 WHERE id = ?2 AND used_at IS NULL`,

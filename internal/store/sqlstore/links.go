@@ -15,8 +15,9 @@ func (r *Rules) CreateLink(ctx context.Context, l store.Link) (store.Link, error
 	}
 	c := r.codec
 	err := r.db.InTx(ctx, func(tx Conn) error {
-		err := tx.QueryRow(ctx, r.sql.InsertLink, l.TokenHash, l.Bot, l.Channel, l.User, l.UserLabel, l.RedirectURL,
-			c.Time(l.CreatedAt), c.Time(l.ExpiresAt), c.Time(l.UsedAt), c.Time(l.CancelledAt)).Scan(&l.ID)
+		var err error
+		l.ID, err = tx.Insert(ctx, r.sql.InsertLink, l.TokenHash, l.Bot, l.Channel, l.User, l.UserLabel, l.RedirectURL,
+			c.Time(l.CreatedAt), c.Time(l.ExpiresAt), c.Time(l.UsedAt), c.Time(l.CancelledAt))
 		if err != nil {
 			return c.Constraint(err)
 		}

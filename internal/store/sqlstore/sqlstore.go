@@ -37,6 +37,11 @@ type Conn interface {
 	Query(ctx context.Context, query string, args ...any) (Rows, error)
 	// Exec runs a statement and returns the number of rows it changed.
 	Exec(ctx context.Context, query string, args ...any) (int64, error)
+	// Insert runs a statement that inserts exactly one row or fails, and returns the new
+	// row's id. How the id comes back is the backend's: SQLite reads the connection's last
+	// inserted rowid after an Exec, cheaper than a RETURNING clause's result row; PostgreSQL's
+	// statement ends with RETURNING id.
+	Insert(ctx context.Context, query string, args ...any) (int64, error)
 }
 
 // Row is one result row.

@@ -14,7 +14,7 @@ type Statements struct {
 	// Links and flows.
 
 	// InsertLink (token_hash, bot, channel, user, user_label, redirect_url, created_at,
-	// expires_at, used_at, cancelled_at) → id.
+	// expires_at, used_at, cancelled_at), run by Conn.Insert: the link's id.
 	InsertLink string
 	// InsertLinkProvider (link_id, position, provider, scopes, identity_id, linked_at).
 	InsertLinkProvider string
