@@ -58,6 +58,8 @@ type Store struct {
 	// read pool. Compiling a statement costs more than running most of them.
 	writeStmts, readStmts prepared
 
+	checkpoints *checkpointer // background WAL checkpoints (checkpoint.go); nil in memory
+
 	// The writer loop (writer.go): write transactions queue on ops; gate guards closing it.
 	ops        chan *writeOp
 	writerDone chan struct{}
@@ -115,7 +117,7 @@ func open(path string) (*Store, error) {
 			return nil, fmt.Errorf("sqlite: open in-memory database: %w", err)
 		}
 		oneConnection(db)
-		return newStore(db, db), nil
+		return newStore(db, db, nil), nil
 	}
 
 	abs, err := filepath.Abs(path)
@@ -132,6 +134,11 @@ func open(path string) (*Store, error) {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
 	oneConnection(writer)
+	// The writer connection is never replaced (oneConnection), so the setting holds for it.
+	if _, err := writer.Exec(fmt.Sprintf(`PRAGMA wal_autocheckpoint = %d`, writerCheckpointPages)); err != nil {
+		_ = writer.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
 
 	readParams := url.Values{}
 	readParams.Set("_busy_timeout", fmt.Sprint(busyTimeoutMS))
@@ -152,11 +159,19 @@ func open(path string) (*Store, error) {
 	n := max(4, runtime.GOMAXPROCS(0))
 	reader.SetMaxOpenConns(n)
 	reader.SetMaxIdleConns(n)
-	return newStore(writer, reader), nil
+	checkpoints, err := startCheckpointer(fileURI(abs))
+	if err != nil {
+		_ = reader.Close()
+		_ = writer.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	return newStore(writer, reader, checkpoints), nil
 }
 
-func newStore(writer, reader *sql.DB) *Store {
-	s := &Store{writer: writer, reader: reader}
+// newStore starts the writer loop of a store on writer and reader; checkpoints is nil for an
+// in-memory database, which has no WAL.
+func newStore(writer, reader *sql.DB, checkpoints *checkpointer) *Store {
+	s := &Store{writer: writer, reader: reader, checkpoints: checkpoints}
 	s.Rules = sqlstore.New("sqlite", rulesDB{s}, &statements, codec{})
 	s.startWriter()
 	return s
@@ -275,6 +290,9 @@ func (s *Store) Close() error {
 func (s *Store) close() error {
 	s.stopWriter()
 	var errs []error
+	if s.checkpoints != nil {
+		errs = append(errs, s.checkpoints.close())
+	}
 	for _, stmt := range []*sql.Stmt{s.identityByID, s.identityTokensByID, s.identitiesByUser, s.identitiesByUserOf, s.linkByTokenHash} {
 		if stmt != nil {
 			errs = append(errs, stmt.Close())

@@ -198,6 +198,9 @@ func (s *Store) runBatch(first *writeOp) {
 		}
 		return
 	}
+	if s.checkpoints != nil {
+		s.checkpoints.commit()
+	}
 	for _, op := range batch {
 		op.finish(nil)
 	}
