@@ -205,6 +205,50 @@ func TestConcurrentWritesAllLand(t *testing.T) {
 	}
 }
 
+// A write that is ready to be handed over while a batch runs, but not yet queued, joins the
+// batch: the loop lets it run before committing. With one P, a goroutine started by the
+// batch's first write cannot run before the loop yields (nor while it waits on the COMMIT:
+// the commit comes after the yield), so without the yield it always finds the batch
+// committed. The scheduler runs a goroutine from its global queue first on one scheduling
+// round in 61, and the yielding loop may be that one; so of five tries, at least three must
+// join (all five do but about once in 60 tries).
+func TestReadyWriteJoinsTheBatch(t *testing.T) {
+	s := openWriterTest(t)
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	joined := 0
+	for i := range 5 {
+		first, second := fmt.Sprint("first ", i), fmt.Sprint("second ", i)
+		var inFirstTx bool
+		secondErr := make(chan error, 1)
+		err := s.inTx(t.Context(), func(ctx context.Context, tx *sql.Tx) error {
+			go func() {
+				secondErr <- s.inTx(context.Background(), func(ctx context.Context, tx *sql.Tx) error {
+					var n int // the read pool sees first once its batch has committed
+					if err := s.reader.QueryRowContext(ctx, `SELECT count(*) FROM marks WHERE name = ?`, first).Scan(&n); err != nil {
+						return err
+					}
+					inFirstTx = n == 0
+					return mark(ctx, tx, second)
+				})
+			}()
+			return mark(ctx, tx, first)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := <-secondErr; err != nil {
+			t.Fatal(err)
+		}
+		if inFirstTx {
+			joined++
+		}
+		wantMarks(t, s, map[string]bool{first: true, second: true})
+	}
+	if joined < 3 {
+		t.Fatalf("%d of 5 ready writes joined the batch, want at least 3", joined)
+	}
+}
+
 // A write that fails in a batch leaves nothing; the writes around it are stored.
 func TestFailedWriteInBatchLeavesNothing(t *testing.T) {
 	s := openWriterTest(t)
