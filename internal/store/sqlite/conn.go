@@ -25,27 +25,27 @@ func (d rulesDB) InTx(ctx context.Context, fn func(sqlstore.Conn) error) error {
 func (d rulesDB) Writer() sqlstore.Conn { return singleWrites(d) }
 func (d rulesDB) Reader() sqlstore.Conn { return conn{q: d.s.reader, stmts: d.s.readStmts} }
 
-// singleWrites are the rules' single writes. Exec and QueryRow (whose Scan runs the
+// singleWrites are the rules' single writes. Exec, Insert and QueryRow (whose Scan runs the
 // statement) go through the writer loop; Query, whose rows outlive the call, runs on the
 // writer connection between batches.
 type singleWrites struct{ s *Store }
 
 func (w singleWrites) Exec(ctx context.Context, query string, args ...any) (int64, error) {
-	var n int64
-	err := w.s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) (err error) {
-		n, err = w.s.tx(tx).Exec(ctx, query, args...)
-		return err
-	})
-	return n, err
+	return w.alone(ctx, func(ctx context.Context, c conn) (int64, error) { return c.Exec(ctx, query, args...) })
 }
 
 func (w singleWrites) Insert(ctx context.Context, query string, args ...any) (int64, error) {
-	var id int64
+	return w.alone(ctx, func(ctx context.Context, c conn) (int64, error) { return c.Insert(ctx, query, args...) })
+}
+
+// alone runs fn as a write transaction of its own and returns its count or id.
+func (w singleWrites) alone(ctx context.Context, fn func(ctx context.Context, c conn) (int64, error)) (int64, error) {
+	var n int64
 	err := w.s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) (err error) {
-		id, err = w.s.tx(tx).Insert(ctx, query, args...)
+		n, err = fn(ctx, w.s.tx(tx))
 		return err
 	})
-	return id, err
+	return n, err
 }
 
 func (w singleWrites) QueryRow(ctx context.Context, query string, args ...any) sqlstore.Row {
