@@ -150,8 +150,8 @@ func (c conn) Exec(ctx context.Context, query string, args ...any) (int64, error
 
 // Insert is the rowid of the row query inserted: the connection's last inserted rowid, read
 // at once by the driver after the statement, on the connection that ran it. The statement has
-// no RETURNING clause: reading its result row through database/sql costs a quarter of a
-// link's write (BenchmarkCreateLinkParallel).
+// no RETURNING clause: reading its result row through database/sql cost a fifth of a link's
+// write (BenchmarkCreateLinkParallel, docs/BENCHMARKS.md item 27).
 func (c conn) Insert(ctx context.Context, query string, args ...any) (int64, error) {
 	res, err := c.exec(ctx, query, args...)
 	if err != nil {

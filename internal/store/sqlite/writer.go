@@ -33,7 +33,7 @@ import (
 // requests about to hand over their write, and they join this batch instead of each paying
 // for a commit of their own in the next few. When nothing else is ready, the yield returns at
 // once. Under the bench's load of POST links, batches grew from about 3.5 writes to about 14
-// and the broker's CPU per link fell by a fifth (docs/BENCHMARKS.md).
+// and the broker's CPU per link fell by 10–20 % (docs/BENCHMARKS.md, item 29).
 
 // maxBatch bounds the writes of one transaction, and so how long the first of them waits for
 // its COMMIT.
@@ -156,8 +156,14 @@ func (s *Store) runBatch(first *writeOp) {
 	}
 	yielded := false
 	for len(batch) < maxBatch {
-		op, more := s.next(&yielded)
-		if !more {
+		op := s.queued()
+		if op == nil && !yielded {
+			// Let the goroutines ready to run hand over their writes first (see the top).
+			yielded = true
+			runtime.Gosched()
+			op = s.queued()
+		}
+		if op == nil {
 			break
 		}
 		if !live(op) {
@@ -209,26 +215,14 @@ func (s *Store) runBatch(first *writeOp) {
 	}
 }
 
-// next is the next write queued for the batch, if there is one. When none is, it lets the
-// goroutines that are ready to run go first and looks again, once per batch (*yielded).
-// It reports false when the batch is complete: nothing more queued, or the loop is closing
-// (ops closed: commit what runs and let the loop end).
-func (s *Store) next(yielded *bool) (*writeOp, bool) {
+// queued is the next write queued for the batch without waiting for one: nil when none is,
+// or when the loop is closing (ops closed: commit what runs and let the loop end).
+func (s *Store) queued() *writeOp {
 	select {
-	case op, ok := <-s.ops:
-		return op, ok
+	case op := <-s.ops:
+		return op
 	default:
-	}
-	if *yielded {
-		return nil, false
-	}
-	*yielded = true
-	runtime.Gosched()
-	select {
-	case op, ok := <-s.ops:
-		return op, ok
-	default:
-		return nil, false
+		return nil
 	}
 }
 
