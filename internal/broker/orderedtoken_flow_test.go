@@ -108,7 +108,7 @@ func TestLinkMadeBeforeOrderedTokensStillLinks(t *testing.T) {
 		t.Fatalf("identities = %+v, want the account linked through the old link", ids)
 	}
 	// Spent now, as any link: a second visit shows it used, and links nothing.
-	if status, _ := testenv.Visit(t, testenv.NewBrowser(t), link); status == http.StatusOK {
-		t.Errorf("the spent old link's page: status %d, want a refusal", status)
+	if status, _ := testenv.Visit(t, testenv.NewBrowser(t), link); status != http.StatusGone {
+		t.Errorf("the spent old link's page in another browser: status %d, want %d", status, http.StatusGone)
 	}
 }
