@@ -4,6 +4,7 @@ import (
 	"database/sql"
 	"fmt"
 	"net/url"
+	"sync/atomic"
 	"time"
 )
 
@@ -22,11 +23,21 @@ import (
 // covers the writes that do not go through the writer loop (migrations, seeding), and a
 // background checkpoint that keeps failing. Nothing is lost while checkpoints wait or fail:
 // the WAL holds every commit until one succeeds, and readers read the newest pages from it.
+//
+// The token reads (readpool.go) keep a read transaction open while the database does not
+// change, and one left idle would hold back the checkpoint and the WAL's restart. So every
+// checkpoint first ends the idle ones, and again after it (it moved what they saw). Commits
+// from another process (a `keys rotate` run) do not wake the checkpointer; an idle tick does,
+// at most idleCheckpointInterval after them.
 
 // checkpointInterval is the least time between two background checkpoints: under load, a
 // page the commits keep changing (the last page of a table, of an index) is copied once per
 // checkpoint, however often it was committed in between.
 const checkpointInterval = 100 * time.Millisecond
+
+// idleCheckpointInterval is how often the checkpointer runs with no commit of this process to
+// wake it.
+const idleCheckpointInterval = time.Second
 
 // writerCheckpointPages is the WAL size, in pages, at which the writer checkpoints by itself
 // (SQLite's wal_autocheckpoint; its default is 1,000). The background checkpoints keep the
@@ -39,6 +50,7 @@ type checkpointer struct {
 	committed chan struct{} // buffered 1: a commit since the last checkpoint began
 	stop      chan struct{}
 	done      chan struct{}
+	reads     atomic.Pointer[readPool] // whose idle read transactions each checkpoint ends
 }
 
 // startCheckpointer opens a connection to the file at uri for the background checkpoints and
@@ -67,15 +79,25 @@ func (c *checkpointer) commit() {
 
 func (c *checkpointer) loop() {
 	defer close(c.done)
+	idle := time.NewTicker(idleCheckpointInterval)
+	defer idle.Stop()
 	for {
 		select {
 		case <-c.committed:
+		case <-idle.C:
 		case <-c.stop:
 			return
 		}
 		// An error (another process checkpointing the same file at this moment, say) leaves
 		// the pages in the WAL for the next checkpoint; see the comment at the top.
+		reads := c.reads.Load()
+		if reads != nil {
+			reads.releaseIdle()
+		}
 		_, _ = c.db.Exec(`PRAGMA wal_checkpoint(PASSIVE)`)
+		if reads != nil {
+			reads.releaseIdle() // the checkpoint moved nBackfill: let the WAL restart
+		}
 		select {
 		case <-time.After(checkpointInterval):
 		case <-c.stop:

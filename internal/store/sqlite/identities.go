@@ -81,6 +81,9 @@ const selectIdentityTokens = `SELECT id, bot, channel, user_id, provider, provid
 
 // IdentityTokens is Identity narrowed to the keys, status and tokens (store.Store).
 func (s *Store) IdentityTokens(ctx context.Context, bot string, id int64) (store.Identity, error) {
+	if s.tokenReads != nil {
+		return s.identityTokensOnPool(bot, id)
+	}
 	var (
 		i       store.Identity
 		expires sql.NullInt64
@@ -95,6 +98,28 @@ func (s *Store) IdentityTokens(ctx context.Context, bot string, id int64) (store
 		return store.Identity{}, fmt.Errorf("sqlite: identity %d: %w", id, err)
 	}
 	i.ExpiresAt = fromMillis(expires)
+	return i, nil
+}
+
+// identityTokensOnPool is IdentityTokens on the token reads' connections: the columns of
+// selectIdentityTokens, in its order.
+func (s *Store) identityTokensOnPool(bot string, id int64) (store.Identity, error) {
+	var c [12]column
+	found, err := s.tokenReads.row(id, bot, c[:])
+	if err != nil {
+		return store.Identity{}, fmt.Errorf("sqlite: identity %d: %w", id, err)
+	}
+	if !found {
+		return store.Identity{}, fmt.Errorf("sqlite: identity %d: %w", id, store.ErrNotFound)
+	}
+	i := store.Identity{
+		ID: c[0].value, Bot: c[1].text(), Channel: c[2].text(), User: c[3].text(), Provider: c[4].text(),
+		ProviderUserID: c[5].text(), Status: c[6].text(),
+		AccessToken: c[7].blob(), AccessTokenSecret: c[8].blob(), RefreshToken: c[9].blob(), TokenType: c[10].text(),
+	}
+	if c[11].kind == sqliteInteger {
+		i.ExpiresAt = fromMillis(sql.NullInt64{Int64: c[11].value, Valid: true})
+	}
 	return i, nil
 }
 

@@ -31,7 +31,7 @@ func TestReadPoolCannotWrite(t *testing.T) {
 	}
 }
 
-// Every read connection has the larger page cache, not SQLite's default.
+// Every connection of the read pool has the page cache set for it.
 func TestReadPoolCacheSize(t *testing.T) {
 	s, err := Open(t.Context(), t.TempDir()+"/db")
 	if err != nil {

@@ -52,6 +52,8 @@ type Store struct {
 	identitiesByUser   *sql.Stmt
 	identitiesByUserOf *sql.Stmt // ... and provider
 	linkByTokenHash    *sql.Stmt
+	tokenReads         *readPool // IdentityTokens on connections of its own (readpool.go); nil in memory
+	uri                string    // the database file's URI; "" in memory
 
 	// Every statement of the rules and of this store's writes, prepared once: on the writer
 	// (reads and writes alike, as transactions run them there) and, for the reads, on the
@@ -76,8 +78,16 @@ var _ store.Store = (*Store)(nil)
 // `keys rotate` run against the same file) before failing with SQLITE_BUSY.
 const busyTimeoutMS = 5000
 
-// readerCacheKiB is the page cache of each read connection, in KiB.
-const readerCacheKiB = 4096
+// tokenReadCacheKiB is the page cache of each of the token reads' connections (readpool.go),
+// in KiB. Twice SQLite's default keeps the interior pages of the identities table cached
+// beside the leaves that pass through it, so a lookup by id at a million identities reads one
+// page from the file, not 1.2 on average.
+const tokenReadCacheKiB = 4096
+
+// readerCacheKiB is the page cache of each connection of the read pool, in KiB: SQLite's
+// default. The pool's connections had tokenReadCacheKiB while they served the token reads
+// too; with those on connections of their own, the default keeps the peak RSS where it was.
+const readerCacheKiB = 2000
 
 // Open opens (creating if needed) the database at path, migrates it to the newest schema this
 // binary knows and prepares the hot statements. It refuses a database whose schema is newer
@@ -146,9 +156,6 @@ func open(path string) (*Store, error) {
 	// query_only rather than mode=ro: a read-only open of a WAL database needs the -shm file
 	// to exist already, and the writer may not have created it yet when the first reader dials.
 	readParams.Set("_query_only", "1")
-	// A page cache of 4 MiB per reader (SQLite's default is 2 MiB) keeps the interior pages of
-	// the identities table cached beside the leaves that pass through it, so a lookup by id at
-	// a million identities reads one page from the file, not 1.2 on average.
 	readParams.Set("_cache_size", fmt.Sprint(-readerCacheKiB))
 	readParams.Set("vfs", walVFSName) // a reader's WAL reads must see what the writer gathered
 	reader, err := sql.Open("sqlite3", dsn(fileURI(abs), readParams))
@@ -165,7 +172,9 @@ func open(path string) (*Store, error) {
 		_ = writer.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
-	return newStore(writer, reader, checkpoints), nil
+	s := newStore(writer, reader, checkpoints)
+	s.uri = fileURI(abs)
+	return s, nil
 }
 
 // newStore starts the writer loop of a store on writer and reader; checkpoints is nil for an
@@ -266,6 +275,13 @@ func (s *Store) init(ctx context.Context) error {
 		}
 		*p.stmt = stmt
 	}
+	if s.uri != "" {
+		setup := fmt.Sprintf(`PRAGMA query_only = 1; PRAGMA cache_size = %d`, -tokenReadCacheKiB)
+		if s.tokenReads, err = openReadPool(s.uri, walVFSName, tokenReadConns(), setup, selectIdentityTokens); err != nil {
+			return fmt.Errorf("sqlite: %w", err)
+		}
+		s.checkpoints.reads.Store(s.tokenReads)
+	}
 	return nil
 }
 
@@ -292,6 +308,9 @@ func (s *Store) close() error {
 	var errs []error
 	if s.checkpoints != nil {
 		errs = append(errs, s.checkpoints.close())
+	}
+	if s.tokenReads != nil {
+		s.tokenReads.close()
 	}
 	for _, stmt := range []*sql.Stmt{s.identityByID, s.identityTokensByID, s.identitiesByUser, s.identitiesByUserOf, s.linkByTokenHash} {
 		if stmt != nil {
