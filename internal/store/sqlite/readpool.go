@@ -94,9 +94,8 @@ func (r *readPool) row(a int64, b string, cols []column) (found bool, err error)
 	if len(b) == 0 {
 		text = &emptyText[0] // a nil pointer would bind NULL, not ''
 	}
-	size := max(rowBuffer, len(cols)*3*8+1) // room for the header C writes first
+	buf := make([]byte, max(rowBuffer, len(cols)*3*8+1)) // room for the header C writes first
 	for {
-		buf := make([]byte, size)
 		rc := C.readpool_row(r.p, C.sqlite3_int64(a), (*C.char)(unsafe.Pointer(text)), C.int(len(b)),
 			(*C.uchar)(unsafe.Pointer(&buf[0])), C.int(len(buf)), C.int(len(cols)))
 		switch rc {
@@ -109,7 +108,7 @@ func (r *readPool) row(a int64, b string, cols []column) (found bool, err error)
 		case C.SQLITE_DONE:
 			return false, nil
 		case C.READPOOL_SHORT:
-			size = int(binary.NativeEndian.Uint64(buf))
+			buf = make([]byte, binary.NativeEndian.Uint64(buf))
 			continue
 		case C.SQLITE_ROW:
 		default:
