@@ -24,12 +24,13 @@ typedef struct conn {
 
 struct readpool {
 	pthread_mutex_t mu;
-	int n;                // connections
-	int nfree;            // entries of free in use
-	int *free;            // indexes of the connections not in use
+	int n;     // connections
+	int nidle; // entries of idle in use
+	int *idle; // indexes of the connections not in use
 	conn *c;
 };
 
+// seterr writes "what: msg" into err, cut to errcap bytes with its terminating zero.
 static void seterr(char *err, int errcap, const char *what, const char *msg) {
 	if (errcap <= 0) return;
 	size_t w = strlen(what), m = msg ? strlen(msg) : 0;
@@ -47,6 +48,7 @@ static void seterr(char *err, int errcap, const char *what, const char *msg) {
 	err[n] = 0;
 }
 
+// read_seen copies what current compares from the wal-index at shm into out.
 static void read_seen(const volatile unsigned char *shm, unsigned char *out) {
 	__atomic_thread_fence(__ATOMIC_ACQUIRE);
 	for (int i = 0; i < header_bytes; i++) out[i] = shm[i];
@@ -99,7 +101,7 @@ void readpool_close(readpool *p) {
 		if (c->db) sqlite3_close_v2(c->db);
 	}
 	pthread_mutex_destroy(&p->mu);
-	free(p->free);
+	free(p->idle);
 	free(p->c);
 	free(p);
 }
@@ -108,10 +110,10 @@ int readpool_open(const char *uri, const char *vfs, int conns, const char *setup
                   readpool **out, char *err, int errcap) {
 	readpool *p = calloc(1, sizeof *p);
 	if (!p) return seterr(err, errcap, "out of memory", 0), SQLITE_ERROR;
-	p->free = calloc(conns, sizeof *p->free);
+	p->idle = calloc(conns, sizeof *p->idle);
 	p->c = calloc(conns, sizeof *p->c);
 	pthread_mutex_init(&p->mu, 0);
-	if (!p->free || !p->c) {
+	if (!p->idle || !p->c) {
 		readpool_close(p);
 		return seterr(err, errcap, "out of memory", 0), SQLITE_ERROR;
 	}
@@ -136,7 +138,7 @@ int readpool_open(const char *uri, const char *vfs, int conns, const char *setup
 			readpool_close(p);
 			return rc;
 		}
-		p->free[p->nfree++] = i;
+		p->idle[p->nidle++] = i;
 	}
 	*out = p;
 	return SQLITE_OK;
@@ -150,11 +152,11 @@ static void put(unsigned char *buf, int cap, int *at, const void *src, int n) {
 
 int readpool_row(readpool *p, sqlite3_int64 a, const char *b, int blen, unsigned char *buf, int cap, int ncols) {
 	pthread_mutex_lock(&p->mu);
-	if (p->nfree == 0) {
+	if (p->nidle == 0) {
 		pthread_mutex_unlock(&p->mu);
 		return READPOOL_BUSY;
 	}
-	conn *c = &p->c[p->free[--p->nfree]];
+	conn *c = &p->c[p->idle[--p->nidle]];
 	pthread_mutex_unlock(&p->mu);
 
 	if (c->open && !current(c)) end_read(c);
@@ -202,13 +204,13 @@ int readpool_row(readpool *p, sqlite3_int64 a, const char *b, int blen, unsigned
 	if (c->open && !current(c)) end_read(c); // a connection never waits in the pool on an old snapshot
 
 	pthread_mutex_lock(&p->mu);
-	p->free[p->nfree++] = (int)(c - p->c);
+	p->idle[p->nidle++] = (int)(c - p->c);
 	pthread_mutex_unlock(&p->mu);
 	return rc;
 }
 
 void readpool_release_idle(readpool *p) {
 	pthread_mutex_lock(&p->mu);
-	for (int i = 0; i < p->nfree; i++) end_read(&p->c[p->free[i]]);
+	for (int i = 0; i < p->nidle; i++) end_read(&p->c[p->idle[i]]);
 	pthread_mutex_unlock(&p->mu);
 }
