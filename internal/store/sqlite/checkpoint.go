@@ -88,12 +88,12 @@ func (c *checkpointer) loop() {
 		case <-c.stop:
 			return
 		}
-		// An error (another process checkpointing the same file at this moment, say) leaves
-		// the pages in the WAL for the next checkpoint; see the comment at the top.
 		reads := c.reads.Load()
 		if reads != nil {
 			reads.releaseIdle()
 		}
+		// An error (another process checkpointing the same file at this moment, say) leaves
+		// the pages in the WAL for the next checkpoint; see the comment at the top.
 		_, _ = c.db.Exec(`PRAGMA wal_checkpoint(PASSIVE)`)
 		if reads != nil {
 			reads.releaseIdle() // the checkpoint moved nBackfill: let the WAL restart

@@ -124,9 +124,8 @@ int readpool_open(const char *uri, const char *vfs, int conns, const char *setup
 		const char *what = "open";
 		if (rc == SQLITE_OK) {
 			what = "set up";
-			rc = sqlite3_busy_timeout(c->db, 5000);
+			rc = sqlite3_exec(c->db, setup, 0, 0, 0);
 		}
-		if (rc == SQLITE_OK) rc = sqlite3_exec(c->db, setup, 0, 0, 0);
 		if (rc == SQLITE_OK) {
 			what = "prepare";
 			rc = sqlite3_prepare_v3(c->db, query, -1, SQLITE_PREPARE_PERSISTENT, &c->query, 0);
@@ -167,10 +166,10 @@ int readpool_row(readpool *p, sqlite3_int64 a, const char *b, int blen, unsigned
 	if (rc == SQLITE_OK) rc = sqlite3_bind_text(s, 2, b, blen, 0); // SQLITE_STATIC: cleared below
 	if (rc == SQLITE_OK) rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW) {
-		// A header of three int64 per column (type, value or offset, length), then the bytes.
+		// A header of three int64 per column (type, value or offset, length), then the bytes;
+		// the caller's buffer always holds the header (readpool.h).
 		sqlite3_int64 *h = (sqlite3_int64 *)buf;
 		int at = ncols * 3 * (int)sizeof(sqlite3_int64);
-		int fits = at <= cap;
 		for (int i = 0; i < ncols; i++) {
 			int t = sqlite3_column_type(s, i);
 			sqlite3_int64 v = 0, n = 0;
@@ -182,11 +181,9 @@ int readpool_row(readpool *p, sqlite3_int64 a, const char *b, int blen, unsigned
 				v = at;
 				put(buf, cap, &at, src, (int)n);
 			}
-			if (fits) {
-				h[3 * i] = t;
-				h[3 * i + 1] = v;
-				h[3 * i + 2] = n;
-			}
+			h[3 * i] = t;
+			h[3 * i + 1] = v;
+			h[3 * i + 2] = n;
 		}
 		if (at > cap) {
 			h[0] = at;

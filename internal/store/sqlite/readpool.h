@@ -40,7 +40,6 @@ int sqlite3_column_bytes(sqlite3_stmt *, int iCol);
 int sqlite3_column_count(sqlite3_stmt *);
 const char *sqlite3_errmsg(sqlite3 *);
 int sqlite3_extended_errcode(sqlite3 *);
-int sqlite3_busy_timeout(sqlite3 *, int ms);
 void sqlite3_free(void *);
 int sqlite3_file_control(sqlite3 *, const char *zDbName, int op, void *);
 int sqlite3_get_autocommit(sqlite3 *);
@@ -53,6 +52,8 @@ typedef struct readpool readpool;
 
 int readpool_open(const char *uri, const char *vfs, int conns, const char *setup, const char *query,
                   readpool **out, char *err, int errcap);
+// readpool_row runs the query with a and b and copies the first row's first ncols columns into
+// buf, which holds at least their header (ncols * 3 int64). Its error message, if any, too.
 int readpool_row(readpool *p, sqlite3_int64 a, const char *b, int blen, unsigned char *buf, int cap, int ncols);
 void readpool_release_idle(readpool *p);
 void readpool_close(readpool *p);

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -120,5 +121,43 @@ func TestReleaseIdleLetsTheCheckpointCopy(t *testing.T) {
 	}
 	if got := poolRead(t, pool); got != 1 {
 		t.Fatalf("read %d after the commit of 1", got)
+	}
+}
+
+// An open that fails says which step and SQLite's reason.
+func TestReadPoolOpenFails(t *testing.T) {
+	_, _, walPath := openPoolTest(t)
+	for _, c := range []struct{ path, query, want string }{
+		{strings.TrimSuffix(walPath, "-wal"), `SELECT v FROM no_such_table WHERE id = ? AND bot = ?`, "prepare: no such table: no_such_table"},
+		{filepath.Join(t.TempDir(), "missing"), `SELECT 1`, "open: unable to open database file"}, // the pool never creates it
+	} {
+		if _, err := openReadPool(fileURI(c.path), walVFSName, 2, `PRAGMA query_only = 1`, c.query); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("open %s with %q: %v, want %q", c.path, c.query, err, c.want)
+		}
+	}
+}
+
+// A read that fails in SQLite returns SQLite's message and code, ends the connection's
+// transaction, and the connection reads again afterwards.
+func TestReadPoolReadError(t *testing.T) {
+	pool, _, walPath := openPoolTest(t)
+	failing, err := openReadPool(fileURI(strings.TrimSuffix(walPath, "-wal")), walVFSName, 1,
+		`PRAGMA query_only = 1`, `SELECT abs(?) FROM t WHERE bot = ?`) // abs of the least int64 overflows
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer failing.close()
+	var c [1]column
+	for range 2 { // the second read runs in a transaction kept from the first, the one after the error in a new one
+		if found, err := failing.row(-9223372036854775808, "b", c[:]); found || err == nil ||
+			!strings.Contains(err.Error(), "integer overflow") || !strings.Contains(err.Error(), "SQLite error 1") {
+			t.Fatalf("read: found %v, %v; want SQLite's integer overflow", found, err)
+		}
+	}
+	if found, err := failing.row(-5, "b", c[:]); err != nil || !found || c[0].value != 5 {
+		t.Fatalf("the read after the errors: found %v, %d, %v", found, c[0].value, err)
+	}
+	if got := poolRead(t, pool); got != 0 {
+		t.Fatalf("the other pool read %d", got)
 	}
 }

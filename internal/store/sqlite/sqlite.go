@@ -276,7 +276,7 @@ func (s *Store) init(ctx context.Context) error {
 		*p.stmt = stmt
 	}
 	if s.uri != "" {
-		setup := fmt.Sprintf(`PRAGMA query_only = 1; PRAGMA cache_size = %d`, -tokenReadCacheKiB)
+		setup := fmt.Sprintf(`PRAGMA query_only = 1; PRAGMA cache_size = %d; PRAGMA busy_timeout = %d`, -tokenReadCacheKiB, busyTimeoutMS)
 		if s.tokenReads, err = openReadPool(s.uri, walVFSName, tokenReadConns(), setup, selectIdentityTokens); err != nil {
 			return fmt.Errorf("sqlite: %w", err)
 		}
