@@ -82,9 +82,6 @@ Flags:
 	if err != nil {
 		return exitError{code: 2, msg: err.Error()}
 	}
-	if lw, ok := logOut.(*logbuf.Writer); ok {
-		log = slog.New(logbuf.Handler(log.Handler(), lw))
-	}
 	if *cpuProfile != "" {
 		stop, err := startCPUProfile(*cpuProfile)
 		if err != nil {

@@ -4,6 +4,10 @@
 // or SIGKILL loses at most that much), at once after a warning or an error (Handler), and on
 // Close. A line is never split: slog's handlers hand over each record in one Write, and the
 // buffer takes it whole or, when it alone is larger than the buffer, writes it through.
+//
+// NewHandler is serve's handler, slog's text or JSON one on a Writer; WritePlain writes the
+// same line for a record of plain strings and integers without slog's general machinery,
+// for the line every request writes.
 package logbuf
 
 import (
@@ -107,11 +111,14 @@ func (b *Writer) Close() error {
 // Handler is h, whose output goes through w, flushing w after every record at warn level or
 // above: a warning or an error (a handler's panic, a failed close) is out before whatever
 // follows it, even a crash.
-func Handler(h slog.Handler, w *Writer) slog.Handler { return &handler{h, w} }
+func Handler(h slog.Handler, w *Writer) slog.Handler { return &handler{Handler: h, w: w} }
 
 type handler struct {
 	slog.Handler
 	w *Writer
+	// plain: the format of slog's handler that Handler is, for WritePlain; 0 when it may be
+	// another handler or have attributes or groups added.
+	plain Format
 }
 
 func (h *handler) Handle(ctx context.Context, r slog.Record) error {
@@ -125,9 +132,9 @@ func (h *handler) Handle(ctx context.Context, r slog.Record) error {
 }
 
 func (h *handler) WithAttrs(attrs []slog.Attr) slog.Handler {
-	return &handler{h.Handler.WithAttrs(attrs), h.w}
+	return &handler{Handler: h.Handler.WithAttrs(attrs), w: h.w}
 }
 
 func (h *handler) WithGroup(name string) slog.Handler {
-	return &handler{h.Handler.WithGroup(name), h.w}
+	return &handler{Handler: h.Handler.WithGroup(name), w: h.w}
 }

@@ -13,6 +13,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/oauthbroker/oauthbroker/internal/logbuf"
 )
 
 // TestAccessLogLine: one line per request through the real router, with exactly the fields
@@ -107,4 +110,64 @@ func (f fanOut) WithGroup(name string) slog.Handler {
 		out[i] = h.WithGroup(name)
 	}
 	return out
+}
+
+// TestAccessLogLineThroughServesHandler: with serve's handler (logbuf's, text or JSON) the
+// request line is built without slog's machinery; it must be the line slog writes, byte for
+// byte, for a plain path and for one that needs quoting (which goes through slog).
+func TestAccessLogLineThroughServesHandler(t *testing.T) {
+	end := time.Date(2026, 12, 7, 6, 30, 1, 234_567_891, time.UTC)
+	for _, f := range []logbuf.Format{logbuf.Text, logbuf.JSON} {
+		for _, path := range []string{"/api/v1/bots/a/identities/17/credentials", `/bots/a b/"connect"`} {
+			var fast, slow strings.Builder
+			lw := logbuf.New(&fast, 1<<16, time.Hour)
+			var plain slog.Handler = slog.NewTextHandler(&slow, nil)
+			if f == logbuf.JSON {
+				plain = slog.NewJSONHandler(&slow, nil)
+			}
+			for _, log := range []*slog.Logger{slog.New(logbuf.NewHandler(lw, f, slog.LevelInfo)), slog.New(plain)} {
+				s := &Server{log: log}
+				r := httptest.NewRequest(http.MethodGet, "https://broker.test/", nil)
+				r.URL.Path = path
+				r = r.WithContext(context.WithValue(r.Context(), requestIDKey, &requestInfo{id: "00112233aabbccdd"}))
+				s.logRequest(r, http.StatusTeapot, end, 1500*time.Millisecond)
+			}
+			if err := lw.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if fast.String() != slow.String() || !strings.Contains(slow.String(), "00112233aabbccdd") {
+				t.Errorf("format %d, path %q:\nserve's %q\nslog's  %q", f, path, fast.String(), slow.String())
+			}
+		}
+	}
+}
+
+// TestMetricsRouteLabels: every request is counted under chi's pattern of its route, the
+// first time (computed) and the times after (remembered), for a route of the mounted API, a
+// flow route, one that matched nothing and one of the top router.
+func TestMetricsRouteLabels(t *testing.T) {
+	fs := newFuzzServer(t)
+	requests := map[string]string{
+		"/api/v1/bots/a/identities/17/credentials": "/api/v1/bots/{bot}/identities/{id}/credentials",
+		"/bots/a/connect":                          "/bots/{bot}/connect",
+		"/no/such/route":                           "unmatched",
+		"/healthz":                                 "/healthz",
+	}
+	for range 3 {
+		for path := range requests {
+			r := httptest.NewRequest(http.MethodGet, "https://broker.test"+path, nil)
+			r.Header.Set("Authorization", "Bearer key-0123456789abcdef")
+			fs.srv.ServeHTTP(httptest.NewRecorder(), r)
+		}
+	}
+	rec := httptest.NewRecorder()
+	fs.srv.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "https://broker.test/metrics", nil))
+	body := rec.Body.String()
+	for path, route := range requests {
+		series := regexp.MustCompile(`oauthbroker_http_request_duration_seconds_count\{method="GET",route="` +
+			regexp.QuoteMeta(route) + `",status="\d+"\} 3` + "\n")
+		if !series.MatchString(body) {
+			t.Errorf("%s: no series of 3 requests under route %q in\n%s", path, route, body)
+		}
+	}
 }

@@ -25,7 +25,7 @@ import (
 func BenchmarkServer(b *testing.B) {
 	lw := logbuf.New(io.Discard, logbuf.DefaultSize, logbuf.DefaultInterval)
 	b.Cleanup(func() { lw.Close() })
-	log := slog.New(logbuf.Handler(slog.NewTextHandler(lw, nil), lw))
+	log := slog.New(logbuf.NewHandler(lw, logbuf.Text, slog.LevelInfo))
 	fs := newFuzzServer(b, func(d *Deps) { d.Logger = log })
 	newLink := func(b *testing.B) (string, string) {
 		l, err := fs.broker.CreateLink(b.Context(), broker.LinkRequest{Bot: "a", Providers: []broker.Requirement{{Provider: "sb"}}, Channel: "c", User: "bench"})

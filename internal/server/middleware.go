@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"runtime/debug"
 	"time"
+
+	"github.com/oauthbroker/oauthbroker/internal/logbuf"
 )
 
 type ctxKey int
@@ -93,19 +95,24 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 	})
 }
 
-// logRequest writes the request's line: what s.log.LogAttrs writes, built here so that no
-// runtime.Callers runs for it (slog looks up the caller for every record, source wanted or
-// not; the broker's handlers never add the source).
+// logRequest writes the request's line: what s.log.LogAttrs writes. serve's handler builds it
+// itself (logbuf.WritePlain) when every value is plain; any other goes through slog, without
+// runtime.Callers (slog looks up the caller for every record, source wanted or not; the
+// broker's handlers never add the source).
 func (s *Server) logRequest(r *http.Request, status int, end time.Time, took time.Duration) {
 	ctx := r.Context()
 	h := s.log.Handler()
 	if !h.Enabled(ctx, slog.LevelInfo) {
 		return
 	}
-	line := slog.NewRecord(end, slog.LevelInfo, "http request", 0)
-	line.AddAttrs(slog.String("request_id", requestIDFrom(ctx)), slog.String("method", r.Method),
+	attrs := [...]slog.Attr{slog.String("request_id", requestIDFrom(ctx)), slog.String("method", r.Method),
 		slog.String("path", r.URL.Path), slog.Int("status", status),
-		slog.Int64("duration_ms", took.Milliseconds()))
+		slog.Int64("duration_ms", took.Milliseconds())}
+	if logbuf.WritePlain(h, end, slog.LevelInfo, "http request", attrs[:]) {
+		return
+	}
+	line := slog.NewRecord(end, slog.LevelInfo, "http request", 0)
+	line.AddAttrs(attrs[:]...)
 	_ = h.Handle(ctx, line)
 }
 

@@ -2,7 +2,10 @@ package server
 
 import (
 	"context"
+	"maps"
 	"net/http"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -13,11 +16,67 @@ import (
 // observe records a request in the HTTP metrics by its route pattern (never the raw path,
 // which carries ids and would make a series per request), method and status.
 func (s *Server) observe(r *http.Request, status int, took time.Duration) {
-	route := ""
-	if rctx := chi.RouteContext(r.Context()); rctx != nil {
-		route = rctx.RoutePattern()
+	s.metrics.ObserveRequest(s.routeNames.of(chi.RouteContext(r.Context())), r.Method, status, took)
+}
+
+// routeNames remembers chi's route pattern of each chain of matched patterns: chi joins the
+// chain and rewrites its wildcards into a new string on every call, and a router has only as
+// many chains as routes. Lookups take no lock: the map is replaced, never changed.
+type routeNames struct {
+	names atomic.Pointer[map[routeChain]string]
+	mu    sync.Mutex // taken by the writers only
+}
+
+// routeChain is a chain of up to three matched patterns (a mounted router's route has two).
+type routeChain struct {
+	n       int
+	a, b, c string
+}
+
+// maxRouteNames bounds the map; the broker's router has a few dozen routes.
+const maxRouteNames = 256
+
+// of is rctx.RoutePattern(), "" without a route context.
+func (rn *routeNames) of(rctx *chi.Context) string {
+	if rctx == nil {
+		return ""
 	}
-	s.metrics.ObserveRequest(route, r.Method, status, took)
+	p := rctx.RoutePatterns
+	if len(p) == 0 || len(p) > 3 {
+		return rctx.RoutePattern()
+	}
+	k := routeChain{n: len(p), a: p[0]}
+	if len(p) > 1 {
+		k.b = p[1]
+	}
+	if len(p) > 2 {
+		k.c = p[2]
+	}
+	if m := rn.names.Load(); m != nil {
+		if name, ok := (*m)[k]; ok {
+			return name
+		}
+	}
+	name := rctx.RoutePattern()
+	rn.mu.Lock()
+	defer rn.mu.Unlock()
+	old := rn.names.Load()
+	if old == nil || len(*old) < maxRouteNames {
+		m := make(map[routeChain]string, 1+lenOf(old))
+		if old != nil {
+			maps.Copy(m, *old)
+		}
+		m[k] = name
+		rn.names.Store(&m)
+	}
+	return name
+}
+
+func lenOf(m *map[routeChain]string) int {
+	if m == nil {
+		return 0
+	}
+	return len(*m)
 }
 
 // recordFlowDone notes that a flow request did its work, for instrumentFlow.

@@ -69,6 +69,7 @@ type Server struct {
 	recent       recentPages // the page a callback left, for the view it redirects to (recent.go)
 
 	metrics          *metrics.Metrics
+	routeNames       routeNames // the metrics' route labels (observe.go)
 	metricsToken     string
 	metricsElsewhere bool
 	clientAddr       func(http.Handler) http.Handler // resolves the client address (package clientlimit)
