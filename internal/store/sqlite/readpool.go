@@ -10,6 +10,7 @@ import "C"
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"runtime"
 	"sync"
@@ -82,13 +83,16 @@ type column struct {
 // rowBuffer is the first buffer a read gets; a row that needs more is read again.
 const rowBuffer = 1024
 
+// errReadsClosed answers a read after Close; the caller names the store.
+var errReadsClosed = errors.New("the store is closed")
+
 // row runs the query with a and b and reads its first row's first len(cols) columns into
 // cols. found is false when it returns no row.
 func (r *readPool) row(a int64, b string, cols []column) (found bool, err error) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	if r.p == nil {
-		return false, errClosed
+		return false, errReadsClosed
 	}
 	text := unsafe.StringData(b)
 	if len(b) == 0 {

@@ -248,8 +248,8 @@ func TestTokenReadsAcrossClose(t *testing.T) {
 		t.Fatal(err)
 	}
 	wg.Wait()
-	if _, err := s.IdentityTokens(t.Context(), "bot", id); err == nil || !strings.Contains(err.Error(), "closed") {
-		t.Errorf("a read after Close: %v, want an error saying the store is closed", err)
+	if _, err := s.IdentityTokens(t.Context(), "bot", id); err == nil || err.Error() != fmt.Sprintf("sqlite: identity %d: the store is closed", id) {
+		t.Errorf("a read after Close: %v, want \"sqlite: identity %d: the store is closed\"", err, id)
 	}
 	if ok.Load() == 0 {
 		t.Error("no read finished before Close")

@@ -48,7 +48,7 @@ type Store struct {
 
 	// Hot reads, prepared once.
 	identityByID       *sql.Stmt
-	identityTokensByID *sql.Stmt
+	identityTokensByID *sql.Stmt // in memory only: a file store reads tokens on tokenReads
 	identitiesByUser   *sql.Stmt
 	identitiesByUserOf *sql.Stmt // ... and provider
 	linkByTokenHash    *sql.Stmt
@@ -264,7 +264,6 @@ func (s *Store) init(ctx context.Context) error {
 		query string
 	}{
 		{&s.identityByID, selectIdentity + ` WHERE id = ? AND bot = ?`},
-		{&s.identityTokensByID, selectIdentityTokens},
 		{&s.identitiesByUser, selectIdentitiesOfUser},
 		{&s.identitiesByUserOf, selectIdentitiesOfUserOf},
 		{&s.linkByTokenHash, selectLink + ` WHERE token_hash = ?`},
@@ -281,6 +280,10 @@ func (s *Store) init(ctx context.Context) error {
 			return fmt.Errorf("sqlite: %w", err)
 		}
 		s.checkpoints.reads.Store(s.tokenReads)
+	} else if s.identityTokensByID, err = s.reader.PrepareContext(ctx, selectIdentityTokens); err != nil {
+		// In memory the token reads go through the one pool: other connections would open
+		// other databases.
+		return fmt.Errorf("sqlite: prepare %q: %w", selectIdentityTokens, err)
 	}
 	return nil
 }
