@@ -30,9 +30,9 @@ func NewHandler(w *Writer, f Format, level slog.Leveler) slog.Handler {
 // write it, and reports whether it did. It does when h came from NewHandler (no attributes or
 // groups added since) and the record is plain: every attribute a string or an integer, and
 // every key, value and the message printable ASCII. Otherwise it writes nothing and the
-// caller logs through slog. It is for a line written on every request: slog's handlers look
-// up each attribute's kind, its quoting and the record's caller for every record. The caller
-// checks h.Enabled first, as slog.Logger does.
+// caller logs through slog. It is for a line written on every request: slog's handlers go
+// through their general state, each attribute's kind and its quoting for every record. The
+// caller checks h.Enabled first, as slog.Logger does.
 func WritePlain(h slog.Handler, t time.Time, level slog.Level, msg string, attrs []slog.Attr) bool {
 	lh, ok := h.(*handler)
 	if !ok || lh.plain == 0 {
