@@ -17,7 +17,6 @@ typedef struct sqlite3_stmt sqlite3_stmt;
 #define SQLITE_FCNTL_FILE_POINTER 7
 
 #define SQLITE_INTEGER 1
-#define SQLITE_FLOAT 2
 #define SQLITE_TEXT 3
 #define SQLITE_BLOB 4
 #define SQLITE_NULL 5
@@ -37,10 +36,8 @@ sqlite3_int64 sqlite3_column_int64(sqlite3_stmt *, int iCol);
 const void *sqlite3_column_blob(sqlite3_stmt *, int iCol);
 const unsigned char *sqlite3_column_text(sqlite3_stmt *, int iCol);
 int sqlite3_column_bytes(sqlite3_stmt *, int iCol);
-int sqlite3_column_count(sqlite3_stmt *);
 const char *sqlite3_errmsg(sqlite3 *);
 int sqlite3_extended_errcode(sqlite3 *);
-void sqlite3_free(void *);
 int sqlite3_file_control(sqlite3 *, const char *zDbName, int op, void *);
 int sqlite3_get_autocommit(sqlite3 *);
 
