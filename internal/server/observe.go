@@ -60,23 +60,15 @@ func (rn *routeNames) of(rctx *chi.Context) string {
 	name := rctx.RoutePattern()
 	rn.mu.Lock()
 	defer rn.mu.Unlock()
-	old := rn.names.Load()
-	if old == nil || len(*old) < maxRouteNames {
-		m := make(map[routeChain]string, 1+lenOf(old))
-		if old != nil {
-			maps.Copy(m, *old)
+	m := map[routeChain]string{k: name}
+	if old := rn.names.Load(); old != nil {
+		if len(*old) >= maxRouteNames {
+			return name
 		}
-		m[k] = name
-		rn.names.Store(&m)
+		maps.Copy(m, *old)
 	}
+	rn.names.Store(&m)
 	return name
-}
-
-func lenOf(m *map[routeChain]string) int {
-	if m == nil {
-		return 0
-	}
-	return len(*m)
 }
 
 // recordFlowDone notes that a flow request did its work, for instrumentFlow.
