@@ -30,8 +30,7 @@ struct readpool {
 	conn *c;
 };
 
-// seterr writes "what: msg" into err, cut to errcap bytes with its terminating zero.
-static void seterr(char *err, int errcap, const char *what, const char *msg) {
+void readpool_seterr(char *err, int errcap, const char *what, const char *msg) {
 	if (errcap <= 0) return;
 	size_t w = strlen(what), m = msg ? strlen(msg) : 0;
 	size_t n = 0;
@@ -109,13 +108,13 @@ void readpool_close(readpool *p) {
 int readpool_open(const char *uri, const char *vfs, int conns, const char *setup, const char *query,
                   readpool **out, char *err, int errcap) {
 	readpool *p = calloc(1, sizeof *p);
-	if (!p) return seterr(err, errcap, "out of memory", 0), SQLITE_ERROR;
+	if (!p) return readpool_seterr(err, errcap, "out of memory", 0), SQLITE_ERROR;
 	p->idle = calloc(conns, sizeof *p->idle);
 	p->c = calloc(conns, sizeof *p->c);
 	pthread_mutex_init(&p->mu, 0);
 	if (!p->idle || !p->c) {
 		readpool_close(p);
-		return seterr(err, errcap, "out of memory", 0), SQLITE_ERROR;
+		return readpool_seterr(err, errcap, "out of memory", 0), SQLITE_ERROR;
 	}
 	for (int i = 0; i < conns; i++) {
 		conn *c = &p->c[i];
@@ -133,7 +132,7 @@ int readpool_open(const char *uri, const char *vfs, int conns, const char *setup
 		if (rc == SQLITE_OK) rc = sqlite3_prepare_v3(c->db, "BEGIN", -1, SQLITE_PREPARE_PERSISTENT, &c->begin, 0);
 		if (rc == SQLITE_OK) rc = sqlite3_prepare_v3(c->db, "COMMIT", -1, SQLITE_PREPARE_PERSISTENT, &c->commit, 0);
 		if (rc != SQLITE_OK) {
-			seterr(err, errcap, what, c->db ? sqlite3_errmsg(c->db) : "out of memory");
+			readpool_seterr(err, errcap, what, c->db ? sqlite3_errmsg(c->db) : "out of memory");
 			readpool_close(p);
 			return rc;
 		}
@@ -190,7 +189,7 @@ int readpool_row(readpool *p, sqlite3_int64 a, const char *b, int blen, unsigned
 			rc = READPOOL_SHORT;
 		}
 	} else if (rc != SQLITE_DONE) {
-		seterr((char *)buf, cap, "read", sqlite3_errmsg(c->db));
+		readpool_seterr((char *)buf, cap, "read", sqlite3_errmsg(c->db));
 		rc = sqlite3_extended_errcode(c->db);
 	}
 	sqlite3_reset(s);

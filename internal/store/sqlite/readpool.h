@@ -45,6 +45,10 @@ int sqlite3_get_autocommit(sqlite3 *);
 #define READPOOL_SHORT -1 // the row does not fit in the buffer; its first int64 is the size it needs
 #define READPOOL_BUSY -2  // every connection is in use: nothing was read
 
+// readpool_seterr writes "what: msg" into err, cut to errcap bytes with its terminating zero
+// (plans.c uses it too).
+void readpool_seterr(char *err, int errcap, const char *what, const char *msg);
+
 typedef struct readpool readpool;
 
 int readpool_open(const char *uri, const char *vfs, int conns, const char *setup, const char *query,

@@ -118,6 +118,9 @@ func open(path string) (*Store, error) {
 	if path == "" {
 		return nil, errors.New("sqlite: open: empty database path")
 	}
+	if err := keepPlans(); err != nil {
+		return nil, err
+	}
 	if err := registerWALVFS(); err != nil {
 		return nil, err
 	}
@@ -259,15 +262,7 @@ func (s *Store) init(ctx context.Context) error {
 	} else if s.readStmts, err = prepare(ctx, s.reader, texts, true); err != nil {
 		return err
 	}
-	for _, p := range []struct {
-		stmt  **sql.Stmt
-		query string
-	}{
-		{&s.identityByID, selectIdentity + ` WHERE id = ? AND bot = ?`},
-		{&s.identitiesByUser, selectIdentitiesOfUser},
-		{&s.identitiesByUserOf, selectIdentitiesOfUserOf},
-		{&s.linkByTokenHash, selectLink + ` WHERE token_hash = ?`},
-	} {
+	for _, p := range s.hotReads() {
 		stmt, err := s.reader.PrepareContext(ctx, p.query)
 		if err != nil {
 			return fmt.Errorf("sqlite: prepare %q: %w", p.query, err)
@@ -286,6 +281,22 @@ func (s *Store) init(ctx context.Context) error {
 		return fmt.Errorf("sqlite: prepare %q: %w", selectIdentityTokens, err)
 	}
 	return nil
+}
+
+// hotReads are the reads prepared on the read pool beside the rules' statements.
+func (s *Store) hotReads() []struct {
+	stmt  **sql.Stmt
+	query string
+} {
+	return []struct {
+		stmt  **sql.Stmt
+		query string
+	}{
+		{&s.identityByID, selectIdentity + ` WHERE id = ? AND bot = ?`},
+		{&s.identitiesByUser, selectIdentitiesOfUser},
+		{&s.identitiesByUserOf, selectIdentitiesOfUserOf},
+		{&s.linkByTokenHash, selectLink + ` WHERE token_hash = ?`},
+	}
 }
 
 // Ping reports whether both the writer and the read pool reach the database.
