@@ -13,12 +13,11 @@ import (
 	"crypto/sha1"
 	"encoding/base64"
 	"errors"
-	"fmt"
 	"io"
 	"mime"
 	"net/http"
 	"net/url"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -120,47 +119,85 @@ func formParams(req *http.Request) ([][2]string, error) {
 // encoded parameters (§3.4.1.3.2), HMAC-SHA1 keyed with both secrets (§3.4.2).
 func Signature(method string, u *url.URL, params [][2]string, consumerSecret, tokenSecret string) string {
 	mac := hmac.New(sha1.New, []byte(PercentEncode(consumerSecret)+"&"+PercentEncode(tokenSecret)))
-	mac.Write([]byte(BaseString(method, u, params)))
+	mac.Write(appendBaseString(nil, method, u, params))
 	return base64.StdEncoding.EncodeToString(mac.Sum(nil))
 }
 
 // BaseString is §3.4.1.1's signature base string.
 func BaseString(method string, u *url.URL, params [][2]string) string {
+	return string(appendBaseString(nil, method, u, params))
+}
+
+func appendBaseString(b []byte, method string, u *url.URL, params [][2]string) []byte {
 	pairs := make([][2]string, len(params))
+	size := 0
 	for i, kv := range params {
 		pairs[i] = [2]string{PercentEncode(kv[0]), PercentEncode(kv[1])}
+		size += len(pairs[i][0]) + len(pairs[i][1]) + 2
 	}
 	// By encoded name, then value. (Sorting the joined "name=value" strings would not do:
 	// '-', '.', '%' and digits sort below '=', putting "a-b" before "a".)
-	sort.Slice(pairs, func(i, j int) bool {
-		if pairs[i][0] != pairs[j][0] {
-			return pairs[i][0] < pairs[j][0]
+	slices.SortFunc(pairs, func(a, b [2]string) int {
+		if c := strings.Compare(a[0], b[0]); c != 0 {
+			return c
 		}
-		return pairs[i][1] < pairs[j][1]
+		return strings.Compare(a[1], b[1])
 	})
-	enc := make([]string, len(pairs))
+	joined := make([]byte, 0, size)
 	for i, kv := range pairs {
-		enc[i] = kv[0] + "=" + kv[1]
+		if i > 0 {
+			joined = append(joined, '&')
+		}
+		joined = append(append(append(joined, kv[0]...), '='), kv[1]...)
 	}
 	scheme, host := strings.ToLower(u.Scheme), strings.ToLower(u.Host)
 	if (scheme == "http" && strings.HasSuffix(host, ":80")) || (scheme == "https" && strings.HasSuffix(host, ":443")) {
 		host = host[:strings.LastIndexByte(host, ':')]
 	}
-	return strings.ToUpper(method) + "&" + PercentEncode(scheme+"://"+host+u.EscapedPath()) + "&" + PercentEncode(strings.Join(enc, "&"))
+	b = append(append(b, strings.ToUpper(method)...), '&')
+	b = append(appendPercentEncoded(b, scheme+"://"+host+u.EscapedPath()), '&')
+	return appendPercentEncoded(b, joined)
 }
 
 // PercentEncode is RFC 5849 §3.6: all but unreserved characters as upper-case %XX.
 func PercentEncode(s string) string {
-	var b strings.Builder
+	n := escapedLen(s)
+	if n == len(s) {
+		return s
+	}
+	return string(appendPercentEncoded(make([]byte, 0, n), s))
+}
+
+// unreserved holds RFC 3986's unreserved characters, the bytes §3.6 leaves as they are.
+var unreserved = func() (set [256]bool) {
+	for c := range 256 {
+		set[c] = 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~'
+	}
+	return set
+}()
+
+// escapedLen is the length of s percent-encoded.
+func escapedLen(s string) int {
+	n := len(s)
 	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~' {
-			b.WriteByte(c)
-		} else {
-			fmt.Fprintf(&b, "%%%02X", c)
+		if !unreserved[s[i]] {
+			n += 2
 		}
 	}
-	return b.String()
+	return n
+}
+
+// appendPercentEncoded appends s percent-encoded to b.
+func appendPercentEncoded[T string | []byte](b []byte, s T) []byte {
+	const hex = "0123456789ABCDEF"
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; unreserved[c] {
+			b = append(b, c)
+		} else {
+			b = append(b, '%', hex[c>>4], hex[c&15])
+		}
+	}
+	return b
 }
 
 func randomNonce() string {

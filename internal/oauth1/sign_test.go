@@ -88,3 +88,35 @@ func TestSignFormBody(t *testing.T) {
 		t.Fatalf("Sign of an oversized form: %v, want ErrFormBody", err)
 	}
 }
+
+// Every byte comes out as §3.6 says: unreserved characters as they are, all others as
+// upper-case %XX. The reference is the standard library's query escaping, which shares the
+// unreserved set and differs only in writing a space as '+'.
+func TestPercentEncodeEveryByte(t *testing.T) {
+	all := make([]byte, 0, 256)
+	for c := range 256 {
+		all = append(all, byte(c))
+		s := string([]byte{byte(c)})
+		if got, want := oauth1.PercentEncode(s), strings.ReplaceAll(url.QueryEscape(s), "+", "%20"); got != want {
+			t.Errorf("byte %#x: %q, want %q", c, got, want)
+		}
+	}
+	for _, s := range []string{"", "plain-._~AZaz09", string(all), "a b&c=d%e☺"} {
+		if got, want := oauth1.PercentEncode(s), strings.ReplaceAll(url.QueryEscape(s), "+", "%20"); got != want {
+			t.Errorf("%q: %q, want %q", s, got, want)
+		}
+	}
+}
+
+// One signed request of a link flow's shape: the access-token call with its verifier.
+func BenchmarkSign(b *testing.B) {
+	s := oauth1.Signer{}
+	c := oauth1.Credentials{ConsumerKey: "xvz1evFS4wEEPTGEFPHBog", ConsumerSecret: "kAcSOqF21Fu85e7zjz7ZN2U4ZRhfV3WpwPAoE3Z7kBw",
+		Token: "370773112-GmHxMAgYyLbNEtIKZeRNFsMKPR9EyMZeS9weJAEb", TokenSecret: "LswwdoUaIvS8ltyTt5jkRh4J50vUPVVHtR2YPi5kE"}
+	for b.Loop() {
+		req, _ := http.NewRequest("POST", "https://api.twitter.example/oauth/access_token?oauth_verifier=uw7NjWHT6OJ1MpJOXsHfNxoAhPKpgI8BlYDhxEjIBY", nil)
+		if err := s.Sign(req, c); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
