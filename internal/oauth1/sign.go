@@ -119,16 +119,16 @@ func formParams(req *http.Request) ([][2]string, error) {
 // encoded parameters (§3.4.1.3.2), HMAC-SHA1 keyed with both secrets (§3.4.2).
 func Signature(method string, u *url.URL, params [][2]string, consumerSecret, tokenSecret string) string {
 	mac := hmac.New(sha1.New, []byte(PercentEncode(consumerSecret)+"&"+PercentEncode(tokenSecret)))
-	mac.Write(appendBaseString(nil, method, u, params))
+	mac.Write(baseString(method, u, params))
 	return base64.StdEncoding.EncodeToString(mac.Sum(nil))
 }
 
 // BaseString is §3.4.1.1's signature base string.
 func BaseString(method string, u *url.URL, params [][2]string) string {
-	return string(appendBaseString(nil, method, u, params))
+	return string(baseString(method, u, params))
 }
 
-func appendBaseString(b []byte, method string, u *url.URL, params [][2]string) []byte {
+func baseString(method string, u *url.URL, params [][2]string) []byte {
 	pairs := make([][2]string, len(params))
 	size := 0
 	for i, kv := range params {
@@ -154,7 +154,7 @@ func appendBaseString(b []byte, method string, u *url.URL, params [][2]string) [
 	if (scheme == "http" && strings.HasSuffix(host, ":80")) || (scheme == "https" && strings.HasSuffix(host, ":443")) {
 		host = host[:strings.LastIndexByte(host, ':')]
 	}
-	b = append(append(b, strings.ToUpper(method)...), '&')
+	b := append([]byte(strings.ToUpper(method)), '&')
 	b = append(appendPercentEncoded(b, scheme+"://"+host+u.EscapedPath()), '&')
 	return appendPercentEncoded(b, joined)
 }
