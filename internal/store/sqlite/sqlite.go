@@ -283,15 +283,15 @@ func (s *Store) init(ctx context.Context) error {
 	return nil
 }
 
-// hotReads are the reads prepared on the read pool beside the rules' statements.
-func (s *Store) hotReads() []struct {
+// hotRead is a read prepared on the read pool beside the rules' statements, and where it goes.
+type hotRead struct {
 	stmt  **sql.Stmt
 	query string
-} {
-	return []struct {
-		stmt  **sql.Stmt
-		query string
-	}{
+}
+
+// hotReads are the store's hot reads.
+func (s *Store) hotReads() []hotRead {
+	return []hotRead{
 		{&s.identityByID, selectIdentity + ` WHERE id = ? AND bot = ?`},
 		{&s.identitiesByUser, selectIdentitiesOfUser},
 		{&s.identitiesByUserOf, selectIdentitiesOfUserOf},
