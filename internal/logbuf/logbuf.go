@@ -1,7 +1,7 @@
 // Package logbuf buffers log lines on their way to a file or standard error, so that a busy
 // server does not pay a write system call per request line, without holding a line back for
 // long: the buffer goes out when the next line would not fit, every flush interval (a crash
-// or SIGKILL loses at most that much), at once after a warning or an error (Handler), and on
+// or SIGKILL loses at most that much), at once after a warning or an error (NewHandler), and on
 // Close. A line is never split: slog's handlers hand over each record in one Write, and the
 // buffer takes it whole or, when it alone is larger than the buffer, writes it through.
 //
@@ -108,16 +108,14 @@ func (b *Writer) Close() error {
 	return err
 }
 
-// Handler is h, whose output goes through w, flushing w after every record at warn level or
+// handler is slog's handler writing to w, flushing w after every record at warn level or
 // above: a warning or an error (a handler's panic, a failed close) is out before whatever
 // follows it, even a crash.
-func Handler(h slog.Handler, w *Writer) slog.Handler { return &handler{Handler: h, w: w} }
-
 type handler struct {
 	slog.Handler
 	w *Writer
-	// plain: the format of slog's handler that Handler is, for WritePlain; 0 when it may be
-	// another handler or have attributes or groups added.
+	// plain: the format of slog's handler, for WritePlain; 0 once attributes or groups are
+	// added, which WritePlain does not write.
 	plain Format
 }
 

@@ -97,7 +97,7 @@ func TestWarningsAndErrorsFlushAtOnce(t *testing.T) {
 	var s sink
 	w := logbuf.New(&s, 1<<16, time.Hour)
 	defer w.Close()
-	log := slog.New(logbuf.Handler(slog.NewTextHandler(w, nil), w)).With("component", "test")
+	log := slog.New(logbuf.NewHandler(w, logbuf.Text, slog.LevelInfo)).With("component", "test")
 	log.Info("held")
 	if text, _ := s.text(); text != "" {
 		t.Fatalf("an info line was written at once: %q", text)

@@ -16,8 +16,8 @@ const (
 )
 
 // NewHandler is slog's text or JSON handler, with no option but the level, writing to w and
-// flushing it after every record at warn level or above (see Handler). What it writes can
-// also be written by WritePlain, which builds the same line without slog's general machinery.
+// flushing it after every record at warn level or above. What it writes can also be written
+// by WritePlain, which builds the same line without slog's general machinery.
 func NewHandler(w *Writer, f Format, level slog.Leveler) slog.Handler {
 	o := &slog.HandlerOptions{Level: level}
 	if f == JSON {

@@ -83,7 +83,6 @@ func TestWritePlainDeclinesOtherHandlers(t *testing.T) {
 	w := logbuf.New(&s, 1<<16, time.Hour)
 	attrs := []slog.Attr{slog.String("method", "GET")}
 	for name, h := range map[string]slog.Handler{
-		"Handler":   logbuf.Handler(slog.NewTextHandler(w, nil), w),
 		"WithAttrs": logbuf.NewHandler(w, logbuf.Text, slog.LevelInfo).WithAttrs([]slog.Attr{slog.String("c", "x")}),
 		"WithGroup": logbuf.NewHandler(w, logbuf.JSON, slog.LevelInfo).WithGroup("g"),
 		"slog's":    slog.NewTextHandler(w, nil),
