@@ -25,6 +25,18 @@ var benchProviders = [perUser]string{"github", "twitter", "uber", "spotify"}
 // several times as b.N grows).
 func seeded(b *testing.B) *sqlite.Store { return seededWith(b, nil) }
 
+// copyFile copies the file at from to a new file at to, readable by its owner only.
+func copyFile(tb testing.TB, from, to string) {
+	tb.Helper()
+	data, err := os.ReadFile(from)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := os.WriteFile(to, data, 0o600); err != nil {
+		tb.Fatal(err)
+	}
+}
+
 // seededWith is seeded with more rows that more writes into the copy of the seeded file,
 // before the store opens it (nil: none).
 func seededWith(b *testing.B, more func(*sql.DB) error) *sqlite.Store {
@@ -33,14 +45,8 @@ func seededWith(b *testing.B, more func(*sql.DB) error) *sqlite.Store {
 	if seedErr != nil {
 		b.Fatal(seedErr)
 	}
-	data, err := os.ReadFile(seedPath)
-	if err != nil {
-		b.Fatal(err)
-	}
 	path := filepath.Join(b.TempDir(), "bench.db")
-	if err := os.WriteFile(path, data, 0o600); err != nil {
-		b.Fatal(err)
-	}
+	copyFile(b, seedPath, path)
 	if more != nil {
 		db, err := sql.Open("sqlite3", path)
 		if err != nil {

@@ -161,17 +161,11 @@ func TestIdleTokenReadsDoNotHoldBackCheckpoints(t *testing.T) {
 // identity whose access token is token.
 func waitInFileAlone(t *testing.T, path, token string) {
 	t.Helper()
+	cp := filepath.Join(t.TempDir(), "copy")
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		data, err := os.ReadFile(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cp := filepath.Join(t.TempDir(), "copy")
-		if err := os.WriteFile(cp, data, 0o600); err != nil {
-			t.Fatal(err)
-		}
+		copyFile(t, path, cp)
 		var n int
-		err = rawDB(t, "file:"+cp).QueryRow(`SELECT count(*) FROM identities WHERE access_token = ?`, []byte(token)).Scan(&n)
+		err := rawDB(t, "file:"+cp).QueryRow(`SELECT count(*) FROM identities WHERE access_token = ?`, []byte(token)).Scan(&n)
 		if err == nil && n == 1 {
 			return
 		}
