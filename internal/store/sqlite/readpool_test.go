@@ -161,8 +161,10 @@ func TestIdleTokenReadsDoNotHoldBackCheckpoints(t *testing.T) {
 // identity whose access token is token.
 func waitInFileAlone(t *testing.T, path, token string) {
 	t.Helper()
-	cp := filepath.Join(t.TempDir(), "copy")
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		// A new file each time: the copies of the last try are still open, with their -wal
+		// and -shm.
+		cp := filepath.Join(t.TempDir(), "copy")
 		copyFile(t, path, cp)
 		var n int
 		err := rawDB(t, "file:"+cp).QueryRow(`SELECT count(*) FROM identities WHERE access_token = ?`, []byte(token)).Scan(&n)
