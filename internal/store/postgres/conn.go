@@ -4,7 +4,6 @@ import (
 	"context"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/oauthbroker/oauthbroker/internal/store"
@@ -18,7 +17,7 @@ import (
 type rulesDB struct{ s *Store }
 
 func (d rulesDB) InTx(ctx context.Context, fn func(sqlstore.Conn) error) error {
-	return d.s.inTx(ctx, func(tx pgx.Tx) error { return fn(pgConn{tx}) })
+	return d.s.inTx(ctx, func(q querier) error { return fn(pgConn{q}) })
 }
 
 func (d rulesDB) Writer() sqlstore.Conn { return pgConn{d.s.pool} }

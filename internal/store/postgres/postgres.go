@@ -12,9 +12,10 @@
 // The store's rules (what completing a link writes, the refresh lease, confirmations, the
 // outbox, retention) are package sqlstore's, which this store embeds and runs on its own SQL
 // (statements.go, migrations/), written for PostgreSQL. What is here is PostgreSQL's: the
-// pool, migrations under an advisory lock, the reads, the operators' list, the bulk import,
-// and the writes PostgreSQL does in one statement where SQLite needs two (AcquireRefreshLease,
-// ConsumeFlow). Both stores pass the conformance suite in storetest.
+// pool, transactions whose BEGIN travels with their first statement (tx.go), migrations under
+// an advisory lock, the reads, the operators' list, the bulk import, and the writes
+// PostgreSQL does in one statement where SQLite needs two (AcquireRefreshLease, ConsumeFlow).
+// Both stores pass the conformance suite in storetest.
 //
 // It imports only package store and pgx: nothing of HTTP, goth or encryption.
 package postgres
@@ -107,27 +108,6 @@ func (s *Store) Ping(ctx context.Context) error {
 func (s *Store) Close() error {
 	s.pool.Close()
 	return nil
-}
-
-// txAttempts bounds how often inTx runs a transaction that PostgreSQL aborted as a deadlock
-// victim or a serialization failure: both say "nothing was written, try again".
-const txAttempts = 3
-
-// inTx runs fn in one READ COMMITTED transaction and commits it when fn returns nil. fn may
-// run again after a deadlock or serialization failure, so it must set its results afresh.
-func (s *Store) inTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
-	for attempt := 1; ; attempt++ {
-		err := pgx.BeginFunc(ctx, s.pool, fn)
-		if attempt < txAttempts && retryable(err) {
-			continue
-		}
-		return err
-	}
-}
-
-func retryable(err error) bool {
-	var pe *pgconn.PgError
-	return errors.As(err, &pe) && (pe.Code == "40P01" || pe.Code == "40001")
 }
 
 // constraint turns a unique violation into store.ErrConflict, keeping the server's message
