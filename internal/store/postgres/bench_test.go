@@ -3,13 +3,13 @@ package postgres_test
 import (
 	"fmt"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/oauthbroker/oauthbroker/internal/store"
 	"github.com/oauthbroker/oauthbroker/internal/store/postgres"
 	"github.com/oauthbroker/oauthbroker/internal/store/postgres/pgtest"
+	"github.com/oauthbroker/oauthbroker/internal/testenv"
 )
 
 // BenchmarkCreateLink is the store's part of POST /links on PostgreSQL: one link with one
@@ -56,16 +56,8 @@ func benchLink(i int, now time.Time) store.Link {
 // reportCPU reports the process's CPU per operation from now until the returned function
 // runs.
 func reportCPU(b *testing.B) func() {
-	cpu0 := processCPU(b)
+	cpu0 := testenv.ProcessCPU(b)
 	return func() {
-		b.ReportMetric(float64((processCPU(b)-cpu0).Microseconds())/float64(b.N), "cpu-µs/op")
+		b.ReportMetric(float64((testenv.ProcessCPU(b)-cpu0).Microseconds())/float64(b.N), "cpu-µs/op")
 	}
-}
-
-func processCPU(b *testing.B) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -10,12 +10,12 @@ import (
 	"runtime"
 	"strconv"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/oauthbroker/oauthbroker/internal/store"
 	"github.com/oauthbroker/oauthbroker/internal/store/sqlite"
+	"github.com/oauthbroker/oauthbroker/internal/testenv"
 )
 
 // BenchmarkCreateLink is the store's part of POST /links: one link with one provider, on a
@@ -112,7 +112,7 @@ func inParallelOn(b *testing.B, s *sqlite.Store, write func(s *sqlite.Store, i i
 	now := time.Now()
 	var next atomic.Int64
 	b.SetParallelism(max(1, 64/runtime.GOMAXPROCS(0)))
-	cpu := processCPU(b)
+	cpu := testenv.ProcessCPU(b)
 	b.ResetTimer()
 	defer reportWrites(b)()
 	b.RunParallel(func(pb *testing.PB) {
@@ -124,17 +124,7 @@ func inParallelOn(b *testing.B, s *sqlite.Store, write func(s *sqlite.Store, i i
 		}
 	})
 	b.StopTimer()
-	b.ReportMetric(float64((processCPU(b)-cpu).Microseconds())/float64(b.N), "cpu-µs/op")
-}
-
-// processCPU is the CPU time this process has used so far, user and system: the cost of a
-// write that wall time hides when the writes wait for each other or the machine is busy.
-func processCPU(b *testing.B) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	b.ReportMetric(float64((testenv.ProcessCPU(b)-cpu).Microseconds())/float64(b.N), "cpu-µs/op")
 }
 
 // BenchmarkLinkWrites is the store's writes of one complete link flow on a store of 100,000
