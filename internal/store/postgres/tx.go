@@ -32,8 +32,8 @@ func retryable(err error) bool {
 }
 
 // lazyTx is a transaction whose BEGIN goes out with its first statement, in one batch
-// (pgx's Batch.BeginTx), instead of in a round trip of its own: a link's creation is BEGIN,
-// two inserts and COMMIT, so this takes a quarter of its round trips. Every later statement
+// (pgx's Batch.BeginTx), instead of in a round trip of its own: a link's creation was BEGIN,
+// two inserts and COMMIT, four round trips, and is three now. Every later statement
 // runs on the transaction as usual. A transaction that sends nothing costs nothing. As with
 // any pgx batch, the first statement's row is scanned (or its rows closed) before the next
 // statement is sent; the rules always do.
@@ -46,7 +46,7 @@ type lazyTx struct {
 // run runs fn on t, then commits, or rolls back when fn fails or panics.
 func (t *lazyTx) run(ctx context.Context, fn func(q querier) error) (err error) {
 	defer func() {
-		t.closeBatch(nil)
+		_ = t.closeBatch(nil) // fn's error, or the commit's, says what went wrong
 		if t.tx == nil {
 			return
 		}
