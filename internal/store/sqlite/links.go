@@ -17,6 +17,11 @@ const selectLink = `SELECT l.id, l.token_hash, l.bot, l.channel, l.user_id, l.us
 
 const selectLinkOrder = ` ORDER BY p.position`
 
+// selectLinkByTokenHash is the link read of the connect page and the flow's start (a hot
+// read, prepared on the read pool): the search by the token's index and the providers' primary
+// key already gives their order, so the ORDER BY costs no sort.
+const selectLinkByTokenHash = selectLink + ` WHERE l.token_hash = ?` + selectLinkOrder
+
 // LinkByTokenHash returns the link with this token hash, used or not, expired or not.
 func (s *Store) LinkByTokenHash(ctx context.Context, tokenHash []byte) (store.Link, error) {
 	rows, err := s.linkByTokenHash.QueryContext(uncancelled(ctx), tokenHash)

@@ -45,7 +45,7 @@ func TestStatementsKeepTheirPlans(t *testing.T) {
 	slices.Sort(names)
 	t.Logf("%d statements; without the guarantee, %d are compiled again on every run: %q", len(queries), len(names), names)
 	// Both link reads begin with the same line: each is looked up by its whole text.
-	for _, want := range []string{selectLink + ` WHERE token_hash = ?`, selectLinkByID} {
+	for _, want := range []string{selectLinkByTokenHash, selectLinkByID} {
 		if !recompiledWithout[want] {
 			t.Errorf("without the guarantee, the link read %q was not compiled again; the setting may no longer be needed", want)
 		}

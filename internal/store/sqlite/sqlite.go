@@ -295,7 +295,7 @@ func (s *Store) hotReads() []hotRead {
 		{&s.identityByID, selectIdentity + ` WHERE id = ? AND bot = ?`},
 		{&s.identitiesByUser, selectIdentitiesOfUser},
 		{&s.identitiesByUserOf, selectIdentitiesOfUserOf},
-		{&s.linkByTokenHash, selectLink + ` WHERE token_hash = ?`},
+		{&s.linkByTokenHash, selectLinkByTokenHash},
 	}
 }
 

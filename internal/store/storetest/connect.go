@@ -41,6 +41,14 @@ var connectTests = []test{
 			wantErr(t, "LinkByTokenHash of a refused link", err, store.ErrNotFound)
 		}
 	}},
+	{"a link's providers read back in the order the bot gave them", func(t *testing.T, s store.Store) {
+		l := createLink(t, s, newLink("ordered", "uber", "github", "twitter")) // not by name
+		got, err := s.LinkByTokenHash(t.Context(), l.TokenHash)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkLink(t, got, l)
+	}},
 	{"each provider is linked once and the last one spends the link", func(t *testing.T, s store.Store) {
 		l := createLink(t, s, newLink("two", "github", "twitter"))
 		first := completeLinked(t, s, store.CompleteLinkParams{LinkID: l.ID, Identity: linkOf(l, "twitter", "tw-1"), Now: t0.Add(time.Minute)})
