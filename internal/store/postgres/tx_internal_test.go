@@ -119,8 +119,9 @@ func TestTransactionBeginsWithItsFirstStatement(t *testing.T) {
 }
 
 // TestTransactionGivesBackItsConnection: however a transaction ends (its first statement
-// refused, fn failing after it, a panic, nothing sent at all), its connection goes back to
-// the pool of two: ten of each in a row would otherwise wait for one forever.
+// refused, fn failing after it, a cancelled context, a panic, nothing sent at all), its
+// connection goes back to the pool of two: ten of each in a row would otherwise wait for one
+// forever.
 func TestTransactionGivesBackItsConnection(t *testing.T) {
 	s := txStore(t)
 	if _, err := s.pool.Exec(t.Context(), `INSERT INTO tx_probe (k) VALUES ('taken')`); err != nil {
@@ -168,6 +169,21 @@ func TestTransactionGivesBackItsConnection(t *testing.T) {
 				t.Fatalf("%s: %v, want fn's error", name, err)
 			}
 		}
+	}
+	// A context already over: the batch never gets a connection, and says why.
+	done, stop := context.WithCancel(ctx)
+	stop()
+	for range 10 {
+		err := s.inTx(done, func(q querier) error {
+			_, err := q.Exec(done, `INSERT INTO tx_probe (k) VALUES ('never')`)
+			return err
+		})
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("a cancelled transaction: %v, want context.Canceled", err)
+		}
+	}
+	if n := probes(ctx, t, s, "never"); n != 0 {
+		t.Errorf("a cancelled transaction wrote its row (%d)", n)
 	}
 	for range 10 {
 		func() {
