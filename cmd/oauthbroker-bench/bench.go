@@ -79,9 +79,14 @@ func bench(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		return err
 	}
 	brokerURL := "http://" + addr
+	bareAddr, err := freeAddr() // known before it starts: the fakes accept its callback too
+	if err != nil {
+		return err
+	}
+	bareURL := "http://" + bareAddr
 
 	// The fake providers, then the broker configured to reach them.
-	fakes, out, err := start("fakes", self, filepath.Join(dir, "fakes.log"), "-role", "fakes", "-role-arg", brokerURL)
+	fakes, out, err := start("fakes", self, filepath.Join(dir, "fakes.log"), "-role", "fakes", "-role-arg", brokerURL+","+bareURL)
 	if err != nil {
 		return err
 	}
@@ -133,6 +138,15 @@ func bench(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("sample answers: %w (see %s)", err, broker.logs.Name())
 	}
+	bodies.Addr, bodies.Fakes = bareAddr, fu
+	if selected(o.tests, "flows") {
+		bodies.Flows = map[string]flowPages{}
+		for _, provider := range []string{"gitlab", "twitter"} {
+			if bodies.Flows[provider], err = sampleFlow(ctx, client, brokerURL, bareURL, provider); err != nil {
+				return fmt.Errorf("sample a %s flow: %w (see %s)", provider, err, broker.logs.Name())
+			}
+		}
+	}
 	bodiesPath := filepath.Join(dir, "bare-bodies.json")
 	data, _ := json.Marshal(bodies)
 	if err := os.WriteFile(bodiesPath, data, 0o600); err != nil {
@@ -143,8 +157,7 @@ func bench(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer bare.stop()
-	bareURL, err := readLine(out, 10*time.Second)
-	if err != nil {
+	if _, err := readLine(out, 10*time.Second); err != nil {
 		return fmt.Errorf("bare handler: %w", err)
 	}
 
@@ -208,14 +221,16 @@ func bench(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		}
 		flows := []struct {
 			name  string
-			steps []step // the fake alone, then the broker with it
+			steps []step // the fake alone, the bare flow with it, then the broker with it
 		}{
 			{"link flow, OAuth 2", []step{
 				{"fake alone", fakeOAuth2Op(fu.Sandbox, callback("gitlab")), []int{fakes.pid()}},
+				{bareFlowTarget, flowOp(bareURL+bareFlowAPI, "gitlab", run), []int{bare.pid(), fakes.pid()}},
 				{"broker+fake", flowOp(brokerURL, "gitlab", run), []int{broker.pid(), fakes.pid()}},
 			}},
 			{"link flow, OAuth 1.0a", []step{
 				{"fake alone", fakeOAuth1Op(fu.Twitter, callback("twitter")), []int{fakes.pid()}},
+				{bareFlowTarget, flowOp(bareURL+bareFlowAPI, "twitter", run), []int{bare.pid(), fakes.pid()}},
 				{"broker+fake", flowOp(brokerURL, "twitter", run), []int{broker.pid(), fakes.pid()}},
 			}},
 		}

@@ -10,8 +10,9 @@
 // tokens, or fills an empty one through real link flows (-fill flows); builds the real
 // oauthbroker binary and starts it with `serve` on a generated config and key file, starts the
 // fake OAuth 2 and OAuth 1.0a providers and a bare handler (this binary again, with a hidden
-// -role), drives each with the same keep-alive load generator, and prints one table with
-// ratios to the bare handler.
+// -role; it also serves a bare flow, the flow's requests and provider calls without the
+// broker's work), drives each with the same keep-alive load generator, and prints one table
+// with ratios to the bare handler.
 // Every server is its own process, so its CPU time and peak RSS are read from /proc for it alone.
 package main
 
@@ -71,7 +72,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&o.fill, "fill", "seed", "how the store gets its -n identities: seed (rows written straight into the database, sealed tokens openable) or flows (a fresh store, filled by -n complete Twitter link flows through the running broker)")
 	fs.IntVar(&o.rounds, "rounds", 1, "how many times each test runs, its baseline and the broker in turn (bare, broker, bare, broker, …); the table shows each test's round with the median ratio, and a line per test lists every round's")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "have the broker write a CPU profile of the whole run to this file (serve -cpuprofile), for go tool pprof")
-	role := fs.String("role", "", "internal: run as the bare handler (bare) or the fake providers (fakes)")
+	role := fs.String("role", "", "internal: run as the bare handler and bare flow (bare) or the fake providers (fakes)")
 	roleArg := fs.String("role-arg", "", "internal: the role's argument")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), `Usage: go run ./cmd/oauthbroker-bench [flags]
@@ -79,10 +80,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 Measures the broker against a bare net/http handler answering a body of the same size, in
 the same run, on this machine: GET credentials over random identities, GET identities of
 one user, POST links, and complete link flows against the fake OAuth 2 and OAuth 1.0a
-providers (driven alone too, so the broker's share of a flow shows). It seeds a SQLite
-store (a million identities take about a minute) or, with -store, a PostgreSQL database of
-its own, or with -fill flows fills a fresh store through real Twitter link flows; builds and
-starts the real broker with 'serve', and prints one table: req/s, p50/p90/p99, ratios to the bare handler, CPU per
+providers. Each flow also runs against the fake alone (the provider's own cost) and through
+a bare flow, which makes the flow's requests and provider calls and nothing else: the floor
+of any server of the same flow. It seeds a SQLite store (a million identities take about a
+minute) or, with -store, a PostgreSQL database of its own, or with -fill flows fills a
+fresh store through real Twitter link flows; builds and starts the real broker with
+'serve', and prints one table: req/s, p50/p90/p99, ratios to the bare handler, CPU per
 request and peak RSS of each server process. With -rounds N each test runs N times, the
 baseline and the broker in turn, and the table shows the round with the median ratio: on a
 noisy machine one round can land either side of a target. Only loopback addresses are used;

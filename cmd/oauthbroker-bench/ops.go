@@ -98,6 +98,11 @@ func createLink(ctx context.Context, w *worker, u, provider, user string) (strin
 	if err != nil {
 		return "", err
 	}
+	return linkURLOf(body)
+}
+
+// linkURLOf is the connect page's URL in a POST links answer.
+func linkURLOf(body []byte) (string, error) {
 	var out struct {
 		URL string `json:"url"`
 	}
@@ -124,37 +129,45 @@ func linkFlow(ctx context.Context, w *worker, base, provider, user string) error
 	if err != nil {
 		return err
 	}
+	_, _, err = browse(ctx, w, base, link, provider)
+	return err
+}
+
+// browse is the browser's part of a flow: a fresh cookie jar opens the link's connect page
+// (open), clicks provider's button and follows the redirects through the provider's approval
+// and the callback back to the connect page (complete), which must show the account linked.
+func browse(ctx context.Context, w *worker, base, link, provider string) (open, complete []byte, err error) {
 	jar, _ := cookiejar.New(nil)
 	browser := &http.Client{Transport: w.client.Transport, Jar: jar, Timeout: w.client.Timeout}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, link, nil)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	resp, err := browser.Do(req)
-	page, err := expect(resp, err, http.StatusOK)
+	open, err = expect(resp, err, http.StatusOK)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	action, form, err := buttonOf(page, provider)
+	action, form, err := buttonOf(open, provider)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	req, err = http.NewRequestWithContext(ctx, http.MethodPost, action, strings.NewReader(form.Encode()))
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Sec-Fetch-Site", "same-origin") // what a browser sends from the broker's page
 	req.Header.Set("Origin", base)
 	resp, err = browser.Do(req)
-	body, err := expect(resp, err, http.StatusOK)
+	complete, err = expect(resp, err, http.StatusOK)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	if !strings.HasSuffix(resp.Request.URL.Path, "/connect") || !bytes.Contains(body, []byte(`data-connect="complete"`)) {
-		return fmt.Errorf("%s flow ended at %s, not on the connect page with the account linked: %.300s", provider, resp.Request.URL.Path, body)
+	if !strings.HasSuffix(resp.Request.URL.Path, "/connect") || !bytes.Contains(complete, []byte(`data-connect="complete"`)) {
+		return nil, nil, fmt.Errorf("%s flow ended at %s, not on the connect page with the account linked: %.300s", provider, resp.Request.URL.Path, complete)
 	}
-	return nil
+	return open, complete, nil
 }
 
 var (

@@ -16,25 +16,26 @@ func (rep *report) print(out io.Writer) {
 	fmt.Fprintf(out, "\noauthbroker-bench — %s, %d CPUs, %s; %s, concurrency %d, %s per test (+%s warm-up); load average before: %s\n\n",
 		rep.startedAt.Format("2006-01-02 15:04 MST"), runtime.NumCPU(), runtime.Version(), rep.storeLabel, o.concurrency, o.duration, o.warmup, rep.loadavg)
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight|tabwriter.Debug)
-	fmt.Fprintln(tw, "test\ttarget\treq/s\t× bare\tp50\tp90\tp99\tp99 × bare\tserver CPU/req\tfakes CPU/req\tserver ÷ fakes CPU\terrors\t")
+	fmt.Fprintln(tw, "test\ttarget\treq/s\t× bare\tp50\tp90\tp99\tp99 × bare\tserver CPU/req\tfakes CPU/req\tserver ÷ fakes CPU\t÷ bare flow CPU\terrors\t")
 	tests, rounds := rep.rounds()
 	for _, test := range tests {
 		p := rounds[test][medianRound(rounds[test])]
-		for _, r := range []result{p.base, p.subject} {
+		for _, r := range []result{p.base, p.floor, p.subject} {
 			if r.target == "" {
-				continue // no baseline ran for this test
+				continue // no baseline (or no bare flow) ran for this test
 			}
-			ratio, p99ratio, cpuRatio := "", "", ""
-			if r.target == p.subject.target {
-				if p.base.n > 0 {
-					ratio, p99ratio = fmt.Sprintf("%.2f", p.rateRatio()), fmt.Sprintf("%.2f", p.p99Ratio())
-				}
-				if p.isFlow() {
-					cpuRatio = fmt.Sprintf("%.2f", p.ratio())
-				}
+			ratio, p99ratio, cpuRatio, overFloor := "", "", "", ""
+			if r.target != p.base.target && p.base.n > 0 && r.n > 0 {
+				ratio, p99ratio = fmt.Sprintf("%.2f", rateOver(r, p.base)), fmt.Sprintf("%.2f", p99Over(r, p.base))
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%.0f\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t\n", r.test, r.target, r.rate(), ratio,
-				ms(r.pct(0.50)), ms(r.pct(0.90)), ms(r.pct(0.99)), p99ratio, perReq(r.serverCPU, r.n), perReq(r.otherCPU, r.n), cpuRatio, r.errs)
+			if r.serverCPU > 0 && r.otherCPU > 0 {
+				cpuRatio = fmt.Sprintf("%.2f", float64(r.serverCPU)/float64(r.otherCPU))
+			}
+			if r.target == p.subject.target && p.floor.n > 0 {
+				overFloor = fmt.Sprintf("%.2f", p.overFloor())
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%.0f\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t\n", r.test, r.target, r.rate(), ratio,
+				ms(r.pct(0.50)), ms(r.pct(0.90)), ms(r.pct(0.99)), p99ratio, perReq(r.serverCPU, r.n), perReq(r.otherCPU, r.n), cpuRatio, overFloor, r.errs)
 		}
 	}
 	_ = tw.Flush()
@@ -58,12 +59,31 @@ func (rep *report) print(out io.Writer) {
 	}
 	fmt.Fprintln(out, strings.TrimSpace(`
 For flows, "× bare" compares with the fake provider driven alone through the same steps;
-server CPU/req is the broker's CPU per flow, fakes CPU/req the fake provider's.`))
+server CPU/req is the server's CPU per flow, fakes CPU/req the fake provider's. The bare
+flow answers the flow's requests with the broker's bytes and makes the same provider calls,
+doing nothing else (no store, cookies, templates or sealing): its CPU over the fake's is the
+floor of the flow's shape in net/http, and "÷ bare flow CPU" the broker's CPU per flow over it.`))
 }
 
-// pair is one round of a test: its baseline (the bare handler, or the fake provider alone)
-// and the broker measured right after it.
-type pair struct{ base, subject result }
+// pair is one round of a test: its baseline (the bare handler, or the fake provider alone),
+// for flows the bare flow, and the broker measured right after them.
+type pair struct{ base, floor, subject result }
+
+// overFloor is the broker's CPU per flow over the bare flow's in the same round.
+func (p pair) overFloor() float64 {
+	if p.floor.n == 0 || p.floor.serverCPU == 0 || p.subject.n == 0 {
+		return 0
+	}
+	return (float64(p.subject.serverCPU) / float64(p.subject.n)) / (float64(p.floor.serverCPU) / float64(p.floor.n))
+}
+
+// floorRatio is the bare flow's CPU over the fake's in the same flows.
+func (p pair) floorRatio() float64 {
+	if p.floor.otherCPU == 0 {
+		return 0
+	}
+	return float64(p.floor.serverCPU) / float64(p.floor.otherCPU)
+}
 
 // ratio is the round's figure for the test's target: for flows the broker's CPU over the
 // fake's in the same flows, else the broker's req/s over the bare handler's.
@@ -75,28 +95,37 @@ func (p pair) ratio() float64 {
 }
 
 // rateRatio is the broker's req/s (flows/s) over the baseline's: the table's "× bare".
-func (p pair) rateRatio() float64 {
-	if p.base.n == 0 {
+func (p pair) rateRatio() float64 { return rateOver(p.subject, p.base) }
+
+func (p pair) p99Ratio() float64 { return p99Over(p.subject, p.base) }
+
+// rateOver is r's req/s over base's; p99Over its p99 over base's.
+func rateOver(r, base result) float64 {
+	if base.n == 0 {
 		return 0
 	}
-	return p.subject.rate() / p.base.rate()
+	return r.rate() / base.rate()
 }
 
-func (p pair) p99Ratio() float64 {
-	if p.base.pct(0.99) == 0 {
+func p99Over(r, base result) float64 {
+	if base.pct(0.99) == 0 {
 		return 0
 	}
-	return float64(p.subject.pct(0.99)) / float64(p.base.pct(0.99))
+	return float64(r.pct(0.99)) / float64(base.pct(0.99))
 }
 
-// rounds pairs each baseline with the broker run after it, by test, the tests in the order
-// they ran.
+// rounds pairs each baseline (and bare flow) with the broker run after it, by test, the
+// tests in the order they ran.
 func (rep *report) rounds() (tests []string, byTest map[string][]pair) {
 	byTest = map[string][]pair{}
-	var base result
+	var base, floor result
 	for _, r := range rep.results {
-		if r.target == "bare" || r.target == "fake alone" {
+		switch r.target {
+		case "bare", "fake alone":
 			base = r
+			continue
+		case bareFlowTarget:
+			floor = r
 			continue
 		}
 		if _, seen := byTest[r.test]; !seen {
@@ -105,10 +134,17 @@ func (rep *report) rounds() (tests []string, byTest map[string][]pair) {
 		if base.test != r.test || base.round != r.round {
 			base = result{test: r.test, round: r.round} // no baseline ran: no ratio
 		}
-		byTest[r.test] = append(byTest[r.test], pair{base, r})
+		p := pair{base: base, subject: r}
+		if floor.test == r.test && floor.round == r.round {
+			p.floor = floor
+		}
+		byTest[r.test] = append(byTest[r.test], p)
 	}
 	return tests, byTest
 }
+
+// bareFlowTarget names the bare flow's rows.
+const bareFlowTarget = "bare flow+fake"
 
 // isFlow tells a round of a flow test, whose figure is the broker's CPU over the fake's.
 func (p pair) isFlow() bool { return p.subject.serverCPU > 0 && p.subject.otherCPU > 0 }
@@ -148,7 +184,21 @@ func roundsLine(test string, rounds []pair) string {
 	}
 	line := fmt.Sprintf("  %s: %s %s", test, what, spread(ratios, !flows))
 	if !flows {
-		line += "; p99 × bare " + spread(p99s, false)
+		return line + "; p99 × bare " + spread(p99s, false)
+	}
+	floors, over := make([]float64, 0, len(rounds)), make([]float64, 0, len(rounds))
+	for _, p := range rounds {
+		if p.floor.n > 0 {
+			floors, over = append(floors, p.floorRatio()), append(over, p.overFloor())
+		}
+	}
+	if len(floors) > 0 {
+		line += "; bare flow ÷ fakes CPU " + spread(floors, false) + "; broker ÷ bare flow CPU " + spread(over, false)
+	}
+	// The ratio's two sides, round by round: the fake's CPU per flow moves with its load.
+	line += "; µs per flow, broker/fake:"
+	for _, p := range rounds {
+		line += " " + strings.TrimSuffix(perReq(p.subject.serverCPU, p.subject.n), " µs") + "/" + strings.TrimSuffix(perReq(p.subject.otherCPU, p.subject.n), " µs")
 	}
 	return line
 }

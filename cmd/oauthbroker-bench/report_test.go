@@ -66,7 +66,7 @@ func TestReportShowsTheMedianRound(t *testing.T) {
 	for _, want := range []string{
 		"3 rounds per test",
 		"  GET credentials: × bare 0.50 0.70 0.60 (median 0.60, 0.50–0.70); p99 × bare 1.50 2.00 2.50 (median 2.00, 1.50–2.50)\n",
-		"  link flow, OAuth 2: server ÷ fakes CPU 5.00 4.00 6.00 (median 5.00, 4.00–6.00)\n",
+		"  link flow, OAuth 2: server ÷ fakes CPU 5.00 4.00 6.00 (median 5.00, 4.00–6.00); µs per flow, broker/fake: 714/143 571/143 855/142\n",
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("the report lacks %q:\n%s", want, text)
@@ -130,7 +130,7 @@ func TestReportWithoutBaseline(t *testing.T) {
 
 // tableRows is the report's table by test and target: each row's cells after those two
 // (req/s, × bare, p50, p90, p99, p99 × bare, server CPU/req, fakes CPU/req, server ÷ fakes
-// CPU, errors), trimmed.
+// CPU, ÷ bare flow CPU, errors), trimmed.
 func tableRows(text string) map[[2]string][]string {
 	rows := map[[2]string][]string{}
 	for line := range strings.Lines(text) {
@@ -144,4 +144,42 @@ func tableRows(text string) map[[2]string][]string {
 		rows[[2]string{cells[0], cells[1]}] = cells[2:]
 	}
 	return rows
+}
+
+// TestReportOfTheBareFlow: each flow round's bare flow shows on its own row between the fake
+// alone and the broker, with its CPU over the fake's, and the broker's row gives its CPU per
+// flow over the bare flow's from the same round.
+func TestReportOfTheBareFlow(t *testing.T) {
+	ms := time.Millisecond
+	var results []result
+	// Broker ÷ fakes CPU 5.00, 3.00, 4.00 → the median is round 3. The bare flow in round 3:
+	// 2,000 flows, 400 ms of its CPU (200 µs per flow) against the fake's 200 ms: 2.00; the
+	// broker: 1,000 flows, 400 ms (400 µs per flow): 2.00 × the bare flow's per flow.
+	for i, cpu := range []time.Duration{500, 300, 400} {
+		results = append(results,
+			measured("link flow, OAuth 2", "fake alone", i+1, 4000, ms, 0, 100*ms),
+			measured("link flow, OAuth 2", bareFlowTarget, i+1, 2000, 20*ms, 400*ms, 200*ms+time.Duration(i)*100*ms),
+			measured("link flow, OAuth 2", "broker+fake", i+1, 1000, 50*ms, cpu*ms, 100*ms))
+	}
+	text := printed(3, results...)
+	rows := tableRows(text)
+	floor, ok := rows[[2]string{"link flow, OAuth 2", bareFlowTarget}]
+	if !ok {
+		t.Fatalf("no bare flow row:\n%s", text)
+	}
+	// Round 3's bare flow: 2,000 flows/s against the fake's 4,000 (0.50), p99 20 ms over 1 ms,
+	// 200 µs per flow, the fake 200 µs, its CPU over the fake's 400/400 = 1.00.
+	if floor[0] != "2000" || floor[1] != "0.50" || floor[5] != "20.00" || floor[6] != "200 µs" || floor[8] != "1.00" || floor[9] != "" {
+		t.Errorf("the bare flow row is not round 3's: %q\n%s", floor, text)
+	}
+	broker := rows[[2]string{"link flow, OAuth 2", "broker+fake"}]
+	if len(broker) < 10 || broker[8] != "4.00" || broker[9] != "2.00" {
+		t.Errorf("the broker row: %q, want round 3's 4.00 × the fake's CPU and 2.00 × the bare flow's\n%s", broker, text)
+	}
+	want := "  link flow, OAuth 2: server ÷ fakes CPU 5.00 3.00 4.00 (median 4.00, 3.00–5.00); " +
+		"bare flow ÷ fakes CPU 2.00 1.33 1.00 (median 1.33, 1.00–2.00); broker ÷ bare flow CPU 2.50 1.50 2.00 (median 2.00, 1.50–2.50); " +
+		"µs per flow, broker/fake: 500/100 300/100 400/100\n"
+	if !strings.Contains(text, want) {
+		t.Errorf("the rounds line lacks the bare flow's figures; want\n%s\nin\n%s", want, text)
+	}
 }

@@ -16,15 +16,21 @@ import (
 	"github.com/oauthbroker/oauthbroker/internal/sandbox"
 )
 
-// bareBodies are the bare handler's answers: bodies of the broker's own answers, byte for byte.
+// bareBodies are the bare handler's answers, bodies of the broker's own answers byte for
+// byte, and what its bare flow needs: where it listens and where the fakes are.
 type bareBodies struct {
 	Credentials []byte `json:"credentials"`
 	Identities  []byte `json:"identities"`
 	Links       []byte `json:"links"`
+
+	Addr  string               `json:"addr"` // host:port to listen on, known to the fakes
+	Fakes fakeURLs             `json:"fakes"`
+	Flows map[string]flowPages `json:"flows"` // by provider; none when no flow test runs
 }
 
 // runBare is the ceiling: a net/http handler that answers each API route with a JSON body of
-// the broker's size, doing nothing else. It prints its address and serves until stopped.
+// the broker's size, doing nothing else, and the flow's routes as bareFlow does. It serves
+// until stopped.
 func runBare(ctx context.Context, bodiesFile string, stdout io.Writer) error {
 	data, err := os.ReadFile(bodiesFile)
 	if err != nil {
@@ -34,7 +40,11 @@ func runBare(ctx context.Context, bodiesFile string, stdout io.Writer) error {
 	if err := json.Unmarshal(data, &b); err != nil {
 		return err
 	}
+	flow := &bareFlow{self: "http://" + b.Addr, fakes: b.Fakes, pages: b.Flows, client: bareFlowClient()}
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if flow.serveFlow(w, r) {
+			return
+		}
 		body, status := b.Identities, http.StatusOK
 		switch {
 		case strings.HasSuffix(r.URL.Path, "/credentials"):
@@ -47,16 +57,20 @@ func runBare(ctx context.Context, bodiesFile string, stdout io.Writer) error {
 		w.WriteHeader(status)
 		_, _ = w.Write(body)
 	})
-	return serveOn(ctx, h, stdout, nil)
+	return serveOn(ctx, b.Addr, h, stdout, nil)
 }
 
 // runFakes serves the fake providers a flow goes through: the sandbox (OAuth 2, played as
 // GitLab) and providertest's Twitter (OAuth 1.0a, every signature verified), each on its own
-// loopback port. It prints their addresses as one JSON line.
-func runFakes(ctx context.Context, brokerURL string, stdout io.Writer) error {
+// loopback port. clients are the comma-separated URLs of the servers whose GitLab callback the
+// sandbox accepts (the broker's and the bare flow's). It prints their addresses as one JSON line.
+func runFakes(ctx context.Context, clients string, stdout io.Writer) error {
+	var redirects []string
+	for c := range strings.SplitSeq(clients, ",") {
+		redirects = append(redirects, c+"/bots/"+benchBot+"/gitlab/callback")
+	}
 	sb, err := sandbox.New(sandbox.Options{
-		Clients: []sandbox.Client{{ID: oauth2ClientID, Secret: oauth2ClientSecret,
-			RedirectURIs: []string{brokerURL + "/bots/" + benchBot + "/gitlab/callback"}}},
+		Clients:     []sandbox.Client{{ID: oauth2ClientID, Secret: oauth2ClientSecret, RedirectURIs: redirects}},
 		Users:       []sandbox.User{{ID: "4242", Login: "bench", Name: "Bench User", Email: "bench@example.com"}},
 		AutoApprove: "4242",
 	})
@@ -66,7 +80,7 @@ func runFakes(ctx context.Context, brokerURL string, stdout io.Writer) error {
 	tb := &processTB{}
 	defer tb.cleanup()
 	tw := providertest.NewTwitter(tb, map[string]string{oauth1ConsumerKey: oauth1ConsumerSecret})
-	return serveOn(ctx, sb, stdout, func(sandboxURL string) string {
+	return serveOn(ctx, "127.0.0.1:0", sb, stdout, func(sandboxURL string) string {
 		out, _ := json.Marshal(fakeURLs{Sandbox: sandboxURL, Twitter: tw.URL()})
 		return string(out)
 	})
@@ -77,10 +91,10 @@ type fakeURLs struct {
 	Twitter string `json:"twitter"`
 }
 
-// serveOn serves h on a free loopback port, prints announce(its URL) (default: the URL) and
-// serves until ctx ends.
-func serveOn(ctx context.Context, h http.Handler, stdout io.Writer, announce func(string) string) error {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+// serveOn serves h on addr (port 0: a free one), prints announce(its URL) (default: the URL)
+// and serves until ctx ends.
+func serveOn(ctx context.Context, addr string, h http.Handler, stdout io.Writer, announce func(string) string) error {
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,246 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/oauthbroker/oauthbroker/internal/oauth1"
+)
+
+// flowPages are what the broker answered in one link flow, for the bare flow to answer the
+// same bytes: the bot's POST links, the connect page before the click and after the callback.
+type flowPages struct {
+	Link     []byte `json:"link"`
+	Open     []byte `json:"open"`
+	Complete []byte `json:"complete"`
+}
+
+// bareFlow is the floor of a link flow: the same requests as the broker's flow (the bot's
+// POST links, the connect page, the button's POST, the callback with its two provider calls,
+// the connect page again) and the same answers, byte for byte, but nothing else — no store,
+// no cookies, no templates, no sealing, no goth. What it costs over the fake is what the
+// flow's shape costs in net/http, whoever implements it.
+type bareFlow struct {
+	self   string // this server's URL, where the providers send the browser back
+	fakes  fakeURLs
+	pages  map[string]flowPages // by provider
+	client *http.Client
+	// secrets holds each OAuth 1.0a request token's secret from the button's POST to the
+	// callback, as any OAuth 1.0a client must.
+	secrets sync.Map
+}
+
+// bareFlowAPI is where the bare flow's bot API is: the bot's POST links of a flow goes to
+// bareFlowAPI+"/api/v1/bots/…/links", apart from the bare handler's answer to the POST links
+// test.
+const bareFlowAPI = "/flow"
+
+// serveFlow answers a flow route; ok is false for any other path.
+func (f *bareFlow) serveFlow(w http.ResponseWriter, r *http.Request) (ok bool) {
+	if r.URL.Path == bareFlowAPI+"/api/v1/bots/"+benchBot+"/links" {
+		f.link(w, r)
+		return true
+	}
+	rest, ok := strings.CutPrefix(r.URL.Path, "/bots/"+benchBot+"/")
+	if !ok {
+		return false
+	}
+	if rest == "connect" {
+		f.connect(w, r)
+		return true
+	}
+	provider, step, _ := strings.Cut(rest, "/")
+	if _, known := f.pages[provider]; !known {
+		return false
+	}
+	var err error
+	switch step {
+	case "auth":
+		err = f.start(w, r, provider)
+	case "callback":
+		err = f.callback(w, r, provider)
+	default:
+		return false
+	}
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadGateway)
+	}
+	return true
+}
+
+// link answers the bot's POST links with the broker's answer for the provider asked for.
+func (f *bareFlow) link(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Provider string `json:"provider"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	p, ok := f.pages[req.Provider]
+	if !ok {
+		http.Error(w, "no such provider", http.StatusBadRequest)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusCreated)
+	_, _ = w.Write(p.Link)
+}
+
+// connect answers the connect page: before the click, or with the account linked once the
+// callback sent the browser here with done.
+func (f *bareFlow) connect(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	p, ok := f.pages[q.Get("provider")]
+	if !ok {
+		http.Error(w, "no such link", http.StatusNotFound)
+		return
+	}
+	body := p.Open
+	if q.Has("done") {
+		body = p.Complete
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	_, _ = w.Write(body)
+}
+
+// start is the button's POST: the provider's authorize URL, after the request token for
+// OAuth 1.0a.
+func (f *bareFlow) start(w http.ResponseWriter, r *http.Request, provider string) error {
+	if err := r.ParseForm(); err != nil {
+		return err
+	}
+	callback := f.self + "/bots/" + benchBot + "/" + provider + "/callback"
+	var to string
+	switch provider {
+	case "gitlab":
+		q := url.Values{"response_type": {"code"}, "client_id": {oauth2ClientID}, "redirect_uri": {callback},
+			"state": {randomHex()}, "scope": {"read_user"}}
+		to = f.fakes.Sandbox + "/oauth/authorize?" + q.Encode()
+	case "twitter":
+		var signer oauth1.Signer
+		rt, err := signer.RequestToken(r.Context(), f.client, f.fakes.Twitter+"/oauth/request_token", consumer(), callback, nil)
+		if err != nil {
+			return err
+		}
+		f.secrets.Store(rt.Token, rt.Secret)
+		to = f.fakes.Twitter + "/oauth/authorize?oauth_token=" + url.QueryEscape(rt.Token)
+	}
+	http.Redirect(w, r, to, http.StatusFound)
+	return nil
+}
+
+// callback trades the code (OAuth 2) or the verifier (OAuth 1.0a) for a token, reads the
+// profile with it and sends the browser to the connect page.
+func (f *bareFlow) callback(w http.ResponseWriter, r *http.Request, provider string) error {
+	q := r.URL.Query()
+	var profile *http.Request
+	switch provider {
+	case "gitlab":
+		form := url.Values{"grant_type": {"authorization_code"}, "code": {q.Get("code")},
+			"redirect_uri": {f.self + r.URL.Path}}
+		req, _ := http.NewRequestWithContext(r.Context(), http.MethodPost, f.fakes.Sandbox+"/oauth/token", strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.SetBasicAuth(oauth2ClientID, oauth2ClientSecret)
+		var tok struct {
+			AccessToken string `json:"access_token"`
+		}
+		if err := f.getJSON(req, &tok); err != nil {
+			return fmt.Errorf("token: %w", err)
+		}
+		profile, _ = http.NewRequestWithContext(r.Context(), http.MethodGet, f.fakes.Sandbox+"/api/v4/user", nil)
+		profile.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+	case "twitter":
+		secret, ok := f.secrets.LoadAndDelete(q.Get("oauth_token"))
+		if !ok {
+			return fmt.Errorf("no request token %q", q.Get("oauth_token"))
+		}
+		c := consumer()
+		c.Token, c.TokenSecret = q.Get("oauth_token"), secret.(string)
+		var signer oauth1.Signer
+		at, err := signer.AccessToken(r.Context(), f.client, f.fakes.Twitter+"/oauth/access_token", c, q.Get("oauth_verifier"))
+		if err != nil {
+			return err
+		}
+		c.Token, c.TokenSecret = at.Token, at.Secret
+		profile, _ = http.NewRequestWithContext(r.Context(), http.MethodGet, f.fakes.Twitter+"/1.1/account/verify_credentials.json", nil)
+		if err := signer.Sign(profile, c); err != nil {
+			return err
+		}
+	}
+	var user map[string]any
+	if err := f.getJSON(profile, &user); err != nil {
+		return fmt.Errorf("profile: %w", err)
+	}
+	http.Redirect(w, r, "/bots/"+benchBot+"/connect?provider="+provider+"&done=1", http.StatusSeeOther)
+	return nil
+}
+
+// getJSON sends req and decodes its 200 answer into v.
+func (f *bareFlow) getJSON(req *http.Request, v any) error {
+	resp, err := f.client.Do(req)
+	body, err := expect(resp, err, http.StatusOK)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(body, v)
+}
+
+func consumer() oauth1.Credentials {
+	return oauth1.Credentials{ConsumerKey: oauth1ConsumerKey, ConsumerSecret: oauth1ConsumerSecret}
+}
+
+func randomHex() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// sampleFlow runs one flow of provider through the broker and keeps its answers, with the
+// broker's URL replaced by the bare handler's, and each link's token by the provider's name,
+// which is all the bare flow needs to know which page to answer.
+func sampleFlow(ctx context.Context, client *http.Client, brokerURL, bareURL, provider string) (flowPages, error) {
+	w := &worker{client: client}
+	req, _ := json.Marshal(map[string]string{"provider": provider, "channel": benchChannel, "user": "sample-" + provider})
+	link, err := api(ctx, w, http.MethodPost, brokerURL+"/api/v1/bots/"+benchBot+"/links", req, http.StatusCreated)
+	if err != nil {
+		return flowPages{}, err
+	}
+	linkURL, err := linkURLOf(link)
+	if err != nil {
+		return flowPages{}, err
+	}
+	open, complete, err := browse(ctx, w, brokerURL, linkURL, provider)
+	if err != nil {
+		return flowPages{}, err
+	}
+	u, err := url.Parse(linkURL)
+	if err != nil {
+		return flowPages{}, err
+	}
+	token := u.Query().Get("link")
+	// The link's token appears as link=… in its URL and as the hidden field's value.
+	rewrite := func(b []byte) []byte {
+		b = bytes.ReplaceAll(b, []byte(brokerURL), []byte(bareURL))
+		b = bytes.ReplaceAll(b, []byte("connect?link="+token), []byte("connect?provider="+provider))
+		return b
+	}
+	return flowPages{Link: rewrite(link), Open: rewrite(open), Complete: rewrite(complete)}, nil
+}
+
+// bareFlowClient is the bare flow's client to the providers: idle connections kept for
+// the bench's concurrency, as the broker keeps them.
+func bareFlowClient() *http.Client {
+	return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+		MaxIdleConns: 256, MaxIdleConnsPerHost: 64, IdleConnTimeout: time.Minute,
+	}}
+}
