@@ -1,10 +1,12 @@
 package providertest
 
 import (
+	"fmt"
 	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // The verifier must reproduce the RFC's examples exactly, from the request as sent: the
@@ -78,5 +80,45 @@ func TestVerifierRFC5849Steps(t *testing.T) {
 	// §3.6, with a multi-byte character and the characters that are easy to get wrong.
 	if got, want := encode("Ladies + Gentlemen ~-._ café*!"), "Ladies%20%2B%20Gentlemen%20~-._%20caf%C3%A9%2A%21"; got != want {
 		t.Errorf("encode = %s, want %s", got, want)
+	}
+}
+
+// TestNonceLogForgetsOnlyWhatTheTimestampCheckRefuses: a nonce is refused a second time for
+// as long as its timestamp is inside the window the verifier accepts; once outside it, the
+// log may drop it (the timestamp check refuses the request anyway), and does at its next
+// sweep, so a fake under a long load stays within twice a window's worth of nonces.
+func TestNonceLogForgetsOnlyWhatTheTimestampCheckRefuses(t *testing.T) {
+	l := newNonceLog()
+	t0 := time.Unix(1_800_000_000, 0)
+	if !l.add("old", t0.Unix(), t0) || l.add("old", t0.Unix(), t0) {
+		t.Fatal("a nonce was not refused the second time")
+	}
+	now := t0.Add(maxSkew + time.Minute)
+	recent := now.Add(-maxSkew + time.Minute).Unix() // four minutes old: still inside the window
+	if !l.add("recent", recent, now) {
+		t.Fatal("a new nonce was refused")
+	}
+	for i := range minSweep - 3 { // "old", "recent", these, then "last", the minSweep-th: the first sweep
+		if !l.add(fmt.Sprint("n", i), now.Unix(), now) {
+			t.Fatalf("nonce n%d refused", i)
+		}
+	}
+	if _, kept := l.seen["old"]; !kept {
+		t.Fatal("the log swept before its minSweep-th nonce")
+	}
+	if !l.add("last", now.Unix(), now) {
+		t.Fatal("a new nonce was refused")
+	}
+	if _, kept := l.seen["old"]; kept {
+		t.Error("a nonce outside the window survived the sweep")
+	}
+	if l.add("recent", recent, now) {
+		t.Error("a nonce inside the window was forgotten: it was accepted again")
+	}
+	if len(l.seen) != minSweep-1 {
+		t.Errorf("the log holds %d nonces after the sweep, want %d (all but the expired one)", len(l.seen), minSweep-1)
+	}
+	if l.sweepAt != 2*(minSweep-1) {
+		t.Errorf("the next sweep is due at %d nonces, want twice the %d left", l.sweepAt, minSweep-1)
 	}
 }

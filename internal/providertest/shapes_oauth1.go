@@ -18,7 +18,7 @@ func NewTrelloShape(t testing.TB, c ShapeClient) *Shape {
 	s := newShape(t, "trello", c, "trello.com", "api.trello.com")
 	s.Account = ShapeAccount{ID: "5abbe4b7ddc1b351ef961414", Name: "Ada Trello", NickName: "adatrello", Email: "ada@trello.example"}
 	s.Revokes, s.APICall = true, "members/me/boards"
-	v := verifier{consumers: map[string]string{c.ID: c.Secret}, now: time.Now, nonces: map[string]bool{}}
+	v := verifier{consumers: map[string]string{c.ID: c.Secret}, now: time.Now, nonces: newNonceLog()}
 	requests := map[string][3]string{} // request token → secret, verifier, "used"
 	access := map[string]string{}      // access token → secret
 	signed := func(w http.ResponseWriter, r *http.Request, secretOf func(token string) (string, bool)) (*signedRequest, bool) {

@@ -33,7 +33,7 @@ type oauth1Request struct {
 func NewStrictOAuth1(t testing.TB, e Entry) *StrictOAuth1 {
 	t.Helper()
 	f := &StrictOAuth1{e: e, requests: map[string]*oauth1Request{}, access: map[string]string{},
-		v: verifier{consumers: map[string]string{e.ClientID: e.ClientSecret}, now: time.Now, nonces: map[string]bool{}}}
+		v: verifier{consumers: map[string]string{e.ClientID: e.ClientSecret}, now: time.Now, nonces: newNonceLog()}}
 	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
 	t.Cleanup(f.srv.Close)
 	return f

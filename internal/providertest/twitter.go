@@ -65,7 +65,7 @@ type Twitter struct {
 	deny      bool
 	null      map[string]bool
 	now       func() time.Time
-	nonces    map[string]bool
+	nonces    *nonceLog
 	requests  map[string]*twitterRequestToken
 	access    map[string]*twitterAccess
 	calls     []TwitterCall
@@ -88,7 +88,7 @@ func NewTwitter(t testing.TB, consumers map[string]string) *Twitter {
 	t.Helper()
 	tw := &Twitter{
 		consumers: map[string]string{}, user: DefaultTwitterUser, null: map[string]bool{}, now: time.Now,
-		nonces: map[string]bool{}, requests: map[string]*twitterRequestToken{}, access: map[string]*twitterAccess{},
+		nonces: newNonceLog(), requests: map[string]*twitterRequestToken{}, access: map[string]*twitterAccess{},
 	}
 	for k, v := range consumers {
 		tw.consumers[k] = v
@@ -166,7 +166,9 @@ func (tw *Twitter) check(w http.ResponseWriter, r *http.Request, tokenSecret fun
 	s, reason := v.verify(r, tokenSecret)
 	call := TwitterCall{Method: r.Method, Path: r.URL.Path, Rejected: reason}
 	if s != nil {
-		call.ConsumerKey, call.Token = s.oauth["oauth_consumer_key"], s.oauth["oauth_token"]
+		// Copies: the parsed values share the request's Authorization header, which the
+		// call log would otherwise keep whole for as long as the fake runs.
+		call.ConsumerKey, call.Token = strings.Clone(s.oauth["oauth_consumer_key"]), strings.Clone(s.oauth["oauth_token"])
 	}
 	tw.calls = append(tw.calls, call)
 	if reason != "" {
@@ -190,7 +192,7 @@ func (tw *Twitter) requestToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	token, secret := random(), random()
-	tw.requests[token] = &twitterRequestToken{consumer: s.oauth["oauth_consumer_key"], secret: secret, callback: cb}
+	tw.requests[token] = &twitterRequestToken{consumer: strings.Clone(s.oauth["oauth_consumer_key"]), secret: secret, callback: cb}
 	formAnswer(w, url.Values{"oauth_token": {token}, "oauth_token_secret": {secret}, "oauth_callback_confirmed": {"true"}})
 }
 
