@@ -1,6 +1,7 @@
 package providertest
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -116,6 +117,49 @@ func TestTwitterFakeChecks(t *testing.T) {
 	}
 	if w := serve(h, signed(t, "GET", base+"/1.1/account/verify_credentials.json", "ck", "cs", got[0].Token, got[0].Secret, "n10", nil)); w.Code != http.StatusUnauthorized {
 		t.Fatalf("verify_credentials with an invalidated token: %d", w.Code)
+	}
+}
+
+// TestTwitterFakeRetain: under SetRetain(2) the fake keeps the newest two to four access
+// tokens, calls and issued tokens; the oldest access token, forgotten, no longer signs.
+func TestTwitterFakeRetain(t *testing.T) {
+	tw := NewTwitter(t, map[string]string{"ck": "cs"})
+	tw.SetRetain(2)
+	h := tw.srv.Config.Handler
+	base := tw.URL()
+	flow := func(i int) TwitterCredentials {
+		t.Helper()
+		w := serve(h, signed(t, "POST", base+"/oauth/request_token", "ck", "cs", "", "", fmt.Sprint("rt", i), map[string]string{"oauth_callback": "https://broker.test/cb"}))
+		form, _ := url.ParseQuery(w.Body.String())
+		auth := serve(h, httptest.NewRequest("GET", base+"/oauth/authorize?oauth_token="+form.Get("oauth_token"), nil))
+		loc, _ := url.Parse(auth.Header().Get("Location"))
+		w = serve(h, signed(t, "POST", base+"/oauth/access_token", "ck", "cs", form.Get("oauth_token"), form.Get("oauth_token_secret"), fmt.Sprint("at", i),
+			map[string]string{"oauth_verifier": loc.Query().Get("oauth_verifier")}))
+		if w.Code != http.StatusOK {
+			t.Fatalf("flow %d: access_token %d %s", i, w.Code, w.Body)
+		}
+		issued := tw.Issued()
+		return issued[len(issued)-1]
+	}
+	var creds []TwitterCredentials
+	for i := range 5 {
+		creds = append(creds, flow(i))
+	}
+	verify := func(c TwitterCredentials, nonce string) int {
+		return serve(h, signed(t, "GET", base+"/1.1/account/verify_credentials.json", "ck", "cs", c.Token, c.Secret, nonce, nil)).Code
+	}
+	if got := verify(creds[4], "v4"); got != http.StatusOK {
+		t.Errorf("the newest access token: %d, want 200", got)
+	}
+	if got := verify(creds[0], "v0"); got != http.StatusUnauthorized {
+		t.Errorf("the oldest access token, forgotten: %d, want 401", got)
+	}
+	if n := len(tw.Issued()); n < 2 || n > 4 {
+		t.Errorf("%d issued tokens kept, want 2 to 4", n)
+	}
+	calls := tw.Calls()
+	if n := len(calls); n < 2 || n > 4 || calls[n-1].Token != creds[0].Token || calls[n-1].Rejected == "" {
+		t.Errorf("calls kept: %+v; want 2 to 4, the last the refused one with the oldest token", calls)
 	}
 }
 

@@ -70,6 +70,9 @@ type Twitter struct {
 	access    map[string]*twitterAccess
 	calls     []TwitterCall
 	issued    []TwitterCredentials
+
+	retain      int      // SetRetain
+	accessOrder []string // the keys of access in the order they were issued, while retain > 0
 }
 
 type twitterRequestToken struct {
@@ -144,17 +147,31 @@ func (tw *Twitter) SetNullFields(fields ...string) {
 	}
 }
 
+// SetRetain bounds what the fake remembers, for a long load test (the benchmark's): of the
+// access tokens, the calls Calls lists and the tokens Issued lists, it keeps each kind's
+// newest n to 2n and forgets the rest, oldest first; a forgotten access token answers as an
+// unknown one. Zero, the default, keeps everything, as tests need.
+func (tw *Twitter) SetRetain(n int) { tw.mu.Lock(); tw.retain = max(n, 0); tw.mu.Unlock() }
+
+// newest keeps the newest retain of log's entries once it holds twice that many (retain > 0).
+func newest[T any](log []T, retain int) []T {
+	if retain > 0 && len(log) >= 2*retain {
+		return append(log[:0], log[len(log)-retain:]...)
+	}
+	return log
+}
+
 // SetClock replaces the fake's clock, to test timestamp checks.
 func (tw *Twitter) SetClock(now func() time.Time) { tw.mu.Lock(); tw.now = now; tw.mu.Unlock() }
 
-// Calls returns every signed request so far, oldest first.
+// Calls returns every signed request so far (the newest ones under SetRetain), oldest first.
 func (tw *Twitter) Calls() []TwitterCall {
 	tw.mu.Lock()
 	defer tw.mu.Unlock()
 	return append([]TwitterCall(nil), tw.calls...)
 }
 
-// Issued returns every access token issued so far, oldest first.
+// Issued returns every access token issued so far (the newest ones under SetRetain), oldest first.
 func (tw *Twitter) Issued() []TwitterCredentials {
 	tw.mu.Lock()
 	defer tw.mu.Unlock()
@@ -170,7 +187,7 @@ func (tw *Twitter) check(w http.ResponseWriter, r *http.Request, tokenSecret fun
 		// call log would otherwise keep whole for as long as the fake runs.
 		call.ConsumerKey, call.Token = strings.Clone(s.oauth["oauth_consumer_key"]), strings.Clone(s.oauth["oauth_token"])
 	}
-	tw.calls = append(tw.calls, call)
+	tw.calls = append(newest(tw.calls, tw.retain), call)
 	if reason != "" {
 		twitterError(w, http.StatusUnauthorized, 32, "Could not authenticate you.")
 		return nil, false
@@ -244,7 +261,16 @@ func (tw *Twitter) accessToken(w http.ResponseWriter, r *http.Request) {
 	at := &twitterAccess{consumer: rt.consumer, secret: random(), user: *rt.user}
 	tokenValue := rt.user.ID + "-" + random()
 	tw.access[tokenValue] = at
-	tw.issued = append(tw.issued, TwitterCredentials{rt.consumer, tokenValue, at.secret, rt.user.ID, rt.user.ScreenName})
+	if tw.retain > 0 {
+		tw.accessOrder = append(tw.accessOrder, tokenValue)
+		if n := len(tw.accessOrder); n >= 2*tw.retain {
+			for _, k := range tw.accessOrder[:n-tw.retain] {
+				delete(tw.access, k)
+			}
+			tw.accessOrder = newest(tw.accessOrder, tw.retain)
+		}
+	}
+	tw.issued = append(newest(tw.issued, tw.retain), TwitterCredentials{rt.consumer, tokenValue, at.secret, rt.user.ID, rt.user.ScreenName})
 	formAnswer(w, url.Values{"oauth_token": {tokenValue}, "oauth_token_secret": {at.secret},
 		"user_id": {rt.user.ID}, "screen_name": {rt.user.ScreenName}})
 }

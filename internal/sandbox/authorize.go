@@ -261,6 +261,7 @@ func (s *Server) decide(form url.Values, formToken, browser string) (redirectURI
 func (s *Server) issueCodeLocked(req authRequest, userID string) string {
 	code := newSecret(prefixCode)
 	s.codes[code] = &authCode{req: req, userID: userID, expiresAt: s.now().Add(CodeTTL)}
+	remember(s, s.codes, &s.codeOrder, code)
 	s.stats.Authorizations++
 	return code
 }

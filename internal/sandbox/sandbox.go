@@ -70,6 +70,12 @@ type Options struct {
 	Now           func() time.Time // default time.Now
 	AccessTTL     time.Duration    // default 1h
 	RotateRefresh bool             // refresh_token grant issues a new refresh token and retires the old
+	// Retain, when positive, bounds what the server remembers, for a long load test (the
+	// benchmark's): of the authorization codes, access tokens and refresh tokens, and of the
+	// grants Issued lists, it keeps each kind's newest Retain to 2×Retain and forgets the
+	// rest, oldest first; a forgotten code or token answers as an unknown one. Zero keeps
+	// everything, as tests need.
+	Retain int
 }
 
 // Grant is one token set the server issued, as Issued reports it.
@@ -108,6 +114,25 @@ type Server struct {
 	refresh map[string]*refreshToken
 	issued  []Grant
 	stats   Stats
+
+	retain int // Options.Retain
+	// The keys of codes, access and refresh in the order they were made, while retain > 0.
+	codeOrder, accessOrder, refreshOrder []string
+}
+
+// remember records key as the newest entry of m and, once order holds twice s.retain keys,
+// forgets all but the newest s.retain of them: a constant cost per entry.
+func remember[V any](s *Server, m map[string]V, order *[]string, key string) {
+	if s.retain <= 0 {
+		return
+	}
+	*order = append(*order, key)
+	if n := len(*order); n >= 2*s.retain {
+		for _, k := range (*order)[:n-s.retain] {
+			delete(m, k)
+		}
+		*order = append((*order)[:0], (*order)[n-s.retain:]...)
+	}
 }
 
 // family ties together every token that descends from one authorization code, so that
@@ -169,6 +194,9 @@ func New(opts Options) (*Server, error) {
 	if opts.AccessTTL < 0 {
 		return nil, fmt.Errorf("sandbox: negative access token lifetime %s", opts.AccessTTL)
 	}
+	if opts.Retain < 0 {
+		return nil, fmt.Errorf("sandbox: negative Retain %d", opts.Retain)
+	}
 	s := &Server{
 		prefix:        opts.Prefix,
 		now:           opts.Now,
@@ -182,6 +210,7 @@ func New(opts Options) (*Server, error) {
 		access:        map[string]*accessToken{},
 		refresh:       map[string]*refreshToken{},
 		stats:         Stats{Rejected: map[Reason]int{}},
+		retain:        opts.Retain,
 	}
 	if s.now == nil {
 		s.now = time.Now

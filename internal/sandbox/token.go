@@ -181,6 +181,7 @@ func (s *Server) exchangeCode(client Client, form url.Values, issuer string) (to
 	code.family = fam
 	s.stats.CodeExchanges++
 	s.refresh[refresh] = &refreshToken{userID: code.userID, clientID: client.ID, scopes: code.req.scopes, family: fam}
+	remember(s, s.refresh, &s.refreshOrder, refresh)
 	return resp, nil
 }
 
@@ -251,6 +252,7 @@ func (s *Server) refreshGrant(client Client, form url.Values, issuer string) (to
 	if s.rotateRefresh {
 		rt.rotated = true
 		s.refresh[in.refresh] = &refreshToken{userID: rt.userID, clientID: client.ID, scopes: rt.scopes, family: rt.family}
+		remember(s, s.refresh, &s.refreshOrder, in.refresh)
 	}
 	return resp, nil
 }
@@ -283,6 +285,10 @@ func (s *Server) issueLocked(in issue) (tokenResponse, *tokenError) {
 		}
 	}
 	s.access[token] = &accessToken{userID: in.userID, clientID: in.clientID, scopes: in.scopes, expiresAt: expiresAt, family: in.family}
+	remember(s, s.access, &s.accessOrder, token)
+	if s.retain > 0 && len(s.issued) >= 2*s.retain {
+		s.issued = append(s.issued[:0], s.issued[len(s.issued)-s.retain:]...)
+	}
 	s.issued = append(s.issued, Grant{
 		UserID: in.userID, ClientID: in.clientID, GrantType: in.grantType,
 		AccessToken: token, RefreshToken: in.refresh,

@@ -244,3 +244,49 @@ func refreshForm(refresh string, extra ...string) url.Values {
 	}
 	return form
 }
+
+// TestRetainForgetsTheOldest: with Retain 2, the server keeps the newest two to four codes,
+// access tokens, refresh tokens and grants, and forgets the rest oldest first; a forgotten
+// code or token answers as an unknown one. Without Retain nothing is forgotten.
+func TestRetainForgetsTheOldest(t *testing.T) {
+	if _, err := sandbox.New(sandbox.Options{Users: []sandbox.User{ada}, Retain: -1}); err == nil {
+		t.Error("a negative Retain was accepted")
+	}
+	for _, retain := range []int{0, 2} {
+		f := autoFixture(t, func(o *sandbox.Options) { o.Retain = retain })
+		unused := f.autoCode(authParams()) // never exchanged
+		var access, refresh []string
+		for range 5 {
+			a, r := f.tokens(f.autoCode(authParams()))
+			access, refresh = append(access, a), append(refresh, r)
+		}
+		issued := f.srv.Issued()
+		newest := f.getProfile("/user", access[4])
+		oldest := f.getProfile("/user", access[0])
+		status, body := f.tokenCall(exchangeForm(unused))
+		refreshed, _ := f.tokenCall(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refresh[0]},
+			"client_id": {appID}, "client_secret": {appSecret}})
+		if newest.status != http.StatusOK || issued[len(issued)-1].AccessToken != access[4] {
+			t.Fatalf("Retain %d: the newest token does not work (%d) or is not the last grant", retain, newest.status)
+		}
+		if retain == 0 {
+			if status != http.StatusOK || oldest.status != http.StatusOK || refreshed != http.StatusOK || len(issued) != 5 {
+				t.Errorf("Retain 0 forgot something: unused code %d, oldest token %d, oldest refresh %d, %d grants",
+					status, oldest.status, refreshed, len(issued))
+			}
+			continue
+		}
+		if status != http.StatusBadRequest || body["error"] != "invalid_grant" {
+			t.Errorf("Retain 2: the oldest code, forgotten, answered %d %v; want 400 invalid_grant", status, body)
+		}
+		if oldest.status != http.StatusUnauthorized {
+			t.Errorf("Retain 2: the oldest access token, forgotten, answered %d; want 401", oldest.status)
+		}
+		if refreshed != http.StatusBadRequest {
+			t.Errorf("Retain 2: the oldest refresh token, forgotten, answered %d; want 400", refreshed)
+		}
+		if len(issued) < 2 || len(issued) > 4 {
+			t.Errorf("Retain 2: %d grants kept, want 2 to 4", len(issued))
+		}
+	}
+}
