@@ -4,9 +4,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
-	"fmt"
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
@@ -44,14 +43,14 @@ type bareFlow struct {
 // test.
 const bareFlowAPI = "/flow"
 
-// serveFlow answers a flow route; ok is false for any other path.
-func (f *bareFlow) serveFlow(w http.ResponseWriter, r *http.Request) (ok bool) {
+// serveFlow answers a flow route; false for any other path.
+func (f *bareFlow) serveFlow(w http.ResponseWriter, r *http.Request) bool {
 	if r.URL.Path == bareFlowAPI+"/api/v1/bots/"+benchBot+"/links" {
 		f.link(w, r)
 		return true
 	}
-	rest, ok := strings.CutPrefix(r.URL.Path, "/bots/"+benchBot+"/")
-	if !ok {
+	rest, found := strings.CutPrefix(r.URL.Path, "/bots/"+benchBot+"/")
+	if !found {
 		return false
 	}
 	if rest == "connect" {
@@ -113,96 +112,52 @@ func (f *bareFlow) connect(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(body)
 }
 
+// callbackURL is where provider sends the browser back to the bare flow.
+func (f *bareFlow) callbackURL(provider string) string {
+	return f.self + "/bots/" + benchBot + "/" + provider + "/callback"
+}
+
 // start is the button's POST: the provider's authorize URL, after the request token for
 // OAuth 1.0a.
 func (f *bareFlow) start(w http.ResponseWriter, r *http.Request, provider string) error {
 	if err := r.ParseForm(); err != nil {
 		return err
 	}
-	callback := f.self + "/bots/" + benchBot + "/" + provider + "/callback"
-	var to string
-	switch provider {
-	case "gitlab":
-		q := url.Values{"response_type": {"code"}, "client_id": {oauth2ClientID}, "redirect_uri": {callback},
-			"state": {randomHex()}, "scope": {"read_user"}}
-		to = f.fakes.Sandbox + "/oauth/authorize?" + q.Encode()
-	case "twitter":
-		var signer oauth1.Signer
-		rt, err := signer.RequestToken(r.Context(), f.client, f.fakes.Twitter+"/oauth/request_token", consumer(), callback, nil)
+	to := ""
+	if provider == "twitter" {
+		rt, authorize, err := oauth1Start(r.Context(), f.client, f.fakes.Twitter, f.callbackURL(provider))
 		if err != nil {
 			return err
 		}
 		f.secrets.Store(rt.Token, rt.Secret)
-		to = f.fakes.Twitter + "/oauth/authorize?oauth_token=" + url.QueryEscape(rt.Token)
+		to = authorize
+	} else {
+		to = oauth2AuthorizeURL(f.fakes.Sandbox, f.callbackURL(provider), rand.Text())
 	}
 	http.Redirect(w, r, to, http.StatusFound)
 	return nil
 }
 
-// callback trades the code (OAuth 2) or the verifier (OAuth 1.0a) for a token, reads the
-// profile with it and sends the browser to the connect page.
+// callback makes the provider calls of the callback and sends the browser to the connect
+// page.
 func (f *bareFlow) callback(w http.ResponseWriter, r *http.Request, provider string) error {
 	q := r.URL.Query()
-	var profile *http.Request
-	switch provider {
-	case "gitlab":
-		form := url.Values{"grant_type": {"authorization_code"}, "code": {q.Get("code")},
-			"redirect_uri": {f.self + r.URL.Path}}
-		req, _ := http.NewRequestWithContext(r.Context(), http.MethodPost, f.fakes.Sandbox+"/oauth/token", strings.NewReader(form.Encode()))
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		req.SetBasicAuth(oauth2ClientID, oauth2ClientSecret)
-		var tok struct {
-			AccessToken string `json:"access_token"`
-		}
-		if err := f.getJSON(req, &tok); err != nil {
-			return fmt.Errorf("token: %w", err)
-		}
-		profile, _ = http.NewRequestWithContext(r.Context(), http.MethodGet, f.fakes.Sandbox+"/api/v4/user", nil)
-		profile.Header.Set("Authorization", "Bearer "+tok.AccessToken)
-	case "twitter":
+	var err error
+	if provider == "twitter" {
 		secret, ok := f.secrets.LoadAndDelete(q.Get("oauth_token"))
 		if !ok {
-			return fmt.Errorf("no request token %q", q.Get("oauth_token"))
+			return errors.New("a callback for an unknown request token")
 		}
-		c := consumer()
-		c.Token, c.TokenSecret = q.Get("oauth_token"), secret.(string)
-		var signer oauth1.Signer
-		at, err := signer.AccessToken(r.Context(), f.client, f.fakes.Twitter+"/oauth/access_token", c, q.Get("oauth_verifier"))
-		if err != nil {
-			return err
-		}
-		c.Token, c.TokenSecret = at.Token, at.Secret
-		profile, _ = http.NewRequestWithContext(r.Context(), http.MethodGet, f.fakes.Twitter+"/1.1/account/verify_credentials.json", nil)
-		if err := signer.Sign(profile, c); err != nil {
-			return err
-		}
+		rt := oauth1.Token{Token: q.Get("oauth_token"), Secret: secret.(string)}
+		err = oauth1Complete(r.Context(), f.client, f.fakes.Twitter, rt, q.Get("oauth_verifier"))
+	} else {
+		err = oauth2Complete(r.Context(), f.client, f.fakes.Sandbox, f.callbackURL(provider), q.Get("code"))
 	}
-	var user map[string]any
-	if err := f.getJSON(profile, &user); err != nil {
-		return fmt.Errorf("profile: %w", err)
-	}
-	http.Redirect(w, r, "/bots/"+benchBot+"/connect?provider="+provider+"&done=1", http.StatusSeeOther)
-	return nil
-}
-
-// getJSON sends req and decodes its 200 answer into v.
-func (f *bareFlow) getJSON(req *http.Request, v any) error {
-	resp, err := f.client.Do(req)
-	body, err := expect(resp, err, http.StatusOK)
 	if err != nil {
 		return err
 	}
-	return json.Unmarshal(body, v)
-}
-
-func consumer() oauth1.Credentials {
-	return oauth1.Credentials{ConsumerKey: oauth1ConsumerKey, ConsumerSecret: oauth1ConsumerSecret}
-}
-
-func randomHex() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
+	http.Redirect(w, r, "/bots/"+benchBot+"/connect?provider="+provider+"&done=1", http.StatusSeeOther)
+	return nil
 }
 
 // sampleFlow runs one flow of provider through the broker and keeps its answers, with the

@@ -202,37 +202,16 @@ func noRedirects(c *http.Client) *http.Client {
 func fakeOAuth2Op(sandboxURL, callback string) op {
 	return func(ctx context.Context, w *worker) error {
 		c := noRedirects(w.client)
-		q := url.Values{"response_type": {"code"}, "client_id": {oauth2ClientID}, "redirect_uri": {callback},
-			"state": {fmt.Sprintf("s%d-%d", w.id, w.i)}, "scope": {"read_user"}}
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, sandboxURL+"/oauth/authorize?"+q.Encode(), nil)
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, oauth2AuthorizeURL(sandboxURL, callback, fmt.Sprintf("s%d-%d", w.id, w.i)), nil)
 		resp, err := c.Do(req)
 		if _, err := expect(resp, err, http.StatusFound); err != nil {
 			return err
 		}
 		loc, err := url.Parse(resp.Header.Get("Location"))
 		if err != nil || loc.Query().Get("code") == "" {
-			return fmt.Errorf("authorize: no code in %q", resp.Header.Get("Location"))
+			return errors.New("authorize: no code in the redirect")
 		}
-		form := url.Values{"grant_type": {"authorization_code"}, "code": {loc.Query().Get("code")}, "redirect_uri": {callback}}
-		req, _ = http.NewRequestWithContext(ctx, http.MethodPost, sandboxURL+"/oauth/token", strings.NewReader(form.Encode()))
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		req.SetBasicAuth(oauth2ClientID, oauth2ClientSecret)
-		resp, err = c.Do(req)
-		body, err := expect(resp, err, http.StatusOK)
-		if err != nil {
-			return err
-		}
-		var tok struct {
-			AccessToken string `json:"access_token"`
-		}
-		if err := json.Unmarshal(body, &tok); err != nil || tok.AccessToken == "" {
-			return fmt.Errorf("token: no access token in %.300s", body)
-		}
-		req, _ = http.NewRequestWithContext(ctx, http.MethodGet, sandboxURL+"/api/v4/user", nil)
-		req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
-		resp, err = c.Do(req)
-		_, err = expect(resp, err, http.StatusOK)
-		return err
+		return oauth2Complete(ctx, c, sandboxURL, callback, loc.Query().Get("code"))
 	}
 }
 
@@ -240,15 +219,13 @@ func fakeOAuth2Op(sandboxURL, callback string) op {
 // token, the authorize redirect, the access token and the profile, each signed (HMAC-SHA1)
 // and verified by the fake.
 func fakeOAuth1Op(twitterURL, callback string) op {
-	consumer := oauth1.Credentials{ConsumerKey: oauth1ConsumerKey, ConsumerSecret: oauth1ConsumerSecret}
 	return func(ctx context.Context, w *worker) error {
 		c := noRedirects(w.client)
-		var signer oauth1.Signer
-		rt, err := signer.RequestToken(ctx, c, twitterURL+"/oauth/request_token", consumer, callback, nil)
+		rt, authorize, err := oauth1Start(ctx, c, twitterURL, callback)
 		if err != nil {
-			return fmt.Errorf("request token: %w", err)
+			return err
 		}
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, twitterURL+"/oauth/authorize?oauth_token="+url.QueryEscape(rt.Token), nil)
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, authorize, nil)
 		resp, err := c.Do(req)
 		if _, err := expect(resp, err, http.StatusFound); err != nil {
 			return err
@@ -257,20 +234,90 @@ func fakeOAuth1Op(twitterURL, callback string) op {
 		if err != nil || loc.Query().Get("oauth_verifier") == "" {
 			return errors.New("authorize: no verifier")
 		}
-		withRT := consumer
-		withRT.Token, withRT.TokenSecret = rt.Token, rt.Secret
-		at, err := signer.AccessToken(ctx, c, twitterURL+"/oauth/access_token", withRT, loc.Query().Get("oauth_verifier"))
-		if err != nil {
-			return fmt.Errorf("access token: %w", err)
-		}
-		req, _ = http.NewRequestWithContext(ctx, http.MethodGet, twitterURL+"/1.1/account/verify_credentials.json", nil)
-		withAT := consumer
-		withAT.Token, withAT.TokenSecret = at.Token, at.Secret
-		if err := signer.Sign(req, withAT); err != nil {
-			return err
-		}
-		resp, err = c.Do(req)
-		_, err = expect(resp, err, http.StatusOK)
+		return oauth1Complete(ctx, c, twitterURL, rt, loc.Query().Get("oauth_verifier"))
+	}
+}
+
+// The client's calls of a flow at the fakes, the same for the fakes driven alone and for
+// the bare flow.
+
+// oauth2AuthorizeURL is the sandbox's authorization request for callback.
+func oauth2AuthorizeURL(sandboxURL, callback, state string) string {
+	q := url.Values{"response_type": {"code"}, "client_id": {oauth2ClientID}, "redirect_uri": {callback},
+		"state": {state}, "scope": {"read_user"}}
+	return sandboxURL + "/oauth/authorize?" + q.Encode()
+}
+
+// oauth2Complete is an OAuth 2 callback's provider calls: the code traded for an access
+// token (the client's secret in Basic authentication), the profile read with it.
+func oauth2Complete(ctx context.Context, c *http.Client, sandboxURL, callback, code string) error {
+	form := url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {callback}}
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, sandboxURL+"/oauth/token", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth(oauth2ClientID, oauth2ClientSecret)
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	if err := getJSON(c, req, &tok); err != nil {
+		return fmt.Errorf("token: %w", err)
+	}
+	if tok.AccessToken == "" {
+		return errors.New("token: the answer has no access token")
+	}
+	req, _ = http.NewRequestWithContext(ctx, http.MethodGet, sandboxURL+"/api/v4/user", nil)
+	req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+	return readProfile(c, req)
+}
+
+// oauth1Start is an OAuth 1.0a start's provider call: a request token for callback, and the
+// authorize URL the browser goes to with it.
+func oauth1Start(ctx context.Context, c *http.Client, twitterURL, callback string) (rt oauth1.Token, authorize string, err error) {
+	var signer oauth1.Signer
+	if rt, err = signer.RequestToken(ctx, c, twitterURL+"/oauth/request_token", consumer(), callback, nil); err != nil {
+		return oauth1.Token{}, "", fmt.Errorf("request token: %w", err)
+	}
+	return rt, twitterURL + "/oauth/authorize?oauth_token=" + url.QueryEscape(rt.Token), nil
+}
+
+// oauth1Complete is an OAuth 1.0a callback's provider calls: the request token and the
+// user's verifier traded for an access token, the profile read signed with it.
+func oauth1Complete(ctx context.Context, c *http.Client, twitterURL string, rt oauth1.Token, verifier string) error {
+	var signer oauth1.Signer
+	creds := consumer()
+	creds.Token, creds.TokenSecret = rt.Token, rt.Secret
+	at, err := signer.AccessToken(ctx, c, twitterURL+"/oauth/access_token", creds, verifier)
+	if err != nil {
+		return fmt.Errorf("access token: %w", err)
+	}
+	creds.Token, creds.TokenSecret = at.Token, at.Secret
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, twitterURL+"/1.1/account/verify_credentials.json", nil)
+	if err := signer.Sign(req, creds); err != nil {
 		return err
 	}
+	return readProfile(c, req)
+}
+
+// readProfile sends a profile request and decodes its 200 answer, as a client building an
+// identity from it does.
+func readProfile(c *http.Client, req *http.Request) error {
+	var user map[string]any
+	if err := getJSON(c, req, &user); err != nil {
+		return fmt.Errorf("profile: %w", err)
+	}
+	return nil
+}
+
+// getJSON sends req and decodes its 200 answer into v.
+func getJSON(c *http.Client, req *http.Request, v any) error {
+	resp, err := c.Do(req)
+	body, err := expect(resp, err, http.StatusOK)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(body, v)
+}
+
+// consumer is the bench's application at the Twitter fake.
+func consumer() oauth1.Credentials {
+	return oauth1.Credentials{ConsumerKey: oauth1ConsumerKey, ConsumerSecret: oauth1ConsumerSecret}
 }

@@ -29,7 +29,7 @@ func (rep *report) print(out io.Writer) {
 				ratio, p99ratio = fmt.Sprintf("%.2f", rateOver(r, p.base)), fmt.Sprintf("%.2f", p99Over(r, p.base))
 			}
 			if r.serverCPU > 0 && r.otherCPU > 0 {
-				cpuRatio = fmt.Sprintf("%.2f", float64(r.serverCPU)/float64(r.otherCPU))
+				cpuRatio = fmt.Sprintf("%.2f", cpuOverFakes(r))
 			}
 			if r.target == p.subject.target && p.floor.n > 0 {
 				overFloor = fmt.Sprintf("%.2f", p.overFloor())
@@ -71,25 +71,25 @@ type pair struct{ base, floor, subject result }
 
 // overFloor is the broker's CPU per flow over the bare flow's in the same round.
 func (p pair) overFloor() float64 {
-	if p.floor.n == 0 || p.floor.serverCPU == 0 || p.subject.n == 0 {
+	if micros(p.floor.serverCPU, p.floor.n) == 0 {
 		return 0
 	}
-	return (float64(p.subject.serverCPU) / float64(p.subject.n)) / (float64(p.floor.serverCPU) / float64(p.floor.n))
+	return micros(p.subject.serverCPU, p.subject.n) / micros(p.floor.serverCPU, p.floor.n)
 }
 
-// floorRatio is the bare flow's CPU over the fake's in the same flows.
-func (p pair) floorRatio() float64 {
-	if p.floor.otherCPU == 0 {
+// cpuOverFakes is a flow result's server CPU over the fake's in the same flows.
+func cpuOverFakes(r result) float64 {
+	if r.otherCPU == 0 {
 		return 0
 	}
-	return float64(p.floor.serverCPU) / float64(p.floor.otherCPU)
+	return float64(r.serverCPU) / float64(r.otherCPU)
 }
 
 // ratio is the round's figure for the test's target: for flows the broker's CPU over the
 // fake's in the same flows, else the broker's req/s over the bare handler's.
 func (p pair) ratio() float64 {
 	if p.isFlow() {
-		return float64(p.subject.serverCPU) / float64(p.subject.otherCPU)
+		return cpuOverFakes(p.subject)
 	}
 	return p.rateRatio()
 }
@@ -189,7 +189,7 @@ func roundsLine(test string, rounds []pair) string {
 	floors, over := make([]float64, 0, len(rounds)), make([]float64, 0, len(rounds))
 	for _, p := range rounds {
 		if p.floor.n > 0 {
-			floors, over = append(floors, p.floorRatio()), append(over, p.overFloor())
+			floors, over = append(floors, cpuOverFakes(p.floor)), append(over, p.overFloor())
 		}
 	}
 	if len(floors) > 0 {
@@ -198,7 +198,7 @@ func roundsLine(test string, rounds []pair) string {
 	// The ratio's two sides, round by round: the fake's CPU per flow moves with its load.
 	line += "; µs per flow, broker/fake:"
 	for _, p := range rounds {
-		line += " " + strings.TrimSuffix(perReq(p.subject.serverCPU, p.subject.n), " µs") + "/" + strings.TrimSuffix(perReq(p.subject.otherCPU, p.subject.n), " µs")
+		line += fmt.Sprintf(" %.0f/%.0f", micros(p.subject.serverCPU, p.subject.n), micros(p.subject.otherCPU, p.subject.n))
 	}
 	return line
 }
@@ -224,7 +224,15 @@ func perReq(cpu time.Duration, n int) string {
 	if cpu == 0 || n == 0 {
 		return ""
 	}
-	return fmt.Sprintf("%.0f µs", float64(cpu)/float64(time.Microsecond)/float64(n))
+	return fmt.Sprintf("%.0f µs", micros(cpu, n))
+}
+
+// micros is cpu per request in microseconds; 0 when there was no request.
+func micros(cpu time.Duration, n int) float64 {
+	if n == 0 {
+		return 0
+	}
+	return float64(cpu) / float64(time.Microsecond) / float64(n)
 }
 
 func mb(b int64) float64 { return float64(b) / (1 << 20) }
