@@ -153,6 +153,22 @@ func (tw *Twitter) SetNullFields(fields ...string) {
 // unknown one. Zero, the default, keeps everything, as tests need.
 func (tw *Twitter) SetRetain(n int) { tw.mu.Lock(); tw.retain = max(n, 0); tw.mu.Unlock() }
 
+// remember records key, just added to m, as its newest entry; once order holds twice retain
+// keys it deletes all but the newest retain from m. It returns the new order; retain 0 keeps
+// everything and no order. (internal/sandbox bounds its tokens the same way.)
+func remember[V any](m map[string]V, order []string, key string, retain int) []string {
+	if retain <= 0 {
+		return nil
+	}
+	order = append(order, key)
+	if n := len(order); n >= 2*retain {
+		for _, k := range order[:n-retain] {
+			delete(m, k)
+		}
+	}
+	return newest(order, retain)
+}
+
 // newest keeps the newest retain of log's entries once it holds twice that many (retain > 0).
 func newest[T any](log []T, retain int) []T {
 	if retain > 0 && len(log) >= 2*retain {
@@ -261,15 +277,7 @@ func (tw *Twitter) accessToken(w http.ResponseWriter, r *http.Request) {
 	at := &twitterAccess{consumer: rt.consumer, secret: random(), user: *rt.user}
 	tokenValue := rt.user.ID + "-" + random()
 	tw.access[tokenValue] = at
-	if tw.retain > 0 {
-		tw.accessOrder = append(tw.accessOrder, tokenValue)
-		if n := len(tw.accessOrder); n >= 2*tw.retain {
-			for _, k := range tw.accessOrder[:n-tw.retain] {
-				delete(tw.access, k)
-			}
-			tw.accessOrder = newest(tw.accessOrder, tw.retain)
-		}
-	}
+	tw.accessOrder = remember(tw.access, tw.accessOrder, tokenValue, tw.retain)
 	tw.issued = append(newest(tw.issued, tw.retain), TwitterCredentials{rt.consumer, tokenValue, at.secret, rt.user.ID, rt.user.ScreenName})
 	formAnswer(w, url.Values{"oauth_token": {tokenValue}, "oauth_token_secret": {at.secret},
 		"user_id": {rt.user.ID}, "screen_name": {rt.user.ScreenName}})

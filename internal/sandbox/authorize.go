@@ -261,7 +261,7 @@ func (s *Server) decide(form url.Values, formToken, browser string) (redirectURI
 func (s *Server) issueCodeLocked(req authRequest, userID string) string {
 	code := newSecret(prefixCode)
 	s.codes[code] = &authCode{req: req, userID: userID, expiresAt: s.now().Add(CodeTTL)}
-	remember(s, s.codes, &s.codeOrder, code)
+	s.codeOrder = remember(s.codes, s.codeOrder, code, s.retain)
 	s.stats.Authorizations++
 	return code
 }

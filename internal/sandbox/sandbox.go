@@ -120,19 +120,28 @@ type Server struct {
 	codeOrder, accessOrder, refreshOrder []string
 }
 
-// remember records key as the newest entry of m and, once order holds twice s.retain keys,
-// forgets all but the newest s.retain of them: a constant cost per entry.
-func remember[V any](s *Server, m map[string]V, order *[]string, key string) {
-	if s.retain <= 0 {
-		return
+// remember records key, just added to m, as its newest entry; once order holds twice retain
+// keys it deletes all but the newest retain from m: a constant cost per entry. It returns
+// the new order; retain 0 keeps everything and no order.
+func remember[V any](m map[string]V, order []string, key string, retain int) []string {
+	if retain <= 0 {
+		return nil
 	}
-	*order = append(*order, key)
-	if n := len(*order); n >= 2*s.retain {
-		for _, k := range (*order)[:n-s.retain] {
+	order = append(order, key)
+	if n := len(order); n >= 2*retain {
+		for _, k := range order[:n-retain] {
 			delete(m, k)
 		}
-		*order = append((*order)[:0], (*order)[n-s.retain:]...)
 	}
+	return newest(order, retain)
+}
+
+// newest keeps the newest retain of log's entries once it holds twice that many (retain > 0).
+func newest[T any](log []T, retain int) []T {
+	if retain > 0 && len(log) >= 2*retain {
+		return append(log[:0], log[len(log)-retain:]...)
+	}
+	return log
 }
 
 // family ties together every token that descends from one authorization code, so that

@@ -181,7 +181,7 @@ func (s *Server) exchangeCode(client Client, form url.Values, issuer string) (to
 	code.family = fam
 	s.stats.CodeExchanges++
 	s.refresh[refresh] = &refreshToken{userID: code.userID, clientID: client.ID, scopes: code.req.scopes, family: fam}
-	remember(s, s.refresh, &s.refreshOrder, refresh)
+	s.refreshOrder = remember(s.refresh, s.refreshOrder, refresh, s.retain)
 	return resp, nil
 }
 
@@ -252,7 +252,7 @@ func (s *Server) refreshGrant(client Client, form url.Values, issuer string) (to
 	if s.rotateRefresh {
 		rt.rotated = true
 		s.refresh[in.refresh] = &refreshToken{userID: rt.userID, clientID: client.ID, scopes: rt.scopes, family: rt.family}
-		remember(s, s.refresh, &s.refreshOrder, in.refresh)
+		s.refreshOrder = remember(s.refresh, s.refreshOrder, in.refresh, s.retain)
 	}
 	return resp, nil
 }
@@ -285,11 +285,8 @@ func (s *Server) issueLocked(in issue) (tokenResponse, *tokenError) {
 		}
 	}
 	s.access[token] = &accessToken{userID: in.userID, clientID: in.clientID, scopes: in.scopes, expiresAt: expiresAt, family: in.family}
-	remember(s, s.access, &s.accessOrder, token)
-	if s.retain > 0 && len(s.issued) >= 2*s.retain {
-		s.issued = append(s.issued[:0], s.issued[len(s.issued)-s.retain:]...)
-	}
-	s.issued = append(s.issued, Grant{
+	s.accessOrder = remember(s.access, s.accessOrder, token, s.retain)
+	s.issued = append(newest(s.issued, s.retain), Grant{
 		UserID: in.userID, ClientID: in.clientID, GrantType: in.grantType,
 		AccessToken: token, RefreshToken: in.refresh,
 		Scopes: slices.Clone(in.scopes), ExpiresAt: expiresAt, IDToken: idToken,
