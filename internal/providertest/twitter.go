@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/oauthbroker/oauthbroker/internal/config"
+	"github.com/oauthbroker/oauthbroker/internal/retain"
 )
 
 // TwitterUser is the account the fake's authorize page approves as.
@@ -153,30 +154,6 @@ func (tw *Twitter) SetNullFields(fields ...string) {
 // unknown one. Zero, the default, keeps everything, as tests need.
 func (tw *Twitter) SetRetain(n int) { tw.mu.Lock(); tw.retain = max(n, 0); tw.mu.Unlock() }
 
-// remember records key, just added to m, as its newest entry; once order holds twice retain
-// keys it deletes all but the newest retain from m. It returns the new order; retain 0 keeps
-// everything and no order. (internal/sandbox bounds its tokens the same way.)
-func remember[V any](m map[string]V, order []string, key string, retain int) []string {
-	if retain <= 0 {
-		return nil
-	}
-	order = append(order, key)
-	if n := len(order); n >= 2*retain {
-		for _, k := range order[:n-retain] {
-			delete(m, k)
-		}
-	}
-	return newest(order, retain)
-}
-
-// newest keeps the newest retain of log's entries once it holds twice that many (retain > 0).
-func newest[T any](log []T, retain int) []T {
-	if retain > 0 && len(log) >= 2*retain {
-		return append(log[:0], log[len(log)-retain:]...)
-	}
-	return log
-}
-
 // SetClock replaces the fake's clock, to test timestamp checks.
 func (tw *Twitter) SetClock(now func() time.Time) { tw.mu.Lock(); tw.now = now; tw.mu.Unlock() }
 
@@ -203,7 +180,7 @@ func (tw *Twitter) check(w http.ResponseWriter, r *http.Request, tokenSecret fun
 		// call log would otherwise keep whole for as long as the fake runs.
 		call.ConsumerKey, call.Token = strings.Clone(s.oauth["oauth_consumer_key"]), strings.Clone(s.oauth["oauth_token"])
 	}
-	tw.calls = append(newest(tw.calls, tw.retain), call)
+	tw.calls = append(retain.Newest(tw.calls, tw.retain), call)
 	if reason != "" {
 		twitterError(w, http.StatusUnauthorized, 32, "Could not authenticate you.")
 		return nil, false
@@ -277,8 +254,8 @@ func (tw *Twitter) accessToken(w http.ResponseWriter, r *http.Request) {
 	at := &twitterAccess{consumer: rt.consumer, secret: random(), user: *rt.user}
 	tokenValue := rt.user.ID + "-" + random()
 	tw.access[tokenValue] = at
-	tw.accessOrder = remember(tw.access, tw.accessOrder, tokenValue, tw.retain)
-	tw.issued = append(newest(tw.issued, tw.retain), TwitterCredentials{rt.consumer, tokenValue, at.secret, rt.user.ID, rt.user.ScreenName})
+	tw.accessOrder = retain.Remember(tw.access, tw.accessOrder, tokenValue, tw.retain)
+	tw.issued = append(retain.Newest(tw.issued, tw.retain), TwitterCredentials{rt.consumer, tokenValue, at.secret, rt.user.ID, rt.user.ScreenName})
 	formAnswer(w, url.Values{"oauth_token": {tokenValue}, "oauth_token_secret": {at.secret},
 		"user_id": {rt.user.ID}, "screen_name": {rt.user.ScreenName}})
 }

@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/oauthbroker/oauthbroker/internal/retain"
 )
 
 // browserCookie binds a consent form to the browser it was shown to.
@@ -261,7 +263,7 @@ func (s *Server) decide(form url.Values, formToken, browser string) (redirectURI
 func (s *Server) issueCodeLocked(req authRequest, userID string) string {
 	code := newSecret(prefixCode)
 	s.codes[code] = &authCode{req: req, userID: userID, expiresAt: s.now().Add(CodeTTL)}
-	s.codeOrder = remember(s.codes, s.codeOrder, code, s.retain)
+	s.codeOrder = retain.Remember(s.codes, s.codeOrder, code, s.retain)
 	s.stats.Authorizations++
 	return code
 }

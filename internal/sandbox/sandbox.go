@@ -120,30 +120,6 @@ type Server struct {
 	codeOrder, accessOrder, refreshOrder []string
 }
 
-// remember records key, just added to m, as its newest entry; once order holds twice retain
-// keys it deletes all but the newest retain from m: a constant cost per entry. It returns
-// the new order; retain 0 keeps everything and no order.
-func remember[V any](m map[string]V, order []string, key string, retain int) []string {
-	if retain <= 0 {
-		return nil
-	}
-	order = append(order, key)
-	if n := len(order); n >= 2*retain {
-		for _, k := range order[:n-retain] {
-			delete(m, k)
-		}
-	}
-	return newest(order, retain)
-}
-
-// newest keeps the newest retain of log's entries once it holds twice that many (retain > 0).
-func newest[T any](log []T, retain int) []T {
-	if retain > 0 && len(log) >= 2*retain {
-		return append(log[:0], log[len(log)-retain:]...)
-	}
-	return log
-}
-
 // family ties together every token that descends from one authorization code, so that
 // code reuse (RFC 6749 §10.5), refresh token reuse (RFC 9700 §4.14.2) and revoking a
 // refresh token (RFC 7009 §2.1) can invalidate all of them at once.

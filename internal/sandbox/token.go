@@ -10,6 +10,8 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+
+	"github.com/oauthbroker/oauthbroker/internal/retain"
 )
 
 // tokenError is an RFC 6749 §5.2 error answer.
@@ -181,7 +183,7 @@ func (s *Server) exchangeCode(client Client, form url.Values, issuer string) (to
 	code.family = fam
 	s.stats.CodeExchanges++
 	s.refresh[refresh] = &refreshToken{userID: code.userID, clientID: client.ID, scopes: code.req.scopes, family: fam}
-	s.refreshOrder = remember(s.refresh, s.refreshOrder, refresh, s.retain)
+	s.refreshOrder = retain.Remember(s.refresh, s.refreshOrder, refresh, s.retain)
 	return resp, nil
 }
 
@@ -252,7 +254,7 @@ func (s *Server) refreshGrant(client Client, form url.Values, issuer string) (to
 	if s.rotateRefresh {
 		rt.rotated = true
 		s.refresh[in.refresh] = &refreshToken{userID: rt.userID, clientID: client.ID, scopes: rt.scopes, family: rt.family}
-		s.refreshOrder = remember(s.refresh, s.refreshOrder, in.refresh, s.retain)
+		s.refreshOrder = retain.Remember(s.refresh, s.refreshOrder, in.refresh, s.retain)
 	}
 	return resp, nil
 }
@@ -285,8 +287,8 @@ func (s *Server) issueLocked(in issue) (tokenResponse, *tokenError) {
 		}
 	}
 	s.access[token] = &accessToken{userID: in.userID, clientID: in.clientID, scopes: in.scopes, expiresAt: expiresAt, family: in.family}
-	s.accessOrder = remember(s.access, s.accessOrder, token, s.retain)
-	s.issued = append(newest(s.issued, s.retain), Grant{
+	s.accessOrder = retain.Remember(s.access, s.accessOrder, token, s.retain)
+	s.issued = append(retain.Newest(s.issued, s.retain), Grant{
 		UserID: in.userID, ClientID: in.clientID, GrantType: in.grantType,
 		AccessToken: token, RefreshToken: in.refresh,
 		Scopes: slices.Clone(in.scopes), ExpiresAt: expiresAt, IDToken: idToken,
