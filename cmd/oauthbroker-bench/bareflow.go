@@ -183,7 +183,8 @@ func sampleFlow(ctx context.Context, client *http.Client, brokerURL, bareURL, pr
 		return flowPages{}, err
 	}
 	token := u.Query().Get("link")
-	// The link's token appears as link=… in its URL and as the hidden field's value.
+	// Only the link's URL is rewritten: the bare flow reads the provider from it. The form's
+	// hidden field keeps the token (spent by now), which the bare flow never reads.
 	rewrite := func(b []byte) []byte {
 		b = bytes.ReplaceAll(b, []byte(brokerURL), []byte(bareURL))
 		b = bytes.ReplaceAll(b, []byte("connect?link="+token), []byte("connect?provider="+provider))
