@@ -68,25 +68,10 @@ func (s *Store) Identity(ctx context.Context, bot string, id int64) (store.Ident
 	return out, nil
 }
 
-// IdentityTokens is Identity narrowed to the keys, status and tokens (store.Store).
+// IdentityTokens is Identity narrowed to the keys, status and tokens (store.Store). Reads
+// that arrive while the server is busy share one query (tokenreads.go).
 func (s *Store) IdentityTokens(ctx context.Context, bot string, id int64) (store.Identity, error) {
-	var (
-		i       store.Identity
-		expires pgtype.Timestamptz
-	)
-	err := s.pool.QueryRow(ctx, `SELECT id, bot, channel, user_id, provider, provider_user_id, status,
-		access_token, access_token_secret, refresh_token, token_type, expires_at
-		FROM identities WHERE id = $1 AND bot = $2`, id, bot).Scan(&i.ID, &i.Bot, &i.Channel,
-		&i.User, &i.Provider, &i.ProviderUserID, &i.Status,
-		&i.AccessToken, &i.AccessTokenSecret, &i.RefreshToken, &i.TokenType, &expires)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return store.Identity{}, fmt.Errorf("postgres: identity %d: %w", id, store.ErrNotFound)
-	}
-	if err != nil {
-		return store.Identity{}, fmt.Errorf("postgres: identity %d: %w", id, err)
-	}
-	i.ExpiresAt = fromTS(expires)
-	return i, nil
+	return s.tokens.read(ctx, bot, id)
 }
 
 func scanIdentity(row rowScanner) (store.Identity, error) {

@@ -40,7 +40,8 @@ import (
 type Store struct {
 	*sqlstore.Rules // the transactions, on this store's statements
 
-	pool *pgxpool.Pool
+	pool   *pgxpool.Pool
+	tokens *tokenReads // IdentityTokens, many reads to a query under load
 }
 
 var _ store.Store = (*Store)(nil)
@@ -78,7 +79,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: open pool: %w", err)
 	}
-	s := &Store{pool: pool}
+	s := &Store{pool: pool, tokens: newTokenReads(pool)}
 	s.Rules = sqlstore.New("postgres", rulesDB{s}, &statements, codec{})
 	if err := pool.Ping(ctx); err != nil {
 		pool.Close()

@@ -97,6 +97,56 @@ var concurrencyTests = []test{
 		})
 		oneWinner(t, "ConsumeFlow", errs, store.ErrFlowConsumed)
 	}},
+	{fmt.Sprintf("IdentityTokens: %d reads at once each get their own answer", racers), func(t *testing.T, s store.Store) {
+		// A store may answer reads made together with one query (PostgreSQL's does). Each read
+		// must still get its own identity, whole and in bytes of its own; another bot's
+		// identity and an unknown id stay not found, whatever is read beside them.
+		ids := make([]store.Identity, 10)
+		for i := range ids {
+			ids[i], _ = linkAccount(t, s, account("github", fmt.Sprint("together-", i)), t0)
+		}
+		unknown := ids[len(ids)-1].ID + 1000
+		got := make([]store.Identity, racers)
+		errs := race(racers, func(i int) error {
+			var err error
+			switch i % 5 {
+			case 3:
+				_, err = s.IdentityTokens(t.Context(), "otherbot", ids[i%len(ids)].ID)
+			case 4:
+				_, err = s.IdentityTokens(t.Context(), bot, unknown)
+			default:
+				got[i], err = s.IdentityTokens(t.Context(), bot, ids[i%len(ids)].ID)
+			}
+			return err
+		})
+		for i, err := range errs {
+			if i%5 >= 3 {
+				wantErr(t, fmt.Sprint("racer ", i, ": IdentityTokens of another bot's identity or an unknown id"), err, store.ErrNotFound)
+				continue
+			}
+			if err != nil {
+				t.Fatalf("racer %d: IdentityTokens: %v", i, err)
+			}
+		}
+		for i := range got {
+			if i%5 < 3 {
+				got[i].AccessToken[0] ^= 0xff // each caller's bytes are its own to change
+			}
+		}
+		for i := range got {
+			if i%5 >= 3 {
+				continue
+			}
+			got[i].AccessToken[0] ^= 0xff
+			stored := ids[i%len(ids)]
+			checkIdentity(t, got[i], store.Identity{
+				ID: stored.ID, Bot: stored.Bot, Channel: stored.Channel, User: stored.User,
+				Provider: stored.Provider, ProviderUserID: stored.ProviderUserID, Status: stored.Status,
+				AccessToken: stored.AccessToken, RefreshToken: stored.RefreshToken,
+				TokenType: stored.TokenType, ExpiresAt: stored.ExpiresAt,
+			})
+		}
+	}},
 	{fmt.Sprintf("CompleteLink: one of %d racers wins and one identity exists", racers), func(t *testing.T, s store.Store) {
 		l := createLink(t, s, newLink("a", "github"))
 		ids := make([]store.Identity, racers)
