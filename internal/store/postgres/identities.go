@@ -69,9 +69,9 @@ func (s *Store) Identity(ctx context.Context, bot string, id int64) (store.Ident
 }
 
 // IdentityTokens is Identity narrowed to the keys, status and tokens (store.Store). Reads
-// that arrive while the server is busy share one query (tokenreads.go).
+// made together share one query (tokenreads.go).
 func (s *Store) IdentityTokens(ctx context.Context, bot string, id int64) (store.Identity, error) {
-	return s.tokens.read(ctx, bot, id)
+	return readToken(s.tokens, ctx, bot, id)
 }
 
 func scanIdentity(row rowScanner) (store.Identity, error) {

@@ -41,7 +41,8 @@ type Store struct {
 	*sqlstore.Rules // the transactions, on this store's statements
 
 	pool   *pgxpool.Pool
-	tokens *tokenReads // IdentityTokens, many reads to a query under load
+	tokens *tokenReads  // IdentityTokens, many reads to a query under load
+	links  *linkCreates // CreateLink, many links to a statement under load
 }
 
 var _ store.Store = (*Store)(nil)
@@ -81,6 +82,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	}
 	s := &Store{pool: pool, tokens: newTokenReads(pool)}
 	s.Rules = sqlstore.New("postgres", rulesDB{s}, &statements, codec{})
+	s.links = newLinkCreates(pool, s.Rules)
 	if err := pool.Ping(ctx); err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("postgres: connect to %s: %w", where(cfg), err)

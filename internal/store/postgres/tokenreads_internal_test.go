@@ -87,7 +87,7 @@ func TestTokenReadsShareOneQuery(t *testing.T) {
 		}
 	}
 
-	got, err := reads.read(t.Context(), "b", 7)
+	got, err := readToken(reads, t.Context(), "b", 7)
 	check("a read alone", got, err, 7)
 	if sent := queries.sent(); len(sent) != 1 || !slices.Equal(sent[0], []int64{7}) {
 		t.Fatalf("a read alone sent %v, want one query for id 7", sent)
@@ -106,15 +106,15 @@ func TestTokenReadsShareOneQuery(t *testing.T) {
 	var wg sync.WaitGroup
 	for i := range n { // identities 1..150 of b
 		wg.Go(func() {
-			answers[i].got, answers[i].err = reads.read(t.Context(), "b", int64(i+1))
+			answers[i].got, answers[i].err = readToken(reads, t.Context(), "b", int64(i+1))
 		})
 	}
-	wg.Go(func() { _, answers[n].err = reads.read(t.Context(), "b", n+1) })    // bot other's
-	wg.Go(func() { _, answers[n+1].err = reads.read(t.Context(), "b", 9999) }) // no such id
+	wg.Go(func() { _, answers[n].err = readToken(reads, t.Context(), "b", n+1) })    // bot other's
+	wg.Go(func() { _, answers[n+1].err = readToken(reads, t.Context(), "b", 9999) }) // no such id
 	gaveUp, cancel := context.WithCancel(t.Context())
 	gaveUpDone := make(chan error, 1)
 	go func() {
-		_, err := reads.read(gaveUp, "b", 3)
+		_, err := readToken(reads, gaveUp, "b", 3)
 		gaveUpDone <- err
 	}()
 	waitFor(t, "the reads to queue", func() bool {

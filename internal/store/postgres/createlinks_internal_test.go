@@ -1,0 +1,182 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/oauthbroker/oauthbroker/internal/store"
+	"github.com/oauthbroker/oauthbroker/internal/store/postgres/pgtest"
+)
+
+// TestLinksMadeTogetherShareOneStatement: links that find a statement in flight wait, and when
+// it ends one statement inserts them all, each with its own id, providers and scopes; a taken
+// token, the same token twice and a caller that gave up are answered on their own. A link that
+// fails the whole statement sends every link of it through the rules one by one, so that only
+// that link fails.
+func TestLinksMadeTogetherShareOneStatement(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	s, err := Open(t.Context(), dsn, Options{MaxConns: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	// The batches go through a pool that counts the statements; the rules keep the store's.
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	statements := &linkStatements{}
+	cfg.ConnConfig.Tracer = statements
+	pool, err := pgxpool.NewWithConfig(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	s.links = newLinkCreates(pool, s.Rules)
+	now := time.Date(2026, 12, 7, 12, 0, 0, 123456789, time.UTC)
+	link := func(token string, providers ...store.LinkProvider) store.Link {
+		return store.Link{TokenHash: []byte(token), Bot: "b", Channel: "slack", User: "U-" + token,
+			UserLabel: "label " + token, RedirectURL: "https://chat.example/" + token,
+			CreatedAt: now, ExpiresAt: now.Add(10 * time.Minute), Providers: providers}
+	}
+	github := store.LinkProvider{Provider: "github", Scopes: []string{"read:user", "repo"}}
+	twitter := store.LinkProvider{Provider: "twitter"}
+	if _, err := s.CreateLink(t.Context(), link("taken", github)); err != nil {
+		t.Fatal(err)
+	}
+
+	// together queues links, in their order, behind a statement in flight, lets it end, and
+	// returns each link's answer.
+	together := func(links []store.Link, gaveUp int) ([]store.Link, []error) {
+		s.links.mu.Lock()
+		s.links.busy = true
+		s.links.mu.Unlock()
+		out, errs := make([]store.Link, len(links)), make([]error, len(links))
+		var wg sync.WaitGroup
+		for i, l := range links {
+			ctx, cancel := context.WithCancel(t.Context())
+			wg.Go(func() {
+				defer cancel()
+				out[i], errs[i] = s.CreateLink(ctx, l)
+			})
+			waitFor(t, "a link to queue", func() bool { // in order: the first of a token takes it
+				s.links.mu.Lock()
+				defer s.links.mu.Unlock()
+				return len(s.links.queue) == i+1
+			})
+			if i == gaveUp {
+				cancel()
+			}
+		}
+		s.links.release()
+		wg.Wait()
+		return out, errs
+	}
+	check := func(what string, got store.Link, err error, want store.Link) {
+		t.Helper()
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		read, err := s.LinkByTokenHash(t.Context(), want.TokenHash)
+		if err != nil {
+			t.Fatalf("%s: LinkByTokenHash: %v", what, err)
+		}
+		if got.ID == 0 || read.ID != got.ID {
+			t.Fatalf("%s: CreateLink returned id %d, the link reads back as %d", what, got.ID, read.ID)
+		}
+		for _, l := range []store.Link{got, read} {
+			if l.User != want.User || l.UserLabel != want.UserLabel || l.RedirectURL != want.RedirectURL ||
+				!l.CreatedAt.Equal(now.Truncate(time.Millisecond)) || !l.ExpiresAt.Equal(want.ExpiresAt.Truncate(time.Millisecond)) ||
+				!l.UsedAt.IsZero() || len(l.Providers) != len(want.Providers) {
+				t.Fatalf("%s: %+v, want %+v", what, l, want)
+			}
+			for k, p := range l.Providers {
+				w := want.Providers[k]
+				if p.Provider != w.Provider || !slices.Equal(p.Scopes, w.Scopes) && len(p.Scopes)+len(w.Scopes) > 0 || p.IdentityID != 0 {
+					t.Fatalf("%s: provider %d is %+v, want %+v", what, k, p, w)
+				}
+			}
+		}
+	}
+
+	links := []store.Link{
+		link("one", github),
+		link("two", twitter, github),
+		link("taken", twitter),
+		link("three", twitter),
+		link("one", twitter),
+		link("given-up", github),
+	}
+	out, errs := together(links, 5)
+	check("a link with one provider", out[0], errs[0], links[0])
+	check("a link with two providers", out[1], errs[1], links[1])
+	check("a link beside a taken token", out[3], errs[3], links[3])
+	if !errors.Is(errs[2], store.ErrConflict) || !errors.Is(errs[4], store.ErrConflict) {
+		t.Fatalf("a taken token: %v; a token twice in one batch: %v; want both ErrConflict", errs[2], errs[4])
+	}
+	if !errors.Is(errs[5], context.Canceled) {
+		t.Fatalf("a link whose caller gave up: %v, want context.Canceled", errs[5])
+	}
+	if _, err := s.LinkByTokenHash(t.Context(), []byte("given-up")); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("the link given up was inserted: %v", err)
+	}
+	if sent, failed := statements.counts(); sent != 1 || failed != 0 {
+		t.Fatalf("the batch took %d statements, %d of them failed; want one that succeeded", sent, failed)
+	}
+
+	// One provider twice breaks link_providers' key: the whole statement fails, and the
+	// rules insert the others one by one.
+	links = []store.Link{link("four", github), link("twice", github, github), link("five", twitter)}
+	out, errs = together(links, -1)
+	check("a link beside a broken one", out[0], errs[0], links[0])
+	check("another link beside a broken one", out[2], errs[2], links[2])
+	if errs[1] == nil {
+		t.Fatal("a link with one provider twice was made")
+	}
+	if _, err := s.LinkByTokenHash(t.Context(), []byte("twice")); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("the broken link is there: %v", err)
+	}
+	if sent, failed := statements.counts(); sent != 2 || failed != 1 {
+		t.Fatalf("after the broken batch: %d statements, %d failed; want one more, failed", sent, failed)
+	}
+}
+
+// linkStatements counts the insertLinks statements sent and those that failed.
+type linkStatements struct {
+	mu           sync.Mutex
+	sent, failed int
+}
+
+func (l *linkStatements) TraceQueryStart(ctx context.Context, _ *pgx.Conn, d pgx.TraceQueryStartData) context.Context {
+	if d.SQL == insertLinks {
+		l.mu.Lock()
+		l.sent++
+		l.mu.Unlock()
+		return context.WithValue(ctx, insertLinksKey{}, true)
+	}
+	return ctx
+}
+
+func (l *linkStatements) TraceQueryEnd(ctx context.Context, _ *pgx.Conn, d pgx.TraceQueryEndData) {
+	if ctx.Value(insertLinksKey{}) != nil && d.Err != nil {
+		l.mu.Lock()
+		l.failed++
+		l.mu.Unlock()
+	}
+}
+
+func (l *linkStatements) counts() (sent, failed int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.sent, l.failed
+}
+
+// insertLinksKey marks the context of an insertLinks statement for TraceQueryEnd.
+type insertLinksKey struct{}
