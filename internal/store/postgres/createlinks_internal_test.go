@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/oauthbroker/oauthbroker/internal/store"
 	"github.com/oauthbroker/oauthbroker/internal/store/postgres/pgtest"
@@ -22,24 +21,10 @@ import (
 // that link fails.
 func TestLinksMadeTogetherShareOneStatement(t *testing.T) {
 	dsn := pgtest.DSN(t)
-	s, err := Open(t.Context(), dsn, Options{MaxConns: 4})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
+	s := openStore(t, dsn)
 	// The batches go through a pool that counts the statements; the rules keep the store's.
-	cfg, err := pgxpool.ParseConfig(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
 	statements := &linkStatements{}
-	cfg.ConnConfig.Tracer = statements
-	pool, err := pgxpool.NewWithConfig(t.Context(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
-	s.links = newLinkCreates(pool, s.Rules)
+	s.links = newLinkCreates(tracedPool(t, dsn, statements), s.Rules)
 	now := time.Date(2026, 12, 7, 12, 0, 0, 123456789, time.UTC)
 	link := func(token string, providers ...store.LinkProvider) store.Link {
 		return store.Link{TokenHash: []byte(token), Bot: "b", Channel: "slack", User: "U-" + token,

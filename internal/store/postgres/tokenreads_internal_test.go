@@ -50,11 +50,7 @@ func (q *tokenQueries) sent() [][]int64 {
 // find a query in flight wait, and when it ends, the queue goes out, 128 reads to a query; a read whose caller gave up is left out, and each read gets its own answer.
 func TestTokenReadsShareOneQuery(t *testing.T) {
 	dsn := pgtest.DSN(t)
-	s, err := Open(t.Context(), dsn, Options{MaxConns: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
+	s := openStore(t, dsn)
 	const n = 150 // the identities of bot b: ids 1 to 150; 151 is bot other's
 	if _, err := s.pool.Exec(t.Context(), `INSERT INTO identities
 		(bot, channel, user_id, provider, provider_user_id, status, access_token, linked_at, updated_at)
@@ -64,18 +60,8 @@ func TestTokenReadsShareOneQuery(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	cfg, err := pgxpool.ParseConfig(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
 	queries := &tokenQueries{}
-	cfg.ConnConfig.Tracer = queries
-	pool, err := pgxpool.NewWithConfig(t.Context(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
-	reads := newTokenReads(pool)
+	reads := newTokenReads(tracedPool(t, dsn, queries))
 
 	check := func(who string, got store.Identity, err error, id int64) {
 		t.Helper()
@@ -161,4 +147,31 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(time.Millisecond)
 	}
+}
+
+// openStore opens a store on dsn for t.
+func openStore(t *testing.T, dsn string) *Store {
+	t.Helper()
+	s, err := Open(t.Context(), dsn, Options{MaxConns: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+// tracedPool is a pool of its own on dsn whose statements tracer sees.
+func tracedPool(t *testing.T, dsn string, tracer pgx.QueryTracer) *pgxpool.Pool {
+	t.Helper()
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.ConnConfig.Tracer = tracer
+	pool, err := pgxpool.NewWithConfig(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	return pool
 }
