@@ -79,21 +79,26 @@ func TestLinksMadeTogetherShareOneStatement(t *testing.T) {
 		for _, l := range []store.Link{got, read} {
 			if l.User != want.User || l.UserLabel != want.UserLabel || l.RedirectURL != want.RedirectURL ||
 				!l.CreatedAt.Equal(now.Truncate(time.Millisecond)) || !l.ExpiresAt.Equal(want.ExpiresAt.Truncate(time.Millisecond)) ||
-				!l.UsedAt.IsZero() || len(l.Providers) != len(want.Providers) {
+				!l.UsedAt.Equal(want.UsedAt.Truncate(time.Millisecond)) || len(l.Providers) != len(want.Providers) {
 				t.Fatalf("%s: %+v, want %+v", what, l, want)
 			}
 			for k, p := range l.Providers {
 				w := want.Providers[k]
-				if p.Provider != w.Provider || !slices.Equal(p.Scopes, w.Scopes) && len(p.Scopes)+len(w.Scopes) > 0 || p.IdentityID != 0 {
+				if p.Provider != w.Provider || !slices.Equal(p.Scopes, w.Scopes) && len(p.Scopes)+len(w.Scopes) > 0 ||
+					p.IdentityID != w.IdentityID || !p.LinkedAt.Equal(w.LinkedAt.Truncate(time.Millisecond)) {
 					t.Fatalf("%s: provider %d is %+v, want %+v", what, k, p, w)
 				}
 			}
 		}
 	}
 
+	// A link whose provider is linked already, as one copied from another store
+	// (migrate-store) arrives: its identity, linked and used times are kept.
+	copied := link("copied", store.LinkProvider{Provider: "twitter", Scopes: []string{"tweet.read"}, IdentityID: 42, LinkedAt: now}, github)
+	copied.UsedAt = now.Add(time.Minute)
 	links := []store.Link{
 		link("one", github),
-		link("two", twitter, github),
+		copied,
 		link("taken", twitter),
 		link("three", twitter),
 		link("one", twitter),
@@ -101,7 +106,7 @@ func TestLinksMadeTogetherShareOneStatement(t *testing.T) {
 	}
 	out, errs := together(links, 5)
 	check("a link with one provider", out[0], errs[0], links[0])
-	check("a link with two providers", out[1], errs[1], links[1])
+	check("a link with two providers, one of them linked", out[1], errs[1], links[1])
 	check("a link beside a taken token", out[3], errs[3], links[3])
 	if !errors.Is(errs[2], store.ErrConflict) || !errors.Is(errs[4], store.ErrConflict) {
 		t.Fatalf("a taken token: %v; a token twice in one batch: %v; want both ErrConflict", errs[2], errs[4])
