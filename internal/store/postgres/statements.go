@@ -134,10 +134,12 @@ var statements = sqlstore.Statements{
 		RETURNING holder`,
 	ReleaseLease: `DELETE FROM leases WHERE name = $1 AND holder = $2`,
 
-	// identity_counts is kept in step with identities by a trigger (0002_admin.sql). The order
-	// is by code point, as in every store, whatever the database's collation.
-	IdentityTotals: `SELECT bot, provider, status, n FROM identity_counts
-		WHERE n > 0 ORDER BY bot COLLATE "C", provider COLLATE "C", status COLLATE "C"`,
+	// identity_counts is kept in step with identities by a trigger, each total spread over
+	// shards (0006_count_shards.sql). The order is by code point, as in every store, whatever
+	// the database's collation.
+	IdentityTotals: `SELECT bot, provider, status, sum(n)::bigint FROM identity_counts
+		GROUP BY bot, provider, status HAVING sum(n) > 0
+		ORDER BY bot COLLATE "C", provider COLLATE "C", status COLLATE "C"`,
 	DeleteExpiredAdminSessions: `DELETE FROM admin_sessions WHERE expires_at <= $1`,
 	InsertAdminSession: `INSERT INTO admin_sessions (token_hash, credential, created_at, expires_at)
 		VALUES ($1, $2, $3, $4)`,
