@@ -53,8 +53,8 @@ func (b *batcher[C]) do(ctx context.Context, call *C) bool {
 	if !b.busy {
 		b.busy = true
 		b.mu.Unlock()
+		defer b.release() // even if run panics: the queue must not wait for a turn that never ends
 		b.run(ctx, []*C{call})
-		b.release()
 		return true
 	}
 	q := queued[C]{call: call, done: make(chan struct{})}
