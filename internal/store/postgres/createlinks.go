@@ -13,7 +13,7 @@ import (
 )
 
 // linkCreates answers CreateLink: links made together are inserted by one statement, with one
-// commit (batch.go). A link made alone is the rules' transaction, as before.
+// commit (batch.go). A link made alone goes through the rules' transaction.
 type linkCreates = batcher[linkCreate]
 
 // linkCreate is one CreateLink call.

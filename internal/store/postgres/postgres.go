@@ -13,7 +13,8 @@
 // outbox, retention) are package sqlstore's, which this store embeds and runs on its own SQL
 // (statements.go, migrations/), written for PostgreSQL. What is here is PostgreSQL's: the
 // pool, transactions whose BEGIN travels with their first statement (tx.go), migrations under
-// an advisory lock, the reads, the operators' list, the bulk import, and the writes
+// an advisory lock, the reads, the credentials reads and new links made together sent as one
+// statement (batch.go), the operators' list, the bulk import, and the writes
 // PostgreSQL does in one statement where SQLite needs two (AcquireRefreshLease, ConsumeFlow).
 // Both stores pass the conformance suite in storetest.
 //
