@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"sync"
 	"testing"
 	"time"
 )
@@ -38,4 +39,32 @@ func TestBatcherGoesOnAfterAPanic(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("the call after the panic waited 5 s: the batcher still counts the panicked statement as in flight")
 	}
+}
+
+// together makes n calls on b (call(ctx, i) makes call i), in order, behind a statement in
+// flight, and cancels call gaveUp (-1: none) once it waits; then it lets the statement end and
+// waits for every call. In order: the first of two calls for one key is the one that takes it.
+func together[C any](t *testing.T, b *batcher[C], n, gaveUp int, call func(ctx context.Context, i int)) {
+	t.Helper()
+	b.mu.Lock()
+	b.busy = true
+	b.mu.Unlock()
+	var wg sync.WaitGroup
+	for i := range n {
+		ctx, cancel := context.WithCancel(t.Context())
+		wg.Go(func() {
+			defer cancel()
+			call(ctx, i)
+		})
+		waitFor(t, "a call to queue", func() bool {
+			b.mu.Lock()
+			defer b.mu.Unlock()
+			return len(b.queue) == i+1
+		})
+		if i == gaveUp {
+			cancel()
+		}
+	}
+	b.release()
+	wg.Wait()
 }

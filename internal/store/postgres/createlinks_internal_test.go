@@ -23,7 +23,7 @@ func TestLinksMadeTogetherShareOneStatement(t *testing.T) {
 	dsn := pgtest.DSN(t)
 	s := openStore(t, dsn)
 	// The batches go through a pool that counts the statements; the rules keep the store's.
-	statements := &linkStatements{}
+	statements := &statementCounter{sql: insertLinks}
 	s.links = newLinkCreates(tracedPool(t, dsn, statements), s.Rules)
 	now := time.Date(2026, 12, 7, 12, 0, 0, 123456789, time.UTC)
 	link := func(token string, providers ...store.LinkProvider) store.Link {
@@ -37,31 +37,12 @@ func TestLinksMadeTogetherShareOneStatement(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// together queues links, in their order, behind a statement in flight, lets it end, and
-	// returns each link's answer.
-	together := func(links []store.Link, gaveUp int) ([]store.Link, []error) {
-		s.links.mu.Lock()
-		s.links.busy = true
-		s.links.mu.Unlock()
+	// createTogether queues links behind a statement in flight and returns each link's answer.
+	createTogether := func(links []store.Link, gaveUp int) ([]store.Link, []error) {
 		out, errs := make([]store.Link, len(links)), make([]error, len(links))
-		var wg sync.WaitGroup
-		for i, l := range links {
-			ctx, cancel := context.WithCancel(t.Context())
-			wg.Go(func() {
-				defer cancel()
-				out[i], errs[i] = s.CreateLink(ctx, l)
-			})
-			waitFor(t, "a link to queue", func() bool { // in order: the first of a token takes it
-				s.links.mu.Lock()
-				defer s.links.mu.Unlock()
-				return len(s.links.queue) == i+1
-			})
-			if i == gaveUp {
-				cancel()
-			}
-		}
-		s.links.release()
-		wg.Wait()
+		together(t, s.links, len(links), gaveUp, func(ctx context.Context, i int) {
+			out[i], errs[i] = s.CreateLink(ctx, links[i])
+		})
 		return out, errs
 	}
 	check := func(what string, got store.Link, err error, want store.Link) {
@@ -104,7 +85,7 @@ func TestLinksMadeTogetherShareOneStatement(t *testing.T) {
 		link("one", twitter),
 		link("given-up", github),
 	}
-	out, errs := together(links, 5)
+	out, errs := createTogether(links, 5)
 	check("a link with one provider", out[0], errs[0], links[0])
 	check("a link with two providers, one of them linked", out[1], errs[1], links[1])
 	check("a link beside a taken token", out[3], errs[3], links[3])
@@ -124,7 +105,7 @@ func TestLinksMadeTogetherShareOneStatement(t *testing.T) {
 	// One provider twice breaks link_providers' key: the whole statement fails, and the
 	// rules insert the others one by one.
 	links = []store.Link{link("four", github), link("twice", github, github), link("five", twitter)}
-	out, errs = together(links, -1)
+	out, errs = createTogether(links, -1)
 	check("a link beside a broken one", out[0], errs[0], links[0])
 	check("another link beside a broken one", out[2], errs[2], links[2])
 	if errs[1] == nil {
@@ -138,35 +119,36 @@ func TestLinksMadeTogetherShareOneStatement(t *testing.T) {
 	}
 }
 
-// linkStatements counts the insertLinks statements sent and those that failed.
-type linkStatements struct {
+// statementCounter counts the statements of one text sent, and those that failed.
+type statementCounter struct {
+	sql          string
 	mu           sync.Mutex
 	sent, failed int
 }
 
-func (l *linkStatements) TraceQueryStart(ctx context.Context, _ *pgx.Conn, d pgx.TraceQueryStartData) context.Context {
-	if d.SQL == insertLinks {
-		l.mu.Lock()
-		l.sent++
-		l.mu.Unlock()
-		return context.WithValue(ctx, insertLinksKey{}, true)
+// counted marks the context of a statement statementCounter counts, for TraceQueryEnd.
+type counted struct{}
+
+func (c *statementCounter) TraceQueryStart(ctx context.Context, _ *pgx.Conn, d pgx.TraceQueryStartData) context.Context {
+	if d.SQL != c.sql {
+		return ctx
 	}
-	return ctx
+	c.mu.Lock()
+	c.sent++
+	c.mu.Unlock()
+	return context.WithValue(ctx, counted{}, true)
 }
 
-func (l *linkStatements) TraceQueryEnd(ctx context.Context, _ *pgx.Conn, d pgx.TraceQueryEndData) {
-	if ctx.Value(insertLinksKey{}) != nil && d.Err != nil {
-		l.mu.Lock()
-		l.failed++
-		l.mu.Unlock()
+func (c *statementCounter) TraceQueryEnd(ctx context.Context, _ *pgx.Conn, d pgx.TraceQueryEndData) {
+	if ctx.Value(counted{}) != nil && d.Err != nil {
+		c.mu.Lock()
+		c.failed++
+		c.mu.Unlock()
 	}
 }
 
-func (l *linkStatements) counts() (sent, failed int) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.sent, l.failed
+func (c *statementCounter) counts() (sent, failed int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.sent, c.failed
 }
-
-// insertLinksKey marks the context of an insertLinks statement for TraceQueryEnd.
-type insertLinksKey struct{}
