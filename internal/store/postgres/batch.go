@@ -26,18 +26,19 @@ import (
 type batcher[C any] struct {
 	max int
 	// run answers every call of calls, in one statement when it can. ctx is the caller's for
-	// a call run alone and batchTimeout's otherwise; run leaves out the calls whose own
-	// context has ended (the call types carry it).
+	// a call run alone and batchTimeout's otherwise.
 	run func(ctx context.Context, calls []*C)
 
 	mu    sync.Mutex
-	busy  bool        // a statement is in flight; the queue is empty while it is not
-	queue []queued[C] // calls that no statement has taken yet
+	busy  bool         // a statement is in flight; the queue is empty while it is not
+	queue []*queued[C] // calls that no statement has taken yet
 }
 
 type queued[C any] struct {
-	call *C
-	done chan struct{} // closed once run has answered call
+	call    *C
+	ctx     context.Context // the caller's: a call it gave up on is left out of the statement
+	skipped bool            // left out: its caller's context had ended
+	done    chan struct{}   // closed once run has answered call, or it was left out
 }
 
 // batchTimeout bounds a statement that answers queued calls. It cannot run under any one
@@ -57,12 +58,12 @@ func (b *batcher[C]) do(ctx context.Context, call *C) bool {
 		b.run(ctx, []*C{call})
 		return true
 	}
-	q := queued[C]{call: call, done: make(chan struct{})}
+	q := &queued[C]{call: call, ctx: ctx, done: make(chan struct{})}
 	b.queue = append(b.queue, q)
 	b.mu.Unlock()
 	select {
 	case <-q.done:
-		return true
+		return !q.skipped
 	case <-ctx.Done():
 		return false
 	}
@@ -99,13 +100,17 @@ func (b *batcher[C]) drain() {
 		}
 		b.mu.Unlock()
 
-		calls := make([]*C, n)
-		for i, q := range batch {
-			calls[i] = q.call
+		calls := make([]*C, 0, n)
+		for _, q := range batch {
+			if q.skipped = q.ctx.Err() != nil; !q.skipped {
+				calls = append(calls, q.call)
+			}
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
-		b.run(ctx, calls)
-		cancel()
+		if len(calls) > 0 {
+			ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
+			b.run(ctx, calls)
+			cancel()
+		}
 		for _, q := range batch {
 			close(q.done)
 		}

@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/jackc/pgx/v5/pgtype"
@@ -18,7 +17,6 @@ type linkCreates = batcher[linkCreate]
 
 // linkCreate is one CreateLink call.
 type linkCreate struct {
-	ctx  context.Context // the caller's: a link it gave up on is not inserted
 	link store.Link
 	out  store.Link
 	err  error
@@ -71,7 +69,7 @@ func (s *Store) CreateLink(ctx context.Context, l store.Link) (store.Link, error
 
 // createLink is CreateLink on c.
 func createLink(c *linkCreates, ctx context.Context, l store.Link) (store.Link, error) {
-	call := linkCreate{ctx: ctx, link: l}
+	call := linkCreate{link: l}
 	if !c.do(ctx, &call) {
 		return store.Link{}, fmt.Errorf("postgres: create link: %w", ctx.Err())
 	}
@@ -86,16 +84,13 @@ func createLinks(ctx context.Context, pool *pgxpool.Pool, rules *sqlstore.Rules,
 	live := make([]*linkCreate, 0, len(batch))
 	tokens := make(map[string]bool, len(batch))
 	for _, c := range batch {
-		switch {
-		case c.ctx.Err() != nil:
-			c.err = fmt.Errorf("postgres: create link: %w", c.ctx.Err())
-		case tokens[string(c.link.TokenHash)]:
+		if tokens[string(c.link.TokenHash)] {
 			// The same token twice in one batch: the first one takes it, as if it had come first.
 			c.err = fmt.Errorf("postgres: create link: %w: the token hash is taken", store.ErrConflict)
-		default:
-			tokens[string(c.link.TokenHash)] = true
-			live = append(live, c)
+			continue
 		}
+		tokens[string(c.link.TokenHash)] = true
+		live = append(live, c)
 	}
 	if len(live) > 1 {
 		if err := insertLinkBatch(ctx, pool, live); err == nil {
@@ -123,9 +118,6 @@ func insertLinkBatch(ctx context.Context, pool *pgxpool.Pool, calls []*linkCreat
 	)
 	for i, c := range calls {
 		l := c.link
-		if len(l.Providers) == 0 {
-			return errors.New("a link without providers") // the rules refuse it, one by one
-		}
 		n, tokenHash = append(n, int32(i)), append(tokenHash, l.TokenHash)
 		bot, channel, user = append(bot, l.Bot), append(channel, l.Channel), append(user, l.User)
 		label, redirect = append(label, l.UserLabel), append(redirect, l.RedirectURL)
@@ -152,10 +144,6 @@ func insertLinkBatch(ctx context.Context, pool *pgxpool.Pool, calls []*linkCreat
 		if err := rows.Scan(&i, &id); err != nil {
 			rows.Close()
 			return err
-		}
-		if i < 0 || int(i) >= len(calls) {
-			rows.Close()
-			return fmt.Errorf("insert links: the server returned link %d of %d", i, len(calls))
 		}
 		made[i] = id
 	}

@@ -18,7 +18,6 @@ type tokenReads = batcher[tokenRead]
 
 // tokenRead is one IdentityTokens call.
 type tokenRead struct {
-	ctx context.Context // the caller's: a read it gave up on is not sent
 	bot string
 	id  int64
 	out store.Identity
@@ -49,7 +48,7 @@ func newTokenReads(pool *pgxpool.Pool) *tokenReads {
 
 // readToken is IdentityTokens on t.
 func readToken(t *tokenReads, ctx context.Context, bot string, id int64) (store.Identity, error) {
-	r := tokenRead{ctx: ctx, bot: bot, id: id}
+	r := tokenRead{bot: bot, id: id}
 	if !t.do(ctx, &r) {
 		return store.Identity{}, fmt.Errorf("postgres: identity %d: %w", id, ctx.Err())
 	}
@@ -58,27 +57,18 @@ func readToken(t *tokenReads, ctx context.Context, bot string, id int64) (store.
 
 // queryTokens answers every read of batch with one query: each read's out, or its err.
 func queryTokens(ctx context.Context, pool *pgxpool.Pool, batch []*tokenRead) {
-	ids := make([]int64, 0, len(batch))
-	var alone *tokenRead
-	for _, r := range batch {
-		if err := r.ctx.Err(); err != nil {
-			r.err = fmt.Errorf("postgres: identity %d: %w", r.id, err)
-			continue
-		}
-		ids = append(ids, r.id)
-		alone = r
-	}
-	if len(ids) == 0 {
-		return
-	}
 	found := make([]bool, len(batch))
 	var (
 		rows pgx.Rows
 		err  error
 	)
-	if len(ids) == 1 {
-		rows, err = pool.Query(ctx, selectToken, alone.id, alone.bot)
+	if len(batch) == 1 {
+		rows, err = pool.Query(ctx, selectToken, batch[0].id, batch[0].bot)
 	} else {
+		ids := make([]int64, len(batch))
+		for k, r := range batch {
+			ids[k] = r.id
+		}
 		rows, err = pool.Query(ctx, selectTokens, ids)
 	}
 	if err == nil {
@@ -94,7 +84,7 @@ func queryTokens(ctx context.Context, pool *pgxpool.Pool, batch []*tokenRead) {
 			i.ExpiresAt = fromTS(expires)
 			given := false
 			for k, r := range batch {
-				if r.id != i.ID || r.bot != i.Bot || r.err != nil {
+				if r.id != i.ID || r.bot != i.Bot {
 					continue
 				}
 				if given { // the same identity read twice: each caller gets its own bytes
@@ -110,7 +100,6 @@ func queryTokens(ctx context.Context, pool *pgxpool.Pool, batch []*tokenRead) {
 	}
 	for k, r := range batch {
 		switch {
-		case r.err != nil:
 		case err != nil:
 			r.out, r.err = store.Identity{}, fmt.Errorf("postgres: identity %d: %w", r.id, err)
 		case !found[k]:

@@ -61,7 +61,8 @@ func TestTokenReadsShareOneQuery(t *testing.T) {
 	}
 
 	queries := &tokenQueries{}
-	reads := newTokenReads(tracedPool(t, dsn, queries))
+	pool := tracedPool(t, dsn, queries)
+	reads := newTokenReads(pool)
 
 	check := func(who string, got store.Identity, err error, id int64) {
 		t.Helper()
@@ -137,6 +138,22 @@ func TestTokenReadsShareOneQuery(t *testing.T) {
 		defer reads.mu.Unlock()
 		return !reads.busy && len(reads.queue) == 0
 	})
+
+	// A query that fails answers every read of it with its error, alone or queued: none of
+	// them gets an empty identity or "not found".
+	pool.Close()
+	if _, err := readToken(reads, t.Context(), "b", 7); err == nil || errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("a read alone whose query failed: %v, want the query's error", err)
+	}
+	failed := make([]error, 3)
+	together(t, reads, len(failed), -1, func(ctx context.Context, i int) {
+		_, failed[i] = readToken(reads, ctx, "b", int64(i+1))
+	})
+	for i, err := range failed {
+		if err == nil || errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("queued read %d whose query failed: %v, want the query's error", i+1, err)
+		}
+	}
 }
 
 func waitFor(t *testing.T, what string, cond func() bool) {
