@@ -191,9 +191,10 @@ func seedPostgres(ctx context.Context, dsn string, ring *seal.KeyRing, n int) er
 	}
 	for _, q := range []string{
 		`SET session_replication_role = DEFAULT`,
-		`INSERT INTO identity_counts (bot, provider, status, n)
-			SELECT bot, provider, status, count(*) FROM identities GROUP BY bot, provider, status
-			ON CONFLICT (bot, provider, status) DO UPDATE SET n = excluded.n`,
+		// Each identity counts in the shard the trigger would have chosen (id % 32, see the
+		// store's migration 0006), as if it had been linked alone.
+		`INSERT INTO identity_counts (bot, provider, status, shard, n)
+			SELECT bot, provider, status, id % 32, count(*) FROM identities GROUP BY bot, provider, status, id % 32`,
 		`SELECT setval(pg_get_serial_sequence('identities', 'id'), (SELECT max(id) FROM identities))`,
 		`ANALYZE`,
 	} {
