@@ -156,19 +156,8 @@ func insertLinkBatch(ctx context.Context, pool *pgxpool.Pool, calls []*linkCreat
 			c.err = fmt.Errorf("postgres: create link: %w: the token hash is taken", store.ErrConflict)
 			continue
 		}
-		c.out = normalLink(c.link)
+		c.out = sqlstore.NormalLink(c.link)
 		c.out.ID = made[i]
 	}
 	return nil
-}
-
-// normalLink is l as it reads back: times in the store's precision, providers copied.
-func normalLink(l store.Link) store.Link {
-	l.CreatedAt, l.ExpiresAt = sqlstore.Normal(l.CreatedAt), sqlstore.Normal(l.ExpiresAt)
-	l.UsedAt, l.CancelledAt = sqlstore.Normal(l.UsedAt), sqlstore.Normal(l.CancelledAt)
-	l.Providers = append([]store.LinkProvider(nil), l.Providers...)
-	for i := range l.Providers {
-		l.Providers[i].LinkedAt = sqlstore.Normal(l.Providers[i].LinkedAt)
-	}
-	return l
 }

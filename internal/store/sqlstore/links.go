@@ -32,12 +32,18 @@ func (r *Rules) CreateLink(ctx context.Context, l store.Link) (store.Link, error
 	if err != nil {
 		return store.Link{}, r.errorf("create link: %w", err)
 	}
+	return NormalLink(l), nil
+}
+
+// NormalLink is l as a store returns it once written: its times as they read back (Normal),
+// its providers a copy of the caller's.
+func NormalLink(l store.Link) store.Link {
 	l.CreatedAt, l.ExpiresAt, l.UsedAt, l.CancelledAt = Normal(l.CreatedAt), Normal(l.ExpiresAt), Normal(l.UsedAt), Normal(l.CancelledAt)
 	l.Providers = append([]store.LinkProvider(nil), l.Providers...)
 	for i := range l.Providers {
 		l.Providers[i].LinkedAt = Normal(l.Providers[i].LinkedAt)
 	}
-	return l, nil
+	return l
 }
 
 // CancelLink spends a link that is not spent yet; see store.Store. Single use rests on the
