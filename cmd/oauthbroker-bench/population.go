@@ -191,10 +191,10 @@ func seedPostgres(ctx context.Context, dsn string, ring *seal.KeyRing, n int) er
 	}
 	for _, q := range []string{
 		`SET session_replication_role = DEFAULT`,
-		// Each identity counts in the shard the trigger would have chosen (id % 32, see the
-		// store's migration 0006), as if it had been linked alone.
-		`INSERT INTO identity_counts (bot, provider, status, shard, n)
-			SELECT bot, provider, status, id % 32, count(*) FROM identities GROUP BY bot, provider, status, id % 32`,
+		// Each total in one row, its default shard, as the store's own import counts them: only
+		// the sum over a total's shards means anything (migration 0006).
+		`INSERT INTO identity_counts (bot, provider, status, n)
+			SELECT bot, provider, status, count(*) FROM identities GROUP BY bot, provider, status`,
 		`SELECT setval(pg_get_serial_sequence('identities', 'id'), (SELECT max(id) FROM identities))`,
 		`ANALYZE`,
 	} {
