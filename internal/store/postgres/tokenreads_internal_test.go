@@ -47,7 +47,8 @@ func (q *tokenQueries) sent() [][]int64 {
 }
 
 // TestTokenReadsShareOneQuery: a read alone goes out at once in a query of its own; reads that
-// find a query in flight wait, and when it ends, the queue goes out, 128 reads to a query; a read whose caller gave up is left out, and each read gets its own answer.
+// find a query in flight wait, and when it ends, the queue goes out, 128 reads to a query; a
+// read whose caller gave up is left out, and each read gets its own answer.
 func TestTokenReadsShareOneQuery(t *testing.T) {
 	dsn := pgtest.DSN(t)
 	s := openStore(t, dsn)
