@@ -219,12 +219,7 @@ type relayed struct {
 }
 
 func startRelay(t *testenv.Setup) *relay {
-	ln, err := net.Listen("tcp", "127.0.0.1:0") // a free port for the bot, which listens itself
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := &relay{addr: ln.Addr().String()}
-	ln.Close()
+	r := &relay{addr: testenv.FreeAddr(t)} // the bot listens itself
 	stop, done := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(done)

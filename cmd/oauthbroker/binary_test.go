@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/oauthbroker/oauthbroker/internal/store"
+	"github.com/oauthbroker/oauthbroker/internal/testenv"
 )
 
 // These tests run the real binary, as operators do: `go build` once (the Go build cache makes
@@ -86,7 +87,7 @@ func TestRealBinary(t *testing.T) {
 		f := newTokenFake(t, true)
 		f.FirstTTL.Store(30)
 		dir := t.TempDir()
-		addrA, addrB := freeAddr(t), freeAddr(t)
+		addrA, addrB := testenv.FreeAddr(t), testenv.FreeAddr(t)
 		f.Register(t, "http://"+addrA+"/bots/alpha/gl/callback", "http://"+addrB+"/bots/alpha/gl/callback")
 		a := startServe(t, bin, writeServeConfig(t, dir, "a.yaml", addrA, glBot(f.URL, "")), addrA) // creates the key file
 		b := startServe(t, bin, writeServeConfig(t, dir, "b.yaml", addrB, glBot(f.URL, "")), addrB)
@@ -103,7 +104,7 @@ func TestRealBinary(t *testing.T) {
 		rc.Down.Store(true)
 		f := newTokenFake(t, false)
 		dir := t.TempDir()
-		addr := freeAddr(t)
+		addr := testenv.FreeAddr(t)
 		f.Register(t, "http://"+addr+"/bots/alpha/gl/callback")
 		cfg := writeServeConfig(t, dir, "p.yaml", addr, glBot(f.URL, fmt.Sprintf("    webhook_url: %s\n    webhook_secret: %s\n", rc.URL, hookSecret)))
 		first := startServe(t, bin, cfg, addr)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -16,6 +15,7 @@ import (
 	"github.com/oauthbroker/oauthbroker/internal/app"
 	"github.com/oauthbroker/oauthbroker/internal/providertest"
 	"github.com/oauthbroker/oauthbroker/internal/seal"
+	"github.com/oauthbroker/oauthbroker/internal/testenv"
 )
 
 // runCommand runs the real command line in-process, as main does.
@@ -147,7 +147,7 @@ func TestHelpOfEveryCommand(t *testing.T) {
 func TestServeCommand(t *testing.T) {
 	tw := providertest.NewTwitter(t, map[string]string{"ck-alpha": "cs-alpha-secret"})
 	dir := t.TempDir()
-	addr := freeAddr(t)
+	addr := testenv.FreeAddr(t)
 	cfgPath := filepath.Join(dir, "providers.yaml")
 	writeFile(t, cfgPath, fmt.Sprintf(`server:
   public_url: http://%s
@@ -309,16 +309,6 @@ func waitHealthy(t *testing.T, base string) {
 	t.Fatalf("%s/healthz never answered 200", base)
 }
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 func writeFile(t *testing.T, path, content string) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
@@ -356,7 +346,7 @@ func TestKeysFromTheEnvironment(t *testing.T) {
 	dir := t.TempDir()
 	cfgPath := filepath.Join(dir, "p.yaml")
 	writeFile(t, cfgPath, fmt.Sprintf("server:\n  public_url: http://%s\n  listen: %s\nstorage:\n  dsn: %s\nbots:\n  alpha:\n    api_keys: [%q]\n    providers:\n      gh: {type: github, key: k, secret: s}\n",
-		freeAddr(t), freeAddr(t), filepath.Join(dir, "b.db"), keyA))
+		testenv.FreeAddr(t), testenv.FreeAddr(t), filepath.Join(dir, "b.db"), keyA))
 	_, _, err = runCommand(context.Background(), env, "serve", "-config", cfgPath)
 	if err == nil || !strings.Contains(err.Error(), "OAUTHBROKER_KEYS") {
 		t.Errorf("malformed OAUTHBROKER_KEYS: %v", err)

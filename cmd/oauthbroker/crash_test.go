@@ -24,6 +24,7 @@ import (
 	"github.com/oauthbroker/oauthbroker/internal/sandbox"
 	"github.com/oauthbroker/oauthbroker/internal/seal"
 	"github.com/oauthbroker/oauthbroker/internal/store"
+	"github.com/oauthbroker/oauthbroker/internal/testenv"
 )
 
 // issuingProvider is the sandbox in GitLab's shape (it issues refresh tokens) with a record
@@ -251,7 +252,7 @@ func TestCrashAndShutdownOfTheRealBinary(t *testing.T) {
 		hooks := newReceiver(t, hookSecret)
 		hooks.Down.Store(true) // the bot's endpoint is down until the restart: every event waits in the outbox
 		dir := t.TempDir()
-		addr := freeAddr(t)
+		addr := testenv.FreeAddr(t)
 		base := "http://" + addr
 		if err := prov.sb.AddClient(sandbox.Client{ID: "gl-client", Secret: "gl-secret-0123456789", RedirectURIs: []string{base + "/bots/alpha/gl/callback"}}); err != nil {
 			t.Fatal(err)
@@ -395,7 +396,7 @@ func TestCrashAndShutdownOfTheRealBinary(t *testing.T) {
 		prov := newIssuingProvider(t)
 		hooks := newReceiver(t, hookSecret)
 		dir := t.TempDir()
-		addr := freeAddr(t)
+		addr := testenv.FreeAddr(t)
 		base := "http://" + addr
 		if err := prov.sb.AddClient(sandbox.Client{ID: "gl-client", Secret: "gl-secret-0123456789", RedirectURIs: []string{base + "/bots/alpha/gl/callback"}}); err != nil {
 			t.Fatal(err)

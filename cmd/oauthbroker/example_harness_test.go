@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/oauthbroker/oauthbroker/internal/testenv"
 )
 
 // The examples' tests (examples/chatbot, examples/agent) run an example as a user would: built
@@ -37,7 +39,7 @@ func startDemo(t *testing.T) (out, logs *syncBuffer) {
 	out, logs = &syncBuffer{}, &syncBuffer{}
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"demo", "-listen", "127.0.0.1:0", "-chatbot-listen", freeAddr(t)}, func(string) (string, bool) { return "", false }, out, logs)
+		done <- run(ctx, []string{"demo", "-listen", "127.0.0.1:0", "-chatbot-listen", testenv.FreeAddr(t)}, func(string) (string, bool) { return "", false }, out, logs)
 	}()
 	t.Cleanup(func() {
 		cancel()

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/oauthbroker/oauthbroker/internal/testenv"
 )
 
 // TestGCSettings: serve's defaults apply where the environment sets neither GOGC nor
@@ -71,7 +73,7 @@ func TestServeGCDefaultsInTheBinary(t *testing.T) {
 		{[]string{"GOGC=off", "GOMEMLIMIT=1GiB"}, "gogc=-1 gomemlimit=1024MiB"},
 	} {
 		dir := t.TempDir()
-		addr := freeAddr(t)
+		addr := testenv.FreeAddr(t)
 		cfg := writeServeConfig(t, dir, "p.yaml", addr, fmt.Sprintf("  alpha:\n    api_keys: [%q]\n    providers:\n      gh: {type: github, key: k, secret: s}\n", keyA))
 		p := startServeEnv(t, bin, cfg, addr, c.env)
 		deadline := time.Now().Add(5 * time.Second)

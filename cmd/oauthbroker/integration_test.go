@@ -18,6 +18,7 @@ import (
 
 	"github.com/oauthbroker/oauthbroker/internal/app"
 	"github.com/oauthbroker/oauthbroker/internal/sandbox"
+	"github.com/oauthbroker/oauthbroker/internal/testenv"
 	"github.com/oauthbroker/oauthbroker/internal/webhook"
 )
 
@@ -478,10 +479,10 @@ func TestIntegrationJavaScript(t *testing.T) {
 		snippetRuntimeMissing(t, "node is not installed (apt-get install -y nodejs)")
 	}
 	dir := writeSnippets(t, "driver.js", jsDriver)
-	hook := freeAddr(t)
+	hook := testenv.FreeAddr(t)
 	sb := startSnippetBroker(t, hook)
 	d := startDriver(t, dir, append(sb.env, "OAUTHBROKER_BOT=alpha"), node, "driver.js")
-	bravoEnv := append(sb.env, "OAUTHBROKER_BOT=bravo", "OAUTHBROKER_API_KEY="+keyB, "HOOK_ADDR="+freeAddr(t))
+	bravoEnv := append(sb.env, "OAUTHBROKER_BOT=bravo", "OAUTHBROKER_API_KEY="+keyB, "HOOK_ADDR="+testenv.FreeAddr(t))
 	bravo := startDriver(t, dir, bravoEnv, node, "driver.js")
 	exerciseSnippets(t, sb, d, bravo, language{require: "requireAccounts", credentials: "credentials", identities: "identities",
 		linkMessage: "linkMessage", confirm: "confirmCode", verify: "verifyWebhook", share: "shareRide"})
@@ -572,7 +573,7 @@ func TestIntegrationPython(t *testing.T) {
 		withFlask = "0"
 	}
 	dir := writeSnippets(t, "driver.py", pyDriver)
-	hook := freeAddr(t)
+	hook := testenv.FreeAddr(t)
 	sb := startSnippetBroker(t, hook)
 	d := startDriver(t, dir, append(sb.env, "OAUTHBROKER_BOT=alpha", "WITH_FLASK="+withFlask), py, "driver.py")
 	d.receiver = withFlask == "1"

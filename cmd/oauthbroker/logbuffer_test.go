@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -11,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/oauthbroker/oauthbroker/internal/testenv"
 )
 
 // lockedBuffer is serve's standard error as the tests read it while serve writes it.
@@ -37,12 +38,7 @@ func (l *lockedBuffer) String() string {
 // returns, each once, whole, before the "stopped" line.
 func TestServeAccessLogIsBufferedAndNeverLost(t *testing.T) {
 	dir := t.TempDir()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := testenv.FreeAddr(t)
 	cfgPath := filepath.Join(dir, "providers.yaml")
 	cfg := fmt.Sprintf(`server:
   public_url: http://%s

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/oauthbroker/oauthbroker/internal/app"
+	"github.com/oauthbroker/oauthbroker/internal/testenv"
 )
 
 // TestMetricsListenerAndToken: with server.metrics_listen, /metrics is served there and not
@@ -33,7 +34,7 @@ func TestMetricsListenerAndToken(t *testing.T) {
 	}
 	serve := func(t *testing.T, serverYAML string) (stop func() string) {
 		t.Helper()
-		dir, addr := t.TempDir(), freeAddr(t)
+		dir, addr := t.TempDir(), testenv.FreeAddr(t)
 		cfg := filepath.Join(dir, "providers.yaml")
 		writeFile(t, cfg, fmt.Sprintf("server:\n  public_url: http://%s\n  listen: %s\n%sstorage:\n  dsn: %s\nbots:\n  alpha:\n    api_keys: [%q]\n    providers:\n      gh: {type: github, key: k, secret: s}\n",
 			addr, addr, serverYAML, filepath.Join(dir, "b.db"), keyA))
@@ -54,7 +55,7 @@ func TestMetricsListenerAndToken(t *testing.T) {
 	}
 
 	t.Run("own listener", func(t *testing.T) {
-		metricsAddr := freeAddr(t)
+		metricsAddr := testenv.FreeAddr(t)
 		stop := serve(t, "  metrics_listen: "+metricsAddr+"\n")
 		if st, body := get("http://"+metricsAddr+"/metrics", ""); st != http.StatusOK || !strings.Contains(body, "oauthbroker_http_request_duration_seconds") {
 			t.Errorf("/metrics on metrics_listen: %d\n%.300s", st, body)

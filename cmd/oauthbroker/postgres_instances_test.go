@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/oauthbroker/oauthbroker/internal/store/postgres/pgtest"
+	"github.com/oauthbroker/oauthbroker/internal/testenv"
 )
 
 // TestTwoInstancesOnPostgres runs two real `oauthbroker serve` processes on one PostgreSQL
@@ -117,7 +118,7 @@ func startPair(t *testing.T, bin string, fake *tokenFake) *pair {
 	t.Helper()
 	dir := t.TempDir()
 	storage := postgresStorage(pgtest.DSN(t), filepath.Join(dir, "oauthbroker.keys.json"))
-	addrs := []string{freeAddr(t), freeAddr(t)}
+	addrs := []string{testenv.FreeAddr(t), testenv.FreeAddr(t)}
 	lb := newBalancer(t, "http://"+addrs[0], "http://"+addrs[1])
 	fake.Register(t, lb.URL+"/bots/alpha/gl/callback")
 	p := &pair{lb: lb}
