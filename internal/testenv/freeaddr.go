@@ -22,9 +22,9 @@ import (
 func FreeAddr(t testing.TB) string {
 	t.Helper()
 	const lowest = 10000 // above the well-known and registered ports services often use
-	if top := ephemeralLow() - 1; top-lowest >= 1000 {
+	if low := ephemeralLow(); low-lowest >= 1000 {
 		for range 100 {
-			ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(lowest+rand.IntN(top-lowest+1)))
+			ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(lowest+rand.IntN(low-lowest)))
 			if err != nil {
 				continue // taken; draw again
 			}

@@ -22,6 +22,9 @@ func TestFreeAddrIsBelowTheEphemeralRange(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if low < 11000 {
+		t.Skipf("the ephemeral range starts at %d: no room below it, FreeAddr takes a port from the kernel", low)
+	}
 	seen := map[string]bool{}
 	for range 20 {
 		addr := testenv.FreeAddr(t)
@@ -30,7 +33,7 @@ func TestFreeAddrIsBelowTheEphemeralRange(t *testing.T) {
 			t.Fatal(err)
 		}
 		port, _ := strconv.Atoi(p)
-		if host != "127.0.0.1" || port < 10000 || (low > 11000 && port >= low) {
+		if host != "127.0.0.1" || port < 10000 || port >= low {
 			t.Errorf("FreeAddr = %s, want 127.0.0.1 with a port in [10000, %d)", addr, low)
 		}
 		ln, err := net.Listen("tcp", addr)
