@@ -69,7 +69,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&o.tests, "tests", "credentials,identities,links,flows", "the tests to run, comma-separated")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temporary directory")
 	fs.StringVar(&o.store, "store", "sqlite", "the broker's store: sqlite (in -dir), or a postgres:// URL of a server on which the bench creates (and recreates) its own database "+benchDatabase+"[_fresh]")
-	fs.StringVar(&o.fill, "fill", "seed", "how the store gets its -n identities: seed (rows written straight into the database, sealed tokens openable) or flows (a fresh store, filled by -n complete Twitter link flows through the running broker)")
+	fs.StringVar(&o.fill, "fill", "seed", "how the store gets its -n identities: seed (rows written straight into the database, sealed tokens openable, with the spent links of the last days: 10,000, or -n when fewer) or flows (a fresh store, filled by -n complete Twitter link flows through the running broker)")
 	fs.IntVar(&o.rounds, "rounds", 1, "how many times each test runs, its baseline and the broker in turn (bare, broker, bare, broker, …); the table shows each test's round with the median ratio, and a line per test lists every round's")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "have the broker write a CPU profile of the whole run to this file (serve -cpuprofile), for go tool pprof")
 	role := fs.String("role", "", "internal: run as the bare handler and bare flow (bare) or the fake providers (fakes)")

@@ -59,7 +59,7 @@ func setupStore(ctx context.Context, o options, dir string, logf func(string, ..
 	case !pg && o.store != "sqlite":
 		return storeSetup{}, fmt.Errorf("-store %q: sqlite or a postgres:// URL", o.store)
 	case !pg && o.fill == "seed":
-		logf("seeding %d identities into %s", o.n, dir)
+		logf("seeding %s into %s", seedMarker(o.n), dir)
 		dbPath, keysPath, took, err := seedStore(ctx, dir, o.n, logf)
 		return storeSetup{driver: "sqlite", dsn: dbPath, keysPath: keysPath, seedTook: took,
 			label: fmt.Sprintf("SQLite, %d seeded identities", o.n)}, err
@@ -86,9 +86,9 @@ func setupStore(ctx context.Context, o options, dir string, logf func(string, ..
 	marker := filepath.Join(dir, "seeded-"+name)
 	if o.fill == "seed" {
 		st.label = fmt.Sprintf("PostgreSQL, %d seeded identities", o.n)
-		if data, err := os.ReadFile(marker); err == nil && strings.TrimSpace(string(data)) == strconv.Itoa(o.n) {
+		if data, err := os.ReadFile(marker); err == nil && strings.TrimSpace(string(data)) == seedMarker(o.n) {
 			if _, err := os.Stat(keysPath); err == nil {
-				logf("reusing database %s (%d identities seeded before)", name, o.n)
+				logf("reusing database %s (%s seeded before)", name, seedMarker(o.n))
 				return st, nil
 			}
 		}
@@ -113,13 +113,13 @@ func setupStore(ctx context.Context, o options, dir string, logf func(string, ..
 	if o.fill == "flows" {
 		return st, nil
 	}
-	logf("seeding %d identities into PostgreSQL database %s", o.n, name)
+	logf("seeding %s into PostgreSQL database %s", seedMarker(o.n), name)
 	began := time.Now()
 	if err := seedPostgres(ctx, dsn, keys.Ring, o.n, logf); err != nil {
 		return storeSetup{}, fmt.Errorf("seed postgres: %w", err)
 	}
 	st.seedTook = time.Since(began)
-	return st, os.WriteFile(marker, []byte(strconv.Itoa(o.n)+"\n"), 0o600)
+	return st, os.WriteFile(marker, []byte(seedMarker(o.n)+"\n"), 0o600)
 }
 
 // withDatabase is the postgres:// URL dsn naming database name instead.
@@ -189,6 +189,9 @@ func seedPostgres(ctx context.Context, dsn string, ring *seal.KeyRing, n int, lo
 	if err != nil {
 		return err
 	}
+	if err := seedLinksPostgres(ctx, c, n, now); err != nil {
+		return err
+	}
 	for _, q := range []string{
 		`SET session_replication_role = DEFAULT`,
 		// Each total in one row, its default shard, as the store's own import counts them: only
@@ -196,6 +199,7 @@ func seedPostgres(ctx context.Context, dsn string, ring *seal.KeyRing, n int, lo
 		`INSERT INTO identity_counts (bot, provider, status, n)
 			SELECT bot, provider, status, count(*) FROM identities GROUP BY bot, provider, status`,
 		`SELECT setval(pg_get_serial_sequence('identities', 'id'), (SELECT max(id) FROM identities))`,
+		`SELECT setval(pg_get_serial_sequence('links', 'id'), (SELECT max(id) FROM links))`,
 		// A server that has been answering for a while has vacuumed its tables (hint bits
 		// set, the visibility map made) and written them out. Without the vacuum and the
 		// checkpoint below, the first run after a seeding paid for the copy: every page read
@@ -213,6 +217,30 @@ func seedPostgres(ctx context.Context, dsn string, ring *seal.KeyRing, n int, lo
 		logf("CHECKPOINT after seeding refused (%v): the first run may pay for the copy's writes", err)
 	}
 	return nil
+}
+
+// seedLinksPostgres copies the links seedLinksSQLite writes, and their providers.
+func seedLinksPostgres(ctx context.Context, c *pgx.Conn, n int, seeding time.Time) error {
+	each := func(table string, columns []string, row func(l seededLink) []any) error {
+		k, m := int64(0), int64(seededLinks(n))
+		_, err := c.CopyFrom(ctx, pgx.Identifier{table}, columns, pgx.CopyFromFunc(func() ([]any, error) {
+			if k == m {
+				return nil, nil
+			}
+			k++
+			return row(seedLink(k, seeding)), nil
+		}))
+		return err
+	}
+	if err := each("links", []string{"id", "token_hash", "bot", "channel", "user_id", "created_at", "expires_at", "used_at"},
+		func(l seededLink) []any {
+			return []any{l.id, l.key, benchBot, benchChannel, l.user, l.created, l.expires, l.used}
+		}); err != nil {
+		return err
+	}
+	scopes := []string{"read_user"}
+	return each("link_providers", []string{"link_id", "position", "provider", "scopes", "identity_id", "linked_at"},
+		func(l seededLink) []any { return []any{l.id, 0, seedProvider, scopes, l.id, l.used} })
 }
 
 // fillByFlows links n Twitter accounts through complete flows against the running broker

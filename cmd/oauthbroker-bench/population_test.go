@@ -15,8 +15,9 @@ import (
 
 // TestSeedPostgres: the PostgreSQL population is the store the broker will read. Seeded into
 // the schema the store's own migrations made, its totals count every identity, its tokens open
-// under the bench's key, an unlink afterwards keeps the totals exact, and the table has been
-// vacuumed, as a server's would be after a while (the first run must not pay for the copy).
+// under the bench's key, it holds the spent links seedStore writes, an unlink afterwards keeps
+// the totals exact, and the table has been vacuumed, as a server's would be after a while (the
+// first run must not pay for the copy).
 func TestSeedPostgres(t *testing.T) {
 	dsn := pgtest.DSN(t)
 	ctx := t.Context()
@@ -62,6 +63,7 @@ func TestSeedPostgres(t *testing.T) {
 		}
 	}
 	wantTotal(n)
+	checkSeededLinks(t, s, n)
 
 	const id = 42
 	ident, err := s.IdentityTokens(ctx, benchBot, id)

@@ -55,7 +55,7 @@ func (rep *report) print(out io.Writer) {
 		fmt.Fprintf(out, "store read into the OS page cache before the read tests: %.0f MB in %s\n", mb(rep.warmed), rep.warmTook.Round(time.Millisecond))
 	}
 	if rep.seedTook > 0 {
-		fmt.Fprintf(out, "seeding %d identities: %s\n", o.n, rep.seedTook.Round(100*time.Millisecond))
+		fmt.Fprintf(out, "seeding %s: %s\n", seedMarker(o.n), rep.seedTook.Round(100*time.Millisecond))
 	}
 	fmt.Fprintln(out, strings.TrimSpace(`
 For flows, "× bare" compares with the fake provider driven alone through the same steps;

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
 	"fmt"
 	"os"
@@ -27,6 +28,42 @@ const (
 
 func seedUser(id int64) string { return fmt.Sprintf("U%07d", id) }
 
+// seededLinks is how many spent links a seeded store of n identities holds: the links of its
+// last days, which a store that has been answering keeps for storage.retention (7 days by
+// default) before the janitor deletes them. They matter on PostgreSQL: a connection plans the
+// foreign key check of link_providers on links once and keeps the plan until the table is
+// analyzed again. With links analyzed while empty (the seeding's VACUUM (ANALYZE)), that plan
+// read the whole table, more with every link made after it: POST links fell to 0.01–0.03 ×
+// bare in the first run after a seeding, on a server without autovacuum.
+func seededLinks(n int) int { return min(n, 10_000) }
+
+// seedMarker is what a seeded store's marker file holds: a store seeded for other figures, or
+// before the seeding changed, is seeded again.
+func seedMarker(n int) string {
+	return fmt.Sprintf("%d identities, %d spent links", n, seededLinks(n))
+}
+
+// seededLink is the k-th seeded link (1 ≤ k ≤ seededLinks(n)): chat user seedUser(k) made it a
+// day before the seeding and linked identity k through it within the minute.
+type seededLink struct {
+	id                     int64
+	key                    []byte // as the store keeps a link token's: 8 bytes of time, then a hash
+	user                   string
+	created, expires, used time.Time
+}
+
+func seedLink(k int64, seeding time.Time) seededLink {
+	sum := sha256.Sum256(fmt.Appendf(nil, "bench seeded link %d", k))
+	created := seeding.Add(-24 * time.Hour).Truncate(time.Millisecond)
+	return seededLink{
+		id: k,
+		// Zero where a new link's key has its creation time: older than every link of a run.
+		key:     append(make([]byte, 8, 8+len(sum)), sum[:]...),
+		user:    seedUser(k),
+		created: created, expires: created.Add(time.Hour), used: created.Add(time.Minute),
+	}
+}
+
 // accessToken is identity id's access token in plain text: the bench checks every
 // credentials answer against it.
 func accessToken(id int64) string {
@@ -42,8 +79,8 @@ func refreshToken(id int64) string {
 func seedStore(ctx context.Context, dir string, n int, logf func(string, ...any)) (dbPath, keysPath string, took time.Duration, err error) {
 	dbPath, keysPath = filepath.Join(dir, "bench.db"), filepath.Join(dir, "keys.json")
 	marker := filepath.Join(dir, "seeded")
-	if data, err := os.ReadFile(marker); err == nil && strings.TrimSpace(string(data)) == strconv.Itoa(n) {
-		logf("reusing the store in %s (%d identities seeded before)", dir, n)
+	if data, err := os.ReadFile(marker); err == nil && strings.TrimSpace(string(data)) == seedMarker(n) {
+		logf("reusing the store in %s (%s seeded before)", dir, seedMarker(n))
 		return dbPath, keysPath, 0, nil
 	}
 	for _, p := range []string{dbPath, dbPath + "-wal", dbPath + "-shm", keysPath} {
@@ -66,7 +103,7 @@ func seedStore(ctx context.Context, dir string, n int, logf func(string, ...any)
 		return "", "", 0, err
 	}
 	took = time.Since(began)
-	if err := os.WriteFile(marker, []byte(strconv.Itoa(n)+"\n"), 0o600); err != nil {
+	if err := os.WriteFile(marker, []byte(seedMarker(n)+"\n"), 0o600); err != nil {
 		return "", "", 0, err
 	}
 	return dbPath, keysPath, took, nil
@@ -131,10 +168,43 @@ func seedRows(ctx context.Context, dbPath string, ring *seal.KeyRing, n int, log
 			logf("seeded %d of %d identities", done, n)
 		}
 	}
+	if err := seedLinksSQLite(ctx, db, n, time.UnixMilli(now)); err != nil {
+		return err
+	}
 	// The counters the admin page reads are kept by triggers; the planner's statistics are
 	// what a long-running store would have.
 	_, err = db.ExecContext(ctx, `PRAGMA optimize`)
 	return err
+}
+
+// seedLinksSQLite writes the seeded links and their providers in one transaction.
+func seedLinksSQLite(ctx context.Context, db *sql.DB, n int, seeding time.Time) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	insLink, err := tx.PrepareContext(ctx, `INSERT INTO links (id, token_hash, bot, channel, user_id, created_at, expires_at, used_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
+	if err != nil {
+		return err
+	}
+	insProvider, err := tx.PrepareContext(ctx, `INSERT INTO link_providers (link_id, position, provider, scopes, identity_id, linked_at)
+		VALUES (?, 0, ?, '["read_user"]', ?, ?)`)
+	if err != nil {
+		return err
+	}
+	for k := range int64(seededLinks(n)) {
+		l := seedLink(k+1, seeding)
+		if _, err := insLink.ExecContext(ctx, l.id, l.key, benchBot, benchChannel, l.user,
+			l.created.UnixMilli(), l.expires.UnixMilli(), l.used.UnixMilli()); err != nil {
+			return err
+		}
+		if _, err := insProvider.ExecContext(ctx, l.id, seedProvider, l.id, l.used.UnixMilli()); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
 }
 
 // mix is SplitMix64's finaliser of x and a salt.
