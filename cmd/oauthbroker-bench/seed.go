@@ -183,7 +183,7 @@ func seedLinksSQLite(ctx context.Context, db *sql.DB, n int, seeding time.Time) 
 	if err != nil {
 		return err
 	}
-	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	defer tx.Rollback() // a no-op once committed
 	insLink, err := tx.PrepareContext(ctx, `INSERT INTO links (id, token_hash, bot, channel, user_id, created_at, expires_at, used_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
 	if err != nil {
