@@ -43,6 +43,17 @@ func seedMarker(n int) string {
 	return fmt.Sprintf("%d identities, %d spent links", n, seededLinks(n))
 }
 
+// seededBefore reports whether the marker file says its store holds what seeding n writes now.
+func seededBefore(marker string, n int) bool {
+	data, err := os.ReadFile(marker)
+	return err == nil && strings.TrimSpace(string(data)) == seedMarker(n)
+}
+
+// markSeeded writes the marker seededBefore reads, once the seeding is complete.
+func markSeeded(marker string, n int) error {
+	return os.WriteFile(marker, []byte(seedMarker(n)+"\n"), 0o600)
+}
+
 // seededLink is the k-th seeded link (1 ≤ k ≤ seededLinks(n)): chat user seedUser(k) made it a
 // day before the seeding and linked identity k through it within the minute.
 type seededLink struct {
@@ -79,7 +90,7 @@ func refreshToken(id int64) string {
 func seedStore(ctx context.Context, dir string, n int, logf func(string, ...any)) (dbPath, keysPath string, took time.Duration, err error) {
 	dbPath, keysPath = filepath.Join(dir, "bench.db"), filepath.Join(dir, "keys.json")
 	marker := filepath.Join(dir, "seeded")
-	if data, err := os.ReadFile(marker); err == nil && strings.TrimSpace(string(data)) == seedMarker(n) {
+	if seededBefore(marker, n) {
 		logf("reusing the store in %s (%s seeded before)", dir, seedMarker(n))
 		return dbPath, keysPath, 0, nil
 	}
@@ -103,7 +114,7 @@ func seedStore(ctx context.Context, dir string, n int, logf func(string, ...any)
 		return "", "", 0, err
 	}
 	took = time.Since(began)
-	if err := os.WriteFile(marker, []byte(seedMarker(n)+"\n"), 0o600); err != nil {
+	if err := markSeeded(marker, n); err != nil {
 		return "", "", 0, err
 	}
 	return dbPath, keysPath, took, nil

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
@@ -83,7 +84,7 @@ func TestSeedStore(t *testing.T) {
 		t.Errorf("seeding the same store again: took %v, err %v; want it reused", took, err)
 	}
 	// A marker of the seeding before links were seeded holds only the count.
-	if err := os.WriteFile(filepath.Join(dir, "seeded"), []byte("120\n"), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "seeded"), []byte(strconv.Itoa(n)+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if _, _, took, err := seedStore(ctx, dir, n, t.Logf); err != nil || took == 0 {
