@@ -49,18 +49,21 @@ func New(b *broker.Broker, o Options) http.Handler {
 	}
 	r := chi.NewRouter()
 	r.Get("/openapi.yaml", serveOpenAPI) // no key: the contract is public
-	r.Route("/bots/{bot}", func(r chi.Router) {
+	// The bot's routes in a group rather than a sub-router: every request then finds its route
+	// in one walk of one tree instead of two, with one copy of the request fewer.
+	r.Group(func(r chi.Router) {
+		const bot = "/bots/{bot}"
 		r.Use(a.requireBotKey)
-		r.With(a.limitLinks).Post("/links", a.createLink)
-		r.Post("/links/confirm", a.confirm)
-		r.Get("/identities", a.listIdentities)
-		r.Get("/identities/{id}/credentials", a.credentials)
-		r.Delete("/identities/{id}", a.deleteIdentity)
-		r.With(a.limitLinks).Post("/require", a.require)
+		r.With(a.limitLinks).Post(bot+"/links", a.createLink)
+		r.Post(bot+"/links/confirm", a.confirm)
+		r.Get(bot+"/identities", a.listIdentities)
+		r.Get(bot+"/identities/{id}/credentials", a.credentials)
+		r.Delete(bot+"/identities/{id}", a.deleteIdentity)
+		r.With(a.limitLinks).Post(bot+"/require", a.require)
 		// The signing proxy (package proxy): the provider's API as the identity.
 		proxied := proxy.New(b, proxy.Options{Logger: a.log, WriteError: a.writeError})
 		for _, m := range proxy.Methods() {
-			r.Method(m, "/identities/{id}/proxy/*", proxied)
+			r.Method(m, bot+"/identities/{id}/proxy/*", proxied)
 		}
 	})
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {

@@ -211,9 +211,12 @@ func TestOpenAPIContract(t *testing.T) {
 	expect("DELETE", path, testenv.KeyA, nil, 204, "")
 	expect("DELETE", path, testenv.KeyA, nil, 404, "not_found")
 
-	// Answers of the router itself.
+	// Answers of the router itself, with a key or without: the routes are public (this
+	// document); what a key guards is what a route answers.
 	expect("GET", "/no/such/route", testenv.KeyA, nil, 404, "route_not_found")
+	expect("GET", "/bots/alpha/no/such/route", "", nil, 404, "route_not_found")
 	expect("PUT", "/bots/alpha/require", testenv.KeyA, nil, 405, "method_not_allowed")
+	expect("PUT", "/bots/alpha/require", "", nil, 405, "method_not_allowed")
 
 	// The store goes away: every operation that needs it answers 500 internal.
 	b.App.Store.Close()

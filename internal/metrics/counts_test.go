@@ -46,6 +46,7 @@ func TestMetricsShowRealCounts(t *testing.T) {
 	testenv.Visit(t, testenv.NewBrowser(t), b.URL+"/bots/made-up-bot/gl/auth?link=nope")
 	testenv.Visit(t, testenv.NewBrowser(t), b.URL+"/bots/alpha/made-up-provider/auth?link=nope")
 	b.API("POST", "/bots/alpha/links", "wrong-key-0123456789abcdef", map[string]any{"provider": "gl", "channel": "c", "user": "u"}, nil)
+	b.API("GET", "/bots/alpha/no-such-route", testenv.KeyA, nil, nil)
 	req, _ := http.NewRequest("FROBNICATE", b.URL+"/api/v1/bots/alpha/links", nil)
 	if resp, err := http.DefaultClient.Do(req); err == nil {
 		resp.Body.Close()
@@ -64,8 +65,10 @@ func TestMetricsShowRealCounts(t *testing.T) {
 		{"oauthbroker_flows_failed_total", map[string]string{"bot": "(unknown)", "provider": "(unknown)", "reason": "unknown_bot"}, 1},
 		{"oauthbroker_flows_failed_total", map[string]string{"bot": "alpha", "provider": "(unknown)", "reason": "unknown_provider"}, 1},
 		{"oauthbroker_http_request_duration_seconds", map[string]string{"route": "/api/v1/bots/{bot}/links", "method": "POST", "status": "201"}, 2},
-		// Refused before the API's router matched the route: recorded under the pattern matched so far.
-		{"oauthbroker_http_request_duration_seconds", map[string]string{"route": "/api/v1/bots/{bot}/*", "method": "POST", "status": "401"}, 1},
+		// Refused by the key check: recorded under its route. A path that is no route of the
+		// API: under the pattern matched so far.
+		{"oauthbroker_http_request_duration_seconds", map[string]string{"route": "/api/v1/bots/{bot}/links", "method": "POST", "status": "401"}, 1},
+		{"oauthbroker_http_request_duration_seconds", map[string]string{"route": "/api/v1/*", "method": "GET", "status": "404"}, 1},
 		{"oauthbroker_http_request_duration_seconds", map[string]string{"route": "/api/v1/bots/{bot}/identities/{id}/credentials", "method": "GET", "status": "200"}, 1},
 		{"oauthbroker_http_request_duration_seconds", map[string]string{"route": "/bots/{bot}/{provider}/callback", "method": "GET"}, 2},
 		{"oauthbroker_http_request_duration_seconds", map[string]string{"method": "other"}, 1},
