@@ -162,7 +162,6 @@ func seedPostgres(ctx context.Context, dsn string, ring *seal.KeyRing, n int, lo
 	}
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	expires := time.UnixMilli(farFutureMilli).UTC()
-	scopes := []string{"read_user"}
 	k := 0
 	_, err = c.CopyFrom(ctx, pgx.Identifier{"identities"},
 		[]string{"id", "bot", "channel", "user_id", "provider", "provider_user_id", "name", "nickname", "email",
@@ -184,7 +183,7 @@ func seedPostgres(ctx context.Context, dsn string, ring *seal.KeyRing, n int, lo
 			}
 			nick := fmt.Sprintf("bench%07d", id)
 			return []any{id, benchBot, benchChannel, user, seedProvider, puid, fmt.Sprintf("Bench User%07d", id), nick,
-				nick + "@bench.example", "", "active", scopes, at, rt, "bearer", expires, now, now}, nil
+				nick + "@bench.example", "", "active", seedScopes, at, rt, "bearer", expires, now, now}, nil
 		}))
 	if err != nil {
 		return err
@@ -239,9 +238,8 @@ func seedLinksPostgres(ctx context.Context, c *pgx.Conn, n int, seeding time.Tim
 		}); err != nil {
 		return err
 	}
-	scopes := []string{"read_user"}
 	return each("link_providers", []string{"link_id", "position", "provider", "scopes", "identity_id", "linked_at"},
-		func(l seededLink) []any { return []any{l.id, 0, seedProvider, scopes, l.id, l.used} })
+		func(l seededLink) []any { return []any{l.id, 0, seedProvider, seedScopes, l.id, l.used} })
 }
 
 // fillByFlows links n Twitter accounts through complete flows against the running broker

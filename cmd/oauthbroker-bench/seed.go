@@ -26,6 +26,10 @@ const (
 	farFutureMilli = 4_102_444_800_000 // 2100-01-01
 )
 
+// seedScopes are the seeded identities' and links' scopes, those the bench's providers.yaml
+// gives gitlab; the SQLite seeding writes them as the JSON text '["read_user"]'.
+var seedScopes = []string{"read_user"}
+
 func seedUser(id int64) string { return fmt.Sprintf("U%07d", id) }
 
 // seededLinks is how many spent links a seeded store of n identities holds: the links of its
