@@ -21,10 +21,22 @@ import (
 // from thousands.
 func FreeAddr(t testing.TB) string {
 	t.Helper()
-	const lowest = 10000 // above the well-known and registered ports services often use
-	if low := ephemeralLow(); low-lowest >= 1000 {
+	return freeAddr(t, ephemeralLow())
+}
+
+const (
+	lowestPort = 10000 // above the well-known and registered ports services often use
+	// leastRoom is how many ports below the ephemeral range FreeAddr needs to draw from;
+	// with fewer it takes the kernel's port.
+	leastRoom = 1000
+)
+
+// freeAddr is FreeAddr below an ephemeral range that starts at low.
+func freeAddr(t testing.TB, low int) string {
+	t.Helper()
+	if low-lowestPort >= leastRoom {
 		for range 100 {
-			ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(lowest+rand.IntN(low-lowest)))
+			ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(lowestPort+rand.IntN(low-lowestPort)))
 			if err != nil {
 				continue // taken; draw again
 			}
