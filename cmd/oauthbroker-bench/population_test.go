@@ -1,7 +1,12 @@
 package main
 
 import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"net/url"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -83,4 +88,60 @@ func TestSeedPostgres(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantTotal(n - 1)
+}
+
+// TestSeedPostgresWithoutTheRightToCheckpoint: a role that may write the bench's tables and
+// set session_replication_role, but is neither a superuser nor in pg_checkpoint, still seeds
+// every identity; the refused CHECKPOINT is one line of the bench's log, not a failed run.
+func TestSeedPostgresWithoutTheRightToCheckpoint(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	ctx := t.Context()
+	s, err := postgres.Open(ctx, dsn, postgres.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	schema := pgx.Identifier{u.Query().Get("search_path")}.Sanitize()
+	role, password := "ob_seed_"+strings.ToLower(rand.Text()[:12]), rand.Text()
+	if err := pgtest.Exec(ctx, dsn, `CREATE ROLE `+role+` LOGIN PASSWORD '`+password+`'`); err != nil {
+		t.Skipf("this test needs a server user that may create roles: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := pgtest.Exec(context.Background(), dsn, `DROP OWNED BY `+role+`; DROP ROLE `+role); err != nil {
+			t.Errorf("dropping role %s: %v", role, err)
+		}
+	})
+	grants := `GRANT USAGE ON SCHEMA ` + schema + ` TO ` + role + `;
+		GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA ` + schema + ` TO ` + role + `;
+		GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA ` + schema + ` TO ` + role + `;
+		GRANT SET ON PARAMETER session_replication_role TO ` + role
+	if err := pgtest.Exec(ctx, dsn, grants); err != nil {
+		t.Skipf("this test needs a server (PostgreSQL 15 or later) that grants the right to set a parameter: %v", err)
+	}
+	u.User = url.UserPassword(role, password)
+
+	keys, _, err := seal.LoadOrCreateKeyFile(t.TempDir()+"/keys.json", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logged []string
+	logf := func(format string, args ...any) { logged = append(logged, fmt.Sprintf(format, args...)) }
+	const n = 50
+	if err := seedPostgres(ctx, u.String(), keys.Ring, n, logf); err != nil {
+		t.Fatalf("seedPostgres as %s: %v", role, err)
+	}
+	if len(logged) != 1 || !strings.HasPrefix(logged[0], "CHECKPOINT after seeding refused (") {
+		t.Errorf("the bench logged %q, want one line saying the CHECKPOINT was refused", logged)
+	}
+	ids, err := pgtest.QueryInts(ctx, dsn, `SELECT count(*) FROM identities`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ids) != 1 || ids[0] != n {
+		t.Errorf("identities after the seeding: %v, want %d", ids, n)
+	}
 }
