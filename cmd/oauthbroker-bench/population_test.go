@@ -24,19 +24,10 @@ import (
 // the totals exact, and the table has been vacuumed, as a server's would be after a while (the
 // first run must not pay for the copy).
 func TestSeedPostgres(t *testing.T) {
-	dsn := pgtest.DSN(t)
+	dsn, ring := schemaToSeed(t)
 	ctx := t.Context()
-	s, err := postgres.Open(ctx, dsn, postgres.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.Close()
-	keys, _, err := seal.LoadOrCreateKeyFile(t.TempDir()+"/keys.json", time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
 	const n = 100
-	if err := seedPostgres(ctx, dsn, keys.Ring, n, t.Logf); err != nil {
+	if err := seedPostgres(ctx, dsn, ring, n, t.Logf); err != nil {
 		t.Fatalf("seedPostgres: %v", err)
 	}
 	c, err := pgx.Connect(ctx, dsn)
@@ -52,7 +43,7 @@ func TestSeedPostgres(t *testing.T) {
 		t.Error("the seeded identities were not vacuumed")
 	}
 
-	s, err = postgres.Open(ctx, dsn, postgres.Options{})
+	s, err := postgres.Open(ctx, dsn, postgres.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +66,7 @@ func TestSeedPostgres(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	token, err := keys.Ring.Open(ident.AccessToken,
+	token, err := ring.Open(ident.AccessToken,
 		seal.TokenAAD(ident.Bot, ident.Channel, ident.User, ident.Provider, ident.ProviderUserID, "access_token"))
 	if err != nil {
 		t.Fatalf("opening identity %d's access token: %v", id, err)
@@ -94,13 +85,8 @@ func TestSeedPostgres(t *testing.T) {
 // set session_replication_role, but is neither a superuser nor in pg_checkpoint, still seeds
 // every identity; the refused CHECKPOINT is one line of the bench's log, not a failed run.
 func TestSeedPostgresWithoutTheRightToCheckpoint(t *testing.T) {
-	dsn := pgtest.DSN(t)
+	dsn, ring := schemaToSeed(t)
 	ctx := t.Context()
-	s, err := postgres.Open(ctx, dsn, postgres.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.Close()
 	u, err := url.Parse(dsn)
 	if err != nil {
 		t.Fatal(err)
@@ -124,14 +110,10 @@ func TestSeedPostgresWithoutTheRightToCheckpoint(t *testing.T) {
 	}
 	u.User = url.UserPassword(role, password)
 
-	keys, _, err := seal.LoadOrCreateKeyFile(t.TempDir()+"/keys.json", time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
 	var logged []string
 	logf := func(format string, args ...any) { logged = append(logged, fmt.Sprintf(format, args...)) }
 	const n = 50
-	if err := seedPostgres(ctx, u.String(), keys.Ring, n, logf); err != nil {
+	if err := seedPostgres(ctx, u.String(), ring, n, logf); err != nil {
 		t.Fatalf("seedPostgres as %s: %v", role, err)
 	}
 	if len(logged) != 1 || !strings.HasPrefix(logged[0], "CHECKPOINT after seeding refused (") {
@@ -144,4 +126,21 @@ func TestSeedPostgresWithoutTheRightToCheckpoint(t *testing.T) {
 	if len(ids) != 1 || ids[0] != n {
 		t.Errorf("identities after the seeding: %v, want %d", ids, n)
 	}
+}
+
+// schemaToSeed is a schema of the test server with the store's tables, made by the store's own
+// Open as setupStore makes them, and a key ring for the seeding to seal its tokens with.
+func schemaToSeed(t *testing.T) (dsn string, ring *seal.KeyRing) {
+	t.Helper()
+	dsn = pgtest.DSN(t)
+	s, err := postgres.Open(t.Context(), dsn, postgres.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	keys, _, err := seal.LoadOrCreateKeyFile(t.TempDir()+"/keys.json", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dsn, keys.Ring
 }
