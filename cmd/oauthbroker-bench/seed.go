@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -27,8 +28,18 @@ const (
 )
 
 // seedScopes are the seeded identities' and links' scopes, those the bench's providers.yaml
-// gives gitlab; the SQLite seeding writes them as the JSON text '["read_user"]'.
+// gives gitlab. PostgreSQL takes them as an array; SQLite keeps them as JSON text
+// (seedScopesJSON).
 var seedScopes = []string{"read_user"}
+
+// seedScopesJSON is seedScopes as the SQLite store writes a scopes column.
+func seedScopesJSON() string {
+	b, err := json.Marshal(seedScopes)
+	if err != nil {
+		panic(err) // a []string always marshals
+	}
+	return string(b)
+}
 
 func seedUser(id int64) string { return fmt.Sprintf("U%07d", id) }
 
@@ -137,7 +148,7 @@ func seedRows(ctx context.Context, dbPath string, ring *seal.KeyRing, n int, log
 	if _, err := db.ExecContext(ctx, `PRAGMA cache_size = -262144`); err != nil { // 256 MiB
 		return err
 	}
-	now := time.Now().UnixMilli()
+	now, scopes := time.Now().UnixMilli(), seedScopesJSON()
 	const batch = 10_000
 	for done := 0; done < n; {
 		m := min(batch, n-done)
@@ -148,7 +159,7 @@ func seedRows(ctx context.Context, dbPath string, ring *seal.KeyRing, n int, log
 		ins, err := tx.PrepareContext(ctx, `INSERT INTO identities (id, bot, channel, user_id, provider,
 			provider_user_id, name, nickname, email, avatar_url, status, scopes, access_token, refresh_token,
 			token_type, expires_at, linked_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, '', 'active', '["read_user"]', ?, ?, 'bearer', ?, ?, ?)`)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, '', 'active', ?, ?, ?, 'bearer', ?, ?, ?)`)
 		if err != nil {
 			_ = tx.Rollback()
 			return err
@@ -168,7 +179,7 @@ func seedRows(ctx context.Context, dbPath string, ring *seal.KeyRing, n int, log
 			}
 			nick := fmt.Sprintf("bench%07d", id)
 			if _, err := ins.ExecContext(ctx, id, benchBot, benchChannel, user, seedProvider, puid,
-				fmt.Sprintf("Bench User%07d", id), nick, nick+"@bench.example", at, rt,
+				fmt.Sprintf("Bench User%07d", id), nick, nick+"@bench.example", scopes, at, rt,
 				farFutureMilli, now, now); err != nil {
 				_ = tx.Rollback()
 				return err
@@ -205,17 +216,18 @@ func seedLinksSQLite(ctx context.Context, db *sql.DB, n int, seeding time.Time) 
 		return err
 	}
 	insProvider, err := tx.PrepareContext(ctx, `INSERT INTO link_providers (link_id, position, provider, scopes, identity_id, linked_at)
-		VALUES (?, 0, ?, '["read_user"]', ?, ?)`)
+		VALUES (?, 0, ?, ?, ?, ?)`)
 	if err != nil {
 		return err
 	}
+	scopes := seedScopesJSON()
 	for k := range int64(seededLinks(n)) {
 		l := seedLink(k+1, seeding)
 		if _, err := insLink.ExecContext(ctx, l.id, l.key, benchBot, benchChannel, l.user,
 			l.created.UnixMilli(), l.expires.UnixMilli(), l.used.UnixMilli()); err != nil {
 			return err
 		}
-		if _, err := insProvider.ExecContext(ctx, l.id, seedProvider, l.id, l.used.UnixMilli()); err != nil {
+		if _, err := insProvider.ExecContext(ctx, l.id, seedProvider, scopes, l.id, l.used.UnixMilli()); err != nil {
 			return err
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -17,6 +18,7 @@ import (
 type linkStore interface {
 	LinkByTokenHash(ctx context.Context, tokenHash []byte) (store.Link, error)
 	CreateLink(ctx context.Context, l store.Link) (store.Link, error)
+	Identity(ctx context.Context, bot string, id int64) (store.Identity, error)
 }
 
 // checkSeededLinks: a store seeded with n identities holds seededLinks(n) spent links, each
@@ -34,8 +36,16 @@ func checkSeededLinks(t *testing.T, s linkStore, n int) {
 		if l.ID != k || l.Bot != benchBot || l.User != seedUser(k) || l.UsedAt.IsZero() || !l.ExpiresAt.After(l.CreatedAt) {
 			t.Errorf("seeded link %d = %+v, want id %d of %s's user %s, spent", k, l, k, benchBot, seedUser(k))
 		}
-		if len(l.Providers) != 1 || l.Providers[0].Provider != seedProvider || l.Providers[0].IdentityID != k || l.Providers[0].LinkedAt.IsZero() {
-			t.Errorf("seeded link %d's providers = %+v, want %s linked to identity %d", k, l.Providers, seedProvider, k)
+		if len(l.Providers) != 1 || l.Providers[0].Provider != seedProvider || l.Providers[0].IdentityID != k ||
+			l.Providers[0].LinkedAt.IsZero() || !slices.Equal(l.Providers[0].Scopes, seedScopes) {
+			t.Errorf("seeded link %d's providers = %+v, want %s with scopes %q linked to identity %d", k, l.Providers, seedProvider, seedScopes, k)
+		}
+		ident, err := s.Identity(ctx, benchBot, k)
+		if err != nil {
+			t.Fatalf("seeded identity %d: %v", k, err)
+		}
+		if !slices.Equal(ident.Scopes, seedScopes) {
+			t.Errorf("seeded identity %d's scopes = %q, want %q", k, ident.Scopes, seedScopes)
 		}
 	}
 	if _, err := s.LinkByTokenHash(ctx, seedLink(last+1, time.Now()).key); !errors.Is(err, store.ErrNotFound) {
