@@ -139,8 +139,12 @@ func readPage(ctx context.Context, tx *sql.Tx, p listPlan, limit int, lim search
 		if p.groups.asc() {
 			edge = "max"
 		}
-		var last int64
+		var (
+			last  int64
+			table bool // the span was read by the table: so is the probe
+		)
 		err := filterSpans(ctx, tx, p.groups, lim.probeRows, func(byTable bool, args []any) (n int, err error) {
+			table = byTable
 			err = tx.QueryRowContext(ctx, `SELECT count(*), coalesce(`+edge+`(id), 0) FROM (`+p.groups.within(byTable, "id")+`)`,
 				args...).Scan(&n, &last)
 			return n, err
@@ -148,7 +152,10 @@ func readPage(ctx context.Context, tx *sql.Tx, p listPlan, limit int, lim search
 		if err != nil {
 			return nil, "", err
 		}
-		if last > 0 {
+		switch {
+		case last > 0 && table:
+			probe = p.probeTable.from(last)
+		case last > 0:
 			probe = p.probe.from(last)
 		}
 	}
@@ -201,11 +208,12 @@ func (lq listSQL) from(bound int64) listSQL {
 
 // listPlan is the statements of one page. Without a search only indexed is set: the page
 // itself without filters, else groups is what filterSpans reads. With a search, filterRows and
-// searchIDs are the capped counts page decides by, probe tests the newest rows of the filter,
-// and indexed reads the page from the ids in the search indexes.
+// searchIDs are the capped counts page decides by, probe tests the newest rows of the filter
+// (through its groups; with a filter, probeTable is the same by the table), and indexed reads
+// the page from the ids in the search indexes.
 type listPlan struct {
-	groups                                listGroups
-	filterRows, searchIDs, probe, indexed listSQL
+	groups                                            listGroups
+	filterRows, searchIDs, probe, probeTable, indexed listSQL
 }
 
 // conditions collects the terms of a WHERE clause and their arguments, in order.
@@ -316,6 +324,13 @@ func listQueries(q store.IdentityListQuery, lim searchLimits) (listPlan, error) 
 		p.probe = listSQL{
 			query: selectListed + c.where() + " AND (" + strings.Join(match, " OR ") + ")" + bound + tail,
 			args:  append(append(slices.Clone(c.args), matchArgs...), none, q.Limit+1),
+		}
+		// The same rows read by the table in id order, each tested against the filter: for
+		// a span that filterSpans reads by the table too.
+		t := filtered("+")
+		p.probeTable = listSQL{
+			query: selectListed + t.where() + " AND (" + strings.Join(match, " OR ") + ")" + bound + tail,
+			args:  append(append(t.args, matchArgs...), none, q.Limit+1),
 		}
 	} else {
 		p.probe = listSQL{
@@ -468,10 +483,17 @@ func (g listGroups) args(bound, cursor int64, n int) []any {
 	return append([]any{bound, cursor, n}, args...)
 }
 
-// rowsPerProbe is how many rows of the table filterSpans reads, in id order, for the cost of
-// one probe of the filter index (a descent from its root): the table is read by rowid when a
-// span is shorter than this many rows per group.
-const rowsPerProbe = 8
+// What filterSpans weighs, in rows of the table read in id order: one probe of the filter
+// index (a descent from its root) costs about rowsPerProbe of them, and each row of the filter
+// read through the index, which then has to be sorted with the span's other rows, about
+// rowsPerSorted. The table is read when the span is no longer than what its groups would cost:
+// a dense filter of many groups (one status among 600 groups) reads its span by the table,
+// a rare one or one of few groups by the index. Measured at a million identities, with 90
+// groups and with 1,800 (docs/BENCHMARKS.md, "What keeps the hot paths fast", item 39).
+const (
+	rowsPerProbe  = 8
+	rowsPerSorted = 2
+)
 
 // filterSpans finds a span of ids past the cursor that holds the filter's first n rows in the
 // page's order (or its last rows): read calls within on it, by the table or by groups, with
@@ -480,16 +502,17 @@ const rowsPerProbe = 8
 // Ids are handed out in the order rows are made, so the filter's first n rows past the cursor
 // lie in a span of ids about n × (largest id ÷ the filter's rows, from identity_counts) long.
 // filterSpans tries a span a quarter longer than that, but at most 4n or 2,048 ids long (a
-// filter rare on average may be most of what was made lately), read by the table when it is
-// short next to the number of groups, else by groups. When it holds fewer than n (a rare filter, one rarer
-// lately than on average, or the last page), it tries a span longer by what that one lacked,
-// until one holds n or reaches the end. Whatever the spans, the answer is exact: within reads
-// every row of the filter in its span. A page of n reads about 1.25 n rows (by groups) or the
-// rows of a span up to rowsPerProbe × G long (by the table), plus one probe of the index per
-// group per span read by groups: one span for a filter of a quarter of the rows or more, two
-// or three for rarer ones. With 20 bots × 30 providers × 3 statuses (1,800 groups), a filter
-// on one status matches 600 groups: its page reads a few hundred rows of the table, or makes
-// 600 to 1,800 probes when the status is rare (BenchmarkListIdentitiesManyGroups).
+// filter rare on average may be most of what was made lately), read by the table when that
+// costs no more than its G groups would, else by groups. When it holds fewer than n (a rare
+// filter, one rarer lately than on average, or the last page), it tries a span longer by what
+// that one lacked, until one holds n or reaches the end. Whatever the spans, the answer is
+// exact: within reads every row of the filter in its span. A page of n reads about 1.25 n
+// rows and sorts them, plus one probe of the index per group per span (by groups), or the
+// rows of a span up to rowsPerProbe × G + rowsPerSorted × (the filter's rows in it) long (by
+// the table): one span for a filter of a quarter of the rows or more, two or three for rarer
+// ones. With 20 bots × 30 providers × 3 statuses (1,800 groups), a filter on one status
+// matches 600 groups: its page reads a few hundred rows of the table, or makes 600 to 1,800
+// probes when the status is rare (BenchmarkListIdentitiesManyGroups).
 func filterSpans(ctx context.Context, tx *sql.Tx, g listGroups, n int, read func(byTable bool, args []any) (int, error)) error {
 	var maxID, filtered, groups int64
 	if err := tx.QueryRowContext(ctx, g.density(), g.args(0, 0, 0)[3:]...).Scan(&maxID, &filtered, &groups); err != nil {
@@ -509,7 +532,9 @@ func filterSpans(ctx context.Context, tx *sql.Tx, g listGroups, n int, read func
 		} else {
 			end = bound <= 1
 		}
-		found, err := read(span <= rowsPerProbe*groups, g.args(bound, cursor, n))
+		// The filter's rows the span is likely to hold, from its share of every id.
+		expected := min(int64(n), int64(float64(span)*float64(filtered)/float64(maxID+1)))
+		found, err := read(span <= rowsPerProbe*groups+rowsPerSorted*expected, g.args(bound, cursor, n))
 		if err != nil || found >= n || end {
 			return err
 		}

@@ -39,6 +39,9 @@ func TestListIdentitiesAgreesWithAFullScan(t *testing.T) {
 		{Search: mid.User}, {Search: strings.ToLower(mid.Email)}, {Search: "@" + mid.NickName}, {Search: mid.Name},
 		{Search: "lovelace"}, {Search: "a"}, {Search: "ad"}, {Search: "A", Bot: "tinybot"}, {Search: "grace", Bot: "supportbot", Status: "active"},
 		{Search: "u"}, {Search: "nobody"},
+		// Every user id starts with U: a probe of a dense filter fills its page, through its
+		// groups or by the table as filterSpans chose for its span.
+		{Search: "u", Bot: "supportbot"}, {Search: "u", Status: store.StatusActive, Provider: "github"},
 	}
 	limits := []searchLimits{
 		{searchProbeRows, searchIndexedIDs}, // as in production: small tables are probed whole

@@ -27,6 +27,9 @@ func plan(t testing.TB, s *Store, q store.IdentityListQuery) []string {
 	switch {
 	case p.probe.query != "":
 		stmts = []listSQL{p.filterRows, p.searchIDs, p.probe, p.indexed}
+		if p.probeTable.query != "" {
+			stmts = append(stmts, p.probeTable)
+		}
 	case p.groups.filtered():
 		// filterSpans' statement, then within either way.
 		stmts = []listSQL{{p.groups.density(), p.groups.args(0, 0, 0)[3:]},
@@ -131,6 +134,7 @@ func TestListPlansUseTheirIndexes(t *testing.T) {
 
 	for _, q := range []store.IdentityListQuery{
 		{Search: "ada", Limit: 50},
+		{Search: "ada", Status: "active", Limit: 50},
 		{Search: "ada", Bot: "b", Status: "active", OlderThan: 1000, Limit: 50},
 		{Search: "ada", Provider: "p", NewerThan: 1000, Limit: 50},
 	} {
@@ -156,12 +160,29 @@ func TestListPlansUseTheirIndexes(t *testing.T) {
 		// (at most probeRows rows, page decides) and sorts the matches among them.
 		filtered := q.Bot != "" || q.Provider != "" || q.Status != ""
 		cursor := " AND id<?)"
-		if q.NewerThan > 0 {
+		switch {
+		case q.NewerThan > 0:
 			cursor = " AND id>?)"
+		case q.OlderThan == 0:
+			cursor = ")"
 		}
-		if filtered && !strings.Contains(probe, "SEARCH identities USING INDEX identities_admin_bot_provider_status (bot=? AND provider=? AND status=? AND id>? AND id<?)\nLIST SUBQUERY") ||
+		span := "id>? AND id<?)" // the bound and the cursor; the bound alone on the first page
+		if cursor == ")" {
+			span = "id>?)"
+		}
+		if filtered && !strings.Contains(probe, "SEARCH identities USING INDEX identities_admin_bot_provider_status (bot=? AND provider=? AND status=? AND "+span+"\nLIST SUBQUERY") ||
 			!filtered && !strings.HasPrefix(probe, "CO-ROUTINE (subquery-1)\n  SCAN identities\n") {
 			t.Errorf("%+v: the probe does not walk the filter's groups (or the table):\n%s", q, probe)
+		}
+		// With a filter, the probe of a span filterSpans reads by the table walks the table
+		// from the cursor to the span's bound, newest first, and tests each row: one step.
+		if filtered {
+			walk := "SEARCH identities USING INTEGER PRIMARY KEY (" + strings.ReplaceAll(span, "id", "rowid")
+			if len(plans) != 5 || plans[4] != walk {
+				t.Errorf("%+v: the probe by the table does not walk the table's ids:\n%s", q, strings.Join(plans[4:], "\n--\n"))
+			}
+		} else if len(plans) != 4 {
+			t.Errorf("%+v: a probe by the table without a filter:\n%s", q, strings.Join(plans[4:], "\n--\n"))
 		}
 		// Counting the filter's rows reads the filter index alone.
 		if filtered && !strings.Contains(count, "SEARCH identities USING COVERING INDEX identities_admin_bot_provider_status (bot=? AND provider=? AND status=?"+cursor) {
