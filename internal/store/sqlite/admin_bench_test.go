@@ -175,7 +175,7 @@ func BenchmarkListIdentitiesManyGroups(b *testing.B) {
 		{"bot+provider+status (1 group)", store.IdentityListQuery{Bot: "bot3", Provider: "provider7", Status: store.StatusActive}},
 		{"status active, 500 per page", store.IdentityListQuery{Status: store.StatusActive, Limit: 500}},
 		{"search in a status", store.IdentityListQuery{Status: store.StatusActive, Search: "U1"}},
-		// At a million rows no user id among the newest starts with U1 while a ninth of all
+		// At a million rows, of the newest user ids only U1000000 starts with U1, while a ninth of all
 		// do: the probe comes up short and the search indexes give the page, the list's
 		// costliest way (docs/BENCHMARKS.md).
 		{"search in a rare status", store.IdentityListQuery{Status: store.StatusPending, Search: "U1"}},
