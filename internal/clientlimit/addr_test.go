@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
+
+	"github.com/go-chi/chi/v5/middleware"
 )
 
 func TestValidateProxies(t *testing.T) {
@@ -37,6 +39,9 @@ func TestKey(t *testing.T) {
 		{"without the resolver", "192.0.2.1:5555", "198.51.100.9", nil, false, "192.0.2.1"},
 		{"without the resolver, ipv6", "[2001:db8:1:2:3:4:5:6]:443", "", nil, false, "2001:db8:1:2::"},
 		{"without the resolver, unparsable", "garbage", "", nil, false, "unknown"},
+		{"without the resolver, ipv4-mapped ipv6", "[::ffff:192.0.2.7]:80", "", nil, false, "192.0.2.7"},
+		{"without the resolver, a bare address", "192.0.2.1", "", nil, false, "192.0.2.1"},
+		{"without the resolver, ipv6 with a zone", "[fe80::1%eth0]:80", "", nil, false, "fe80::1%eth0"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			var got string
@@ -54,5 +59,30 @@ func TestKey(t *testing.T) {
 				t.Errorf("key %q, want %q", got, c.want)
 			}
 		})
+	}
+}
+
+// TestKeyReadsThePeerAsChiDoes: without trusted proxies Resolver wraps nothing and Key reads
+// the peer itself; it must key every peer as chi's ClientIPFromRemoteAddr would have.
+func TestKeyReadsThePeerAsChiDoes(t *testing.T) {
+	key := func(h func(http.Handler) http.Handler, remote string) string {
+		var got string
+		var handler http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { got = Key(r) })
+		if h != nil {
+			handler = h(handler)
+		}
+		req := httptest.NewRequest(http.MethodGet, "/", nil)
+		req.RemoteAddr = remote
+		handler.ServeHTTP(httptest.NewRecorder(), req)
+		return got
+	}
+	for _, remote := range []string{
+		"192.0.2.1:5555", "192.0.2.1", "[2001:db8:1:2:3:4:5:6]:443", "2001:db8::1", "[::ffff:192.0.2.7]:80",
+		"[fe80::1%eth0]:80", "[::1]:8080", "127.0.0.1:0", "garbage", "", ":80", "[::ffff:192.0.2.7%x]:1",
+	} {
+		chi := key(middleware.ClientIPFromRemoteAddr, remote)
+		if ours := key(Resolver(nil), remote); ours != chi {
+			t.Errorf("peer %q: key %q, chi's ClientIPFromRemoteAddr gives %q", remote, ours, chi)
+		}
 	}
 }

@@ -16,6 +16,14 @@ import (
 // encoding/json's, HTML escaping and trailing newline included; handlers_json_test.go holds
 // the two side by side.
 
+// The values of writeRaw's headers, shared by every answer instead of a new slice per header
+// per answer (Header.Set). Nothing changes a header's values in place: net/http copies the
+// header when the status is written, and a later Add appends to a copy.
+var (
+	jsonContentType = []string{"application/json"}
+	noStore         = []string{"no-store"}
+)
+
 // writeCredentials answers 200 with c as credentialsJSON.
 func writeCredentials(w http.ResponseWriter, c broker.Credentials) {
 	if !encodableTime(c.ExpiresAt) {
@@ -131,8 +139,8 @@ func writeLink(w http.ResponseWriter, link broker.NewLink) {
 
 func writeRaw(w http.ResponseWriter, status int, body []byte) {
 	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Cache-Control", "no-store")
+	h["Content-Type"] = jsonContentType
+	h["Cache-Control"] = noStore
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
 }

@@ -108,7 +108,7 @@ func (r *KeyRing) Open(sealed, aad []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	aead, ok := r.aeads[id]
+	aead, ok := r.aeads[string(id)] // a map index by string(bytes) copies nothing
 	if !ok {
 		return nil, fmt.Errorf("%w (key id %q)", ErrUnknownKey, id)
 	}
@@ -125,16 +125,16 @@ func (r *KeyRing) Open(sealed, aad []byte) ([]byte, error) {
 // KeyID returns the id of the key a sealed value was sealed under.
 func KeyID(sealed []byte) (string, error) {
 	id, _, err := split(sealed)
-	return id, err
+	return string(id), err
 }
 
-func split(sealed []byte) (id string, rest []byte, err error) {
+func split(sealed []byte) (id, rest []byte, err error) {
 	if len(sealed) < 2 || sealed[0] != version {
-		return "", nil, ErrCorrupt
+		return nil, nil, ErrCorrupt
 	}
 	n := int(sealed[1])
 	if len(sealed) < 2+n {
-		return "", nil, ErrCorrupt
+		return nil, nil, ErrCorrupt
 	}
-	return string(sealed[2 : 2+n]), sealed[2+n:], nil
+	return sealed[2 : 2+n], sealed[2+n:], nil
 }
