@@ -129,7 +129,7 @@ func TestAccessLogLineThroughServesHandler(t *testing.T) {
 				s := &Server{log: log}
 				r := httptest.NewRequest(http.MethodGet, "https://broker.test/", nil)
 				r.URL.Path = path
-				r = r.WithContext(context.WithValue(r.Context(), requestIDKey, &requestInfo{id: "00112233aabbccdd"}))
+				r = r.WithContext(context.WithValue(r.Context(), requestIDKey, &requestInfo{id: [1]string{"00112233aabbccdd"}}))
 				s.logRequest(r, http.StatusTeapot, end, 1500*time.Millisecond)
 			}
 			if err := lw.Close(); err != nil {

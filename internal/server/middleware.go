@@ -24,9 +24,8 @@ const requestIDKey ctxKey = iota
 // from the system's randomness), at less than half the cost of a crypto/rand read.
 func (s *Server) requestID(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ri := &requestInfo{id: newRequestID()}
-		ri.header[0] = ri.id
-		w.Header()["X-Request-Id"] = ri.header[:]
+		ri := &requestInfo{id: [1]string{newRequestID()}}
+		w.Header()["X-Request-Id"] = ri.id[:]
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestIDKey, ri)))
 	})
 }
@@ -35,8 +34,9 @@ func (s *Server) requestID(next http.Handler) http.Handler {
 // flow routes, how the request ended. One context value and one copy of the request serve
 // both, instead of a copy each.
 type requestInfo struct {
-	id     string
-	header [1]string // X-Request-Id's values: in the one allocation, not a slice of their own
+	// id is the request's id, held as X-Request-Id's values so that the header shares this
+	// allocation instead of a slice of its own; "" for a request that skipped requestID.
+	id     [1]string
 	flow   flowOutcome
 	flowed bool // a flow route gave the request its flowOutcome (withFlowOutcome)
 }
@@ -52,7 +52,7 @@ func newRequestID() string {
 
 func requestIDFrom(ctx context.Context) string {
 	if ri, ok := ctx.Value(requestIDKey).(*requestInfo); ok {
-		return ri.id
+		return ri.id[0]
 	}
 	return ""
 }
