@@ -44,18 +44,11 @@ func TestKey(t *testing.T) {
 		{"without the resolver, ipv6 with a zone", "[fe80::1%eth0]:80", "", nil, false, "fe80::1%eth0"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			var got string
-			var h http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { got = Key(r) })
+			var resolver func(http.Handler) http.Handler
 			if c.resolved {
-				h = Resolver(c.trusted)(h)
+				resolver = Resolver(c.trusted)
 			}
-			req := httptest.NewRequest(http.MethodGet, "/", nil)
-			req.RemoteAddr = c.remote
-			if c.xff != "" {
-				req.Header.Set("X-Forwarded-For", c.xff)
-			}
-			h.ServeHTTP(httptest.NewRecorder(), req)
-			if got != c.want {
+			if got := keyOf(resolver, c.remote, c.xff); got != c.want {
 				t.Errorf("key %q, want %q", got, c.want)
 			}
 		})
@@ -65,24 +58,30 @@ func TestKey(t *testing.T) {
 // TestKeyReadsThePeerAsChiDoes: without trusted proxies Resolver wraps nothing and Key reads
 // the peer itself; it must key every peer as chi's ClientIPFromRemoteAddr would have.
 func TestKeyReadsThePeerAsChiDoes(t *testing.T) {
-	key := func(h func(http.Handler) http.Handler, remote string) string {
-		var got string
-		var handler http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { got = Key(r) })
-		if h != nil {
-			handler = h(handler)
-		}
-		req := httptest.NewRequest(http.MethodGet, "/", nil)
-		req.RemoteAddr = remote
-		handler.ServeHTTP(httptest.NewRecorder(), req)
-		return got
-	}
 	for _, remote := range []string{
 		"192.0.2.1:5555", "192.0.2.1", "[2001:db8:1:2:3:4:5:6]:443", "2001:db8::1", "[::ffff:192.0.2.7]:80",
 		"[fe80::1%eth0]:80", "[::1]:8080", "127.0.0.1:0", "garbage", "", ":80", "[::ffff:192.0.2.7%x]:1",
 	} {
-		chi := key(middleware.ClientIPFromRemoteAddr, remote)
-		if ours := key(Resolver(nil), remote); ours != chi {
+		chi := keyOf(middleware.ClientIPFromRemoteAddr, remote, "")
+		if ours := keyOf(Resolver(nil), remote, ""); ours != chi {
 			t.Errorf("peer %q: key %q, chi's ClientIPFromRemoteAddr gives %q", remote, ours, chi)
 		}
 	}
+}
+
+// keyOf is Key of a request from remote with X-Forwarded-For xff ("": none), behind resolver
+// (nil: none).
+func keyOf(resolver func(http.Handler) http.Handler, remote, xff string) string {
+	var got string
+	var h http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { got = Key(r) })
+	if resolver != nil {
+		h = resolver(h)
+	}
+	req := httptest.NewRequest(http.MethodGet, "/", nil)
+	req.RemoteAddr = remote
+	if xff != "" {
+		req.Header.Set("X-Forwarded-For", xff)
+	}
+	h.ServeHTTP(httptest.NewRecorder(), req)
+	return got
 }
